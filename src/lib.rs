@@ -1,0 +1,59 @@
+//! toolgate: an HTTP gateway between LLM orchestrators and the APIs their
+//! agents act on. It authenticates the caller, validates the tool call,
+//! attaches the real credential itself, calls the upstream, and returns a
+//! result scrubbed of every secret.
+//!
+//! Start with [`pipeline`]: the stages of a call, in order.
+
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod catalog;
+pub mod config;
+pub mod dev;
+pub mod error;
+pub mod identity;
+pub mod pipeline;
+pub mod redact;
+pub mod secrets;
+pub mod server;
+pub mod telemetry;
+
+use std::sync::Arc;
+
+use config::Config;
+use identity::Identities;
+use pipeline::egress::Egress;
+use pipeline::rate_limit::RateLimiter;
+use redact::{Redactor, SharedRedactor};
+use secrets::{Credentials, EnvSource};
+
+/// Everything a request needs, built once from a validated config.
+pub struct Gateway {
+    pub config: Arc<Config>,
+    pub identities: Identities,
+    pub credentials: Credentials,
+    pub redactor: Arc<SharedRedactor>,
+    pub egress: Egress,
+    pub rate_limiter: RateLimiter,
+}
+
+impl Gateway {
+    /// Build the gateway; `redactor` is shared with the log writer so logs are scrubbed too.
+    pub fn new(config: Config, env: Arc<dyn EnvSource>, redactor: Arc<SharedRedactor>) -> anyhow::Result<Arc<Gateway>> {
+        let credentials = Credentials::new(&config, env, redactor.clone());
+        Ok(Arc::new(Gateway {
+            identities: Identities::new(&config),
+            config: Arc::new(config),
+            credentials,
+            redactor,
+            egress: Egress::new()?,
+            rate_limiter: RateLimiter::default(),
+        }))
+    }
+
+    /// A gateway with its own redactor (tests, tools).
+    pub fn standalone(config: Config, env: Arc<dyn EnvSource>) -> anyhow::Result<Arc<Gateway>> {
+        Gateway::new(config, env, Arc::new(SharedRedactor::new(Redactor::empty())))
+    }
+}

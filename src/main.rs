@@ -1,1 +1,225 @@
-fn main() {}
+//! The `toolgate` command line.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use clap::{Parser, Subcommand};
+use toolgate::config::{self, Diagnostic, Severity};
+use toolgate::identity::{self, Role};
+use toolgate::redact::{Redactor, SharedRedactor};
+use toolgate::secrets::{EnvSource, MapEnv, ProcessEnv};
+use toolgate::{Gateway, catalog, dev, server, telemetry};
+
+#[derive(Parser)]
+#[command(name = "toolgate", version, about = "A credential-brokering gateway between LLM orchestrators and the APIs their agents act on")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the gateway.
+    Serve {
+        #[arg(long, env = "TOOLGATE_CONFIG", default_value = "toolgate.yaml")]
+        config: PathBuf,
+        /// Override the config's listen address.
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
+    /// Run a complete local setup: bundled examples, a sample upstream and fresh keys.
+    Dev {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+    },
+    /// Load and validate the configuration, report every problem and lint.
+    Check {
+        #[arg(long, env = "TOOLGATE_CONFIG", default_value = "toolgate.yaml")]
+        config: PathBuf,
+        /// Treat warnings as errors.
+        #[arg(long)]
+        deny_warnings: bool,
+    },
+    /// Generate a key for an agent, approver or admin; prints it once with its config line.
+    Keygen {
+        #[arg(long, value_parser = ["agent", "approver", "admin"])]
+        role: String,
+        #[arg(long)]
+        name: String,
+        /// The workflow of an agent (or of an approver), for the config line.
+        #[arg(long)]
+        workflow: Option<String>,
+    },
+    /// Tool definitions.
+    Tools {
+        #[command(subcommand)]
+        command: ToolsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ToolsCommand {
+    /// Print a workflow's callable tools in a model API's format.
+    Export {
+        #[arg(long, env = "TOOLGATE_CONFIG", default_value = "toolgate.yaml")]
+        config: PathBuf,
+        #[arg(long)]
+        workflow: String,
+        #[arg(long, default_value = "openai", value_parser = ["openai", "anthropic", "native"])]
+        format: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check { config, deny_warnings } => check(&config, deny_warnings),
+        Command::Keygen { role, name, workflow } => keygen(&role, &name, workflow.as_deref()),
+        Command::Tools {
+            command: ToolsCommand::Export { config, workflow, format },
+        } => export(&config, &workflow, &format),
+        Command::Serve { config, listen } => run(serve(config, listen)),
+        Command::Dev { listen } => run(dev_mode(listen)),
+    }
+}
+
+fn run(fut: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("toolgate: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(fut) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("toolgate: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn print_diagnostics(diags: &[Diagnostic]) {
+    for d in diags {
+        eprintln!("{d}");
+    }
+}
+
+fn load_or_report(path: &Path) -> Option<(config::Config, Vec<Diagnostic>)> {
+    match config::load(path) {
+        Ok(ok) => Some(ok),
+        Err(diags) => {
+            print_diagnostics(&diags);
+            let n = diags.iter().filter(|d| d.severity == Severity::Error).count();
+            eprintln!("toolgate: {n} error(s) in the configuration");
+            None
+        }
+    }
+}
+
+fn check(path: &Path, deny_warnings: bool) -> ExitCode {
+    let Some((config, mut diags)) = load_or_report(path) else {
+        return ExitCode::FAILURE;
+    };
+    diags.extend(config::lint::lint(&config, &ProcessEnv, SystemTime::now()));
+    print_diagnostics(&diags);
+    let warnings = diags.iter().filter(|d| d.severity == Severity::Warning).count();
+    let tools: usize = config.workflows.values().map(|w| w.tools.len()).sum();
+    println!(
+        "ok: environment {}, {} tool(s), {} workflow(s) ({} callable tool binding(s)), {} credential(s), {} warning(s)",
+        config.environment,
+        config.tools.len(),
+        config.workflows.len(),
+        tools,
+        config.credentials.len(),
+        warnings
+    );
+    if deny_warnings && warnings > 0 {
+        eprintln!("toolgate: warnings denied (--deny-warnings)");
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
+
+fn keygen(role: &str, name: &str, workflow: Option<&str>) -> ExitCode {
+    let Some(role) = Role::parse(role) else {
+        return ExitCode::FAILURE;
+    };
+    let key = identity::generate_key(role);
+    println!("key (shown once; give it to the {} and store it as a secret):", role.as_str());
+    println!("  {key}");
+    println!();
+    println!("config (toolgate.yaml holds only the key's SHA-256):");
+    println!("{}", identity::config_line(role, name, &key, workflow));
+    ExitCode::SUCCESS
+}
+
+fn export(path: &Path, workflow: &str, format: &str) -> ExitCode {
+    let Some((config, _)) = load_or_report(path) else {
+        return ExitCode::FAILURE;
+    };
+    let Some(w) = config.workflows.get(workflow) else {
+        eprintln!("toolgate: no workflow named {workflow}");
+        return ExitCode::FAILURE;
+    };
+    let format = catalog::Format::parse(format).unwrap_or(catalog::Format::OpenAi);
+    match serde_json::to_string_pretty(&catalog::export(w, format)) {
+        Ok(s) => {
+            println!("{s}");
+            ExitCode::SUCCESS
+        }
+        Err(_) => ExitCode::FAILURE,
+    }
+}
+
+fn log_json() -> bool {
+    std::env::var("TOOLGATE_LOG_FORMAT").is_ok_and(|v| v == "json")
+}
+
+async fn serve(path: PathBuf, listen: Option<SocketAddr>) -> anyhow::Result<()> {
+    let redactor = Arc::new(SharedRedactor::new(Redactor::empty()));
+    telemetry::init(redactor.clone(), log_json());
+    let Some((config, warnings)) = load_or_report(&path) else {
+        anyhow::bail!("refusing to start with an invalid configuration");
+    };
+    print_diagnostics(&warnings);
+    let addr = listen.unwrap_or(config.listen);
+    let gw = Gateway::new(config, Arc::new(ProcessEnv), redactor)?;
+    let listener = server::bind(addr).await?;
+    tracing::info!(addr = %listener.local_addr()?, environment = %gw.config.environment, "toolgate serving");
+    server::serve(gw, listener, server::shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn dev_mode(listen: SocketAddr) -> anyhow::Result<()> {
+    let redactor = Arc::new(SharedRedactor::new(Redactor::empty()));
+    telemetry::init(redactor.clone(), log_json());
+    let keys = dev::mint_keys();
+    let upstream_listener = dev::bind_sample_upstream().await?;
+    let upstream_addr = upstream_listener.local_addr()?;
+    let sample = dev::sample_upstream(&keys.upstream_credential);
+    tokio::spawn(async move {
+        let _ = axum::serve(upstream_listener, sample).await;
+    });
+    let dir = std::env::temp_dir().join(format!("toolgate-dev-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let path = dev::write_examples(&dir, upstream_addr, &keys)?;
+    let Some((config, _)) = load_or_report(&path) else {
+        anyhow::bail!("the bundled examples do not load");
+    };
+    let env: Arc<dyn EnvSource> = Arc::new(MapEnv::new(HashMap::from([(
+        dev::EXAMPLE_CREDENTIAL_VAR.to_owned(),
+        keys.upstream_credential.clone(),
+    )])));
+    let gw = Gateway::new(config, env, redactor)?;
+    let listener = server::bind(listen).await?;
+    println!("{}", dev::banner(listener.local_addr()?, upstream_addr, &dir, &keys));
+    server::serve(gw, listener, server::shutdown_signal()).await?;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}

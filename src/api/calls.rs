@@ -1,0 +1,200 @@
+//! `POST /v1/calls` — one tool call, in toolgate's native shape, as an
+//! OpenAI `tool_calls` item, or as an Anthropic `tool_use` block.
+//!
+//! Parsing is strict: a wrong content type, malformed JSON, non-object
+//! arguments or an OpenAI `arguments` string that is not JSON is
+//! `bad_request`; serde_json's recursion limit keeps deep nesting from
+//! overflowing the stack; the body limit is enforced before buffering.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+
+use crate::Gateway;
+use crate::error::{ApiError, Code};
+use crate::pipeline::{self, CallRequest, Timing};
+
+pub(super) async fn create(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let started = Instant::now();
+    let mut timing = Timing::default();
+    let outcome = match parse(&headers, body) {
+        Ok(req) => pipeline::call(&gw, &headers, req, &mut timing).await,
+        Err(e) => Err(e),
+    };
+    let mut response = match outcome {
+        Ok(o) => {
+            let mut body = json!({
+                "call_id": o.call_id,
+                "status": "succeeded",
+                "result": o.result,
+                "upstream_status": o.upstream_status,
+            });
+            if !o.headers.is_empty() {
+                body["headers"] = Value::Object(o.headers);
+            }
+            (StatusCode::OK, Json(body)).into_response()
+        }
+        Err(e) => e.into_response(),
+    };
+    let total = started.elapsed();
+    let upstream = timing.upstream.unwrap_or_default();
+    let server_timing = match timing.upstream {
+        Some(_) => format!(
+            "gateway;dur={:.3}, upstream;dur={:.3}",
+            total.saturating_sub(upstream).as_secs_f64() * 1000.0,
+            upstream.as_secs_f64() * 1000.0
+        ),
+        None => format!("gateway;dur={:.3}", total.as_secs_f64() * 1000.0),
+    };
+    if let Ok(v) = HeaderValue::from_str(&server_timing) {
+        response.headers_mut().insert("server-timing", v);
+    }
+    response
+}
+
+fn parse(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<CallRequest, ApiError> {
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(Code::PayloadTooLarge, "the request body is larger than this gateway accepts")
+        } else {
+            ApiError::bad_request("the request body could not be read")
+        }
+    })?;
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|m| {
+            let m = m.trim().to_ascii_lowercase();
+            m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
+        })
+        .unwrap_or(false);
+    if !is_json {
+        return Err(ApiError::bad_request("send the call as JSON with Content-Type: application/json"));
+    }
+    let value: Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("the body is not valid JSON ({e})")))?;
+    let Value::Object(obj) = value else {
+        return Err(ApiError::bad_request("the body must be a JSON object"));
+    };
+    if obj.contains_key("function") {
+        parse_openai(obj)
+    } else if obj.get("type").and_then(Value::as_str) == Some("tool_use") {
+        parse_anthropic(obj)
+    } else {
+        parse_native(obj)
+    }
+}
+
+fn string_field(obj: &Map<String, Value>, key: &str) -> Result<Option<String>, ApiError> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(ApiError::bad_request(format!("{key} must be a string"))),
+    }
+}
+
+fn reject_unknown(obj: &Map<String, Value>, known: &[&str]) -> Result<(), ApiError> {
+    let unknown: Vec<&str> = obj
+        .keys()
+        .map(String::as_str)
+        .filter(|k| !known.contains(k))
+        .collect();
+    if unknown.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(format!("unknown field(s) in the call: {}", unknown.join(", "))))
+    }
+}
+
+/// A caller-chosen id is kept when it is short and printable; otherwise one is made.
+fn call_id(given: Option<String>) -> Result<String, ApiError> {
+    match given {
+        None => Ok(format!("call_{}", uuid::Uuid::new_v4().simple())),
+        Some(id) if !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic()) => Ok(id),
+        Some(_) => Err(ApiError::bad_request(
+            "call_id must be 1 to 128 printable ASCII characters without spaces",
+        )),
+    }
+}
+
+fn arguments(v: Option<&Value>, what: &str) -> Result<Value, ApiError> {
+    match v {
+        None | Some(Value::Null) => Ok(Value::Object(Map::new())),
+        Some(v @ Value::Object(_)) => Ok(v.clone()),
+        Some(_) => Err(ApiError::bad_request(format!("{what} must be a JSON object"))),
+    }
+}
+
+fn parse_native(obj: Map<String, Value>) -> Result<CallRequest, ApiError> {
+    reject_unknown(&obj, &["tool", "arguments", "call_id", "idempotency_key", "model", "reason"])?;
+    if obj.contains_key("idempotency_key") {
+        return Err(ApiError::bad_request(
+            "idempotency_key is not supported by this version of toolgate; retry without it only if a duplicate call is acceptable",
+        ));
+    }
+    let tool = string_field(&obj, "tool")?.ok_or_else(|| ApiError::bad_request("tool is required"))?;
+    Ok(CallRequest {
+        tool,
+        arguments: arguments(obj.get("arguments"), "arguments")?,
+        call_id: call_id(string_field(&obj, "call_id")?)?,
+        model: string_field(&obj, "model")?,
+        reason: string_field(&obj, "reason")?,
+    })
+}
+
+fn parse_openai(obj: Map<String, Value>) -> Result<CallRequest, ApiError> {
+    reject_unknown(&obj, &["id", "type", "function", "index"])?;
+    if let Some(t) = obj.get("type")
+        && t != "function"
+    {
+        return Err(ApiError::bad_request("type must be \"function\" for an OpenAI tool call"));
+    }
+    let Some(Value::Object(function)) = obj.get("function") else {
+        return Err(ApiError::bad_request("function must be an object with name and arguments"));
+    };
+    let tool = string_field(function, "name")?.ok_or_else(|| ApiError::bad_request("function.name is required"))?;
+    let arguments = match function.get("arguments") {
+        None | Some(Value::Null) => Value::Object(Map::new()),
+        Some(Value::String(s)) if s.trim().is_empty() => Value::Object(Map::new()),
+        Some(Value::String(s)) => {
+            let v: Value = serde_json::from_str(s)
+                .map_err(|e| ApiError::bad_request(format!("function.arguments is not valid JSON ({e})")))?;
+            if !v.is_object() {
+                return Err(ApiError::bad_request("function.arguments must encode a JSON object"));
+            }
+            v
+        }
+        Some(_) => return Err(ApiError::bad_request("function.arguments must be a JSON-encoded string")),
+    };
+    Ok(CallRequest {
+        tool,
+        arguments,
+        call_id: call_id(string_field(&obj, "id")?)?,
+        model: None,
+        reason: None,
+    })
+}
+
+fn parse_anthropic(obj: Map<String, Value>) -> Result<CallRequest, ApiError> {
+    reject_unknown(&obj, &["id", "type", "name", "input"])?;
+    let tool = string_field(&obj, "name")?.ok_or_else(|| ApiError::bad_request("name is required"))?;
+    Ok(CallRequest {
+        tool,
+        arguments: arguments(obj.get("input"), "input")?,
+        call_id: call_id(string_field(&obj, "id")?)?,
+        model: None,
+        reason: None,
+    })
+}

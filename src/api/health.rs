@@ -1,0 +1,28 @@
+//! Liveness and readiness. Readiness reports counts, never credential names.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+use crate::Gateway;
+
+pub(super) async fn live() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+pub(super) async fn ready(State(gw): State<Arc<Gateway>>) -> (StatusCode, Json<Value>) {
+    let unavailable = gw.credentials.unavailable();
+    if !unavailable.is_empty() {
+        tracing::warn!(credentials = ?unavailable, "credentials unavailable");
+    }
+    let ok = unavailable.is_empty();
+    let body = json!({
+        "status": if ok { "ready" } else { "not_ready" },
+        "checks": { "credentials": { "unavailable": unavailable.len() } },
+    });
+    let status = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, Json(body))
+}

@@ -1,0 +1,64 @@
+//! The HTTP interface: routes by audience, and the layers in front of them.
+//!
+//! Layers, outermost first, and why:
+//! 1. request id — set (or kept) first so every log line and answer carries it;
+//! 2. trace — one span per request, inside the id;
+//! 3. overload handling — turns a shed request into SPEC's error shape;
+//! 4. load shed + concurrency limit — beyond `max_concurrency` requests are
+//!    refused at once (503 `overloaded`) rather than queued without bound;
+//! 5. body limit — on the routes, so a too-large body is refused (413)
+//!    before it is buffered.
+
+mod calls;
+mod health;
+mod tools;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::error_handling::HandleErrorLayer;
+use axum::extract::DefaultBodyLimit;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use tower::ServiceBuilder;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::Gateway;
+use crate::error::{ApiError, Code};
+
+pub fn router(gw: Arc<Gateway>) -> Router {
+    let limits = gw.config.limits.clone();
+    Router::new()
+        .route("/v1/tools", get(tools::list))
+        .route("/v1/calls", post(calls::create))
+        .route("/healthz", get(health::live))
+        .route("/readyz", get(health::ready))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(limits.max_body_bytes))
+        .with_state(gw)
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(TraceLayer::new_for_http())
+                .layer(PropagateRequestIdLayer::x_request_id())
+                .layer(HandleErrorLayer::new(overloaded))
+                .load_shed()
+                .concurrency_limit(limits.max_concurrency),
+        )
+}
+
+async fn overloaded(_: tower::BoxError) -> Response {
+    ApiError::new(Code::Overloaded, "toolgate is at capacity; retry shortly")
+        .with_retry_after(1)
+        .into_response()
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(Code::NotFound, "no such endpoint")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::bad_request("this endpoint does not accept that method")
+}

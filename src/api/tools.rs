@@ -1,0 +1,36 @@
+//! `GET /v1/tools?format=openai|anthropic|native` — the agent's tools, ready for the model.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::Gateway;
+use crate::catalog::{self, Format};
+use crate::error::ApiError;
+use crate::pipeline::authenticate;
+
+#[derive(Deserialize)]
+pub(super) struct ListQuery {
+    format: Option<String>,
+}
+
+pub(super) async fn list(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let agent = authenticate::agent(&gw, &headers)?;
+    let Ok(Query(query)) = query else {
+        return Err(ApiError::bad_request("invalid query string"));
+    };
+    let format = match query.format.as_deref() {
+        None => Format::Native,
+        Some(f) => Format::parse(f)
+            .ok_or_else(|| ApiError::bad_request("format must be one of openai, anthropic, native"))?,
+    };
+    Ok(Json(catalog::export(agent.workflow, format)))
+}

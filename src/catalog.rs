@@ -1,0 +1,172 @@
+//! What a workflow offers the model: tools with their effective schemas, in
+//! the shapes the model APIs accept (OpenAI, Anthropic, toolgate's own).
+//!
+//! The effective schema shown is the tool schema narrowed by the workflow's
+//! overlay; validation always enforces both schemas in full (`allOf`), so the
+//! picture shown can never be looser than what is enforced.
+
+use serde_json::{Map, Value, json};
+
+use crate::config::WorkflowDef;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    OpenAi,
+    Anthropic,
+    Native,
+}
+
+impl Format {
+    pub fn parse(s: &str) -> Option<Format> {
+        match s {
+            "openai" => Some(Format::OpenAi),
+            "anthropic" => Some(Format::Anthropic),
+            "native" => Some(Format::Native),
+            _ => None,
+        }
+    }
+}
+
+/// The workflow's callable tools in `format`, sorted by name.
+pub fn export(workflow: &WorkflowDef, format: Format) -> Value {
+    let tools: Vec<Value> = workflow
+        .tools
+        .values()
+        .map(|b| {
+            let t = &b.tool;
+            let schema = for_model(&b.effective_schema);
+            match format {
+                Format::OpenAi => json!({
+                    "type": "function",
+                    "function": {
+                        "name": t.name,
+                        "description": t.description,
+                        "parameters": schema,
+                    }
+                }),
+                Format::Anthropic => json!({
+                    "name": t.name,
+                    "description": t.description,
+                    "input_schema": schema,
+                }),
+                Format::Native => json!({
+                    "name": t.name,
+                    "description": t.description,
+                    "input_schema": schema,
+                    "scopes": t.scopes,
+                    "method": t.upstream.method.as_str(),
+                    "host": t.upstream.url.origin.host_str(),
+                }),
+            }
+        })
+        .collect();
+    match format {
+        Format::Native => json!({ "workflow": workflow.name, "tools": tools }),
+        _ => Value::Array(tools),
+    }
+}
+
+/// A schema as handed to a model: without the meta keys some model APIs refuse.
+fn for_model(schema: &Value) -> Value {
+    let mut s = schema.clone();
+    if let Some(m) = s.as_object_mut() {
+        m.remove("$schema");
+        m.remove("$id");
+    }
+    s
+}
+
+/// The tool schema narrowed by an overlay, for display.
+///
+/// Properties present in both are merged keyword by keyword when no keyword
+/// conflicts, otherwise shown as `allOf` of the two; `required` is the union;
+/// any other overlay keyword is kept through a top-level `allOf`.
+pub fn narrow(tool: &Value, overlay: &Value) -> Value {
+    let (Some(base), Some(over)) = (tool.as_object(), overlay.as_object()) else {
+        return json!({ "allOf": [tool, overlay] });
+    };
+    let mut out = base.clone();
+    let mut rest = Map::new();
+    for (k, v) in over {
+        match k.as_str() {
+            "properties" => {
+                let props = out
+                    .entry("properties")
+                    .or_insert_with(|| Value::Object(Map::new()));
+                if let (Some(props), Some(over_props)) = (props.as_object_mut(), v.as_object()) {
+                    for (name, o) in over_props {
+                        let merged = match props.get(name) {
+                            Some(b) => merge_property(b, o),
+                            None => o.clone(),
+                        };
+                        props.insert(name.clone(), merged);
+                    }
+                }
+            }
+            "required" => {
+                let mut req: Vec<Value> = out
+                    .get("required")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+                for r in v.as_array().into_iter().flatten() {
+                    if !req.contains(r) {
+                        req.push(r.clone());
+                    }
+                }
+                out.insert("required".into(), Value::Array(req));
+            }
+            "$schema" | "$id" | "title" | "description" => {}
+            "type" if out.get("type") == Some(v) => {}
+            "additionalProperties" if v == &Value::Bool(false) => {
+                out.insert(k.clone(), v.clone());
+            }
+            _ => {
+                rest.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    if !rest.is_empty() {
+        let mut all = out.get("allOf").and_then(Value::as_array).cloned().unwrap_or_default();
+        all.push(Value::Object(rest));
+        out.insert("allOf".into(), Value::Array(all));
+    }
+    Value::Object(out)
+}
+
+fn merge_property(base: &Value, over: &Value) -> Value {
+    if let (Some(b), Some(o)) = (base.as_object(), over.as_object()) {
+        let conflict = o.iter().any(|(k, v)| b.get(k).is_some_and(|bv| bv != v));
+        if !conflict {
+            let mut m = b.clone();
+            m.extend(o.iter().map(|(k, v)| (k.clone(), v.clone())));
+            return Value::Object(m);
+        }
+    }
+    json!({ "allOf": [base, over] })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn narrowing_merges_and_keeps_conflicts() {
+        let tool = json!({
+            "type": "object", "additionalProperties": false, "required": ["name"],
+            "properties": {"name": {"type": "string"}, "value_usd": {"type": "number", "maximum": 1000000}}
+        });
+        let overlay = json!({
+            "type": "object", "required": ["value_usd"],
+            "properties": {"name": {"maxLength": 80}, "value_usd": {"maximum": 50000}}
+        });
+        let n = narrow(&tool, &overlay);
+        assert_eq!(n["required"], json!(["name", "value_usd"]));
+        assert_eq!(n["properties"]["name"], json!({"type": "string", "maxLength": 80}));
+        assert_eq!(
+            n["properties"]["value_usd"],
+            json!({"allOf": [{"type": "number", "maximum": 1000000}, {"maximum": 50000}]})
+        );
+        assert_eq!(n["additionalProperties"], false);
+    }
+}

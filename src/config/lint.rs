@@ -1,0 +1,145 @@
+//! `toolgate check`'s lints: configurations that load but are risky.
+//!
+//! A credential shared by two workflows or agents; a credential holding
+//! scopes no bound tool needs; an open input schema; a secret injected into
+//! a query string; a secret too short to redact by value; a credential
+//! older than its `max_age_days`. Secret values are only measured here,
+//! never printed.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, SystemTime};
+
+use secrecy::ExposeSecret;
+use serde_json::Value;
+
+use super::{Config, Diagnostic, Inject, Loc, SourceDef};
+use crate::secrets::{Credentials, EnvSource};
+
+pub fn lint(config: &Config, env: &dyn EnvSource, now: SystemTime) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let warn = |out: &mut Vec<Diagnostic>, loc: &Loc, key: &str, msg: String| {
+        let mut loc = loc.clone();
+        if !key.is_empty() {
+            loc.key = format!("{}.{key}", loc.key);
+        }
+        out.push(Diagnostic::warning(loc, msg));
+    };
+
+    // Which workflows bind each credential, and which scopes their tools need.
+    let mut bound_in: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    let mut needed: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for w in config.workflows.values() {
+        for b in w.tools.values() {
+            if let Some(c) = &b.credential {
+                bound_in.entry(&c.name).or_default().insert(&w.name);
+                needed
+                    .entry(&c.name)
+                    .or_default()
+                    .extend(b.tool.scopes.iter().map(String::as_str));
+            }
+        }
+    }
+    let agents_of = |wf: &str| config.agents.values().filter(|a| a.workflow == wf).count();
+
+    for c in config.credentials.values() {
+        let workflows = bound_in.get(c.name.as_str()).cloned().unwrap_or_default();
+        if workflows.len() > 1 {
+            warn(&mut out, &c.loc, "", format!(
+                "credential is shared by workflows {workflows:?}; give each workflow its own credential so one can be revoked without the other"
+            ));
+        } else if let Some(wf) = workflows.iter().next()
+            && agents_of(wf) > 1
+        {
+            warn(&mut out, &c.loc, "", format!(
+                "credential is shared by {} agents of workflow {wf}; the upstream cannot tell them apart",
+                agents_of(wf)
+            ));
+        }
+        let need = needed.get(c.name.as_str()).cloned().unwrap_or_default();
+        let extra: Vec<&str> = c.scopes.iter().map(String::as_str).filter(|s| !need.contains(s)).collect();
+        if !extra.is_empty() {
+            warn(&mut out, &c.loc, "scopes", format!(
+                "over-privileged: no bound tool needs {extra:?}; ask the vendor for a narrower credential"
+            ));
+        }
+        if let Inject::Query { .. } = c.inject {
+            warn(&mut out, &c.loc, "inject", "the secret is sent in a query string, where proxies and upstream access logs keep it; prefer a header".into());
+        }
+        match Credentials::probe(c, env) {
+            Some(v) if crate::redact::too_short_to_redact(v.expose_secret()) => {
+                warn(&mut out, &c.loc, "source", format!(
+                    "the secret is shorter than {} characters: it cannot be redacted by value without mangling ordinary text",
+                    crate::redact::MIN_REDACTABLE_LEN
+                ));
+            }
+            Some(_) => {}
+            None => warn(&mut out, &c.loc, "source", format!("cannot be read now ({})", c.source.describe())),
+        }
+        if let Some(max) = c.max_age_days
+            && let Some(age) = age(c, now)
+            && age > Duration::from_secs(u64::from(max) * 86_400)
+        {
+            warn(&mut out, &c.loc, "max_age_days", format!(
+                "the secret is {} days old, past max_age_days ({max}); rotate it",
+                age.as_secs() / 86_400
+            ));
+        }
+    }
+
+    for t in config.tools.values() {
+        if t.input_schema.get("additionalProperties") != Some(&Value::Bool(false)) {
+            warn(&mut out, &t.loc, "input_schema", "open input schema: add \"additionalProperties\": false so the model cannot pass fields nobody reviewed".into());
+        }
+    }
+    for w in config.workflows.values() {
+        if w.tools.is_empty() {
+            warn(&mut out, &w.loc, "scopes", "no tool is callable in this workflow".into());
+        }
+    }
+    out
+}
+
+/// How old the secret is: `rotated_at` if given, else the file's modification time.
+fn age(c: &super::CredentialDef, now: SystemTime) -> Option<Duration> {
+    if let Some(date) = &c.rotated_at {
+        let days = days_from_civil(date)?;
+        let then = SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(days).ok()? * 86_400);
+        return now.duration_since(then).ok();
+    }
+    if let SourceDef::File(path) = &c.source {
+        let modified = std::fs::metadata(path).ok()?.modified().ok()?;
+        return now.duration_since(modified).ok();
+    }
+    None
+}
+
+/// Days since 1970-01-01 for a `YYYY-MM-DD` date (proleptic Gregorian).
+fn days_from_civil(date: &str) -> Option<i64> {
+    let mut it = date.split('-');
+    let y: i64 = it.next()?.parse().ok()?;
+    let m: i64 = it.next()?.parse().ok()?;
+    let d: i64 = it.next()?.parse().ok()?;
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Some(era * 146_097 + doe - 719_468)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::days_from_civil;
+
+    #[test]
+    fn civil_days() {
+        assert_eq!(days_from_civil("1970-01-01"), Some(0));
+        assert_eq!(days_from_civil("2000-03-01"), Some(11_017));
+        assert_eq!(days_from_civil("2026-11-22"), Some(20_779));
+        assert_eq!(days_from_civil("2026-13-01"), None);
+    }
+}

@@ -1,0 +1,952 @@
+//! Configuration: `toolgate.yaml`, `tools/*.yaml` and the schemas they name.
+//!
+//! Loading goes raw → validated. Every file is parsed with line positions,
+//! checked against the shipped JSON Schema of its format (so every unknown
+//! key and wrong type is reported at once, with file, line and key), then
+//! deserialized and cross-checked (dangling references, environments,
+//! uncompilable schemas). All problems of all files come back together.
+//! Nothing in here reads a secret value; `lint` may, to measure one.
+
+mod diag;
+pub mod lint;
+mod raw;
+pub mod template;
+pub mod yaml;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+
+use http::{HeaderName, Method};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+pub use diag::{Diagnostic, Severity};
+use raw::*;
+use template::{UrlTemplate, ValueTemplate};
+use yaml::Spans;
+
+/// The shipped JSON Schema of `toolgate.yaml`.
+pub const CONFIG_SCHEMA: &str = include_str!("../../schemas/toolgate.schema.json");
+/// The shipped JSON Schema of a tool manifest.
+pub const TOOL_SCHEMA: &str = include_str!("../../schemas/tool.schema.json");
+
+static CONFIG_VALIDATOR: LazyLock<jsonschema::Validator> = LazyLock::new(|| compile_shipped(CONFIG_SCHEMA));
+static TOOL_VALIDATOR: LazyLock<jsonschema::Validator> = LazyLock::new(|| compile_shipped(TOOL_SCHEMA));
+
+fn compile_shipped(text: &str) -> jsonschema::Validator {
+    let schema: Value = serde_json::from_str(text).expect("shipped schema is JSON");
+    jsonschema::validator_for(&schema).expect("shipped schema compiles")
+}
+
+/// The validated configuration of one gateway process.
+#[derive(Debug)]
+pub struct Config {
+    /// Directory of `toolgate.yaml`; relative paths start here.
+    pub base_dir: PathBuf,
+    pub environment: String,
+    pub listen: SocketAddr,
+    pub limits: Limits,
+    pub audit: AuditConfig,
+    pub credentials: BTreeMap<String, Arc<CredentialDef>>,
+    pub tools: BTreeMap<String, Arc<ToolDef>>,
+    pub workflows: BTreeMap<String, WorkflowDef>,
+    pub agents: BTreeMap<String, AgentDef>,
+    pub approvers: BTreeMap<String, ApproverDef>,
+    pub admins: BTreeMap<String, AdminDef>,
+    /// SHA-256 over every file loaded, in order (for the audit's config event).
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub max_body_bytes: usize,
+    pub max_concurrency: usize,
+    pub request_timeout: Duration,
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body_bytes: 1024 * 1024,
+            max_concurrency: 1024,
+            request_timeout: Duration::from_secs(60),
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct AuditConfig {
+    pub path: PathBuf,
+    pub hmac_key: Option<SourceDef>,
+    pub signing_key: Option<SourceDef>,
+    pub max_file_bytes: Option<u64>,
+    pub checkpoint_interval: Duration,
+}
+
+/// Where a file and line of the config sit, for lints reported after load.
+#[derive(Debug, Clone)]
+pub struct Loc {
+    pub file: PathBuf,
+    pub line: usize,
+    pub key: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceDef {
+    Env(String),
+    File(PathBuf),
+}
+
+impl SourceDef {
+    pub fn describe(&self) -> String {
+        match self {
+            SourceDef::Env(var) => format!("environment variable {var}"),
+            SourceDef::File(path) => format!("file {}", path.display()),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Inject {
+    /// `format` with `{secret}` split out: prefix + secret + suffix.
+    Header {
+        name: HeaderName,
+        prefix: String,
+        suffix: String,
+    },
+    Basic {
+        username: String,
+    },
+    Query {
+        param: String,
+    },
+}
+
+#[derive(Debug)]
+pub struct CredentialDef {
+    pub name: String,
+    pub environment: String,
+    pub source: SourceDef,
+    pub scopes: BTreeSet<String>,
+    pub inject: Inject,
+    pub max_age_days: Option<u32>,
+    pub rotated_at: Option<String>,
+    pub loc: Loc,
+}
+
+#[derive(Debug)]
+pub struct UpstreamDef {
+    pub method: Method,
+    pub url: UrlTemplate,
+    pub query: Vec<(String, ValueTemplate)>,
+    pub headers: Vec<(HeaderName, ValueTemplate)>,
+    pub body: Option<ValueTemplate>,
+    pub timeout: Duration,
+    pub credential_slot: Option<String>,
+    pub allow_private_network: bool,
+}
+
+#[derive(Debug)]
+pub struct ResponseDef {
+    pub fields: Vec<String>,
+    pub max_bytes: usize,
+    pub headers: Vec<HeaderName>,
+}
+
+#[derive(Debug)]
+pub struct ToolDef {
+    pub name: String,
+    pub description: String,
+    pub scopes: BTreeSet<String>,
+    pub input_schema: Value,
+    pub upstream: UpstreamDef,
+    pub response: ResponseDef,
+    pub sensitive: Vec<String>,
+    pub pii: bool,
+    pub loc: Loc,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub per_minute: u32,
+    pub burst: u32,
+}
+
+#[derive(Debug)]
+pub struct ToolBinding {
+    pub tool: Arc<ToolDef>,
+    /// The tool's schema and the workflow's overlay, both enforced.
+    pub validator: jsonschema::Validator,
+    /// What the model is shown: the tool schema narrowed by the overlay.
+    pub effective_schema: Value,
+    /// The credential bound to the tool's slot in this workflow.
+    pub credential: Option<Arc<CredentialDef>>,
+    pub rate_limit: Option<RateLimit>,
+    pub overlay: Option<Value>,
+}
+
+#[derive(Debug)]
+pub struct WorkflowDef {
+    pub name: String,
+    pub environment: String,
+    pub scopes: BTreeSet<String>,
+    pub credentials: BTreeMap<String, String>,
+    /// Callable tools (all scopes granted), resolved once.
+    pub tools: BTreeMap<String, Arc<ToolBinding>>,
+    pub loc: Loc,
+}
+
+#[derive(Debug, Clone)]
+pub struct AgentDef {
+    pub name: String,
+    pub workflow: String,
+    pub key_sha256: [u8; 32],
+}
+
+#[derive(Debug, Clone)]
+pub struct ApproverDef {
+    pub name: String,
+    pub workflows: Vec<String>,
+    pub key_sha256: [u8; 32],
+}
+
+#[derive(Debug, Clone)]
+pub struct AdminDef {
+    pub name: String,
+    pub key_sha256: [u8; 32],
+}
+
+/// Default upstream timeout when a manifest sets none.
+const DEFAULT_TIMEOUT_MS: u64 = 10_000;
+/// Default cap on an upstream response body.
+pub const DEFAULT_MAX_BYTES: usize = 1024 * 1024;
+
+/// One file being read: its path (as shown to users), spans, and its diagnostics sink.
+struct FileCtx<'a> {
+    path: PathBuf,
+    spans: Spans,
+    diags: &'a mut Vec<Diagnostic>,
+}
+
+impl FileCtx<'_> {
+    fn at(&self, pointer: &str) -> Loc {
+        Loc {
+            file: self.path.clone(),
+            line: self.spans.line(pointer),
+            key: diag::key_of(pointer),
+        }
+    }
+
+    fn error(&mut self, pointer: &str, message: impl Into<String>) {
+        let loc = self.at(pointer);
+        self.diags.push(Diagnostic::error(loc, message));
+    }
+}
+
+/// Load and validate everything. `Err` holds every error found; `Ok` may carry warnings.
+pub fn load(path: &Path) -> Result<(Config, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let mut diags = Vec::new();
+    let mut hasher = Sha256::new();
+    let base_dir = path
+        .parent()
+        .map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p })
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
+
+    let parsed = read_document(path, &CONFIG_VALIDATOR, &mut hasher, &mut diags);
+    let tools_dir = parsed
+        .as_ref()
+        .and_then(|(v, _)| v.get("tools_dir").and_then(Value::as_str).map(str::to_owned))
+        .unwrap_or_else(|| "tools".into());
+    let tools = load_tools(&base_dir, &base_dir.join(&tools_dir), &mut hasher, &mut diags);
+
+    let Some((value, spans)) = parsed else {
+        return Err(diags);
+    };
+    let mut ctx = FileCtx {
+        path: path.to_path_buf(),
+        spans,
+        diags: &mut diags,
+    };
+    let raw: RawConfig = match serde_json::from_value(value) {
+        Ok(raw) => raw,
+        Err(e) => {
+            ctx.error("", format!("could not read the config: {e}"));
+            return Err(diags);
+        }
+    };
+    let config = build_config(raw, &base_dir, tools, &mut ctx, hasher);
+    if diags.iter().any(|d| d.severity == Severity::Error) {
+        return Err(diags);
+    }
+    match config {
+        Some(c) => Ok((c, diags)),
+        None => Err(diags),
+    }
+}
+
+/// Read, parse and structurally check one YAML file. `None` when it is unusable.
+fn read_document(
+    path: &Path,
+    validator: &jsonschema::Validator,
+    hasher: &mut Sha256,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<(Value, Spans)> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            diags.push(Diagnostic::error(
+                Loc {
+                    file: path.to_path_buf(),
+                    line: 0,
+                    key: String::new(),
+                },
+                format!("cannot read file: {e}"),
+            ));
+            return None;
+        }
+    };
+    hasher.update(path.as_os_str().as_encoded_bytes());
+    hasher.update([0]);
+    hasher.update(text.as_bytes());
+    hasher.update([0]);
+    let (value, spans) = match yaml::parse(&text) {
+        Ok(ok) => ok,
+        Err(errors) => {
+            for e in errors {
+                diags.push(Diagnostic::error(
+                    Loc {
+                        file: path.to_path_buf(),
+                        line: e.line,
+                        key: diag::key_of(&e.pointer),
+                    },
+                    e.message,
+                ));
+            }
+            return None;
+        }
+    };
+    let before = diags.len();
+    for error in validator.iter_errors(&value) {
+        diags.extend(diag::from_schema_error(path, &spans, &error));
+    }
+    if diags.len() > before {
+        return None;
+    }
+    Some((value, spans))
+}
+
+fn load_tools(
+    base_dir: &Path,
+    dir: &Path,
+    hasher: &mut Sha256,
+    diags: &mut Vec<Diagnostic>,
+) -> BTreeMap<String, Arc<ToolDef>> {
+    let mut tools = BTreeMap::new();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            diags.push(Diagnostic::error(
+                Loc {
+                    file: dir.to_path_buf(),
+                    line: 0,
+                    key: "tools_dir".into(),
+                },
+                format!("cannot read the tools directory: {e}"),
+            ));
+            return tools;
+        }
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+        .collect();
+    files.sort();
+    for file in files {
+        let Some((value, spans)) = read_document(&file, &TOOL_VALIDATOR, hasher, diags) else {
+            continue;
+        };
+        let mut ctx = FileCtx {
+            path: file.clone(),
+            spans,
+            diags,
+        };
+        let raw: RawTool = match serde_json::from_value(value) {
+            Ok(r) => r,
+            Err(e) => {
+                ctx.error("", format!("could not read the manifest: {e}"));
+                continue;
+            }
+        };
+        let name = raw.name.clone();
+        if let Some(tool) = build_tool(raw, base_dir, &mut ctx) {
+            if let Some(prev) = tools.get(&name) {
+                let prev: &Arc<ToolDef> = prev;
+                let msg = format!("tool \"{name}\" is also defined in {}", prev.loc.file.display());
+                ctx.error("/name", msg);
+                continue;
+            }
+            tools.insert(name, Arc::new(tool));
+        }
+    }
+    tools
+}
+
+/// Read a JSON Schema: inline, or a file relative to the config directory.
+fn load_schema(v: &Value, base_dir: &Path, ctx: &mut FileCtx<'_>, pointer: &str) -> Option<Value> {
+    let schema = match v {
+        Value::String(rel) => {
+            let path = base_dir.join(rel);
+            let text = match std::fs::read_to_string(&path) {
+                Ok(t) => t,
+                Err(e) => {
+                    ctx.error(pointer, format!("cannot read schema file {}: {e}", path.display()));
+                    return None;
+                }
+            };
+            match serde_json::from_str::<Value>(&text) {
+                Ok(s) => s,
+                Err(e) => {
+                    ctx.error(
+                        pointer,
+                        format!("schema file {} is not JSON (line {}): {e}", path.display(), e.line()),
+                    );
+                    return None;
+                }
+            }
+        }
+        other => other.clone(),
+    };
+    if let Err(e) = jsonschema::validator_for(&schema) {
+        ctx.error(pointer, format!("the schema does not compile: {}", e.masked()));
+        return None;
+    }
+    Some(schema)
+}
+
+fn header_name(name: &str, ctx: &mut FileCtx<'_>, pointer: &str) -> Option<HeaderName> {
+    match HeaderName::from_bytes(name.as_bytes()) {
+        Ok(h) => Some(h),
+        Err(_) => {
+            ctx.error(pointer, format!("\"{name}\" is not a valid HTTP header name"));
+            None
+        }
+    }
+}
+
+fn unsupported(ctx: &mut FileCtx<'_>, pointer: &str, what: &str) {
+    ctx.error(
+        pointer,
+        format!("{what} is not available in this version of toolgate; remove the key (see README, \"Not yet available\")"),
+    );
+}
+
+fn build_tool(raw: RawTool, base_dir: &Path, ctx: &mut FileCtx<'_>) -> Option<ToolDef> {
+    let before = ctx.diags.len();
+    let input_schema = load_schema(&raw.input_schema, base_dir, ctx, "/input_schema");
+    if let Some(schema) = &input_schema
+        && schema.get("type").and_then(Value::as_str) != Some("object")
+    {
+        ctx.error("/input_schema", "a tool's input schema must have \"type\": \"object\"");
+    }
+    let url = match UrlTemplate::compile(&raw.upstream.url) {
+        Ok(u) => Some(u),
+        Err(e) => {
+            ctx.error("/upstream/url", e);
+            None
+        }
+    };
+    if let (Some(url), Some(schema)) = (&url, &input_schema) {
+        let required: BTreeSet<&str> = schema
+            .get("required")
+            .and_then(Value::as_array)
+            .map(|r| r.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        for p in url.params() {
+            if !required.contains(p.as_str()) {
+                ctx.error(
+                    "/upstream/url",
+                    format!("path placeholder {{{p}}} must name a required property of input_schema"),
+                );
+            }
+        }
+    }
+    let method = Method::from_bytes(raw.upstream.method.as_bytes()).ok();
+    let body = match &raw.upstream.body {
+        None => None,
+        Some(b) => match ValueTemplate::compile(b) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                ctx.error("/upstream/body", e);
+                None
+            }
+        },
+    };
+    let mut query = Vec::new();
+    for (k, v) in &raw.upstream.query {
+        match ValueTemplate::compile(v) {
+            Ok(t) => query.push((k.clone(), t)),
+            Err(e) => ctx.error(&format!("/upstream/query/{}", yaml::escape_token(k)), e),
+        }
+    }
+    let mut headers = Vec::new();
+    for (k, v) in &raw.upstream.headers {
+        let pointer = format!("/upstream/headers/{}", yaml::escape_token(k));
+        let Some(name) = header_name(k, ctx, &pointer) else {
+            continue;
+        };
+        if let Value::String(s) = v
+            && s.contains(['\r', '\n'])
+        {
+            ctx.error(&pointer, "a header value must not contain CR or LF");
+            continue;
+        }
+        match ValueTemplate::compile(v) {
+            Ok(t) => headers.push((name, t)),
+            Err(e) => ctx.error(&pointer, e),
+        }
+    }
+    match raw.approval.as_ref() {
+        None => {}
+        Some(Value::String(s)) if s == "never" => {}
+        Some(_) => unsupported(ctx, "/approval", "an approval policy other than never"),
+    }
+    if raw.approvals_required.is_some() {
+        unsupported(ctx, "/approvals_required", "approvals_required");
+    }
+    if raw.expires_in.is_some() {
+        unsupported(ctx, "/expires_in", "expires_in");
+    }
+    let response = raw.response.unwrap_or(RawResponse {
+        fields: Vec::new(),
+        max_bytes: None,
+        headers: Vec::new(),
+    });
+    let mut response_headers = Vec::new();
+    for (i, h) in response.headers.iter().enumerate() {
+        if let Some(name) = header_name(h, ctx, &format!("/response/headers/{i}")) {
+            response_headers.push(name);
+        }
+    }
+    if ctx.diags.len() > before {
+        return None;
+    }
+    Some(ToolDef {
+        loc: ctx.at(""),
+        name: raw.name,
+        description: raw.description,
+        scopes: raw.scopes.into_iter().collect(),
+        input_schema: input_schema?,
+        upstream: UpstreamDef {
+            method: method?,
+            url: url?,
+            query,
+            headers,
+            body,
+            timeout: Duration::from_millis(raw.upstream.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS)),
+            credential_slot: raw.upstream.credential,
+            allow_private_network: raw.upstream.allow_private_network,
+        },
+        response: ResponseDef {
+            fields: response.fields,
+            max_bytes: response.max_bytes.unwrap_or(DEFAULT_MAX_BYTES),
+            headers: response_headers,
+        },
+        sensitive: raw.sensitive,
+        pii: raw.pii,
+    })
+}
+
+fn source(raw: &RawSource, base_dir: &Path, ctx: &mut FileCtx<'_>, pointer: &str) -> Option<SourceDef> {
+    if let Some(var) = &raw.env {
+        return Some(SourceDef::Env(var.clone()));
+    }
+    if let Some(file) = &raw.file {
+        return Some(SourceDef::File(base_dir.join(file)));
+    }
+    if raw.vault.is_some() {
+        unsupported(ctx, &format!("{pointer}/vault"), "the vault source");
+    } else if raw.oauth2.is_some() {
+        unsupported(ctx, &format!("{pointer}/oauth2"), "the oauth2 source");
+    }
+    None
+}
+
+fn build_credential(name: &str, raw: RawCredential, env: &str, base_dir: &Path, ctx: &mut FileCtx<'_>) -> Option<CredentialDef> {
+    let p = format!("/credentials/{}", yaml::escape_token(name));
+    if raw.environment != env {
+        ctx.error(
+            &format!("{p}/environment"),
+            format!(
+                "credential of environment \"{}\" in a gateway for \"{env}\": toolgate refuses to start rather than mix environments",
+                raw.environment
+            ),
+        );
+    }
+    let source = source(&raw.source, base_dir, ctx, &format!("{p}/source"));
+    let i = &raw.inject;
+    let forms = [i.header.is_some(), i.basic.is_some(), i.query.is_some()];
+    let inject = if forms.iter().filter(|f| **f).count() != 1 {
+        ctx.error(&format!("{p}/inject"), "inject needs exactly one of header, basic, query");
+        None
+    } else if i.format.is_some() && i.header.is_none() {
+        ctx.error(&format!("{p}/inject/format"), "format applies only to header injection");
+        None
+    } else if let Some(h) = &i.header {
+        let format = i.format.clone().unwrap_or_else(|| "{secret}".into());
+        let name = header_name(h, ctx, &format!("{p}/inject/header"));
+        match format.split_once("{secret}") {
+            Some((prefix, suffix)) if !suffix.contains("{secret}") && !format.contains(['\r', '\n']) => {
+                name.map(|name| Inject::Header {
+                    name,
+                    prefix: prefix.to_owned(),
+                    suffix: suffix.to_owned(),
+                })
+            }
+            _ => {
+                ctx.error(
+                    &format!("{p}/inject/format"),
+                    "format must contain {secret} exactly once and no CR or LF",
+                );
+                None
+            }
+        }
+    } else if let Some(b) = &i.basic {
+        if b.username.contains(':') {
+            ctx.error(&format!("{p}/inject/basic/username"), "a Basic auth username cannot contain ':'");
+            None
+        } else {
+            Some(Inject::Basic {
+                username: b.username.clone(),
+            })
+        }
+    } else {
+        i.query.as_ref().map(|q| Inject::Query { param: q.clone() })
+    };
+    Some(CredentialDef {
+        loc: ctx.at(&p),
+        name: name.to_owned(),
+        environment: raw.environment,
+        source: source?,
+        scopes: raw.scopes.into_iter().collect(),
+        inject: inject?,
+        max_age_days: raw.max_age_days,
+        rotated_at: raw.rotated_at,
+    })
+}
+
+fn parse_hash(hex_text: &str) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    // The schema already enforced 64 lower-case hex digits.
+    hex::decode_to_slice(hex_text, &mut out).unwrap_or_default();
+    out
+}
+
+fn rate_limit(raw: &Option<RawRateLimit>) -> Option<RateLimit> {
+    raw.as_ref().map(|r| RateLimit {
+        per_minute: r.per_minute,
+        burst: r.burst.unwrap_or(r.per_minute.div_ceil(6).max(1)),
+    })
+}
+
+fn build_config(
+    raw: RawConfig,
+    base_dir: &Path,
+    tools: BTreeMap<String, Arc<ToolDef>>,
+    ctx: &mut FileCtx<'_>,
+    mut hasher: Sha256,
+) -> Option<Config> {
+    let env = raw.environment.clone();
+    let listen = match raw.listen.as_deref().unwrap_or("127.0.0.1:8080").parse::<SocketAddr>() {
+        Ok(a) => Some(a),
+        Err(_) => {
+            ctx.error("/listen", "listen must be host:port with an IP address, e.g. 127.0.0.1:8080");
+            None
+        }
+    };
+    if raw.tls.is_some() {
+        unsupported(ctx, "/tls", "TLS on toolgate's own listener (terminate TLS in front of it)");
+    }
+    if raw.vault.is_some() {
+        unsupported(ctx, "/vault", "the vault connection");
+    }
+    if raw.sessions.is_some() {
+        unsupported(ctx, "/sessions", "session tokens");
+    }
+    // The store holds nothing yet in this version (no approvals, sessions or
+    // idempotency keys), so only the kinds that need a server are refused.
+    if let Some(store) = &raw.store {
+        if store.get("kind").and_then(Value::as_str) == Some("redis") {
+            unsupported(ctx, "/store/kind", "the redis store");
+        }
+        if store.get("encryption_key").is_some() {
+            unsupported(ctx, "/store/encryption_key", "store encryption_key");
+        }
+    }
+    let audit = match &raw.audit {
+        Some(a) if a.kind == "redis" => {
+            unsupported(ctx, "/audit/kind", "the redis audit sink");
+            None
+        }
+        Some(a) => Some(AuditConfig {
+            path: base_dir.join(a.path.as_deref().unwrap_or("data/audit.jsonl")),
+            hmac_key: a.hmac_key.as_ref().and_then(|s| source(s, base_dir, ctx, "/audit/hmac_key")),
+            signing_key: a
+                .signing_key
+                .as_ref()
+                .and_then(|s| source(s, base_dir, ctx, "/audit/signing_key")),
+            max_file_bytes: a.max_file_bytes,
+            checkpoint_interval: Duration::from_secs(a.checkpoint_interval_seconds.unwrap_or(60)),
+        }),
+        None => Some(AuditConfig {
+            path: base_dir.join("data/audit.jsonl"),
+            hmac_key: None,
+            signing_key: None,
+            max_file_bytes: None,
+            checkpoint_interval: Duration::from_secs(60),
+        }),
+    };
+    let limits = {
+        let d = Limits::default();
+        match &raw.limits {
+            None => d,
+            Some(l) => Limits {
+                max_body_bytes: l.max_body_bytes.unwrap_or(d.max_body_bytes),
+                max_concurrency: l.max_concurrency.unwrap_or(d.max_concurrency),
+                request_timeout: l.request_timeout_ms.map(Duration::from_millis).unwrap_or(d.request_timeout),
+                shutdown_grace: l.shutdown_grace_ms.map(Duration::from_millis).unwrap_or(d.shutdown_grace),
+            },
+        }
+    };
+
+    let mut credentials = BTreeMap::new();
+    for (name, rc) in raw.credentials {
+        if let Some(c) = build_credential(&name, rc, &env, base_dir, ctx) {
+            credentials.insert(name, Arc::new(c));
+        }
+    }
+
+    let mut workflows = BTreeMap::new();
+    for (name, rw) in raw.workflows {
+        if let Some(w) = build_workflow(&name, rw, &env, base_dir, &tools, &credentials, ctx) {
+            workflows.insert(name, w);
+        }
+    }
+
+    let mut seen_keys: BTreeMap<[u8; 32], String> = BTreeMap::new();
+    let mut check_key = |ctx: &mut FileCtx<'_>, pointer: String, who: String, key: [u8; 32]| {
+        if let Some(other) = seen_keys.get(&key) {
+            ctx.error(
+                &format!("{pointer}/key_sha256"),
+                format!("{who} has the same key as {other}; every identity needs its own key"),
+            );
+        } else {
+            seen_keys.insert(key, who);
+        }
+    };
+    let mut agents = BTreeMap::new();
+    for (name, ra) in raw.agents {
+        let p = format!("/agents/{}", yaml::escape_token(&name));
+        if !workflows.contains_key(&ra.workflow) && !raw_workflow_failed(ctx, &ra.workflow) {
+            ctx.error(&format!("{p}/workflow"), format!("unknown workflow \"{}\"", ra.workflow));
+        }
+        let key = parse_hash(&ra.key_sha256);
+        check_key(ctx, p, format!("agent {name}"), key);
+        agents.insert(
+            name.clone(),
+            AgentDef {
+                name,
+                workflow: ra.workflow,
+                key_sha256: key,
+            },
+        );
+    }
+    let mut approvers = BTreeMap::new();
+    for (name, ra) in raw.approvers {
+        let p = format!("/approvers/{}", yaml::escape_token(&name));
+        for (i, w) in ra.workflows.iter().enumerate() {
+            if !workflows.contains_key(w) && !raw_workflow_failed(ctx, w) {
+                ctx.error(&format!("{p}/workflows/{i}"), format!("unknown workflow \"{w}\""));
+            }
+        }
+        let key = parse_hash(&ra.key_sha256);
+        check_key(ctx, p, format!("approver {name}"), key);
+        approvers.insert(
+            name.clone(),
+            ApproverDef {
+                name,
+                workflows: ra.workflows,
+                key_sha256: key,
+            },
+        );
+    }
+    let mut admins = BTreeMap::new();
+    for (name, ra) in raw.admins {
+        let p = format!("/admins/{}", yaml::escape_token(&name));
+        let key = parse_hash(&ra.key_sha256);
+        check_key(ctx, p, format!("admin {name}"), key);
+        admins.insert(name.clone(), AdminDef { name, key_sha256: key });
+    }
+    // Schema files are part of the configuration too.
+    for (name, tool) in &tools {
+        hasher.update(name.as_bytes());
+        hasher.update(serde_json::to_vec(&tool.input_schema).unwrap_or_default());
+    }
+
+    Some(Config {
+        base_dir: base_dir.to_path_buf(),
+        environment: env,
+        listen: listen?,
+        limits,
+        audit: audit?,
+        credentials,
+        tools,
+        workflows,
+        agents,
+        approvers,
+        admins,
+        sha256: hex::encode(hasher.finalize()),
+    })
+}
+
+/// True when the workflow exists in the file but failed validation (already reported).
+fn raw_workflow_failed(ctx: &FileCtx<'_>, name: &str) -> bool {
+    let prefix = format!("workflows.{name}");
+    ctx.diags.iter().any(|d| d.loc.key.starts_with(&prefix))
+}
+
+fn build_workflow(
+    name: &str,
+    rw: RawWorkflow,
+    env: &str,
+    base_dir: &Path,
+    tools: &BTreeMap<String, Arc<ToolDef>>,
+    credentials: &BTreeMap<String, Arc<CredentialDef>>,
+    ctx: &mut FileCtx<'_>,
+) -> Option<WorkflowDef> {
+    let p = format!("/workflows/{}", yaml::escape_token(name));
+    let before = ctx.diags.len();
+    if rw.environment != env {
+        ctx.error(
+            &format!("{p}/environment"),
+            format!(
+                "workflow of environment \"{}\" in a gateway for \"{env}\": toolgate refuses to start rather than mix environments",
+                rw.environment
+            ),
+        );
+    }
+    if rw.notify.is_some() {
+        unsupported(ctx, &format!("{p}/notify"), "approval notifications");
+    }
+    for (slot, cred) in &rw.credentials {
+        if !credentials.contains_key(cred) {
+            ctx.error(
+                &format!("{p}/credentials/{}", yaml::escape_token(slot)),
+                format!("unknown credential \"{cred}\""),
+            );
+        }
+    }
+    let scopes: BTreeSet<String> = rw.scopes.into_iter().collect();
+    let wf_rate = rate_limit(&rw.rate_limit);
+    for (tname, ov) in &rw.tools {
+        let tp = format!("{p}/tools/{}", yaml::escape_token(tname));
+        match tools.get(tname) {
+            None => ctx.error(&tp, format!("unknown tool \"{tname}\"")),
+            Some(t) if !t.scopes.is_subset(&scopes) => {
+                let missing: Vec<&str> = t.scopes.difference(&scopes).map(String::as_str).collect();
+                ctx.error(
+                    &tp,
+                    format!("tool \"{tname}\" is not callable here: scopes {missing:?} are not granted"),
+                );
+            }
+            Some(_) => {}
+        }
+        match ov.approval.as_ref() {
+            None => {}
+            Some(Value::String(s)) if s == "never" => {}
+            Some(_) => unsupported(ctx, &format!("{tp}/approval"), "an approval policy other than never"),
+        }
+        if ov.approvals_required.is_some() {
+            unsupported(ctx, &format!("{tp}/approvals_required"), "approvals_required");
+        }
+        if ov.expires_in.is_some() {
+            unsupported(ctx, &format!("{tp}/expires_in"), "expires_in");
+        }
+    }
+
+    let mut bound = BTreeMap::new();
+    for (tname, tool) in tools {
+        if !tool.scopes.is_subset(&scopes) {
+            continue;
+        }
+        let ov = rw.tools.get(tname);
+        let tp = format!("{p}/tools/{}", yaml::escape_token(tname));
+        let credential = match &tool.upstream.credential_slot {
+            None => None,
+            Some(slot) => match rw.credentials.get(slot) {
+                None => {
+                    ctx.error(
+                        &format!("{p}/credentials"),
+                        format!("tool \"{tname}\" needs credential slot \"{slot}\", which this workflow does not bind"),
+                    );
+                    continue;
+                }
+                Some(cname) => match credentials.get(cname) {
+                    Some(c) => Some(c.clone()),
+                    None => continue,
+                },
+            },
+        };
+        let overlay = match ov.and_then(|o| o.schema.as_ref()) {
+            None => None,
+            Some(s) => match load_schema(s, base_dir, ctx, &format!("{tp}/schema")) {
+                Some(s) => Some(s),
+                None => continue,
+            },
+        };
+        let combined = match &overlay {
+            None => tool.input_schema.clone(),
+            Some(o) => serde_json::json!({ "allOf": [tool.input_schema, o] }),
+        };
+        let validator = match jsonschema::validator_for(&combined) {
+            Ok(v) => v,
+            Err(e) => {
+                ctx.error(&format!("{tp}/schema"), format!("the combined schema does not compile: {}", e.masked()));
+                continue;
+            }
+        };
+        let effective_schema = match &overlay {
+            None => tool.input_schema.clone(),
+            Some(o) => crate::catalog::narrow(&tool.input_schema, o),
+        };
+        let rate = ov.and_then(|o| rate_limit(&o.rate_limit)).or(wf_rate);
+        bound.insert(
+            tname.clone(),
+            Arc::new(ToolBinding {
+                tool: tool.clone(),
+                validator,
+                effective_schema,
+                credential,
+                rate_limit: rate,
+                overlay,
+            }),
+        );
+    }
+    if ctx.diags.len() > before {
+        return None;
+    }
+    Some(WorkflowDef {
+        loc: ctx.at(&p),
+        name: name.to_owned(),
+        environment: rw.environment,
+        scopes,
+        credentials: rw.credentials,
+        tools: bound,
+    })
+}

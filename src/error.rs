@@ -1,0 +1,176 @@
+//! The one error type that reaches a caller, and its mapping to an HTTP answer.
+//!
+//! Every error carries a stable `code` (SPEC §8), a message written for the
+//! caller (and so for the model), optional structured `details`, and an
+//! internal detail that only ever goes to the (redacted) log. Nothing in the
+//! caller-facing fields may name an internal path, an upstream URL with
+//! credentials, or a stack trace.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+/// The stable error codes of SPEC §8, plus `overloaded` for load shedding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Code {
+    Unauthenticated,
+    Forbidden,
+    UnknownTool,
+    SchemaViolation,
+    RateLimited,
+    ApprovalDenied,
+    ApprovalExpired,
+    CredentialUnavailable,
+    CredentialRejected,
+    EgressDenied,
+    UpstreamError,
+    UpstreamTimeout,
+    PayloadTooLarge,
+    BadRequest,
+    NotFound,
+    Conflict,
+    AuditUnavailable,
+    StoreUnavailable,
+    Overloaded,
+    Internal,
+}
+
+impl Code {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::Unauthenticated => "unauthenticated",
+            Code::Forbidden => "forbidden",
+            Code::UnknownTool => "unknown_tool",
+            Code::SchemaViolation => "schema_violation",
+            Code::RateLimited => "rate_limited",
+            Code::ApprovalDenied => "approval_denied",
+            Code::ApprovalExpired => "approval_expired",
+            Code::CredentialUnavailable => "credential_unavailable",
+            Code::CredentialRejected => "credential_rejected",
+            Code::EgressDenied => "egress_denied",
+            Code::UpstreamError => "upstream_error",
+            Code::UpstreamTimeout => "upstream_timeout",
+            Code::PayloadTooLarge => "payload_too_large",
+            Code::BadRequest => "bad_request",
+            Code::NotFound => "not_found",
+            Code::Conflict => "conflict",
+            Code::AuditUnavailable => "audit_unavailable",
+            Code::StoreUnavailable => "store_unavailable",
+            Code::Overloaded => "overloaded",
+            Code::Internal => "internal",
+        }
+    }
+
+    pub fn status(self) -> StatusCode {
+        match self {
+            Code::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Code::Forbidden | Code::EgressDenied | Code::ApprovalDenied => StatusCode::FORBIDDEN,
+            Code::UnknownTool | Code::NotFound => StatusCode::NOT_FOUND,
+            Code::SchemaViolation => StatusCode::UNPROCESSABLE_ENTITY,
+            Code::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Code::ApprovalExpired => StatusCode::GONE,
+            Code::CredentialUnavailable
+            | Code::AuditUnavailable
+            | Code::StoreUnavailable
+            | Code::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+            Code::CredentialRejected | Code::UpstreamError => StatusCode::BAD_GATEWAY,
+            Code::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
+            Code::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Code::BadRequest => StatusCode::BAD_REQUEST,
+            Code::Conflict => StatusCode::CONFLICT,
+            Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// An error on its way to the caller.
+#[derive(Debug)]
+pub struct ApiError {
+    pub code: Code,
+    /// Safe for the caller: helps the model fix its call, reveals nothing internal.
+    pub message: String,
+    pub details: Vec<Value>,
+    /// For the log only (it passes the redacting log writer).
+    pub internal: Option<String>,
+    pub retry_after_secs: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
+        ApiError {
+            code,
+            message: message.into(),
+            details: Vec::new(),
+            internal: None,
+            retry_after_secs: None,
+        }
+    }
+
+    pub fn with_details(mut self, details: Vec<Value>) -> Self {
+        self.details = details;
+        self
+    }
+
+    pub fn with_internal(mut self, internal: impl Into<String>) -> Self {
+        self.internal = Some(internal.into());
+        self
+    }
+
+    pub fn with_retry_after(mut self, secs: u64) -> Self {
+        self.retry_after_secs = Some(secs);
+        self
+    }
+
+    pub fn unauthenticated() -> Self {
+        ApiError::new(
+            Code::Unauthenticated,
+            "a valid key is required in the Authorization header (Bearer)",
+        )
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        ApiError::new(Code::Forbidden, message)
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        ApiError::new(Code::BadRequest, message)
+    }
+
+    pub fn internal(internal: impl Into<String>) -> Self {
+        ApiError::new(Code::Internal, "toolgate could not complete the request").with_internal(internal)
+    }
+
+    /// The JSON body of SPEC §8.
+    pub fn body(&self) -> Value {
+        let mut error = json!({ "code": self.code.as_str(), "message": self.message });
+        if !self.details.is_empty() {
+            error["details"] = Value::Array(self.details.clone());
+        }
+        json!({ "error": error })
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code.as_str(), self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let Some(internal) = &self.internal {
+            tracing::warn!(code = self.code.as_str(), detail = %internal, "request failed");
+        } else {
+            tracing::debug!(code = self.code.as_str(), "request refused");
+        }
+        let mut response = (self.code.status(), axum::Json(self.body())).into_response();
+        if let Some(secs) = self.retry_after_secs {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}

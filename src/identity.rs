@@ -1,0 +1,150 @@
+//! Who is calling: agents, approvers and admins, each by their own key.
+//!
+//! Config holds only the SHA-256 of each key. A presented key is hashed once
+//! and compared with every configured hash in constant time, without early
+//! exit, so timing reveals neither which identity matched nor how much of a
+//! hash did. Keys are generated here too (`toolgate keygen`).
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use http::HeaderMap;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::config::Config;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Agent,
+    Approver,
+    Admin,
+}
+
+impl Role {
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "agent" => Some(Role::Agent),
+            "approver" => Some(Role::Approver),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Agent => "agent",
+            Role::Approver => "approver",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    Agent { name: String, workflow: String },
+    Approver { name: String, workflows: Vec<String> },
+    Admin { name: String },
+}
+
+impl Caller {
+    pub fn role(&self) -> Role {
+        match self {
+            Caller::Agent { .. } => Role::Agent,
+            Caller::Approver { .. } => Role::Approver,
+            Caller::Admin { .. } => Role::Admin,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        match self {
+            Caller::Agent { name, .. } | Caller::Approver { name, .. } | Caller::Admin { name } => name,
+        }
+    }
+}
+
+/// Every configured identity, with its key hash.
+pub struct Identities {
+    entries: Vec<([u8; 32], Arc<Caller>)>,
+}
+
+impl Identities {
+    pub fn new(config: &Config) -> Self {
+        let mut entries = Vec::new();
+        for a in config.agents.values() {
+            let caller = Caller::Agent {
+                name: a.name.clone(),
+                workflow: a.workflow.clone(),
+            };
+            entries.push((a.key_sha256, Arc::new(caller)));
+        }
+        for a in config.approvers.values() {
+            let caller = Caller::Approver {
+                name: a.name.clone(),
+                workflows: a.workflows.clone(),
+            };
+            entries.push((a.key_sha256, Arc::new(caller)));
+        }
+        for a in config.admins.values() {
+            entries.push((a.key_sha256, Arc::new(Caller::Admin { name: a.name.clone() })));
+        }
+        Identities { entries }
+    }
+
+    /// The caller holding `key`, if any.
+    pub fn authenticate(&self, key: &str) -> Option<Arc<Caller>> {
+        let presented: [u8; 32] = Sha256::digest(key.as_bytes()).into();
+        let mut found = None;
+        for (hash, caller) in &self.entries {
+            if bool::from(hash.ct_eq(&presented)) {
+                found = Some(caller.clone());
+            }
+        }
+        found
+    }
+
+    /// The caller named by an `Authorization: Bearer <key>` header.
+    pub fn from_headers(&self, headers: &HeaderMap) -> Option<Arc<Caller>> {
+        let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+        let (scheme, key) = value.split_once(' ')?;
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return None;
+        }
+        let key = key.trim();
+        if key.is_empty() || key.len() > 512 {
+            return None;
+        }
+        self.authenticate(key)
+    }
+}
+
+/// A new random key for `role`: 256 bits, URL-safe, with a readable prefix.
+pub fn generate_key(role: Role) -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("tg_{}_{}", role.as_str(), URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// Lower-case hex SHA-256 of a key, as config holds it.
+pub fn key_sha256(key: &str) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+/// The config line for a new identity.
+pub fn config_line(role: Role, name: &str, key: &str, workflow: Option<&str>) -> String {
+    let hash = key_sha256(key);
+    match role {
+        Role::Agent => format!(
+            "agents:\n  {name}: {{ workflow: {}, key_sha256: \"{hash}\" }}",
+            workflow.unwrap_or("WORKFLOW")
+        ),
+        Role::Approver => format!(
+            "approvers:\n  {name}: {{ key_sha256: \"{hash}\", workflows: [{}] }}",
+            workflow.unwrap_or("WORKFLOW")
+        ),
+        Role::Admin => format!("admins:\n  {name}: {{ key_sha256: \"{hash}\" }}"),
+    }
+}

@@ -1,0 +1,72 @@
+//! Stage 7 — resolve the credential bound to the tool's slot and attach it.
+//!
+//! The value is read from its source (re-read when it changed) and attached
+//! in the manifest's form: a header with a format, Basic auth, or a query
+//! parameter. Header values are marked sensitive so no HTTP layer logs them.
+
+use std::sync::Arc;
+
+use http::HeaderValue;
+use secrecy::ExposeSecret;
+
+use super::build::UpstreamRequest;
+use crate::Gateway;
+use crate::config::{CredentialDef, Inject, ToolBinding};
+use crate::error::{ApiError, Code};
+use crate::secrets::{CredentialError, Loaded, basic_header};
+
+/// Which credential (and version) a call used — names and numbers only.
+#[derive(Debug, Clone)]
+pub struct CredentialUse {
+    pub name: String,
+    pub version: u64,
+}
+
+fn unavailable(e: CredentialError) -> ApiError {
+    ApiError::new(
+        Code::CredentialUnavailable,
+        "the credential for this tool is not available right now; the call was not made",
+    )
+    .with_internal(e.to_string())
+}
+
+pub fn attach(gw: &Gateway, binding: &ToolBinding, req: &mut UpstreamRequest) -> Result<Option<CredentialUse>, ApiError> {
+    let Some(def) = &binding.credential else {
+        return Ok(None);
+    };
+    let loaded = gw.credentials.current(&def.name).map_err(unavailable)?;
+    inject(def, &loaded, req)?;
+    Ok(Some(CredentialUse {
+        name: def.name.clone(),
+        version: loaded.version,
+    }))
+}
+
+fn inject(def: &Arc<CredentialDef>, loaded: &Loaded, req: &mut UpstreamRequest) -> Result<(), ApiError> {
+    let bad_value = || {
+        unavailable(CredentialError::Unavailable {
+            name: def.name.clone(),
+            reason: "its value cannot be sent in a header (control characters)".into(),
+        })
+    };
+    match &def.inject {
+        Inject::Header { name, prefix, suffix } => {
+            let text = format!("{prefix}{}{suffix}", loaded.value.expose_secret());
+            let mut value = HeaderValue::from_str(&text).map_err(|_| bad_value())?;
+            value.set_sensitive(true);
+            req.headers.insert(name.clone(), value);
+        }
+        Inject::Basic { username } => {
+            let secret = basic_header(username, &loaded.value);
+            let mut value = HeaderValue::from_str(secret.expose_secret()).map_err(|_| bad_value())?;
+            value.set_sensitive(true);
+            req.headers.insert(http::header::AUTHORIZATION, value);
+        }
+        Inject::Query { param } => {
+            req.url
+                .query_pairs_mut()
+                .append_pair(param, loaded.value.expose_secret());
+        }
+    }
+    Ok(())
+}

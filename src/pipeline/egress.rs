@@ -1,0 +1,210 @@
+//! Stage 8 — egress: where toolgate may connect.
+//!
+//! The host comes only from the manifest. It is resolved once, every address
+//! is checked, and the HTTP client connects to exactly the addresses that
+//! passed (the check lives in the client's resolver, so there is no window
+//! between check and connect for DNS rebinding). Loopback, private,
+//! link-local (cloud metadata), CGNAT, unspecified, multicast, reserved and
+//! IPv4-in-IPv6 forms are refused unless the tool allows private networks.
+//! Redirects are never followed and no proxy from the environment is used.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use url::{Host, Url};
+
+/// The error a refused address produces inside the client; found again by `is_egress_denied`.
+#[derive(Debug, thiserror::Error)]
+#[error("egress to this address is not allowed")]
+pub struct EgressDenied;
+
+/// Walk an error's sources looking for our refusal.
+pub fn is_egress_denied(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cur {
+        if e.downcast_ref::<EgressDenied>().is_some() {
+            return true;
+        }
+        cur = e.source();
+    }
+    false
+}
+
+/// Whether `ip` may be reached by a tool without `allow_private_network`.
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => is_public_v4(v4),
+        IpAddr::V6(v6) => is_public_v6(v6),
+    }
+}
+
+/// Addresses refused even when private networks are allowed.
+fn never_reachable(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_unspecified() || v4.is_multicast() || v4.is_broadcast(),
+        IpAddr::V6(v6) => v6.is_unspecified() || v6.is_multicast(),
+    }
+}
+
+fn is_public_v4(ip: Ipv4Addr) -> bool {
+    let [a, b, c, _] = ip.octets();
+    !(a == 0                                   // "this network", incl. 0.0.0.0
+        || a == 10                             // private
+        || a == 127                            // loopback
+        || (a == 100 && (64..128).contains(&b)) // CGNAT 100.64/10
+        || (a == 169 && b == 254)              // link-local, cloud metadata
+        || (a == 172 && (16..32).contains(&b)) // private
+        || (a == 192 && b == 0 && c == 0)      // IETF protocol assignments
+        || (a == 192 && b == 0 && c == 2)      // documentation
+        || (a == 192 && b == 88 && c == 99)    // 6to4 relay anycast
+        || (a == 192 && b == 168)              // private
+        || (a == 198 && (b == 18 || b == 19))  // benchmarking
+        || (a == 198 && b == 51 && c == 100)   // documentation
+        || (a == 203 && b == 0 && c == 113)    // documentation
+        || a >= 224) // multicast, reserved, broadcast
+}
+
+fn is_public_v6(ip: Ipv6Addr) -> bool {
+    let s = ip.segments();
+    if ip.is_unspecified() || ip.is_loopback() || ip.is_multicast() {
+        return false;
+    }
+    // IPv4-mapped (::ffff:0:0/96) and IPv4-compatible (::/96): refused outright;
+    // a public IPv4 host is reached over IPv4.
+    if s[0..5] == [0, 0, 0, 0, 0] && (s[5] == 0xffff || s[5] == 0) {
+        return false;
+    }
+    // IPv4/IPv6 translation 64:ff9b::/96 and 64:ff9b:1::/48 embed an IPv4 address.
+    if s[0] == 0x64 && s[1] == 0xff9b {
+        return false;
+    }
+    match s[0] {
+        0xfc00..=0xfdff => false, // unique local
+        0xfe80..=0xfebf => false, // link-local
+        0xfec0..=0xfeff => false, // site-local (deprecated)
+        0x2002 => is_public_v4(Ipv4Addr::new((s[1] >> 8) as u8, s[1] as u8, (s[2] >> 8) as u8, s[2] as u8)), // 6to4
+        0x2001 if s[1] == 0 => false,            // Teredo
+        0x2001 if s[1] == 0x0db8 => false,       // documentation
+        0x0100 if s[1..4] == [0, 0, 0] => false, // discard-only
+        _ => true,
+    }
+}
+
+fn allowed(ip: IpAddr, allow_private: bool) -> bool {
+    !never_reachable(ip) && (allow_private || is_public(ip))
+}
+
+/// Check a URL's host when it is an IP literal (the resolver never sees those).
+pub fn check_url(url: &Url, allow_private: bool) -> Result<(), EgressDenied> {
+    let ip = match url.host() {
+        Some(Host::Ipv4(v4)) => IpAddr::V4(v4),
+        Some(Host::Ipv6(v6)) => IpAddr::V6(v6),
+        Some(Host::Domain(d)) => {
+            // "localhost" and its subdomains resolve to loopback by definition.
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            if !allow_private && (d == "localhost" || d.ends_with(".localhost")) {
+                return Err(EgressDenied);
+            }
+            return Ok(());
+        }
+        None => return Err(EgressDenied),
+    };
+    if allowed(ip, allow_private) { Ok(()) } else { Err(EgressDenied) }
+}
+
+/// Resolves a name, keeps only allowed addresses, and hands exactly those to the connector.
+struct CheckedResolver {
+    allow_private: bool,
+}
+
+impl Resolve for CheckedResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let allow_private = self.allow_private;
+        Box::pin(async move {
+            let host = name.as_str().to_owned();
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let ok: Vec<SocketAddr> = addrs.into_iter().filter(|a| allowed(a.ip(), allow_private)).collect();
+            if ok.is_empty() {
+                return Err(Box::new(EgressDenied) as Box<dyn std::error::Error + Send + Sync>);
+            }
+            Ok(Box::new(ok.into_iter()) as Addrs)
+        })
+    }
+}
+
+/// The two upstream clients: public-only, and one for tools that allow private networks.
+pub struct Egress {
+    public: reqwest::Client,
+    private: reqwest::Client,
+}
+
+impl Egress {
+    pub fn new() -> Result<Self, reqwest::Error> {
+        Ok(Egress {
+            public: client(false)?,
+            private: client(true)?,
+        })
+    }
+
+    pub fn client(&self, allow_private: bool) -> &reqwest::Client {
+        if allow_private { &self.private } else { &self.public }
+    }
+}
+
+fn client(allow_private: bool) -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .use_rustls_tls()
+        .https_only(false)
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .dns_resolver(Arc::new(CheckedResolver { allow_private }))
+        .connect_timeout(Duration::from_secs(5))
+        .pool_idle_timeout(Duration::from_secs(60))
+        .pool_max_idle_per_host(256)
+        .tcp_nodelay(true)
+        .user_agent(concat!("toolgate/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_internal_addresses() {
+        for ip in [
+            "127.0.0.1", "10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1", "169.254.169.254",
+            "100.64.0.1", "100.127.255.255", "0.0.0.0", "0.1.2.3", "224.0.0.1", "255.255.255.255", "240.0.0.1",
+            "198.18.0.1", "::1", "::", "fe80::1", "fc00::1", "fd00:ec2::254", "ff02::1", "::ffff:127.0.0.1",
+            "::ffff:8.8.8.8", "::127.0.0.1", "64:ff9b::a9fe:a9fe", "2002:7f00:1::", "2002:a9fe:a9fe::",
+            "2001:db8::1", "2001:0:4136:e378::1",
+        ] {
+            let ip: IpAddr = ip.parse().unwrap();
+            assert!(!is_public(ip), "{ip} must be refused");
+        }
+        for ip in ["8.8.8.8", "1.1.1.1", "172.32.0.1", "100.128.0.1", "2606:4700:4700::1111", "2002:808:808::"] {
+            let ip: IpAddr = ip.parse().unwrap();
+            assert!(is_public(ip), "{ip} must be allowed");
+        }
+    }
+
+    #[test]
+    fn private_flag_still_refuses_unspecified_and_multicast() {
+        assert!(allowed("127.0.0.1".parse().unwrap(), true));
+        assert!(!allowed("0.0.0.0".parse().unwrap(), true));
+        assert!(!allowed("ff02::1".parse().unwrap(), true));
+    }
+
+    #[test]
+    fn literal_hosts_are_checked() {
+        let u = |s: &str| Url::parse(s).unwrap();
+        assert!(check_url(&u("http://127.0.0.1:9/x"), false).is_err());
+        assert!(check_url(&u("http://[::1]/x"), false).is_err());
+        assert!(check_url(&u("http://localhost/x"), false).is_err());
+        assert!(check_url(&u("http://2130706433/x"), false).is_err()); // 127.0.0.1 as a number
+        assert!(check_url(&u("http://127.0.0.1:9/x"), true).is_ok());
+        assert!(check_url(&u("https://api.example.com/x"), false).is_ok());
+    }
+}

@@ -1,0 +1,18 @@
+//! Stage 2 — resolve the tool within the agent's workflow.
+//!
+//! A tool that does not exist and a tool the workflow does not grant get the
+//! same answer, so a caller learns nothing about other tools.
+
+use std::sync::Arc;
+
+use crate::config::{ToolBinding, WorkflowDef};
+use crate::error::{ApiError, Code};
+
+pub fn tool(workflow: &WorkflowDef, name: &str) -> Result<Arc<ToolBinding>, ApiError> {
+    workflow.tools.get(name).cloned().ok_or_else(|| {
+        ApiError::new(
+            Code::UnknownTool,
+            "no tool by that name is available to this agent; list them with GET /v1/tools",
+        )
+    })
+}

@@ -1,0 +1,200 @@
+//! Stage 10 — shape the upstream's answer for the caller: redact it, keep
+//! only allow-listed headers, and project the manifest's `fields`.
+//!
+//! Redaction runs on the parsed JSON (every string and key) or on the text,
+//! before projection, so no path around it exists. The upstream status
+//! decides the outcome: 2xx succeeds; 401/403 is `credential_rejected`; a
+//! redirect is never followed; any other status is `upstream_error` with the
+//! redacted answer in the details, so the model can correct its call.
+
+use std::sync::Arc;
+
+use http::{HeaderName, StatusCode, header};
+use serde_json::{Map, Value, json};
+
+use super::forward::UpstreamResponse;
+use crate::config::ToolDef;
+use crate::error::{ApiError, Code};
+use crate::redact::{JsonOptions, Redactor};
+
+/// Upstream headers passed back unless a manifest adds more.
+static DEFAULT_HEADERS: [HeaderName; 5] = [
+    header::CONTENT_TYPE,
+    header::ETAG,
+    header::LAST_MODIFIED,
+    header::RETRY_AFTER,
+    HeaderName::from_static("x-request-id"),
+];
+
+/// How much of an upstream error body is passed back.
+const ERROR_BODY_MAX: usize = 4096;
+
+pub struct Shaped {
+    pub result: Value,
+    pub headers: Map<String, Value>,
+    pub redactions: usize,
+}
+
+/// The body as JSON when it is JSON, else as (lossy UTF-8) text; redacted.
+fn redacted_body(redactor: &Redactor, tool: &ToolDef, resp: &UpstreamResponse, limit: Option<usize>) -> (Value, usize) {
+    let opts = JsonOptions {
+        sensitive_pointers: tool.sensitive.clone(),
+        pii: tool.pii,
+    };
+    if let Ok(mut v) = serde_json::from_slice::<Value>(&resp.body) {
+        let n = redactor.redact_json(&mut v, &opts);
+        return (v, n);
+    }
+    let text = String::from_utf8_lossy(&resp.body);
+    let (text, n) = redactor.redact_str(&text);
+    let text = match limit {
+        Some(max) if text.len() > max => {
+            let mut end = max;
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            format!("{}…", &text[..end])
+        }
+        _ => text.into_owned(),
+    };
+    (Value::String(text), n)
+}
+
+pub fn response(redactor: &Arc<Redactor>, tool: &ToolDef, resp: &UpstreamResponse) -> Result<Shaped, ApiError> {
+    let status = resp.status;
+    if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+        return Err(ApiError::new(
+            Code::CredentialRejected,
+            "the upstream rejected toolgate's credential for this tool; an operator has to repair it",
+        )
+        .with_details(vec![json!({ "upstream_status": status.as_u16() })]));
+    }
+    if status.is_redirection() {
+        return Err(ApiError::new(
+            Code::UpstreamError,
+            "the upstream answered with a redirect, which toolgate does not follow",
+        )
+        .with_details(vec![json!({ "upstream_status": status.as_u16() })]));
+    }
+    if !status.is_success() {
+        let (body, _) = redacted_body(redactor, tool, resp, Some(ERROR_BODY_MAX));
+        return Err(ApiError::new(
+            Code::UpstreamError,
+            format!("the upstream answered {}", status.as_u16()),
+        )
+        .with_details(vec![json!({ "upstream_status": status.as_u16(), "body": body })]));
+    }
+
+    let (body, mut redactions) = if resp.body.is_empty() {
+        (Value::Null, 0)
+    } else {
+        redacted_body(redactor, tool, resp, None)
+    };
+    let result = if tool.response.fields.is_empty() {
+        body
+    } else {
+        project(&body, &tool.response.fields)
+    };
+
+    let mut headers = Map::new();
+    let allowed = DEFAULT_HEADERS.iter().chain(tool.response.headers.iter());
+    for name in allowed {
+        if let Some(v) = resp.headers.get(name).and_then(|v| v.to_str().ok()) {
+            let (v, n) = redactor.redact_str(v);
+            redactions += n;
+            headers.insert(name.as_str().to_owned(), Value::String(v.into_owned()));
+        }
+    }
+    Ok(Shaped {
+        result,
+        headers,
+        redactions,
+    })
+}
+
+/// Keep only the values at `pointers`, in their places; `*` spans every array item.
+pub fn project(body: &Value, pointers: &[String]) -> Value {
+    let mut out = Value::Null;
+    for p in pointers {
+        let tokens: Vec<String> = p
+            .split('/')
+            .skip(1)
+            .map(|t| t.replace("~1", "/").replace("~0", "~"))
+            .collect();
+        copy_path(body, &tokens, &mut out);
+    }
+    if out.is_null() && !body.is_object() && !body.is_array() {
+        return Value::Null;
+    }
+    out
+}
+
+fn copy_path(src: &Value, tokens: &[String], dst: &mut Value) {
+    let Some((first, rest)) = tokens.split_first() else {
+        *dst = src.clone();
+        return;
+    };
+    match src {
+        Value::Object(map) => {
+            let Some(child) = map.get(first) else { return };
+            if !dst.is_object() {
+                *dst = Value::Object(Map::new());
+            }
+            let slot = dst
+                .as_object_mut()
+                .map(|m| m.entry(first.clone()).or_insert(Value::Null));
+            if let Some(slot) = slot {
+                copy_path(child, rest, slot);
+                if slot.is_null() && !child.is_null() {
+                    dst.as_object_mut().map(|m| m.remove(first));
+                }
+            }
+        }
+        Value::Array(items) if first == "*" => {
+            if !dst.is_array() {
+                *dst = Value::Array(vec![Value::Null; items.len()]);
+            }
+            if let Some(out) = dst.as_array_mut() {
+                for (i, item) in items.iter().enumerate() {
+                    if let Some(slot) = out.get_mut(i) {
+                        copy_path(item, rest, slot);
+                    }
+                }
+            }
+        }
+        Value::Array(items) => {
+            let Ok(i) = first.parse::<usize>() else { return };
+            let Some(child) = items.get(i) else { return };
+            if !dst.is_object() {
+                *dst = Value::Object(Map::new());
+            }
+            if let Some(m) = dst.as_object_mut() {
+                let slot = m.entry(first.clone()).or_insert(Value::Null);
+                copy_path(child, rest, slot);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn projection_keeps_structure() {
+        let body = json!({
+            "id": "L1", "status": "new", "secret_notes": "x",
+            "owner": {"name": "Ann", "email": "a@example.com"},
+            "items": [{"id": 1, "p": 2}, {"id": 2, "p": 3}]
+        });
+        let out = project(
+            &body,
+            &["/id".into(), "/owner/name".into(), "/items/*/id".into(), "/missing".into()],
+        );
+        assert_eq!(
+            out,
+            json!({"id": "L1", "owner": {"name": "Ann"}, "items": [{"id": 1}, {"id": 2}]})
+        );
+    }
+}

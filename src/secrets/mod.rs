@@ -1,0 +1,241 @@
+//! Credentials at run time: where their values come from, the type that holds
+//! them, and how they are attached to a request.
+//!
+//! A value lives in a `SecretString` (secrecy): `Debug` prints a marker,
+//! there is no `Display` or `Serialize`, and it is zeroized on drop. Every
+//! value loaded (and the forms it is sent in) is handed to the redactor
+//! before it can be used, and stays known to it after a rotation.
+
+mod sources;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::SystemTime;
+
+use arc_swap::ArcSwapOption;
+use base64::Engine as _;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::config::{Config, CredentialDef, Inject, SourceDef};
+use crate::redact::{RedactorBuilder, SharedRedactor};
+pub use sources::{EnvSource, MapEnv, ProcessEnv};
+
+/// How many earlier versions of each credential stay known to the redactor.
+const PREVIOUS_VERSIONS_KEPT: usize = 8;
+
+/// One loaded version of a credential.
+pub struct Loaded {
+    pub value: SecretString,
+    pub version: u64,
+    pub loaded_at: SystemTime,
+    stamp: Option<sources::FileStamp>,
+}
+
+impl std::fmt::Debug for Loaded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Loaded")
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a credential cannot be used now. Messages never hold a value.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialError {
+    #[error("credential {0} is not configured")]
+    Unknown(String),
+    #[error("credential {name} is unavailable: {reason}")]
+    Unavailable { name: String, reason: String },
+    #[error("credential {0} is disabled")]
+    Disabled(String),
+}
+
+struct Entry {
+    def: Arc<CredentialDef>,
+    current: ArcSwapOption<Loaded>,
+    previous: std::sync::Mutex<Vec<SecretString>>,
+    versions: AtomicU64,
+    disabled: AtomicBool,
+}
+
+/// All credentials of the process and the redactor that knows their values.
+pub struct Credentials {
+    entries: BTreeMap<String, Entry>,
+    env: Arc<dyn EnvSource>,
+    redactor: Arc<SharedRedactor>,
+    rebuild: std::sync::Mutex<()>,
+}
+
+impl Credentials {
+    /// Load every credential now; one that cannot be loaded is retried at use.
+    pub fn new(config: &Config, env: Arc<dyn EnvSource>, redactor: Arc<SharedRedactor>) -> Self {
+        let entries = config
+            .credentials
+            .iter()
+            .map(|(name, def)| {
+                (
+                    name.clone(),
+                    Entry {
+                        def: def.clone(),
+                        current: ArcSwapOption::empty(),
+                        previous: std::sync::Mutex::new(Vec::new()),
+                        versions: AtomicU64::new(0),
+                        disabled: AtomicBool::new(false),
+                    },
+                )
+            })
+            .collect();
+        let creds = Credentials {
+            entries,
+            env,
+            redactor,
+            rebuild: std::sync::Mutex::new(()),
+        };
+        for name in creds.entries.keys() {
+            if let Err(e) = creds.current(name) {
+                tracing::warn!(credential = %name, error = %e, "credential not loaded at start");
+            }
+        }
+        creds
+    }
+
+    /// The credential's current value, re-read from its source when it changed.
+    pub fn current(&self, name: &str) -> Result<Arc<Loaded>, CredentialError> {
+        let entry = self
+            .entries
+            .get(name)
+            .ok_or_else(|| CredentialError::Unknown(name.to_owned()))?;
+        if entry.disabled.load(Ordering::Acquire) {
+            return Err(CredentialError::Disabled(name.to_owned()));
+        }
+        let cached = entry.current.load_full();
+        let unavailable = |reason: String| CredentialError::Unavailable {
+            name: name.to_owned(),
+            reason,
+        };
+        match &entry.def.source {
+            SourceDef::Env(var) => {
+                if let Some(c) = cached {
+                    return Ok(c);
+                }
+                let value = self
+                    .env
+                    .var(var)
+                    .filter(|v| !v.is_empty())
+                    .ok_or_else(|| unavailable(format!("environment variable {var} is not set")))?;
+                Ok(self.install(entry, SecretString::from(value), None))
+            }
+            SourceDef::File(path) => {
+                let stamp = sources::FileStamp::of(path).map_err(|e| unavailable(format!("cannot read its file: {e}")))?;
+                if let Some(c) = cached
+                    && c.stamp.as_ref() == Some(&stamp)
+                {
+                    return Ok(c);
+                }
+                let value = sources::read_secret_file(path).map_err(|e| unavailable(format!("cannot read its file: {e}")))?;
+                if value.expose_secret().is_empty() {
+                    return Err(unavailable("its file is empty".into()));
+                }
+                Ok(self.install(entry, value, Some(stamp)))
+            }
+        }
+    }
+
+    /// Make `value` the current version, after teaching the redactor every form of it.
+    fn install(&self, entry: &Entry, value: SecretString, stamp: Option<sources::FileStamp>) -> Arc<Loaded> {
+        let _guard = self.rebuild.lock().unwrap_or_else(|p| p.into_inner());
+        // Another caller may have installed this same version meanwhile.
+        if let Some(c) = entry.current.load_full()
+            && c.stamp == stamp
+            && c.value.expose_secret() == value.expose_secret()
+        {
+            return c;
+        }
+        if let Some(old) = entry.current.load_full() {
+            let mut prev = entry.previous.lock().unwrap_or_else(|p| p.into_inner());
+            prev.push(old.value.clone());
+            if prev.len() > PREVIOUS_VERSIONS_KEPT {
+                prev.remove(0);
+            }
+        }
+        let loaded = Arc::new(Loaded {
+            value,
+            version: entry.versions.fetch_add(1, Ordering::AcqRel) + 1,
+            loaded_at: SystemTime::now(),
+            stamp,
+        });
+        // The redactor learns the new value before anyone can send it.
+        self.redactor.replace(self.build_redactor(Some((&entry.def.name, &loaded))));
+        entry.current.store(Some(loaded.clone()));
+        loaded
+    }
+
+    fn build_redactor(&self, incoming: Option<(&str, &Arc<Loaded>)>) -> crate::redact::Redactor {
+        let mut b = RedactorBuilder::new();
+        for (name, entry) in &self.entries {
+            let mut add = |v: &SecretString| add_forms(&mut b, &entry.def, v);
+            if let Some(c) = entry.current.load_full() {
+                add(&c.value);
+            }
+            for v in entry.previous.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+                add(v);
+            }
+            if let Some((n, l)) = incoming
+                && n == name
+            {
+                add(&l.value);
+            }
+        }
+        b.build()
+    }
+
+    pub fn set_disabled(&self, name: &str, disabled: bool) -> Result<(), CredentialError> {
+        let entry = self
+            .entries
+            .get(name)
+            .ok_or_else(|| CredentialError::Unknown(name.to_owned()))?;
+        entry.disabled.store(disabled, Ordering::Release);
+        Ok(())
+    }
+
+    /// Names of credentials that cannot be loaded now (for `/readyz`).
+    pub fn unavailable(&self) -> Vec<String> {
+        self.entries
+            .keys()
+            .filter(|n| matches!(self.current(n), Err(CredentialError::Unavailable { .. })))
+            .cloned()
+            .collect()
+    }
+
+    /// Peek at a source without installing it (for `toolgate check`'s lints).
+    pub fn probe(def: &CredentialDef, env: &dyn EnvSource) -> Option<SecretString> {
+        match &def.source {
+            SourceDef::Env(var) => env.var(var).map(SecretString::from),
+            SourceDef::File(path) => sources::read_secret_file(path).ok(),
+        }
+    }
+}
+
+/// Every form in which a credential's value is sent, for the redactor.
+fn add_forms(b: &mut RedactorBuilder, def: &CredentialDef, value: &SecretString) {
+    let v = value.expose_secret();
+    b.known_secret(&def.name, v);
+    match &def.inject {
+        Inject::Header { prefix, suffix, .. } => {
+            if !prefix.is_empty() || !suffix.is_empty() {
+                b.composed(&def.name, &format!("{prefix}{v}{suffix}"));
+            }
+        }
+        Inject::Basic { username } => {
+            b.basic_pair(&def.name, username, v);
+        }
+        Inject::Query { .. } => {}
+    }
+}
+
+/// The `Authorization` value for Basic auth; held as a secret.
+pub fn basic_header(username: &str, password: &SecretString) -> SecretString {
+    let pair = format!("{username}:{}", password.expose_secret());
+    SecretString::from(format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair)))
+}

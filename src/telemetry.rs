@@ -1,0 +1,78 @@
+//! Logging: structured `tracing` output written through the redactor, so a
+//! stray `debug!` of a header or an error cannot leak a loaded secret.
+
+use std::io::{self, Write};
+use std::sync::Arc;
+
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::MakeWriter;
+
+use crate::redact::SharedRedactor;
+
+/// A `MakeWriter` whose every line passes the current redactor.
+#[derive(Clone)]
+pub struct RedactingWriter<M> {
+    inner: M,
+    redactor: Arc<SharedRedactor>,
+}
+
+impl<M> RedactingWriter<M> {
+    pub fn new(inner: M, redactor: Arc<SharedRedactor>) -> Self {
+        RedactingWriter { inner, redactor }
+    }
+}
+
+/// Buffers one event, scrubs it, and writes it whole on drop.
+pub struct LineWriter<W: Write> {
+    inner: W,
+    buf: Vec<u8>,
+    redactor: Arc<SharedRedactor>,
+}
+
+impl<W: Write> Write for LineWriter<W> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<W: Write> Drop for LineWriter<W> {
+    fn drop(&mut self) {
+        let r = self.redactor.load();
+        let (clean, _) = r.redact_bytes(&self.buf);
+        let _ = self.inner.write_all(&clean);
+        let _ = self.inner.flush();
+    }
+}
+
+impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for RedactingWriter<M> {
+    type Writer = LineWriter<M::Writer>;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        LineWriter {
+            inner: self.inner.make_writer(),
+            buf: Vec::with_capacity(256),
+            redactor: self.redactor.clone(),
+        }
+    }
+}
+
+/// Install the global subscriber: `RUST_LOG` filters (default `info`), JSON lines
+/// when `TOOLGATE_LOG_FORMAT=json`, and every line scrubbed.
+pub fn init(redactor: Arc<SharedRedactor>, json: bool) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let writer = RedactingWriter::new(io::stderr, redactor);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer)
+        .with_target(false);
+    let _ = if json {
+        builder.json().flatten_event(true).try_init()
+    } else {
+        builder.try_init()
+    };
+}

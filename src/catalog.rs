@@ -127,7 +127,11 @@ pub fn narrow(tool: &Value, overlay: &Value) -> Value {
         }
     }
     if !rest.is_empty() {
-        let mut all = out.get("allOf").and_then(Value::as_array).cloned().unwrap_or_default();
+        let mut all = out
+            .get("allOf")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         all.push(Value::Object(rest));
         out.insert("allOf".into(), Value::Array(all));
     }
@@ -162,7 +166,10 @@ mod tests {
         });
         let n = narrow(&tool, &overlay);
         assert_eq!(n["required"], json!(["name", "value_usd"]));
-        assert_eq!(n["properties"]["name"], json!({"type": "string", "maxLength": 80}));
+        assert_eq!(
+            n["properties"]["name"],
+            json!({"type": "string", "maxLength": 80})
+        );
         assert_eq!(
             n["properties"]["value_usd"],
             json!({"allOf": [{"type": "number", "maximum": 1000000}, {"maximum": 50000}]})

@@ -24,12 +24,30 @@ use crate::identity::{Role, generate_key, key_sha256};
 
 const EXAMPLE_FILES: &[(&str, &str)] = &[
     ("toolgate.yaml", include_str!("../examples/toolgate.yaml")),
-    ("tools/create_lead.yaml", include_str!("../examples/tools/create_lead.yaml")),
-    ("tools/get_lead.yaml", include_str!("../examples/tools/get_lead.yaml")),
-    ("tools/search_leads.yaml", include_str!("../examples/tools/search_leads.yaml")),
-    ("tools/update_lead_status.yaml", include_str!("../examples/tools/update_lead_status.yaml")),
-    ("tools/delete_lead.yaml", include_str!("../examples/tools/delete_lead.yaml")),
-    ("schemas/create_lead.json", include_str!("../examples/schemas/create_lead.json")),
+    (
+        "tools/create_lead.yaml",
+        include_str!("../examples/tools/create_lead.yaml"),
+    ),
+    (
+        "tools/get_lead.yaml",
+        include_str!("../examples/tools/get_lead.yaml"),
+    ),
+    (
+        "tools/search_leads.yaml",
+        include_str!("../examples/tools/search_leads.yaml"),
+    ),
+    (
+        "tools/update_lead_status.yaml",
+        include_str!("../examples/tools/update_lead_status.yaml"),
+    ),
+    (
+        "tools/delete_lead.yaml",
+        include_str!("../examples/tools/delete_lead.yaml"),
+    ),
+    (
+        "schemas/create_lead.json",
+        include_str!("../examples/schemas/create_lead.json"),
+    ),
     (
         "schemas/lead-routing/create_lead.json",
         include_str!("../examples/schemas/lead-routing/create_lead.json"),
@@ -50,7 +68,11 @@ pub struct DevKeys {
 }
 
 /// Write the examples into `dir`, pointing the manifests at `upstream`, with identities for `keys`.
-pub fn write_examples(dir: &Path, upstream: SocketAddr, keys: &DevKeys) -> std::io::Result<PathBuf> {
+pub fn write_examples(
+    dir: &Path,
+    upstream: SocketAddr,
+    keys: &DevKeys,
+) -> std::io::Result<PathBuf> {
     for (rel, text) in EXAMPLE_FILES {
         let path = dir.join(rel);
         if let Some(parent) = path.parent() {
@@ -77,7 +99,10 @@ pub fn mint_keys() -> DevKeys {
         agent: generate_key(Role::Agent),
         approver: generate_key(Role::Approver),
         admin: generate_key(Role::Admin),
-        upstream_credential: format!("crm_dev_{}", generate_key(Role::Agent).trim_start_matches("tg_agent_")),
+        upstream_credential: format!(
+            "crm_dev_{}",
+            generate_key(Role::Agent).trim_start_matches("tg_agent_")
+        ),
     }
 }
 
@@ -116,7 +141,10 @@ pub fn sample_upstream(credential: &str) -> Router {
         .route("/api/v2/leads/{id}", get(fetch).delete(remove))
         .route("/api/v2/leads/{id}/status", patch(set_status))
         .route("/_dev/received", get(received))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), check_and_record))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            check_and_record,
+        ))
         .with_state(state)
 }
 
@@ -129,7 +157,9 @@ async fn check_and_record(
         return next.run(req).await;
     }
     let (parts, body) = req.into_parts();
-    let bytes = axum::body::to_bytes(body, 1 << 20).await.unwrap_or_default();
+    let bytes = axum::body::to_bytes(body, 1 << 20)
+        .await
+        .unwrap_or_default();
     let auth = parts
         .headers
         .get("authorization")
@@ -138,16 +168,35 @@ async fn check_and_record(
     let ok = bool::from(auth.as_bytes().ct_eq(st.expected_auth.as_bytes()));
     record(&st, &parts.method, &parts.uri, &parts.headers, &bytes, ok);
     if !ok {
-        return (StatusCode::UNAUTHORIZED, Json(json!({ "error": "invalid or missing API key" }))).into_response();
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({ "error": "invalid or missing API key" })),
+        )
+            .into_response();
     }
-    next.run(axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes)))
-        .await
+    next.run(axum::extract::Request::from_parts(
+        parts,
+        axum::body::Body::from(bytes),
+    ))
+    .await
 }
 
-fn record(st: &SampleState, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8], ok: bool) {
+fn record(
+    st: &SampleState,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+    ok: bool,
+) {
     let headers: BTreeMap<String, String> = headers
         .iter()
-        .map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .map(|(k, v)| {
+            (
+                k.to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
         .collect();
     let entry = json!({
         "method": method.as_str(),
@@ -176,7 +225,11 @@ fn now_rfc3339() -> String {
     format!("@{secs}")
 }
 
-async fn create(State(st): State<SampleState>, headers: HeaderMap, Json(mut lead): Json<Value>) -> Response {
+async fn create(
+    State(st): State<SampleState>,
+    headers: HeaderMap,
+    Json(mut lead): Json<Value>,
+) -> Response {
     let mut crm = st.crm.lock().unwrap_or_else(|p| p.into_inner());
     let id = format!("L-{}", crm.next_id);
     crm.next_id += 1;
@@ -185,7 +238,8 @@ async fn create(State(st): State<SampleState>, headers: HeaderMap, Json(mut lead
     lead["created_at"] = json!(now_rfc3339());
     // A careless upstream: it stores the caller's Authorization header in the
     // record. toolgate's redactor keeps it from ever reaching the model.
-    lead["_audit"] = json!({ "created_with": headers.get("authorization").and_then(|v| v.to_str().ok()) });
+    lead["_audit"] =
+        json!({ "created_with": headers.get("authorization").and_then(|v| v.to_str().ok()) });
     crm.leads.insert(id, lead.clone());
     (StatusCode::CREATED, Json(lead)).into_response()
 }
@@ -194,7 +248,11 @@ async fn fetch(State(st): State<SampleState>, UrlPath(id): UrlPath<String>) -> R
     let crm = st.crm.lock().unwrap_or_else(|p| p.into_inner());
     match crm.leads.get(&id) {
         Some(l) => Json(l.clone()).into_response(),
-        None => (StatusCode::NOT_FOUND, Json(json!({ "error": format!("no lead {id}") }))).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "error": format!("no lead {id}") })),
+        )
+            .into_response(),
     }
 }
 
@@ -202,11 +260,18 @@ async fn remove(State(st): State<SampleState>, UrlPath(id): UrlPath<String>) -> 
     let mut crm = st.crm.lock().unwrap_or_else(|p| p.into_inner());
     match crm.leads.remove(&id) {
         Some(_) => StatusCode::NO_CONTENT.into_response(),
-        None => (StatusCode::NOT_FOUND, Json(json!({ "error": format!("no lead {id}") }))).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "error": format!("no lead {id}") })),
+        )
+            .into_response(),
     }
 }
 
-async fn search(State(st): State<SampleState>, Query(q): Query<HashMap<String, String>>) -> Json<Value> {
+async fn search(
+    State(st): State<SampleState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Json<Value> {
     let crm = st.crm.lock().unwrap_or_else(|p| p.into_inner());
     let text = q.get("q").map(|s| s.to_lowercase());
     let status = q.get("status");
@@ -228,7 +293,11 @@ async fn search(State(st): State<SampleState>, Query(q): Query<HashMap<String, S
     Json(json!({ "total": leads.len(), "leads": leads }))
 }
 
-async fn set_status(State(st): State<SampleState>, UrlPath(id): UrlPath<String>, Json(body): Json<Value>) -> Response {
+async fn set_status(
+    State(st): State<SampleState>,
+    UrlPath(id): UrlPath<String>,
+    Json(body): Json<Value>,
+) -> Response {
     let mut crm = st.crm.lock().unwrap_or_else(|p| p.into_inner());
     match crm.leads.get_mut(&id) {
         Some(l) => {
@@ -239,7 +308,11 @@ async fn set_status(State(st): State<SampleState>, UrlPath(id): UrlPath<String>,
             l["updated_at"] = json!(now_rfc3339());
             Json(l.clone()).into_response()
         }
-        None => (StatusCode::NOT_FOUND, Json(json!({ "error": format!("no lead {id}") }))).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "error": format!("no lead {id}") })),
+        )
+            .into_response(),
     }
 }
 

@@ -137,7 +137,8 @@ impl ApiError {
     }
 
     pub fn internal(internal: impl Into<String>) -> Self {
-        ApiError::new(Code::Internal, "toolgate could not complete the request").with_internal(internal)
+        ApiError::new(Code::Internal, "toolgate could not complete the request")
+            .with_internal(internal)
     }
 
     /// The JSON body of SPEC §8.

@@ -45,9 +45,17 @@ impl Role {
 /// An authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Caller {
-    Agent { name: String, workflow: String },
-    Approver { name: String, workflows: Vec<String> },
-    Admin { name: String },
+    Agent {
+        name: String,
+        workflow: String,
+    },
+    Approver {
+        name: String,
+        workflows: Vec<String>,
+    },
+    Admin {
+        name: String,
+    },
 }
 
 impl Caller {
@@ -61,7 +69,9 @@ impl Caller {
 
     pub fn name(&self) -> &str {
         match self {
-            Caller::Agent { name, .. } | Caller::Approver { name, .. } | Caller::Admin { name } => name,
+            Caller::Agent { name, .. } | Caller::Approver { name, .. } | Caller::Admin { name } => {
+                name
+            }
         }
     }
 }
@@ -89,7 +99,12 @@ impl Identities {
             entries.push((a.key_sha256, Arc::new(caller)));
         }
         for a in config.admins.values() {
-            entries.push((a.key_sha256, Arc::new(Caller::Admin { name: a.name.clone() })));
+            entries.push((
+                a.key_sha256,
+                Arc::new(Caller::Admin {
+                    name: a.name.clone(),
+                }),
+            ));
         }
         Identities { entries }
     }

@@ -40,7 +40,11 @@ pub struct Gateway {
 
 impl Gateway {
     /// Build the gateway; `redactor` is shared with the log writer so logs are scrubbed too.
-    pub fn new(config: Config, env: Arc<dyn EnvSource>, redactor: Arc<SharedRedactor>) -> anyhow::Result<Arc<Gateway>> {
+    pub fn new(
+        config: Config,
+        env: Arc<dyn EnvSource>,
+        redactor: Arc<SharedRedactor>,
+    ) -> anyhow::Result<Arc<Gateway>> {
         let credentials = Credentials::new(&config, env, redactor.clone());
         Ok(Arc::new(Gateway {
             identities: Identities::new(&config),
@@ -54,6 +58,10 @@ impl Gateway {
 
     /// A gateway with its own redactor (tests, tools).
     pub fn standalone(config: Config, env: Arc<dyn EnvSource>) -> anyhow::Result<Arc<Gateway>> {
-        Gateway::new(config, env, Arc::new(SharedRedactor::new(Redactor::empty())))
+        Gateway::new(
+            config,
+            env,
+            Arc::new(SharedRedactor::new(Redactor::empty())),
+        )
     }
 }

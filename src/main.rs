@@ -15,7 +15,11 @@ use toolgate::secrets::{EnvSource, MapEnv, ProcessEnv};
 use toolgate::{Gateway, catalog, dev, server, telemetry};
 
 #[derive(Parser)]
-#[command(name = "toolgate", version, about = "A credential-brokering gateway between LLM orchestrators and the APIs their agents act on")]
+#[command(
+    name = "toolgate",
+    version,
+    about = "A credential-brokering gateway between LLM orchestrators and the APIs their agents act on"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -77,10 +81,22 @@ enum ToolsCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Check { config, deny_warnings } => check(&config, deny_warnings),
-        Command::Keygen { role, name, workflow } => keygen(&role, &name, workflow.as_deref()),
+        Command::Check {
+            config,
+            deny_warnings,
+        } => check(&config, deny_warnings),
+        Command::Keygen {
+            role,
+            name,
+            workflow,
+        } => keygen(&role, &name, workflow.as_deref()),
         Command::Tools {
-            command: ToolsCommand::Export { config, workflow, format },
+            command:
+                ToolsCommand::Export {
+                    config,
+                    workflow,
+                    format,
+                },
         } => export(&config, &workflow, &format),
         Command::Serve { config, listen } => run(serve(config, listen)),
         Command::Dev { listen } => run(dev_mode(listen)),
@@ -115,7 +131,10 @@ fn load_or_report(path: &Path) -> Option<(config::Config, Vec<Diagnostic>)> {
         Ok(ok) => Some(ok),
         Err(diags) => {
             print_diagnostics(&diags);
-            let n = diags.iter().filter(|d| d.severity == Severity::Error).count();
+            let n = diags
+                .iter()
+                .filter(|d| d.severity == Severity::Error)
+                .count();
             eprintln!("toolgate: {n} error(s) in the configuration");
             None
         }
@@ -128,7 +147,10 @@ fn check(path: &Path, deny_warnings: bool) -> ExitCode {
     };
     diags.extend(config::lint::lint(&config, &ProcessEnv, SystemTime::now()));
     print_diagnostics(&diags);
-    let warnings = diags.iter().filter(|d| d.severity == Severity::Warning).count();
+    let warnings = diags
+        .iter()
+        .filter(|d| d.severity == Severity::Warning)
+        .count();
     let tools: usize = config.workflows.values().map(|w| w.tools.len()).sum();
     println!(
         "ok: environment {}, {} tool(s), {} workflow(s) ({} callable tool binding(s)), {} credential(s), {} warning(s)",
@@ -151,7 +173,10 @@ fn keygen(role: &str, name: &str, workflow: Option<&str>) -> ExitCode {
         return ExitCode::FAILURE;
     };
     let key = identity::generate_key(role);
-    println!("key (shown once; give it to the {} and store it as a secret):", role.as_str());
+    println!(
+        "key (shown once; give it to the {} and store it as a secret):",
+        role.as_str()
+    );
     println!("  {key}");
     println!();
     println!("config (toolgate.yaml holds only the key's SHA-256):");
@@ -218,7 +243,10 @@ async fn dev_mode(listen: SocketAddr) -> anyhow::Result<()> {
     )])));
     let gw = Gateway::new(config, env, redactor)?;
     let listener = server::bind(listen).await?;
-    println!("{}", dev::banner(listener.local_addr()?, upstream_addr, &dir, &keys));
+    println!(
+        "{}",
+        dev::banner(listener.local_addr()?, upstream_addr, &dir, &keys)
+    );
     server::serve(gw, listener, server::shutdown_signal()).await?;
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())

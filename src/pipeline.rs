@@ -65,7 +65,12 @@ pub struct Timing {
     pub upstream: Option<Duration>,
 }
 
-pub async fn call(gw: &Gateway, headers: &HeaderMap, req: CallRequest, timing: &mut Timing) -> Result<CallOutcome, ApiError> {
+pub async fn call(
+    gw: &Gateway,
+    headers: &HeaderMap,
+    req: CallRequest,
+    timing: &mut Timing,
+) -> Result<CallOutcome, ApiError> {
     let agent = authenticate::agent(gw, headers)?;
     let binding = resolve::tool(agent.workflow, &req.tool)?;
     validate::arguments(&binding, &req.arguments)?;

@@ -41,11 +41,12 @@ pub async fn serve(
     let grace = gw.config.limits.shutdown_grace;
     let app = crate::api::router(gw);
     let (stopped_tx, stopped_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(listener, app.into_make_service()).with_graceful_shutdown(async move {
-        stop.await;
-        tracing::info!("shutting down: no new connections; draining calls in flight");
-        let _ = stopped_tx.send(());
-    });
+    let server =
+        axum::serve(listener, app.into_make_service()).with_graceful_shutdown(async move {
+            stop.await;
+            tracing::info!("shutting down: no new connections; draining calls in flight");
+            let _ = stopped_tx.send(());
+        });
     let mut server = std::pin::pin!(server.into_future());
     tokio::select! {
         r = &mut server => r,

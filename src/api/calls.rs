@@ -63,10 +63,16 @@ pub(super) async fn create(
     response
 }
 
-fn parse(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<CallRequest, ApiError> {
+fn parse(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<CallRequest, ApiError> {
     let body = body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(Code::PayloadTooLarge, "the request body is larger than this gateway accepts")
+            ApiError::new(
+                Code::PayloadTooLarge,
+                "the request body is larger than this gateway accepts",
+            )
         } else {
             ApiError::bad_request("the request body could not be read")
         }
@@ -81,7 +87,9 @@ fn parse(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Cal
         })
         .unwrap_or(false);
     if !is_json {
-        return Err(ApiError::bad_request("send the call as JSON with Content-Type: application/json"));
+        return Err(ApiError::bad_request(
+            "send the call as JSON with Content-Type: application/json",
+        ));
     }
     let value: Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("the body is not valid JSON ({e})")))?;
@@ -114,7 +122,10 @@ fn reject_unknown(obj: &Map<String, Value>, known: &[&str]) -> Result<(), ApiErr
     if unknown.is_empty() {
         Ok(())
     } else {
-        Err(ApiError::bad_request(format!("unknown field(s) in the call: {}", unknown.join(", "))))
+        Err(ApiError::bad_request(format!(
+            "unknown field(s) in the call: {}",
+            unknown.join(", ")
+        )))
     }
 }
 
@@ -122,7 +133,11 @@ fn reject_unknown(obj: &Map<String, Value>, known: &[&str]) -> Result<(), ApiErr
 fn call_id(given: Option<String>) -> Result<String, ApiError> {
     match given {
         None => Ok(format!("call_{}", uuid::Uuid::new_v4().simple())),
-        Some(id) if !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic()) => Ok(id),
+        Some(id)
+            if !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic()) =>
+        {
+            Ok(id)
+        }
         Some(_) => Err(ApiError::bad_request(
             "call_id must be 1 to 128 printable ASCII characters without spaces",
         )),
@@ -133,18 +148,31 @@ fn arguments(v: Option<&Value>, what: &str) -> Result<Value, ApiError> {
     match v {
         None | Some(Value::Null) => Ok(Value::Object(Map::new())),
         Some(v @ Value::Object(_)) => Ok(v.clone()),
-        Some(_) => Err(ApiError::bad_request(format!("{what} must be a JSON object"))),
+        Some(_) => Err(ApiError::bad_request(format!(
+            "{what} must be a JSON object"
+        ))),
     }
 }
 
 fn parse_native(obj: Map<String, Value>) -> Result<CallRequest, ApiError> {
-    reject_unknown(&obj, &["tool", "arguments", "call_id", "idempotency_key", "model", "reason"])?;
+    reject_unknown(
+        &obj,
+        &[
+            "tool",
+            "arguments",
+            "call_id",
+            "idempotency_key",
+            "model",
+            "reason",
+        ],
+    )?;
     if obj.contains_key("idempotency_key") {
         return Err(ApiError::bad_request(
             "idempotency_key is not supported by this version of toolgate; retry without it only if a duplicate call is acceptable",
         ));
     }
-    let tool = string_field(&obj, "tool")?.ok_or_else(|| ApiError::bad_request("tool is required"))?;
+    let tool =
+        string_field(&obj, "tool")?.ok_or_else(|| ApiError::bad_request("tool is required"))?;
     Ok(CallRequest {
         tool,
         arguments: arguments(obj.get("arguments"), "arguments")?,
@@ -159,24 +187,36 @@ fn parse_openai(obj: Map<String, Value>) -> Result<CallRequest, ApiError> {
     if let Some(t) = obj.get("type")
         && t != "function"
     {
-        return Err(ApiError::bad_request("type must be \"function\" for an OpenAI tool call"));
+        return Err(ApiError::bad_request(
+            "type must be \"function\" for an OpenAI tool call",
+        ));
     }
     let Some(Value::Object(function)) = obj.get("function") else {
-        return Err(ApiError::bad_request("function must be an object with name and arguments"));
+        return Err(ApiError::bad_request(
+            "function must be an object with name and arguments",
+        ));
     };
-    let tool = string_field(function, "name")?.ok_or_else(|| ApiError::bad_request("function.name is required"))?;
+    let tool = string_field(function, "name")?
+        .ok_or_else(|| ApiError::bad_request("function.name is required"))?;
     let arguments = match function.get("arguments") {
         None | Some(Value::Null) => Value::Object(Map::new()),
         Some(Value::String(s)) if s.trim().is_empty() => Value::Object(Map::new()),
         Some(Value::String(s)) => {
-            let v: Value = serde_json::from_str(s)
-                .map_err(|e| ApiError::bad_request(format!("function.arguments is not valid JSON ({e})")))?;
+            let v: Value = serde_json::from_str(s).map_err(|e| {
+                ApiError::bad_request(format!("function.arguments is not valid JSON ({e})"))
+            })?;
             if !v.is_object() {
-                return Err(ApiError::bad_request("function.arguments must encode a JSON object"));
+                return Err(ApiError::bad_request(
+                    "function.arguments must encode a JSON object",
+                ));
             }
             v
         }
-        Some(_) => return Err(ApiError::bad_request("function.arguments must be a JSON-encoded string")),
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "function.arguments must be a JSON-encoded string",
+            ));
+        }
     };
     Ok(CallRequest {
         tool,
@@ -189,7 +229,8 @@ fn parse_openai(obj: Map<String, Value>) -> Result<CallRequest, ApiError> {
 
 fn parse_anthropic(obj: Map<String, Value>) -> Result<CallRequest, ApiError> {
     reject_unknown(&obj, &["id", "type", "name", "input"])?;
-    let tool = string_field(&obj, "name")?.ok_or_else(|| ApiError::bad_request("name is required"))?;
+    let tool =
+        string_field(&obj, "name")?.ok_or_else(|| ApiError::bad_request("name is required"))?;
     Ok(CallRequest {
         tool,
         arguments: arguments(obj.get("input"), "input")?,

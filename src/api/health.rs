@@ -23,6 +23,10 @@ pub(super) async fn ready(State(gw): State<Arc<Gateway>>) -> (StatusCode, Json<V
         "status": if ok { "ready" } else { "not_ready" },
         "checks": { "credentials": { "unavailable": unavailable.len() } },
     });
-    let status = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (status, Json(body))
 }

@@ -29,8 +29,9 @@ pub(super) async fn list(
     };
     let format = match query.format.as_deref() {
         None => Format::Native,
-        Some(f) => Format::parse(f)
-            .ok_or_else(|| ApiError::bad_request("format must be one of openai, anthropic, native"))?,
+        Some(f) => Format::parse(f).ok_or_else(|| {
+            ApiError::bad_request("format must be one of openai, anthropic, native")
+        })?,
     };
     Ok(Json(catalog::export(agent.workflow, format)))
 }

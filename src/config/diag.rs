@@ -71,7 +71,11 @@ pub(crate) fn key_of(pointer: &str) -> String {
 }
 
 /// One schema violation as diagnostics (an unknown-keys error names each key on its own line).
-pub(crate) fn from_schema_error(file: &Path, spans: &Spans, e: &jsonschema::ValidationError<'_>) -> Vec<Diagnostic> {
+pub(crate) fn from_schema_error(
+    file: &Path,
+    spans: &Spans,
+    e: &jsonschema::ValidationError<'_>,
+) -> Vec<Diagnostic> {
     let pointer = e.instance_path().as_str().to_owned();
     let loc = |p: &str| Loc {
         file: file.to_path_buf(),
@@ -99,7 +103,10 @@ pub(crate) fn from_schema_error(file: &Path, spans: &Spans, e: &jsonschema::Vali
             format!("must be one of {options}"),
         )],
         ValidationErrorKind::AnyOf { .. } | ValidationErrorKind::OneOfNotValid { .. } => {
-            vec![Diagnostic::error(loc(&pointer), "value has none of the accepted forms (see schemas/)")]
+            vec![Diagnostic::error(
+                loc(&pointer),
+                "value has none of the accepted forms (see schemas/)",
+            )]
         }
         ValidationErrorKind::Pattern { pattern } => vec![Diagnostic::error(
             loc(&pointer),

@@ -44,45 +44,80 @@ pub fn lint(config: &Config, env: &dyn EnvSource, now: SystemTime) -> Vec<Diagno
     for c in config.credentials.values() {
         let workflows = bound_in.get(c.name.as_str()).cloned().unwrap_or_default();
         if workflows.len() > 1 {
-            warn(&mut out, &c.loc, "", format!(
-                "credential is shared by workflows {workflows:?}; give each workflow its own credential so one can be revoked without the other"
-            ));
+            warn(
+                &mut out,
+                &c.loc,
+                "",
+                format!(
+                    "credential is shared by workflows {workflows:?}; give each workflow its own credential so one can be revoked without the other"
+                ),
+            );
         } else if let Some(wf) = workflows.iter().next()
             && agents_of(wf) > 1
         {
-            warn(&mut out, &c.loc, "", format!(
-                "credential is shared by {} agents of workflow {wf}; the upstream cannot tell them apart",
-                agents_of(wf)
-            ));
+            warn(
+                &mut out,
+                &c.loc,
+                "",
+                format!(
+                    "credential is shared by {} agents of workflow {wf}; the upstream cannot tell them apart",
+                    agents_of(wf)
+                ),
+            );
         }
         let need = needed.get(c.name.as_str()).cloned().unwrap_or_default();
-        let extra: Vec<&str> = c.scopes.iter().map(String::as_str).filter(|s| !need.contains(s)).collect();
+        let extra: Vec<&str> = c
+            .scopes
+            .iter()
+            .map(String::as_str)
+            .filter(|s| !need.contains(s))
+            .collect();
         if !extra.is_empty() {
-            warn(&mut out, &c.loc, "scopes", format!(
-                "over-privileged: no bound tool needs {extra:?}; ask the vendor for a narrower credential"
-            ));
+            warn(
+                &mut out,
+                &c.loc,
+                "scopes",
+                format!(
+                    "over-privileged: no bound tool needs {extra:?}; ask the vendor for a narrower credential"
+                ),
+            );
         }
         if let Inject::Query { .. } = c.inject {
             warn(&mut out, &c.loc, "inject", "the secret is sent in a query string, where proxies and upstream access logs keep it; prefer a header".into());
         }
         match Credentials::probe(c, env) {
             Some(v) if crate::redact::too_short_to_redact(v.expose_secret()) => {
-                warn(&mut out, &c.loc, "source", format!(
-                    "the secret is shorter than {} characters: it cannot be redacted by value without mangling ordinary text",
-                    crate::redact::MIN_REDACTABLE_LEN
-                ));
+                warn(
+                    &mut out,
+                    &c.loc,
+                    "source",
+                    format!(
+                        "the secret is shorter than {} characters: it cannot be redacted by value without mangling ordinary text",
+                        crate::redact::MIN_REDACTABLE_LEN
+                    ),
+                );
             }
             Some(_) => {}
-            None => warn(&mut out, &c.loc, "source", format!("cannot be read now ({})", c.source.describe())),
+            None => warn(
+                &mut out,
+                &c.loc,
+                "source",
+                format!("cannot be read now ({})", c.source.describe()),
+            ),
         }
         if let Some(max) = c.max_age_days
             && let Some(age) = age(c, now)
             && age > Duration::from_secs(u64::from(max) * 86_400)
         {
-            warn(&mut out, &c.loc, "max_age_days", format!(
-                "the secret is {} days old, past max_age_days ({max}); rotate it",
-                age.as_secs() / 86_400
-            ));
+            warn(
+                &mut out,
+                &c.loc,
+                "max_age_days",
+                format!(
+                    "the secret is {} days old, past max_age_days ({max}); rotate it",
+                    age.as_secs() / 86_400
+                ),
+            );
         }
     }
 
@@ -93,7 +128,12 @@ pub fn lint(config: &Config, env: &dyn EnvSource, now: SystemTime) -> Vec<Diagno
     }
     for w in config.workflows.values() {
         if w.tools.is_empty() {
-            warn(&mut out, &w.loc, "scopes", "no tool is callable in this workflow".into());
+            warn(
+                &mut out,
+                &w.loc,
+                "scopes",
+                "no tool is callable in this workflow".into(),
+            );
         }
     }
     out

@@ -33,8 +33,10 @@ pub const CONFIG_SCHEMA: &str = include_str!("../../schemas/toolgate.schema.json
 /// The shipped JSON Schema of a tool manifest.
 pub const TOOL_SCHEMA: &str = include_str!("../../schemas/tool.schema.json");
 
-static CONFIG_VALIDATOR: LazyLock<jsonschema::Validator> = LazyLock::new(|| compile_shipped(CONFIG_SCHEMA));
-static TOOL_VALIDATOR: LazyLock<jsonschema::Validator> = LazyLock::new(|| compile_shipped(TOOL_SCHEMA));
+static CONFIG_VALIDATOR: LazyLock<jsonschema::Validator> =
+    LazyLock::new(|| compile_shipped(CONFIG_SCHEMA));
+static TOOL_VALIDATOR: LazyLock<jsonschema::Validator> =
+    LazyLock::new(|| compile_shipped(TOOL_SCHEMA));
 
 fn compile_shipped(text: &str) -> jsonschema::Validator {
     let schema: Value = serde_json::from_str(text).expect("shipped schema is JSON");
@@ -254,16 +256,31 @@ pub fn load(path: &Path) -> Result<(Config, Vec<Diagnostic>), Vec<Diagnostic>> {
     let mut hasher = Sha256::new();
     let base_dir = path
         .parent()
-        .map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p })
+        .map(|p| {
+            if p.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                p
+            }
+        })
         .unwrap_or(Path::new("."))
         .to_path_buf();
 
     let parsed = read_document(path, &CONFIG_VALIDATOR, &mut hasher, &mut diags);
     let tools_dir = parsed
         .as_ref()
-        .and_then(|(v, _)| v.get("tools_dir").and_then(Value::as_str).map(str::to_owned))
+        .and_then(|(v, _)| {
+            v.get("tools_dir")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
         .unwrap_or_else(|| "tools".into());
-    let tools = load_tools(&base_dir, &base_dir.join(&tools_dir), &mut hasher, &mut diags);
+    let tools = load_tools(
+        &base_dir,
+        &base_dir.join(&tools_dir),
+        &mut hasher,
+        &mut diags,
+    );
 
     let Some((value, spans)) = parsed else {
         return Err(diags);
@@ -388,7 +405,10 @@ fn load_tools(
         if let Some(tool) = build_tool(raw, base_dir, &mut ctx) {
             if let Some(prev) = tools.get(&name) {
                 let prev: &Arc<ToolDef> = prev;
-                let msg = format!("tool \"{name}\" is also defined in {}", prev.loc.file.display());
+                let msg = format!(
+                    "tool \"{name}\" is also defined in {}",
+                    prev.loc.file.display()
+                );
                 ctx.error("/name", msg);
                 continue;
             }
@@ -406,7 +426,10 @@ fn load_schema(v: &Value, base_dir: &Path, ctx: &mut FileCtx<'_>, pointer: &str)
             let text = match std::fs::read_to_string(&path) {
                 Ok(t) => t,
                 Err(e) => {
-                    ctx.error(pointer, format!("cannot read schema file {}: {e}", path.display()));
+                    ctx.error(
+                        pointer,
+                        format!("cannot read schema file {}: {e}", path.display()),
+                    );
                     return None;
                 }
             };
@@ -415,7 +438,11 @@ fn load_schema(v: &Value, base_dir: &Path, ctx: &mut FileCtx<'_>, pointer: &str)
                 Err(e) => {
                     ctx.error(
                         pointer,
-                        format!("schema file {} is not JSON (line {}): {e}", path.display(), e.line()),
+                        format!(
+                            "schema file {} is not JSON (line {}): {e}",
+                            path.display(),
+                            e.line()
+                        ),
                     );
                     return None;
                 }
@@ -424,7 +451,16 @@ fn load_schema(v: &Value, base_dir: &Path, ctx: &mut FileCtx<'_>, pointer: &str)
         other => other.clone(),
     };
     if let Err(e) = jsonschema::validator_for(&schema) {
-        ctx.error(pointer, format!("the schema does not compile: {}", e.masked()));
+        let at = e.instance_path().as_str();
+        let at = if at.is_empty() {
+            String::new()
+        } else {
+            format!(" (at {at} in the schema)")
+        };
+        ctx.error(
+            pointer,
+            format!("the schema does not compile{at}: {}", e.masked()),
+        );
         return None;
     }
     Some(schema)
@@ -434,7 +470,10 @@ fn header_name(name: &str, ctx: &mut FileCtx<'_>, pointer: &str) -> Option<Heade
     match HeaderName::from_bytes(name.as_bytes()) {
         Ok(h) => Some(h),
         Err(_) => {
-            ctx.error(pointer, format!("\"{name}\" is not a valid HTTP header name"));
+            ctx.error(
+                pointer,
+                format!("\"{name}\" is not a valid HTTP header name"),
+            );
             None
         }
     }
@@ -453,7 +492,10 @@ fn build_tool(raw: RawTool, base_dir: &Path, ctx: &mut FileCtx<'_>) -> Option<To
     if let Some(schema) = &input_schema
         && schema.get("type").and_then(Value::as_str) != Some("object")
     {
-        ctx.error("/input_schema", "a tool's input schema must have \"type\": \"object\"");
+        ctx.error(
+            "/input_schema",
+            "a tool's input schema must have \"type\": \"object\"",
+        );
     }
     let url = match UrlTemplate::compile(&raw.upstream.url) {
         Ok(u) => Some(u),
@@ -472,7 +514,9 @@ fn build_tool(raw: RawTool, base_dir: &Path, ctx: &mut FileCtx<'_>) -> Option<To
             if !required.contains(p.as_str()) {
                 ctx.error(
                     "/upstream/url",
-                    format!("path placeholder {{{p}}} must name a required property of input_schema"),
+                    format!(
+                        "path placeholder {{{p}}} must name a required property of input_schema"
+                    ),
                 );
             }
         }
@@ -563,7 +607,12 @@ fn build_tool(raw: RawTool, base_dir: &Path, ctx: &mut FileCtx<'_>) -> Option<To
     })
 }
 
-fn source(raw: &RawSource, base_dir: &Path, ctx: &mut FileCtx<'_>, pointer: &str) -> Option<SourceDef> {
+fn source(
+    raw: &RawSource,
+    base_dir: &Path,
+    ctx: &mut FileCtx<'_>,
+    pointer: &str,
+) -> Option<SourceDef> {
     if let Some(var) = &raw.env {
         return Some(SourceDef::Env(var.clone()));
     }
@@ -578,7 +627,13 @@ fn source(raw: &RawSource, base_dir: &Path, ctx: &mut FileCtx<'_>, pointer: &str
     None
 }
 
-fn build_credential(name: &str, raw: RawCredential, env: &str, base_dir: &Path, ctx: &mut FileCtx<'_>) -> Option<CredentialDef> {
+fn build_credential(
+    name: &str,
+    raw: RawCredential,
+    env: &str,
+    base_dir: &Path,
+    ctx: &mut FileCtx<'_>,
+) -> Option<CredentialDef> {
     let p = format!("/credentials/{}", yaml::escape_token(name));
     if raw.environment != env {
         ctx.error(
@@ -593,16 +648,24 @@ fn build_credential(name: &str, raw: RawCredential, env: &str, base_dir: &Path, 
     let i = &raw.inject;
     let forms = [i.header.is_some(), i.basic.is_some(), i.query.is_some()];
     let inject = if forms.iter().filter(|f| **f).count() != 1 {
-        ctx.error(&format!("{p}/inject"), "inject needs exactly one of header, basic, query");
+        ctx.error(
+            &format!("{p}/inject"),
+            "inject needs exactly one of header, basic, query",
+        );
         None
     } else if i.format.is_some() && i.header.is_none() {
-        ctx.error(&format!("{p}/inject/format"), "format applies only to header injection");
+        ctx.error(
+            &format!("{p}/inject/format"),
+            "format applies only to header injection",
+        );
         None
     } else if let Some(h) = &i.header {
         let format = i.format.clone().unwrap_or_else(|| "{secret}".into());
         let name = header_name(h, ctx, &format!("{p}/inject/header"));
         match format.split_once("{secret}") {
-            Some((prefix, suffix)) if !suffix.contains("{secret}") && !format.contains(['\r', '\n']) => {
+            Some((prefix, suffix))
+                if !suffix.contains("{secret}") && !format.contains(['\r', '\n']) =>
+            {
                 name.map(|name| Inject::Header {
                     name,
                     prefix: prefix.to_owned(),
@@ -619,7 +682,10 @@ fn build_credential(name: &str, raw: RawCredential, env: &str, base_dir: &Path, 
         }
     } else if let Some(b) = &i.basic {
         if b.username.contains(':') {
-            ctx.error(&format!("{p}/inject/basic/username"), "a Basic auth username cannot contain ':'");
+            ctx.error(
+                &format!("{p}/inject/basic/username"),
+                "a Basic auth username cannot contain ':'",
+            );
             None
         } else {
             Some(Inject::Basic {
@@ -663,15 +729,27 @@ fn build_config(
     mut hasher: Sha256,
 ) -> Option<Config> {
     let env = raw.environment.clone();
-    let listen = match raw.listen.as_deref().unwrap_or("127.0.0.1:8080").parse::<SocketAddr>() {
+    let listen = match raw
+        .listen
+        .as_deref()
+        .unwrap_or("127.0.0.1:8080")
+        .parse::<SocketAddr>()
+    {
         Ok(a) => Some(a),
         Err(_) => {
-            ctx.error("/listen", "listen must be host:port with an IP address, e.g. 127.0.0.1:8080");
+            ctx.error(
+                "/listen",
+                "listen must be host:port with an IP address, e.g. 127.0.0.1:8080",
+            );
             None
         }
     };
     if raw.tls.is_some() {
-        unsupported(ctx, "/tls", "TLS on toolgate's own listener (terminate TLS in front of it)");
+        unsupported(
+            ctx,
+            "/tls",
+            "TLS on toolgate's own listener (terminate TLS in front of it)",
+        );
     }
     if raw.vault.is_some() {
         unsupported(ctx, "/vault", "the vault connection");
@@ -696,7 +774,10 @@ fn build_config(
         }
         Some(a) => Some(AuditConfig {
             path: base_dir.join(a.path.as_deref().unwrap_or("data/audit.jsonl")),
-            hmac_key: a.hmac_key.as_ref().and_then(|s| source(s, base_dir, ctx, "/audit/hmac_key")),
+            hmac_key: a
+                .hmac_key
+                .as_ref()
+                .and_then(|s| source(s, base_dir, ctx, "/audit/hmac_key")),
             signing_key: a
                 .signing_key
                 .as_ref()
@@ -719,8 +800,14 @@ fn build_config(
             Some(l) => Limits {
                 max_body_bytes: l.max_body_bytes.unwrap_or(d.max_body_bytes),
                 max_concurrency: l.max_concurrency.unwrap_or(d.max_concurrency),
-                request_timeout: l.request_timeout_ms.map(Duration::from_millis).unwrap_or(d.request_timeout),
-                shutdown_grace: l.shutdown_grace_ms.map(Duration::from_millis).unwrap_or(d.shutdown_grace),
+                request_timeout: l
+                    .request_timeout_ms
+                    .map(Duration::from_millis)
+                    .unwrap_or(d.request_timeout),
+                shutdown_grace: l
+                    .shutdown_grace_ms
+                    .map(Duration::from_millis)
+                    .unwrap_or(d.shutdown_grace),
             },
         }
     };
@@ -754,7 +841,10 @@ fn build_config(
     for (name, ra) in raw.agents {
         let p = format!("/agents/{}", yaml::escape_token(&name));
         if !workflows.contains_key(&ra.workflow) && !raw_workflow_failed(ctx, &ra.workflow) {
-            ctx.error(&format!("{p}/workflow"), format!("unknown workflow \"{}\"", ra.workflow));
+            ctx.error(
+                &format!("{p}/workflow"),
+                format!("unknown workflow \"{}\"", ra.workflow),
+            );
         }
         let key = parse_hash(&ra.key_sha256);
         check_key(ctx, p, format!("agent {name}"), key);
@@ -772,7 +862,10 @@ fn build_config(
         let p = format!("/approvers/{}", yaml::escape_token(&name));
         for (i, w) in ra.workflows.iter().enumerate() {
             if !workflows.contains_key(w) && !raw_workflow_failed(ctx, w) {
-                ctx.error(&format!("{p}/workflows/{i}"), format!("unknown workflow \"{w}\""));
+                ctx.error(
+                    &format!("{p}/workflows/{i}"),
+                    format!("unknown workflow \"{w}\""),
+                );
             }
         }
         let key = parse_hash(&ra.key_sha256);
@@ -791,7 +884,13 @@ fn build_config(
         let p = format!("/admins/{}", yaml::escape_token(&name));
         let key = parse_hash(&ra.key_sha256);
         check_key(ctx, p, format!("admin {name}"), key);
-        admins.insert(name.clone(), AdminDef { name, key_sha256: key });
+        admins.insert(
+            name.clone(),
+            AdminDef {
+                name,
+                key_sha256: key,
+            },
+        );
     }
     // Schema files are part of the configuration too.
     for (name, tool) in &tools {
@@ -862,7 +961,9 @@ fn build_workflow(
                 let missing: Vec<&str> = t.scopes.difference(&scopes).map(String::as_str).collect();
                 ctx.error(
                     &tp,
-                    format!("tool \"{tname}\" is not callable here: scopes {missing:?} are not granted"),
+                    format!(
+                        "tool \"{tname}\" is not callable here: scopes {missing:?} are not granted"
+                    ),
                 );
             }
             Some(_) => {}
@@ -870,10 +971,18 @@ fn build_workflow(
         match ov.approval.as_ref() {
             None => {}
             Some(Value::String(s)) if s == "never" => {}
-            Some(_) => unsupported(ctx, &format!("{tp}/approval"), "an approval policy other than never"),
+            Some(_) => unsupported(
+                ctx,
+                &format!("{tp}/approval"),
+                "an approval policy other than never",
+            ),
         }
         if ov.approvals_required.is_some() {
-            unsupported(ctx, &format!("{tp}/approvals_required"), "approvals_required");
+            unsupported(
+                ctx,
+                &format!("{tp}/approvals_required"),
+                "approvals_required",
+            );
         }
         if ov.expires_in.is_some() {
             unsupported(ctx, &format!("{tp}/expires_in"), "expires_in");
@@ -917,7 +1026,10 @@ fn build_workflow(
         let validator = match jsonschema::validator_for(&combined) {
             Ok(v) => v,
             Err(e) => {
-                ctx.error(&format!("{tp}/schema"), format!("the combined schema does not compile: {}", e.masked()));
+                ctx.error(
+                    &format!("{tp}/schema"),
+                    format!("the combined schema does not compile: {}", e.masked()),
+                );
                 continue;
             }
         };

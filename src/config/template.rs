@@ -11,7 +11,11 @@ use serde_json::{Map, Value};
 use url::Url;
 
 /// Everything but RFC 3986 unreserved characters is encoded in a path segment.
-const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// A JSON value with argument placeholders.
 #[derive(Debug, Clone)]
@@ -46,7 +50,9 @@ impl ValueTemplate {
         if let Some(path) = s.strip_prefix("{args.").and_then(|r| r.strip_suffix('}')) {
             let parts: Vec<String> = path.split('.').map(str::to_owned).collect();
             if parts.iter().any(|p| p.is_empty() || p.contains(['{', '}'])) {
-                return Err(format!("\"{s}\" is not a valid placeholder; write \"{{args.field}}\""));
+                return Err(format!(
+                    "\"{s}\" is not a valid placeholder; write \"{{args.field}}\""
+                ));
             }
             return Ok(ValueTemplate::Arg(parts));
         }
@@ -84,7 +90,9 @@ impl ValueTemplate {
                 }
                 Some(Value::Object(map))
             }
-            ValueTemplate::Array(items) => Some(Value::Array(items.iter().filter_map(|t| t.render(args)).collect())),
+            ValueTemplate::Array(items) => Some(Value::Array(
+                items.iter().filter_map(|t| t.render(args)).collect(),
+            )),
         }
     }
 }
@@ -128,7 +136,9 @@ impl UrlTemplate {
             .split_once("://")
             .ok_or_else(|| "the URL needs a scheme (https:// or http://)".to_string())?;
         if scheme != "https" && scheme != "http" {
-            return Err(format!("scheme \"{scheme}\" is not supported; use https or http"));
+            return Err(format!(
+                "scheme \"{scheme}\" is not supported; use https or http"
+            ));
         }
         let auth_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
         let (authority, tail) = rest.split_at(auth_end);
@@ -136,12 +146,15 @@ impl UrlTemplate {
             return Err("placeholders are not allowed in the host or port".into());
         }
         if authority.contains('@') {
-            return Err("credentials do not belong in the URL; bind a credential slot instead".into());
+            return Err(
+                "credentials do not belong in the URL; bind a credential slot instead".into(),
+            );
         }
         if tail.contains('#') {
             return Err("a URL fragment is never sent; remove it".into());
         }
-        let origin = Url::parse(&format!("{scheme}://{authority}/")).map_err(|e| format!("invalid URL: {e}"))?;
+        let origin = Url::parse(&format!("{scheme}://{authority}/"))
+            .map_err(|e| format!("invalid URL: {e}"))?;
         if origin.host_str().is_none_or(str::is_empty) {
             return Err("the URL needs a host".into());
         }
@@ -150,7 +163,9 @@ impl UrlTemplate {
             None => (tail, None),
         };
         if query.as_deref().is_some_and(|q| q.contains(['{', '}'])) {
-            return Err("placeholders are not allowed in the URL's query; use upstream.query".into());
+            return Err(
+                "placeholders are not allowed in the URL's query; use upstream.query".into(),
+            );
         }
         let mut segments = Vec::new();
         for seg in path.split('/').skip(1) {
@@ -249,11 +264,17 @@ fn segment_value(args: &Value, path: &[String]) -> Result<String, PathError> {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Number(n)) => n.to_string(),
         Some(Value::Bool(b)) => b.to_string(),
-        Some(_) => return Err(err("must be a string or number: it fills one URL path segment")),
+        Some(_) => {
+            return Err(err(
+                "must be a string or number: it fills one URL path segment",
+            ));
+        }
         None => return Err(err("is required: it fills a URL path segment")),
     };
     if text.is_empty() || text == "." || text == ".." {
-        return Err(err("must not be empty, \".\" or \"..\": it fills one URL path segment"));
+        return Err(err(
+            "must not be empty, \".\" or \"..\": it fills one URL path segment",
+        ));
     }
     Ok(utf8_percent_encode(&text, SEGMENT).to_string())
 }
@@ -265,7 +286,8 @@ mod tests {
 
     #[test]
     fn path_values_are_single_segments() {
-        let t = UrlTemplate::compile("https://crm.example.com:8443/api/v2/leads/{id}/notes").unwrap();
+        let t =
+            UrlTemplate::compile("https://crm.example.com:8443/api/v2/leads/{id}/notes").unwrap();
         for (id, expect) in [
             ("42", "/api/v2/leads/42/notes"),
             ("../admin", "/api/v2/leads/..%2Fadmin/notes"),
@@ -285,7 +307,10 @@ mod tests {
         }
         assert!(t.render(&json!({})).is_err());
         assert!(t.render(&json!({ "id": {"a": 1} })).is_err());
-        assert_eq!(t.render(&json!({ "id": 7 })).unwrap().path(), "/api/v2/leads/7/notes");
+        assert_eq!(
+            t.render(&json!({ "id": 7 })).unwrap().path(),
+            "/api/v2/leads/7/notes"
+        );
     }
 
     #[test]
@@ -312,6 +337,9 @@ mod tests {
             json!({"name": "A \"quoted\" name", "n": 3, "src": "agent", "nested": {"city": "Oslo"}})
         );
         assert!(ValueTemplate::compile(&json!("Bearer {args.x}")).is_err());
-        assert!(matches!(ValueTemplate::compile(&json!("{args}")).unwrap(), ValueTemplate::AllArgs));
+        assert!(matches!(
+            ValueTemplate::compile(&json!("{args}")).unwrap(),
+            ValueTemplate::AllArgs
+        ));
     }
 }

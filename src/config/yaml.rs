@@ -195,7 +195,9 @@ fn scalar_value(text: &str, style: TScalarStyle, tag: Option<&str>) -> Result<Va
             let f: f64 = r
                 .parse()
                 .map_err(|_| format!("\"{text}\" is not a number"))?;
-            Value::Number(Number::from_f64(f).ok_or_else(|| format!("\"{text}\" is not a finite number"))?)
+            Value::Number(
+                Number::from_f64(f).ok_or_else(|| format!("\"{text}\" is not a finite number"))?,
+            )
         }
         _ => Value::String(text.to_owned()),
     })
@@ -226,7 +228,10 @@ impl MarkedEventReceiver for Builder {
                     self.take_key(text, mark);
                 }
                 Some(pointer) => {
-                    self.spans.lines.entry(pointer.clone()).or_insert(mark.line());
+                    self.spans
+                        .lines
+                        .entry(pointer.clone())
+                        .or_insert(mark.line());
                     let tag = tag.as_ref().map(|t| t.suffix.as_str());
                     match scalar_value(&text, style, tag) {
                         Ok(v) => self.push_value(v, anchor),
@@ -242,7 +247,11 @@ impl MarkedEventReceiver for Builder {
                 self.alias_nodes += node_count(&value);
                 if self.alias_nodes > MAX_ALIAS_NODES {
                     let p = self.stack_pointer();
-                    if !self.errors.iter().any(|e| e.message.starts_with("aliases expand")) {
+                    if !self
+                        .errors
+                        .iter()
+                        .any(|e| e.message.starts_with("aliases expand"))
+                    {
                         self.error(mark, p, "aliases expand to too many nodes".into());
                     }
                     return;
@@ -277,7 +286,10 @@ impl MarkedEventReceiver for Builder {
                         format!("{p}/\u{0}complex{}", mark.index())
                     }
                 };
-                self.spans.lines.entry(pointer.clone()).or_insert(mark.line());
+                self.spans
+                    .lines
+                    .entry(pointer.clone())
+                    .or_insert(mark.line());
                 self.stack.push(if is_map {
                     Frame::Map {
                         entries: Map::new(),
@@ -372,7 +384,11 @@ mod tests {
         // Within the parser's own limit, our depth limit applies.
         let text = format!("{}{}", "[".repeat(100), "]".repeat(100));
         let errs = parse(&text).unwrap_err();
-        assert!(errs[0].message.contains("nesting deeper"), "{}", errs[0].message);
+        assert!(
+            errs[0].message.contains("nesting deeper"),
+            "{}",
+            errs[0].message
+        );
     }
 
     #[test]

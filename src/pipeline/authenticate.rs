@@ -17,17 +17,18 @@ pub struct Agent<'g> {
 }
 
 pub fn agent<'g>(gw: &'g Gateway, headers: &HeaderMap) -> Result<Agent<'g>, ApiError> {
-    let caller = gw.identities.from_headers(headers).ok_or_else(ApiError::unauthenticated)?;
+    let caller = gw
+        .identities
+        .from_headers(headers)
+        .ok_or_else(ApiError::unauthenticated)?;
     let Caller::Agent { name, workflow } = caller.as_ref() else {
         return Err(ApiError::forbidden(
             "only agent keys may call tools or list them; approver and admin keys never can",
         ));
     };
-    let workflow = gw
-        .config
-        .workflows
-        .get(workflow)
-        .ok_or_else(|| ApiError::internal(format!("agent {name} names a workflow that is not loaded")))?;
+    let workflow = gw.config.workflows.get(workflow).ok_or_else(|| {
+        ApiError::internal(format!("agent {name} names a workflow that is not loaded"))
+    })?;
     Ok(Agent {
         name: name.clone(),
         caller: caller.clone(),

@@ -47,26 +47,42 @@ pub fn request(binding: &ToolBinding, args: &Value) -> Result<UpstreamRequest, A
     if !up.query.is_empty() {
         let mut pairs = url.query_pairs_mut();
         for (name, template) in &up.query {
-            let Some(v) = template.render(args) else { continue };
-            let text = scalar_text(&v)
-                .ok_or_else(|| argument_error(&format!("/{name}"), "must be a string, number or boolean (used in the query)"))?;
+            let Some(v) = template.render(args) else {
+                continue;
+            };
+            let text = scalar_text(&v).ok_or_else(|| {
+                argument_error(
+                    &format!("/{name}"),
+                    "must be a string, number or boolean (used in the query)",
+                )
+            })?;
             pairs.append_pair(name, &text);
         }
     }
 
     let mut headers = HeaderMap::new();
     for (name, template) in &up.headers {
-        let Some(v) = template.render(args) else { continue };
-        let text = scalar_text(&v)
-            .ok_or_else(|| argument_error(&format!("/{name}"), "must be a string, number or boolean (used in a header)"))?;
+        let Some(v) = template.render(args) else {
+            continue;
+        };
+        let text = scalar_text(&v).ok_or_else(|| {
+            argument_error(
+                &format!("/{name}"),
+                "must be a string, number or boolean (used in a header)",
+            )
+        })?;
         if text.contains(['\r', '\n']) {
             return Err(argument_error(
                 &format!("/{}", name.as_str()),
                 "must not contain CR or LF (used in a header)",
             ));
         }
-        let value = HeaderValue::from_str(&text)
-            .map_err(|_| argument_error(&format!("/{}", name.as_str()), "contains characters not allowed in a header"))?;
+        let value = HeaderValue::from_str(&text).map_err(|_| {
+            argument_error(
+                &format!("/{}", name.as_str()),
+                "contains characters not allowed in a header",
+            )
+        })?;
         headers.insert(name.clone(), value);
     }
 
@@ -74,8 +90,12 @@ pub fn request(binding: &ToolBinding, args: &Value) -> Result<UpstreamRequest, A
         None => None,
         Some(template) => {
             let v = template.render(args).unwrap_or(Value::Null);
-            let bytes = serde_json::to_vec(&v).map_err(|e| ApiError::internal(format!("body serialization: {e}")))?;
-            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            let bytes = serde_json::to_vec(&v)
+                .map_err(|e| ApiError::internal(format!("body serialization: {e}")))?;
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
             Some(Bytes::from(bytes))
         }
     };

@@ -30,7 +30,11 @@ fn unavailable(e: CredentialError) -> ApiError {
     .with_internal(e.to_string())
 }
 
-pub fn attach(gw: &Gateway, binding: &ToolBinding, req: &mut UpstreamRequest) -> Result<Option<CredentialUse>, ApiError> {
+pub fn attach(
+    gw: &Gateway,
+    binding: &ToolBinding,
+    req: &mut UpstreamRequest,
+) -> Result<Option<CredentialUse>, ApiError> {
     let Some(def) = &binding.credential else {
         return Ok(None);
     };
@@ -42,7 +46,11 @@ pub fn attach(gw: &Gateway, binding: &ToolBinding, req: &mut UpstreamRequest) ->
     }))
 }
 
-fn inject(def: &Arc<CredentialDef>, loaded: &Loaded, req: &mut UpstreamRequest) -> Result<(), ApiError> {
+fn inject(
+    def: &Arc<CredentialDef>,
+    loaded: &Loaded,
+    req: &mut UpstreamRequest,
+) -> Result<(), ApiError> {
     let bad_value = || {
         unavailable(CredentialError::Unavailable {
             name: def.name.clone(),
@@ -50,7 +58,11 @@ fn inject(def: &Arc<CredentialDef>, loaded: &Loaded, req: &mut UpstreamRequest) 
         })
     };
     match &def.inject {
-        Inject::Header { name, prefix, suffix } => {
+        Inject::Header {
+            name,
+            prefix,
+            suffix,
+        } => {
             let text = format!("{prefix}{}{suffix}", loaded.value.expose_secret());
             let mut value = HeaderValue::from_str(&text).map_err(|_| bad_value())?;
             value.set_sensitive(true);
@@ -58,7 +70,8 @@ fn inject(def: &Arc<CredentialDef>, loaded: &Loaded, req: &mut UpstreamRequest) 
         }
         Inject::Basic { username } => {
             let secret = basic_header(username, &loaded.value);
-            let mut value = HeaderValue::from_str(secret.expose_secret()).map_err(|_| bad_value())?;
+            let mut value =
+                HeaderValue::from_str(secret.expose_secret()).map_err(|_| bad_value())?;
             value.set_sensitive(true);
             req.headers.insert(http::header::AUTHORIZATION, value);
         }

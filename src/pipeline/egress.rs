@@ -84,9 +84,14 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
         0xfc00..=0xfdff => false, // unique local
         0xfe80..=0xfebf => false, // link-local
         0xfec0..=0xfeff => false, // site-local (deprecated)
-        0x2002 => is_public_v4(Ipv4Addr::new((s[1] >> 8) as u8, s[1] as u8, (s[2] >> 8) as u8, s[2] as u8)), // 6to4
-        0x2001 if s[1] == 0 => false,            // Teredo
-        0x2001 if s[1] == 0x0db8 => false,       // documentation
+        0x2002 => is_public_v4(Ipv4Addr::new(
+            (s[1] >> 8) as u8,
+            s[1] as u8,
+            (s[2] >> 8) as u8,
+            s[2] as u8,
+        )), // 6to4
+        0x2001 if s[1] == 0 => false, // Teredo
+        0x2001 if s[1] == 0x0db8 => false, // documentation
         0x0100 if s[1..4] == [0, 0, 0] => false, // discard-only
         _ => true,
     }
@@ -111,7 +116,11 @@ pub fn check_url(url: &Url, allow_private: bool) -> Result<(), EgressDenied> {
         }
         None => return Err(EgressDenied),
     };
-    if allowed(ip, allow_private) { Ok(()) } else { Err(EgressDenied) }
+    if allowed(ip, allow_private) {
+        Ok(())
+    } else {
+        Err(EgressDenied)
+    }
 }
 
 /// Resolves a name, keeps only allowed addresses, and hands exactly those to the connector.
@@ -124,8 +133,12 @@ impl Resolve for CheckedResolver {
         let allow_private = self.allow_private;
         Box::pin(async move {
             let host = name.as_str().to_owned();
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let ok: Vec<SocketAddr> = addrs.into_iter().filter(|a| allowed(a.ip(), allow_private)).collect();
+            let addrs: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let ok: Vec<SocketAddr> = addrs
+                .into_iter()
+                .filter(|a| allowed(a.ip(), allow_private))
+                .collect();
             if ok.is_empty() {
                 return Err(Box::new(EgressDenied) as Box<dyn std::error::Error + Send + Sync>);
             }
@@ -149,7 +162,11 @@ impl Egress {
     }
 
     pub fn client(&self, allow_private: bool) -> &reqwest::Client {
-        if allow_private { &self.private } else { &self.public }
+        if allow_private {
+            &self.private
+        } else {
+            &self.public
+        }
     }
 }
 
@@ -175,16 +192,46 @@ mod tests {
     #[test]
     fn refuses_internal_addresses() {
         for ip in [
-            "127.0.0.1", "10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1", "169.254.169.254",
-            "100.64.0.1", "100.127.255.255", "0.0.0.0", "0.1.2.3", "224.0.0.1", "255.255.255.255", "240.0.0.1",
-            "198.18.0.1", "::1", "::", "fe80::1", "fc00::1", "fd00:ec2::254", "ff02::1", "::ffff:127.0.0.1",
-            "::ffff:8.8.8.8", "::127.0.0.1", "64:ff9b::a9fe:a9fe", "2002:7f00:1::", "2002:a9fe:a9fe::",
-            "2001:db8::1", "2001:0:4136:e378::1",
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "100.127.255.255",
+            "0.0.0.0",
+            "0.1.2.3",
+            "224.0.0.1",
+            "255.255.255.255",
+            "240.0.0.1",
+            "198.18.0.1",
+            "::1",
+            "::",
+            "fe80::1",
+            "fc00::1",
+            "fd00:ec2::254",
+            "ff02::1",
+            "::ffff:127.0.0.1",
+            "::ffff:8.8.8.8",
+            "::127.0.0.1",
+            "64:ff9b::a9fe:a9fe",
+            "2002:7f00:1::",
+            "2002:a9fe:a9fe::",
+            "2001:db8::1",
+            "2001:0:4136:e378::1",
         ] {
             let ip: IpAddr = ip.parse().unwrap();
             assert!(!is_public(ip), "{ip} must be refused");
         }
-        for ip in ["8.8.8.8", "1.1.1.1", "172.32.0.1", "100.128.0.1", "2606:4700:4700::1111", "2002:808:808::"] {
+        for ip in [
+            "8.8.8.8",
+            "1.1.1.1",
+            "172.32.0.1",
+            "100.128.0.1",
+            "2606:4700:4700::1111",
+            "2002:808:808::",
+        ] {
             let ip: IpAddr = ip.parse().unwrap();
             assert!(is_public(ip), "{ip} must be allowed");
         }

@@ -28,7 +28,11 @@ pub fn egress_denied() -> ApiError {
     )
 }
 
-pub async fn send(egress: &Egress, tool: &ToolDef, req: UpstreamRequest) -> Result<UpstreamResponse, ApiError> {
+pub async fn send(
+    egress: &Egress,
+    tool: &ToolDef,
+    req: UpstreamRequest,
+) -> Result<UpstreamResponse, ApiError> {
     let allow_private = tool.upstream.allow_private_network;
     egress::check_url(&req.url, allow_private).map_err(|_| egress_denied())?;
     let client = egress.client(allow_private);
@@ -44,7 +48,10 @@ pub async fn send(egress: &Egress, tool: &ToolDef, req: UpstreamRequest) -> Resu
     let status = response.status();
     let headers = std::mem::take(response.headers_mut());
     let max = tool.response.max_bytes;
-    if response.content_length().is_some_and(|len| len > max as u64) {
+    if response
+        .content_length()
+        .is_some_and(|len| len > max as u64)
+    {
         return Err(too_large(max));
     }
     let mut body = BytesMut::new();
@@ -65,7 +72,9 @@ pub async fn send(egress: &Egress, tool: &ToolDef, req: UpstreamRequest) -> Resu
 fn too_large(max: usize) -> ApiError {
     ApiError::new(
         Code::UpstreamError,
-        format!("the upstream's answer is larger than this tool's limit of {max} bytes; it was discarded"),
+        format!(
+            "the upstream's answer is larger than this tool's limit of {max} bytes; it was discarded"
+        ),
     )
 }
 

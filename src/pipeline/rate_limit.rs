@@ -34,14 +34,19 @@ impl RateLimiter {
         let interval = Duration::from_secs(60).as_nanos() / u128::from(limit.per_minute.max(1));
         let tolerance = interval * u128::from(limit.burst.max(1) - 1);
         let mut map = self.tat.lock().unwrap_or_else(|p| p.into_inner());
-        let tat = map.entry((agent.to_owned(), tool.to_owned())).or_insert(now);
+        let tat = map
+            .entry((agent.to_owned(), tool.to_owned()))
+            .or_insert(now);
         let base = (*tat).max(now);
         if base - now > tolerance {
             let wait_ns = base - now - tolerance;
             let secs = wait_ns.div_ceil(1_000_000_000).max(1) as u64;
             return Err(ApiError::new(
                 Code::RateLimited,
-                format!("rate limit for this tool reached ({} per minute); retry after {secs} s", limit.per_minute),
+                format!(
+                    "rate limit for this tool reached ({} per minute); retry after {secs} s",
+                    limit.per_minute
+                ),
             )
             .with_retry_after(secs));
         }
@@ -57,7 +62,10 @@ mod tests {
     #[test]
     fn burst_then_refuse() {
         let rl = RateLimiter::default();
-        let limit = Some(RateLimit { per_minute: 60, burst: 3 });
+        let limit = Some(RateLimit {
+            per_minute: 60,
+            burst: 3,
+        });
         for _ in 0..3 {
             rl.check("a", "t", limit).unwrap();
         }

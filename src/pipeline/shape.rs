@@ -36,7 +36,12 @@ pub struct Shaped {
 }
 
 /// The body as JSON when it is JSON, else as (lossy UTF-8) text; redacted.
-fn redacted_body(redactor: &Redactor, tool: &ToolDef, resp: &UpstreamResponse, limit: Option<usize>) -> (Value, usize) {
+fn redacted_body(
+    redactor: &Redactor,
+    tool: &ToolDef,
+    resp: &UpstreamResponse,
+    limit: Option<usize>,
+) -> (Value, usize) {
     let opts = JsonOptions {
         sensitive_pointers: tool.sensitive.clone(),
         pii: tool.pii,
@@ -60,7 +65,11 @@ fn redacted_body(redactor: &Redactor, tool: &ToolDef, resp: &UpstreamResponse, l
     (Value::String(text), n)
 }
 
-pub fn response(redactor: &Arc<Redactor>, tool: &ToolDef, resp: &UpstreamResponse) -> Result<Shaped, ApiError> {
+pub fn response(
+    redactor: &Arc<Redactor>,
+    tool: &ToolDef,
+    resp: &UpstreamResponse,
+) -> Result<Shaped, ApiError> {
     let status = resp.status;
     if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
         return Err(ApiError::new(
@@ -82,7 +91,9 @@ pub fn response(redactor: &Arc<Redactor>, tool: &ToolDef, resp: &UpstreamRespons
             Code::UpstreamError,
             format!("the upstream answered {}", status.as_u16()),
         )
-        .with_details(vec![json!({ "upstream_status": status.as_u16(), "body": body })]));
+        .with_details(vec![
+            json!({ "upstream_status": status.as_u16(), "body": body }),
+        ]));
     }
 
     let (body, mut redactions) = if resp.body.is_empty() {
@@ -163,7 +174,9 @@ fn copy_path(src: &Value, tokens: &[String], dst: &mut Value) {
             }
         }
         Value::Array(items) => {
-            let Ok(i) = first.parse::<usize>() else { return };
+            let Ok(i) = first.parse::<usize>() else {
+                return;
+            };
             let Some(child) = items.get(i) else { return };
             if !dst.is_object() {
                 *dst = Value::Object(Map::new());
@@ -190,7 +203,12 @@ mod tests {
         });
         let out = project(
             &body,
-            &["/id".into(), "/owner/name".into(), "/items/*/id".into(), "/missing".into()],
+            &[
+                "/id".into(),
+                "/owner/name".into(),
+                "/items/*/id".into(),
+                "/missing".into(),
+            ],
         );
         assert_eq!(
             out,

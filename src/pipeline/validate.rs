@@ -31,7 +31,11 @@ pub fn arguments(binding: &ToolBinding, args: &Value) -> Result<(), ApiError> {
     }
     Err(ApiError::new(
         Code::SchemaViolation,
-        format!("the arguments do not match the schema of {} ({} problem(s))", binding.tool.name, details.len()),
+        format!(
+            "the arguments do not match the schema of {} ({} problem(s))",
+            binding.tool.name,
+            details.len()
+        ),
     )
     .with_details(details))
 }

@@ -160,7 +160,9 @@ impl Redactor {
         let mut count = 0;
         for m in ac.find_iter(b) {
             out.extend_from_slice(&b[last..m.start()]);
-            out.extend_from_slice(self.markers[self.pattern_owner[m.pattern().as_usize()]].as_bytes());
+            out.extend_from_slice(
+                self.markers[self.pattern_owner[m.pattern().as_usize()]].as_bytes(),
+            );
             last = m.end();
             count += 1;
         }

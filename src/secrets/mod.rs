@@ -119,21 +119,22 @@ impl Credentials {
                 if let Some(c) = cached {
                     return Ok(c);
                 }
-                let value = self
-                    .env
-                    .var(var)
-                    .filter(|v| !v.is_empty())
-                    .ok_or_else(|| unavailable(format!("environment variable {var} is not set")))?;
+                let value =
+                    self.env.var(var).filter(|v| !v.is_empty()).ok_or_else(|| {
+                        unavailable(format!("environment variable {var} is not set"))
+                    })?;
                 Ok(self.install(entry, SecretString::from(value), None))
             }
             SourceDef::File(path) => {
-                let stamp = sources::FileStamp::of(path).map_err(|e| unavailable(format!("cannot read its file: {e}")))?;
+                let stamp = sources::FileStamp::of(path)
+                    .map_err(|e| unavailable(format!("cannot read its file: {e}")))?;
                 if let Some(c) = cached
                     && c.stamp.as_ref() == Some(&stamp)
                 {
                     return Ok(c);
                 }
-                let value = sources::read_secret_file(path).map_err(|e| unavailable(format!("cannot read its file: {e}")))?;
+                let value = sources::read_secret_file(path)
+                    .map_err(|e| unavailable(format!("cannot read its file: {e}")))?;
                 if value.expose_secret().is_empty() {
                     return Err(unavailable("its file is empty".into()));
                 }
@@ -143,7 +144,12 @@ impl Credentials {
     }
 
     /// Make `value` the current version, after teaching the redactor every form of it.
-    fn install(&self, entry: &Entry, value: SecretString, stamp: Option<sources::FileStamp>) -> Arc<Loaded> {
+    fn install(
+        &self,
+        entry: &Entry,
+        value: SecretString,
+        stamp: Option<sources::FileStamp>,
+    ) -> Arc<Loaded> {
         let _guard = self.rebuild.lock().unwrap_or_else(|p| p.into_inner());
         // Another caller may have installed this same version meanwhile.
         if let Some(c) = entry.current.load_full()
@@ -166,7 +172,8 @@ impl Credentials {
             stamp,
         });
         // The redactor learns the new value before anyone can send it.
-        self.redactor.replace(self.build_redactor(Some((&entry.def.name, &loaded))));
+        self.redactor
+            .replace(self.build_redactor(Some((&entry.def.name, &loaded))));
         entry.current.store(Some(loaded.clone()));
         loaded
     }
@@ -178,7 +185,12 @@ impl Credentials {
             if let Some(c) = entry.current.load_full() {
                 add(&c.value);
             }
-            for v in entry.previous.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            for v in entry
+                .previous
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .iter()
+            {
                 add(v);
             }
             if let Some((n, l)) = incoming
@@ -237,5 +249,8 @@ fn add_forms(b: &mut RedactorBuilder, def: &CredentialDef, value: &SecretString)
 /// The `Authorization` value for Basic auth; held as a secret.
 pub fn basic_header(username: &str, password: &SecretString) -> SecretString {
     let pair = format!("{username}:{}", password.expose_secret());
-    SecretString::from(format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair)))
+    SecretString::from(format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(pair)
+    ))
 }

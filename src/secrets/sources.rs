@@ -31,7 +31,10 @@ pub struct MapEnv {
 
 impl MapEnv {
     pub fn new(vars: HashMap<String, String>) -> Self {
-        MapEnv { vars, fallback: false }
+        MapEnv {
+            vars,
+            fallback: false,
+        }
     }
 
     pub fn with_process_fallback(mut self) -> Self {
@@ -42,10 +45,13 @@ impl MapEnv {
 
 impl EnvSource for MapEnv {
     fn var(&self, name: &str) -> Option<String> {
-        self.vars
-            .get(name)
-            .cloned()
-            .or_else(|| if self.fallback { ProcessEnv.var(name) } else { None })
+        self.vars.get(name).cloned().or_else(|| {
+            if self.fallback {
+                ProcessEnv.var(name)
+            } else {
+                None
+            }
+        })
     }
 }
 

@@ -1,1 +1,13 @@
+//! One integration-test binary (one link step): toolgate through its real HTTP
+//! interface, against real upstream servers on loopback.
 
+#![allow(unreachable_pub)]
+
+mod support;
+
+mod calls;
+mod cli;
+mod config;
+mod credentials;
+mod egress;
+mod shutdown;

@@ -1,0 +1,178 @@
+//! The real binary: check, keygen, tools export, and refusing a bad config at start.
+
+use std::process::Command;
+
+use crate::support::{ConfigDir, Keys};
+
+fn toolgate() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_toolgate"))
+}
+
+#[test]
+fn check_names_file_line_and_key_and_fails() {
+    let dir = ConfigDir::new();
+    std::fs::create_dir_all(dir.path().join("tools")).unwrap();
+    dir.write(
+        "toolgate.yaml",
+        "environment: test\nlisten: 127.0.0.1:0\nlimits:\n  max_body_byts: 10\n",
+    );
+    let out = toolgate()
+        .args(["check", "--config"])
+        .arg(dir.config_path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let expect = format!(
+        "{}:4: error: limits.max_body_byts: unknown key \"max_body_byts\"",
+        dir.config_path().display()
+    );
+    assert!(err.contains(&expect), "{err}");
+}
+
+#[test]
+fn check_lints_and_deny_warnings() {
+    let dir = ConfigDir::new();
+    let keys = Keys::new();
+    dir.write(
+        "tools/a.yaml",
+        "name: a\ndescription: d\nscopes: [s]\ninput_schema: { type: object }\n\
+         upstream: { method: GET, url: \"https://api.example.com/a\", credential: c }\n",
+    );
+    dir.write("secrets/short", "abc\n");
+    dir.write(
+        "toolgate.yaml",
+        &format!(
+            "environment: test\ncredentials:\n  shared:\n    environment: test\n    source: {{ file: secrets/short }}\n    scopes: [s, admin]\n    inject: {{ query: key }}\n    max_age_days: 1\n    rotated_at: \"2020-01-01\"\n\
+             workflows:\n  main: {{ environment: test, scopes: [s], credentials: {{ c: shared }} }}\n  other: {{ environment: test, scopes: [s], credentials: {{ c: shared }} }}\n{}",
+            keys.yaml()
+        ),
+    );
+    let out = toolgate()
+        .args(["check", "--config"])
+        .arg(dir.config_path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    for needle in [
+        "credential is shared by workflows",
+        "over-privileged: no bound tool needs [\"admin\"]",
+        "sent in a query string",
+        "shorter than 8 characters",
+        "past max_age_days (1)",
+        "open input schema",
+    ] {
+        assert!(err.contains(needle), "missing {needle:?} in:\n{err}");
+    }
+    assert!(!err.contains("abc"), "a secret value was printed");
+    let out = toolgate()
+        .args(["check", "--deny-warnings", "--config"])
+        .arg(dir.config_path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+}
+
+#[test]
+fn keygen_prints_a_key_and_its_hash() {
+    let out = toolgate()
+        .args([
+            "keygen",
+            "--role",
+            "agent",
+            "--name",
+            "bot",
+            "--workflow",
+            "w",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let key = text
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("tg_agent_"))
+        .expect("a key line")
+        .to_owned();
+    assert!(key.len() >= 50);
+    let hash = toolgate::identity::key_sha256(&key);
+    assert!(
+        text.contains(&format!("bot: {{ workflow: w, key_sha256: \"{hash}\" }}")),
+        "{text}"
+    );
+    let again = toolgate()
+        .args(["keygen", "--role", "admin", "--name", "x"])
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&again.stdout).contains(&key));
+}
+
+#[test]
+fn tools_export_prints_the_workflow_tools() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = toolgate()
+        .args([
+            "tools",
+            "export",
+            "--workflow",
+            "lead-routing",
+            "--format",
+            "anthropic",
+            "--config",
+        ])
+        .arg(root.join("examples/toolgate.yaml"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "create_lead",
+            "get_lead",
+            "search_leads",
+            "update_lead_status"
+        ]
+    );
+    let create = &v[0]["input_schema"];
+    assert_eq!(
+        create["required"],
+        serde_json::json!(["name", "email", "source"])
+    );
+    assert!(create.get("$schema").is_none());
+}
+
+#[test]
+fn serve_refuses_a_config_of_another_environment() {
+    let dir = ConfigDir::new();
+    std::fs::create_dir_all(dir.path().join("tools")).unwrap();
+    dir.write(
+        "toolgate.yaml",
+        "environment: production\nlisten: 127.0.0.1:0\nworkflows:\n  w: { environment: staging }\n",
+    );
+    let out = toolgate()
+        .args(["serve", "--config"])
+        .arg(dir.config_path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("workflows.w.environment"), "{err}");
+    assert!(err.contains("refusing to start"), "{err}");
+}

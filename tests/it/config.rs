@@ -1,0 +1,208 @@
+//! Config loading: every problem at once, each with file, line and key.
+
+use crate::support::{ConfigDir, Keys};
+
+fn messages(dir: &ConfigDir) -> Vec<String> {
+    match toolgate::config::load(&dir.config_path()) {
+        Ok(_) => Vec::new(),
+        Err(d) => d.iter().map(|d| d.to_string()).collect(),
+    }
+}
+
+fn tool(name: &str) -> String {
+    format!(
+        "name: {name}\ndescription: d\nscopes: [s]\ninput_schema: {{ type: object, additionalProperties: false }}\n\
+         upstream: {{ method: GET, url: \"https://api.example.com/x\", credential: crm }}\n"
+    )
+}
+
+#[test]
+fn unknown_keys_are_named_with_file_and_line() {
+    let dir = ConfigDir::new();
+    dir.write(
+        "tools/a.yaml",
+        &tool("a").replace("description: d\n", "description: d\ndescriptoin: typo\n"),
+    );
+    dir.write(
+        "toolgate.yaml",
+        "environment: test\ncredentials:\n  crm:\n    environment: test\n    sorce: { env: X }\n    source: { env: X }\n    inject: { header: Authorization }\n",
+    );
+    let msgs = messages(&dir);
+    let cfg = dir.config_path().display().to_string();
+    let tool_file = dir.path().join("tools/a.yaml").display().to_string();
+    assert!(
+        msgs.iter().any(|m| m.starts_with(&format!(
+            "{cfg}:5: error: credentials.crm.sorce: unknown key \"sorce\""
+        ))),
+        "{msgs:#?}"
+    );
+    assert!(
+        msgs.iter()
+            .any(|m| m.starts_with(&format!("{tool_file}:3: error: descriptoin: unknown key"))),
+        "{msgs:#?}"
+    );
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let dir = ConfigDir::new();
+    let keys = Keys::new();
+    dir.write(
+        "tools/a.yaml",
+        &tool("a").replace(
+            "input_schema: {",
+            "input_schema: schemas/missing.json\nx: {",
+        ),
+    );
+    dir.write(
+        "tools/b.yaml",
+        &tool("b").replace(
+            "input_schema: { type: object, additionalProperties: false }",
+            "input_schema: { type: object, properties: { p: { type: nonsense } } }",
+        ),
+    );
+    dir.write("tools/c.yaml", &tool("c"));
+    dir.write(
+        "toolgate.yaml",
+        &format!(
+            "environment: production\n\
+             credentials:\n  crm:\n    environment: staging\n    source: {{ env: X }}\n    inject: {{ header: Authorization }}\n\
+             workflows:\n  main:\n    environment: staging\n    scopes: [s]\n    credentials: {{ crm: nope }}\n    tools: {{ ghost: {{}} }}\n  other:\n    environment: production\n    scopes: [s]\n\
+             {}",
+            keys.yaml()
+        ),
+    );
+    let msgs = messages(&dir).join("\n");
+    for needle in [
+        "tools/a.yaml:",
+        "unknown key \"x\"",
+        "tools/b.yaml:",
+        "the schema does not compile",
+        "credentials.crm.environment: credential of environment \"staging\" in a gateway for \"production\"",
+        "workflows.main.environment: workflow of environment \"staging\"",
+        "workflows.main.credentials.crm: unknown credential \"nope\"",
+        "workflows.main.tools.ghost: unknown tool \"ghost\"",
+        "tool \"c\" needs credential slot \"crm\", which this workflow does not bind",
+    ] {
+        assert!(msgs.contains(needle), "missing {needle:?} in:\n{msgs}");
+    }
+}
+
+#[test]
+fn a_missing_schema_file_is_named() {
+    let dir = ConfigDir::new();
+    dir.write(
+        "tools/a.yaml",
+        &tool("a").replace(
+            "input_schema: { type: object, additionalProperties: false }",
+            "input_schema: schemas/a.json",
+        ),
+    );
+    dir.write("toolgate.yaml", "environment: test\n");
+    let msgs = messages(&dir).join("\n");
+    assert!(
+        msgs.contains("input_schema: cannot read schema file"),
+        "{msgs}"
+    );
+}
+
+#[test]
+fn duplicate_keys_and_shared_identity_keys_are_errors() {
+    let dir = ConfigDir::new();
+    let keys = Keys::new();
+    let hash = toolgate::identity::key_sha256(&keys.agent);
+    std::fs::create_dir_all(dir.path().join("tools")).unwrap();
+    dir.write(
+        "toolgate.yaml",
+        &format!(
+            "environment: test\nenvironment: test\nworkflows:\n  w: {{ environment: test }}\n\
+             agents:\n  a1: {{ workflow: w, key_sha256: \"{hash}\" }}\n  a2: {{ workflow: w, key_sha256: \"{hash}\" }}\n"
+        ),
+    );
+    let msgs = messages(&dir).join("\n");
+    assert!(
+        msgs.contains(":2: error: environment: duplicate key \"environment\""),
+        "{msgs}"
+    );
+    let dir2 = ConfigDir::new();
+    std::fs::create_dir_all(dir2.path().join("tools")).unwrap();
+    dir2.write(
+        "toolgate.yaml",
+        &format!(
+            "environment: test\nworkflows:\n  w: {{ environment: test }}\n\
+             agents:\n  a1: {{ workflow: w, key_sha256: \"{hash}\" }}\n  a2: {{ workflow: w, key_sha256: \"{hash}\" }}\n"
+        ),
+    );
+    let msgs = messages(&dir2).join("\n");
+    assert!(
+        msgs.contains("agents.a2.key_sha256: agent a2 has the same key as agent a1"),
+        "{msgs}"
+    );
+}
+
+#[test]
+fn url_templates_are_checked_at_load() {
+    let dir = ConfigDir::new();
+    dir.write(
+        "tools/a.yaml",
+        "name: a\ndescription: d\ninput_schema: { type: object, properties: { h: { type: string } } }\n\
+         upstream: { method: GET, url: \"https://{h}.example.com/x\" }\n",
+    );
+    dir.write(
+        "tools/b.yaml",
+        "name: b\ndescription: d\ninput_schema: { type: object, properties: { id: { type: string } } }\n\
+         upstream: { method: GET, url: \"https://api.example.com/x/{id}\", body: { a: \"Bearer {args.id}\" } }\n",
+    );
+    dir.write("toolgate.yaml", "environment: test\n");
+    let msgs = messages(&dir).join("\n");
+    assert!(
+        msgs.contains("placeholders are not allowed in the host"),
+        "{msgs}"
+    );
+    assert!(
+        msgs.contains("must name a required property of input_schema"),
+        "{msgs}"
+    );
+    assert!(msgs.contains("mixes a placeholder with text"), "{msgs}");
+}
+
+#[test]
+fn the_shipped_examples_and_schemas_load() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let (config, _) =
+        toolgate::config::load(&root.join("examples/toolgate.yaml")).expect("examples load");
+    assert_eq!(config.environment, "development");
+    let w = &config.workflows["lead-routing"];
+    assert!(w.tools.contains_key("create_lead") && !w.tools.contains_key("delete_lead"));
+    // The shipped JSON Schemas accept the shipped files.
+    for (schema, files) in [
+        (
+            "schemas/toolgate.schema.json",
+            vec!["examples/toolgate.yaml".to_owned()],
+        ),
+        (
+            "schemas/tool.schema.json",
+            std::fs::read_dir(root.join("examples/tools"))
+                .unwrap()
+                .map(|e| {
+                    e.unwrap()
+                        .path()
+                        .strip_prefix(root)
+                        .unwrap()
+                        .display()
+                        .to_string()
+                })
+                .collect(),
+        ),
+    ] {
+        let schema: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(root.join(schema)).unwrap()).unwrap();
+        let v = jsonschema::validator_for(&schema).unwrap();
+        for f in files {
+            let (doc, _) =
+                toolgate::config::yaml::parse(&std::fs::read_to_string(root.join(&f)).unwrap())
+                    .unwrap();
+            assert!(v.is_valid(&doc), "{f} does not match its schema");
+        }
+    }
+}

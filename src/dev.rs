@@ -218,11 +218,7 @@ async fn received(State(st): State<SampleState>) -> Json<Value> {
 }
 
 fn now_rfc3339() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs();
-    format!("@{secs}")
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
 }
 
 async fn create(

@@ -38,6 +38,12 @@ static CONFIG_VALIDATOR: LazyLock<jsonschema::Validator> =
 static TOOL_VALIDATOR: LazyLock<jsonschema::Validator> =
     LazyLock::new(|| compile_shipped(TOOL_SCHEMA));
 
+/// Compile a user schema: `format` is asserted (an `email` must look like one),
+/// and no remote `$ref` is ever fetched.
+pub fn compile_schema(schema: &Value) -> Result<jsonschema::Validator, jsonschema::ValidationError<'static>> {
+    jsonschema::options().should_validate_formats(true).build(schema)
+}
+
 fn compile_shipped(text: &str) -> jsonschema::Validator {
     let schema: Value = serde_json::from_str(text).expect("shipped schema is JSON");
     jsonschema::validator_for(&schema).expect("shipped schema compiles")
@@ -222,6 +228,18 @@ pub struct AdminDef {
     pub name: String,
     pub key_sha256: [u8; 32],
 }
+
+/// Headers the HTTP layer owns: a manifest setting them could change where or how the request goes.
+const FORBIDDEN_HEADERS: [&str; 8] = [
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "upgrade",
+    "te",
+    "trailer",
+    "proxy-authorization",
+];
 
 /// Default upstream timeout when a manifest sets none.
 const DEFAULT_TIMEOUT_MS: u64 = 10_000;
@@ -450,7 +468,7 @@ fn load_schema(v: &Value, base_dir: &Path, ctx: &mut FileCtx<'_>, pointer: &str)
         }
         other => other.clone(),
     };
-    if let Err(e) = jsonschema::validator_for(&schema) {
+    if let Err(e) = compile_schema(&schema) {
         let at = e.instance_path().as_str();
         let at = if at.is_empty() {
             String::new()
@@ -545,6 +563,10 @@ fn build_tool(raw: RawTool, base_dir: &Path, ctx: &mut FileCtx<'_>) -> Option<To
         let Some(name) = header_name(k, ctx, &pointer) else {
             continue;
         };
+        if FORBIDDEN_HEADERS.contains(&name.as_str()) {
+            ctx.error(&pointer, format!("toolgate sets {name} itself; a manifest cannot"));
+            continue;
+        }
         if let Value::String(s) = v
             && s.contains(['\r', '\n'])
         {
@@ -661,7 +683,11 @@ fn build_credential(
         None
     } else if let Some(h) = &i.header {
         let format = i.format.clone().unwrap_or_else(|| "{secret}".into());
-        let name = header_name(h, ctx, &format!("{p}/inject/header"));
+        let mut name = header_name(h, ctx, &format!("{p}/inject/header"));
+        if name.as_ref().is_some_and(|n| FORBIDDEN_HEADERS.contains(&n.as_str())) {
+            ctx.error(&format!("{p}/inject/header"), format!("toolgate sets {h} itself; inject the secret elsewhere"));
+            name = None;
+        }
         match format.split_once("{secret}") {
             Some((prefix, suffix))
                 if !suffix.contains("{secret}") && !format.contains(['\r', '\n']) =>
@@ -1023,7 +1049,7 @@ fn build_workflow(
             None => tool.input_schema.clone(),
             Some(o) => serde_json::json!({ "allOf": [tool.input_schema, o] }),
         };
-        let validator = match jsonschema::validator_for(&combined) {
+        let validator = match compile_schema(&combined) {
             Ok(v) => v,
             Err(e) => {
                 ctx.error(

@@ -206,3 +206,29 @@ fn the_shipped_examples_and_schemas_load() {
         }
     }
 }
+
+#[test]
+fn formats_are_asserted_and_overlays_enforced() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let (config, _) = toolgate::config::load(&root.join("examples/toolgate.yaml")).unwrap();
+    let b = &config.workflows["lead-routing"].tools["create_lead"];
+    let ok = serde_json::json!({"name": "Ada", "email": "ada@example.com", "source": "chat"});
+    assert!(b.validator.is_valid(&ok));
+    let bad_email = serde_json::json!({"name": "Ada", "email": "not an email", "source": "chat"});
+    assert!(!b.validator.is_valid(&bad_email));
+    // The tool allows "referral"; the workflow overlay does not.
+    let referral = serde_json::json!({"name": "Ada", "email": "ada@example.com", "source": "referral"});
+    assert!(!b.validator.is_valid(&referral));
+}
+
+#[test]
+fn manifests_cannot_set_transport_headers() {
+    let dir = ConfigDir::new();
+    dir.write(
+        "tools/a.yaml",
+        "name: a\ndescription: d\ninput_schema: { type: object }\nupstream: { method: GET, url: \"https://api.example.com/\", headers: { Host: evil.example.com } }\n",
+    );
+    dir.write("toolgate.yaml", "environment: test\n");
+    let msgs = messages(&dir).join("\n");
+    assert!(msgs.contains("upstream.headers.Host: toolgate sets host itself"), "{msgs}");
+}

@@ -10,7 +10,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-/// The stable error codes of SPEC §8, plus `overloaded` for load shedding.
+/// The stable error codes of SPEC §8, plus `overloaded` (load shedding),
+/// `request_timeout` (the whole-request bound) and `not_found` (no such endpoint).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Code {
     Unauthenticated,
@@ -32,6 +33,7 @@ pub enum Code {
     AuditUnavailable,
     StoreUnavailable,
     Overloaded,
+    RequestTimeout,
     Internal,
 }
 
@@ -57,6 +59,7 @@ impl Code {
             Code::AuditUnavailable => "audit_unavailable",
             Code::StoreUnavailable => "store_unavailable",
             Code::Overloaded => "overloaded",
+            Code::RequestTimeout => "request_timeout",
             Code::Internal => "internal",
         }
     }
@@ -78,6 +81,7 @@ impl Code {
             Code::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Code::BadRequest => StatusCode::BAD_REQUEST,
             Code::Conflict => StatusCode::CONFLICT,
+            Code::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

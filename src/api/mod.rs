@@ -6,7 +6,9 @@
 //! 3. overload handling — turns a shed request into SPEC's error shape;
 //! 4. load shed + concurrency limit — beyond `max_concurrency` requests are
 //!    refused at once (503 `overloaded`) rather than queued without bound;
-//! 5. body limit — on the routes, so a too-large body is refused (413)
+//! 5. timeout — `request_timeout_ms` bounds a request inside its slot, so a
+//!    client sending its body slowly cannot hold a slot for ever (408);
+//! 6. body limit — on the routes, so a too-large body is refused (413)
 //!    before it is buffered.
 
 mod calls;
@@ -45,11 +47,19 @@ pub fn router(gw: Arc<Gateway>) -> Router {
                 .layer(PropagateRequestIdLayer::x_request_id())
                 .layer(HandleErrorLayer::new(overloaded))
                 .load_shed()
-                .concurrency_limit(limits.max_concurrency),
+                .concurrency_limit(limits.max_concurrency)
+                .timeout(limits.request_timeout),
         )
 }
 
-async fn overloaded(_: tower::BoxError) -> Response {
+async fn overloaded(err: tower::BoxError) -> Response {
+    if err.is::<tower::timeout::error::Elapsed>() {
+        return ApiError::new(
+            Code::RequestTimeout,
+            "the request took longer than this gateway allows",
+        )
+        .into_response();
+    }
     ApiError::new(Code::Overloaded, "toolgate is at capacity; retry shortly")
         .with_retry_after(1)
         .into_response()

@@ -122,6 +122,17 @@ pub fn lint(config: &Config, env: &dyn EnvSource, now: SystemTime) -> Vec<Diagno
     }
 
     for t in config.tools.values() {
+        if t.upstream.timeout > config.limits.request_timeout {
+            warn(
+                &mut out,
+                &t.loc,
+                "upstream.timeout_ms",
+                format!(
+                    "longer than limits.request_timeout_ms ({} ms), which cuts the request first",
+                    config.limits.request_timeout.as_millis()
+                ),
+            );
+        }
         if t.input_schema.get("additionalProperties") != Some(&Value::Bool(false)) {
             warn(&mut out, &t.loc, "input_schema", "open input schema: add \"additionalProperties\": false so the model cannot pass fields nobody reviewed".into());
         }

@@ -40,8 +40,12 @@ static TOOL_VALIDATOR: LazyLock<jsonschema::Validator> =
 
 /// Compile a user schema: `format` is asserted (an `email` must look like one),
 /// and no remote `$ref` is ever fetched.
-pub fn compile_schema(schema: &Value) -> Result<jsonschema::Validator, jsonschema::ValidationError<'static>> {
-    jsonschema::options().should_validate_formats(true).build(schema)
+pub fn compile_schema(
+    schema: &Value,
+) -> Result<jsonschema::Validator, jsonschema::ValidationError<'static>> {
+    jsonschema::options()
+        .should_validate_formats(true)
+        .build(schema)
 }
 
 fn compile_shipped(text: &str) -> jsonschema::Validator {
@@ -564,7 +568,10 @@ fn build_tool(raw: RawTool, base_dir: &Path, ctx: &mut FileCtx<'_>) -> Option<To
             continue;
         };
         if FORBIDDEN_HEADERS.contains(&name.as_str()) {
-            ctx.error(&pointer, format!("toolgate sets {name} itself; a manifest cannot"));
+            ctx.error(
+                &pointer,
+                format!("toolgate sets {name} itself; a manifest cannot"),
+            );
             continue;
         }
         if let Value::String(s) = v
@@ -684,8 +691,14 @@ fn build_credential(
     } else if let Some(h) = &i.header {
         let format = i.format.clone().unwrap_or_else(|| "{secret}".into());
         let mut name = header_name(h, ctx, &format!("{p}/inject/header"));
-        if name.as_ref().is_some_and(|n| FORBIDDEN_HEADERS.contains(&n.as_str())) {
-            ctx.error(&format!("{p}/inject/header"), format!("toolgate sets {h} itself; inject the secret elsewhere"));
+        if name
+            .as_ref()
+            .is_some_and(|n| FORBIDDEN_HEADERS.contains(&n.as_str()))
+        {
+            ctx.error(
+                &format!("{p}/inject/header"),
+                format!("toolgate sets {h} itself; inject the secret elsewhere"),
+            );
             name = None;
         }
         match format.split_once("{secret}") {

@@ -843,3 +843,21 @@ async fn health_and_unknown_routes() {
     let (st, v) = s.gw.get(None, "/v1/nothing").await;
     assert_eq!((st, code(&v)), (404, "not_found"));
 }
+
+#[tokio::test]
+async fn a_request_over_the_gateway_timeout_is_cut_off() {
+    let s = setup().await;
+    let text = std::fs::read_to_string(s.dir.config_path())
+        .unwrap()
+        .replace(
+            "max_concurrency: 64",
+            "max_concurrency: 64, request_timeout_ms: 400",
+        );
+    s.dir.write("toolgate.yaml", &text);
+    let env = HashMap::from([("TEST_API_KEY".to_owned(), s.secret.clone())]);
+    let gw = TestGateway::start(&s.dir.config_path(), env).await;
+    let started = std::time::Instant::now();
+    let (st, body, _) = gw.call(&s.keys.agent, json!({"tool": "slow_ok"})).await;
+    assert_eq!((st, code(&body)), (408, "request_timeout"));
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+}

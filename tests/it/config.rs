@@ -217,7 +217,8 @@ fn formats_are_asserted_and_overlays_enforced() {
     let bad_email = serde_json::json!({"name": "Ada", "email": "not an email", "source": "chat"});
     assert!(!b.validator.is_valid(&bad_email));
     // The tool allows "referral"; the workflow overlay does not.
-    let referral = serde_json::json!({"name": "Ada", "email": "ada@example.com", "source": "referral"});
+    let referral =
+        serde_json::json!({"name": "Ada", "email": "ada@example.com", "source": "referral"});
     assert!(!b.validator.is_valid(&referral));
 }
 
@@ -230,5 +231,8 @@ fn manifests_cannot_set_transport_headers() {
     );
     dir.write("toolgate.yaml", "environment: test\n");
     let msgs = messages(&dir).join("\n");
-    assert!(msgs.contains("upstream.headers.Host: toolgate sets host itself"), "{msgs}");
+    assert!(
+        msgs.contains("upstream.headers.Host: toolgate sets host itself"),
+        "{msgs}"
+    );
 }

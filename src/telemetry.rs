@@ -1,7 +1,7 @@
 //! Logging: structured `tracing` output written through the redactor, so a
 //! stray `debug!` of a header or an error cannot leak a loaded secret.
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::sync::Arc;
 
 use tracing_subscriber::EnvFilter;
@@ -69,6 +69,7 @@ pub fn init(redactor: Arc<SharedRedactor>, json: bool) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer)
+        .with_ansi(io::stderr().is_terminal())
         .with_target(false);
     let _ = if json {
         builder.json().flatten_event(true).try_init()

@@ -45,7 +45,10 @@ pub(super) async fn create(
             }
             (StatusCode::OK, Json(body)).into_response()
         }
-        Err(e) => e.into_response(),
+        Err(e) => {
+            tracing::info!(code = e.code.as_str(), status = e.code.status().as_u16(), "call not completed");
+            e.into_response()
+        }
     };
     let total = started.elapsed();
     let upstream = timing.upstream.unwrap_or_default();

@@ -24,7 +24,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 use crate::Gateway;
 use crate::error::{ApiError, Code};
@@ -43,13 +43,29 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-                .layer(TraceLayer::new_for_http())
+                .layer(
+                    TraceLayer::new_for_http()
+                        .make_span_with(request_span)
+                        // A 5xx here is usually an upstream's; calls log their own outcome.
+                        .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)),
+                )
                 .layer(PropagateRequestIdLayer::x_request_id())
                 .layer(HandleErrorLayer::new(overloaded))
                 .load_shed()
                 .concurrency_limit(limits.max_concurrency)
                 .timeout(limits.request_timeout),
         )
+}
+
+/// One span per request, carrying the request id so every line of the request can be found.
+/// The path is logged, never the query string or headers.
+fn request_span(req: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    let id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-");
+    tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
 }
 
 async fn overloaded(err: tower::BoxError) -> Response {

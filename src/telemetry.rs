@@ -77,3 +77,47 @@ pub fn init(redactor: Arc<SharedRedactor>, json: bool) {
         builder.try_init()
     };
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::redact::RedactorBuilder;
+
+    #[derive(Clone, Default)]
+    struct Capture(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Capture {
+        fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(data);
+            Ok(data.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn log_lines_are_scrubbed() {
+        let secret = "tok-9f8e7d6c+/=&%\"\\-end";
+        let shared = Arc::new(SharedRedactor::new(
+            RedactorBuilder::new().known_secret("crm", secret).build(),
+        ));
+        let capture = Capture::default();
+        let sink = capture.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(RedactingWriter::new(move || sink.clone(), shared))
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::debug!(authorization = %format!("Bearer {secret}"), "stray header dump");
+            tracing::trace!(?secret, "debug formatting");
+        });
+        let out = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+        assert!(out.contains("stray header dump"));
+        assert!(out.contains("[REDACTED:credential:crm]"));
+        assert!(!out.contains("tok-9f8e7d6c"), "a secret reached the log");
+    }
+}

@@ -46,7 +46,11 @@ pub(super) async fn create(
             (StatusCode::OK, Json(body)).into_response()
         }
         Err(e) => {
-            tracing::info!(code = e.code.as_str(), status = e.code.status().as_u16(), "call not completed");
+            tracing::info!(
+                code = e.code.as_str(),
+                status = e.code.status().as_u16(),
+                "call not completed"
+            );
             e.into_response()
         }
     };

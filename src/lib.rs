@@ -17,6 +17,7 @@ pub mod pipeline;
 pub mod redact;
 pub mod secrets;
 pub mod server;
+pub mod store;
 pub mod telemetry;
 
 use std::sync::Arc;
@@ -24,9 +25,9 @@ use std::sync::Arc;
 use config::Config;
 use identity::Identities;
 use pipeline::egress::Egress;
-use pipeline::rate_limit::RateLimiter;
 use redact::{Redactor, SharedRedactor};
 use secrets::{Credentials, EnvSource};
+use store::{FileStore, MemoryStore, Store};
 
 /// Everything a request needs, built once from a validated config.
 pub struct Gateway {
@@ -35,7 +36,7 @@ pub struct Gateway {
     pub credentials: Credentials,
     pub redactor: Arc<SharedRedactor>,
     pub egress: Egress,
-    pub rate_limiter: RateLimiter,
+    pub store: Arc<dyn Store>,
 }
 
 impl Gateway {
@@ -46,13 +47,19 @@ impl Gateway {
         redactor: Arc<SharedRedactor>,
     ) -> anyhow::Result<Arc<Gateway>> {
         let credentials = Credentials::new(&config, env, redactor.clone());
+        let store: Arc<dyn Store> = match &config.store {
+            config::StoreConfig::Memory => Arc::new(MemoryStore::new()),
+            config::StoreConfig::File(path) => Arc::new(FileStore::open(path).map_err(|e| {
+                anyhow::anyhow!("cannot open the store at {}: {e}", path.display())
+            })?),
+        };
         Ok(Arc::new(Gateway {
             identities: Identities::new(&config),
             config: Arc::new(config),
             credentials,
             redactor,
             egress: Egress::new()?,
-            rate_limiter: RateLimiter::default(),
+            store,
         }))
     }
 

@@ -74,8 +74,13 @@ pub async fn call(
     let agent = authenticate::agent(gw, headers)?;
     let binding = resolve::tool(agent.workflow, &req.tool)?;
     validate::arguments(&binding, &req.arguments)?;
-    gw.rate_limiter
-        .check(&agent.name, &binding.tool.name, binding.rate_limit)?;
+    rate_limit::check(
+        gw.store.as_ref(),
+        &agent.name,
+        &binding.tool.name,
+        binding.rate_limit,
+    )
+    .await?;
     let mut upstream_req = build::request(&binding, &req.arguments)?;
     let _credential = credential::attach(gw, &binding, &mut upstream_req)?;
     let response = forward::send(&gw.egress, &binding.tool, upstream_req).await?;

@@ -18,10 +18,20 @@ pub(super) async fn ready(State(gw): State<Arc<Gateway>>) -> (StatusCode, Json<V
     if !unavailable.is_empty() {
         tracing::warn!(credentials = ?unavailable, "credentials unavailable");
     }
-    let ok = unavailable.is_empty();
+    let store_ok = match gw.store.ping().await {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(error = %e, "store unavailable");
+            false
+        }
+    };
+    let ok = unavailable.is_empty() && store_ok;
     let body = json!({
         "status": if ok { "ready" } else { "not_ready" },
-        "checks": { "credentials": { "unavailable": unavailable.len() } },
+        "checks": {
+            "credentials": { "unavailable": unavailable.len() },
+            "store": { "ok": store_ok },
+        },
     });
     let status = if ok {
         StatusCode::OK

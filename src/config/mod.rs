@@ -61,6 +61,7 @@ pub struct Config {
     pub environment: String,
     pub listen: SocketAddr,
     pub limits: Limits,
+    pub store: StoreConfig,
     pub audit: AuditConfig,
     pub credentials: BTreeMap<String, Arc<CredentialDef>>,
     pub tools: BTreeMap<String, Arc<ToolDef>>,
@@ -89,6 +90,13 @@ impl Default for Limits {
             shutdown_grace: Duration::from_secs(30),
         }
     }
+}
+
+/// Where state between requests lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreConfig {
+    Memory,
+    File(PathBuf),
 }
 
 #[derive(Debug, Clone)]
@@ -796,16 +804,29 @@ fn build_config(
     if raw.sessions.is_some() {
         unsupported(ctx, "/sessions", "session tokens");
     }
-    // The store holds nothing yet in this version (no approvals, sessions or
-    // idempotency keys), so only the kinds that need a server are refused.
-    if let Some(store) = &raw.store {
-        if store.get("kind").and_then(Value::as_str) == Some("redis") {
-            unsupported(ctx, "/store/kind", "the redis store");
+    let store = match &raw.store {
+        None => StoreConfig::File(base_dir.join("data/toolgate.redb")),
+        Some(store) => {
+            if store.get("encryption_key").is_some() {
+                unsupported(ctx, "/store/encryption_key", "store encryption_key");
+            }
+            match store.get("kind").and_then(Value::as_str) {
+                Some("memory") => StoreConfig::Memory,
+                Some("redis") => {
+                    unsupported(ctx, "/store/kind", "the redis store");
+                    StoreConfig::Memory
+                }
+                _ => StoreConfig::File(
+                    base_dir.join(
+                        store
+                            .get("path")
+                            .and_then(Value::as_str)
+                            .unwrap_or("data/toolgate.redb"),
+                    ),
+                ),
+            }
         }
-        if store.get("encryption_key").is_some() {
-            unsupported(ctx, "/store/encryption_key", "store encryption_key");
-        }
-    }
+    };
     let audit = match &raw.audit {
         Some(a) if a.kind == "redis" => {
             unsupported(ctx, "/audit/kind", "the redis audit sink");
@@ -942,6 +963,7 @@ fn build_config(
         environment: env,
         listen: listen?,
         limits,
+        store,
         audit: audit?,
         credentials,
         tools,

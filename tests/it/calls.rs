@@ -268,6 +268,13 @@ pub async fn setup_with(extra: &str) -> Setup {
     }
 }
 
+/// What a test keeps to start a second gateway on the same directory.
+struct Restarted {
+    keys: Keys,
+    secret: String,
+    dir: ConfigDir,
+}
+
 pub async fn setup() -> Setup {
     setup_with("").await
 }
@@ -744,8 +751,15 @@ async fn rate_limits_answer_429_with_retry_after() {
 
 #[tokio::test]
 async fn load_is_shed_beyond_max_concurrency() {
-    let s = setup_with("").await;
-    drop(s.gw);
+    let Setup {
+        gw,
+        keys,
+        secret,
+        dir,
+        ..
+    } = setup().await;
+    gw.stop().await;
+    let s = Restarted { keys, secret, dir };
     // A gateway that serves one request at a time.
     let text = std::fs::read_to_string(s.dir.config_path())
         .unwrap()
@@ -846,7 +860,16 @@ async fn health_and_unknown_routes() {
 
 #[tokio::test]
 async fn a_request_over_the_gateway_timeout_is_cut_off() {
-    let s = setup().await;
+    let Setup {
+        gw,
+        keys,
+        secret,
+        dir,
+        up: _up,
+        ..
+    } = setup().await;
+    gw.stop().await;
+    let s = Restarted { keys, secret, dir };
     let text = std::fs::read_to_string(s.dir.config_path())
         .unwrap()
         .replace(

@@ -11,3 +11,4 @@ mod config;
 mod credentials;
 mod egress;
 mod shutdown;
+mod store;

@@ -1,0 +1,236 @@
+//! The embedded durable store (`store: {kind: file, path}`), on redb: one ACID
+//! file, every state change a transaction committed with fsync before the
+//! call returns. Rate-limit steps commit without fsync: a counter lost in a
+//! crash only forgives a few calls, and fsyncing every call would cost more
+//! than the call.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
+
+use super::{
+    Inserted, Ns, RateDecision, Store, StoreError, Swapped, Versioned, deadline, gcra, now_ms,
+};
+
+const RATES: TableDefinition<'static, &str, u64> = TableDefinition::new("rates");
+
+fn table(ns: Ns) -> TableDefinition<'static, &'static str, &'static [u8]> {
+    TableDefinition::new(ns.as_str())
+}
+
+/// Stored layout: version (u64 LE) | expires ms (u64 LE, 0 = never) | value.
+fn encode(version: u64, expires: u64, value: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(16 + value.len());
+    out.extend_from_slice(&version.to_le_bytes());
+    out.extend_from_slice(&expires.to_le_bytes());
+    out.extend_from_slice(value);
+    out
+}
+
+fn decode(raw: &[u8], now: u64) -> Option<Versioned> {
+    if raw.len() < 16 {
+        return None;
+    }
+    let version = u64::from_le_bytes(raw[0..8].try_into().ok()?);
+    let expires = u64::from_le_bytes(raw[8..16].try_into().ok()?);
+    if expires != 0 && expires <= now {
+        return None;
+    }
+    Some(Versioned {
+        value: raw[16..].to_vec(),
+        version,
+    })
+}
+
+fn err(e: impl std::fmt::Display) -> StoreError {
+    StoreError(e.to_string())
+}
+
+pub struct FileStore {
+    db: Arc<Database>,
+}
+
+impl FileStore {
+    /// Open (or create) the store file; creates its directory.
+    pub fn open(path: &Path) -> Result<FileStore, StoreError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(err)?;
+        }
+        let db = Database::create(path).map_err(err)?;
+        // Create every table once so reads never meet a missing one.
+        let tx = db.begin_write().map_err(err)?;
+        for ns in Ns::ALL {
+            tx.open_table(table(ns)).map_err(err)?;
+        }
+        tx.open_table(RATES).map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(FileStore { db: Arc::new(db) })
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Database) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || f(&db))
+            .await
+            .map_err(|e| StoreError(format!("store task failed: {e}")))?
+    }
+}
+
+#[async_trait]
+impl Store for FileStore {
+    async fn get(&self, ns: Ns, key: &str) -> Result<Option<Versioned>, StoreError> {
+        let key = key.to_owned();
+        self.blocking(move |db| {
+            let tx = db.begin_read().map_err(err)?;
+            let t = tx.open_table(table(ns)).map_err(err)?;
+            let v = t.get(key.as_str()).map_err(err)?;
+            Ok(v.and_then(|g| decode(g.value(), now_ms())))
+        })
+        .await
+    }
+
+    async fn insert_new(
+        &self,
+        ns: Ns,
+        key: &str,
+        value: &[u8],
+        ttl: Option<Duration>,
+    ) -> Result<Inserted, StoreError> {
+        let (key, value) = (key.to_owned(), value.to_vec());
+        self.blocking(move |db| {
+            let tx = db.begin_write().map_err(err)?;
+            let out = {
+                let mut t = tx.open_table(table(ns)).map_err(err)?;
+                let present = t
+                    .get(key.as_str())
+                    .map_err(err)?
+                    .and_then(|g| decode(g.value(), now_ms()));
+                match present {
+                    Some(v) => Inserted::Exists(v),
+                    None => {
+                        t.insert(key.as_str(), encode(1, deadline(ttl), &value).as_slice())
+                            .map_err(err)?;
+                        Inserted::New
+                    }
+                }
+            };
+            tx.commit().map_err(err)?;
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn compare_and_swap(
+        &self,
+        ns: Ns,
+        key: &str,
+        expected: u64,
+        value: &[u8],
+        ttl: Option<Duration>,
+    ) -> Result<Swapped, StoreError> {
+        let (key, value) = (key.to_owned(), value.to_vec());
+        self.blocking(move |db| {
+            let tx = db.begin_write().map_err(err)?;
+            let out = {
+                let mut t = tx.open_table(table(ns)).map_err(err)?;
+                let present = t
+                    .get(key.as_str())
+                    .map_err(err)?
+                    .and_then(|g| decode(g.value(), now_ms()));
+                match present {
+                    Some(v) if v.version == expected => {
+                        t.insert(
+                            key.as_str(),
+                            encode(expected + 1, deadline(ttl), &value).as_slice(),
+                        )
+                        .map_err(err)?;
+                        Swapped::Done(expected + 1)
+                    }
+                    other => Swapped::Conflict(other),
+                }
+            };
+            tx.commit().map_err(err)?;
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn delete(&self, ns: Ns, key: &str, expected: Option<u64>) -> Result<bool, StoreError> {
+        let key = key.to_owned();
+        self.blocking(move |db| {
+            let tx = db.begin_write().map_err(err)?;
+            let deleted = {
+                let mut t = tx.open_table(table(ns)).map_err(err)?;
+                let present = t
+                    .get(key.as_str())
+                    .map_err(err)?
+                    .and_then(|g| decode(g.value(), now_ms()));
+                match present {
+                    Some(v) if expected.is_none_or(|e| e == v.version) => {
+                        t.remove(key.as_str()).map_err(err)?;
+                        true
+                    }
+                    _ => false,
+                }
+            };
+            tx.commit().map_err(err)?;
+            Ok(deleted)
+        })
+        .await
+    }
+
+    async fn list(&self, ns: Ns, limit: usize) -> Result<Vec<(String, Versioned)>, StoreError> {
+        self.blocking(move |db| {
+            let tx = db.begin_read().map_err(err)?;
+            let t = tx.open_table(table(ns)).map_err(err)?;
+            let now = now_ms();
+            let mut out = Vec::new();
+            for item in t.iter().map_err(err)? {
+                let (k, v) = item.map_err(err)?;
+                if let Some(v) = decode(v.value(), now) {
+                    out.push((k.value().to_owned(), v));
+                    if out.len() >= limit {
+                        break;
+                    }
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn rate_limit(
+        &self,
+        key: &str,
+        per_minute: u32,
+        burst: u32,
+    ) -> Result<RateDecision, StoreError> {
+        let key = key.to_owned();
+        self.blocking(move |db| {
+            let mut tx = db.begin_write().map_err(err)?;
+            tx.set_durability(Durability::None).map_err(err)?;
+            let decision = {
+                let mut t = tx.open_table(RATES).map_err(err)?;
+                let tat = t.get(key.as_str()).map_err(err)?.map(|g| g.value());
+                let (decision, new_tat) = gcra(tat, now_ms(), per_minute, burst);
+                if let Some(n) = new_tat {
+                    t.insert(key.as_str(), n).map_err(err)?;
+                }
+                decision
+            };
+            tx.commit().map_err(err)?;
+            Ok(decision)
+        })
+        .await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.blocking(|db| db.begin_read().map(|_| ()).map_err(err))
+            .await
+    }
+}

@@ -7,7 +7,9 @@
 
 #![forbid(unsafe_code)]
 
+pub mod actions;
 pub mod api;
+pub mod approvals;
 pub mod catalog;
 pub mod config;
 pub mod dev;
@@ -37,6 +39,8 @@ pub struct Gateway {
     pub redactor: Arc<SharedRedactor>,
     pub egress: Egress,
     pub store: Arc<dyn Store>,
+    /// Woken whenever an action changes, for long-polls in this process.
+    pub action_events: tokio::sync::Notify,
 }
 
 impl Gateway {
@@ -60,6 +64,7 @@ impl Gateway {
             redactor,
             egress: Egress::new()?,
             store,
+            action_events: tokio::sync::Notify::new(),
         }))
     }
 

@@ -9,10 +9,13 @@
 //!  1. authenticate   the caller is an agent with a valid key
 //!  2. resolve        the tool exists in the agent's workflow (same answer if not)
 //!  3. validate       arguments satisfy the tool schema and the workflow overlay
-//!  4. rate_limit     per agent and tool
-//!  5. approve        approval policies other than `never` are refused at config
-//!                    load in this version, so every call reaching here proceeds
+//!     idempotency    a repeated idempotency key replays the first call's action
+//!                    (before the rate limit: a replay costs no budget)
+//!  4. rate_limit     per agent and tool, in the store
 //!  6. build          the upstream request from the template, without credential
+//!  5. approve        if the policy matches, freeze the built request and answer
+//!                    202; a person's approval later runs stages 7–10 on exactly
+//!                    that request (see `approvals`)
 //!  7. credential     the slot's credential, read from its source and attached
 //!  8. egress         host fixed by the manifest; addresses checked at connect
 //!  9. forward        with a timeout and a response size cap
@@ -20,7 +23,11 @@
 //! 11. audit          (the audit trail)
 //! 12. respond        result, with Server-Timing split gateway / upstream
 //! ```
+//!
+//! Build runs before the approval decision because the request to approve
+//! must exist to be frozen; nothing leaves toolgate before stage 9.
 
+pub mod approve;
 pub mod authenticate;
 pub mod build;
 pub mod credential;
@@ -34,10 +41,14 @@ pub mod validate;
 use std::time::Duration;
 
 use http::HeaderMap;
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 use crate::Gateway;
+use crate::actions::{self, IdempotencyRecord};
+use crate::approvals;
+use crate::config::ToolBinding;
 use crate::error::ApiError;
+use rate_limit::store_unavailable;
 
 /// A tool call as the orchestrator posted it, in toolgate's own terms.
 #[derive(Debug, Clone)]
@@ -45,6 +56,7 @@ pub struct CallRequest {
     pub tool: String,
     pub arguments: Value,
     pub call_id: String,
+    pub idempotency_key: Option<String>,
     pub model: Option<String>,
     pub reason: Option<String>,
 }
@@ -59,6 +71,35 @@ pub struct CallOutcome {
     pub redactions: usize,
 }
 
+impl CallOutcome {
+    /// The 200 answer's body.
+    pub fn body(&self, action_id: Option<&str>) -> Value {
+        let mut body = json!({
+            "call_id": self.call_id,
+            "status": "succeeded",
+            "result": self.result,
+            "upstream_status": self.upstream_status,
+        });
+        if !self.headers.is_empty() {
+            body["headers"] = Value::Object(self.headers.clone());
+        }
+        if let Some(id) = action_id {
+            body["action_id"] = json!(id);
+        }
+        body
+    }
+}
+
+/// How a call was answered.
+#[derive(Debug)]
+pub enum CallReply {
+    /// Executed now.
+    Done(CallOutcome),
+    /// Kept as an action: an answer with this status and body (202 pending,
+    /// or a replay of an earlier call with the same idempotency key).
+    Action { http_status: u16, body: Value },
+}
+
 /// Time spent upstream, for the Server-Timing header.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Timing {
@@ -70,10 +111,26 @@ pub async fn call(
     headers: &HeaderMap,
     req: CallRequest,
     timing: &mut Timing,
-) -> Result<CallOutcome, ApiError> {
+) -> Result<CallReply, ApiError> {
     let agent = authenticate::agent(gw, headers)?;
     let binding = resolve::tool(agent.workflow, &req.tool)?;
     validate::arguments(&binding, &req.arguments)?;
+    let args_sha256 = actions::sha256_json(&req.arguments);
+    let action_id = actions::new_id();
+    if let Some(key) = &req.idempotency_key {
+        let record = IdempotencyRecord {
+            tool: binding.tool.name.clone(),
+            args_sha256: args_sha256.clone(),
+            action_id: action_id.clone(),
+        };
+        if let Some(first) =
+            actions::claim_idempotency(gw.store.as_ref(), &agent.name, key, &record)
+                .await
+                .map_err(store_unavailable)?
+        {
+            return approvals::replay(gw, &first, &record).await;
+        }
+    }
     rate_limit::check(
         gw.store.as_ref(),
         &agent.name,
@@ -81,22 +138,63 @@ pub async fn call(
         binding.rate_limit,
     )
     .await?;
-    let mut upstream_req = build::request(&binding, &req.arguments)?;
-    let _credential = credential::attach(gw, &binding, &mut upstream_req)?;
+    let upstream_req = build::request(&binding, &req.arguments)?;
+    if binding.approval.applies(&req.arguments) {
+        return approve::hold(
+            gw,
+            &agent,
+            &binding,
+            &req,
+            action_id,
+            args_sha256,
+            upstream_req,
+        )
+        .await;
+    }
+    if req.idempotency_key.is_none() {
+        return Ok(CallReply::Done(
+            execute(gw, &binding, &req.call_id, upstream_req, timing).await?,
+        ));
+    }
+    // With an idempotency key the call is kept as an action, so a retry finds its result.
+    let action = approve::executing_action(
+        &agent,
+        &binding,
+        &req,
+        action_id,
+        args_sha256,
+        &upstream_req,
+    );
+    actions::create(gw.store.as_ref(), &action)
+        .await
+        .map_err(store_unavailable)?;
+    let result = execute(gw, &binding, &req.call_id, upstream_req, timing).await;
+    approvals::finish(gw, &action.id, &result).await?;
+    result.map(CallReply::Done)
+}
+
+/// Stages 7–10 for a built request: attach the credential, check egress,
+/// forward, shape. Shared by direct calls and approved actions.
+pub async fn execute(
+    gw: &Gateway,
+    binding: &ToolBinding,
+    call_id: &str,
+    mut upstream_req: build::UpstreamRequest,
+    timing: &mut Timing,
+) -> Result<CallOutcome, ApiError> {
+    let _credential = credential::attach(gw, binding, &mut upstream_req)?;
     let response = forward::send(&gw.egress, &binding.tool, upstream_req).await?;
     timing.upstream = Some(response.elapsed);
     let shaped = shape::response(&gw.redactor.load(), &binding.tool, &response)?;
     tracing::info!(
-        agent = %agent.name,
-        workflow = %agent.workflow.name,
         tool = %binding.tool.name,
-        call_id = %req.call_id,
+        call_id = %call_id,
         upstream_status = response.status.as_u16(),
         redactions = shaped.redactions,
         "call executed"
     );
     Ok(CallOutcome {
-        call_id: req.call_id,
+        call_id: call_id.to_owned(),
         result: shaped.result,
         upstream_status: response.status.as_u16(),
         headers: shaped.headers,

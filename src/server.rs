@@ -39,6 +39,15 @@ pub async fn serve(
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let grace = gw.config.limits.shutdown_grace;
+    match crate::approvals::recover(&gw).await {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(
+            actions = n,
+            "actions left executing by a stopped process are now unknown"
+        ),
+        Err(e) => tracing::error!(error = %e, "cannot check for abandoned actions"),
+    }
+    let sweeper = tokio::spawn(crate::approvals::sweeper(gw.clone()));
     let app = crate::api::router(gw);
     let (stopped_tx, stopped_rx) = tokio::sync::oneshot::channel::<()>();
     let server =
@@ -48,6 +57,7 @@ pub async fn serve(
             let _ = stopped_tx.send(());
         });
     let mut server = std::pin::pin!(server.into_future());
+    let _stop_sweeper = AbortOnDrop(sweeper);
     tokio::select! {
         r = &mut server => r,
         _ = async {
@@ -62,4 +72,12 @@ pub async fn serve(
 
 pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::bind(addr).await
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }

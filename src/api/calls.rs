@@ -15,11 +15,11 @@ use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::Gateway;
 use crate::error::{ApiError, Code};
-use crate::pipeline::{self, CallRequest, Timing};
+use crate::pipeline::{self, CallReply, CallRequest, Timing};
 
 pub(super) async fn create(
     State(gw): State<Arc<Gateway>>,
@@ -33,17 +33,10 @@ pub(super) async fn create(
         Err(e) => Err(e),
     };
     let mut response = match outcome {
-        Ok(o) => {
-            let mut body = json!({
-                "call_id": o.call_id,
-                "status": "succeeded",
-                "result": o.result,
-                "upstream_status": o.upstream_status,
-            });
-            if !o.headers.is_empty() {
-                body["headers"] = Value::Object(o.headers);
-            }
-            (StatusCode::OK, Json(body)).into_response()
+        Ok(CallReply::Done(o)) => (StatusCode::OK, Json(o.body(None))).into_response(),
+        Ok(CallReply::Action { http_status, body }) => {
+            let status = StatusCode::from_u16(http_status).unwrap_or(StatusCode::OK);
+            (status, Json(body)).into_response()
         }
         Err(e) => {
             tracing::info!(
@@ -151,6 +144,17 @@ fn call_id(given: Option<String>) -> Result<String, ApiError> {
     }
 }
 
+fn idempotency_key(given: Option<String>) -> Result<Option<String>, ApiError> {
+    match given {
+        Some(k) if k.is_empty() || k.len() > 200 || !k.bytes().all(|b| b.is_ascii_graphic()) => {
+            Err(ApiError::bad_request(
+                "idempotency_key must be 1 to 200 printable ASCII characters without spaces",
+            ))
+        }
+        other => Ok(other),
+    }
+}
+
 fn arguments(v: Option<&Value>, what: &str) -> Result<Value, ApiError> {
     match v {
         None | Some(Value::Null) => Ok(Value::Object(Map::new())),
@@ -173,17 +177,13 @@ fn parse_native(obj: Map<String, Value>) -> Result<CallRequest, ApiError> {
             "reason",
         ],
     )?;
-    if obj.contains_key("idempotency_key") {
-        return Err(ApiError::bad_request(
-            "idempotency_key is not supported by this version of toolgate; retry without it only if a duplicate call is acceptable",
-        ));
-    }
     let tool =
         string_field(&obj, "tool")?.ok_or_else(|| ApiError::bad_request("tool is required"))?;
     Ok(CallRequest {
         tool,
         arguments: arguments(obj.get("arguments"), "arguments")?,
         call_id: call_id(string_field(&obj, "call_id")?)?,
+        idempotency_key: idempotency_key(string_field(&obj, "idempotency_key")?)?,
         model: string_field(&obj, "model")?,
         reason: string_field(&obj, "reason")?,
     })
@@ -229,6 +229,7 @@ fn parse_openai(obj: Map<String, Value>) -> Result<CallRequest, ApiError> {
         tool,
         arguments,
         call_id: call_id(string_field(&obj, "id")?)?,
+        idempotency_key: None,
         model: None,
         reason: None,
     })
@@ -242,7 +243,35 @@ fn parse_anthropic(obj: Map<String, Value>) -> Result<CallRequest, ApiError> {
         tool,
         arguments: arguments(obj.get("input"), "input")?,
         call_id: call_id(string_field(&obj, "id")?)?,
+        idempotency_key: None,
         model: None,
         reason: None,
     })
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct WaitQuery {
+    wait: Option<u64>,
+}
+
+/// `GET /v1/calls/{action_id}?wait=N`: the action's state; with `wait`, long-polls
+/// up to N seconds (at most 60) for a final state. Only the agent that made the call sees it.
+pub(super) async fn status(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    query: Result<axum::extract::Query<WaitQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let agent = crate::pipeline::authenticate::agent(&gw, &headers)?;
+    let Ok(axum::extract::Query(q)) = query else {
+        return Err(ApiError::bad_request(
+            "wait must be a whole number of seconds",
+        ));
+    };
+    let wait = std::time::Duration::from_secs(q.wait.unwrap_or(0));
+    let a = crate::approvals::wait_for(&gw, &id, wait).await?;
+    match a {
+        Some(a) if a.agent == agent.name => Ok(Json(crate::approvals::agent_view(&a))),
+        _ => Err(ApiError::new(Code::NotFound, "no such action")),
+    }
 }

@@ -11,6 +11,7 @@
 //! 6. body limit — on the routes, so a too-large body is refused (413)
 //!    before it is buffered.
 
+mod approvals;
 mod calls;
 mod health;
 mod tools;
@@ -34,6 +35,11 @@ pub fn router(gw: Arc<Gateway>) -> Router {
     Router::new()
         .route("/v1/tools", get(tools::list))
         .route("/v1/calls", post(calls::create))
+        .route("/v1/calls/{action_id}", get(calls::status))
+        .route("/v1/pending-actions", get(approvals::list))
+        .route("/v1/pending-actions/{id}", get(approvals::show))
+        .route("/v1/pending-actions/{id}/approve", post(approvals::approve))
+        .route("/v1/pending-actions/{id}/deny", post(approvals::deny))
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
         .fallback(not_found)

@@ -185,6 +185,7 @@ pub struct ToolDef {
     pub scopes: BTreeSet<String>,
     pub input_schema: Value,
     pub upstream: UpstreamDef,
+    pub approval: ApprovalSpec,
     pub response: ResponseDef,
     pub sensitive: Vec<String>,
     pub pii: bool,
@@ -208,6 +209,71 @@ pub struct ToolBinding {
     pub credential: Option<Arc<CredentialDef>>,
     pub rate_limit: Option<RateLimit>,
     pub overlay: Option<Value>,
+    pub approval: ApprovalPolicy,
+}
+
+/// When a call needs a person's approval.
+#[derive(Debug, Clone)]
+pub enum ApprovalWhen {
+    Never,
+    Always,
+    /// When the arguments match this schema.
+    Matches(Arc<jsonschema::Validator>),
+}
+
+/// Approval keys as written on a tool or a workflow's tool entry (unset = inherit).
+#[derive(Debug, Clone, Default)]
+pub struct ApprovalSpec {
+    pub when: Option<ApprovalWhen>,
+    pub approvals_required: Option<u32>,
+    pub expires_in: Option<Duration>,
+}
+
+/// The effective policy of a tool in a workflow.
+#[derive(Debug, Clone)]
+pub struct ApprovalPolicy {
+    pub when: ApprovalWhen,
+    pub approvals_required: u32,
+    pub expires_in: Duration,
+}
+
+/// How long a pending action waits for approval unless configured.
+pub const DEFAULT_EXPIRES_IN: Duration = Duration::from_secs(15 * 60);
+
+impl ApprovalPolicy {
+    fn merge(tool: &ApprovalSpec, over: &ApprovalSpec) -> ApprovalPolicy {
+        ApprovalPolicy {
+            when: over
+                .when
+                .clone()
+                .or_else(|| tool.when.clone())
+                .unwrap_or(ApprovalWhen::Never),
+            approvals_required: over
+                .approvals_required
+                .or(tool.approvals_required)
+                .unwrap_or(1),
+            expires_in: over
+                .expires_in
+                .or(tool.expires_in)
+                .unwrap_or(DEFAULT_EXPIRES_IN),
+        }
+    }
+
+    /// Whether these (validated) arguments need approval.
+    pub fn applies(&self, args: &Value) -> bool {
+        match &self.when {
+            ApprovalWhen::Never => false,
+            ApprovalWhen::Always => true,
+            ApprovalWhen::Matches(v) => v.is_valid(args),
+        }
+    }
+}
+
+/// Where a workflow's pending actions are announced.
+#[derive(Debug, Clone)]
+pub struct NotifyDef {
+    pub webhook: url::Url,
+    pub secret: SourceDef,
 }
 
 #[derive(Debug)]
@@ -218,6 +284,7 @@ pub struct WorkflowDef {
     pub credentials: BTreeMap<String, String>,
     /// Callable tools (all scopes granted), resolved once.
     pub tools: BTreeMap<String, Arc<ToolBinding>>,
+    pub notify: Option<NotifyDef>,
     pub loc: Loc,
 }
 
@@ -496,6 +563,64 @@ fn load_schema(v: &Value, base_dir: &Path, ctx: &mut FileCtx<'_>, pointer: &str)
     Some(schema)
 }
 
+/// `15m`, `30s`, `2h`, `1d` (the schema enforced the form).
+fn duration(text: &str) -> Option<Duration> {
+    let (n, unit) = text.split_at(text.len().checked_sub(1)?);
+    let n: u64 = n.parse().ok()?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n.checked_mul(60)?,
+        "h" => n.checked_mul(3600)?,
+        "d" => n.checked_mul(86_400)?,
+        _ => return None,
+    };
+    Some(Duration::from_secs(secs))
+}
+
+/// Longest an action may wait for approval.
+const MAX_EXPIRES_IN: Duration = Duration::from_secs(7 * 86_400);
+
+fn approval_spec(
+    approval: Option<&Value>,
+    required: Option<u32>,
+    expires_in: Option<&str>,
+    ctx: &mut FileCtx<'_>,
+    p: &str,
+) -> ApprovalSpec {
+    let when = match approval {
+        None => None,
+        Some(Value::String(s)) if s == "never" => Some(ApprovalWhen::Never),
+        Some(Value::String(s)) if s == "always" => Some(ApprovalWhen::Always),
+        Some(Value::Object(o)) => match o.get("when_matches").map(compile_schema) {
+            Some(Ok(v)) => Some(ApprovalWhen::Matches(Arc::new(v))),
+            Some(Err(e)) => {
+                ctx.error(
+                    &format!("{p}/approval/when_matches"),
+                    format!("the schema does not compile: {}", e.masked()),
+                );
+                None
+            }
+            None => None,
+        },
+        Some(_) => None,
+    };
+    let expires_in = expires_in.and_then(|t| match duration(t) {
+        Some(d) if d > Duration::ZERO && d <= MAX_EXPIRES_IN => Some(d),
+        _ => {
+            ctx.error(
+                &format!("{p}/expires_in"),
+                "expires_in must be between 1s and 7d",
+            );
+            None
+        }
+    });
+    ApprovalSpec {
+        when,
+        approvals_required: required,
+        expires_in,
+    }
+}
+
 fn header_name(name: &str, ctx: &mut FileCtx<'_>, pointer: &str) -> Option<HeaderName> {
     match HeaderName::from_bytes(name.as_bytes()) {
         Ok(h) => Some(h),
@@ -593,17 +718,13 @@ fn build_tool(raw: RawTool, base_dir: &Path, ctx: &mut FileCtx<'_>) -> Option<To
             Err(e) => ctx.error(&pointer, e),
         }
     }
-    match raw.approval.as_ref() {
-        None => {}
-        Some(Value::String(s)) if s == "never" => {}
-        Some(_) => unsupported(ctx, "/approval", "an approval policy other than never"),
-    }
-    if raw.approvals_required.is_some() {
-        unsupported(ctx, "/approvals_required", "approvals_required");
-    }
-    if raw.expires_in.is_some() {
-        unsupported(ctx, "/expires_in", "expires_in");
-    }
+    let approval = approval_spec(
+        raw.approval.as_ref(),
+        raw.approvals_required,
+        raw.expires_in.as_deref(),
+        ctx,
+        "",
+    );
     let response = raw.response.unwrap_or(RawResponse {
         fields: Vec::new(),
         max_bytes: None,
@@ -634,6 +755,7 @@ fn build_tool(raw: RawTool, base_dir: &Path, ctx: &mut FileCtx<'_>) -> Option<To
             credential_slot: raw.upstream.credential,
             allow_private_network: raw.upstream.allow_private_network,
         },
+        approval,
         response: ResponseDef {
             fields: response.fields,
             max_bytes: response.max_bytes.unwrap_or(DEFAULT_MAX_BYTES),
@@ -952,6 +1074,28 @@ fn build_config(
             },
         );
     }
+    // An approval policy nobody can satisfy is a configuration error.
+    for w in workflows.values() {
+        let approvers_here = approvers
+            .values()
+            .filter(|a| a.workflows.contains(&w.name))
+            .count();
+        for (tname, b) in &w.tools {
+            if matches!(b.approval.when, ApprovalWhen::Never) {
+                continue;
+            }
+            let needed = b.approval.approvals_required as usize;
+            if approvers_here < needed {
+                ctx.error(
+                    &format!("/workflows/{}", yaml::escape_token(&w.name)),
+                    format!(
+                        "tool \"{tname}\" needs {needed} approver(s) but only {approvers_here} approver(s) list workflow {}",
+                        w.name
+                    ),
+                );
+            }
+        }
+    }
     // Schema files are part of the configuration too.
     for (name, tool) in &tools {
         hasher.update(name.as_bytes());
@@ -1001,9 +1145,28 @@ fn build_workflow(
             ),
         );
     }
-    if rw.notify.is_some() {
-        unsupported(ctx, &format!("{p}/notify"), "approval notifications");
-    }
+    let notify = rw.notify.as_ref().and_then(|n| {
+        let np = format!("{p}/notify");
+        let webhook = n.get("webhook").and_then(Value::as_str).unwrap_or_default();
+        let url = match url::Url::parse(webhook) {
+            Ok(u) if matches!(u.scheme(), "https" | "http") && u.host_str().is_some() => Some(u),
+            _ => {
+                ctx.error(
+                    &format!("{np}/webhook"),
+                    "the webhook must be an http(s) URL",
+                );
+                None
+            }
+        };
+        let secret = n
+            .get("secret")
+            .and_then(|v| serde_json::from_value::<RawSource>(v.clone()).ok())
+            .and_then(|s| source(&s, base_dir, ctx, &format!("{np}/secret")));
+        Some(NotifyDef {
+            webhook: url?,
+            secret: secret?,
+        })
+    });
     for (slot, cred) in &rw.credentials {
         if !credentials.contains_key(cred) {
             ctx.error(
@@ -1014,7 +1177,7 @@ fn build_workflow(
     }
     let scopes: BTreeSet<String> = rw.scopes.into_iter().collect();
     let wf_rate = rate_limit(&rw.rate_limit);
-    for (tname, ov) in &rw.tools {
+    for tname in rw.tools.keys() {
         let tp = format!("{p}/tools/{}", yaml::escape_token(tname));
         match tools.get(tname) {
             None => ctx.error(&tp, format!("unknown tool \"{tname}\"")),
@@ -1028,25 +1191,6 @@ fn build_workflow(
                 );
             }
             Some(_) => {}
-        }
-        match ov.approval.as_ref() {
-            None => {}
-            Some(Value::String(s)) if s == "never" => {}
-            Some(_) => unsupported(
-                ctx,
-                &format!("{tp}/approval"),
-                "an approval policy other than never",
-            ),
-        }
-        if ov.approvals_required.is_some() {
-            unsupported(
-                ctx,
-                &format!("{tp}/approvals_required"),
-                "approvals_required",
-            );
-        }
-        if ov.expires_in.is_some() {
-            unsupported(ctx, &format!("{tp}/expires_in"), "expires_in");
         }
     }
 
@@ -1099,6 +1243,18 @@ fn build_workflow(
             Some(o) => crate::catalog::narrow(&tool.input_schema, o),
         };
         let rate = ov.and_then(|o| rate_limit(&o.rate_limit)).or(wf_rate);
+        let over = ov
+            .map(|o| {
+                approval_spec(
+                    o.approval.as_ref(),
+                    o.approvals_required,
+                    o.expires_in.as_deref(),
+                    ctx,
+                    &tp,
+                )
+            })
+            .unwrap_or_default();
+        let approval = ApprovalPolicy::merge(&tool.approval, &over);
         bound.insert(
             tname.clone(),
             Arc::new(ToolBinding {
@@ -1108,6 +1264,7 @@ fn build_workflow(
                 credential,
                 rate_limit: rate,
                 overlay,
+                approval,
             }),
         );
     }
@@ -1121,5 +1278,6 @@ fn build_workflow(
         scopes,
         credentials: rw.credentials,
         tools: bound,
+        notify,
     })
 }

@@ -65,6 +65,8 @@ pub struct Credentials {
     env: Arc<dyn EnvSource>,
     redactor: Arc<SharedRedactor>,
     rebuild: std::sync::Mutex<()>,
+    /// Other secrets the process loaded (webhook signing keys, …), by name.
+    extra: std::sync::Mutex<BTreeMap<String, SecretString>>,
 }
 
 impl Credentials {
@@ -91,6 +93,7 @@ impl Credentials {
             env,
             redactor,
             rebuild: std::sync::Mutex::new(()),
+            extra: std::sync::Mutex::new(BTreeMap::new()),
         };
         for name in creds.entries.keys() {
             if let Err(e) = creds.current(name) {
@@ -178,8 +181,51 @@ impl Credentials {
         loaded
     }
 
+    /// A secret that is not a credential (a webhook signing key, …): read from
+    /// its source each time, and known to the redactor from its first read.
+    pub fn read_extra(
+        &self,
+        name: &str,
+        source: &SourceDef,
+    ) -> Result<SecretString, CredentialError> {
+        let value = Self::read_source(source, self.env.as_ref()).ok_or_else(|| {
+            CredentialError::Unavailable {
+                name: name.to_owned(),
+                reason: format!("cannot read {}", source.describe()),
+            }
+        })?;
+        let known = {
+            let extra = self.extra.lock().unwrap_or_else(|p| p.into_inner());
+            extra
+                .get(name)
+                .is_some_and(|v| v.expose_secret() == value.expose_secret())
+        };
+        if !known {
+            let _guard = self.rebuild.lock().unwrap_or_else(|p| p.into_inner());
+            self.extra
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(name.to_owned(), value.clone());
+            self.redactor.replace(self.build_redactor(None));
+        }
+        Ok(value)
+    }
+
+    fn read_source(source: &SourceDef, env: &dyn EnvSource) -> Option<SecretString> {
+        match source {
+            SourceDef::Env(var) => env
+                .var(var)
+                .filter(|v| !v.is_empty())
+                .map(SecretString::from),
+            SourceDef::File(path) => sources::read_secret_file(path).ok(),
+        }
+    }
+
     fn build_redactor(&self, incoming: Option<(&str, &Arc<Loaded>)>) -> crate::redact::Redactor {
         let mut b = RedactorBuilder::new();
+        for (name, v) in self.extra.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            b.known_secret(name, v.expose_secret());
+        }
         for (name, entry) in &self.entries {
             let mut add = |v: &SecretString| add_forms(&mut b, &entry.def, v);
             if let Some(c) = entry.current.load_full() {
@@ -222,10 +268,7 @@ impl Credentials {
 
     /// Peek at a source without installing it (for `toolgate check`'s lints).
     pub fn probe(def: &CredentialDef, env: &dyn EnvSource) -> Option<SecretString> {
-        match &def.source {
-            SourceDef::Env(var) => env.var(var).map(SecretString::from),
-            SourceDef::File(path) => sources::read_secret_file(path).ok(),
-        }
+        Self::read_source(&def.source, env)
     }
 }
 

@@ -125,6 +125,12 @@ pub trait Store: Send + Sync {
 
     /// For readiness.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Whether other processes share this store (then no process may assume
+    /// that work marked in progress is its own).
+    fn is_shared(&self) -> bool {
+        false
+    }
 }
 
 /// Milliseconds since the Unix epoch (the clock TTLs and rate limits use).

@@ -615,7 +615,7 @@ async fn malformed_requests_are_bad_requests() {
         ),
         (
             "application/json",
-            br#"{"tool":"echo","arguments":{"id":"1"},"idempotency_key":"k"}"#.to_vec(),
+            br#"{"tool":"echo","arguments":{"id":"1"},"idempotency_key":"has space"}"#.to_vec(),
         ),
         (
             "application/json",

@@ -1,0 +1,123 @@
+//! The approver's queue: `/v1/pending-actions…`. Only approver keys; an
+//! approver sees only the workflows they are listed for.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use serde_json::{Value, json};
+
+use crate::Gateway;
+use crate::approvals::{self, Approver};
+use crate::error::ApiError;
+use crate::identity::Caller;
+
+fn approver(gw: &Gateway, headers: &HeaderMap) -> Result<(String, Vec<String>), ApiError> {
+    let caller = gw
+        .identities
+        .from_headers(headers)
+        .ok_or_else(ApiError::unauthenticated)?;
+    match caller.as_ref() {
+        Caller::Approver { name, workflows } => Ok((name.clone(), workflows.clone())),
+        _ => Err(ApiError::forbidden(
+            "only approver keys may see or decide pending actions",
+        )),
+    }
+}
+
+pub(super) async fn list(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let (name, workflows) = approver(&gw, &headers)?;
+    let who = Approver {
+        name: &name,
+        workflows: &workflows,
+    };
+    Ok(Json(
+        json!({ "actions": approvals::pending_for(&gw, &who).await? }),
+    ))
+}
+
+pub(super) async fn show(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (name, workflows) = approver(&gw, &headers)?;
+    let who = Approver {
+        name: &name,
+        workflows: &workflows,
+    };
+    Ok(Json(approvals::view_for(&gw, &who, &id).await?))
+}
+
+/// `{reason, arguments?}`: a reason is required; `arguments` replaces the call's.
+fn decision(
+    body: Result<Bytes, BytesRejection>,
+    allow_edit: bool,
+) -> Result<(String, Option<Value>), ApiError> {
+    let body = body.map_err(|_| ApiError::bad_request("the request body could not be read"))?;
+    let v: Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("the body is not valid JSON ({e})")))?;
+    let Value::Object(mut obj) = v else {
+        return Err(ApiError::bad_request(
+            "the body must be a JSON object with a reason",
+        ));
+    };
+    let reason = match obj.remove("reason") {
+        Some(Value::String(r)) if !r.trim().is_empty() && r.len() <= 2000 => r,
+        _ => {
+            return Err(ApiError::bad_request(
+                "reason is required: a short text of at most 2000 characters",
+            ));
+        }
+    };
+    let arguments = obj.remove("arguments");
+    if arguments.is_some() && !allow_edit {
+        return Err(ApiError::bad_request(
+            "arguments can only be changed when approving",
+        ));
+    }
+    if let Some(k) = obj.keys().next() {
+        return Err(ApiError::bad_request(format!(
+            "unknown field in the decision: {k}"
+        )));
+    }
+    Ok((reason, arguments))
+}
+
+pub(super) async fn approve(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let (name, workflows) = approver(&gw, &headers)?;
+    let (reason, arguments) = decision(body, true)?;
+    let who = Approver {
+        name: &name,
+        workflows: &workflows,
+    };
+    Ok(Json(
+        approvals::approve(&gw, &who, &id, reason, arguments).await?,
+    ))
+}
+
+pub(super) async fn deny(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let (name, workflows) = approver(&gw, &headers)?;
+    let (reason, _) = decision(body, false)?;
+    let who = Approver {
+        name: &name,
+        workflows: &workflows,
+    };
+    Ok(Json(approvals::deny(&gw, &who, &id, reason).await?))
+}

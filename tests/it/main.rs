@@ -5,9 +5,11 @@
 
 mod support;
 
+mod approvals;
 mod calls;
 mod cli;
 mod config;
+mod crash;
 mod credentials;
 mod egress;
 mod shutdown;

@@ -1,0 +1,187 @@
+//! Crash semantics with the real binary: pending actions survive SIGKILL; an
+//! action that was executing becomes `unknown` and is never re-sent.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::approvals::approval_config;
+use crate::support::upstream::Upstream;
+use crate::support::{ConfigDir, canary};
+
+struct Proc {
+    child: Child,
+    base: String,
+}
+
+impl Proc {
+    async fn start(dir: &ConfigDir, port: u16, secret: &str) -> Proc {
+        let child = Command::new(env!("CARGO_BIN_EXE_toolgate"))
+            .args(["serve", "--config"])
+            .arg(dir.config_path())
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .env("CRM_KEY", secret)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::builder().no_proxy().build().unwrap();
+        for _ in 0..200 {
+            if http.get(format!("{base}/healthz")).send().await.is_ok() {
+                return Proc { child, base };
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("toolgate did not start");
+    }
+
+    fn kill9(mut self) {
+        assert!(
+            Command::new("kill")
+                .args(["-KILL", &self.child.id().to_string()])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let _ = self.child.wait();
+    }
+
+    async fn send(&self, method: &str, key: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let http = reqwest::Client::builder().no_proxy().build().unwrap();
+        let mut r = http
+            .request(method.parse().unwrap(), format!("{}{path}", self.base))
+            .bearer_auth(key);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        let r = r.send().await.unwrap();
+        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn prepare() -> (Upstream, ConfigDir, crate::approvals::Approvers, String) {
+    let up = Upstream::start().await;
+    let (config, tools, k) = approval_config(&up.base(), "");
+    let dir = ConfigDir::new();
+    for (rel, text) in tools {
+        dir.write(&rel, &text);
+    }
+    dir.write("toolgate.yaml", &config);
+    (up, dir, k, canary("crm-"))
+}
+
+#[tokio::test]
+async fn pending_actions_survive_sigkill_and_run_once_after_restart() {
+    let (up, dir, k, secret) = prepare().await;
+    let port = free_port();
+    let p = Proc::start(&dir, port, &secret).await;
+    let (st, v) = p
+        .send(
+            "POST",
+            &k.agent,
+            "/v1/calls",
+            Some(json!({"tool": "risky", "arguments": {"name": "Durable"}})),
+        )
+        .await;
+    assert_eq!(st, 202, "{v}");
+    let id = v["action_id"].as_str().unwrap().to_owned();
+    p.kill9();
+
+    let p = Proc::start(&dir, port, &secret).await;
+    let (st, v) = p
+        .send("GET", &k.alice, &format!("/v1/pending-actions/{id}"), None)
+        .await;
+    assert_eq!((st, v["status"].as_str()), (200, Some("pending_approval")));
+    let (st, v) = p
+        .send(
+            "POST",
+            &k.alice,
+            &format!("/v1/pending-actions/{id}/approve"),
+            Some(json!({"reason": "after restart"})),
+        )
+        .await;
+    assert_eq!((st, v["status"].as_str()), (200, Some("succeeded")), "{v}");
+    assert_eq!(
+        up.requests()
+            .iter()
+            .filter(|r| r.path == "/echo/risky")
+            .count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn an_action_executing_at_sigkill_is_unknown_and_not_resent() {
+    let (up, dir, k, secret) = prepare().await;
+    let port = free_port();
+    let p = Proc::start(&dir, port, &secret).await;
+    let (st, v) = p
+        .send(
+            "POST",
+            &k.agent,
+            "/v1/calls",
+            Some(json!({"tool": "slow_risky", "arguments": {"name": "Mid-flight"}})),
+        )
+        .await;
+    assert_eq!(st, 202, "{v}");
+    let id = v["action_id"].as_str().unwrap().to_owned();
+    let approve = {
+        let base = p.base.clone();
+        let key = k.alice.clone();
+        let id = id.clone();
+        tokio::spawn(async move {
+            let http = reqwest::Client::builder().no_proxy().build().unwrap();
+            let _ = http
+                .post(format!("{base}/v1/pending-actions/{id}/approve"))
+                .bearer_auth(key)
+                .json(&json!({"reason": "go"}))
+                .send()
+                .await;
+        })
+    };
+    // Wait until the upstream has the request in hand, then kill toolgate.
+    for _ in 0..200 {
+        if up.count() > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(up.count(), 1);
+    p.kill9();
+    let _ = approve.await;
+
+    let p = Proc::start(&dir, port, &secret).await;
+    let (st, v) = p
+        .send("GET", &k.agent, &format!("/v1/calls/{id}"), None)
+        .await;
+    assert_eq!((st, v["status"].as_str()), (200, Some("unknown")), "{v}");
+    let (st, v) = p
+        .send(
+            "POST",
+            &k.bob,
+            &format!("/v1/pending-actions/{id}/approve"),
+            Some(json!({"reason": "again?"})),
+        )
+        .await;
+    assert_eq!(st, 409, "{v}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(up.count(), 1, "never re-sent");
+}

@@ -377,8 +377,10 @@ mod tests {
         assert_eq!(back.body, req.body);
         assert_eq!(FrozenRequest::freeze(&back), f);
         assert_eq!(f.body_json(), json!({"name": "A"}));
-        let mut damaged = f.clone();
-        damaged.url = "https://api.example.com/v1/leads/other".into();
+        let damaged = FrozenRequest {
+            url: "https://api.example.com/v1/leads/other".into(),
+            ..f
+        };
         assert!(damaged.thaw().is_none());
     }
 }

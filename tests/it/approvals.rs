@@ -114,7 +114,8 @@ pub struct Setup {
     pub up: Upstream,
     pub k: Approvers,
     pub secret: String,
-    pub dir: ConfigDir,
+    /// Kept so the config directory lives as long as the gateway.
+    pub _dir: ConfigDir,
 }
 
 pub async fn setup_notify(notify: &str, extra_env: &[(&str, &str)]) -> Setup {
@@ -136,7 +137,7 @@ pub async fn setup_notify(notify: &str, extra_env: &[(&str, &str)]) -> Setup {
         up,
         k,
         secret,
-        dir,
+        _dir: dir,
     }
 }
 
@@ -511,7 +512,8 @@ async fn long_poll_returns_when_the_action_completes() {
 #[tokio::test]
 async fn the_webhook_is_signed_and_holds_no_secret() {
     use hmac::{Hmac, Mac};
-    let received: Arc<Mutex<Vec<(String, Vec<u8>)>>> = Arc::default();
+    type Received = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
+    let received: Received = Arc::default();
     let hook = {
         let received = received.clone();
         axum::Router::new().route(

@@ -17,6 +17,7 @@ struct Proc {
 
 impl Proc {
     async fn start(dir: &ConfigDir, port: u16, secret: &str) -> Proc {
+        #[allow(clippy::zombie_processes)] // waited for in kill9() or Drop
         let child = Command::new(env!("CARGO_BIN_EXE_toolgate"))
             .args(["serve", "--config"])
             .arg(dir.config_path())

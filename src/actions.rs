@@ -235,6 +235,10 @@ fn decode(bytes: &[u8]) -> Result<Action, StoreError> {
 }
 
 pub async fn create(store: &dyn Store, a: &Action) -> Result<bool, StoreError> {
+    // The index first: an index entry without its action is dropped by the next sweep.
+    if !a.state.is_final() {
+        store.insert_new(Ns::OpenActions, &a.id, b"", None).await?;
+    }
     Ok(matches!(
         store
             .insert_new(Ns::Actions, &a.id, &encode(a), ttl_of(a))
@@ -250,11 +254,16 @@ pub async fn load(store: &dyn Store, id: &str) -> Result<Option<Action>, StoreEr
     }
 }
 
-pub async fn list(store: &dyn Store, limit: usize) -> Result<Vec<Action>, StoreError> {
+/// Actions not yet final (pending or executing). Index entries of actions
+/// that finished or vanished are removed on the way.
+pub async fn open(store: &dyn Store) -> Result<Vec<Action>, StoreError> {
     let mut out = Vec::new();
-    for (_, v) in store.list(Ns::Actions, limit).await? {
-        if let Ok(a) = decode(&v.value) {
-            out.push(a);
+    for (id, _) in store.list(Ns::OpenActions, usize::MAX).await? {
+        match load(store, &id).await? {
+            Some(a) if !a.state.is_final() => out.push(a),
+            _ => {
+                store.delete(Ns::OpenActions, &id, None).await?;
+            }
         }
     }
     Ok(out)
@@ -286,7 +295,12 @@ pub async fn transition<T>(
                 .compare_and_swap(Ns::Actions, id, v.version, &encode(&a), ttl_of(&a))
                 .await?
             {
-                Swapped::Done(_) => return Ok(Some((a, t))),
+                Swapped::Done(_) => {
+                    if a.state.is_final() {
+                        store.delete(Ns::OpenActions, id, None).await?;
+                    }
+                    return Ok(Some((a, t)));
+                }
                 Swapped::Conflict(_) => continue,
             },
         }
@@ -327,7 +341,7 @@ pub async fn claim_idempotency(
 pub async fn sweep(store: &dyn Store) -> Result<Vec<Action>, StoreError> {
     let now = now_ms();
     let mut changed = Vec::new();
-    for a in list(store, usize::MAX).await? {
+    for a in open(store).await? {
         let due = match a.state {
             State::PendingApproval => a.expires_at_ms != 0 && a.expires_at_ms <= now,
             State::Executing => a.lease_until_ms != 0 && a.lease_until_ms <= now,

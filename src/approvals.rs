@@ -274,7 +274,7 @@ impl Approver<'_> {
 /// Actions waiting in the approver's workflows.
 pub async fn pending_for(gw: &Gateway, who: &Approver<'_>) -> Result<Vec<Value>, ApiError> {
     let now = now_ms();
-    let all = actions::list(gw.store.as_ref(), usize::MAX)
+    let all = actions::open(gw.store.as_ref())
         .await
         .map_err(store_unavailable)?;
     Ok(all
@@ -461,7 +461,7 @@ pub async fn recover(gw: &Gateway) -> Result<usize, crate::store::StoreError> {
         return Ok(0);
     }
     let mut n = 0;
-    for a in actions::list(gw.store.as_ref(), usize::MAX).await? {
+    for a in actions::open(gw.store.as_ref()).await? {
         if a.state != State::Executing {
             continue;
         }

@@ -23,6 +23,8 @@ pub use memory::MemoryStore;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Ns {
     Actions,
+    /// Ids of actions not yet final (an index for sweeps and queues).
+    OpenActions,
     Idempotency,
     DeadLetters,
     Sessions,
@@ -31,8 +33,9 @@ pub enum Ns {
 }
 
 impl Ns {
-    pub const ALL: [Ns; 6] = [
+    pub const ALL: [Ns; 7] = [
         Ns::Actions,
+        Ns::OpenActions,
         Ns::Idempotency,
         Ns::DeadLetters,
         Ns::Sessions,
@@ -43,6 +46,7 @@ impl Ns {
     pub fn as_str(self) -> &'static str {
         match self {
             Ns::Actions => "actions",
+            Ns::OpenActions => "open_actions",
             Ns::Idempotency => "idempotency",
             Ns::DeadLetters => "dead_letters",
             Ns::Sessions => "sessions",

@@ -482,11 +482,16 @@ pub async fn recover(gw: &Gateway) -> Result<usize, crate::store::StoreError> {
     Ok(n)
 }
 
-/// Runs for the life of the server: expires pending actions, gives up on abandoned ones.
+/// Runs for the life of the server, each second: refreshes kill switches from
+/// the store, expires pending actions, gives up on abandoned ones.
 pub async fn sweeper(gw: Arc<Gateway>) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tick.tick().await;
+        // Kill switches set by other processes sharing the store.
+        if let Err(e) = gw.revocations.refresh(gw.store.as_ref()).await {
+            tracing::warn!(error = %e, "cannot refresh kill switches");
+        }
         match actions::sweep(gw.store.as_ref()).await {
             Ok(changed) => {
                 for a in &changed {

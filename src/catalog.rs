@@ -7,7 +7,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::config::WorkflowDef;
+use crate::config::{ToolBinding, WorkflowDef};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -28,10 +28,15 @@ impl Format {
 }
 
 /// The workflow's callable tools in `format`, sorted by name.
-pub fn export(workflow: &WorkflowDef, format: Format) -> Value {
+pub fn export(
+    workflow: &WorkflowDef,
+    format: Format,
+    offered: impl Fn(&ToolBinding) -> bool,
+) -> Value {
     let tools: Vec<Value> = workflow
         .tools
         .values()
+        .filter(|b| offered(b))
         .map(|b| {
             let t = &b.tool;
             let schema = for_model(&b.effective_schema);

@@ -109,8 +109,8 @@ impl Identities {
         Identities { entries }
     }
 
-    /// The caller holding `key`, if any.
-    pub fn authenticate(&self, key: &str) -> Option<Arc<Caller>> {
+    /// The caller holding `key`, if any, with the key's hash.
+    pub fn authenticate(&self, key: &str) -> Option<(Arc<Caller>, [u8; 32])> {
         let presented: [u8; 32] = Sha256::digest(key.as_bytes()).into();
         let mut found = None;
         for (hash, caller) in &self.entries {
@@ -118,21 +118,33 @@ impl Identities {
                 found = Some(caller.clone());
             }
         }
-        found
+        found.map(|c| (c, presented))
     }
 
     /// The caller named by an `Authorization: Bearer <key>` header.
     pub fn from_headers(&self, headers: &HeaderMap) -> Option<Arc<Caller>> {
-        let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
-        let (scheme, key) = value.split_once(' ')?;
-        if !scheme.eq_ignore_ascii_case("bearer") {
-            return None;
-        }
-        let key = key.trim();
-        if key.is_empty() || key.len() > 512 {
-            return None;
-        }
-        self.authenticate(key)
+        self.authenticate(bearer(headers)?).map(|(c, _)| c)
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` header.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, key) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let key = key.trim();
+    (!key.is_empty() && key.len() <= 512).then_some(key)
+}
+
+impl Identities {
+    /// The configured key hash of an agent.
+    pub fn agent_key(&self, name: &str) -> Option<[u8; 32]> {
+        self.entries
+            .iter()
+            .find(|(_, c)| matches!(c.as_ref(), Caller::Agent { name: n, .. } if n == name))
+            .map(|(h, _)| *h)
     }
 }
 

@@ -17,8 +17,10 @@ pub mod error;
 pub mod identity;
 pub mod pipeline;
 pub mod redact;
+pub mod revocations;
 pub mod secrets;
 pub mod server;
+pub mod sessions;
 pub mod store;
 pub mod telemetry;
 
@@ -39,6 +41,7 @@ pub struct Gateway {
     pub redactor: Arc<SharedRedactor>,
     pub egress: Egress,
     pub store: Arc<dyn Store>,
+    pub revocations: revocations::Revocations,
     /// Woken whenever an action changes, for long-polls in this process.
     pub action_events: tokio::sync::Notify,
 }
@@ -64,6 +67,7 @@ impl Gateway {
             redactor,
             egress: Egress::new()?,
             store,
+            revocations: revocations::Revocations::default(),
             action_events: tokio::sync::Notify::new(),
         }))
     }

@@ -193,7 +193,7 @@ fn export(path: &Path, workflow: &str, format: &str) -> ExitCode {
         return ExitCode::FAILURE;
     };
     let format = catalog::Format::parse(format).unwrap_or(catalog::Format::OpenAi);
-    match serde_json::to_string_pretty(&catalog::export(w, format)) {
+    match serde_json::to_string_pretty(&catalog::export(w, format, |_| true)) {
         Ok(s) => {
             println!("{s}");
             ExitCode::SUCCESS

@@ -112,8 +112,8 @@ pub async fn call(
     req: CallRequest,
     timing: &mut Timing,
 ) -> Result<CallReply, ApiError> {
-    let agent = authenticate::agent(gw, headers)?;
-    let binding = resolve::tool(agent.workflow, &req.tool)?;
+    let agent = authenticate::agent(gw, headers).await?;
+    let binding = resolve::tool(&agent, &req.tool)?;
     validate::arguments(&binding, &req.arguments)?;
     let args_sha256 = actions::sha256_json(&req.arguments);
     let action_id = actions::new_id();

@@ -47,6 +47,12 @@ pub async fn serve(
         ),
         Err(e) => tracing::error!(error = %e, "cannot check for abandoned actions"),
     }
+    if let Err(e) = gw.revocations.refresh(gw.store.as_ref()).await {
+        tracing::error!(error = %e, "cannot read kill switches from the store");
+        return Err(std::io::Error::other(
+            "the store cannot be read; refusing to serve without kill switches",
+        ));
+    }
     let sweeper = tokio::spawn(crate::approvals::sweeper(gw.clone()));
     let app = crate::api::router(gw);
     let (stopped_tx, stopped_rx) = tokio::sync::oneshot::channel::<()>();

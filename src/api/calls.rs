@@ -262,7 +262,7 @@ pub(super) async fn status(
     axum::extract::Path(id): axum::extract::Path<String>,
     query: Result<axum::extract::Query<WaitQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let agent = crate::pipeline::authenticate::agent(&gw, &headers)?;
+    let agent = crate::pipeline::authenticate::agent(&gw, &headers).await?;
     let Ok(axum::extract::Query(q)) = query else {
         return Err(ApiError::bad_request(
             "wait must be a whole number of seconds",

@@ -11,9 +11,11 @@
 //! 6. body limit — on the routes, so a too-large body is refused (413)
 //!    before it is buffered.
 
+mod admin;
 mod approvals;
 mod calls;
 mod health;
+mod sessions;
 mod tools;
 
 use std::sync::Arc;
@@ -36,6 +38,20 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         .route("/v1/tools", get(tools::list))
         .route("/v1/calls", post(calls::create))
         .route("/v1/calls/{action_id}", get(calls::status))
+        .route("/v1/sessions", post(sessions::mint))
+        .route(
+            "/v1/admin/credentials/{name}/disable",
+            post(admin::disable_credential),
+        )
+        .route(
+            "/v1/admin/credentials/{name}/enable",
+            post(admin::enable_credential),
+        )
+        .route(
+            "/v1/admin/credentials/{name}/reload",
+            post(admin::reload_credential),
+        )
+        .route("/v1/admin/agents/{name}/revoke", post(admin::revoke_agent))
         .route("/v1/pending-actions", get(approvals::list))
         .route("/v1/pending-actions/{id}", get(approvals::show))
         .route("/v1/pending-actions/{id}/approve", post(approvals::approve))

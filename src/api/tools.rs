@@ -23,7 +23,7 @@ pub(super) async fn list(
     headers: HeaderMap,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let agent = authenticate::agent(&gw, &headers)?;
+    let agent = authenticate::agent(&gw, &headers).await?;
     let Ok(Query(query)) = query else {
         return Err(ApiError::bad_request("invalid query string"));
     };
@@ -33,5 +33,7 @@ pub(super) async fn list(
             ApiError::bad_request("format must be one of openai, anthropic, native")
         })?,
     };
-    Ok(Json(catalog::export(agent.workflow, format)))
+    Ok(Json(catalog::export(agent.workflow, format, |b| {
+        agent.may_use(b)
+    })))
 }

@@ -61,6 +61,8 @@ pub struct Config {
     pub environment: String,
     pub listen: SocketAddr,
     pub limits: Limits,
+    /// Longest session a token may be minted for.
+    pub sessions_max_ttl: Duration,
     pub store: StoreConfig,
     pub audit: AuditConfig,
     pub credentials: BTreeMap<String, Arc<CredentialDef>>,
@@ -923,9 +925,13 @@ fn build_config(
     if raw.vault.is_some() {
         unsupported(ctx, "/vault", "the vault connection");
     }
-    if raw.sessions.is_some() {
-        unsupported(ctx, "/sessions", "session tokens");
-    }
+    let sessions_max_ttl = Duration::from_secs(
+        raw.sessions
+            .as_ref()
+            .and_then(|s| s.get("max_ttl_seconds"))
+            .and_then(Value::as_u64)
+            .unwrap_or(3600),
+    );
     let store = match &raw.store {
         None => StoreConfig::File(base_dir.join("data/toolgate.redb")),
         Some(store) => {
@@ -1107,6 +1113,7 @@ fn build_config(
         environment: env,
         listen: listen?,
         limits,
+        sessions_max_ttl,
         store,
         audit: audit?,
         credentials,

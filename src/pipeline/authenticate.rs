@@ -1,37 +1,108 @@
-//! Stage 1 — authenticate: the caller must be an agent holding a valid key.
+//! Stage 1 — authenticate: the caller must be an agent holding a valid key
+//! or a live session token; revoked identities fail here.
+//!
+//! Every failure gives the same `unauthenticated` answer: a caller cannot
+//! tell a revoked key from a wrong one.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use http::HeaderMap;
 
 use crate::Gateway;
-use crate::config::WorkflowDef;
+use crate::config::{ToolBinding, WorkflowDef};
 use crate::error::ApiError;
-use crate::identity::Caller;
+use crate::identity::{Caller, bearer};
+use crate::revocations;
+use crate::sessions::{self, TOKEN_PREFIX};
 
 /// An agent and the one workflow it acts in.
 pub struct Agent<'g> {
-    pub caller: Arc<Caller>,
     pub name: String,
     pub workflow: &'g WorkflowDef,
+    /// A session's narrowed scopes; `None` with the agent's own key.
+    pub scopes: Option<BTreeSet<String>>,
+    /// The end user a session acts for.
+    pub subject: Option<String>,
+    /// Whether the caller used a session token.
+    pub via_session: bool,
 }
 
-pub fn agent<'g>(gw: &'g Gateway, headers: &HeaderMap) -> Result<Agent<'g>, ApiError> {
-    let caller = gw
+impl Agent<'_> {
+    /// Whether this caller may use the tool (a session may narrow the workflow's grant).
+    pub fn may_use(&self, b: &ToolBinding) -> bool {
+        self.scopes
+            .as_ref()
+            .is_none_or(|s| b.tool.scopes.is_subset(s))
+    }
+}
+
+fn workflow<'g>(gw: &'g Gateway, name: &str, agent: &str) -> Result<&'g WorkflowDef, ApiError> {
+    gw.config.workflows.get(name).ok_or_else(|| {
+        ApiError::internal(format!("agent {agent} names a workflow that is not loaded"))
+    })
+}
+
+pub async fn agent<'g>(gw: &'g Gateway, headers: &HeaderMap) -> Result<Agent<'g>, ApiError> {
+    let token = bearer(headers).ok_or_else(ApiError::unauthenticated)?;
+    if token.starts_with(TOKEN_PREFIX) {
+        let session = sessions::find(gw.store.as_ref(), token)
+            .await
+            .map_err(super::rate_limit::store_unavailable)?
+            .ok_or_else(ApiError::unauthenticated)?;
+        // The agent must still exist, with the key the session was minted under, unrevoked.
+        let key = gw
+            .identities
+            .agent_key(&session.agent)
+            .ok_or_else(ApiError::unauthenticated)?;
+        if hex::encode(key) != session.agent_key_sha256
+            || gw
+                .revocations
+                .is_active(&revocations::agent_key(&session.agent, &key))
+        {
+            return Err(ApiError::unauthenticated());
+        }
+        let wf = gw
+            .config
+            .agents
+            .get(&session.agent)
+            .map(|a| a.workflow.clone())
+            .ok_or_else(ApiError::unauthenticated)?;
+        return Ok(Agent {
+            workflow: workflow(gw, &wf, &session.agent)?,
+            name: session.agent,
+            scopes: Some(session.scopes),
+            subject: session.subject,
+            via_session: true,
+        });
+    }
+    let (caller, key) = gw
         .identities
-        .from_headers(headers)
+        .authenticate(token)
         .ok_or_else(ApiError::unauthenticated)?;
-    let Caller::Agent { name, workflow } = caller.as_ref() else {
+    let Caller::Agent { name, workflow: wf } = caller.as_ref() else {
         return Err(ApiError::forbidden(
             "only agent keys may call tools or list them; approver and admin keys never can",
         ));
     };
-    let workflow = gw.config.workflows.get(workflow).ok_or_else(|| {
-        ApiError::internal(format!("agent {name} names a workflow that is not loaded"))
-    })?;
+    if gw
+        .revocations
+        .is_active(&revocations::agent_key(name, &key))
+    {
+        return Err(ApiError::unauthenticated());
+    }
     Ok(Agent {
+        workflow: workflow(gw, wf, name)?,
         name: name.clone(),
-        caller: caller.clone(),
-        workflow,
+        scopes: None,
+        subject: None,
+        via_session: false,
     })
+}
+
+/// The caller, whatever its role (for approver and admin endpoints).
+pub fn caller(gw: &Gateway, headers: &HeaderMap) -> Result<Arc<Caller>, ApiError> {
+    gw.identities
+        .from_headers(headers)
+        .ok_or_else(ApiError::unauthenticated)
 }

@@ -38,6 +38,15 @@ pub fn attach(
     let Some(def) = &binding.credential else {
         return Ok(None);
     };
+    if gw
+        .revocations
+        .is_active(&crate::revocations::credential_key(&def.name))
+    {
+        return Err(ApiError::new(
+            Code::CredentialUnavailable,
+            "the credential for this tool has been disabled by an operator; the call was not made",
+        ));
+    }
     let loaded = gw.credentials.current(&def.name).map_err(unavailable)?;
     inject(def, &loaded, req)?;
     Ok(Some(CredentialUse {

@@ -5,11 +5,13 @@
 
 use std::sync::Arc;
 
-use crate::config::{ToolBinding, WorkflowDef};
+use super::authenticate::Agent;
+use crate::config::ToolBinding;
 use crate::error::{ApiError, Code};
 
-pub fn tool(workflow: &WorkflowDef, name: &str) -> Result<Arc<ToolBinding>, ApiError> {
-    workflow.tools.get(name).cloned().ok_or_else(|| {
+pub fn tool(agent: &Agent<'_>, name: &str) -> Result<Arc<ToolBinding>, ApiError> {
+    let found = agent.workflow.tools.get(name).filter(|b| agent.may_use(b));
+    found.cloned().ok_or_else(|| {
         ApiError::new(
             Code::UnknownTool,
             "no tool by that name is available to this agent; list them with GET /v1/tools",

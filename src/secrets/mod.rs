@@ -10,7 +10,7 @@ mod sources;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
 use arc_swap::ArcSwapOption;
@@ -47,8 +47,6 @@ pub enum CredentialError {
     Unknown(String),
     #[error("credential {name} is unavailable: {reason}")]
     Unavailable { name: String, reason: String },
-    #[error("credential {0} is disabled")]
-    Disabled(String),
 }
 
 struct Entry {
@@ -56,7 +54,6 @@ struct Entry {
     current: ArcSwapOption<Loaded>,
     previous: std::sync::Mutex<Vec<SecretString>>,
     versions: AtomicU64,
-    disabled: AtomicBool,
 }
 
 /// All credentials of the process and the redactor that knows their values.
@@ -83,7 +80,6 @@ impl Credentials {
                         current: ArcSwapOption::empty(),
                         previous: std::sync::Mutex::new(Vec::new()),
                         versions: AtomicU64::new(0),
-                        disabled: AtomicBool::new(false),
                     },
                 )
             })
@@ -103,15 +99,35 @@ impl Credentials {
         creds
     }
 
+    /// Re-read a credential from its source now (an operator's "reload").
+    pub fn reload(&self, name: &str) -> Result<u64, CredentialError> {
+        let entry = self
+            .entries
+            .get(name)
+            .ok_or_else(|| CredentialError::Unknown(name.to_owned()))?;
+        let value = Self::read_source(&entry.def.source, self.env.as_ref()).ok_or_else(|| {
+            CredentialError::Unavailable {
+                name: name.to_owned(),
+                reason: format!("cannot read {}", entry.def.source.describe()),
+            }
+        })?;
+        let stamp = match &entry.def.source {
+            SourceDef::File(path) => sources::FileStamp::of(path).ok(),
+            SourceDef::Env(_) => None,
+        };
+        Ok(self.install(entry, value, stamp).version)
+    }
+
+    pub fn exists(&self, name: &str) -> bool {
+        self.entries.contains_key(name)
+    }
+
     /// The credential's current value, re-read from its source when it changed.
     pub fn current(&self, name: &str) -> Result<Arc<Loaded>, CredentialError> {
         let entry = self
             .entries
             .get(name)
             .ok_or_else(|| CredentialError::Unknown(name.to_owned()))?;
-        if entry.disabled.load(Ordering::Acquire) {
-            return Err(CredentialError::Disabled(name.to_owned()));
-        }
         let cached = entry.current.load_full();
         let unavailable = |reason: String| CredentialError::Unavailable {
             name: name.to_owned(),
@@ -246,15 +262,6 @@ impl Credentials {
             }
         }
         b.build()
-    }
-
-    pub fn set_disabled(&self, name: &str, disabled: bool) -> Result<(), CredentialError> {
-        let entry = self
-            .entries
-            .get(name)
-            .ok_or_else(|| CredentialError::Unknown(name.to_owned()))?;
-        entry.disabled.store(disabled, Ordering::Release);
-        Ok(())
     }
 
     /// Names of credentials that cannot be loaded now (for `/readyz`).

@@ -12,5 +12,6 @@ mod config;
 mod crash;
 mod credentials;
 mod egress;
+mod killswitch;
 mod shutdown;
 mod store;

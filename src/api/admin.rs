@@ -1,0 +1,133 @@
+//! Admin kill switches and rotation: `/v1/admin/…`. Admin keys only.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use serde_json::{Value, json};
+
+use crate::Gateway;
+use crate::error::{ApiError, Code};
+use crate::identity::Caller;
+use crate::pipeline::authenticate;
+use crate::pipeline::rate_limit::store_unavailable;
+use crate::revocations::{self, switch};
+
+fn admin(gw: &Gateway, headers: &HeaderMap) -> Result<String, ApiError> {
+    match authenticate::caller(gw, headers)?.as_ref() {
+        Caller::Admin { name } => Ok(name.clone()),
+        _ => Err(ApiError::forbidden("only admin keys may use /v1/admin")),
+    }
+}
+
+/// An optional `{reason}` body.
+fn reason(body: Result<Bytes, BytesRejection>) -> Result<String, ApiError> {
+    let body = body.map_err(|_| ApiError::bad_request("the request body could not be read"))?;
+    if body.is_empty() {
+        return Ok(String::new());
+    }
+    let v: Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("the body is not valid JSON ({e})")))?;
+    match v.get("reason") {
+        None | Some(Value::Null) => Ok(String::new()),
+        Some(Value::String(s)) if s.len() <= 2000 => Ok(s.clone()),
+        Some(_) => Err(ApiError::bad_request(
+            "reason must be a string of at most 2000 characters",
+        )),
+    }
+}
+
+fn unknown_credential() -> ApiError {
+    ApiError::new(Code::NotFound, "no credential by that name")
+}
+
+pub(super) async fn disable_credential(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let who = admin(&gw, &headers)?;
+    let why = reason(body)?;
+    if !gw.credentials.exists(&name) {
+        return Err(unknown_credential());
+    }
+    gw.revocations
+        .set(
+            gw.store.as_ref(),
+            &revocations::credential_key(&name),
+            &switch(&who, &why),
+        )
+        .await
+        .map_err(store_unavailable)?;
+    tracing::warn!(admin = %who, credential = %name, reason = %why, "credential disabled");
+    Ok(Json(json!({ "credential": name, "status": "disabled" })))
+}
+
+pub(super) async fn enable_credential(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let who = admin(&gw, &headers)?;
+    let why = reason(body)?;
+    if !gw.credentials.exists(&name) {
+        return Err(unknown_credential());
+    }
+    gw.revocations
+        .clear(gw.store.as_ref(), &revocations::credential_key(&name))
+        .await
+        .map_err(store_unavailable)?;
+    tracing::warn!(admin = %who, credential = %name, reason = %why, "credential enabled");
+    Ok(Json(json!({ "credential": name, "status": "enabled" })))
+}
+
+pub(super) async fn reload_credential(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let who = admin(&gw, &headers)?;
+    if !gw.credentials.exists(&name) {
+        return Err(unknown_credential());
+    }
+    let version = gw.credentials.reload(&name).map_err(|e| {
+        ApiError::new(
+            Code::CredentialUnavailable,
+            "the credential's source cannot be read now",
+        )
+        .with_internal(e.to_string())
+    })?;
+    tracing::warn!(admin = %who, credential = %name, version, "credential reloaded");
+    Ok(Json(
+        json!({ "credential": name, "status": "reloaded", "version": version }),
+    ))
+}
+
+pub(super) async fn revoke_agent(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let who = admin(&gw, &headers)?;
+    let why = reason(body)?;
+    let key = gw
+        .identities
+        .agent_key(&name)
+        .ok_or_else(|| ApiError::new(Code::NotFound, "no agent by that name"))?;
+    gw.revocations
+        .set(
+            gw.store.as_ref(),
+            &revocations::agent_key(&name, &key),
+            &switch(&who, &why),
+        )
+        .await
+        .map_err(store_unavailable)?;
+    tracing::warn!(admin = %who, agent = %name, reason = %why, "agent revoked with all its sessions");
+    Ok(Json(json!({ "agent": name, "status": "revoked" })))
+}

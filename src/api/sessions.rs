@@ -1,0 +1,100 @@
+//! `POST /v1/sessions` — an agent mints a short-lived token for one run.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, StatusCode};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::Gateway;
+use crate::approvals::rfc3339;
+use crate::error::ApiError;
+use crate::pipeline::authenticate;
+use crate::pipeline::rate_limit::store_unavailable;
+use crate::sessions::{self, Session, valid_label};
+use crate::store::now_ms;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MintRequest {
+    ttl_seconds: u64,
+    scopes: Option<Vec<String>>,
+    subject: Option<String>,
+    run_id: Option<String>,
+}
+
+pub(super) async fn mint(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let agent = authenticate::agent(&gw, &headers).await?;
+    if agent.via_session {
+        return Err(ApiError::forbidden(
+            "a session token cannot mint sessions; use the agent's key",
+        ));
+    }
+    let body = body.map_err(|_| ApiError::bad_request("the request body could not be read"))?;
+    let req: MintRequest = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request(format!(
+            "expected {{ttl_seconds, scopes?, subject?, run_id?}} ({e})"
+        ))
+    })?;
+    if req.ttl_seconds == 0 {
+        return Err(ApiError::bad_request("ttl_seconds must be at least 1"));
+    }
+    let granted = &agent.workflow.scopes;
+    let scopes: BTreeSet<String> = match req.scopes {
+        None => granted.clone(),
+        Some(asked) => {
+            let asked: BTreeSet<String> = asked.into_iter().collect();
+            let extra: Vec<&String> = asked.difference(granted).collect();
+            if !extra.is_empty() {
+                return Err(ApiError::forbidden(format!(
+                    "a session can only narrow the agent's scopes; not granted: {extra:?}"
+                )));
+            }
+            asked
+        }
+    };
+    for (what, v) in [("subject", &req.subject), ("run_id", &req.run_id)] {
+        if v.as_deref().is_some_and(|s| !valid_label(s)) {
+            return Err(ApiError::bad_request(format!(
+                "{what} must be 1 to 128 characters of letters, digits and . _ @ + - :"
+            )));
+        }
+    }
+    let ttl = Duration::from_secs(req.ttl_seconds).min(gw.config.sessions_max_ttl);
+    let key = gw
+        .identities
+        .agent_key(&agent.name)
+        .ok_or_else(ApiError::unauthenticated)?;
+    let session = Session {
+        agent: agent.name.clone(),
+        agent_key_sha256: hex::encode(key),
+        scopes: scopes.clone(),
+        subject: req.subject.clone(),
+        run_id: req.run_id.clone(),
+        expires_at_ms: now_ms() + ttl.as_millis() as u64,
+    };
+    let token = sessions::mint(gw.store.as_ref(), &session, ttl)
+        .await
+        .map_err(store_unavailable)?;
+    tracing::info!(agent = %agent.name, ttl_s = ttl.as_secs(), subject = ?req.subject, run_id = ?req.run_id, "session minted");
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "token": token,
+            "expires_at": rfc3339(session.expires_at_ms),
+            "scopes": scopes,
+            "subject": req.subject,
+            "run_id": req.run_id,
+        })),
+    ))
+}

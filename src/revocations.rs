@@ -1,0 +1,88 @@
+//! Kill switches: disabled credentials and revoked agents.
+//!
+//! A switch takes effect in this process at once (an in-memory set checked on
+//! every call) and is persisted in the store, where every process sharing it
+//! picks it up on its next refresh (each second). An agent is revoked by name
+//! *and* key hash, so issuing the agent a new key in config brings it back.
+
+use std::collections::HashSet;
+use std::sync::RwLock;
+
+use serde::{Deserialize, Serialize};
+
+use crate::store::{Ns, Store, StoreError, now_ms};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Switch {
+    pub by: String,
+    pub reason: String,
+    pub at_ms: u64,
+}
+
+#[derive(Default)]
+pub struct Revocations {
+    active: RwLock<HashSet<String>>,
+}
+
+pub fn agent_key(name: &str, key_sha256: &[u8; 32]) -> String {
+    format!("agent/{name}/{}", hex::encode(key_sha256))
+}
+
+pub fn credential_key(name: &str) -> String {
+    format!("credential/{name}")
+}
+
+impl Revocations {
+    pub fn is_active(&self, key: &str) -> bool {
+        self.active
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(key)
+    }
+
+    /// Turn a switch on, here and in the store.
+    pub async fn set(
+        &self,
+        store: &dyn Store,
+        key: &str,
+        switch: &Switch,
+    ) -> Result<(), StoreError> {
+        let bytes = serde_json::to_vec(switch).unwrap_or_default();
+        store.insert_new(Ns::Revocations, key, &bytes, None).await?;
+        self.active
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key.to_owned());
+        Ok(())
+    }
+
+    /// Turn a switch off, here and in the store.
+    pub async fn clear(&self, store: &dyn Store, key: &str) -> Result<(), StoreError> {
+        store.delete(Ns::Revocations, key, None).await?;
+        self.active
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key);
+        Ok(())
+    }
+
+    /// Replace the in-memory set with the store's.
+    pub async fn refresh(&self, store: &dyn Store) -> Result<(), StoreError> {
+        let keys: HashSet<String> = store
+            .list(Ns::Revocations, usize::MAX)
+            .await?
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        *self.active.write().unwrap_or_else(|p| p.into_inner()) = keys;
+        Ok(())
+    }
+}
+
+pub fn switch(by: &str, reason: &str) -> Switch {
+    Switch {
+        by: by.to_owned(),
+        reason: reason.to_owned(),
+        at_ms: now_ms(),
+    }
+}

@@ -1,0 +1,73 @@
+//! Session tokens: short-lived tokens an agent mints for one run.
+//!
+//! A session can only narrow the agent's scopes, carries an optional
+//! `subject` (the end user the agent acts for — set by the orchestrator,
+//! never by the model) and `run_id`, and dies with its TTL, with the agent's
+//! revocation, or when the agent's key changes. The store holds only the
+//! token's SHA-256.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::store::{Inserted, Ns, Store, StoreError, now_ms};
+
+pub const TOKEN_PREFIX: &str = "tg_session_";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Session {
+    pub agent: String,
+    /// The agent key's hash when minted: a new key ends old sessions.
+    pub agent_key_sha256: String,
+    pub scopes: BTreeSet<String>,
+    pub subject: Option<String>,
+    pub run_id: Option<String>,
+    pub expires_at_ms: u64,
+}
+
+fn hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// A subject or run id: short, printable, no path characters.
+pub fn valid_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._@+-:".contains(&b))
+}
+
+/// Mint a token for `session`; the token is returned once and only its hash stored.
+pub async fn mint(
+    store: &dyn Store,
+    session: &Session,
+    ttl: Duration,
+) -> Result<String, StoreError> {
+    loop {
+        let mut bytes = [0u8; 32];
+        rand::rng().fill_bytes(&mut bytes);
+        let token = format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes));
+        let value = serde_json::to_vec(session).unwrap_or_default();
+        if let Inserted::New = store
+            .insert_new(Ns::Sessions, &hash(&token), &value, Some(ttl))
+            .await?
+        {
+            return Ok(token);
+        }
+    }
+}
+
+/// The live session for a token, if any.
+pub async fn find(store: &dyn Store, token: &str) -> Result<Option<Session>, StoreError> {
+    let Some(v) = store.get(Ns::Sessions, &hash(token)).await? else {
+        return Ok(None);
+    };
+    let s: Session = serde_json::from_slice(&v.value)
+        .map_err(|e| StoreError(format!("damaged session: {e}")))?;
+    Ok((s.expires_at_ms > now_ms()).then_some(s))
+}

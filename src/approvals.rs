@@ -212,7 +212,7 @@ pub async fn finish(
     let outcome = match result {
         Ok(o) => Outcome {
             http_status: 200,
-            body: o.body(None),
+            body: o.body(),
         },
         Err(e) => Outcome {
             http_status: e.code.status().as_u16(),

@@ -41,7 +41,7 @@ pub mod validate;
 use std::time::Duration;
 
 use http::HeaderMap;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::Gateway;
 use crate::actions::{self, IdempotencyRecord};
@@ -65,28 +65,42 @@ pub struct CallRequest {
 #[derive(Debug)]
 pub struct CallOutcome {
     pub call_id: String,
-    pub result: Value,
+    pub result: shape::ResultBody,
     pub upstream_status: u16,
     pub headers: Map<String, Value>,
     pub redactions: usize,
 }
 
+/// The 200 answer's body, serialized without copying the result.
+#[derive(serde::Serialize)]
+struct SucceededBody<'a> {
+    call_id: &'a str,
+    status: &'static str,
+    result: &'a shape::ResultBody,
+    upstream_status: u16,
+    #[serde(skip_serializing_if = "Map::is_empty")]
+    headers: &'a Map<String, Value>,
+}
+
 impl CallOutcome {
-    /// The 200 answer's body.
-    pub fn body(&self, action_id: Option<&str>) -> Value {
-        let mut body = json!({
-            "call_id": self.call_id,
-            "status": "succeeded",
-            "result": self.result,
-            "upstream_status": self.upstream_status,
-        });
-        if !self.headers.is_empty() {
-            body["headers"] = Value::Object(self.headers.clone());
+    fn answer(&self) -> SucceededBody<'_> {
+        SucceededBody {
+            call_id: &self.call_id,
+            status: "succeeded",
+            result: &self.result,
+            upstream_status: self.upstream_status,
+            headers: &self.headers,
         }
-        if let Some(id) = action_id {
-            body["action_id"] = json!(id);
-        }
-        body
+    }
+
+    /// The 200 answer's body, as bytes (the hot path).
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(&self.answer()).unwrap_or_default()
+    }
+
+    /// The 200 answer's body, as a value (to keep with an action).
+    pub fn body(&self) -> Value {
+        serde_json::to_value(self.answer()).unwrap_or(Value::Null)
     }
 }
 

@@ -33,7 +33,15 @@ pub(super) async fn create(
         Err(e) => Err(e),
     };
     let mut response = match outcome {
-        Ok(CallReply::Done(o)) => (StatusCode::OK, Json(o.body(None))).into_response(),
+        Ok(CallReply::Done(o)) => (
+            StatusCode::OK,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            o.to_json(),
+        )
+            .into_response(),
         Ok(CallReply::Action { http_status, body }) => {
             let status = StatusCode::from_u16(http_status).unwrap_or(StatusCode::OK);
             (status, Json(body)).into_response()

@@ -10,6 +10,8 @@
 use std::sync::Arc;
 
 use http::{HeaderName, StatusCode, header};
+use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 use super::forward::UpstreamResponse;
@@ -29,8 +31,25 @@ static DEFAULT_HEADERS: [HeaderName; 5] = [
 /// How much of an upstream error body is passed back.
 const ERROR_BODY_MAX: usize = 4096;
 
+/// A result as the caller gets it: parsed JSON, or — on the fast path — the
+/// upstream's JSON text itself, already redacted and checked to be JSON.
+#[derive(Debug)]
+pub enum ResultBody {
+    Value(Value),
+    Raw(Box<RawValue>),
+}
+
+impl Serialize for ResultBody {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ResultBody::Value(v) => v.serialize(s),
+            ResultBody::Raw(r) => r.serialize(s),
+        }
+    }
+}
+
 pub struct Shaped {
-    pub result: Value,
+    pub result: ResultBody,
     pub headers: Map<String, Value>,
     pub redactions: usize,
 }
@@ -96,15 +115,18 @@ pub fn response(
         ]));
     }
 
-    let (body, mut redactions) = if resp.body.is_empty() {
-        (Value::Null, 0)
+    let (result, mut redactions) = if resp.body.is_empty() {
+        (ResultBody::Value(Value::Null), 0)
+    } else if let Some(fast) = raw_fast_path(redactor, tool, &resp.body) {
+        fast
     } else {
-        redacted_body(redactor, tool, resp, None)
-    };
-    let result = if tool.response.fields.is_empty() {
-        body
-    } else {
-        project(&body, &tool.response.fields)
+        let (body, n) = redacted_body(redactor, tool, resp, None);
+        let body = if tool.response.fields.is_empty() {
+            body
+        } else {
+            project(&body, &tool.response.fields)
+        };
+        (ResultBody::Value(body), n)
     };
 
     let mut headers = Map::new();
@@ -121,6 +143,28 @@ pub fn response(
         headers,
         redactions,
     })
+}
+
+/// The fast path for a JSON answer that needs no projection or field-level
+/// redaction: redact the text itself and pass it on unparsed.
+///
+/// Only taken when the text holds no backslash: then every JSON string's
+/// content is exactly its bytes, so matching the bytes finds every secret
+/// that parsing would (with escapes, an upstream could spell a secret in
+/// forms only parsing normalizes). The markers contain no quote or
+/// backslash, so the redacted text is still JSON; it is checked anyway.
+fn raw_fast_path(redactor: &Redactor, tool: &ToolDef, body: &[u8]) -> Option<(ResultBody, usize)> {
+    if !tool.response.fields.is_empty()
+        || !tool.sensitive.is_empty()
+        || tool.pii
+        || body.contains(&b'\\')
+    {
+        return None;
+    }
+    let (text, n) = redactor.redact_bytes(body);
+    let text = std::str::from_utf8(&text).ok()?;
+    let raw = RawValue::from_string(text.trim().to_owned()).ok()?;
+    Some((ResultBody::Raw(raw), n))
 }
 
 /// Keep only the values at `pointers`, in their places; `*` spans every array item.

@@ -131,7 +131,7 @@ upstream:
   timeout_ms: 5000
 YAML
 "$TOOLGATE" check --config "$TMP/tg/toolgate.yaml" >&2 || true
-BENCH_SECRET=$SECRET RUST_LOG=warn "$TOOLGATE" serve --config "$TMP/tg/toolgate.yaml" >"$TMP/toolgate.log" 2>&1 &
+BENCH_SECRET=$SECRET RUST_LOG=warn TOOLGATE_WORKER_THREADS=${TOOLGATE_WORKER_THREADS:-} "$TOOLGATE" serve --config "$TMP/tg/toolgate.yaml" >"$TMP/toolgate.log" 2>&1 &
 TG_PID=$!; PIDS+=("$TG_PID")
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$TG_PORT/healthz" >/dev/null && break; sleep 0.05; done
 

@@ -109,7 +109,16 @@ fn main() -> ExitCode {
 }
 
 fn run(fut: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
-    let rt = match tokio::runtime::Runtime::new() {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all();
+    // TOOLGATE_WORKER_THREADS overrides the default of one worker per core.
+    if let Some(n) = std::env::var("TOOLGATE_WORKER_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        builder.worker_threads(n);
+    }
+    let rt = match builder.build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("toolgate: cannot start the runtime: {e}");

@@ -20,8 +20,10 @@ use crate::Gateway;
 use crate::actions::{
     self, Action, Decision, Edit, FrozenRequest, IdempotencyRecord, Outcome, State, Step,
 };
+use crate::audit::Event;
 use crate::config::{ToolBinding, WorkflowDef};
 use crate::error::{ApiError, Code};
+use crate::pipeline::audit::Trail;
 use crate::pipeline::rate_limit::store_unavailable;
 use crate::pipeline::{CallOutcome, CallReply, Timing, build, validate};
 use crate::redact::JsonOptions;
@@ -387,6 +389,30 @@ pub async fn approve(
         return Err(not_found());
     };
     gw.action_events.notify_waiters();
+    if decision.is_ok() {
+        let edit = action
+            .edits
+            .last()
+            .filter(|e| e.by == who.name && e.at_ms == now)
+            .cloned();
+        Trail::for_action(gw, &action)
+            .record(Event::Approved, |e| {
+                e.approver = Some(who.name.to_owned());
+                e.reason = Some(reason.clone());
+                e.decision = Some(format!(
+                    "approved {}/{}",
+                    action.approvals.len(),
+                    action.approvals_required
+                ));
+                if let Some(ed) = edit {
+                    e.previous_args_sha256 = Some(ed.previous_args_sha256);
+                    e.previous_request_sha256 = Some(ed.previous_request_sha256);
+                }
+            })
+            .await?;
+    } else if action.state == State::Expired {
+        settled(gw, &action).await;
+    }
     tracing::info!(action_id = %action.id, approver = %who.name, state = action.state.as_str(), "approval recorded");
     if decision? {
         let done = run(gw, action).await?;
@@ -400,7 +426,8 @@ async fn run(gw: &Gateway, a: Action) -> Result<Action, ApiError> {
     let result = match (binding(gw, &a), a.request.thaw()) {
         (Some(b), Some(req)) => {
             let mut timing = Timing::default();
-            crate::pipeline::execute(gw, b, &a.call_id, req, &mut timing).await
+            let mut trail = Trail::for_action(gw, &a);
+            crate::pipeline::execute(gw, b, &a.call_id, req, &mut timing, &mut trail).await
         }
         (None, _) => Err(ApiError::new(
             Code::Conflict,
@@ -449,7 +476,17 @@ pub async fn deny(
         return Err(not_found());
     };
     gw.action_events.notify_waiters();
+    if r.is_err() && action.state == State::Expired {
+        settled(gw, &action).await;
+    }
     r?;
+    Trail::for_action(gw, &action)
+        .record(Event::Denied, |e| {
+            e.approver = Some(who.name.to_owned());
+            e.reason = Some(reason.clone());
+            e.decision = Some("denied".into());
+        })
+        .await?;
     tracing::info!(action_id = %action.id, approver = %who.name, "action denied");
     Ok(approver_view(gw, &action))
 }
@@ -476,10 +513,26 @@ pub async fn recover(gw: &Gateway) -> Result<usize, crate::store::StoreError> {
         .await?;
         if let Some((a, true)) = r {
             tracing::warn!(action_id = %a.id, tool = %a.tool, "action was executing when toolgate stopped: marked unknown, not re-sent");
+            settled(gw, &a).await;
             n += 1;
         }
     }
     Ok(n)
+}
+
+/// Record that time settled an action (`expired`, or `unknown` after a crash).
+async fn settled(gw: &Gateway, a: &Action) {
+    let event = if a.state == State::Expired {
+        Event::Expired
+    } else {
+        Event::Unknown
+    };
+    let r = Trail::for_action(gw, a)
+        .record(event, |e| e.decision = Some(a.state.as_str().to_owned()))
+        .await;
+    if let Err(e) = r {
+        tracing::error!(action_id = %a.id, error = %e, "cannot audit a settled action");
+    }
 }
 
 /// Runs for the life of the server, each second: refreshes kill switches from
@@ -496,6 +549,7 @@ pub async fn sweeper(gw: Arc<Gateway>) {
             Ok(changed) => {
                 for a in &changed {
                     tracing::info!(action_id = %a.id, state = a.state.as_str(), "action settled by time");
+                    settled(&gw, a).await;
                 }
                 if !changed.is_empty() {
                     gw.action_events.notify_waiters();

@@ -10,6 +10,7 @@
 pub mod actions;
 pub mod api;
 pub mod approvals;
+pub mod audit;
 pub mod catalog;
 pub mod config;
 pub mod dev;
@@ -42,6 +43,10 @@ pub struct Gateway {
     pub egress: Egress,
     pub store: Arc<dyn Store>,
     pub revocations: revocations::Revocations,
+    pub audit: Arc<dyn audit::AuditSink>,
+    /// Keys the HMACs of masked arguments and credential fingerprints (and
+    /// the chain, when configured): from `audit.hmac_key`, else random per process.
+    pub audit_key: Arc<[u8]>,
     /// Woken whenever an action changes, for long-polls in this process.
     pub action_events: tokio::sync::Notify,
 }
@@ -54,6 +59,32 @@ impl Gateway {
         redactor: Arc<SharedRedactor>,
     ) -> anyhow::Result<Arc<Gateway>> {
         let credentials = Credentials::new(&config, env, redactor.clone());
+        let configured_key = match &config.audit.hmac_key {
+            Some(source) => Some(
+                credentials
+                    .read_extra("audit-hmac-key", source)
+                    .map_err(|e| anyhow::anyhow!("cannot read the audit HMAC key: {e}"))?,
+            ),
+            None => None,
+        };
+        let audit_key: Arc<[u8]> = match &configured_key {
+            Some(k) => Arc::from(secrecy::ExposeSecret::expose_secret(k).as_bytes()),
+            None => {
+                let mut k = [0u8; 32];
+                rand::RngCore::fill_bytes(&mut rand::rng(), &mut k);
+                Arc::from(&k[..])
+            }
+        };
+        let chain_key = configured_key.as_ref().map(|_| audit_key.clone());
+        let audit: Arc<dyn audit::AuditSink> = Arc::new(
+            audit::FileSink::open(&config.audit.path, chain_key, config.audit.max_file_bytes)
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "cannot open the audit trail at {}: {e}",
+                        config.audit.path.display()
+                    )
+                })?,
+        );
         let store: Arc<dyn Store> = match &config.store {
             config::StoreConfig::Memory => Arc::new(MemoryStore::new()),
             config::StoreConfig::File(path) => Arc::new(FileStore::open(path).map_err(|e| {
@@ -68,6 +99,8 @@ impl Gateway {
             egress: Egress::new()?,
             store,
             revocations: revocations::Revocations::default(),
+            audit,
+            audit_key,
             action_events: tokio::sync::Notify::new(),
         }))
     }

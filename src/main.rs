@@ -63,10 +63,34 @@ enum Command {
         #[arg(long)]
         workflow: Option<String>,
     },
+    /// The audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Tool definitions.
     Tools {
         #[command(subcommand)]
         command: ToolsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check a trail: every record's hash, sequence and link. Exit 0 only when intact.
+    Verify {
+        /// Trail files in order; rotated siblings of a live file are included before it.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Environment variable holding the audit HMAC key (for a keyed trail).
+        #[arg(long)]
+        key_env: Option<String>,
+        /// File holding the audit HMAC key (for a keyed trail).
+        #[arg(long)]
+        key_file: Option<PathBuf>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -104,6 +128,15 @@ fn main() -> ExitCode {
                 },
         } => export(&config, &workflow, &format),
         Command::Serve { config, listen } => run(serve(config, listen)),
+        Command::Audit {
+            command:
+                AuditCommand::Verify {
+                    paths,
+                    key_env,
+                    key_file,
+                    json,
+                },
+        } => audit_verify(&paths, key_env.as_deref(), key_file.as_deref(), json),
         Command::Dev { listen } => run(dev_mode(listen)),
     }
 }
@@ -213,6 +246,54 @@ fn export(path: &Path, workflow: &str, format: &str) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(_) => ExitCode::FAILURE,
+    }
+}
+
+fn audit_verify(
+    paths: &[PathBuf],
+    key_env: Option<&str>,
+    key_file: Option<&Path>,
+    json: bool,
+) -> ExitCode {
+    let key = match (key_env, key_file) {
+        (Some(var), _) => match std::env::var(var) {
+            Ok(k) => Some(k.into_bytes()),
+            Err(_) => {
+                eprintln!("toolgate: environment variable {var} is not set");
+                return ExitCode::FAILURE;
+            }
+        },
+        (None, Some(f)) => match std::fs::read_to_string(f) {
+            Ok(k) => Some(k.trim_end_matches(['\n', '\r']).as_bytes().to_vec()),
+            Err(e) => {
+                eprintln!("toolgate: cannot read {}: {e}", f.display());
+                return ExitCode::FAILURE;
+            }
+        },
+        (None, None) => None,
+    };
+    let report = toolgate::audit::verify::verify(paths, key.as_deref());
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        );
+    } else {
+        match &report.problem {
+            None => println!(
+                "intact: {} record(s); head seq {} hash {}",
+                report.records, report.head_seq, report.head_hash
+            ),
+            Some(p) => {
+                println!("{}: {}:{}: {}", p.kind, p.file.display(), p.line, p.message);
+                println!("{} record(s) verified before it", report.records);
+            }
+        }
+    }
+    if report.intact() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 

@@ -28,6 +28,7 @@
 //! must exist to be frozen; nothing leaves toolgate before stage 9.
 
 pub mod approve;
+pub mod audit;
 pub mod authenticate;
 pub mod build;
 pub mod credential;
@@ -46,8 +47,10 @@ use serde_json::{Map, Value};
 use crate::Gateway;
 use crate::actions::{self, IdempotencyRecord};
 use crate::approvals;
+use crate::audit::Event;
 use crate::config::ToolBinding;
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
+use audit::Trail;
 use rate_limit::store_unavailable;
 
 /// A tool call as the orchestrator posted it, in toolgate's own terms.
@@ -69,6 +72,8 @@ pub struct CallOutcome {
     pub upstream_status: u16,
     pub headers: Map<String, Value>,
     pub redactions: usize,
+    /// The audit record of the outcome.
+    pub audit_id: String,
 }
 
 /// The 200 answer's body, serialized without copying the result.
@@ -80,6 +85,7 @@ struct SucceededBody<'a> {
     upstream_status: u16,
     #[serde(skip_serializing_if = "Map::is_empty")]
     headers: &'a Map<String, Value>,
+    audit_id: &'a str,
 }
 
 impl CallOutcome {
@@ -90,6 +96,7 @@ impl CallOutcome {
             result: &self.result,
             upstream_status: self.upstream_status,
             headers: &self.headers,
+            audit_id: &self.audit_id,
         }
     }
 
@@ -126,16 +133,40 @@ pub async fn call(
     req: CallRequest,
     timing: &mut Timing,
 ) -> Result<CallReply, ApiError> {
+    let mut trail = Trail::new(gw);
+    trail.call(&req.call_id, req.model.as_deref(), req.reason.as_deref());
+    match stages(gw, headers, req, timing, &mut trail).await {
+        Ok(reply) => Ok(reply),
+        Err(e) if e.code == Code::AuditUnavailable => Err(e),
+        Err(e) => {
+            // Failures after `executing` were recorded by `execute`.
+            if !trail.executing_written {
+                trail.refused(&e).await?;
+            }
+            Err(e)
+        }
+    }
+}
+
+async fn stages(
+    gw: &Gateway,
+    headers: &HeaderMap,
+    req: CallRequest,
+    timing: &mut Timing,
+    trail: &mut Trail<'_>,
+) -> Result<CallReply, ApiError> {
     let agent = authenticate::agent(gw, headers).await?;
+    trail.agent(&agent.name, &agent.workflow.name);
+    trail.tool(&req.tool);
     let binding = resolve::tool(&agent, &req.tool)?;
-    validate::arguments(&binding, &req.arguments)?;
     let args_sha256 = actions::sha256_json(&req.arguments);
-    let action_id = actions::new_id();
+    trail.arguments(&binding, &req.arguments, &args_sha256);
+    validate::arguments(&binding, &req.arguments)?;
     if let Some(key) = &req.idempotency_key {
         let record = IdempotencyRecord {
             tool: binding.tool.name.clone(),
             args_sha256: args_sha256.clone(),
-            action_id: action_id.clone(),
+            action_id: actions::new_id(),
         };
         if let Some(first) =
             actions::claim_idempotency(gw.store.as_ref(), &agent.name, key, &record)
@@ -144,6 +175,36 @@ pub async fn call(
         {
             return approvals::replay(gw, &first, &record).await;
         }
+        trail.action(&record.action_id);
+        rate_limit::check(
+            gw.store.as_ref(),
+            &agent.name,
+            &binding.tool.name,
+            binding.rate_limit,
+        )
+        .await?;
+        let upstream_req = build::request(&binding, &req.arguments)?;
+        if binding.approval.applies(&req.arguments) {
+            return approve::hold(
+                gw,
+                &agent,
+                &binding,
+                &req,
+                record.action_id,
+                upstream_req,
+                trail,
+            )
+            .await;
+        }
+        // Kept as an action, so a retry finds its result.
+        let action =
+            approve::executing_action(&agent, &binding, &req, record.action_id, &upstream_req);
+        actions::create(gw.store.as_ref(), &action)
+            .await
+            .map_err(store_unavailable)?;
+        let result = execute(gw, &binding, &req.call_id, upstream_req, timing, trail).await;
+        approvals::finish(gw, &action.id, &result).await?;
+        return result.map(CallReply::Done);
     }
     rate_limit::check(
         gw.store.as_ref(),
@@ -154,64 +215,79 @@ pub async fn call(
     .await?;
     let upstream_req = build::request(&binding, &req.arguments)?;
     if binding.approval.applies(&req.arguments) {
-        return approve::hold(
-            gw,
-            &agent,
-            &binding,
-            &req,
-            action_id,
-            args_sha256,
-            upstream_req,
-        )
-        .await;
+        let id = actions::new_id();
+        trail.action(&id);
+        return approve::hold(gw, &agent, &binding, &req, id, upstream_req, trail).await;
     }
-    if req.idempotency_key.is_none() {
-        return Ok(CallReply::Done(
-            execute(gw, &binding, &req.call_id, upstream_req, timing).await?,
-        ));
-    }
-    // With an idempotency key the call is kept as an action, so a retry finds its result.
-    let action = approve::executing_action(
-        &agent,
-        &binding,
-        &req,
-        action_id,
-        args_sha256,
-        &upstream_req,
-    );
-    actions::create(gw.store.as_ref(), &action)
-        .await
-        .map_err(store_unavailable)?;
-    let result = execute(gw, &binding, &req.call_id, upstream_req, timing).await;
-    approvals::finish(gw, &action.id, &result).await?;
-    result.map(CallReply::Done)
+    Ok(CallReply::Done(
+        execute(gw, &binding, &req.call_id, upstream_req, timing, trail).await?,
+    ))
 }
 
-/// Stages 7–10 for a built request: attach the credential, check egress,
-/// forward, shape. Shared by direct calls and approved actions.
+/// Stages 7–11 for a built request: attach the credential, record
+/// `executing` durably, forward (egress checked at connect), shape, record
+/// the outcome. Shared by direct calls and approved actions.
 pub async fn execute(
     gw: &Gateway,
     binding: &ToolBinding,
     call_id: &str,
     mut upstream_req: build::UpstreamRequest,
     timing: &mut Timing,
+    trail: &mut Trail<'_>,
 ) -> Result<CallOutcome, ApiError> {
-    let _credential = credential::attach(gw, binding, &mut upstream_req)?;
-    let response = forward::send(&gw.egress, &binding.tool, upstream_req).await?;
-    timing.upstream = Some(response.elapsed);
-    let shaped = shape::response(&gw.redactor.load(), &binding.tool, &response)?;
-    tracing::info!(
-        tool = %binding.tool.name,
-        call_id = %call_id,
-        upstream_status = response.status.as_u16(),
-        redactions = shaped.redactions,
-        "call executed"
-    );
-    Ok(CallOutcome {
-        call_id: call_id.to_owned(),
-        result: shaped.result,
-        upstream_status: response.status.as_u16(),
-        headers: shaped.headers,
-        redactions: shaped.redactions,
-    })
+    credential::attach(gw, binding, &mut upstream_req, trail)?;
+    trail.record(Event::Executing, |_| {}).await?;
+    trail.executing_written = true;
+    let started = std::time::Instant::now();
+    let sent = async {
+        let response = forward::send(&gw.egress, &binding.tool, upstream_req).await?;
+        timing.upstream = Some(response.elapsed);
+        let shaped = shape::response(&gw.redactor.load(), &binding.tool, &response)?;
+        Ok::<_, ApiError>((response.status.as_u16(), shaped))
+    }
+    .await;
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    match sent {
+        Ok((status, shaped)) => {
+            let receipt = trail
+                .record(Event::Executed, |e| {
+                    e.decision = Some("executed".into());
+                    e.upstream_status = Some(status);
+                    e.latency_ms = Some((latency_ms * 1000.0).round() / 1000.0);
+                    e.redactions = Some(shaped.redactions);
+                })
+                .await?;
+            tracing::info!(
+                tool = %binding.tool.name,
+                call_id = %call_id,
+                upstream_status = status,
+                redactions = shaped.redactions,
+                "call executed"
+            );
+            Ok(CallOutcome {
+                call_id: call_id.to_owned(),
+                result: shaped.result,
+                upstream_status: status,
+                headers: shaped.headers,
+                redactions: shaped.redactions,
+                audit_id: receipt.id(),
+            })
+        }
+        Err(e) => {
+            trail
+                .record(Event::Failed, |en| {
+                    en.decision = Some("failed".into());
+                    en.code = Some(e.code.as_str().to_owned());
+                    en.latency_ms = Some((latency_ms * 1000.0).round() / 1000.0);
+                    en.upstream_status = e
+                        .details
+                        .first()
+                        .and_then(|d| d.get("upstream_status"))
+                        .and_then(Value::as_u64)
+                        .map(|s| s as u16);
+                })
+                .await?;
+            Err(e)
+        }
+    }
 }

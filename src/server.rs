@@ -39,6 +39,14 @@ pub async fn serve(
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let grace = gw.config.limits.shutdown_grace;
+    let mut loaded = crate::audit::Entry::new(crate::audit::Event::ConfigLoaded);
+    loaded.environment = Some(gw.config.environment.clone());
+    loaded.config_sha256 = Some(gw.config.sha256.clone());
+    if let Err(e) = gw.audit.append(loaded).await {
+        return Err(std::io::Error::other(format!(
+            "refusing to serve without an audit trail: {e}"
+        )));
+    }
     match crate::approvals::recover(&gw).await {
         Ok(0) => {}
         Ok(n) => tracing::warn!(

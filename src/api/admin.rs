@@ -10,6 +10,7 @@ use axum::http::HeaderMap;
 use serde_json::{Value, json};
 
 use crate::Gateway;
+use crate::audit::{Entry, Event};
 use crate::error::{ApiError, Code};
 use crate::identity::Caller;
 use crate::pipeline::authenticate;
@@ -40,6 +41,28 @@ fn reason(body: Result<Bytes, BytesRejection>) -> Result<String, ApiError> {
     }
 }
 
+/// Audit an admin action; if it cannot be recorded the action is not reported as done.
+async fn record(
+    gw: &Gateway,
+    event: Event,
+    admin: &str,
+    target: &str,
+    reason: &str,
+) -> Result<(), ApiError> {
+    let mut entry = Entry::new(event);
+    entry.environment = Some(gw.config.environment.clone());
+    entry.admin = Some(admin.to_owned());
+    entry.target = Some(target.to_owned());
+    if !reason.is_empty() {
+        entry.reason = Some(gw.redactor.load().redact_str(reason).0.into_owned());
+    }
+    gw.audit
+        .append(entry)
+        .await
+        .map(|_| ())
+        .map_err(crate::pipeline::audit::unavailable)
+}
+
 fn unknown_credential() -> ApiError {
     ApiError::new(Code::NotFound, "no credential by that name")
 }
@@ -63,6 +86,14 @@ pub(super) async fn disable_credential(
         )
         .await
         .map_err(store_unavailable)?;
+    record(
+        &gw,
+        Event::AdminDisable,
+        &who,
+        &format!("credential/{name}"),
+        &why,
+    )
+    .await?;
     tracing::warn!(admin = %who, credential = %name, reason = %why, "credential disabled");
     Ok(Json(json!({ "credential": name, "status": "disabled" })))
 }
@@ -82,6 +113,14 @@ pub(super) async fn enable_credential(
         .clear(gw.store.as_ref(), &revocations::credential_key(&name))
         .await
         .map_err(store_unavailable)?;
+    record(
+        &gw,
+        Event::AdminEnable,
+        &who,
+        &format!("credential/{name}"),
+        &why,
+    )
+    .await?;
     tracing::warn!(admin = %who, credential = %name, reason = %why, "credential enabled");
     Ok(Json(json!({ "credential": name, "status": "enabled" })))
 }
@@ -102,6 +141,14 @@ pub(super) async fn reload_credential(
         )
         .with_internal(e.to_string())
     })?;
+    record(
+        &gw,
+        Event::AdminReload,
+        &who,
+        &format!("credential/{name}"),
+        "",
+    )
+    .await?;
     tracing::warn!(admin = %who, credential = %name, version, "credential reloaded");
     Ok(Json(
         json!({ "credential": name, "status": "reloaded", "version": version }),
@@ -128,6 +175,14 @@ pub(super) async fn revoke_agent(
         )
         .await
         .map_err(store_unavailable)?;
+    record(
+        &gw,
+        Event::AdminRevoke,
+        &who,
+        &format!("agent/{name}"),
+        &why,
+    )
+    .await?;
     tracing::warn!(admin = %who, agent = %name, reason = %why, "agent revoked with all its sessions");
     Ok(Json(json!({ "agent": name, "status": "revoked" })))
 }

@@ -25,12 +25,14 @@ pub(super) async fn ready(State(gw): State<Arc<Gateway>>) -> (StatusCode, Json<V
             false
         }
     };
-    let ok = unavailable.is_empty() && store_ok;
+    let audit_ok = gw.audit.is_healthy();
+    let ok = unavailable.is_empty() && store_ok && audit_ok;
     let body = json!({
         "status": if ok { "ready" } else { "not_ready" },
         "checks": {
             "credentials": { "unavailable": unavailable.len() },
             "store": { "ok": store_ok },
+            "audit": { "ok": audit_ok },
         },
     });
     let status = if ok {

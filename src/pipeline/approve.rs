@@ -5,12 +5,14 @@
 
 use serde_json::json;
 
+use super::audit::Trail;
 use super::authenticate::Agent;
 use super::build::UpstreamRequest;
 use super::{CallReply, CallRequest};
 use crate::Gateway;
 use crate::actions::{self, Action, FrozenRequest, State};
 use crate::approvals;
+use crate::audit::Event;
 use crate::config::ToolBinding;
 use crate::error::ApiError;
 use crate::store::now_ms;
@@ -20,7 +22,6 @@ fn action(
     binding: &ToolBinding,
     req: &CallRequest,
     id: String,
-    args_sha256: String,
     upstream_req: &UpstreamRequest,
 ) -> Action {
     Action {
@@ -34,7 +35,7 @@ fn action(
         expires_at_ms: 0,
         lease_until_ms: 0,
         arguments: req.arguments.clone(),
-        args_sha256,
+        args_sha256: actions::sha256_json(&req.arguments),
         request: FrozenRequest::freeze(upstream_req),
         approvals_required: binding.approval.approvals_required,
         approvals: Vec::new(),
@@ -51,10 +52,9 @@ pub fn executing_action(
     binding: &ToolBinding,
     req: &CallRequest,
     id: String,
-    args_sha256: String,
     upstream_req: &UpstreamRequest,
 ) -> Action {
-    let mut a = action(agent, binding, req, id, args_sha256, upstream_req);
+    let mut a = action(agent, binding, req, id, upstream_req);
     a.state = State::Executing;
     a.approvals_required = 0;
     a.lease_until_ms = actions::lease_for(binding.tool.upstream.timeout);
@@ -68,11 +68,17 @@ pub async fn hold(
     binding: &ToolBinding,
     req: &CallRequest,
     id: String,
-    args_sha256: String,
     upstream_req: UpstreamRequest,
+    trail: &mut Trail<'_>,
 ) -> Result<CallReply, ApiError> {
-    let mut a = action(agent, binding, req, id, args_sha256, &upstream_req);
+    let mut a = action(agent, binding, req, id, &upstream_req);
     a.expires_at_ms = a.created_at_ms + binding.approval.expires_in.as_millis() as u64;
+    trail.request(&a.request.sha256);
+    trail
+        .record(Event::Pending, |e| {
+            e.decision = Some("pending_approval".into())
+        })
+        .await?;
     actions::create(gw.store.as_ref(), &a)
         .await
         .map_err(super::rate_limit::store_unavailable)?;

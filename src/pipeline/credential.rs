@@ -34,6 +34,7 @@ pub fn attach(
     gw: &Gateway,
     binding: &ToolBinding,
     req: &mut UpstreamRequest,
+    trail: &mut super::audit::Trail<'_>,
 ) -> Result<Option<CredentialUse>, ApiError> {
     let Some(def) = &binding.credential else {
         return Ok(None);
@@ -48,6 +49,7 @@ pub fn attach(
         ));
     }
     let loaded = gw.credentials.current(&def.name).map_err(unavailable)?;
+    trail.credential(&def.name, &loaded);
     inject(def, &loaded, req)?;
     Ok(Some(CredentialUse {
         name: def.name.clone(),

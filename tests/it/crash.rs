@@ -186,3 +186,56 @@ async fn an_action_executing_at_sigkill_is_unknown_and_not_resent() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(up.count(), 1, "never re-sent");
 }
+
+#[tokio::test]
+async fn sigkill_under_load_leaves_a_trail_that_verifies_and_continues() {
+    let (_up, dir, k, secret) = prepare().await;
+    let port = free_port();
+    let p = Proc::start(&dir, port, &secret).await;
+    let mut load = Vec::new();
+    for i in 0..16 {
+        let base = p.base.clone();
+        let key = k.agent.clone();
+        load.push(tokio::spawn(async move {
+            let http = reqwest::Client::builder().no_proxy().build().unwrap();
+            for j in 0..1000 {
+                let r = http
+                    .post(format!("{base}/v1/calls"))
+                    .bearer_auth(&key)
+                    .json(&json!({"tool": "plain", "arguments": {"name": format!("n{i}-{j}")}}))
+                    .send()
+                    .await;
+                if r.is_err() {
+                    break;
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    p.kill9();
+    for t in load {
+        let _ = t.await;
+    }
+    let path = dir.path().join("data/audit.jsonl");
+    let report = toolgate::audit::verify::verify(std::slice::from_ref(&path), None);
+    assert!(report.records > 10, "{report:?}");
+    // Intact, or torn at the very end by the kill — never anything else.
+    if let Some(problem) = &report.problem {
+        assert_eq!(problem.kind, "torn_tail", "{report:?}");
+    }
+    let before = report.records;
+
+    let p = Proc::start(&dir, port, &secret).await;
+    let (st, _) = p
+        .send(
+            "POST",
+            &k.agent,
+            "/v1/calls",
+            Some(json!({"tool": "plain", "arguments": {"name": "after"}})),
+        )
+        .await;
+    assert_eq!(st, 200);
+    let report = toolgate::audit::verify::verify(std::slice::from_ref(&path), None);
+    assert!(report.intact(), "{report:?}");
+    assert!(report.records > before);
+}

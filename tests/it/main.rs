@@ -6,6 +6,7 @@
 mod support;
 
 mod approvals;
+mod audit;
 mod calls;
 mod cli;
 mod config;

@@ -1,0 +1,197 @@
+//! `toolgate audit verify`: walk a trail and name the first bad record.
+//!
+//! Checks, record by record: the line parses; `seq` is the next number;
+//! `prev` is the previous record's `hash`; `hash` matches the canonical form
+//! (under the audit key, when the trail is keyed). The first failure is named
+//! with its kind: `edited` (the hash does not match), `missing` (a gap in
+//! `seq`), `reordered` (a record out of place), `broken_chain` (`prev` does
+//! not link), `unparsable`, or `torn_tail` (the last line is incomplete — a
+//! crash mid-write, not tampering).
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::chain::{GENESIS, hash_value};
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Problem {
+    pub kind: &'static str,
+    pub file: PathBuf,
+    pub line: usize,
+    pub seq: Option<u64>,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub records: u64,
+    pub head_seq: u64,
+    pub head_hash: String,
+    pub problem: Option<Problem>,
+}
+
+impl Report {
+    pub fn intact(&self) -> bool {
+        self.problem.is_none()
+    }
+}
+
+/// The files of a trail in order: rotated siblings of each live file first.
+pub fn expand(paths: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for p in paths {
+        for r in super::file::rotated_files(p) {
+            if !out.contains(&r) && !paths.contains(&r) {
+                out.push(r);
+            }
+        }
+        out.push(p.clone());
+    }
+    out
+}
+
+struct Line {
+    seq: u64,
+    prev: String,
+    hash: String,
+    computed: String,
+}
+
+fn parse(bytes: &[u8], key: Option<&[u8]>) -> Option<Line> {
+    let v: Value = serde_json::from_slice(bytes).ok()?;
+    Some(Line {
+        seq: v.get("seq")?.as_u64()?,
+        prev: v.get("prev")?.as_str()?.to_owned(),
+        hash: v.get("hash")?.as_str()?.to_owned(),
+        computed: hash_value(&v, key),
+    })
+}
+
+pub fn verify(paths: &[PathBuf], key: Option<&[u8]>) -> Report {
+    let mut report = Report {
+        records: 0,
+        head_seq: 0,
+        head_hash: GENESIS.to_owned(),
+        problem: None,
+    };
+    let mut expected = 1u64;
+    let mut prev = GENESIS.to_owned();
+    for path in expand(paths) {
+        if let Err(p) = walk(&path, key, &mut expected, &mut prev, &mut report) {
+            report.problem = Some(p);
+            return report;
+        }
+    }
+    report
+}
+
+fn walk(
+    path: &Path,
+    key: Option<&[u8]>,
+    expected: &mut u64,
+    prev: &mut String,
+    report: &mut Report,
+) -> Result<(), Problem> {
+    let problem = |kind: &'static str, line: usize, seq: Option<u64>, message: String| Problem {
+        kind,
+        file: path.to_path_buf(),
+        line,
+        seq,
+        message,
+    };
+    let file =
+        std::fs::File::open(path).map_err(|e| problem("unreadable", 0, None, e.to_string()))?;
+    let mut reader = BufReader::with_capacity(1 << 20, file);
+    let mut buf = Vec::with_capacity(1024);
+    let mut lineno = 0usize;
+    let mut pending: Option<(usize, Line)> = None;
+    loop {
+        buf.clear();
+        let n = reader
+            .read_until(b'\n', &mut buf)
+            .map_err(|e| problem("unreadable", lineno, None, e.to_string()))?;
+        if n == 0 {
+            break;
+        }
+        lineno += 1;
+        if buf.last() != Some(&b'\n') {
+            return Err(problem(
+                "torn_tail",
+                lineno,
+                None,
+                "the last line is incomplete: the writer stopped mid-record (a crash), not necessarily tampering".into(),
+            ));
+        }
+        let Some(line) = parse(&buf[..buf.len() - 1], key) else {
+            return Err(problem(
+                "unparsable",
+                lineno,
+                None,
+                "not a valid audit record".into(),
+            ));
+        };
+        // A record out of place is told apart from a deleted one by whether
+        // the expected record comes next.
+        if let Some((pline, p)) = pending.take() {
+            let kind = if line.seq == *expected {
+                "reordered"
+            } else {
+                "missing"
+            };
+            let msg = if kind == "reordered" {
+                format!("record {} appears before record {}", p.seq, *expected)
+            } else {
+                format!("record {} is missing (found {} instead)", *expected, p.seq)
+            };
+            return Err(problem(kind, pline, Some(p.seq), msg));
+        }
+        if line.computed != line.hash {
+            return Err(problem(
+                "edited",
+                lineno,
+                Some(line.seq),
+                format!(
+                    "record {} does not match its hash: it was changed after it was written",
+                    line.seq
+                ),
+            ));
+        }
+        if line.seq != *expected {
+            if line.seq < *expected {
+                return Err(problem(
+                    "reordered",
+                    lineno,
+                    Some(line.seq),
+                    format!("record {} appears after record {}", line.seq, *expected - 1),
+                ));
+            }
+            pending = Some((lineno, line));
+            continue;
+        }
+        if line.prev != *prev {
+            return Err(problem(
+                "broken_chain",
+                lineno,
+                Some(line.seq),
+                format!("record {} does not link to the record before it", line.seq),
+            ));
+        }
+        *expected += 1;
+        *prev = line.hash.clone();
+        report.records += 1;
+        report.head_seq = line.seq;
+        report.head_hash = line.hash;
+    }
+    if let Some((pline, p)) = pending {
+        return Err(problem(
+            "missing",
+            pline,
+            Some(p.seq),
+            format!("record {} is missing (found {} instead)", *expected, p.seq),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,147 @@
+//! Stage 11 — audit: what a call did, written durably before anyone hears of it.
+//!
+//! A `Trail` follows one call (or one action) and collects what is known as
+//! the stages run — agent, workflow, tool, the arguments' hash and masked
+//! arguments, the credential's name and fingerprint. `executing` is written
+//! before the upstream is contacted and `executed`/`failed` before the caller
+//! is answered; a refusal before anything was sent is `call_denied`. If a
+//! record cannot be written the caller gets `503 audit_unavailable`, and when
+//! that happens before `executing`, nothing is sent upstream.
+
+use secrecy::ExposeSecret;
+use serde_json::Value;
+
+use crate::Gateway;
+use crate::audit::{Entry, Event, Receipt, chain};
+use crate::config::ToolBinding;
+use crate::error::{ApiError, Code};
+use crate::redact::JsonOptions;
+use crate::secrets::Loaded;
+
+pub fn unavailable(e: crate::audit::AuditError) -> ApiError {
+    ApiError::new(
+        Code::AuditUnavailable,
+        "toolgate cannot write its audit trail, so it does not act; retry shortly",
+    )
+    .with_retry_after(1)
+    .with_internal(e.to_string())
+}
+
+pub struct Trail<'g> {
+    gw: &'g Gateway,
+    base: Entry,
+    /// Set once `executing` is durable: later failures are `failed`, not `call_denied`.
+    pub executing_written: bool,
+}
+
+impl<'g> Trail<'g> {
+    pub fn new(gw: &'g Gateway) -> Trail<'g> {
+        Trail {
+            gw,
+            base: Entry {
+                environment: Some(gw.config.environment.clone()),
+                ..Entry::default()
+            },
+            executing_written: false,
+        }
+    }
+
+    /// A trail for a kept action (approvals, sweeps).
+    pub fn for_action(gw: &'g Gateway, a: &crate::actions::Action) -> Trail<'g> {
+        let mut t = Trail::new(gw);
+        t.call(&a.call_id, None, None);
+        t.agent(&a.agent, &a.workflow);
+        t.tool(&a.tool);
+        t.action(&a.id);
+        t.request(&a.request.sha256);
+        match gw
+            .config
+            .workflows
+            .get(&a.workflow)
+            .and_then(|w| w.tools.get(&a.tool))
+        {
+            Some(b) => t.arguments(b, &a.arguments, &a.args_sha256),
+            None => t.base.args_sha256 = Some(a.args_sha256.clone()),
+        }
+        t
+    }
+
+    pub fn call(&mut self, call_id: &str, model: Option<&str>, reason: Option<&str>) {
+        self.base.call_id = Some(call_id.to_owned());
+        self.base.model = model.map(str::to_owned);
+        self.base.orchestrator_reason = reason.map(str::to_owned);
+    }
+
+    pub fn agent(&mut self, agent: &str, workflow: &str) {
+        self.base.agent = Some(agent.to_owned());
+        self.base.workflow = Some(workflow.to_owned());
+    }
+
+    pub fn tool(&mut self, tool: &str) {
+        self.base.tool = Some(tool.to_owned());
+    }
+
+    pub fn action(&mut self, action_id: &str) {
+        self.base.action_id = Some(action_id.to_owned());
+    }
+
+    /// The arguments: their hash, and a copy with sensitive fields as keyed
+    /// HMACs and any loaded secret redacted.
+    pub fn arguments(&mut self, binding: &ToolBinding, args: &Value, args_sha256: &str) {
+        let mut masked = chain::mask(args, &binding.tool.sensitive, &self.gw.audit_key);
+        self.gw
+            .redactor
+            .load()
+            .redact_json(&mut masked, &JsonOptions::default());
+        self.base.arguments = Some(masked);
+        self.base.args_sha256 = Some(args_sha256.to_owned());
+    }
+
+    pub fn request(&mut self, request_sha256: &str) {
+        self.base.request_sha256 = Some(request_sha256.to_owned());
+    }
+
+    pub fn credential(&mut self, name: &str, loaded: &Loaded) {
+        self.base.credential = Some(name.to_owned());
+        self.base.credential_fingerprint = Some(chain::fingerprint(
+            loaded.value.expose_secret().as_bytes(),
+            &self.gw.audit_key,
+        ));
+    }
+
+    /// Write one record: the collected fields plus what `fill` adds.
+    pub async fn record(
+        &self,
+        event: Event,
+        fill: impl FnOnce(&mut Entry),
+    ) -> Result<Receipt, ApiError> {
+        let mut entry = self.base.clone();
+        entry.event = Some(event);
+        fill(&mut entry);
+        if let Some(r) = entry.reason.take() {
+            entry.reason = Some(self.gw.redactor.load().redact_str(&r).0.into_owned());
+        }
+        self.gw.audit.append(entry).await.map_err(unavailable)
+    }
+
+    /// Record a refusal or failure with its code.
+    pub async fn refused(&self, e: &ApiError) -> Result<Receipt, ApiError> {
+        let event = if self.executing_written {
+            Event::Failed
+        } else {
+            Event::CallDenied
+        };
+        let status = e
+            .details
+            .first()
+            .and_then(|d| d.get("upstream_status"))
+            .and_then(Value::as_u64)
+            .map(|s| s as u16);
+        self.record(event, |en| {
+            en.decision = Some("refused".into());
+            en.code = Some(e.code.as_str().to_owned());
+            en.upstream_status = status;
+        })
+        .await
+    }
+}

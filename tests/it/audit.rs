@@ -1,0 +1,245 @@
+//! The audit trail: written by real calls, verified, tampered with, starved
+//! of disk, and killed mid-write.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::{Value, json};
+use toolgate::audit::verify::verify;
+
+use crate::calls::{leaks, setup};
+use crate::support::code;
+
+fn trail(dir: &Path) -> PathBuf {
+    dir.join("data/audit.jsonl")
+}
+
+fn lines(p: &Path) -> Vec<String> {
+    std::fs::read_to_string(p)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn write_lines(p: &Path, lines: &[String]) {
+    std::fs::write(p, lines.join("\n") + "\n").unwrap();
+}
+
+fn kind(p: &Path) -> Option<&'static str> {
+    verify(&[p.to_path_buf()], None).problem.map(|p| p.kind)
+}
+
+#[tokio::test]
+async fn real_calls_leave_a_verifiable_trail_without_secrets() {
+    let s = setup().await;
+    let (st, body, _) =
+        s.gw.call(&s.keys.agent, json!({"tool": "leak", "call_id": "c-audit"}))
+            .await;
+    assert_eq!(st, 200);
+    let audit_id = body["audit_id"].as_str().unwrap().to_owned();
+    s.gw.call(&s.keys.agent, json!({"tool": "echo_basic"}))
+        .await;
+    s.gw.call(&s.keys.agent, json!({"tool": "echo_query"}))
+        .await;
+    s.gw.call(
+        &s.keys.agent,
+        json!({"tool": "status", "arguments": {"code": 401}}),
+    )
+    .await;
+    s.gw.call(&s.keys.agent, json!({"tool": "no_such_tool"}))
+        .await;
+    s.gw.call(
+        "tg_agent_wrong",
+        json!({"tool": "echo", "arguments": {"id": "1"}}),
+    )
+    .await;
+    let path = trail(s.dir.path());
+    let report = verify(std::slice::from_ref(&path), None);
+    assert!(report.intact(), "{report:?}");
+    let text = std::fs::read_to_string(&path).unwrap();
+    for secret in [&s.secret, &s.basic_secret, &s.query_secret] {
+        assert!(!leaks(&text, secret), "a secret reached the audit trail");
+    }
+    let records: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let events: Vec<&str> = records
+        .iter()
+        .map(|r| r["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(events[0], "config_loaded");
+    // executing is written before the upstream is called, executed after.
+    let i = records
+        .iter()
+        .position(|r| r["call_id"] == "c-audit" && r["event"] == "executing")
+        .unwrap();
+    assert_eq!(records[i + 1]["event"], "executed");
+    assert_eq!(records[i + 1]["upstream_status"], 200);
+    assert_eq!(records[i]["credential"], "api-key");
+    assert_eq!(
+        records[i]["credential_fingerprint"].as_str().unwrap().len(),
+        32
+    );
+    let seq = records[i + 1]["seq"].as_u64().unwrap();
+    assert!(audit_id.starts_with(&format!("{seq}:")));
+    assert!(
+        records
+            .iter()
+            .any(|r| r["event"] == "failed" && r["code"] == "credential_rejected")
+    );
+    assert!(
+        records
+            .iter()
+            .any(|r| r["event"] == "call_denied" && r["code"] == "unknown_tool")
+    );
+    assert!(
+        records
+            .iter()
+            .any(|r| r["event"] == "call_denied" && r["code"] == "unauthenticated")
+    );
+
+    // The binary agrees.
+    let out = Command::new(env!("CARGO_BIN_EXE_toolgate"))
+        .args(["audit", "verify"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("intact:"));
+}
+
+#[tokio::test]
+async fn each_kind_of_tampering_is_named() {
+    let s = setup().await;
+    for i in 0..6 {
+        s.gw.call(
+            &s.keys.agent,
+            json!({"tool": "echo", "arguments": {"id": format!("t{i}")}}),
+        )
+        .await;
+    }
+    let original = lines(&trail(s.dir.path()));
+    assert!(original.len() >= 12);
+    let copy = s.dir.path().join("copy.jsonl");
+
+    // One byte of a middle record.
+    let mut l = original.clone();
+    l[5] = l[5].replacen("\"executing\"", "\"executinG\"", 1).replacen(
+        "\"executed\"",
+        "\"executeD\"",
+        1,
+    );
+    assert_ne!(l[5], original[5]);
+    write_lines(&copy, &l);
+    let r = verify(std::slice::from_ref(&copy), None);
+    assert_eq!(
+        r.problem.as_ref().map(|p| (p.kind, p.line)),
+        Some(("edited", 6))
+    );
+
+    // A deleted line.
+    let mut l = original.clone();
+    l.remove(4);
+    write_lines(&copy, &l);
+    assert_eq!(kind(&copy), Some("missing"));
+
+    // Two swapped lines.
+    let mut l = original.clone();
+    l.swap(3, 4);
+    write_lines(&copy, &l);
+    assert_eq!(kind(&copy), Some("reordered"));
+
+    // A torn last line.
+    let mut text = original.join("\n") + "\n";
+    text.push_str(&original[2][..original[2].len() / 2]);
+    std::fs::write(&copy, text).unwrap();
+    assert_eq!(kind(&copy), Some("torn_tail"));
+
+    // The untouched trail is intact, and the CLI exits non-zero on a bad one.
+    write_lines(&copy, &original);
+    assert_eq!(kind(&copy), None);
+    let mut l = original.clone();
+    l.swap(7, 8);
+    write_lines(&copy, &l);
+    let out = Command::new(env!("CARGO_BIN_EXE_toolgate"))
+        .args(["audit", "verify"])
+        .arg(&copy)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("reordered:"));
+}
+
+#[tokio::test]
+async fn a_full_disk_fails_calls_closed_and_service_returns_by_itself() {
+    // A 256 KiB tmpfs for the audit trail, filled up mid-run.
+    let mnt = tempfile::tempdir().unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
+        .arg(mnt.path())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        let msg = "skipped: cannot mount a tmpfs here (needs root) to fill a disk";
+        assert!(std::env::var("TOOLGATE_REQUIRE_SERVERS").is_err(), "{msg}");
+        eprintln!("{msg}");
+        return;
+    }
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _guard = Unmount(mnt.path().to_path_buf());
+    let audit_path = mnt.path().join("audit.jsonl");
+    let s = crate::calls::setup_with(&format!(
+        "audit: {{ kind: file, path: \"{}\" }}\n",
+        audit_path.display()
+    ))
+    .await;
+    let call = json!({"tool": "echo", "arguments": {"id": "1"}});
+    assert_eq!(s.gw.call(&s.keys.agent, call.clone()).await.0, 200);
+
+    // Fill the disk.
+    let filler = mnt.path().join("filler");
+    let _ = std::fs::write(&filler, vec![0u8; 512 * 1024]);
+    // The trail's last page may still hold a few records; then writes fail.
+    let mut refused = false;
+    for _ in 0..100 {
+        let before = s.up.count();
+        let (st, body, headers) = s.gw.call(&s.keys.agent, call.clone()).await;
+        if st == 200 {
+            continue;
+        }
+        assert_eq!((st, code(&body)), (503, "audit_unavailable"), "{body}");
+        assert!(headers.contains_key("retry-after"));
+        assert_eq!(
+            s.up.count(),
+            before,
+            "the upstream was called without an audit record"
+        );
+        refused = true;
+        break;
+    }
+    assert!(refused, "the full disk never refused a call");
+    let (st, v) = s.gw.get(None, "/readyz").await;
+    assert_eq!(
+        (st, v["checks"]["audit"]["ok"].as_bool()),
+        (503, Some(false))
+    );
+
+    // Free the disk: service returns by itself, and the chain is whole.
+    std::fs::remove_file(&filler).unwrap();
+    let (st, body, _) = s.gw.call(&s.keys.agent, call.clone()).await;
+    assert_eq!(st, 200, "{body}");
+    assert!(s.gw.gw.audit.is_healthy());
+    let report = verify(std::slice::from_ref(&audit_path), None);
+    assert!(report.intact(), "{report:?}");
+}

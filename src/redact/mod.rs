@@ -173,12 +173,21 @@ impl Redactor {
         (Cow::Owned(out), count)
     }
 
-    /// Redact every string and object key of a JSON value in place.
-    pub fn redact_json(&self, v: &mut Value, _opts: &JsonOptions) -> usize {
-        if self.automaton.is_none() {
-            return 0;
-        }
+    /// Redact a JSON value in place: values at the sensitive pointers whole,
+    /// then every known secret in any string or object key.
+    pub fn redact_json(&self, v: &mut Value, opts: &JsonOptions) -> usize {
         let mut count = 0;
+        for p in &opts.sensitive_pointers {
+            let tokens: Vec<String> = p
+                .split('/')
+                .skip(1)
+                .map(|t| t.replace("~1", "/").replace("~0", "~"))
+                .collect();
+            count += blank_at(v, &tokens);
+        }
+        if self.automaton.is_none() {
+            return count;
+        }
         let mut stack = vec![v];
         while let Some(v) = stack.pop() {
             match v {
@@ -205,6 +214,24 @@ impl Redactor {
             }
         }
         count
+    }
+}
+
+/// Replace the values at a pointer (`*` = every array item) with `[REDACTED:key]`.
+fn blank_at(v: &mut Value, tokens: &[String]) -> usize {
+    let Some((first, rest)) = tokens.split_first() else {
+        *v = Value::String("[REDACTED:key]".into());
+        return 1;
+    };
+    match v {
+        Value::Object(m) => m.get_mut(first).map_or(0, |c| blank_at(c, rest)),
+        Value::Array(items) if first == "*" => items.iter_mut().map(|i| blank_at(i, rest)).sum(),
+        Value::Array(items) => first
+            .parse::<usize>()
+            .ok()
+            .and_then(|i| items.get_mut(i))
+            .map_or(0, |c| blank_at(c, rest)),
+        _ => 0,
     }
 }
 
@@ -246,5 +273,15 @@ mod tests {
         let mut v = serde_json::json!({"a": [format!("x{secret}y")], secret: 1});
         assert_eq!(r.redact_json(&mut v, &JsonOptions::default()), 2);
         assert!(!v.to_string().contains("s3cr"));
+        let mut v = serde_json::json!({"ssn": "123-45-6789", "people": [{"card": "4111"}, {"card": "4242"}], "ok": 1});
+        let opts = JsonOptions {
+            sensitive_pointers: vec!["/ssn".into(), "/people/*/card".into(), "/absent".into()],
+            pii: false,
+        };
+        assert_eq!(RedactorBuilder::new().build().redact_json(&mut v, &opts), 3);
+        assert_eq!(
+            v,
+            serde_json::json!({"ssn": "[REDACTED:key]", "people": [{"card": "[REDACTED:key]"}, {"card": "[REDACTED:key]"}], "ok": 1})
+        );
     }
 }

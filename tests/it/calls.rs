@@ -167,6 +167,17 @@ response: {{ fields: [/ok, /enc/nested/deeper/*/auth] }}
             ),
         ),
         t(
+            "sensitive_result",
+            &format!(
+                r#"description: Marks result fields sensitive.
+scopes: [t:read]
+input_schema: {{ type: object, additionalProperties: false }}
+upstream: {{ method: GET, url: "{base}/echo-secret", credential: api, allow_private_network: true }}
+sensitive: [/ok, /enc/nested/deeper/*/auth]
+"#
+            ),
+        ),
+        t(
             "missing_cred",
             &format!(
                 r#"description: Its credential is not set.
@@ -493,6 +504,21 @@ async fn fields_projection_keeps_only_listed_pointers() {
         body["result"],
         json!({"ok": true, "enc": {"nested": {"deeper": [{"auth": "[REDACTED:credential:api-key]"}]}}})
     );
+}
+
+#[tokio::test]
+async fn sensitive_fields_are_removed_from_results() {
+    let s = setup().await;
+    let (st, body, _) =
+        s.gw.call(&s.keys.agent, json!({"tool": "sensitive_result"}))
+            .await;
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(body["result"]["ok"], "[REDACTED:key]");
+    assert_eq!(
+        body["result"]["enc"]["nested"]["deeper"][0]["auth"],
+        "[REDACTED:key]"
+    );
+    assert!(!leaks(&body.to_string(), &s.secret));
 }
 
 #[tokio::test]

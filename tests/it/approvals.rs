@@ -114,8 +114,7 @@ pub struct Setup {
     pub up: Upstream,
     pub k: Approvers,
     pub secret: String,
-    /// Kept so the config directory lives as long as the gateway.
-    pub _dir: ConfigDir,
+    pub dir: ConfigDir,
 }
 
 pub async fn setup_notify(notify: &str, extra_env: &[(&str, &str)]) -> Setup {
@@ -137,7 +136,7 @@ pub async fn setup_notify(notify: &str, extra_env: &[(&str, &str)]) -> Setup {
         up,
         k,
         secret,
-        _dir: dir,
+        dir,
     }
 }
 
@@ -333,6 +332,30 @@ async fn an_edit_is_validated_frozen_and_hashed_again() {
     assert_eq!(edit["previous_args_sha256"], before["args_sha256"]);
     assert_ne!(edit["request_sha256"], edit["previous_request_sha256"]);
     assert_eq!(edit["request_sha256"], v["request"]["sha256"]);
+    // The audit trail holds both requests: the one held, and the edited one approved and sent.
+    let trail = std::fs::read_to_string(s.dir.path().join("data/audit.jsonl")).unwrap();
+    let records: Vec<Value> = trail
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let mine: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["action_id"] == id.as_str())
+        .collect();
+    let pending = mine.iter().find(|r| r["event"] == "pending").unwrap();
+    let approved = mine.iter().find(|r| r["event"] == "approved").unwrap();
+    let executed = mine.iter().find(|r| r["event"] == "executed").unwrap();
+    assert_eq!(pending["request_sha256"], edit["previous_request_sha256"]);
+    assert_eq!(
+        approved["previous_request_sha256"],
+        edit["previous_request_sha256"]
+    );
+    assert_eq!(approved["request_sha256"], edit["request_sha256"]);
+    assert_eq!(executed["request_sha256"], edit["request_sha256"]);
+    assert_eq!(approved["approver"], "alice");
+    assert!(
+        toolgate::audit::verify::verify(&[s.dir.path().join("data/audit.jsonl")], None).intact()
+    );
     assert_eq!(
         serde_json::from_slice::<Value>(&s.up.last().body).unwrap(),
         json!({"name": "Edited", "value_usd": 90})

@@ -1,18 +1,23 @@
 //! The embedded durable store (`store: {kind: file, path}`), on redb: one ACID
-//! file, every state change a transaction committed with fsync before the
-//! call returns. Rate-limit steps commit without fsync: a counter lost in a
-//! crash only forgives a few calls, and fsyncing every call would cost more
-//! than the call.
+//! file. Reads run on the blocking pool; every change goes to one writer
+//! thread that applies all queued changes in one transaction and one fsync
+//! (group commit), and answers each caller only after that commit. Each
+//! change still sees the ones before it, so compare-and-swap stays exact.
+//! Rate-limit steps alone commit without fsync: a counter lost in a crash only
+//! forgives a few calls, and fsyncing every call would cost more than the call.
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{
+    Database, Durability, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction,
+};
 
 use super::{
     Inserted, Ns, RateDecision, Store, StoreError, Swapped, Versioned, deadline, gcra, now_ms,
+    now_ns,
 };
 
 const RATES: TableDefinition<'static, &str, u64> = TableDefinition::new("rates");
@@ -51,7 +56,33 @@ fn err(e: impl std::fmt::Display) -> StoreError {
 
 pub struct FileStore {
     db: Arc<Database>,
+    writes: Option<std::sync::mpsc::Sender<Job>>,
+    writer: Option<std::thread::JoinHandle<()>>,
 }
+
+impl Drop for FileStore {
+    /// Stop the writer and wait for it, so the file is closed (and can be
+    /// reopened) as soon as the store is dropped.
+    fn drop(&mut self) {
+        self.writes.take();
+        if let Some(w) = self.writer.take() {
+            let _ = w.join();
+        }
+    }
+}
+
+/// Runs inside the batch's transaction; returns what to tell the caller once
+/// the batch has committed (or failed to).
+type Apply = Box<dyn FnOnce(&WriteTransaction) -> Finish + Send>;
+type Finish = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+
+struct Job {
+    apply: Apply,
+    durable: bool,
+}
+
+/// Most operations committed in one transaction.
+const MAX_BATCH: usize = 1024;
 
 impl FileStore {
     /// Open (or create) the store file; creates its directory.
@@ -59,7 +90,7 @@ impl FileStore {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(err)?;
         }
-        let db = Database::create(path).map_err(err)?;
+        let db = Arc::new(Database::create(path).map_err(err)?);
         // Create every table once so reads never meet a missing one.
         let tx = db.begin_write().map_err(err)?;
         for ns in Ns::ALL {
@@ -67,7 +98,17 @@ impl FileStore {
         }
         tx.open_table(RATES).map_err(err)?;
         tx.commit().map_err(err)?;
-        Ok(FileStore { db: Arc::new(db) })
+        let (writes, rx) = std::sync::mpsc::channel::<Job>();
+        let writer_db = db.clone();
+        let writer = std::thread::Builder::new()
+            .name("toolgate-store".into())
+            .spawn(move || write_loop(&writer_db, &rx))
+            .map_err(err)?;
+        Ok(FileStore {
+            db,
+            writes: Some(writes),
+            writer: Some(writer),
+        })
     }
 
     async fn blocking<T: Send + 'static>(
@@ -79,6 +120,75 @@ impl FileStore {
             .await
             .map_err(|e| StoreError(format!("store task failed: {e}")))?
     }
+
+    /// Run `f` in the writer's next group commit and wait until it is durable.
+    async fn write<T: Send + 'static>(
+        &self,
+        durable: bool,
+        f: impl FnOnce(&WriteTransaction) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let apply: Apply = Box::new(move |wtx| {
+            let out = f(wtx);
+            Box::new(move |committed: Result<(), StoreError>| {
+                let _ = tx.send(committed.and(out));
+            })
+        });
+        self.writes
+            .as_ref()
+            .ok_or_else(|| StoreError("the store is closing".into()))?
+            .send(Job { apply, durable })
+            .map_err(|_| StoreError("the store writer has stopped".into()))?;
+        rx.await
+            .map_err(|_| StoreError("the store writer has stopped".into()))?
+    }
+}
+
+/// The single writer: every queued operation in one transaction, one fsync.
+fn write_loop(db: &Database, rx: &std::sync::mpsc::Receiver<Job>) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(j) => batch.push(j),
+                Err(_) => break,
+            }
+        }
+        let durable = batch.iter().any(|j| j.durable);
+        let mut wtx = match db.begin_write() {
+            Ok(t) => t,
+            Err(e) => {
+                // Nothing was applied; dropping the jobs tells each caller the writer failed.
+                tracing::error!(error = %e, "store write failed");
+                drop(batch);
+                continue;
+            }
+        };
+        if !durable {
+            let _ = wtx.set_durability(Durability::None);
+        }
+        let finishers: Vec<Finish> = batch.into_iter().map(|j| (j.apply)(&wtx)).collect();
+        let committed = wtx.commit().map_err(err);
+        if let Err(e) = &committed {
+            tracing::error!(error = %e, "store commit failed");
+        }
+        for f in finishers {
+            f(committed
+                .as_ref()
+                .map(|_| ())
+                .map_err(|e| StoreError(e.0.clone())));
+        }
+    }
+}
+
+/// The live value at `key`, if any.
+fn present(
+    t: &redb::Table<'_, &'static str, &'static [u8]>,
+    key: &str,
+) -> Result<Option<Versioned>, StoreError> {
+    Ok(t.get(key)
+        .map_err(err)?
+        .and_then(|g| decode(g.value(), now_ms())))
 }
 
 #[async_trait]
@@ -102,25 +212,16 @@ impl Store for FileStore {
         ttl: Option<Duration>,
     ) -> Result<Inserted, StoreError> {
         let (key, value) = (key.to_owned(), value.to_vec());
-        self.blocking(move |db| {
-            let tx = db.begin_write().map_err(err)?;
-            let out = {
-                let mut t = tx.open_table(table(ns)).map_err(err)?;
-                let present = t
-                    .get(key.as_str())
-                    .map_err(err)?
-                    .and_then(|g| decode(g.value(), now_ms()));
-                match present {
-                    Some(v) => Inserted::Exists(v),
-                    None => {
-                        t.insert(key.as_str(), encode(1, deadline(ttl), &value).as_slice())
-                            .map_err(err)?;
-                        Inserted::New
-                    }
+        self.write(true, move |tx| {
+            let mut t = tx.open_table(table(ns)).map_err(err)?;
+            Ok(match present(&t, &key)? {
+                Some(v) => Inserted::Exists(v),
+                None => {
+                    t.insert(key.as_str(), encode(1, deadline(ttl), &value).as_slice())
+                        .map_err(err)?;
+                    Inserted::New
                 }
-            };
-            tx.commit().map_err(err)?;
-            Ok(out)
+            })
         })
         .await
     }
@@ -134,52 +235,34 @@ impl Store for FileStore {
         ttl: Option<Duration>,
     ) -> Result<Swapped, StoreError> {
         let (key, value) = (key.to_owned(), value.to_vec());
-        self.blocking(move |db| {
-            let tx = db.begin_write().map_err(err)?;
-            let out = {
-                let mut t = tx.open_table(table(ns)).map_err(err)?;
-                let present = t
-                    .get(key.as_str())
-                    .map_err(err)?
-                    .and_then(|g| decode(g.value(), now_ms()));
-                match present {
-                    Some(v) if v.version == expected => {
-                        t.insert(
-                            key.as_str(),
-                            encode(expected + 1, deadline(ttl), &value).as_slice(),
-                        )
-                        .map_err(err)?;
-                        Swapped::Done(expected + 1)
-                    }
-                    other => Swapped::Conflict(other),
+        self.write(true, move |tx| {
+            let mut t = tx.open_table(table(ns)).map_err(err)?;
+            Ok(match present(&t, &key)? {
+                Some(v) if v.version == expected => {
+                    t.insert(
+                        key.as_str(),
+                        encode(expected + 1, deadline(ttl), &value).as_slice(),
+                    )
+                    .map_err(err)?;
+                    Swapped::Done(expected + 1)
                 }
-            };
-            tx.commit().map_err(err)?;
-            Ok(out)
+                other => Swapped::Conflict(other),
+            })
         })
         .await
     }
 
     async fn delete(&self, ns: Ns, key: &str, expected: Option<u64>) -> Result<bool, StoreError> {
         let key = key.to_owned();
-        self.blocking(move |db| {
-            let tx = db.begin_write().map_err(err)?;
-            let deleted = {
-                let mut t = tx.open_table(table(ns)).map_err(err)?;
-                let present = t
-                    .get(key.as_str())
-                    .map_err(err)?
-                    .and_then(|g| decode(g.value(), now_ms()));
-                match present {
-                    Some(v) if expected.is_none_or(|e| e == v.version) => {
-                        t.remove(key.as_str()).map_err(err)?;
-                        true
-                    }
-                    _ => false,
+        self.write(true, move |tx| {
+            let mut t = tx.open_table(table(ns)).map_err(err)?;
+            Ok(match present(&t, &key)? {
+                Some(v) if expected.is_none_or(|e| e == v.version) => {
+                    t.remove(key.as_str()).map_err(err)?;
+                    true
                 }
-            };
-            tx.commit().map_err(err)?;
-            Ok(deleted)
+                _ => false,
+            })
         })
         .await
     }
@@ -211,19 +294,13 @@ impl Store for FileStore {
         burst: u32,
     ) -> Result<RateDecision, StoreError> {
         let key = key.to_owned();
-        self.blocking(move |db| {
-            let mut tx = db.begin_write().map_err(err)?;
-            tx.set_durability(Durability::None).map_err(err)?;
-            let decision = {
-                let mut t = tx.open_table(RATES).map_err(err)?;
-                let tat = t.get(key.as_str()).map_err(err)?.map(|g| g.value());
-                let (decision, new_tat) = gcra(tat, now_ms(), per_minute, burst);
-                if let Some(n) = new_tat {
-                    t.insert(key.as_str(), n).map_err(err)?;
-                }
-                decision
-            };
-            tx.commit().map_err(err)?;
+        self.write(false, move |tx| {
+            let mut t = tx.open_table(RATES).map_err(err)?;
+            let tat = t.get(key.as_str()).map_err(err)?.map(|g| g.value());
+            let (decision, new_tat) = gcra(tat, now_ns(), per_minute, burst);
+            if let Some(n) = new_tat {
+                t.insert(key.as_str(), n).map_err(err)?;
+            }
             Ok(decision)
         })
         .await

@@ -8,6 +8,7 @@ use async_trait::async_trait;
 
 use super::{
     Inserted, Ns, RateDecision, Store, StoreError, Swapped, Versioned, deadline, gcra, now_ms,
+    now_ns,
 };
 
 #[derive(Clone)]
@@ -147,7 +148,7 @@ impl Store for MemoryStore {
         burst: u32,
     ) -> Result<RateDecision, StoreError> {
         let mut rates = self.rates.lock().unwrap_or_else(|p| p.into_inner());
-        let (decision, tat) = gcra(rates.get(key).copied(), now_ms(), per_minute, burst);
+        let (decision, tat) = gcra(rates.get(key).copied(), now_ns(), per_minute, burst);
         if let Some(t) = tat {
             rates.insert(key.to_owned(), t);
         }

@@ -150,26 +150,33 @@ pub(crate) fn deadline(ttl: Option<Duration>) -> u64 {
         .unwrap_or(0)
 }
 
+/// Nanoseconds since the Unix epoch (the rate-limit clock).
+pub(crate) fn now_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}
+
 /// The GCRA step shared by the embedded backends: given the stored theoretical
-/// arrival time (ms), decide and return the new one.
+/// arrival time (ns since the epoch), decide and return the new one.
 pub(crate) fn gcra(
-    tat_ms: Option<u64>,
+    tat_ns: Option<u64>,
     now: u64,
     per_minute: u32,
     burst: u32,
 ) -> (RateDecision, Option<u64>) {
-    let interval = 60_000f64 / f64::from(per_minute.max(1));
-    let tolerance = interval * f64::from(burst.max(1) - 1);
-    let tat = tat_ms.unwrap_or(now).max(now) as f64;
-    let now_f = now as f64;
-    if tat - now_f > tolerance {
-        let wait = (tat - now_f - tolerance).ceil() as u64;
+    let interval = 60_000_000_000u64 / u64::from(per_minute.max(1));
+    let tolerance = interval * u64::from(burst.max(1) - 1);
+    let tat = tat_ns.unwrap_or(now).max(now);
+    if tat - now > tolerance {
+        let wait = tat - now - tolerance;
         return (
             RateDecision::Limited {
-                retry_after: Duration::from_millis(wait),
+                retry_after: Duration::from_nanos(wait),
             },
             None,
         );
     }
-    (RateDecision::Allowed, Some((tat + interval).ceil() as u64))
+    (RateDecision::Allowed, Some(tat + interval))
 }

@@ -47,6 +47,8 @@ pub struct Gateway {
     /// Keys the HMACs of masked arguments and credential fingerprints (and
     /// the chain, when configured): from `audit.hmac_key`, else random per process.
     pub audit_key: Arc<[u8]>,
+    /// Signs audit checkpoints, when `audit.signing_key` is configured.
+    pub audit_signer: Option<ed25519_dalek::SigningKey>,
     /// Woken whenever an action changes, for long-polls in this process.
     pub action_events: tokio::sync::Notify,
 }
@@ -76,6 +78,17 @@ impl Gateway {
             }
         };
         let chain_key = configured_key.as_ref().map(|_| audit_key.clone());
+        let audit_signer = match &config.audit.signing_key {
+            Some(source) => Some(audit::checkpoint::signing_key(
+                secrecy::ExposeSecret::expose_secret(
+                    &credentials
+                        .read_extra("audit-signing-key", source)
+                        .map_err(|e| anyhow::anyhow!("cannot read the audit signing key: {e}"))?,
+                )
+                .as_bytes(),
+            )),
+            None => None,
+        };
         let audit: Arc<dyn audit::AuditSink> = Arc::new(
             audit::FileSink::open(&config.audit.path, chain_key, config.audit.max_file_bytes)
                 .map_err(|e| {
@@ -101,6 +114,7 @@ impl Gateway {
             revocations: revocations::Revocations::default(),
             audit,
             audit_key,
+            audit_signer,
             action_events: tokio::sync::Notify::new(),
         }))
     }

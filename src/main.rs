@@ -88,6 +88,12 @@ enum AuditCommand {
         /// File holding the audit HMAC key (for a keyed trail).
         #[arg(long)]
         key_file: Option<PathBuf>,
+        /// A checkpoints file (`<trail>.checkpoints`, or saved heads): the trail must reach each one unchanged.
+        #[arg(long)]
+        checkpoint: Option<PathBuf>,
+        /// The hex Ed25519 public key that must have signed the checkpoints.
+        #[arg(long, requires = "checkpoint")]
+        public_key: Option<String>,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -134,9 +140,18 @@ fn main() -> ExitCode {
                     paths,
                     key_env,
                     key_file,
+                    checkpoint,
+                    public_key,
                     json,
                 },
-        } => audit_verify(&paths, key_env.as_deref(), key_file.as_deref(), json),
+        } => audit_verify(
+            &paths,
+            key_env.as_deref(),
+            key_file.as_deref(),
+            checkpoint.as_deref(),
+            public_key.as_deref(),
+            json,
+        ),
         Command::Dev { listen } => run(dev_mode(listen)),
     }
 }
@@ -253,6 +268,8 @@ fn audit_verify(
     paths: &[PathBuf],
     key_env: Option<&str>,
     key_file: Option<&Path>,
+    checkpoint: Option<&Path>,
+    public_key: Option<&str>,
     json: bool,
 ) -> ExitCode {
     let key = match (key_env, key_file) {
@@ -272,7 +289,22 @@ fn audit_verify(
         },
         (None, None) => None,
     };
-    let report = toolgate::audit::verify::verify(paths, key.as_deref());
+    let checkpoints = match checkpoint {
+        None => Vec::new(),
+        Some(f) => match toolgate::audit::checkpoint::read(f) {
+            Ok(c) if !c.is_empty() => c,
+            Ok(_) => {
+                eprintln!("toolgate: {} holds no checkpoint", f.display());
+                return ExitCode::FAILURE;
+            }
+            Err(e) => {
+                eprintln!("toolgate: cannot read {}: {e}", f.display());
+                return ExitCode::FAILURE;
+            }
+        },
+    };
+    let report =
+        toolgate::audit::verify::verify_with(paths, key.as_deref(), &checkpoints, public_key);
     if json {
         println!(
             "{}",

@@ -62,6 +62,7 @@ pub async fn serve(
         ));
     }
     let sweeper = tokio::spawn(crate::approvals::sweeper(gw.clone()));
+    let _checkpoints = AbortOnDrop(tokio::spawn(checkpointer(gw.clone())));
     let app = crate::api::router(gw);
     let (stopped_tx, stopped_rx) = tokio::sync::oneshot::channel::<()>();
     let server =
@@ -86,6 +87,32 @@ pub async fn serve(
 
 pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::bind(addr).await
+}
+
+/// Sign the audit head every `checkpoint_interval` (when it moved) and append
+/// it to `<audit path>.checkpoints`.
+async fn checkpointer(gw: Arc<Gateway>) {
+    let Some(key) = gw.audit_signer.clone() else {
+        return;
+    };
+    let path = crate::audit::checkpoint::file_for(&gw.config.audit.path);
+    let mut tick = tokio::time::interval(gw.config.audit.checkpoint_interval);
+    let mut last = None;
+    loop {
+        tick.tick().await;
+        let Ok(head) = gw.audit.head().await else {
+            continue;
+        };
+        if last == Some(head.seq) || head.seq == 0 {
+            continue;
+        }
+        let c = crate::audit::checkpoint::sign(&key, &head);
+        let p = path.clone();
+        match tokio::task::spawn_blocking(move || crate::audit::checkpoint::append(&p, &c)).await {
+            Ok(Ok(())) => last = Some(head.seq),
+            _ => tracing::error!("cannot write an audit checkpoint"),
+        }
+    }
 }
 
 struct AbortOnDrop(tokio::task::JoinHandle<()>);

@@ -186,3 +186,22 @@ pub(super) async fn revoke_agent(
     tracing::warn!(admin = %who, agent = %name, reason = %why, "agent revoked with all its sessions");
     Ok(Json(json!({ "agent": name, "status": "revoked" })))
 }
+
+/// `GET /v1/admin/audit/head`: the trail's head, signed when a signing key is configured.
+pub(super) async fn audit_head(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    admin(&gw, &headers)?;
+    let head = gw
+        .audit
+        .head()
+        .await
+        .map_err(crate::pipeline::audit::unavailable)?;
+    Ok(Json(match &gw.audit_signer {
+        Some(key) => {
+            serde_json::to_value(crate::audit::checkpoint::sign(key, &head)).unwrap_or(Value::Null)
+        }
+        None => json!({ "seq": head.seq, "hash": head.hash, "signature": null }),
+    }))
+}

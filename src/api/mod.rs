@@ -52,6 +52,7 @@ pub fn router(gw: Arc<Gateway>) -> Router {
             post(admin::reload_credential),
         )
         .route("/v1/admin/agents/{name}/revoke", post(admin::revoke_agent))
+        .route("/v1/admin/audit/head", get(admin::audit_head))
         .route("/v1/pending-actions", get(approvals::list))
         .route("/v1/pending-actions/{id}", get(approvals::show))
         .route("/v1/pending-actions/{id}/approve", post(approvals::approve))

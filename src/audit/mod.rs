@@ -13,6 +13,7 @@
 //! credential's value except `fingerprint`, which only keys an HMAC with it.
 
 pub mod chain;
+pub mod checkpoint;
 mod file;
 pub mod verify;
 

@@ -6,7 +6,10 @@
 //! with its kind: `edited` (the hash does not match), `missing` (a gap in
 //! `seq`), `reordered` (a record out of place), `broken_chain` (`prev` does
 //! not link), `unparsable`, or `torn_tail` (the last line is incomplete — a
-//! crash mid-write, not tampering).
+//! crash mid-write, not tampering). Given checkpoints: `truncated` (the
+//! trail ends before a checkpoint's record), `checkpoint_mismatch` (the
+//! record a checkpoint vouched for changed) and `bad_checkpoint` (not signed
+//! by the given public key).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -14,7 +17,10 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_json::Value;
 
+use std::collections::HashMap;
+
 use super::chain::{GENESIS, hash_value};
+use super::checkpoint::{self, Checkpoint};
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Problem {
@@ -71,19 +77,70 @@ fn parse(bytes: &[u8], key: Option<&[u8]>) -> Option<Line> {
 }
 
 pub fn verify(paths: &[PathBuf], key: Option<&[u8]>) -> Report {
+    verify_with(paths, key, &[], None)
+}
+
+/// Verify the trail and, for each checkpoint, that the trail reaches it with
+/// the same hash (and, given the public key, that it is genuinely signed).
+pub fn verify_with(
+    paths: &[PathBuf],
+    key: Option<&[u8]>,
+    checkpoints: &[Checkpoint],
+    public_key: Option<&str>,
+) -> Report {
     let mut report = Report {
         records: 0,
         head_seq: 0,
         head_hash: GENESIS.to_owned(),
         problem: None,
     };
+    let cp_problem = |kind: &'static str, c: &Checkpoint, message: String| Problem {
+        kind,
+        file: PathBuf::new(),
+        line: 0,
+        seq: Some(c.seq),
+        message,
+    };
+    if let Some(pk) = public_key
+        && let Some(c) = checkpoints
+            .iter()
+            .find(|c| !checkpoint::check_signature(c, pk))
+    {
+        report.problem = Some(cp_problem(
+            "bad_checkpoint",
+            c,
+            format!(
+                "the checkpoint at record {} is not signed by the given key",
+                c.seq
+            ),
+        ));
+        return report;
+    }
+    let marks: HashMap<u64, &str> = checkpoints
+        .iter()
+        .map(|c| (c.seq, c.hash.as_str()))
+        .collect();
     let mut expected = 1u64;
     let mut prev = GENESIS.to_owned();
     for path in expand(paths) {
-        if let Err(p) = walk(&path, key, &mut expected, &mut prev, &mut report) {
+        if let Err(p) = walk(&path, key, &marks, &mut expected, &mut prev, &mut report) {
             report.problem = Some(p);
             return report;
         }
+    }
+    if let Some(c) = checkpoints
+        .iter()
+        .filter(|c| c.seq > report.head_seq)
+        .max_by_key(|c| c.seq)
+    {
+        report.problem = Some(cp_problem(
+            "truncated",
+            c,
+            format!(
+                "the trail ends at record {} but a checkpoint vouches for record {}: records were removed from its end",
+                report.head_seq, c.seq
+            ),
+        ));
     }
     report
 }
@@ -91,6 +148,7 @@ pub fn verify(paths: &[PathBuf], key: Option<&[u8]>) -> Report {
 fn walk(
     path: &Path,
     key: Option<&[u8]>,
+    marks: &HashMap<u64, &str>,
     expected: &mut u64,
     prev: &mut String,
     report: &mut Report,
@@ -177,6 +235,17 @@ fn walk(
                 lineno,
                 Some(line.seq),
                 format!("record {} does not link to the record before it", line.seq),
+            ));
+        }
+        if marks.get(&line.seq).is_some_and(|h| *h != line.hash) {
+            return Err(problem(
+                "checkpoint_mismatch",
+                lineno,
+                Some(line.seq),
+                format!(
+                    "record {} differs from the one its checkpoint vouched for: the trail was rewritten",
+                    line.seq
+                ),
             ));
         }
         *expected += 1;

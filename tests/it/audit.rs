@@ -243,3 +243,104 @@ async fn a_full_disk_fails_calls_closed_and_service_returns_by_itself() {
     let report = verify(std::slice::from_ref(&audit_path), None);
     assert!(report.intact(), "{report:?}");
 }
+
+#[tokio::test]
+async fn signed_checkpoints_catch_truncation_and_rewrites() {
+    use toolgate::audit::chain::hash_value;
+    use toolgate::audit::checkpoint::{self, Checkpoint};
+    use toolgate::audit::verify::verify_with;
+
+    let s = crate::calls::setup_with(
+        "audit: { kind: file, signing_key: { env: TEST_API_KEY }, checkpoint_interval_seconds: 1 }\n",
+    )
+    .await;
+    for i in 0..3 {
+        s.gw.call(
+            &s.keys.agent,
+            json!({"tool": "echo", "arguments": {"id": format!("c{i}")}}),
+        )
+        .await;
+    }
+    let (st, head) = s.gw.get(Some(&s.keys.admin), "/v1/admin/audit/head").await;
+    assert_eq!(st, 200, "{head}");
+    let (st, _) = s.gw.get(Some(&s.keys.agent), "/v1/admin/audit/head").await;
+    assert_eq!(st, 403);
+    let cp: Checkpoint = serde_json::from_value(head).unwrap();
+    assert!(checkpoint::check_signature(&cp, &cp.key));
+    for i in 0..3 {
+        s.gw.call(
+            &s.keys.agent,
+            json!({"tool": "echo", "arguments": {"id": format!("d{i}")}}),
+        )
+        .await;
+    }
+    let path = trail(s.dir.path());
+    let cps = vec![cp.clone()];
+    assert!(verify_with(std::slice::from_ref(&path), None, &cps, Some(&cp.key)).intact());
+
+    // The background checkpointer has written the head to <trail>.checkpoints.
+    tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
+    let written = checkpoint::read(&checkpoint::file_for(&path)).unwrap();
+    assert!(!written.is_empty());
+    assert!(
+        written
+            .iter()
+            .all(|c| checkpoint::check_signature(c, &cp.key))
+    );
+
+    let original = lines(&path);
+    let copy = s.dir.path().join("copy.jsonl");
+    // Cut the trail short of the checkpoint: verify alone cannot tell, the checkpoint can.
+    write_lines(&copy, &original[..(cp.seq as usize - 2)]);
+    assert!(verify(std::slice::from_ref(&copy), None).intact());
+    let r = verify_with(std::slice::from_ref(&copy), None, &cps, Some(&cp.key));
+    assert_eq!(r.problem.map(|p| p.kind), Some("truncated"));
+
+    // Rewrite a record and re-hash everything after it (possible without an HMAC key).
+    let mut recs: Vec<Value> = original
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    recs[2]["call_id"] = json!("forged");
+    for i in 2..recs.len() {
+        if i > 2 {
+            recs[i]["prev"] = recs[i - 1]["hash"].clone();
+        }
+        let h = hash_value(&recs[i], None);
+        recs[i]["hash"] = json!(h);
+    }
+    write_lines(
+        &copy,
+        &recs.iter().map(|r| r.to_string()).collect::<Vec<_>>(),
+    );
+    assert!(
+        verify(std::slice::from_ref(&copy), None).intact(),
+        "a full rewrite fools the chain alone"
+    );
+    let r = verify_with(std::slice::from_ref(&copy), None, &cps, Some(&cp.key));
+    assert_eq!(r.problem.map(|p| p.kind), Some("checkpoint_mismatch"));
+
+    // A checkpoint signed by someone else is refused.
+    let other = hex::encode(
+        checkpoint::signing_key(b"not the gateway")
+            .verifying_key()
+            .to_bytes(),
+    );
+    let r = verify_with(std::slice::from_ref(&path), None, &cps, Some(&other));
+    assert_eq!(r.problem.map(|p| p.kind), Some("bad_checkpoint"));
+
+    // The CLI, with the checkpoints file and the public key.
+    let out = Command::new(env!("CARGO_BIN_EXE_toolgate"))
+        .args(["audit", "verify"])
+        .arg(&path)
+        .arg("--checkpoint")
+        .arg(checkpoint::file_for(&path))
+        .args(["--public-key", &cp.key])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

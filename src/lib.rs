@@ -7,6 +7,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod access_review;
 pub mod actions;
 pub mod api;
 pub mod approvals;

@@ -63,6 +63,16 @@ enum Command {
         #[arg(long)]
         workflow: Option<String>,
     },
+    /// Granted vs. used access per agent (from the audit trail); credential age, use and over-privilege.
+    AccessReview {
+        #[arg(long, env = "TOOLGATE_CONFIG", default_value = "toolgate.yaml")]
+        config: PathBuf,
+        /// How far back to read the trail (e.g. 90d, 30d, 12h).
+        #[arg(long, default_value = "90d")]
+        since: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// The audit trail.
     Audit {
         #[command(subcommand)]
@@ -153,7 +163,37 @@ fn main() -> ExitCode {
             json,
         ),
         Command::Dev { listen } => run(dev_mode(listen)),
+        Command::AccessReview {
+            config,
+            since,
+            json,
+        } => access_review(&config, &since, json),
     }
+}
+
+fn access_review(path: &Path, since: &str, json: bool) -> ExitCode {
+    let Ok(since) = humantime::parse_duration(since) else {
+        eprintln!("toolgate: --since takes a duration such as 90d or 12h");
+        return ExitCode::FAILURE;
+    };
+    let Some((config, _)) = load_or_report(path) else {
+        return ExitCode::FAILURE;
+    };
+    let review = toolgate::access_review::review(
+        &config,
+        std::slice::from_ref(&config.audit.path),
+        since,
+        SystemTime::now(),
+    );
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&review).unwrap_or_default()
+        );
+    } else {
+        print!("{}", toolgate::access_review::render(&review));
+    }
+    ExitCode::SUCCESS
 }
 
 fn run(fut: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {

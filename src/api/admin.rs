@@ -205,3 +205,34 @@ pub(super) async fn audit_head(
         None => json!({ "seq": head.seq, "hash": head.hash, "signature": null }),
     }))
 }
+
+#[derive(serde::Deserialize)]
+pub(super) struct ReviewQuery {
+    since: Option<String>,
+}
+
+/// `GET /v1/admin/access-review?since=90d`: what `toolgate access-review --json` prints.
+pub(super) async fn access_review(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    query: Result<axum::extract::Query<ReviewQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    admin(&gw, &headers)?;
+    let Ok(axum::extract::Query(q)) = query else {
+        return Err(ApiError::bad_request("invalid query string"));
+    };
+    let since = humantime::parse_duration(q.since.as_deref().unwrap_or("90d"))
+        .map_err(|_| ApiError::bad_request("since takes a duration such as 90d or 12h"))?;
+    let cfg = gw.config.clone();
+    let review = tokio::task::spawn_blocking(move || {
+        crate::access_review::review(
+            &cfg,
+            std::slice::from_ref(&cfg.audit.path),
+            since,
+            std::time::SystemTime::now(),
+        )
+    })
+    .await
+    .map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(Json(review))
+}

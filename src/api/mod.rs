@@ -53,6 +53,7 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         )
         .route("/v1/admin/agents/{name}/revoke", post(admin::revoke_agent))
         .route("/v1/admin/audit/head", get(admin::audit_head))
+        .route("/v1/admin/access-review", get(admin::access_review))
         .route("/v1/pending-actions", get(approvals::list))
         .route("/v1/pending-actions/{id}", get(approvals::show))
         .route("/v1/pending-actions/{id}/approve", post(approvals::approve))

@@ -151,7 +151,7 @@ pub fn lint(config: &Config, env: &dyn EnvSource, now: SystemTime) -> Vec<Diagno
 }
 
 /// How old the secret is: `rotated_at` if given, else the file's modification time.
-fn age(c: &super::CredentialDef, now: SystemTime) -> Option<Duration> {
+pub(crate) fn age(c: &super::CredentialDef, now: SystemTime) -> Option<Duration> {
     if let Some(date) = &c.rotated_at {
         let days = days_from_civil(date)?;
         let then = SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(days).ok()? * 86_400);

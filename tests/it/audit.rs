@@ -344,3 +344,68 @@ async fn signed_checkpoints_catch_truncation_and_rewrites() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+#[tokio::test]
+async fn access_review_compares_granted_with_used() {
+    let s = setup().await;
+    for _ in 0..2 {
+        s.gw.call(
+            &s.keys.agent,
+            json!({"tool": "echo", "arguments": {"id": "r"}}),
+        )
+        .await;
+    }
+    s.gw.call(&s.keys.agent, json!({"tool": "echo_basic"}))
+        .await;
+    let (st, v) =
+        s.gw.get(Some(&s.keys.admin), "/v1/admin/access-review?since=1d")
+            .await;
+    assert_eq!(st, 200, "{v}");
+    let agent = v["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["agent"] == "test-agent")
+        .unwrap();
+    assert_eq!(agent["tools_used"]["echo"]["calls"], 2);
+    assert_eq!(agent["tools_used"]["echo_basic"]["calls"], 1);
+    assert!(
+        agent["tools_unused"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("leak"))
+    );
+    assert_eq!(agent["scopes_unused"], json!([]));
+    let other = v["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["agent"] == "other-agent")
+        .unwrap();
+    assert!(other["last_used"].is_null());
+    assert_eq!(other["scopes_unused"], json!(["t:admin", "t:read"]));
+    let api = v["credentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["credential"] == "api-key")
+        .unwrap();
+    assert_eq!(api["calls"], 2);
+    assert_eq!(api["over_privileged"], json!([]));
+    let (st, _) =
+        s.gw.get(Some(&s.keys.approver), "/v1/admin/access-review")
+            .await;
+    assert_eq!(st, 403);
+
+    let out = Command::new(env!("CARGO_BIN_EXE_toolgate"))
+        .args(["access-review", "--since", "1d", "--config"])
+        .arg(s.dir.config_path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("test-agent (workflow main)") && text.contains("used echo: 2 call(s)"),
+        "{text}"
+    );
+}

@@ -61,6 +61,30 @@ impl Gateway {
         env: Arc<dyn EnvSource>,
         redactor: Arc<SharedRedactor>,
     ) -> anyhow::Result<Arc<Gateway>> {
+        Gateway::build(config, env, redactor, None)
+    }
+
+    /// A gateway whose audit records go to `sink` instead of the configured
+    /// file (tests and benchmarks).
+    pub fn with_audit_sink(
+        config: Config,
+        env: Arc<dyn EnvSource>,
+        sink: Arc<dyn audit::AuditSink>,
+    ) -> anyhow::Result<Arc<Gateway>> {
+        Gateway::build(
+            config,
+            env,
+            Arc::new(SharedRedactor::new(Redactor::empty())),
+            Some(sink),
+        )
+    }
+
+    fn build(
+        config: Config,
+        env: Arc<dyn EnvSource>,
+        redactor: Arc<SharedRedactor>,
+        sink: Option<Arc<dyn audit::AuditSink>>,
+    ) -> anyhow::Result<Arc<Gateway>> {
         let credentials = Credentials::new(&config, env, redactor.clone());
         let configured_key = match &config.audit.hmac_key {
             Some(source) => Some(
@@ -90,15 +114,18 @@ impl Gateway {
             )),
             None => None,
         };
-        let audit: Arc<dyn audit::AuditSink> = Arc::new(
-            audit::FileSink::open(&config.audit.path, chain_key, config.audit.max_file_bytes)
-                .map_err(|e| {
+        let audit: Arc<dyn audit::AuditSink> = match sink {
+            Some(s) => s,
+            None => Arc::new(
+                audit::FileSink::open(&config.audit.path, chain_key, config.audit.max_file_bytes)
+                    .map_err(|e| {
                     anyhow::anyhow!(
                         "cannot open the audit trail at {}: {e}",
                         config.audit.path.display()
                     )
                 })?,
-        );
+            ),
+        };
         let store: Arc<dyn Store> = match &config.store {
             config::StoreConfig::Memory => Arc::new(MemoryStore::new()),
             config::StoreConfig::File(path) => Arc::new(FileStore::open(path).map_err(|e| {

@@ -190,6 +190,9 @@ pub struct ToolDef {
     pub approval: ApprovalSpec,
     pub response: ResponseDef,
     pub sensitive: Vec<String>,
+    /// Argument pointers masked in the audit trail: `sensitive` plus every
+    /// property the input schema marks `x-sensitive: true`.
+    pub sensitive_args: Vec<String>,
     pub pii: bool,
     pub loc: Loc,
 }
@@ -565,6 +568,21 @@ fn load_schema(v: &Value, base_dir: &Path, ctx: &mut FileCtx<'_>, pointer: &str)
     Some(schema)
 }
 
+/// Pointers of the properties a schema marks `x-sensitive: true` (`*` for array items).
+fn x_sensitive(schema: &Value, at: String, out: &mut Vec<String>) {
+    if schema.get("x-sensitive") == Some(&Value::Bool(true)) && !at.is_empty() {
+        out.push(at.clone());
+    }
+    if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+        for (k, v) in props {
+            x_sensitive(v, format!("{at}/{}", yaml::escape_token(k)), out);
+        }
+    }
+    if let Some(items) = schema.get("items") {
+        x_sensitive(items, format!("{at}/*"), out);
+    }
+}
+
 /// `15m`, `30s`, `2h`, `1d` (the schema enforced the form).
 fn duration(text: &str) -> Option<Duration> {
     let (n, unit) = text.split_at(text.len().checked_sub(1)?);
@@ -744,6 +762,12 @@ fn build_tool(raw: RawTool, base_dir: &Path, ctx: &mut FileCtx<'_>) -> Option<To
     if ctx.diags.len() > before {
         return None;
     }
+    let mut sensitive_args = raw.sensitive.clone();
+    if let Some(schema) = &input_schema {
+        x_sensitive(schema, String::new(), &mut sensitive_args);
+    }
+    sensitive_args.sort();
+    sensitive_args.dedup();
     Some(ToolDef {
         loc: ctx.at(""),
         name: raw.name,
@@ -766,6 +790,7 @@ fn build_tool(raw: RawTool, base_dir: &Path, ctx: &mut FileCtx<'_>) -> Option<To
             max_bytes: response.max_bytes.unwrap_or(DEFAULT_MAX_BYTES),
             headers: response_headers,
         },
+        sensitive_args,
         sensitive: raw.sensitive,
         pii: raw.pii,
     })

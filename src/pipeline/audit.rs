@@ -88,7 +88,7 @@ impl<'g> Trail<'g> {
     /// The arguments: their hash, and a copy with sensitive fields as keyed
     /// HMACs and any loaded secret redacted.
     pub fn arguments(&mut self, binding: &ToolBinding, args: &Value, args_sha256: &str) {
-        let mut masked = chain::mask(args, &binding.tool.sensitive, &self.gw.audit_key);
+        let mut masked = chain::mask(args, &binding.tool.sensitive_args, &self.gw.audit_key);
         self.gw
             .redactor
             .load()

@@ -409,3 +409,33 @@ async fn access_review_compares_granted_with_used() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn sensitive_arguments_are_hmacs_in_the_trail() {
+    let s = setup().await;
+    let tag = crate::support::canary("tag-");
+    let (st, _, _) =
+        s.gw.call(
+            &s.keys.agent,
+            json!({"tool": "echo", "arguments": {"id": "x1", "tag": tag}, "call_id": "c-sens"}),
+        )
+        .await;
+    assert_eq!(st, 200);
+    let text = std::fs::read_to_string(trail(s.dir.path())).unwrap();
+    assert!(
+        !leaks(&text, &tag),
+        "an x-sensitive argument reached the trail"
+    );
+    let rec: Value = text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|r| r["call_id"] == "c-sens" && r["event"] == "executed")
+        .unwrap();
+    assert!(
+        rec["arguments"]["tag"]
+            .as_str()
+            .unwrap()
+            .starts_with("hmac-sha256:")
+    );
+    assert_eq!(rec["arguments"]["id"], "x1");
+}

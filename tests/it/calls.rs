@@ -39,7 +39,7 @@ input_schema:
   properties:
     id: {{ type: string }}
     q: {{ type: string }}
-    tag: {{ type: string }}
+    tag: {{ type: string, x-sensitive: true }}
     n: {{ type: integer, minimum: 0, maximum: 100 }}
     nested: {{ type: object }}
 upstream:

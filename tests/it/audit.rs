@@ -439,3 +439,32 @@ async fn sensitive_arguments_are_hmacs_in_the_trail() {
     );
     assert_eq!(rec["arguments"]["id"], "x1");
 }
+
+#[tokio::test]
+async fn rotation_keeps_one_chain_across_files() {
+    let s = crate::calls::setup_with("audit: { kind: file, max_file_bytes: 2048 }\n").await;
+    for i in 0..10 {
+        s.gw.call(
+            &s.keys.agent,
+            json!({"tool": "echo", "arguments": {"id": format!("r{i}")}}),
+        )
+        .await;
+    }
+    let path = trail(s.dir.path());
+    let rotated: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().into_string().unwrap())
+        .filter(|n| n.starts_with("audit.jsonl.") && n[12..].bytes().all(|b| b.is_ascii_digit()))
+        .collect();
+    assert!(rotated.len() >= 2, "{rotated:?}");
+    let report = verify(std::slice::from_ref(&path), None);
+    assert!(report.intact(), "{report:?}");
+    assert!(report.records >= 21, "{report:?}");
+    // Without its predecessors the live file does not start the chain.
+    let alone = s.dir.path().join("alone.jsonl");
+    std::fs::copy(&path, &alone).unwrap();
+    if !lines(&alone).is_empty() {
+        assert_eq!(kind(&alone), Some("missing"));
+    }
+}

@@ -146,7 +146,8 @@ pub fn response(
 }
 
 /// The fast path for a JSON answer that needs no projection or field-level
-/// redaction: redact the text itself and pass it on unparsed.
+/// redaction (no sensitive pointer, and no member name that could be a
+/// sensitive key): redact the text itself and pass it on unparsed.
 ///
 /// Only taken when the text holds no backslash: then every JSON string's
 /// content is exactly its bytes, so matching the bytes finds every secret
@@ -158,6 +159,7 @@ fn raw_fast_path(redactor: &Redactor, tool: &ToolDef, body: &[u8]) -> Option<(Re
         || !tool.sensitive.is_empty()
         || tool.pii
         || body.contains(&b'\\')
+        || crate::redact::may_hold_sensitive_keys(body)
     {
         return None;
     }

@@ -1,9 +1,25 @@
-//! The redactor: removes every loaded secret, in the encodings it travels in,
-//! from anything that leaves the process or is stored.
+//! The redactor: one pass that removes, from anything that leaves the
+//! process or is stored,
 //!
-//! Values are matched with one Aho-Corasick automaton (leftmost-longest),
-//! built once per set of known secrets and swapped atomically, so the hot
-//! path takes no lock. Markers name the credential, never the value.
+//! - the exact values of every secret the process has loaded, and the forms
+//!   they travel in (base64 standard and URL-safe, padded or not, also inside
+//!   a larger base64 blob at each byte alignment; percent-encoding with `%20`
+//!   and `+`; JSON escaping incl. `\/` and `\uXXXX`; hex in both cases; the
+//!   composed `Bearer …` and Basic `user:pass` forms) → `[REDACTED:credential:NAME]`;
+//! - token shapes from the curated detectors → `[REDACTED:pattern:ID]`;
+//! - in JSON, values under sensitive keys and at the manifest's sensitive
+//!   pointers → `[REDACTED:key]`;
+//! - with `pii`, e-mail addresses, phone numbers, SSNs and Luhn-valid card
+//!   numbers → `[REDACTED:pii:KIND]`.
+//!
+//! Known values are matched by one Aho-Corasick automaton (leftmost-longest),
+//! built once per set of secrets and swapped atomically (`SharedRedactor`),
+//! so the hot path takes no lock. Markers name what was removed, never it.
+
+pub mod detectors;
+mod keys;
+mod pii;
+mod stream;
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -15,8 +31,15 @@ use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_S
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::Value;
 
-/// Secrets shorter than this cannot be removed by value without mangling ordinary text.
+pub use keys::{is_sensitive_key, may_hold_sensitive_keys};
+pub use stream::StreamRedactor;
+
+/// Secrets shorter than this cannot be removed by value without mangling
+/// ordinary text (every "abc" in a result would go); `toolgate check` warns.
 pub const MIN_REDACTABLE_LEN: usize = 8;
+
+/// Shortest inner fragment of a base64 blob worth matching at another alignment.
+const MIN_FRAGMENT: usize = 12;
 
 pub fn too_short_to_redact(value: &str) -> bool {
     value.len() < MIN_REDACTABLE_LEN
@@ -26,6 +49,7 @@ pub fn too_short_to_redact(value: &str) -> bool {
 pub struct RedactorBuilder {
     patterns: Vec<(String, usize)>,
     names: Vec<String>,
+    no_detectors: bool,
 }
 
 impl RedactorBuilder {
@@ -43,20 +67,16 @@ impl RedactorBuilder {
         }
     }
 
-    fn add(&mut self, idx: usize, p: String) {
-        if !p.is_empty() && !self.patterns.iter().any(|(q, _)| *q == p) {
-            self.patterns.push((p, idx));
-        }
-    }
-
-    /// The value and its encodings.
+    /// The value and every encoding of it.
     pub fn known_secret(&mut self, credential: &str, value: &str) -> &mut Self {
         if value.is_empty() {
             return self;
         }
         let idx = self.name_index(credential);
         for form in encodings(value) {
-            self.add(idx, form);
+            if !form.is_empty() && !self.patterns.iter().any(|(q, _)| *q == form) {
+                self.patterns.push((form, idx));
+            }
         }
         self
     }
@@ -66,17 +86,18 @@ impl RedactorBuilder {
         self.known_secret(credential, sent_form)
     }
 
+    /// The Basic-auth pair `user:password` (and so its base64 in the header).
     pub fn basic_pair(&mut self, credential: &str, user: &str, password: &str) -> &mut Self {
-        let pair = format!("{user}:{password}");
-        self.known_secret(credential, &pair)
+        self.known_secret(credential, &format!("{user}:{password}"))
+    }
+
+    /// Token-shape detectors are on unless turned off here.
+    pub fn detectors(&mut self, on: bool) -> &mut Self {
+        self.no_detectors = !on;
+        self
     }
 
     pub fn build(&self) -> Redactor {
-        let markers = self
-            .names
-            .iter()
-            .map(|n| format!("[REDACTED:credential:{n}]"))
-            .collect();
         let automaton = if self.patterns.is_empty() {
             None
         } else {
@@ -85,39 +106,86 @@ impl RedactorBuilder {
                 .build(self.patterns.iter().map(|(p, _)| p.as_bytes()))
                 .ok()
         };
+        let mut markers: Vec<String> = self
+            .names
+            .iter()
+            .map(|n| format!("[REDACTED:credential:{n}]"))
+            .collect();
+        let first_detector = markers.len();
+        markers.extend(
+            detectors::DETECTORS
+                .list
+                .iter()
+                .map(|d| format!("[REDACTED:pattern:{}]", d.id)),
+        );
         Redactor {
             automaton,
-            pattern_owner: self.patterns.iter().map(|(_, i)| *i).collect(),
+            pattern_owner: self.patterns.iter().map(|(p, i)| (*i, p.len())).collect(),
             markers,
+            first_detector,
+            detectors: !self.no_detectors,
+            longest: self
+                .patterns
+                .iter()
+                .map(|(p, _)| p.len())
+                .max()
+                .unwrap_or(0),
         }
     }
 }
 
+/// Every form in which `value` may appear in text.
 fn encodings(value: &str) -> Vec<String> {
     let b = value.as_bytes();
     let json = serde_json::to_string(value).unwrap_or_default();
     let json = json[1..json.len() - 1].to_owned();
+    let unicode_escaped: String = value
+        .encode_utf16()
+        .map(|u| format!("\\u{u:04x}"))
+        .collect();
     let pct = utf8_percent_encode(value, NON_ALPHANUMERIC).to_string();
-    vec![
+    let mut out = vec![
         value.to_owned(),
         json.replace('/', "\\/"),
         json,
+        unicode_escaped.clone(),
+        unicode_escaped.to_uppercase().replace("\\U", "\\u"),
         pct.replace("%20", "+"),
+        pct.to_lowercase(),
         pct,
         STANDARD.encode(b),
-        STANDARD_NO_PAD.encode(b),
         URL_SAFE.encode(b),
-        URL_SAFE_NO_PAD.encode(b),
         hex::encode(b),
         hex::encode_upper(b),
-    ]
+    ];
+    // Base64 inside a larger blob: at each byte alignment, the characters
+    // that depend on the secret's bytes alone.
+    for engine in [&STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {
+        for align in 0..3usize {
+            let mut padded = vec![0u8; align];
+            padded.extend_from_slice(b);
+            let enc = engine.encode(&padded);
+            let start = (align * 8).div_ceil(6);
+            let end = (padded.len() * 8) / 6;
+            if end > start && end - start >= MIN_FRAGMENT.min(enc.len()) {
+                out.push(enc[start..end].to_owned());
+            }
+        }
+        out.push(engine.encode(b));
+    }
+    out
 }
 
-/// An immutable matcher over a set of known secrets.
+/// An immutable matcher over a set of known secrets and the detectors.
 pub struct Redactor {
     automaton: Option<AhoCorasick>,
-    pattern_owner: Vec<usize>,
+    /// For each pattern: (credential index, length).
+    pattern_owner: Vec<(usize, usize)>,
+    /// Credential markers, then one marker per detector.
     markers: Vec<String>,
+    first_detector: usize,
+    detectors: bool,
+    longest: usize,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -126,55 +194,105 @@ pub struct JsonOptions {
     pub pii: bool,
 }
 
+/// A region to replace and the marker to put there.
+type Span = (usize, usize, usize);
+
 impl Redactor {
+    /// No known secrets; detectors only.
     pub fn empty() -> Self {
         RedactorBuilder::new().build()
     }
 
-    pub fn redact_str<'a>(&self, s: &'a str) -> (Cow<'a, str>, usize) {
-        let Some(ac) = &self.automaton else {
-            return (Cow::Borrowed(s), 0);
-        };
-        let mut out = String::new();
+    /// The longest known pattern (the window a stream must hold back).
+    pub fn longest_pattern(&self) -> usize {
+        self.longest
+    }
+
+    fn spans(&self, text: &[u8], pii: bool) -> Vec<Span> {
+        let mut spans = Vec::new();
+        if let Some(ac) = &self.automaton {
+            for m in ac.find_iter(text) {
+                spans.push((
+                    m.start(),
+                    m.end(),
+                    self.pattern_owner[m.pattern().as_usize()].0,
+                ));
+            }
+        }
+        if self.detectors {
+            let mut found = Vec::new();
+            detectors::DETECTORS.find(text, &mut found);
+            spans.extend(
+                found
+                    .into_iter()
+                    .map(|(s, e, d)| (s, e, self.first_detector + d)),
+            );
+        }
+        if pii {
+            pii::find(text, &mut spans);
+        }
+        if spans.len() > 1 {
+            spans.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+            let mut merged: Vec<Span> = Vec::with_capacity(spans.len());
+            for s in spans {
+                match merged.last_mut() {
+                    Some(last) if s.0 < last.1 => last.1 = last.1.max(s.1),
+                    _ => merged.push(s),
+                }
+            }
+            return merged;
+        }
+        spans
+    }
+
+    fn marker(&self, m: usize) -> Cow<'_, str> {
+        match self.markers.get(m) {
+            Some(s) => Cow::Borrowed(s.as_str()),
+            None => Cow::Owned(pii::marker(m)),
+        }
+    }
+
+    fn apply(&self, text: &[u8], spans: &[Span]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(text.len());
         let mut last = 0;
-        let mut count = 0;
-        for m in ac.find_iter(s) {
-            out.push_str(&s[last..m.start()]);
-            out.push_str(&self.markers[self.pattern_owner[m.pattern().as_usize()]]);
-            last = m.end();
-            count += 1;
+        for &(s, e, m) in spans {
+            out.extend_from_slice(&text[last..s]);
+            out.extend_from_slice(self.marker(m).as_bytes());
+            last = e;
         }
-        if count == 0 {
-            return (Cow::Borrowed(s), 0);
-        }
-        out.push_str(&s[last..]);
-        (Cow::Owned(out), count)
+        out.extend_from_slice(&text[last..]);
+        out
     }
 
     pub fn redact_bytes<'a>(&self, b: &'a [u8]) -> (Cow<'a, [u8]>, usize) {
-        let Some(ac) = &self.automaton else {
-            return (Cow::Borrowed(b), 0);
-        };
-        let mut out = Vec::new();
-        let mut last = 0;
-        let mut count = 0;
-        for m in ac.find_iter(b) {
-            out.extend_from_slice(&b[last..m.start()]);
-            out.extend_from_slice(
-                self.markers[self.pattern_owner[m.pattern().as_usize()]].as_bytes(),
-            );
-            last = m.end();
-            count += 1;
-        }
-        if count == 0 {
+        let spans = self.spans(b, false);
+        if spans.is_empty() {
             return (Cow::Borrowed(b), 0);
         }
-        out.extend_from_slice(&b[last..]);
-        (Cow::Owned(out), count)
+        (Cow::Owned(self.apply(b, &spans)), spans.len())
     }
 
-    /// Redact a JSON value in place: values at the sensitive pointers whole,
-    /// then every known secret in any string or object key.
+    pub fn redact_str<'a>(&self, s: &'a str) -> (Cow<'a, str>, usize) {
+        self.redact_text(s, false)
+    }
+
+    fn redact_text<'a>(&self, s: &'a str, pii: bool) -> (Cow<'a, str>, usize) {
+        let spans = self.spans(s.as_bytes(), pii);
+        if spans.is_empty() {
+            return (Cow::Borrowed(s), 0);
+        }
+        let out = self.apply(s.as_bytes(), &spans);
+        // Spans can cut a multi-byte character only if a secret itself starts
+        // or ends mid-character, which a &str secret cannot.
+        (
+            Cow::Owned(String::from_utf8_lossy(&out).into_owned()),
+            spans.len(),
+        )
+    }
+
+    /// Redact a JSON value in place: values at the sensitive pointers and
+    /// under sensitive keys whole, then known secrets, token shapes (and
+    /// PII when asked) in every string and object key.
     pub fn redact_json(&self, v: &mut Value, opts: &JsonOptions) -> usize {
         let mut count = 0;
         for p in &opts.sensitive_pointers {
@@ -185,22 +303,30 @@ impl Redactor {
                 .collect();
             count += blank_at(v, &tokens);
         }
-        if self.automaton.is_none() {
-            return count;
-        }
         let mut stack = vec![v];
         while let Some(v) = stack.pop() {
             match v {
                 Value::String(s) => {
-                    if let (Cow::Owned(r), n) = self.redact_str(s) {
+                    if let (Cow::Owned(r), n) = self.redact_text(s, opts.pii) {
                         *s = r;
                         count += n;
                     }
                 }
                 Value::Array(items) => stack.extend(items.iter_mut()),
                 Value::Object(map) => {
-                    let keys_hit = map.keys().any(|k| self.redact_str(k).1 > 0);
-                    if keys_hit {
+                    for (k, val) in map.iter_mut() {
+                        if is_sensitive_key(k)
+                            && *val != Value::String("[REDACTED:key]".into())
+                            && !val.is_null()
+                        {
+                            *val = Value::String("[REDACTED:key]".into());
+                            count += 1;
+                        }
+                    }
+                    if map
+                        .keys()
+                        .any(|k| !self.spans(k.as_bytes(), false).is_empty())
+                    {
                         let old = std::mem::take(map);
                         for (k, val) in old {
                             let (k2, n) = self.redact_str(&k);
@@ -214,6 +340,11 @@ impl Redactor {
             }
         }
         count
+    }
+
+    /// A streaming redactor over this one (chunks in, redacted bytes out).
+    pub fn stream(self: &Arc<Self>) -> StreamRedactor {
+        StreamRedactor::new(self.clone())
     }
 }
 
@@ -257,31 +388,4 @@ impl SharedRedactor {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn removes_value_and_encodings() {
-        let secret = "s3cr+t/=&%\"\\ value";
-        let r = RedactorBuilder::new().known_secret("crm", secret).build();
-        for form in encodings(secret) {
-            let text = format!("before {form} after");
-            let (out, n) = r.redact_str(&text);
-            assert!(n >= 1);
-            assert_eq!(out, "before [REDACTED:credential:crm] after");
-        }
-        let mut v = serde_json::json!({"a": [format!("x{secret}y")], secret: 1});
-        assert_eq!(r.redact_json(&mut v, &JsonOptions::default()), 2);
-        assert!(!v.to_string().contains("s3cr"));
-        let mut v = serde_json::json!({"ssn": "123-45-6789", "people": [{"card": "4111"}, {"card": "4242"}], "ok": 1});
-        let opts = JsonOptions {
-            sensitive_pointers: vec!["/ssn".into(), "/people/*/card".into(), "/absent".into()],
-            pii: false,
-        };
-        assert_eq!(RedactorBuilder::new().build().redact_json(&mut v, &opts), 3);
-        assert_eq!(
-            v,
-            serde_json::json!({"ssn": "[REDACTED:key]", "people": [{"card": "[REDACTED:key]"}, {"card": "[REDACTED:key]"}], "ok": 1})
-        );
-    }
-}
+mod tests;

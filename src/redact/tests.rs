@@ -1,0 +1,440 @@
+//! Redactor tests: encodings, detector vectors (built at run time, so no
+//! real-looking token is committed), sensitive keys, streams, and properties.
+
+use base64::Engine as _;
+use proptest::prelude::*;
+use rand::Rng;
+use rand::distr::Alphanumeric;
+
+use super::*;
+
+fn rand_str(n: usize) -> String {
+    rand::rng()
+        .sample_iter(&Alphanumeric)
+        .take(n)
+        .map(char::from)
+        .collect()
+}
+
+fn hex_str(n: usize) -> String {
+    (0..n)
+        .map(|_| char::from(b"0123456789abcdef"[rand::rng().random_range(0..16)]))
+        .collect()
+}
+
+#[test]
+fn removes_value_and_encodings() {
+    let secret = "s3cr+t/=&%\"\\ vålue";
+    let r = RedactorBuilder::new().known_secret("crm", secret).build();
+    for form in encodings(secret) {
+        let text = format!("before {form} after");
+        let (out, n) = r.redact_str(&text);
+        assert!(n >= 1, "form {form:?} not caught");
+        assert!(!out.contains(&form));
+        assert!(out.contains("[REDACTED:credential:crm]"));
+    }
+}
+
+#[test]
+fn base64_inside_a_larger_blob_at_every_alignment() {
+    let secret = format!("k-{}", rand_str(30));
+    let r = RedactorBuilder::new().known_secret("c", &secret).build();
+    for prefix in ["", "a", "ab", "abc"] {
+        let blob = base64::engine::general_purpose::STANDARD
+            .encode(format!("{prefix}{{\"token\":\"{secret}\"}}trailing"));
+        let (out, n) = r.redact_str(&blob);
+        assert!(n >= 1, "alignment of {prefix:?} missed");
+        let middle = &base64::engine::general_purpose::STANDARD.encode(secret.as_bytes())[4..20];
+        let _ = middle;
+        assert!(out.contains("[REDACTED:credential:c]"));
+    }
+}
+
+/// (detector id, positive samples, negative samples)
+fn vectors() -> Vec<(&'static str, Vec<String>, Vec<String>)> {
+    let a36 = rand_str(36);
+    vec![
+        (
+            "github_token",
+            vec![format!("ghp_{a36}"), format!("ghs_{a36}")],
+            vec!["ghp_short".into(), format!("xghp_{}", &a36[..10])],
+        ),
+        (
+            "github_fine_grained_token",
+            vec![format!("github_pat_{}_{}", rand_str(22), rand_str(59))],
+            vec!["github_pat_".into()],
+        ),
+        (
+            "gitlab_token",
+            vec![format!("glpat-{}", rand_str(20))],
+            vec!["glpat-abc".into()],
+        ),
+        (
+            "slack_token",
+            vec![format!(
+                "xoxb-{}-{}-{}",
+                rand_str(10),
+                rand_str(12),
+                rand_str(24)
+            )],
+            vec!["xoxb-".into()],
+        ),
+        (
+            "slack_webhook",
+            vec![format!(
+                "https://hooks.slack.com/services/T{}/B{}/{}",
+                rand_str(8),
+                rand_str(8),
+                rand_str(24)
+            )],
+            vec!["https://hooks.slack.com/".into()],
+        ),
+        (
+            "stripe_secret_key",
+            vec![format!("sk_live_{}", rand_str(24))],
+            vec!["sk_live_".into()],
+        ),
+        (
+            "stripe_restricted_key",
+            vec![format!("rk_live_{}", rand_str(24))],
+            vec!["rk_live_x".into()],
+        ),
+        (
+            "anthropic_key",
+            vec![format!("sk-ant-api03-{}", rand_str(90))],
+            vec!["sk-ant-".into()],
+        ),
+        (
+            "openai_key",
+            vec![
+                format!("sk-proj-{}", rand_str(48)),
+                format!("sk-{}", rand_str(48)),
+            ],
+            vec!["sk-learn".into(), "task-force".into()],
+        ),
+        (
+            "aws_access_key_id",
+            vec![format!("AKIA{}", rand_str(16).to_uppercase())],
+            vec!["AKIA1234".into(), "AKIAPLAIN".into()],
+        ),
+        (
+            "aws_secret_access_key",
+            vec![format!("aws_secret_access_key = {}", rand_str(40))],
+            vec![format!("sha = {}", hex_str(40))],
+        ),
+        (
+            "google_api_key",
+            vec![format!("AIza{}", rand_str(35))],
+            vec!["AIzaShort".into()],
+        ),
+        (
+            "sendgrid_key",
+            vec![format!("SG.{}.{}", rand_str(22), rand_str(43))],
+            vec!["SG.short.x".into()],
+        ),
+        (
+            "npm_token",
+            vec![format!("npm_{}", rand_str(36))],
+            vec!["npm_install".into()],
+        ),
+        (
+            "pypi_token",
+            vec![format!("pypi-AgEIcHlwaS5vcmc{}", rand_str(60))],
+            vec!["pypi-package".into()],
+        ),
+        (
+            "azure_storage_key",
+            vec![format!(
+                "DefaultEndpointsProtocol=https;AccountName=x;AccountKey={}==",
+                rand_str(86)
+            )],
+            vec!["AccountKey=short".into()],
+        ),
+        (
+            "telegram_bot_token",
+            vec![format!("123456789:AA{}", rand_str(33))],
+            vec!["12:AA".into()],
+        ),
+        (
+            "jwt",
+            vec![format!(
+                "eyJ{}.eyJ{}.{}",
+                rand_str(20),
+                rand_str(40),
+                rand_str(43)
+            )],
+            vec!["eyJhbGci".into()],
+        ),
+        (
+            "pem_private_key",
+            vec![format!(
+                "-----BEGIN RSA PRIVATE KEY-----\n{}\n{}\n-----END RSA PRIVATE KEY-----",
+                rand_str(64),
+                rand_str(64)
+            )],
+            vec!["-----BEGIN PUBLIC KEY-----\nabc\n-----END PUBLIC KEY-----".into()],
+        ),
+        (
+            "url_password",
+            vec![format!(
+                "postgres://admin:{}@db.internal:5432/app",
+                rand_str(16)
+            )],
+            vec!["https://example.com/path".into()],
+        ),
+        (
+            "authorization_header",
+            vec![format!("Authorization: Bearer {}", rand_str(30))],
+            vec!["authorization required".into()],
+        ),
+        (
+            "aws_signature",
+            vec![format!(
+                "https://b.s3.amazonaws.com/o?X-Amz-Signature={}",
+                hex_str(64)
+            )],
+            vec!["X-Amz-Signature=".into()],
+        ),
+        (
+            "gcs_signature",
+            vec![format!("?X-Goog-Signature={}", hex_str(128))],
+            vec![],
+        ),
+        (
+            "sas_signature",
+            vec![format!(
+                "https://a.blob.core.windows.net/c?sv=2022&sig={}%3D",
+                rand_str(40)
+            )],
+            vec!["?sig=".into()],
+        ),
+        (
+            "password_pair",
+            vec![
+                format!("user=ada&password={}", rand_str(12)),
+                format!("access_token={}", rand_str(20)),
+            ],
+            vec!["password=".into()],
+        ),
+        (
+            "huggingface_token",
+            vec![format!("hf_{}", rand_str(34))],
+            vec!["hf_hub".into()],
+        ),
+        (
+            "digitalocean_token",
+            vec![format!("dop_v1_{}", hex_str(64))],
+            vec![],
+        ),
+        (
+            "linear_key",
+            vec![format!("lin_api_{}", rand_str(40))],
+            vec![],
+        ),
+        (
+            "postman_key",
+            vec![format!("PMAK-{}-{}", hex_str(24), hex_str(34))],
+            vec![],
+        ),
+        (
+            "vault_token",
+            vec![format!("hvs.{}", rand_str(90))],
+            vec!["hvs.x".into()],
+        ),
+        (
+            "toolgate_key",
+            vec![format!("tg_agent_{}", rand_str(43))],
+            vec!["tg_agent_".into()],
+        ),
+        (
+            "shopify_token",
+            vec![format!("shpat_{}", hex_str(32))],
+            vec![],
+        ),
+        (
+            "databricks_token",
+            vec![format!("dapi{}", hex_str(32))],
+            vec![],
+        ),
+        (
+            "newrelic_key",
+            vec![format!("NRAK-{}", rand_str(27).to_uppercase())],
+            vec![],
+        ),
+        (
+            "mailgun_key",
+            vec![format!("key-{}", hex_str(32))],
+            vec!["key-value".into()],
+        ),
+        (
+            "stripe_webhook_secret",
+            vec![format!("whsec_{}", rand_str(32))],
+            vec![],
+        ),
+        (
+            "google_oauth_token",
+            vec![format!("ya29.{}", rand_str(60))],
+            vec![],
+        ),
+        (
+            "twilio_api_key",
+            vec![format!("SK{}", hex_str(32))],
+            vec![format!("ASK{}", hex_str(32))],
+        ),
+        (
+            "discord_webhook",
+            vec![format!(
+                "https://discord.com/api/webhooks/123456789012345678/{}",
+                rand_str(68)
+            )],
+            vec![],
+        ),
+        (
+            "age_secret_key",
+            vec![format!(
+                "AGE-SECRET-KEY-1{}",
+                "QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7LQPZRY9X8GF2TVDW0S3JN54KHCE"
+            )],
+            vec![],
+        ),
+    ]
+}
+
+#[test]
+fn every_detector_catches_its_positives_and_leaves_negatives() {
+    assert!(detectors::DETECTORS.count() >= 40 && detectors::DETECTORS.count() <= 64);
+    let r = Redactor::empty();
+    let mut covered = std::collections::BTreeSet::new();
+    for (id, pos, neg) in vectors() {
+        covered.insert(id);
+        for p in pos {
+            let text = format!("some text {p} more");
+            let (out, n) = r.redact_str(&text);
+            assert!(n >= 1, "{id} missed a positive");
+            assert!(out.contains("[REDACTED:pattern:"), "{id}: {out}");
+            // The longest alphanumeric run of a sample is its random (secret) part.
+            let secret_part = p
+                .split(|c: char| !c.is_ascii_alphanumeric())
+                .max_by_key(|s| s.len())
+                .unwrap_or(&p)
+                .to_owned();
+            assert!(
+                !out.contains(&secret_part),
+                "{id} left part of a positive in {out}"
+            );
+        }
+        for n_ in neg {
+            let (out, _) = r.redact_str(&n_);
+            assert_eq!(out, n_, "{id} changed a negative");
+        }
+    }
+    assert!(
+        covered.len() >= 40,
+        "{} detectors have vectors",
+        covered.len()
+    );
+}
+
+#[test]
+fn ordinary_text_passes_unchanged() {
+    let r = Redactor::empty();
+    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b"hello"));
+    let samples = [
+        format!(
+            "{{\"id\":\"550e8400-e29b-41d4-a716-446655440000\",\"sha256\":\"{sha}\",\"name\":\"Ada\"}}"
+        ),
+        "The quick brown fox jumps over the lazy dog; task-force meeting at 10:00.".to_owned(),
+        format!(
+            "data:image/png;base64,{}",
+            base64::engine::general_purpose::STANDARD.encode([7u8; 300])
+        ),
+        "{\"status\":\"ok\",\"count\":42,\"items\":[1,2,3],\"url\":\"https://example.com/a?b=c\"}"
+            .to_owned(),
+    ];
+    for s in samples {
+        assert_eq!(r.redact_str(&s).0, s);
+    }
+}
+
+#[test]
+fn sensitive_keys_and_pointers() {
+    let r = Redactor::empty();
+    let mut v = serde_json::json!({
+        "name": "A", "password": "hunter22", "nested": {"API_KEY": "k", "client-secret": {"a": 1}},
+        "token_type": "bearer", "ssn": "123-45-6789", "list": [{"card": "x"}], "cookie": null
+    });
+    let opts = JsonOptions {
+        sensitive_pointers: vec!["/ssn".into(), "/list/*/card".into()],
+        pii: false,
+    };
+    let n = r.redact_json(&mut v, &opts);
+    assert_eq!(n, 5);
+    assert_eq!(v["password"], "[REDACTED:key]");
+    assert_eq!(v["nested"]["API_KEY"], "[REDACTED:key]");
+    assert_eq!(v["nested"]["client-secret"], "[REDACTED:key]");
+    assert_eq!(v["token_type"], "bearer");
+    assert_eq!(v["ssn"], "[REDACTED:key]");
+    assert_eq!(v["list"][0]["card"], "[REDACTED:key]");
+    assert!(v["cookie"].is_null());
+    let mut p = serde_json::json!({"note": "mail ada@example.com or call 415-555-0100"});
+    r.redact_json(
+        &mut p,
+        &JsonOptions {
+            sensitive_pointers: vec![],
+            pii: true,
+        },
+    );
+    assert_eq!(
+        p["note"],
+        "mail [REDACTED:pii:email] or call [REDACTED:pii:phone]"
+    );
+}
+
+#[test]
+fn a_stream_catches_values_split_at_every_boundary() {
+    let secret = format!("s-{}+/=&%", rand_str(40));
+    let r = Arc::new(RedactorBuilder::new().known_secret("c", &secret).build());
+    let text = format!("{}{secret}{}", "x".repeat(5000), "y".repeat(5000));
+    for cut in (4990..5050).chain([1, 100, 9000]) {
+        let mut s = r.stream();
+        let mut out = s.push(&text.as_bytes()[..cut]);
+        for chunk in text.as_bytes()[cut..].chunks(7) {
+            out.extend(s.push(chunk));
+        }
+        let (rest, n) = s.finish();
+        out.extend(rest);
+        let out = String::from_utf8(out).unwrap();
+        assert_eq!(n, 1);
+        assert!(!out.contains(&secret));
+        assert_eq!(
+            out.len(),
+            text.len() - secret.len() + "[REDACTED:credential:c]".len()
+        );
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    #[test]
+    fn no_encoding_of_a_secret_survives(
+        secret in "[a-zA-Z0-9+/=&%\"\\\\é ]{10,40}",
+        filler in "[a-z ]{0,40}",
+        depth in 0usize..6,
+        which in 0usize..20,
+    ) {
+        let r = RedactorBuilder::new().known_secret("c", &secret).build();
+        let forms = encodings(&secret);
+        let form = forms[which % forms.len()].clone();
+        let mut v = serde_json::Value::String(format!("{filler}{form}{filler}"));
+        for i in 0..depth {
+            v = if i % 2 == 0 { serde_json::json!({"k": v}) } else { serde_json::json!([v]) };
+        }
+        let text = v.to_string();
+        let (out, _) = r.redact_str(&text);
+        prop_assert!(!out.contains(&secret));
+        prop_assert!(!out.contains(&form));
+        let mut parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
+        r.redact_json(&mut parsed, &JsonOptions::default());
+        prop_assert!(!parsed.to_string().contains(&secret));
+    }
+}

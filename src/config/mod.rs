@@ -738,9 +738,6 @@ fn build_tool(raw: RawTool, base_dir: &Path, ctx: &mut FileCtx<'_>) -> Option<To
             Err(e) => ctx.error(&pointer, e),
         }
     }
-    if raw.pii {
-        unsupported(ctx, "/pii", "PII detection");
-    }
     let approval = approval_spec(
         raw.approval.as_ref(),
         raw.approvals_required,

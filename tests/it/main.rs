@@ -14,5 +14,6 @@ mod crash;
 mod credentials;
 mod egress;
 mod killswitch;
+mod redaction;
 mod shutdown;
 mod store;

@@ -73,29 +73,7 @@ pub(super) async fn disable_credential(
     Path(name): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let who = admin(&gw, &headers)?;
-    let why = reason(body)?;
-    if !gw.credentials.exists(&name) {
-        return Err(unknown_credential());
-    }
-    gw.revocations
-        .set(
-            gw.store.as_ref(),
-            &revocations::credential_key(&name),
-            &switch(&who, &why),
-        )
-        .await
-        .map_err(store_unavailable)?;
-    record(
-        &gw,
-        Event::AdminDisable,
-        &who,
-        &format!("credential/{name}"),
-        &why,
-    )
-    .await?;
-    tracing::warn!(admin = %who, credential = %name, reason = %why, "credential disabled");
-    Ok(Json(json!({ "credential": name, "status": "disabled" })))
+    switch_credential(&gw, &headers, name, body, true).await
 }
 
 pub(super) async fn enable_credential(
@@ -104,25 +82,39 @@ pub(super) async fn enable_credential(
     Path(name): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let who = admin(&gw, &headers)?;
+    switch_credential(&gw, &headers, name, body, false).await
+}
+
+/// The credential kill switch: on (disabled) or off, here, in the store, in the trail.
+async fn switch_credential(
+    gw: &Gateway,
+    headers: &HeaderMap,
+    name: String,
+    body: Result<Bytes, BytesRejection>,
+    disable: bool,
+) -> Result<Json<Value>, ApiError> {
+    let who = admin(gw, headers)?;
     let why = reason(body)?;
     if !gw.credentials.exists(&name) {
         return Err(unknown_credential());
     }
-    gw.revocations
-        .clear(gw.store.as_ref(), &revocations::credential_key(&name))
-        .await
-        .map_err(store_unavailable)?;
-    record(
-        &gw,
-        Event::AdminEnable,
-        &who,
-        &format!("credential/{name}"),
-        &why,
-    )
-    .await?;
-    tracing::warn!(admin = %who, credential = %name, reason = %why, "credential enabled");
-    Ok(Json(json!({ "credential": name, "status": "enabled" })))
+    let key = revocations::credential_key(&name);
+    let stored = if disable {
+        gw.revocations
+            .set(gw.store.as_ref(), &key, &switch(&who, &why))
+            .await
+    } else {
+        gw.revocations.clear(gw.store.as_ref(), &key).await
+    };
+    stored.map_err(store_unavailable)?;
+    let (event, status) = if disable {
+        (Event::AdminDisable, "disabled")
+    } else {
+        (Event::AdminEnable, "enabled")
+    };
+    record(gw, event, &who, &format!("credential/{name}"), &why).await?;
+    tracing::warn!(admin = %who, credential = %name, reason = %why, status, "credential kill switch");
+    Ok(Json(json!({ "credential": name, "status": status })))
 }
 
 pub(super) async fn reload_credential(

@@ -235,7 +235,7 @@ pub async fn execute(
     timing: &mut Timing,
     trail: &mut Trail<'_>,
 ) -> Result<CallOutcome, ApiError> {
-    credential::attach(gw, binding, &mut upstream_req, trail)?;
+    credential::attach(gw, binding, &mut upstream_req, trail).await?;
     trail.record(Event::Executing, |_| {}).await?;
     trail.executing_written = true;
     let started = std::time::Instant::now();

@@ -126,7 +126,7 @@ pub(super) async fn reload_credential(
     if !gw.credentials.exists(&name) {
         return Err(unknown_credential());
     }
-    let version = gw.credentials.reload(&name).map_err(|e| {
+    let version = gw.credentials.reload(&name).await.map_err(|e| {
         ApiError::new(
             Code::CredentialUnavailable,
             "the credential's source cannot be read now",

@@ -14,7 +14,7 @@ pub(super) async fn live() -> Json<Value> {
 }
 
 pub(super) async fn ready(State(gw): State<Arc<Gateway>>) -> (StatusCode, Json<Value>) {
-    let unavailable = gw.credentials.unavailable();
+    let unavailable = gw.credentials.unavailable().await;
     if !unavailable.is_empty() {
         tracing::warn!(credentials = ?unavailable, "credentials unavailable");
     }

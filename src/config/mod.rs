@@ -63,6 +63,7 @@ pub struct Config {
     pub limits: Limits,
     /// Longest session a token may be minted for.
     pub sessions_max_ttl: Duration,
+    pub vault: VaultConfig,
     pub store: StoreConfig,
     pub audit: AuditConfig,
     pub credentials: BTreeMap<String, Arc<CredentialDef>>,
@@ -122,6 +123,12 @@ pub struct Loc {
 pub enum SourceDef {
     Env(String),
     File(PathBuf),
+    /// A field of a Vault / OpenBao KV v2 secret; `path` is the API path
+    /// (`secret/data/…`).
+    Vault {
+        path: String,
+        field: String,
+    },
 }
 
 impl SourceDef {
@@ -129,8 +136,29 @@ impl SourceDef {
         match self {
             SourceDef::Env(var) => format!("environment variable {var}"),
             SourceDef::File(path) => format!("file {}", path.display()),
+            SourceDef::Vault { path, field } => format!("vault {path}#{field}"),
         }
     }
+}
+
+/// How toolgate reaches Vault / OpenBao.
+#[derive(Debug, Clone)]
+pub struct VaultConfig {
+    /// Default: `VAULT_ADDR`.
+    pub address: Option<String>,
+    pub auth: VaultAuth,
+    pub cache: Duration,
+    pub max_stale: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub enum VaultAuth {
+    /// A token from a source; `None` means `VAULT_TOKEN`.
+    Token(Option<SourceDef>),
+    AppRole {
+        role_id: SourceDef,
+        secret_id: SourceDef,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -805,9 +833,30 @@ fn source(
     if let Some(file) = &raw.file {
         return Some(SourceDef::File(base_dir.join(file)));
     }
-    if raw.vault.is_some() {
-        unsupported(ctx, &format!("{pointer}/vault"), "the vault source");
-    } else if raw.oauth2.is_some() {
+    if let Some(v) = &raw.vault {
+        if !pointer.starts_with("/credentials/") {
+            unsupported(
+                ctx,
+                &format!("{pointer}/vault"),
+                "a vault source outside credentials",
+            );
+            return None;
+        }
+        let path = v.get("path").and_then(Value::as_str).unwrap_or_default();
+        let field = v.get("field").and_then(Value::as_str).unwrap_or_default();
+        if path.is_empty() || field.is_empty() || path.contains("..") || path.starts_with('/') {
+            ctx.error(
+                &format!("{pointer}/vault"),
+                "vault needs a relative API path (e.g. secret/data/app/crm) and a field",
+            );
+            return None;
+        }
+        return Some(SourceDef::Vault {
+            path: path.to_owned(),
+            field: field.to_owned(),
+        });
+    }
+    if raw.oauth2.is_some() {
         unsupported(ctx, &format!("{pointer}/oauth2"), "the oauth2 source");
     }
     None
@@ -947,9 +996,36 @@ fn build_config(
             "TLS on toolgate's own listener (terminate TLS in front of it)",
         );
     }
-    if raw.vault.is_some() {
-        unsupported(ctx, "/vault", "the vault connection");
-    }
+    let vault = {
+        let v = raw.vault.clone().unwrap_or(Value::Null);
+        let src = |ctx: &mut FileCtx<'_>, key: &str, v: Option<&Value>| {
+            let raw: RawSource = serde_json::from_value(v?.clone()).ok()?;
+            source(&raw, base_dir, ctx, &format!("/vault/{key}"))
+        };
+        let auth = match v.get("approle") {
+            Some(a) => {
+                let role_id = src(ctx, "approle/role_id", a.get("role_id"));
+                let secret_id = src(ctx, "approle/secret_id", a.get("secret_id"));
+                match (role_id, secret_id) {
+                    (Some(role_id), Some(secret_id)) => VaultAuth::AppRole { role_id, secret_id },
+                    _ => VaultAuth::Token(None),
+                }
+            }
+            None => VaultAuth::Token(src(ctx, "token", v.get("token"))),
+        };
+        VaultConfig {
+            address: v.get("address").and_then(Value::as_str).map(str::to_owned),
+            auth,
+            cache: Duration::from_secs(
+                v.get("cache_seconds").and_then(Value::as_u64).unwrap_or(30),
+            ),
+            max_stale: Duration::from_secs(
+                v.get("max_stale_seconds")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(300),
+            ),
+        }
+    };
     let sessions_max_ttl = Duration::from_secs(
         raw.sessions
             .as_ref()
@@ -1139,6 +1215,7 @@ fn build_config(
         listen: listen?,
         limits,
         sessions_max_ttl,
+        vault,
         store,
         audit: audit?,
         credentials,

@@ -30,7 +30,7 @@ fn unavailable(e: CredentialError) -> ApiError {
     .with_internal(e.to_string())
 }
 
-pub fn attach(
+pub async fn attach(
     gw: &Gateway,
     binding: &ToolBinding,
     req: &mut UpstreamRequest,
@@ -48,7 +48,11 @@ pub fn attach(
             "the credential for this tool has been disabled by an operator; the call was not made",
         ));
     }
-    let loaded = gw.credentials.current(&def.name).map_err(unavailable)?;
+    let loaded = gw
+        .credentials
+        .current(&def.name)
+        .await
+        .map_err(unavailable)?;
     trail.credential(&def.name, &loaded);
     inject(def, &loaded, req)?;
     Ok(Some(CredentialUse {

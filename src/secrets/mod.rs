@@ -7,6 +7,7 @@
 //! before it can be used, and stays known to it after a rotation.
 
 mod sources;
+pub mod vault;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -54,6 +55,10 @@ struct Entry {
     current: ArcSwapOption<Loaded>,
     previous: std::sync::Mutex<Vec<SecretString>>,
     versions: AtomicU64,
+    /// When a remote source (Vault) was last read successfully, ms since the epoch.
+    fetched_ms: AtomicU64,
+    /// One remote read at a time per credential.
+    fetch_lock: tokio::sync::Mutex<()>,
 }
 
 /// All credentials of the process and the redactor that knows their values.
@@ -64,6 +69,7 @@ pub struct Credentials {
     rebuild: std::sync::Mutex<()>,
     /// Other secrets the process loaded (webhook signing keys, …), by name.
     extra: std::sync::Mutex<BTreeMap<String, SecretString>>,
+    vault: Option<vault::Vault>,
 }
 
 impl Credentials {
@@ -80,19 +86,39 @@ impl Credentials {
                         current: ArcSwapOption::empty(),
                         previous: std::sync::Mutex::new(Vec::new()),
                         versions: AtomicU64::new(0),
+                        fetched_ms: AtomicU64::new(0),
+                        fetch_lock: tokio::sync::Mutex::new(()),
                     },
                 )
             })
             .collect();
+        let uses_vault = config
+            .credentials
+            .values()
+            .any(|c| matches!(c.source, SourceDef::Vault { .. }));
+        let vault = if uses_vault {
+            match vault::Vault::new(&config.vault, env.clone()) {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot build the Vault client");
+                    None
+                }
+            }
+        } else {
+            None
+        };
         let creds = Credentials {
             entries,
             env,
             redactor,
             rebuild: std::sync::Mutex::new(()),
             extra: std::sync::Mutex::new(BTreeMap::new()),
+            vault,
         };
-        for name in creds.entries.keys() {
-            if let Err(e) = creds.current(name) {
+        // Local sources are loaded now, so the redactor knows them before any
+        // call; remote ones on first use.
+        for (name, entry) in &creds.entries {
+            if let Err(e) = creds.current_local(entry) {
                 tracing::warn!(credential = %name, error = %e, "credential not loaded at start");
             }
         }
@@ -100,11 +126,14 @@ impl Credentials {
     }
 
     /// Re-read a credential from its source now (an operator's "reload").
-    pub fn reload(&self, name: &str) -> Result<u64, CredentialError> {
+    pub async fn reload(&self, name: &str) -> Result<u64, CredentialError> {
         let entry = self
             .entries
             .get(name)
             .ok_or_else(|| CredentialError::Unknown(name.to_owned()))?;
+        if let SourceDef::Vault { .. } = &entry.def.source {
+            return self.current_vault(entry, true).await.map(|l| l.version);
+        }
         let value = Self::read_source(&entry.def.source, self.env.as_ref()).ok_or_else(|| {
             CredentialError::Unavailable {
                 name: name.to_owned(),
@@ -113,7 +142,7 @@ impl Credentials {
         })?;
         let stamp = match &entry.def.source {
             SourceDef::File(path) => sources::FileStamp::of(path).ok(),
-            SourceDef::Env(_) => None,
+            _ => None,
         };
         Ok(self.install(entry, value, stamp).version)
     }
@@ -122,15 +151,74 @@ impl Credentials {
         self.entries.contains_key(name)
     }
 
-    /// The credential's current value, re-read from its source when it changed.
-    pub fn current(&self, name: &str) -> Result<Arc<Loaded>, CredentialError> {
+    /// The credential's current value, re-read from its source when it
+    /// changed (a file) or its cache time passed (Vault).
+    pub async fn current(&self, name: &str) -> Result<Arc<Loaded>, CredentialError> {
         let entry = self
             .entries
             .get(name)
             .ok_or_else(|| CredentialError::Unknown(name.to_owned()))?;
+        match &entry.def.source {
+            SourceDef::Vault { .. } => self.current_vault(entry, false).await,
+            _ => self.current_local(entry),
+        }
+    }
+
+    /// A Vault credential: the cached value while fresh; otherwise read
+    /// (one read at a time), installing a new version; while Vault is down,
+    /// the last value for at most `max_stale`, then fail closed.
+    async fn current_vault(
+        &self,
+        entry: &Entry,
+        force: bool,
+    ) -> Result<Arc<Loaded>, CredentialError> {
+        let name = &entry.def.name;
+        let unavailable = |reason: String| CredentialError::Unavailable {
+            name: name.clone(),
+            reason,
+        };
+        let (SourceDef::Vault { path, field }, Some(vault)) = (&entry.def.source, &self.vault)
+        else {
+            return Err(unavailable("no Vault client".into()));
+        };
+        let age =
+            |e: &Entry| crate::store::now_ms().saturating_sub(e.fetched_ms.load(Ordering::Acquire));
+        let fresh = |e: &Entry| {
+            e.current
+                .load_full()
+                .filter(|_| age(e) < vault.cache().as_millis() as u64)
+        };
+        if !force && let Some(c) = fresh(entry) {
+            return Ok(c);
+        }
+        let _one = entry.fetch_lock.lock().await;
+        if !force && let Some(c) = fresh(entry) {
+            return Ok(c);
+        }
+        match vault.read(path, field).await {
+            Ok(read) => {
+                let loaded = self.install(entry, read.value, None);
+                entry
+                    .fetched_ms
+                    .store(crate::store::now_ms(), Ordering::Release);
+                Ok(loaded)
+            }
+            Err(e) => match entry.current.load_full() {
+                Some(c) if age(entry) < (vault.cache() + vault.max_stale()).as_millis() as u64 => {
+                    tracing::warn!(credential = %name, error = %e, "Vault unreachable; using the last value read");
+                    Ok(c)
+                }
+                _ => Err(unavailable(e)),
+            },
+        }
+    }
+
+    /// An environment or file credential.
+    fn current_local(&self, entry: &Entry) -> Result<Arc<Loaded>, CredentialError> {
+        let name = &entry.def.name;
         let cached = entry.current.load_full();
         let unavailable = |reason: String| CredentialError::Unavailable {
-            name: name.to_owned(),
+            name: name.clone(),
             reason,
         };
         match &entry.def.source {
@@ -159,6 +247,9 @@ impl Credentials {
                 }
                 Ok(self.install(entry, value, Some(stamp)))
             }
+            SourceDef::Vault { .. } => Err(unavailable(
+                "a Vault credential is read asynchronously".into(),
+            )),
         }
     }
 
@@ -227,13 +318,14 @@ impl Credentials {
         Ok(value)
     }
 
-    fn read_source(source: &SourceDef, env: &dyn EnvSource) -> Option<SecretString> {
+    pub(crate) fn read_source(source: &SourceDef, env: &dyn EnvSource) -> Option<SecretString> {
         match source {
             SourceDef::Env(var) => env
                 .var(var)
                 .filter(|v| !v.is_empty())
                 .map(SecretString::from),
             SourceDef::File(path) => sources::read_secret_file(path).ok(),
+            SourceDef::Vault { .. } => None,
         }
     }
 
@@ -265,12 +357,17 @@ impl Credentials {
     }
 
     /// Names of credentials that cannot be loaded now (for `/readyz`).
-    pub fn unavailable(&self) -> Vec<String> {
-        self.entries
-            .keys()
-            .filter(|n| matches!(self.current(n), Err(CredentialError::Unavailable { .. })))
-            .cloned()
-            .collect()
+    pub async fn unavailable(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for n in self.entries.keys() {
+            if matches!(
+                self.current(n).await,
+                Err(CredentialError::Unavailable { .. })
+            ) {
+                out.push(n.clone());
+            }
+        }
+        out
     }
 
     /// Peek at a source without installing it (for `toolgate check`'s lints).

@@ -17,3 +17,4 @@ mod killswitch;
 mod redaction;
 mod shutdown;
 mod store;
+mod vault;

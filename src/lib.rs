@@ -14,6 +14,7 @@ pub mod approvals;
 pub mod audit;
 pub mod catalog;
 pub mod config;
+pub mod dead_letters;
 pub mod dev;
 pub mod error;
 pub mod identity;

@@ -235,7 +235,25 @@ pub async fn execute(
     timing: &mut Timing,
     trail: &mut Trail<'_>,
 ) -> Result<CallOutcome, ApiError> {
-    credential::attach(gw, binding, &mut upstream_req, trail).await?;
+    // Kept, without its credential, in case the credential fails it.
+    let frozen = trail
+        .keep_dead_letters
+        .then(|| crate::actions::FrozenRequest::freeze(&upstream_req));
+    let keep = |e: &ApiError| {
+        matches!(
+            e.code,
+            Code::CredentialRejected | Code::CredentialUnavailable
+        )
+        .then(|| frozen.clone())
+        .flatten()
+    };
+    if let Err(e) = credential::attach(gw, binding, &mut upstream_req, trail).await {
+        if let Some(f) = keep(&e) {
+            let wf = trail.entry().workflow.clone().unwrap_or_default();
+            crate::dead_letters::keep(gw, trail.entry(), &wf, &binding.tool.name, e.code, f).await;
+        }
+        return Err(e);
+    }
     trail.record(Event::Executing, |_| {}).await?;
     trail.executing_written = true;
     let started = std::time::Instant::now();
@@ -274,6 +292,11 @@ pub async fn execute(
             })
         }
         Err(e) => {
+            if let Some(f) = keep(&e) {
+                let wf = trail.entry().workflow.clone().unwrap_or_default();
+                crate::dead_letters::keep(gw, trail.entry(), &wf, &binding.tool.name, e.code, f)
+                    .await;
+            }
             trail
                 .record(Event::Failed, |en| {
                     en.decision = Some("failed".into());

@@ -228,3 +228,34 @@ pub(super) async fn access_review(
     .map_err(|e| ApiError::internal(e.to_string()))?;
     Ok(Json(review))
 }
+
+/// `GET /v1/admin/dead-letters`: calls kept after failing on their credential (redacted).
+pub(super) async fn dead_letters(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    admin(&gw, &headers)?;
+    Ok(Json(
+        json!({ "dead_letters": crate::dead_letters::list(&gw).await? }),
+    ))
+}
+
+/// `POST /v1/admin/dead-letters/{id}/retry`: send it again, once, with the credential current now.
+pub(super) async fn retry_dead_letter(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let who = admin(&gw, &headers)?;
+    Ok(Json(crate::dead_letters::retry(&gw, &who, &id).await?))
+}
+
+/// `DELETE /v1/admin/dead-letters/{id}`.
+pub(super) async fn discard_dead_letter(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let who = admin(&gw, &headers)?;
+    Ok(Json(crate::dead_letters::discard(&gw, &who, &id).await?))
+}

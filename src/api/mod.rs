@@ -53,6 +53,15 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         )
         .route("/v1/admin/agents/{name}/revoke", post(admin::revoke_agent))
         .route("/v1/admin/audit/head", get(admin::audit_head))
+        .route("/v1/admin/dead-letters", get(admin::dead_letters))
+        .route(
+            "/v1/admin/dead-letters/{id}/retry",
+            post(admin::retry_dead_letter),
+        )
+        .route(
+            "/v1/admin/dead-letters/{id}",
+            axum::routing::delete(admin::discard_dead_letter),
+        )
         .route("/v1/admin/access-review", get(admin::access_review))
         .route("/v1/pending-actions", get(approvals::list))
         .route("/v1/pending-actions/{id}", get(approvals::show))

@@ -32,6 +32,8 @@ pub struct Trail<'g> {
     base: Entry,
     /// Set once `executing` is durable: later failures are `failed`, not `call_denied`.
     pub executing_written: bool,
+    /// Keep calls that fail on their credential as dead letters (not when retrying one).
+    pub keep_dead_letters: bool,
 }
 
 impl<'g> Trail<'g> {
@@ -43,7 +45,13 @@ impl<'g> Trail<'g> {
                 ..Entry::default()
             },
             executing_written: false,
+            keep_dead_letters: true,
         }
+    }
+
+    /// What is known about the call so far.
+    pub fn entry(&self) -> &Entry {
+        &self.base
     }
 
     /// A trail for a kept action (approvals, sweeps).

@@ -12,6 +12,7 @@ mod cli;
 mod config;
 mod crash;
 mod credentials;
+mod dead_letters;
 mod egress;
 mod killswitch;
 mod redaction;

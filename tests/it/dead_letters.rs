@@ -1,0 +1,122 @@
+//! The repair loop: the upstream starts rejecting the key → calls become dead
+//! letters → the source is updated → an admin retries → each executes exactly once.
+
+use serde_json::{Value, json};
+
+use crate::calls::leaks;
+use crate::support::{ConfigDir, Keys, TestGateway, canary, code};
+
+#[tokio::test]
+async fn rejected_calls_are_kept_repaired_and_retried_once() {
+    let good = canary("good-");
+    let bad = canary("bad-");
+    let app = toolgate::dev::sample_upstream(&good);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let up = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let keys = Keys::new();
+    let dir = ConfigDir::new();
+    let secret_file = dir.write("secrets/crm", &bad);
+    dir.write(
+        "tools/create.yaml",
+        &format!(
+            "name: create\ndescription: d\nscopes: [crm]\ninput_schema: {{ type: object, additionalProperties: false, properties: {{ name: {{ type: string }} }} }}\n\
+             upstream: {{ method: POST, url: \"http://{up}/api/v2/leads\", body: \"{{args}}\", credential: crm, allow_private_network: true }}\n"
+        ),
+    );
+    dir.write(
+        "toolgate.yaml",
+        &format!(
+            "environment: test\ncredentials:\n  crm:\n    environment: test\n    source: {{ file: secrets/crm }}\n    inject: {{ header: Authorization, format: \"Bearer {{secret}}\" }}\n\
+             workflows:\n  main: {{ environment: test, scopes: [crm], credentials: {{ crm: crm }} }}\n  other: {{ environment: test }}\n{}",
+            keys.yaml()
+        ),
+    );
+    let gw = TestGateway::start(&dir.config_path(), Default::default()).await;
+    for name in ["Ada", "Grace"] {
+        let (st, body, _) = gw
+            .call(
+                &keys.agent,
+                json!({"tool": "create", "arguments": {"name": name}}),
+            )
+            .await;
+        assert_eq!((st, code(&body)), (502, "credential_rejected"));
+    }
+    let (st, v) = gw.get(Some(&keys.admin), "/v1/admin/dead-letters").await;
+    assert_eq!(st, 200);
+    let letters = v["dead_letters"].as_array().unwrap().clone();
+    assert_eq!(letters.len(), 2);
+    assert!(
+        letters
+            .iter()
+            .all(|d| d["state"] == "pending" && d["code"] == "credential_rejected")
+    );
+    assert!(
+        !leaks(&v.to_string(), &bad),
+        "a credential reached the dead-letter list"
+    );
+    let (st, _) = gw.get(Some(&keys.agent), "/v1/admin/dead-letters").await;
+    assert_eq!(st, 403);
+
+    // Repair the source, then retry each once.
+    std::fs::write(&secret_file, &good).unwrap();
+    let http = reqwest::Client::new();
+    let post = |path: String| {
+        let http = http.clone();
+        let url = gw.url(&path);
+        let key = keys.admin.clone();
+        async move {
+            let r = http.post(url).bearer_auth(key).send().await.unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let ada = letters
+        .iter()
+        .find(|d| d["request"]["body"]["name"] == "Ada")
+        .unwrap();
+    let id = ada["id"].as_str().unwrap();
+    let (st, v) = post(format!("/v1/admin/dead-letters/{id}/retry")).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["state"], "retried");
+    assert_eq!(v["outcome"]["upstream_status"], 201);
+    let (st, v) = post(format!("/v1/admin/dead-letters/{id}/retry")).await;
+    assert_eq!((st, code(&v)), (409, "conflict"));
+    let received: Vec<Value> = reqwest::get(format!("http://{up}/_dev/received"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let accepted: Vec<&Value> = received
+        .iter()
+        .filter(|r| r["credential_valid"] == true)
+        .collect();
+    assert_eq!(accepted.len(), 1, "exactly one execution after repair");
+    assert_eq!(accepted[0]["body"]["name"], "Ada");
+
+    // The other is discarded.
+    let grace = letters
+        .iter()
+        .find(|d| d["request"]["body"]["name"] == "Grace")
+        .unwrap();
+    let r = http
+        .delete(gw.url(&format!(
+            "/v1/admin/dead-letters/{}",
+            grace["id"].as_str().unwrap()
+        )))
+        .bearer_auth(&keys.admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let (_, v) = gw.get(Some(&keys.admin), "/v1/admin/dead-letters").await;
+    assert_eq!(v["dead_letters"].as_array().unwrap().len(), 1);
+
+    // Every step is in the audit trail.
+    let trail = std::fs::read_to_string(dir.path().join("data/audit.jsonl")).unwrap();
+    assert!(
+        trail.contains("\"event\":\"dead_letter_retry\"")
+            && trail.contains("\"event\":\"dead_letter_discard\"")
+    );
+    assert!(!leaks(&trail, &good) && !leaks(&trail, &bad));
+}

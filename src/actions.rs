@@ -207,6 +207,9 @@ pub struct Action {
     pub outcome: Option<Outcome>,
     #[serde(default)]
     pub idempotency_key: Option<String>,
+    /// The session subject of the requester (selects per-subject credentials).
+    #[serde(default)]
+    pub subject: Option<String>,
 }
 
 pub fn new_id() -> String {

@@ -42,6 +42,8 @@ pub struct DeadLetter {
     pub outcome: Option<Outcome>,
     #[serde(default)]
     pub retried_by: Option<String>,
+    #[serde(default)]
+    pub subject: Option<String>,
 }
 
 /// Keep a call that failed on its credential. Failures to keep it are logged:
@@ -49,6 +51,7 @@ pub struct DeadLetter {
 pub async fn keep(
     gw: &Gateway,
     entry: &Entry,
+    subject: Option<String>,
     workflow: &str,
     tool: &str,
     code: Code,
@@ -67,6 +70,7 @@ pub async fn keep(
         created_at_ms: now_ms(),
         outcome: None,
         retried_by: None,
+        subject,
     };
     let bytes = serde_json::to_vec(&dl).unwrap_or_default();
     match gw
@@ -183,6 +187,7 @@ pub async fn retry(gw: &Gateway, admin: &str, id: &str) -> Result<Value, ApiErro
             trail.tool(&d.tool);
             trail.request(&d.request.sha256);
             trail.keep_dead_letters = false;
+            trail.subject = d.subject.clone();
             crate::pipeline::execute(
                 gw,
                 &b,

@@ -157,6 +157,7 @@ async fn stages(
 ) -> Result<CallReply, ApiError> {
     let agent = authenticate::agent(gw, headers).await?;
     trail.agent(&agent.name, &agent.workflow.name);
+    trail.subject = agent.subject.clone();
     trail.tool(&req.tool);
     let binding = resolve::tool(&agent, &req.tool)?;
     let args_sha256 = actions::sha256_json(&req.arguments);
@@ -250,7 +251,16 @@ pub async fn execute(
     if let Err(e) = credential::attach(gw, binding, &mut upstream_req, trail).await {
         if let Some(f) = keep(&e) {
             let wf = trail.entry().workflow.clone().unwrap_or_default();
-            crate::dead_letters::keep(gw, trail.entry(), &wf, &binding.tool.name, e.code, f).await;
+            crate::dead_letters::keep(
+                gw,
+                trail.entry(),
+                trail.subject.clone(),
+                &wf,
+                &binding.tool.name,
+                e.code,
+                f,
+            )
+            .await;
         }
         return Err(e);
     }
@@ -294,8 +304,16 @@ pub async fn execute(
         Err(e) => {
             if let Some(f) = keep(&e) {
                 let wf = trail.entry().workflow.clone().unwrap_or_default();
-                crate::dead_letters::keep(gw, trail.entry(), &wf, &binding.tool.name, e.code, f)
-                    .await;
+                crate::dead_letters::keep(
+                    gw,
+                    trail.entry(),
+                    trail.subject.clone(),
+                    &wf,
+                    &binding.tool.name,
+                    e.code,
+                    f,
+                )
+                .await;
             }
             trail
                 .record(Event::Failed, |en| {

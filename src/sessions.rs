@@ -34,10 +34,13 @@ fn hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-/// A subject or run id: short, printable, no path characters.
+/// A subject or run id: short, printable, no path characters (it may fill a
+/// Vault path segment), never `.`-led or holding `..`.
 pub fn valid_label(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 128
+        && !s.starts_with('.')
+        && !s.contains("..")
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"._@+-:".contains(&b))
 }

@@ -177,7 +177,7 @@ pub enum Inject {
     },
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct CredentialDef {
     pub name: String,
     pub environment: String,
@@ -844,10 +844,19 @@ fn source(
         }
         let path = v.get("path").and_then(Value::as_str).unwrap_or_default();
         let field = v.get("field").and_then(Value::as_str).unwrap_or_default();
-        if path.is_empty() || field.is_empty() || path.contains("..") || path.starts_with('/') {
+        let braces_ok = path
+            .replace("{subject}", "")
+            .chars()
+            .all(|c| c != '{' && c != '}');
+        if path.is_empty()
+            || field.is_empty()
+            || path.contains("..")
+            || path.starts_with('/')
+            || !braces_ok
+        {
             ctx.error(
                 &format!("{pointer}/vault"),
-                "vault needs a relative API path (e.g. secret/data/app/crm) and a field",
+                "vault needs a relative API path (e.g. secret/data/app/crm, or secret/data/users/{subject}/crm) and a field",
             );
             return None;
         }

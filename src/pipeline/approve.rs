@@ -43,6 +43,7 @@ fn action(
         edits: Vec::new(),
         outcome: None,
         idempotency_key: req.idempotency_key.clone(),
+        subject: agent.subject.clone(),
     }
 }
 

@@ -34,6 +34,8 @@ pub struct Trail<'g> {
     pub executing_written: bool,
     /// Keep calls that fail on their credential as dead letters (not when retrying one).
     pub keep_dead_letters: bool,
+    /// The end user a session acts for (selects per-subject credentials).
+    pub subject: Option<String>,
 }
 
 impl<'g> Trail<'g> {
@@ -46,6 +48,7 @@ impl<'g> Trail<'g> {
             },
             executing_written: false,
             keep_dead_letters: true,
+            subject: None,
         }
     }
 
@@ -62,6 +65,7 @@ impl<'g> Trail<'g> {
         t.tool(&a.tool);
         t.action(&a.id);
         t.request(&a.request.sha256);
+        t.subject = a.subject.clone();
         match gw
             .config
             .workflows

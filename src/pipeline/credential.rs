@@ -50,7 +50,7 @@ pub async fn attach(
     }
     let loaded = gw
         .credentials
-        .current(&def.name)
+        .current(&def.name, trail.subject.as_deref())
         .await
         .map_err(unavailable)?;
     trail.credential(&def.name, &loaded);

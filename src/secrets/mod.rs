@@ -59,6 +59,41 @@ struct Entry {
     fetched_ms: AtomicU64,
     /// One remote read at a time per credential.
     fetch_lock: tokio::sync::Mutex<()>,
+    /// For a per-subject credential (`{subject}` in its Vault path): one
+    /// entry per subject, each with its own value, versions and cache.
+    subjects: std::sync::Mutex<BTreeMap<String, Arc<Entry>>>,
+}
+
+impl Entry {
+    fn new(def: Arc<CredentialDef>) -> Entry {
+        Entry {
+            def,
+            current: ArcSwapOption::empty(),
+            previous: std::sync::Mutex::new(Vec::new()),
+            versions: AtomicU64::new(0),
+            fetched_ms: AtomicU64::new(0),
+            fetch_lock: tokio::sync::Mutex::new(()),
+            subjects: std::sync::Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    fn per_subject(&self) -> bool {
+        matches!(&self.def.source, SourceDef::Vault { path, .. } if path.contains("{subject}"))
+    }
+
+    /// The entry for one subject, made on first use.
+    fn for_subject(&self, subject: &str) -> Arc<Entry> {
+        let mut map = self.subjects.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(subject.to_owned())
+            .or_insert_with(|| {
+                let mut def = CredentialDef::clone(&self.def);
+                if let SourceDef::Vault { path, .. } = &mut def.source {
+                    *path = path.replace("{subject}", subject);
+                }
+                Arc::new(Entry::new(Arc::new(def)))
+            })
+            .clone()
+    }
 }
 
 /// All credentials of the process and the redactor that knows their values.
@@ -78,19 +113,7 @@ impl Credentials {
         let entries = config
             .credentials
             .iter()
-            .map(|(name, def)| {
-                (
-                    name.clone(),
-                    Entry {
-                        def: def.clone(),
-                        current: ArcSwapOption::empty(),
-                        previous: std::sync::Mutex::new(Vec::new()),
-                        versions: AtomicU64::new(0),
-                        fetched_ms: AtomicU64::new(0),
-                        fetch_lock: tokio::sync::Mutex::new(()),
-                    },
-                )
-            })
+            .map(|(name, def)| (name.clone(), Entry::new(def.clone())))
             .collect();
         let uses_vault = config
             .credentials
@@ -131,6 +154,20 @@ impl Credentials {
             .entries
             .get(name)
             .ok_or_else(|| CredentialError::Unknown(name.to_owned()))?;
+        if entry.per_subject() {
+            // Each subject's value is read again at its next use.
+            let subs: Vec<Arc<Entry>> = entry
+                .subjects
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .values()
+                .cloned()
+                .collect();
+            for sub in subs {
+                sub.fetched_ms.store(0, Ordering::Release);
+            }
+            return Ok(0);
+        }
         if let SourceDef::Vault { .. } = &entry.def.source {
             return self.current_vault(entry, true).await.map(|l| l.version);
         }
@@ -153,11 +190,29 @@ impl Credentials {
 
     /// The credential's current value, re-read from its source when it
     /// changed (a file) or its cache time passed (Vault).
-    pub async fn current(&self, name: &str) -> Result<Arc<Loaded>, CredentialError> {
+    ///
+    /// A per-subject credential needs the caller's session `subject` (set by
+    /// the orchestrator when it minted the session): each subject has its own
+    /// value, and one subject can never reach another's.
+    pub async fn current(
+        &self,
+        name: &str,
+        subject: Option<&str>,
+    ) -> Result<Arc<Loaded>, CredentialError> {
         let entry = self
             .entries
             .get(name)
             .ok_or_else(|| CredentialError::Unknown(name.to_owned()))?;
+        if entry.per_subject() {
+            let subject = subject
+                .filter(|s| crate::sessions::valid_label(s))
+                .ok_or_else(|| CredentialError::Unavailable {
+                    name: name.to_owned(),
+                    reason: "it is per subject, and the caller's session names no subject".into(),
+                })?;
+            let sub = entry.for_subject(subject);
+            return self.current_vault(&sub, false).await;
+        }
         match &entry.def.source {
             SourceDef::Vault { .. } => self.current_vault(entry, false).await,
             _ => self.current_local(entry),
@@ -335,17 +390,21 @@ impl Credentials {
             b.known_secret(name, v.expose_secret());
         }
         for (name, entry) in &self.entries {
-            let mut add = |v: &SecretString| add_forms(&mut b, &entry.def, v);
-            if let Some(c) = entry.current.load_full() {
-                add(&c.value);
-            }
-            for v in entry
-                .previous
+            let subs: Vec<Arc<Entry>> = entry
+                .subjects
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .iter()
-            {
-                add(v);
+                .values()
+                .cloned()
+                .collect();
+            let mut add = |v: &SecretString| add_forms(&mut b, &entry.def, v);
+            for e in std::iter::once(entry).chain(subs.iter().map(|s| s.as_ref())) {
+                if let Some(c) = e.current.load_full() {
+                    add(&c.value);
+                }
+                for v in e.previous.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+                    add(v);
+                }
             }
             if let Some((n, l)) = incoming
                 && n == name
@@ -359,9 +418,13 @@ impl Credentials {
     /// Names of credentials that cannot be loaded now (for `/readyz`).
     pub async fn unavailable(&self) -> Vec<String> {
         let mut out = Vec::new();
-        for n in self.entries.keys() {
+        for (n, e) in &self.entries {
+            if e.per_subject() {
+                // Read per caller; nothing to check without one.
+                continue;
+            }
             if matches!(
-                self.current(n).await,
+                self.current(n, None).await,
                 Err(CredentialError::Unavailable { .. })
             ) {
                 out.push(n.clone());

@@ -121,7 +121,7 @@ fn setup_dir(up: &Upstream, keys: &Keys, secret_path: &str, vault_block: &str) -
     dir.write(
         "toolgate.yaml",
         &format!(
-            "environment: test\n{vault_block}credentials:\n  crm:\n    environment: test\n    source: {{ vault: {{ path: {secret_path}, field: api_key }} }}\n    inject: {{ header: Authorization, format: \"Bearer {{secret}}\" }}\n\
+            "environment: test\n{vault_block}credentials:\n  crm:\n    environment: test\n    source: {{ vault: {{ path: \"{secret_path}\", field: api_key }} }}\n    inject: {{ header: Authorization, format: \"Bearer {{secret}}\" }}\n\
              workflows:\n  main: {{ environment: test, scopes: [crm], credentials: {{ crm: crm }} }}\n  other: {{ environment: test }}\n{}",
             keys.yaml()
         ),
@@ -249,4 +249,86 @@ async fn approle_authentication_reads_the_secret() {
         up.last().headers["authorization"].to_str().unwrap(),
         format!("Bearer {value}")
     );
+}
+
+#[tokio::test]
+async fn per_subject_credentials_never_cross_subjects() {
+    let Some(bao) = bao_or_skip().await else {
+        return;
+    };
+    let up = Upstream::start().await;
+    let keys = Keys::new();
+    let root = format!("users{}", rand::random::<u32>());
+    let (alice, bob) = (canary("alice-"), canary("bob-"));
+    bao.api(
+        "POST",
+        &format!("secret/data/{root}/alice/crm"),
+        json!({"data": {"api_key": alice}}),
+    )
+    .await;
+    bao.api(
+        "POST",
+        &format!("secret/data/{root}/bob/crm"),
+        json!({"data": {"api_key": bob}}),
+    )
+    .await;
+    let block = format!(
+        "vault: {{ address: \"{}\", token: {{ env: VT }} }}\n",
+        bao.addr
+    );
+    let dir = setup_dir(
+        &up,
+        &keys,
+        &format!("secret/data/{root}/{{subject}}/crm"),
+        &block,
+    );
+    let gw = TestGateway::start(
+        &dir.config_path(),
+        [("VT".to_owned(), bao.token.clone())].into(),
+    )
+    .await;
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let session = |subject: &'static str| {
+        let (http, url, key) = (http.clone(), gw.url("/v1/sessions"), keys.agent.clone());
+        async move {
+            let r = http
+                .post(url)
+                .bearer_auth(key)
+                .json(&json!({"ttl_seconds": 300, "subject": subject}))
+                .send()
+                .await
+                .unwrap();
+            let st = r.status().as_u16();
+            let v: Value = r.json().await.unwrap();
+            (st, v["token"].as_str().unwrap_or_default().to_owned())
+        }
+    };
+    for (subject, secret, other) in [("alice", &alice, &bob), ("bob", &bob, &alice)] {
+        let (st, token) = session(subject).await;
+        assert_eq!(st, 201);
+        let (st, body, _) = gw.call(&token, json!({"tool": "leak"})).await;
+        assert_eq!(st, 200, "{body}");
+        assert_eq!(
+            up.last().headers["authorization"].to_str().unwrap(),
+            format!("Bearer {secret}")
+        );
+        assert!(!leaks(&body.to_string(), secret) && !leaks(&body.to_string(), other));
+    }
+    // Without a subject there is no credential to use; an unknown subject has none either.
+    let before = up.count();
+    let (st, body, _) = gw.call(&keys.agent, json!({"tool": "leak"})).await;
+    assert_eq!((st, code(&body)), (503, "credential_unavailable"));
+    let (_, carol) = session("carol").await;
+    let (st, body, _) = gw.call(&carol, json!({"tool": "leak"})).await;
+    assert_eq!((st, code(&body)), (503, "credential_unavailable"));
+    assert_eq!(up.count(), before);
+    // A subject cannot walk the path.
+    let r = http
+        .post(gw.url("/v1/sessions"))
+        .bearer_auth(&keys.agent)
+        .json(&json!({"ttl_seconds": 60, "subject": "..%2Fbob"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
 }

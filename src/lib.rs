@@ -132,6 +132,10 @@ impl Gateway {
             config::StoreConfig::File(path) => Arc::new(FileStore::open(path).map_err(|e| {
                 anyhow::anyhow!("cannot open the store at {}: {e}", path.display())
             })?),
+            config::StoreConfig::Redis(url) => Arc::new(
+                store::RedisStore::open(url, &config.environment)
+                    .map_err(|e| anyhow::anyhow!("cannot use the Redis store: {e}"))?,
+            ),
         };
         Ok(Arc::new(Gateway {
             identities: Identities::new(&config),

@@ -100,11 +100,26 @@ impl Default for Limits {
 pub enum StoreConfig {
     Memory,
     File(PathBuf),
+    /// A Redis (or Valkey) URL, `redis://[user:password@]host:port/db`. The
+    /// URL may hold a password: it is never logged or echoed.
+    Redis(String),
+}
+
+impl StoreConfig {
+    pub fn redis_url(&self) -> Option<&str> {
+        match self {
+            StoreConfig::Redis(url) => Some(url),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct AuditConfig {
+    /// The trail file (`kind: file`).
     pub path: PathBuf,
+    /// `kind: redis`: the trail is a stream on the store's Redis.
+    pub redis: bool,
     pub hmac_key: Option<SourceDef>,
     pub signing_key: Option<SourceDef>,
     pub max_file_bytes: Option<u64>,
@@ -1050,10 +1065,25 @@ fn build_config(
             }
             match store.get("kind").and_then(Value::as_str) {
                 Some("memory") => StoreConfig::Memory,
-                Some("redis") => {
-                    unsupported(ctx, "/store/kind", "the redis store");
-                    StoreConfig::Memory
-                }
+                Some("redis") => match store.get("url").and_then(Value::as_str) {
+                    None => {
+                        ctx.error("/store", "`kind: redis` needs `url: redis://host:port/db`");
+                        StoreConfig::Memory
+                    }
+                    Some(url) => {
+                        match url::Url::parse(url) {
+                            Ok(u) if u.scheme() == "redis" && u.host_str().is_some() => {}
+                            Ok(u) if u.scheme() == "rediss" => {
+                                unsupported(ctx, "/store/url", "TLS to Redis (rediss://)")
+                            }
+                            _ => ctx.error(
+                                "/store/url",
+                                "not a Redis URL; expected redis://[:password@]host:port/db",
+                            ),
+                        }
+                        StoreConfig::Redis(url.to_owned())
+                    }
+                },
                 _ => StoreConfig::File(
                     base_dir.join(
                         store
@@ -1066,12 +1096,9 @@ fn build_config(
         }
     };
     let audit = match &raw.audit {
-        Some(a) if a.kind == "redis" => {
-            unsupported(ctx, "/audit/kind", "the redis audit sink");
-            None
-        }
         Some(a) => Some(AuditConfig {
             path: base_dir.join(a.path.as_deref().unwrap_or("data/audit.jsonl")),
+            redis: a.kind == "redis",
             hmac_key: a
                 .hmac_key
                 .as_ref()
@@ -1085,12 +1112,19 @@ fn build_config(
         }),
         None => Some(AuditConfig {
             path: base_dir.join("data/audit.jsonl"),
+            redis: false,
             hmac_key: None,
             signing_key: None,
             max_file_bytes: None,
             checkpoint_interval: Duration::from_secs(60),
         }),
     };
+    if audit.as_ref().is_some_and(|a| a.redis) && store.redis_url().is_none() {
+        ctx.error(
+            "/audit/kind",
+            "`audit: {kind: redis}` writes to the store's Redis; set `store: {kind: redis, url: ...}`",
+        );
+    }
     let limits = {
         let d = Limits::default();
         match &raw.limits {

@@ -11,6 +11,7 @@
 
 mod file;
 mod memory;
+mod redis;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -18,6 +19,7 @@ use async_trait::async_trait;
 
 pub use file::FileStore;
 pub use memory::MemoryStore;
+pub use redis::{RedisStore, connect as redis_connect};
 
 /// A namespace of keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

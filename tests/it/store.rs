@@ -4,7 +4,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use toolgate::store::{FileStore, Inserted, MemoryStore, Ns, RateDecision, Store, Swapped};
+use toolgate::store::{
+    FileStore, Inserted, MemoryStore, Ns, RateDecision, RedisStore, Store, Swapped,
+};
+
+use crate::support::redis::{TestRedis, unique_env};
 
 async fn conformance(store: Arc<dyn Store>) {
     store.ping().await.unwrap();
@@ -155,5 +159,69 @@ async fn file_store_conforms_and_persists() {
     assert_eq!(
         s.get(Ns::Actions, "race").await.unwrap().unwrap().version,
         2
+    );
+}
+
+#[tokio::test]
+async fn redis_store_conforms_and_keeps_environments_apart() {
+    let Some(redis) = TestRedis::any().await else {
+        return;
+    };
+    let env = unique_env("conformance");
+    let store = Arc::new(RedisStore::open(&redis.url, &env).unwrap());
+    assert!(store.is_shared());
+    conformance(store.clone()).await;
+    // Another environment on the same Redis sees none of it.
+    let other = RedisStore::open(&redis.url, &unique_env("other")).unwrap();
+    assert!(other.get(Ns::Actions, "race").await.unwrap().is_none());
+    assert!(other.list(Ns::DeadLetters, 10).await.unwrap().is_empty());
+    assert_eq!(
+        other.rate_limit("agent:tool", 60, 1).await.unwrap(),
+        RateDecision::Allowed
+    );
+    // A second connection (another replica) sees the same state.
+    let replica = RedisStore::open(&redis.url, &env).unwrap();
+    assert_eq!(
+        replica
+            .get(Ns::Actions, "race")
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
+        2
+    );
+    assert!(matches!(
+        replica.rate_limit("agent:tool", 60, 3).await.unwrap(),
+        RateDecision::Limited { .. }
+    ));
+}
+
+#[tokio::test]
+async fn redis_store_fails_fast_while_down_and_recovers_by_itself() {
+    let Some(mut redis) = TestRedis::own().await else {
+        return;
+    };
+    let store = RedisStore::open(&redis.url, &unique_env("faults")).unwrap();
+    store
+        .insert_new(Ns::Actions, "kept", b"acknowledged", None)
+        .await
+        .unwrap();
+    redis.kill();
+    let started = std::time::Instant::now();
+    assert!(store.get(Ns::Actions, "kept").await.is_err());
+    assert!(store.ping().await.is_err());
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(redis.start().await);
+    let mut back = None;
+    for _ in 0..100 {
+        if let Ok(v) = store.get(Ns::Actions, "kept").await {
+            back = v;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        back.expect("acknowledged value survives").value,
+        b"acknowledged"
     );
 }

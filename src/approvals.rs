@@ -541,8 +541,8 @@ pub async fn sweeper(gw: Arc<Gateway>) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tick.tick().await;
-        // Kill switches set by other processes sharing the store.
-        if let Err(e) = gw.revocations.refresh(gw.store.as_ref()).await {
+        // Kill switches and reloads from other processes sharing the store.
+        if let Err(e) = crate::events::catch_up(&gw).await {
             tracing::warn!(error = %e, "cannot refresh kill switches");
         }
         match actions::sweep(gw.store.as_ref()).await {

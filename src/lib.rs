@@ -17,6 +17,7 @@ pub mod config;
 pub mod dead_letters;
 pub mod dev;
 pub mod error;
+pub mod events;
 pub mod identity;
 pub mod pipeline;
 pub mod redact;
@@ -44,7 +45,11 @@ pub struct Gateway {
     pub redactor: Arc<SharedRedactor>,
     pub egress: Egress,
     pub store: Arc<dyn Store>,
+    /// The shared Redis, when the store is on one (audit stream, events).
+    pub redis: Option<redis::aio::ConnectionManager>,
     pub revocations: revocations::Revocations,
+    /// What this replica already took from other replicas' announcements.
+    pub events_seen: events::Seen,
     pub audit: Arc<dyn audit::AuditSink>,
     /// Keys the HMACs of masked arguments and credential fingerprints (and
     /// the chain, when configured): from `audit.hmac_key`, else random per process.
@@ -115,9 +120,43 @@ impl Gateway {
             )),
             None => None,
         };
-        let audit: Arc<dyn audit::AuditSink> = match sink {
-            Some(s) => s,
-            None => Arc::new(
+        let redis = match config.store.redis_url() {
+            Some(url) => {
+                if let Some(pw) = url::Url::parse(url)
+                    .ok()
+                    .and_then(|u| u.password().map(str::to_owned))
+                {
+                    let decoded = percent_encoding::percent_decode_str(&pw)
+                        .decode_utf8_lossy()
+                        .into_owned();
+                    credentials.remember_extra("redis-password", &decoded.into());
+                }
+                Some(
+                    store::redis_connect(url)
+                        .map_err(|e| anyhow::anyhow!("cannot use the Redis store: {e}"))?,
+                )
+            }
+            None => None,
+        };
+        let store: Arc<dyn Store> = match (&config.store, &redis) {
+            (config::StoreConfig::Redis(_), Some(conn)) => {
+                Arc::new(store::RedisStore::new(conn.clone(), &config.environment))
+            }
+            (config::StoreConfig::File(path), _) => {
+                Arc::new(FileStore::open(path).map_err(|e| {
+                    anyhow::anyhow!("cannot open the store at {}: {e}", path.display())
+                })?)
+            }
+            _ => Arc::new(MemoryStore::new()),
+        };
+        let audit: Arc<dyn audit::AuditSink> = match (sink, &redis) {
+            (Some(s), _) => s,
+            (None, Some(conn)) if config.audit.redis => Arc::new(audit::RedisSink::open(
+                conn.clone(),
+                &config.environment,
+                chain_key,
+            )),
+            (None, _) => Arc::new(
                 audit::FileSink::open(&config.audit.path, chain_key, config.audit.max_file_bytes)
                     .map_err(|e| {
                     anyhow::anyhow!(
@@ -127,16 +166,6 @@ impl Gateway {
                 })?,
             ),
         };
-        let store: Arc<dyn Store> = match &config.store {
-            config::StoreConfig::Memory => Arc::new(MemoryStore::new()),
-            config::StoreConfig::File(path) => Arc::new(FileStore::open(path).map_err(|e| {
-                anyhow::anyhow!("cannot open the store at {}: {e}", path.display())
-            })?),
-            config::StoreConfig::Redis(url) => Arc::new(
-                store::RedisStore::open(url, &config.environment)
-                    .map_err(|e| anyhow::anyhow!("cannot use the Redis store: {e}"))?,
-            ),
-        };
         Ok(Arc::new(Gateway {
             identities: Identities::new(&config),
             config: Arc::new(config),
@@ -144,7 +173,9 @@ impl Gateway {
             redactor,
             egress: Egress::new()?,
             store,
+            redis,
             revocations: revocations::Revocations::default(),
+            events_seen: events::Seen::default(),
             audit,
             audit_key,
             audit_signer,

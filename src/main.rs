@@ -89,9 +89,13 @@ enum Command {
 enum AuditCommand {
     /// Check a trail: every record's hash, sequence and link. Exit 0 only when intact.
     Verify {
-        /// Trail files in order; rotated siblings of a live file are included before it.
+        /// Trail files in order; rotated siblings of a live file are included
+        /// before it. Or one `redis://` URL, with `--environment`, for a Redis trail.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+        /// The environment whose Redis trail to read (with a `redis://` URL).
+        #[arg(long)]
+        environment: Option<String>,
         /// Environment variable holding the audit HMAC key (for a keyed trail).
         #[arg(long)]
         key_env: Option<String>,
@@ -102,7 +106,7 @@ enum AuditCommand {
         #[arg(long)]
         checkpoint: Option<PathBuf>,
         /// The hex Ed25519 public key that must have signed the checkpoints.
-        #[arg(long, requires = "checkpoint")]
+        #[arg(long)]
         public_key: Option<String>,
         /// Print the report as JSON.
         #[arg(long)]
@@ -148,6 +152,7 @@ fn main() -> ExitCode {
             command:
                 AuditCommand::Verify {
                     paths,
+                    environment,
                     key_env,
                     key_file,
                     checkpoint,
@@ -156,6 +161,7 @@ fn main() -> ExitCode {
                 },
         } => audit_verify(
             &paths,
+            environment.as_deref(),
             key_env.as_deref(),
             key_file.as_deref(),
             checkpoint.as_deref(),
@@ -304,8 +310,10 @@ fn export(path: &Path, workflow: &str, format: &str) -> ExitCode {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn audit_verify(
     paths: &[PathBuf],
+    environment: Option<&str>,
     key_env: Option<&str>,
     key_file: Option<&Path>,
     checkpoint: Option<&Path>,
@@ -343,8 +351,52 @@ fn audit_verify(
             }
         },
     };
-    let report =
-        toolgate::audit::verify::verify_with(paths, key.as_deref(), &checkpoints, public_key);
+    let redis_url = paths
+        .first()
+        .and_then(|p| p.to_str())
+        .filter(|p| p.starts_with("redis://") || p.starts_with("rediss://"));
+    let report = match (redis_url, environment) {
+        (None, None) if public_key.is_some() && checkpoints.is_empty() => {
+            eprintln!("toolgate: --public-key needs --checkpoint (the checkpoints to check)");
+            return ExitCode::FAILURE;
+        }
+        (None, None) => {
+            toolgate::audit::verify::verify_with(paths, key.as_deref(), &checkpoints, public_key)
+        }
+        (Some(url), Some(env)) if paths.len() == 1 => {
+            let (reader, mut stored) = match toolgate::audit::redis::open_reader(url, env) {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("toolgate: cannot read the trail from Redis: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            // The checkpoints kept beside the stream count too.
+            stored.extend(checkpoints);
+            if public_key.is_some() && stored.is_empty() {
+                eprintln!("toolgate: --public-key given, but there is no checkpoint to check");
+                return ExitCode::FAILURE;
+            }
+            let label = PathBuf::from(format!("redis:{env}"));
+            toolgate::audit::verify::verify_reader(
+                &label,
+                reader,
+                key.as_deref(),
+                &stored,
+                public_key,
+            )
+        }
+        (Some(_), _) => {
+            eprintln!(
+                "toolgate: give one redis:// URL and --environment (the trail's environment)"
+            );
+            return ExitCode::FAILURE;
+        }
+        (None, Some(_)) => {
+            eprintln!("toolgate: --environment is for a redis:// trail");
+            return ExitCode::FAILURE;
+        }
+    };
     if json {
         println!(
             "{}",

@@ -140,8 +140,13 @@ pub async fn call(
         Err(e) if e.code == Code::AuditUnavailable => Err(e),
         Err(e) => {
             // Failures after `executing` were recorded by `execute`.
-            if !trail.executing_written {
-                trail.refused(&e).await?;
+            if !trail.executing_written
+                && let Err(unrecorded) = trail.refused(&e).await
+                && e.code != Code::StoreUnavailable
+            {
+                // The refusal itself could not be recorded. (When the shared
+                // store is down the trail usually is too; the cause is kept.)
+                return Err(unrecorded);
             }
             Err(e)
         }

@@ -4,9 +4,15 @@
 //! every call) and is persisted in the store, where every process sharing it
 //! picks it up on its next refresh (each second). An agent is revoked by name
 //! *and* key hash, so issuing the agent a new key in config brings it back.
+//!
+//! On a shared store the set is also refreshed at once when another replica
+//! announces a change (see [`crate::events`]). If it cannot be refreshed for
+//! [`MAX_STALE_MS`] — this replica has lost the shared store while others may
+//! be revoking — calls are refused (`503 store_unavailable`) until it can.
 
 use std::collections::HashSet;
 use std::sync::RwLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
@@ -19,9 +25,14 @@ pub struct Switch {
     pub at_ms: u64,
 }
 
+/// How old the kill-switch set of a replica on a shared store may get.
+pub const MAX_STALE_MS: u64 = 3000;
+
 #[derive(Default)]
 pub struct Revocations {
     active: RwLock<HashSet<String>>,
+    /// When the set was last read from the store (ms since the epoch).
+    refreshed_ms: AtomicU64,
 }
 
 pub fn agent_key(name: &str, key_sha256: &[u8; 32]) -> String {
@@ -75,6 +86,18 @@ impl Revocations {
             .map(|(k, _)| k)
             .collect();
         *self.active.write().unwrap_or_else(|p| p.into_inner()) = keys;
+        self.refreshed_ms.store(now_ms(), Ordering::Release);
+        Ok(())
+    }
+
+    /// On a shared store, whether the set is recent enough to decide on.
+    pub fn check_fresh(&self, shared: bool) -> Result<(), StoreError> {
+        let age = now_ms().saturating_sub(self.refreshed_ms.load(Ordering::Acquire));
+        if shared && age > MAX_STALE_MS {
+            return Err(StoreError(
+                "kill switches could not be refreshed from the shared store".into(),
+            ));
+        }
         Ok(())
     }
 }

@@ -55,13 +55,14 @@ pub async fn serve(
         ),
         Err(e) => tracing::error!(error = %e, "cannot check for abandoned actions"),
     }
-    if let Err(e) = gw.revocations.refresh(gw.store.as_ref()).await {
+    if let Err(e) = crate::events::catch_up(&gw).await {
         tracing::error!(error = %e, "cannot read kill switches from the store");
         return Err(std::io::Error::other(
             "the store cannot be read; refusing to serve without kill switches",
         ));
     }
     let sweeper = tokio::spawn(crate::approvals::sweeper(gw.clone()));
+    let _events = AbortOnDrop(tokio::spawn(crate::events::listen(gw.clone())));
     let _checkpoints = AbortOnDrop(tokio::spawn(checkpointer(gw.clone())));
     let app = crate::api::router(gw);
     let (stopped_tx, stopped_rx) = tokio::sync::oneshot::channel::<()>();
@@ -90,7 +91,8 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
 }
 
 /// Sign the audit head every `checkpoint_interval` (when it moved) and append
-/// it to `<audit path>.checkpoints`.
+/// it to `<audit path>.checkpoints` (or, for a Redis trail, to the list
+/// beside its stream).
 async fn checkpointer(gw: Arc<Gateway>) {
     let Some(key) = gw.audit_signer.clone() else {
         return;
@@ -107,10 +109,25 @@ async fn checkpointer(gw: Arc<Gateway>) {
             continue;
         }
         let c = crate::audit::checkpoint::sign(&key, &head);
-        let p = path.clone();
-        match tokio::task::spawn_blocking(move || crate::audit::checkpoint::append(&p, &c)).await {
-            Ok(Ok(())) => last = Some(head.seq),
-            _ => tracing::error!("cannot write an audit checkpoint"),
+        let saved = match &gw.redis {
+            Some(conn) if gw.config.audit.redis => {
+                crate::audit::redis::save_checkpoint(conn, &gw.config.environment, &c)
+                    .await
+                    .is_ok()
+            }
+            _ => {
+                let p = path.clone();
+                matches!(
+                    tokio::task::spawn_blocking(move || crate::audit::checkpoint::append(&p, &c))
+                        .await,
+                    Ok(Ok(()))
+                )
+            }
+        };
+        if saved {
+            last = Some(head.seq);
+        } else {
+            tracing::error!("cannot write an audit checkpoint");
         }
     }
 }

@@ -107,6 +107,7 @@ async fn switch_credential(
         gw.revocations.clear(gw.store.as_ref(), &key).await
     };
     stored.map_err(store_unavailable)?;
+    crate::events::publish(gw, &crate::events::Signal::Switches).await;
     let (event, status) = if disable {
         (Event::AdminDisable, "disabled")
     } else {
@@ -133,6 +134,9 @@ pub(super) async fn reload_credential(
         )
         .with_internal(e.to_string())
     })?;
+    crate::events::reloaded(&gw, &name)
+        .await
+        .map_err(store_unavailable)?;
     record(
         &gw,
         Event::AdminReload,
@@ -167,6 +171,7 @@ pub(super) async fn revoke_agent(
         )
         .await
         .map_err(store_unavailable)?;
+    crate::events::publish(&gw, &crate::events::Signal::Switches).await;
     record(
         &gw,
         Event::AdminRevoke,

@@ -15,6 +15,7 @@
 pub mod chain;
 pub mod checkpoint;
 mod file;
+pub mod redis;
 pub mod verify;
 
 use std::sync::Arc;
@@ -25,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use file::FileSink;
+pub use redis::RedisSink;
 
 /// What a record is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -88,6 +88,34 @@ pub fn verify_with(
     checkpoints: &[Checkpoint],
     public_key: Option<&str>,
 ) -> Report {
+    let sources = expand(paths).into_iter().map(|path| {
+        let reader = std::fs::File::open(&path)
+            .map(|f| Box::new(BufReader::with_capacity(1 << 20, f)) as Box<dyn BufRead>);
+        (path, reader)
+    });
+    verify_sources(sources, key, checkpoints, public_key)
+}
+
+/// Verify a trail read from one source (a Redis stream, say); `label` names
+/// it in problems.
+pub fn verify_reader(
+    label: &Path,
+    reader: impl BufRead + 'static,
+    key: Option<&[u8]>,
+    checkpoints: &[Checkpoint],
+    public_key: Option<&str>,
+) -> Report {
+    let source: (PathBuf, std::io::Result<Box<dyn BufRead>>) =
+        (label.to_path_buf(), Ok(Box::new(reader)));
+    verify_sources(std::iter::once(source), key, checkpoints, public_key)
+}
+
+fn verify_sources(
+    sources: impl Iterator<Item = (PathBuf, std::io::Result<Box<dyn BufRead>>)>,
+    key: Option<&[u8]>,
+    checkpoints: &[Checkpoint],
+    public_key: Option<&str>,
+) -> Report {
     let mut report = Report {
         records: 0,
         head_seq: 0,
@@ -122,8 +150,16 @@ pub fn verify_with(
         .collect();
     let mut expected = 1u64;
     let mut prev = GENESIS.to_owned();
-    for path in expand(paths) {
-        if let Err(p) = walk(&path, key, &marks, &mut expected, &mut prev, &mut report) {
+    for (path, reader) in sources {
+        if let Err(p) = walk(
+            &path,
+            reader,
+            key,
+            &marks,
+            &mut expected,
+            &mut prev,
+            &mut report,
+        ) {
             report.problem = Some(p);
             return report;
         }
@@ -147,6 +183,7 @@ pub fn verify_with(
 
 fn walk(
     path: &Path,
+    reader: std::io::Result<Box<dyn BufRead>>,
     key: Option<&[u8]>,
     marks: &HashMap<u64, &str>,
     expected: &mut u64,
@@ -160,9 +197,7 @@ fn walk(
         seq,
         message,
     };
-    let file =
-        std::fs::File::open(path).map_err(|e| problem("unreadable", 0, None, e.to_string()))?;
-    let mut reader = BufReader::with_capacity(1 << 20, file);
+    let mut reader = reader.map_err(|e| problem("unreadable", 0, None, e.to_string()))?;
     let mut buf = Vec::with_capacity(1024);
     let mut lineno = 0usize;
     let mut pending: Option<(usize, Line)> = None;

@@ -45,6 +45,10 @@ fn workflow<'g>(gw: &'g Gateway, name: &str, agent: &str) -> Result<&'g Workflow
 
 pub async fn agent<'g>(gw: &'g Gateway, headers: &HeaderMap) -> Result<Agent<'g>, ApiError> {
     let token = bearer(headers).ok_or_else(ApiError::unauthenticated)?;
+    // With replicas, a switch set elsewhere must have had a chance to arrive.
+    gw.revocations
+        .check_fresh(gw.store.is_shared())
+        .map_err(super::rate_limit::store_unavailable)?;
     if token.starts_with(TOKEN_PREFIX) {
         let session = sessions::find(gw.store.as_ref(), token)
             .await

@@ -342,20 +342,9 @@ impl Credentials {
         entry.current.store(Some(loaded.clone()));
         loaded
     }
-
-    /// A secret that is not a credential (a webhook signing key, …): read from
-    /// its source each time, and known to the redactor from its first read.
-    pub fn read_extra(
-        &self,
-        name: &str,
-        source: &SourceDef,
-    ) -> Result<SecretString, CredentialError> {
-        let value = Self::read_source(source, self.env.as_ref()).ok_or_else(|| {
-            CredentialError::Unavailable {
-                name: name.to_owned(),
-                reason: format!("cannot read {}", source.describe()),
-            }
-        })?;
+    /// Make a secret toolgate holds for itself (not a credential) known to
+    /// the redactor under `name`, replacing the value it had.
+    pub fn remember_extra(&self, name: &str, value: &SecretString) {
         let known = {
             let extra = self.extra.lock().unwrap_or_else(|p| p.into_inner());
             extra
@@ -370,6 +359,22 @@ impl Credentials {
                 .insert(name.to_owned(), value.clone());
             self.redactor.replace(self.build_redactor(None));
         }
+    }
+
+    /// A secret that is not a credential (a webhook signing key, …): read from
+    /// its source each time, and known to the redactor from its first read.
+    pub fn read_extra(
+        &self,
+        name: &str,
+        source: &SourceDef,
+    ) -> Result<SecretString, CredentialError> {
+        let value = Self::read_source(source, self.env.as_ref()).ok_or_else(|| {
+            CredentialError::Unavailable {
+                name: name.to_owned(),
+                reason: format!("cannot read {}", source.describe()),
+            }
+        })?;
+        self.remember_extra(name, &value);
         Ok(value)
     }
 

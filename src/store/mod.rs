@@ -19,7 +19,7 @@ use async_trait::async_trait;
 
 pub use file::FileStore;
 pub use memory::MemoryStore;
-pub use redis::{RedisStore, connect as redis_connect};
+pub use redis::{RedisStore, connect as redis_connect, redis_error_text};
 
 /// A namespace of keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -32,10 +32,13 @@ pub enum Ns {
     Sessions,
     Revocations,
     Secrets,
+    /// Credential reloads asked for by an admin (a counter per credential),
+    /// for replicas that missed the announcement.
+    Reloads,
 }
 
 impl Ns {
-    pub const ALL: [Ns; 7] = [
+    pub const ALL: [Ns; 8] = [
         Ns::Actions,
         Ns::OpenActions,
         Ns::Idempotency,
@@ -43,6 +46,7 @@ impl Ns {
         Ns::Sessions,
         Ns::Revocations,
         Ns::Secrets,
+        Ns::Reloads,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -54,6 +58,7 @@ impl Ns {
             Ns::Sessions => "sessions",
             Ns::Revocations => "revocations",
             Ns::Secrets => "secrets",
+            Ns::Reloads => "reloads",
         }
     }
 }

@@ -44,12 +44,10 @@ pub fn connect(url: &str) -> Result<ConnectionManager, StoreError> {
         .map_err(|e| StoreError(redis_error_text(&e)))
 }
 
-/// A Redis error as text without the URL (which may hold a password).
-pub(crate) fn redis_error_text(e: &redis::RedisError) -> String {
-    match e.kind() {
-        redis::ErrorKind::Io => "redis: connection failed".to_owned(),
-        _ => format!("redis: {:?}", e.kind()),
-    }
+/// A Redis error as text: the error's kind and detail, never the URL (which
+/// may hold a password).
+pub fn redis_error_text(e: &redis::RedisError) -> String {
+    format!("redis: {e}")
 }
 
 fn err(e: redis::RedisError) -> StoreError {
@@ -148,9 +146,14 @@ pub struct RedisStore {
 impl RedisStore {
     /// A store for `environment` on the Redis at `url`. Connects lazily.
     pub fn open(url: &str, environment: &str) -> Result<RedisStore, StoreError> {
+        Ok(RedisStore::new(connect(url)?, environment))
+    }
+
+    /// A store for `environment` over an existing connection.
+    pub fn new(conn: ConnectionManager, environment: &str) -> RedisStore {
         let with_now = |body: &str| Script::new(&format!("{NOW_MS}{body}"));
-        Ok(RedisStore {
-            conn: connect(url)?,
+        RedisStore {
+            conn,
             prefix: format!("toolgate:{{{environment}:"),
             scripts: Scripts {
                 insert_new: with_now(INSERT_NEW),
@@ -159,7 +162,7 @@ impl RedisStore {
                 live_keys: with_now(LIVE_KEYS),
                 gcra: Script::new(GCRA),
             },
-        })
+        }
     }
 
     /// The connection, for other parts that share this Redis (audit, events).

@@ -1,82 +1,14 @@
 //! Crash semantics with the real binary: pending actions survive SIGKILL; an
 //! action that was executing becomes `unknown` and is never re-sent.
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::approvals::approval_config;
+use crate::support::process::{Proc, free_port};
 use crate::support::upstream::Upstream;
 use crate::support::{ConfigDir, canary};
-
-struct Proc {
-    child: Child,
-    base: String,
-}
-
-impl Proc {
-    async fn start(dir: &ConfigDir, port: u16, secret: &str) -> Proc {
-        #[allow(clippy::zombie_processes)] // waited for in kill9() or Drop
-        let child = Command::new(env!("CARGO_BIN_EXE_toolgate"))
-            .args(["serve", "--config"])
-            .arg(dir.config_path())
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .env("CRM_KEY", secret)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let base = format!("http://127.0.0.1:{port}");
-        let http = reqwest::Client::builder().no_proxy().build().unwrap();
-        for _ in 0..200 {
-            if http.get(format!("{base}/healthz")).send().await.is_ok() {
-                return Proc { child, base };
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        panic!("toolgate did not start");
-    }
-
-    fn kill9(mut self) {
-        assert!(
-            Command::new("kill")
-                .args(["-KILL", &self.child.id().to_string()])
-                .status()
-                .unwrap()
-                .success()
-        );
-        let _ = self.child.wait();
-    }
-
-    async fn send(&self, method: &str, key: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-        let http = reqwest::Client::builder().no_proxy().build().unwrap();
-        let mut r = http
-            .request(method.parse().unwrap(), format!("{}{path}", self.base))
-            .bearer_auth(key);
-        if let Some(b) = body {
-            r = r.json(&b);
-        }
-        let r = r.send().await.unwrap();
-        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 async fn prepare() -> (Upstream, ConfigDir, crate::approvals::Approvers, String) {
     let up = Upstream::start().await;
@@ -93,7 +25,7 @@ async fn prepare() -> (Upstream, ConfigDir, crate::approvals::Approvers, String)
 async fn pending_actions_survive_sigkill_and_run_once_after_restart() {
     let (up, dir, k, secret) = prepare().await;
     let port = free_port();
-    let p = Proc::start(&dir, port, &secret).await;
+    let p = Proc::start(&dir.config_path(), port, &[("CRM_KEY", &secret)]).await;
     let (st, v) = p
         .send(
             "POST",
@@ -106,7 +38,7 @@ async fn pending_actions_survive_sigkill_and_run_once_after_restart() {
     let id = v["action_id"].as_str().unwrap().to_owned();
     p.kill9();
 
-    let p = Proc::start(&dir, port, &secret).await;
+    let p = Proc::start(&dir.config_path(), port, &[("CRM_KEY", &secret)]).await;
     let (st, v) = p
         .send("GET", &k.alice, &format!("/v1/pending-actions/{id}"), None)
         .await;
@@ -133,7 +65,7 @@ async fn pending_actions_survive_sigkill_and_run_once_after_restart() {
 async fn an_action_executing_at_sigkill_is_unknown_and_not_resent() {
     let (up, dir, k, secret) = prepare().await;
     let port = free_port();
-    let p = Proc::start(&dir, port, &secret).await;
+    let p = Proc::start(&dir.config_path(), port, &[("CRM_KEY", &secret)]).await;
     let (st, v) = p
         .send(
             "POST",
@@ -169,7 +101,7 @@ async fn an_action_executing_at_sigkill_is_unknown_and_not_resent() {
     p.kill9();
     let _ = approve.await;
 
-    let p = Proc::start(&dir, port, &secret).await;
+    let p = Proc::start(&dir.config_path(), port, &[("CRM_KEY", &secret)]).await;
     let (st, v) = p
         .send("GET", &k.agent, &format!("/v1/calls/{id}"), None)
         .await;
@@ -191,7 +123,7 @@ async fn an_action_executing_at_sigkill_is_unknown_and_not_resent() {
 async fn sigkill_under_load_leaves_a_trail_that_verifies_and_continues() {
     let (_up, dir, k, secret) = prepare().await;
     let port = free_port();
-    let p = Proc::start(&dir, port, &secret).await;
+    let p = Proc::start(&dir.config_path(), port, &[("CRM_KEY", &secret)]).await;
     let mut load = Vec::new();
     for i in 0..16 {
         let base = p.base.clone();
@@ -225,7 +157,7 @@ async fn sigkill_under_load_leaves_a_trail_that_verifies_and_continues() {
     }
     let before = report.records;
 
-    let p = Proc::start(&dir, port, &secret).await;
+    let p = Proc::start(&dir.config_path(), port, &[("CRM_KEY", &secret)]).await;
     let (st, _) = p
         .send(
             "POST",

@@ -16,6 +16,7 @@ mod dead_letters;
 mod egress;
 mod killswitch;
 mod redaction;
+mod replicas;
 mod rotation;
 mod shutdown;
 mod store;

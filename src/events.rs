@@ -1,0 +1,201 @@
+//! Propagation between replicas that share a Redis store.
+//!
+//! A kill switch or a credential reload made on one replica must reach all
+//! of them within a second. Two paths carry it, so that either suffices:
+//!
+//! - **announcement**: the replica that made the change publishes a [`Signal`]
+//!   on `toolgate:{<env>:events}`; every replica subscribes and acts at once;
+//! - **check**: the change is also in the store (the kill switches
+//!   themselves; a per-credential reload counter in [`Ns::Reloads`]), and
+//!   every replica compares against it each second ([`catch_up`]), so a lost
+//!   message or a dropped subscription delays a change by a second at most.
+//!
+//! Messages carry names only, never a value.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+
+use crate::Gateway;
+use crate::store::{Inserted, Ns, Store, StoreError, Swapped, now_ms};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Signal {
+    /// A kill switch was set or cleared: re-read them.
+    Switches,
+    /// A credential's source was re-read: do the same.
+    Reload { credential: String },
+}
+
+fn channel(environment: &str) -> String {
+    format!("toolgate:{{{environment}:events}}")
+}
+
+/// Reload counters already acted on, per credential.
+#[derive(Default)]
+pub struct Seen {
+    reloads: Mutex<Option<HashMap<String, u64>>>,
+}
+
+/// Tell the other replicas now. Best effort: the per-second check covers a
+/// message that is lost.
+pub async fn publish(gw: &Gateway, signal: &Signal) {
+    let Some(conn) = &gw.redis else {
+        return;
+    };
+    let text = serde_json::to_string(signal).unwrap_or_default();
+    let sent = redis::cmd("PUBLISH")
+        .arg(channel(&gw.config.environment))
+        .arg(text)
+        .query_async::<i64>(&mut conn.clone())
+        .await;
+    if let Err(e) = sent {
+        tracing::warn!(error = %crate::store::redis_error_text(&e), "cannot announce a change to the other replicas; they will see it within a second");
+    }
+}
+
+/// Record that `credential` was reloaded here, so every replica reloads it too.
+pub async fn reloaded(gw: &Gateway, credential: &str) -> Result<(), StoreError> {
+    if !gw.store.is_shared() {
+        return Ok(());
+    }
+    let version = bump(gw.store.as_ref(), credential).await?;
+    if let Some(seen) = gw
+        .events_seen
+        .reloads
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .as_mut()
+    {
+        seen.insert(credential.to_owned(), version);
+    }
+    publish(
+        gw,
+        &Signal::Reload {
+            credential: credential.to_owned(),
+        },
+    )
+    .await;
+    Ok(())
+}
+
+/// Increment the reload counter of `name`; the new version.
+async fn bump(store: &dyn Store, name: &str) -> Result<u64, StoreError> {
+    let stamp = now_ms().to_string();
+    loop {
+        match store.get(Ns::Reloads, name).await? {
+            None => {
+                if store
+                    .insert_new(Ns::Reloads, name, stamp.as_bytes(), None)
+                    .await?
+                    == Inserted::New
+                {
+                    return Ok(1);
+                }
+            }
+            Some(v) => {
+                if let Swapped::Done(n) = store
+                    .compare_and_swap(Ns::Reloads, name, v.version, stamp.as_bytes(), None)
+                    .await?
+                {
+                    return Ok(n);
+                }
+            }
+        }
+    }
+}
+
+/// Bring this replica up to date with the store: kill switches, and
+/// credentials another replica reloaded. The first call only notes the
+/// reload counters (the process has just read every source).
+pub async fn catch_up(gw: &Gateway) -> Result<(), StoreError> {
+    gw.revocations.refresh(gw.store.as_ref()).await?;
+    if !gw.store.is_shared() {
+        return Ok(());
+    }
+    let counters: HashMap<String, u64> = gw
+        .store
+        .list(Ns::Reloads, usize::MAX)
+        .await?
+        .into_iter()
+        .map(|(k, v)| (k, v.version))
+        .collect();
+    let due: Vec<String> = {
+        let mut seen = gw
+            .events_seen
+            .reloads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        match seen.as_mut() {
+            None => {
+                *seen = Some(counters);
+                Vec::new()
+            }
+            Some(seen) => {
+                let due = counters
+                    .iter()
+                    .filter(|(k, v)| seen.get(*k) != Some(v))
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                *seen = counters;
+                due
+            }
+        }
+    };
+    for name in due {
+        match gw.credentials.reload(&name).await {
+            Ok(version) => {
+                tracing::info!(credential = %name, version, "credential reloaded (asked on another replica)")
+            }
+            Err(e) => {
+                tracing::warn!(credential = %name, error = %e, "cannot reload a credential another replica reloaded")
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Act on announcements from other replicas while the process serves.
+/// Reconnects by itself; after each (re)subscription it catches up, since
+/// messages sent while it was away are gone.
+pub async fn listen(gw: Arc<Gateway>) {
+    let Some(url) = gw.config.store.redis_url().map(str::to_owned) else {
+        return;
+    };
+    let channel = channel(&gw.config.environment);
+    loop {
+        if let Err(e) = subscribe_and_serve(&gw, &url, &channel).await {
+            tracing::warn!(error = %e, "announcements from other replicas are not being received; checking the store each second meanwhile");
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+async fn subscribe_and_serve(gw: &Gateway, url: &str, channel: &str) -> Result<(), String> {
+    let text = |e: redis::RedisError| crate::store::redis_error_text(&e);
+    let client = redis::Client::open(url).map_err(text)?;
+    let mut pubsub = tokio::time::timeout(Duration::from_secs(2), client.get_async_pubsub())
+        .await
+        .map_err(|_| "redis: connection timed out".to_owned())?
+        .map_err(text)?;
+    pubsub.subscribe(channel).await.map_err(text)?;
+    catch_up(gw).await.map_err(|e| e.to_string())?;
+    let mut messages = pubsub.on_message();
+    while let Some(msg) = messages.next().await {
+        let Ok(signal) = serde_json::from_slice::<Signal>(msg.get_payload_bytes()) else {
+            continue;
+        };
+        let done = match signal {
+            Signal::Switches => gw.revocations.refresh(gw.store.as_ref()).await,
+            Signal::Reload { .. } => catch_up(gw).await,
+        };
+        if let Err(e) = done {
+            tracing::warn!(error = %e, "cannot act on an announcement from another replica");
+        }
+    }
+    Err("redis: the subscription ended".into())
+}

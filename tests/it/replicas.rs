@@ -1,0 +1,352 @@
+//! Two real toolgate processes on one real Redis act as one gateway: an
+//! action created on one is approved on the other and runs once; a kill
+//! switch set on one holds on the other within a second; one rate limit
+//! spans both; with Redis gone calls fail closed and come back by themselves
+//! with nothing lost; the shared audit stream verifies; Redis holds no secret.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use toolgate::identity::{Role, generate_key, key_sha256};
+
+use crate::approvals::{Approvers, approval_config};
+use crate::calls::leaks;
+use crate::support::process::{Proc, free_port};
+use crate::support::redis::{TestRedis, unique_env};
+use crate::support::upstream::Upstream;
+use crate::support::{ConfigDir, canary, code};
+
+struct Cluster {
+    up: Upstream,
+    dir: ConfigDir,
+    k: Approvers,
+    admin: String,
+    secret: String,
+    env: String,
+}
+
+/// The approvals config on a Redis store and audit stream, with an admin and
+/// `extra` added to the `sales` workflow.
+fn cluster(up: Upstream, redis: &TestRedis, sales_extra: &str) -> Cluster {
+    let (config, tools, k) = approval_config(&up.base(), sales_extra);
+    let env = unique_env("replicas");
+    let admin = generate_key(Role::Admin);
+    let dir = ConfigDir::new();
+    for (rel, text) in tools {
+        dir.write(&rel, &text);
+    }
+    let config = config.replace("environment: test", &format!("environment: {env}"));
+    dir.write(
+        "toolgate.yaml",
+        &format!(
+            "{config}admins:\n  secops: {{ key_sha256: \"{}\" }}\nstore: {{ kind: redis, url: \"{}\" }}\naudit: {{ kind: redis }}\n",
+            key_sha256(&admin),
+            redis.url
+        ),
+    );
+    Cluster {
+        up,
+        dir,
+        k,
+        admin,
+        secret: canary("crm-"),
+        env,
+    }
+}
+
+impl Cluster {
+    async fn replica(&self) -> Proc {
+        Proc::start(
+            &self.dir.config_path(),
+            free_port(),
+            &[("CRM_KEY", &self.secret)],
+        )
+        .await
+    }
+
+    fn verify_trail(&self, redis: &TestRedis) -> String {
+        let out = Command::new(env!("CARGO_BIN_EXE_toolgate"))
+            .args(["audit", "verify", &redis.url, "--environment", &self.env])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "audit verify: {text}");
+        text
+    }
+}
+
+async fn redis_or_skip() -> Option<TestRedis> {
+    TestRedis::any().await
+}
+
+#[tokio::test]
+async fn an_action_created_on_one_replica_is_approved_on_the_other_and_runs_once() {
+    let Some(redis) = redis_or_skip().await else {
+        return;
+    };
+    let c = cluster(Upstream::start().await, &redis, "");
+    let (a, b) = (c.replica().await, c.replica().await);
+    let (st, v) = a
+        .send(
+            "POST",
+            &c.k.agent,
+            "/v1/calls",
+            Some(json!({"tool": "risky", "arguments": {"name": "Shared"}})),
+        )
+        .await;
+    assert_eq!(st, 202, "{v}");
+    let id = v["action_id"].as_str().unwrap().to_owned();
+    // B lists it for its approvers.
+    let (st, v) = b.send("GET", &c.k.alice, "/v1/pending-actions", None).await;
+    assert_eq!(st, 200);
+    assert!(v.to_string().contains(&id), "{v}");
+    // 20 concurrent approvals, split across A and B: exactly one execution.
+    let path = format!("/v1/pending-actions/{id}/approve");
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let base = if i % 2 == 0 {
+            a.base.clone()
+        } else {
+            b.base.clone()
+        };
+        let (key, path) = (c.k.alice.clone(), path.clone());
+        tasks.push(tokio::spawn(async move {
+            let r = reqwest::Client::builder()
+                .no_proxy()
+                .build()
+                .unwrap()
+                .post(format!("{base}{path}"))
+                .bearer_auth(key)
+                .json(&json!({"reason": "ok"}))
+                .send()
+                .await
+                .unwrap();
+            (
+                r.status().as_u16(),
+                r.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }));
+    }
+    let mut succeeded = 0;
+    for t in tasks {
+        let (st, v) = t.await.unwrap();
+        match st {
+            200 => succeeded += 1,
+            409 => assert_eq!(code(&v), "conflict", "{v}"),
+            other => panic!("approval answered {other}: {v}"),
+        }
+    }
+    assert_eq!(succeeded, 1, "exactly one approval executes");
+    assert_eq!(c.up.count(), 1, "exactly one upstream request");
+    // Both replicas report the same outcome.
+    for p in [&a, &b] {
+        let (st, v) = p
+            .send("GET", &c.k.agent, &format!("/v1/calls/{id}"), None)
+            .await;
+        assert_eq!((st, v["status"].as_str()), (200, Some("succeeded")), "{v}");
+    }
+    // The shared trail is one intact chain; Redis holds no credential.
+    let report = c.verify_trail(&redis);
+    assert!(report.starts_with("intact"), "{report}");
+    let dump = redis.dump(&format!("toolgate:{{{}:*", c.env)).await;
+    assert!(!dump.is_empty());
+    assert!(!leaks(&String::from_utf8_lossy(&dump), &c.secret));
+}
+
+#[tokio::test]
+async fn kill_switches_set_on_one_replica_hold_on_the_other_within_a_second() {
+    let Some(redis) = redis_or_skip().await else {
+        return;
+    };
+    let c = cluster(Upstream::start().await, &redis, "");
+    let (a, b) = (c.replica().await, c.replica().await);
+    let plain = json!({"tool": "plain", "arguments": {"name": "x"}});
+    let (st, v) = b
+        .send("POST", &c.k.agent, "/v1/calls", Some(plain.clone()))
+        .await;
+    assert_eq!(st, 200, "{v}");
+
+    // Disable the credential on A; B stops using it within a second.
+    let (st, _) = a
+        .send(
+            "POST",
+            &c.admin,
+            "/v1/admin/credentials/crm/disable",
+            Some(json!({"reason": "leak drill"})),
+        )
+        .await;
+    assert_eq!(st, 200);
+    let t = Instant::now();
+    loop {
+        let (st, v) = b
+            .send("POST", &c.k.agent, "/v1/calls", Some(plain.clone()))
+            .await;
+        if st == 503 && code(&v) == "credential_unavailable" {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(1), "B still uses it: {v}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (st, _) = a
+        .send("POST", &c.admin, "/v1/admin/credentials/crm/enable", None)
+        .await;
+    assert_eq!(st, 200);
+    let t = Instant::now();
+    while b
+        .send("POST", &c.k.agent, "/v1/calls", Some(plain.clone()))
+        .await
+        .0
+        != 200
+    {
+        assert!(t.elapsed() < Duration::from_secs(1), "B did not resume");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // Revoke the agent on A; B refuses it within a second.
+    let (st, _) = a
+        .send("POST", &c.admin, "/v1/admin/agents/bot/revoke", None)
+        .await;
+    assert_eq!(st, 200);
+    let t = Instant::now();
+    loop {
+        let (st, v) = b
+            .send("POST", &c.k.agent, "/v1/calls", Some(plain.clone()))
+            .await;
+        if st == 401 {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(1),
+            "B still admits it: {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    c.verify_trail(&redis);
+}
+
+#[tokio::test]
+async fn one_rate_limit_spans_the_replicas() {
+    let Some(redis) = redis_or_skip().await else {
+        return;
+    };
+    let c = cluster(
+        Upstream::start().await,
+        &redis,
+        "    rate_limit: { per_minute: 1, burst: 5 }\n",
+    );
+    let (a, b) = (c.replica().await, c.replica().await);
+    let mut allowed = 0;
+    let mut limited = 0;
+    for i in 0..12 {
+        let p = if i % 2 == 0 { &a } else { &b };
+        let (st, v) = p
+            .send(
+                "POST",
+                &c.k.agent,
+                "/v1/calls",
+                Some(json!({"tool": "plain", "arguments": {"name": "x"}})),
+            )
+            .await;
+        match st {
+            200 => allowed += 1,
+            429 => {
+                assert_eq!(code(&v), "rate_limited");
+                limited += 1
+            }
+            other => panic!("{other}: {v}"),
+        }
+    }
+    assert_eq!(
+        (allowed, limited),
+        (5, 7),
+        "one burst of 5 for both replicas"
+    );
+    assert_eq!(c.up.count(), 5);
+}
+
+#[tokio::test]
+async fn with_redis_down_calls_fail_closed_and_service_returns_with_nothing_lost() {
+    let Some(mut redis) = TestRedis::own().await else {
+        return;
+    };
+    let c = cluster(Upstream::start().await, &redis, "");
+    let a = c.replica().await;
+    let (st, v) = a
+        .send(
+            "POST",
+            &c.k.agent,
+            "/v1/calls",
+            Some(json!({"tool": "risky", "arguments": {"name": "Kept"}})),
+        )
+        .await;
+    assert_eq!(st, 202, "{v}");
+    let id = v["action_id"].as_str().unwrap().to_owned();
+
+    redis.kill();
+    let plain = json!({"tool": "plain", "arguments": {"name": "x"}});
+    // Calls fail closed: 503 at once, and `store_unavailable` once the kill
+    // switches cannot have been refreshed.
+    let t = Instant::now();
+    loop {
+        let (st, v) = a
+            .send("POST", &c.k.agent, "/v1/calls", Some(plain.clone()))
+            .await;
+        assert_eq!(st, 503, "{v}");
+        assert!(
+            ["store_unavailable", "audit_unavailable"].contains(&code(&v)),
+            "{v}"
+        );
+        if code(&v) == "store_unavailable" {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(10));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (st, v) = a
+        .send(
+            "GET",
+            &c.k.alice,
+            &format!("/v1/pending-actions/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!((st, code(&v)), (503, "store_unavailable"), "{v}");
+    let (st, _) = a.send("GET", &c.k.agent, "/readyz", None).await;
+    assert_eq!(st, 503);
+    assert_eq!(c.up.count(), 0, "nothing reached the upstream");
+
+    // Redis returns (with its append-only file): service returns by itself.
+    assert!(redis.start().await);
+    let t = Instant::now();
+    while a
+        .send("POST", &c.k.agent, "/v1/calls", Some(plain.clone()))
+        .await
+        .0
+        != 200
+    {
+        assert!(t.elapsed() < Duration::from_secs(10), "no recovery");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (st, _) = a.send("GET", &c.k.agent, "/readyz", None).await;
+    assert_eq!(st, 200);
+    // The pending action was not lost; it runs once.
+    let (st, v) = a
+        .send(
+            "POST",
+            &c.k.alice,
+            &format!("/v1/pending-actions/{id}/approve"),
+            Some(json!({"reason": "after the outage"})),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(c.up.count(), 2);
+    assert_eq!(
+        c.up.requests()
+            .iter()
+            .filter(|r| r.path == "/echo/risky")
+            .count(),
+        1
+    );
+    c.verify_trail(&redis);
+}

@@ -40,6 +40,17 @@ enum Command {
         #[arg(long)]
         listen: Option<SocketAddr>,
     },
+    /// Exit 0 when a toolgate answers 200 at the URL (a container health check).
+    Health {
+        #[arg(long, default_value = "http://127.0.0.1:8080/readyz")]
+        url: String,
+    },
+    /// Serve only the sample CRM that `dev` uses (for docker-compose); it
+    /// accepts `Bearer <TOOLGATE_DEV_CRM_KEY>`.
+    SampleUpstream {
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        listen: SocketAddr,
+    },
     /// Run a complete local setup: bundled examples, a sample upstream and fresh keys.
     Dev {
         #[arg(long, default_value = "127.0.0.1:8080")]
@@ -169,6 +180,8 @@ fn main() -> ExitCode {
             json,
         ),
         Command::Dev { listen } => run(dev_mode(listen)),
+        Command::Health { url } => health(&url),
+        Command::SampleUpstream { listen } => run(sample_upstream(listen)),
         Command::AccessReview {
             config,
             since,
@@ -437,6 +450,48 @@ async fn serve(path: PathBuf, listen: Option<SocketAddr>) -> anyhow::Result<()> 
     let listener = server::bind(addr).await?;
     tracing::info!(addr = %listener.local_addr()?, environment = %gw.config.environment, "toolgate serving");
     server::serve(gw, listener, server::shutdown_signal()).await?;
+    Ok(())
+}
+
+fn health(url: &str) -> ExitCode {
+    let check = async {
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(std::time::Duration::from_secs(3))
+            .build()?;
+        client.get(url).send().await?.error_for_status()?;
+        Ok::<(), reqwest::Error>(())
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build();
+    match rt.map(|rt| rt.block_on(check)) {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(e)) => {
+            eprintln!("toolgate: not healthy: {e}");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("toolgate: cannot start the runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn sample_upstream(listen: SocketAddr) -> anyhow::Result<()> {
+    let redactor = Arc::new(SharedRedactor::new(Redactor::empty()));
+    telemetry::init(redactor, log_json());
+    let credential = std::env::var(dev::EXAMPLE_CREDENTIAL_VAR).map_err(|_| {
+        anyhow::anyhow!(
+            "set {} to the credential the sample CRM accepts",
+            dev::EXAMPLE_CREDENTIAL_VAR
+        )
+    })?;
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    tracing::info!(addr = %listener.local_addr()?, "sample CRM serving");
+    axum::serve(listener, dev::sample_upstream(&credential))
+        .with_graceful_shutdown(server::shutdown_signal())
+        .await?;
     Ok(())
 }
 

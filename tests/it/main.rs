@@ -15,6 +15,7 @@ mod credentials;
 mod dead_letters;
 mod egress;
 mod killswitch;
+mod packaging;
 mod redaction;
 mod replicas;
 mod rotation;

@@ -84,7 +84,7 @@ fn the_compose_config_loads_once_keys_are_filled_in() {
     // As committed it refuses to load: the placeholders are not key hashes.
     dir.write("toolgate.yaml", &text);
     assert!(toolgate::config::load(&dir.config_path()).is_err());
-    let mut filled = text.clone();
+    let mut filled = text;
     for role in [Role::Agent, Role::Approver, Role::Admin] {
         filled = filled.replacen(
             "key_sha256: \"REPLACE\"",

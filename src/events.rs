@@ -58,12 +58,13 @@ pub async fn publish(gw: &Gateway, signal: &Signal) {
     }
 }
 
-/// Record that `credential` was reloaded here, so every replica reloads it too.
-pub async fn reloaded(gw: &Gateway, credential: &str) -> Result<(), StoreError> {
+/// Record that `credential` was reloaded here (asked at `asked_ms`), so every
+/// replica reloads it too.
+pub async fn reloaded(gw: &Gateway, credential: &str, asked_ms: u64) -> Result<(), StoreError> {
     if !gw.store.is_shared() {
         return Ok(());
     }
-    let version = bump(gw.store.as_ref(), credential).await?;
+    let version = bump(gw.store.as_ref(), credential, asked_ms).await?;
     if let Some(seen) = gw
         .events_seen
         .reloads
@@ -83,9 +84,10 @@ pub async fn reloaded(gw: &Gateway, credential: &str) -> Result<(), StoreError> 
     Ok(())
 }
 
-/// Increment the reload counter of `name`; the new version.
-async fn bump(store: &dyn Store, name: &str) -> Result<u64, StoreError> {
-    let stamp = now_ms().to_string();
+/// Increment the reload counter of `name`, noting when the reload was asked
+/// for (an OAuth2 token obtained since then serves); the new version.
+async fn bump(store: &dyn Store, name: &str, asked_ms: u64) -> Result<u64, StoreError> {
+    let stamp = asked_ms.to_string();
     loop {
         match store.get(Ns::Reloads, name).await? {
             None => {
@@ -117,10 +119,18 @@ pub async fn catch_up(gw: &Gateway) -> Result<(), StoreError> {
     if !gw.store.is_shared() {
         return Ok(());
     }
-    let counters: HashMap<String, u64> = gw
-        .store
-        .list(Ns::Reloads, usize::MAX)
-        .await?
+    let listed = gw.store.list(Ns::Reloads, usize::MAX).await?;
+    let asked: HashMap<String, u64> = listed
+        .iter()
+        .map(|(k, v)| {
+            let at = std::str::from_utf8(&v.value)
+                .ok()
+                .and_then(|t| t.parse().ok())
+                .unwrap_or_else(now_ms);
+            (k.clone(), at)
+        })
+        .collect();
+    let counters: HashMap<String, u64> = listed
         .into_iter()
         .map(|(k, v)| (k, v.version))
         .collect();
@@ -147,7 +157,8 @@ pub async fn catch_up(gw: &Gateway) -> Result<(), StoreError> {
         }
     };
     for name in due {
-        match gw.credentials.reload(&name).await {
+        let since = asked.get(&name).copied().unwrap_or_else(now_ms);
+        match gw.credentials.reload_since(&name, since).await {
             Ok(version) => {
                 tracing::info!(credential = %name, version, "credential reloaded (asked on another replica)")
             }

@@ -149,6 +149,16 @@ impl Gateway {
             }
             _ => Arc::new(MemoryStore::new()),
         };
+        if let Some(source) = &config.store_encryption_key {
+            let key = credentials
+                .read_extra("store-encryption-key", source)
+                .map_err(|e| anyhow::anyhow!("cannot read store.encryption_key: {e}"))?;
+            credentials.share_tokens(
+                store.clone(),
+                secrets::seal::Sealer::new(&key),
+                &config.environment,
+            );
+        }
         let audit: Arc<dyn audit::AuditSink> = match (sink, &redis) {
             (Some(s), _) => s,
             (None, Some(conn)) if config.audit.redis => Arc::new(audit::RedisSink::open(

@@ -127,14 +127,15 @@ pub(super) async fn reload_credential(
     if !gw.credentials.exists(&name) {
         return Err(unknown_credential());
     }
-    let version = gw.credentials.reload(&name).await.map_err(|e| {
+    let asked = crate::store::now_ms();
+    let version = gw.credentials.reload_since(&name, asked).await.map_err(|e| {
         ApiError::new(
             Code::CredentialUnavailable,
             "the credential's source cannot be read now",
         )
         .with_internal(e.to_string())
     })?;
-    crate::events::reloaded(&gw, &name)
+    crate::events::reloaded(&gw, &name, asked)
         .await
         .map_err(store_unavailable)?;
     record(

@@ -65,6 +65,8 @@ pub struct Config {
     pub sessions_max_ttl: Duration,
     pub vault: VaultConfig,
     pub store: StoreConfig,
+    /// Seals secret material the store keeps (OAuth2 tokens).
+    pub store_encryption_key: Option<SourceDef>,
     pub audit: AuditConfig,
     pub credentials: BTreeMap<String, Arc<CredentialDef>>,
     pub tools: BTreeMap<String, Arc<ToolDef>>,
@@ -144,6 +146,28 @@ pub enum SourceDef {
         path: String,
         field: String,
     },
+    /// Access tokens from an OAuth2 token endpoint.
+    OAuth2(Box<OAuth2Def>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Grant {
+    ClientCredentials,
+    RefreshToken,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuth2Def {
+    pub token_url: url::Url,
+    pub client_id: String,
+    pub client_secret: SourceDef,
+    pub grant: Grant,
+    /// The first refresh token (`grant: refresh_token`); rotated ones are
+    /// kept, sealed, in the store.
+    pub refresh_token: Option<SourceDef>,
+    pub scopes: Vec<String>,
+    pub audience: Option<String>,
+    pub resource: Option<String>,
 }
 
 impl SourceDef {
@@ -152,6 +176,10 @@ impl SourceDef {
             SourceDef::Env(var) => format!("environment variable {var}"),
             SourceDef::File(path) => format!("file {}", path.display()),
             SourceDef::Vault { path, field } => format!("vault {path}#{field}"),
+            SourceDef::OAuth2(o) => format!(
+                "OAuth2 token endpoint at {}",
+                o.token_url.host_str().unwrap_or("?")
+            ),
         }
     }
 }
@@ -880,10 +908,87 @@ fn source(
             field: field.to_owned(),
         });
     }
-    if raw.oauth2.is_some() {
-        unsupported(ctx, &format!("{pointer}/oauth2"), "the oauth2 source");
+    if let Some(v) = &raw.oauth2 {
+        return oauth2_source(v, base_dir, ctx, &format!("{pointer}/oauth2"));
     }
     None
+}
+
+fn oauth2_source(
+    v: &Value,
+    base_dir: &Path,
+    ctx: &mut FileCtx<'_>,
+    pointer: &str,
+) -> Option<SourceDef> {
+    if !pointer.starts_with("/credentials/") || pointer.matches("/oauth2").count() > 1 {
+        ctx.error(
+            pointer,
+            "an oauth2 source gives a credential's access tokens; its own secrets come from env, file or vault",
+        );
+        return None;
+    }
+    let before = ctx.diags.len();
+    let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+    let token_url = match text("token_url").map(|u| url::Url::parse(&u)) {
+        Some(Ok(u))
+            if u.scheme() == "https"
+                || (u.scheme() == "http"
+                    && matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"))) =>
+        {
+            Some(u)
+        }
+        _ => {
+            ctx.error(
+                &format!("{pointer}/token_url"),
+                "token_url must be an https:// URL (http:// only on loopback)",
+            );
+            None
+        }
+    };
+    let nested = |k: &str, ctx: &mut FileCtx<'_>| -> Option<SourceDef> {
+        let raw: RawSource = serde_json::from_value(v.get(k)?.clone()).ok()?;
+        source(&raw, base_dir, ctx, &format!("{pointer}/{k}"))
+    };
+    let client_secret = nested("client_secret", ctx);
+    let refresh_token = nested("refresh_token", ctx);
+    let grant = match text("grant").as_deref() {
+        Some("refresh_token") => Grant::RefreshToken,
+        _ => Grant::ClientCredentials,
+    };
+    match (&grant, &refresh_token) {
+        (Grant::RefreshToken, None) => ctx.error(
+            &format!("{pointer}/refresh_token"),
+            "grant: refresh_token needs refresh_token: <source> (the first refresh token)",
+        ),
+        (Grant::ClientCredentials, Some(_)) => ctx.error(
+            &format!("{pointer}/refresh_token"),
+            "a refresh_token is only used with grant: refresh_token",
+        ),
+        _ => {}
+    }
+    let scopes = v
+        .get("scopes")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    if ctx.diags.len() > before {
+        return None;
+    }
+    Some(SourceDef::OAuth2(Box::new(OAuth2Def {
+        token_url: token_url?,
+        client_id: text("client_id")?,
+        client_secret: client_secret?,
+        grant,
+        refresh_token,
+        scopes,
+        audience: text("audience"),
+        resource: text("resource"),
+    })))
 }
 
 fn build_credential(
@@ -1060,9 +1165,6 @@ fn build_config(
     let store = match &raw.store {
         None => StoreConfig::File(base_dir.join("data/toolgate.redb")),
         Some(store) => {
-            if store.get("encryption_key").is_some() {
-                unsupported(ctx, "/store/encryption_key", "store encryption_key");
-            }
             match store.get("kind").and_then(Value::as_str) {
                 Some("memory") => StoreConfig::Memory,
                 Some("redis") => match store.get("url").and_then(Value::as_str) {
@@ -1149,6 +1251,21 @@ fn build_config(
         if let Some(c) = build_credential(&name, rc, &env, base_dir, ctx) {
             credentials.insert(name, Arc::new(c));
         }
+    }
+    let store_encryption_key = raw
+        .store
+        .as_ref()
+        .and_then(|s| s.get("encryption_key"))
+        .and_then(|v| serde_json::from_value::<RawSource>(v.clone()).ok())
+        .and_then(|r| source(&r, base_dir, ctx, "/store/encryption_key"));
+    let oauth2 = credentials
+        .values()
+        .any(|c: &Arc<CredentialDef>| matches!(c.source, SourceDef::OAuth2(_)));
+    if oauth2 && store != StoreConfig::Memory && store_encryption_key.is_none() {
+        ctx.error(
+            "/store",
+            "OAuth2 credentials keep their tokens in the store, sealed: set store.encryption_key: <source> (a high-entropy secret)",
+        );
     }
 
     let mut workflows = BTreeMap::new();
@@ -1260,6 +1377,7 @@ fn build_config(
         sessions_max_ttl,
         vault,
         store,
+        store_encryption_key,
         audit: audit?,
         credentials,
         tools,

@@ -6,6 +6,8 @@
 //! value loaded (and the forms it is sent in) is handed to the redactor
 //! before it can be used, and stays known to it after a rotation.
 
+mod oauth2;
+pub mod seal;
 mod sources;
 pub mod vault;
 
@@ -62,6 +64,12 @@ struct Entry {
     /// For a per-subject credential (`{subject}` in its Vault path): one
     /// entry per subject, each with its own value, versions and cache.
     subjects: std::sync::Mutex<BTreeMap<String, Arc<Entry>>>,
+    /// OAuth2: when the current token is due for replacement, and when it expires (ms).
+    token_refresh_ms: AtomicU64,
+    token_expires_ms: AtomicU64,
+    /// OAuth2: the newest refresh token, and how many were seen (for the redactor).
+    refresh_token: std::sync::Mutex<Option<SecretString>>,
+    refresh_tokens_seen: AtomicU64,
 }
 
 impl Entry {
@@ -74,6 +82,10 @@ impl Entry {
             fetched_ms: AtomicU64::new(0),
             fetch_lock: tokio::sync::Mutex::new(()),
             subjects: std::sync::Mutex::new(BTreeMap::new()),
+            token_refresh_ms: AtomicU64::new(0),
+            token_expires_ms: AtomicU64::new(0),
+            refresh_token: std::sync::Mutex::new(None),
+            refresh_tokens_seen: AtomicU64::new(0),
         }
     }
 
@@ -105,6 +117,10 @@ pub struct Credentials {
     /// Other secrets the process loaded (webhook signing keys, …), by name.
     extra: std::sync::Mutex<BTreeMap<String, SecretString>>,
     vault: Option<vault::Vault>,
+    tokens: Option<oauth2::TokenClient>,
+    /// Where OAuth2 tokens are kept between processes (sealed), once the
+    /// store is open and `store.encryption_key` is set.
+    shared: std::sync::OnceLock<oauth2::SharedTokens>,
 }
 
 impl Credentials {
@@ -130,6 +146,21 @@ impl Credentials {
         } else {
             None
         };
+        let uses_oauth2 = config
+            .credentials
+            .values()
+            .any(|c| matches!(c.source, SourceDef::OAuth2(_)));
+        let tokens = if uses_oauth2 {
+            match oauth2::TokenClient::new() {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot build the OAuth2 client");
+                    None
+                }
+            }
+        } else {
+            None
+        };
         let creds = Credentials {
             entries,
             env,
@@ -137,6 +168,8 @@ impl Credentials {
             rebuild: std::sync::Mutex::new(()),
             extra: std::sync::Mutex::new(BTreeMap::new()),
             vault,
+            tokens,
+            shared: std::sync::OnceLock::new(),
         };
         // Local sources are loaded now, so the redactor knows them before any
         // call; remote ones on first use.
@@ -148,8 +181,29 @@ impl Credentials {
         creds
     }
 
+    /// Keep OAuth2 tokens in `store`, sealed with `sealer`, so that other
+    /// processes and later runs share them (and refresh one at a time).
+    pub fn share_tokens(
+        &self,
+        store: Arc<dyn crate::store::Store>,
+        sealer: seal::Sealer,
+        environment: &str,
+    ) {
+        let _ = self.shared.set(oauth2::SharedTokens {
+            store,
+            sealer,
+            environment: environment.to_owned(),
+        });
+    }
+
     /// Re-read a credential from its source now (an operator's "reload").
     pub async fn reload(&self, name: &str) -> Result<u64, CredentialError> {
+        self.reload_since(name, crate::store::now_ms()).await
+    }
+
+    /// A reload asked for at `since_ms` (here or on another replica): an
+    /// OAuth2 token obtained since then, by any process, serves.
+    pub async fn reload_since(&self, name: &str, since_ms: u64) -> Result<u64, CredentialError> {
         let entry = self
             .entries
             .get(name)
@@ -168,8 +222,17 @@ impl Credentials {
             }
             return Ok(0);
         }
-        if let SourceDef::Vault { .. } = &entry.def.source {
-            return self.current_vault(entry, true).await.map(|l| l.version);
+        match &entry.def.source {
+            SourceDef::Vault { .. } => {
+                return self.current_vault(entry, true).await.map(|l| l.version);
+            }
+            SourceDef::OAuth2(_) => {
+                return self
+                    .current_oauth2(entry, Some(since_ms))
+                    .await
+                    .map(|l| l.version);
+            }
+            _ => {}
         }
         let value = Self::read_source(&entry.def.source, self.env.as_ref()).ok_or_else(|| {
             CredentialError::Unavailable {
@@ -215,8 +278,188 @@ impl Credentials {
         }
         match &entry.def.source {
             SourceDef::Vault { .. } => self.current_vault(entry, false).await,
+            SourceDef::OAuth2(_) => self.current_oauth2(entry, None).await,
             _ => self.current_local(entry),
         }
+    }
+
+    /// An OAuth2 credential: the current token until it is due; then one
+    /// refresh at a time (here, and across processes through the store).
+    /// With the provider unreachable the current token serves until it
+    /// expires — never after.
+    async fn current_oauth2(
+        &self,
+        entry: &Entry,
+        since: Option<u64>,
+    ) -> Result<Arc<Loaded>, CredentialError> {
+        let name = &entry.def.name;
+        let unavailable = |reason: String| CredentialError::Unavailable {
+            name: name.clone(),
+            reason,
+        };
+        let SourceDef::OAuth2(def) = &entry.def.source else {
+            return Err(unavailable("not an OAuth2 credential".into()));
+        };
+        let cached = |e: &Entry| {
+            e.current
+                .load_full()
+                .filter(|_| crate::store::now_ms() < e.token_refresh_ms.load(Ordering::Acquire))
+        };
+        if since.is_none()
+            && let Some(c) = cached(entry)
+        {
+            return Ok(c);
+        }
+        let _one = entry.fetch_lock.lock().await;
+        if since.is_none()
+            && let Some(c) = cached(entry)
+        {
+            return Ok(c);
+        }
+        match self.obtain_token(entry, def, since).await {
+            Ok(state) => Ok(self.adopt_token(entry, state)),
+            Err(reason) => match entry.current.load_full() {
+                Some(c)
+                    if since.is_none()
+                        && crate::store::now_ms()
+                            < entry.token_expires_ms.load(Ordering::Acquire) =>
+                {
+                    tracing::warn!(credential = %name, error = %reason, "cannot refresh the OAuth2 token; using the current one until it expires");
+                    Ok(c)
+                }
+                _ => Err(unavailable(reason)),
+            },
+        }
+    }
+
+    /// A token from the store (another process's) or from the provider.
+    async fn obtain_token(
+        &self,
+        entry: &Entry,
+        def: &crate::config::OAuth2Def,
+        since: Option<u64>,
+    ) -> Result<oauth2::TokenState, String> {
+        let name = &entry.def.name;
+        let secret = Self::read_source(&def.client_secret, self.env.as_ref()).ok_or_else(|| {
+            format!(
+                "cannot read its client secret from {}",
+                def.client_secret.describe()
+            )
+        })?;
+        self.remember_extra(&format!("oauth2/{name}/client_secret"), &secret);
+        let shared = self.shared.get();
+        let mut stored_refresh = None;
+        let mut lock = None;
+        if let Some(sh) = shared {
+            if let Some(state) = sh.read(name).await? {
+                if oauth2::usable(&state, since) {
+                    return Ok(state);
+                }
+                stored_refresh = state.refresh_token();
+            }
+            match sh.lock_or_token(name, since).await? {
+                oauth2::Locked::Token(state) => return Ok(state),
+                oauth2::Locked::Held(key) => lock = Some(key),
+            }
+            // Whoever held the lock before may have just finished.
+            if let Some(state) = sh.read(name).await? {
+                if oauth2::usable(&state, since) {
+                    if let Some(key) = &lock {
+                        sh.unlock(key).await;
+                    }
+                    return Ok(state);
+                }
+                stored_refresh = state.refresh_token().or(stored_refresh);
+            }
+        }
+        let result = self.request_token(entry, def, &secret, stored_refresh).await;
+        if let (Some(sh), Ok(state)) = (shared, &result)
+            && let Err(e) = sh.write(name, state).await
+        {
+            tracing::error!(credential = %name, error = %e, "cannot keep the new OAuth2 token in the store; other processes will get their own");
+        }
+        if let (Some(sh), Some(key)) = (shared, &lock) {
+            sh.unlock(key).await;
+        }
+        result
+    }
+
+    /// Ask the provider. With the refresh-token grant, the newest refresh
+    /// token known is tried first, then the configured one.
+    async fn request_token(
+        &self,
+        entry: &Entry,
+        def: &crate::config::OAuth2Def,
+        secret: &SecretString,
+        stored_refresh: Option<SecretString>,
+    ) -> Result<oauth2::TokenState, String> {
+        let client = self
+            .tokens
+            .as_ref()
+            .ok_or_else(|| "no OAuth2 client".to_owned())?;
+        if def.grant == crate::config::Grant::ClientCredentials {
+            return client
+                .request(def, secret, None)
+                .await
+                .map_err(|e| e.to_string());
+        }
+        let configured = def
+            .refresh_token
+            .as_ref()
+            .and_then(|s| Self::read_source(s, self.env.as_ref()));
+        if let Some(c) = &configured {
+            self.remember_extra(&format!("oauth2/{}/refresh/configured", entry.def.name), c);
+        }
+        let in_memory = entry
+            .refresh_token
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let mut tried: Vec<SecretString> = Vec::new();
+        for rt in [stored_refresh, in_memory, configured].into_iter().flatten() {
+            if tried
+                .iter()
+                .any(|t| t.expose_secret() == rt.expose_secret())
+            {
+                continue;
+            }
+            match client.request(def, secret, Some(&rt)).await {
+                Ok(mut state) => {
+                    state.keep_refresh_token(&rt);
+                    return Ok(state);
+                }
+                Err(oauth2::TokenError::InvalidGrant) => tried.push(rt),
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+        Err(if tried.is_empty() {
+            "no refresh token: set one where refresh_token points".into()
+        } else {
+            "the provider refused every refresh token toolgate holds; put a new one where refresh_token points and reload".into()
+        })
+    }
+
+    /// Make a token current: the redactor learns it (and its refresh token) first.
+    fn adopt_token(&self, entry: &Entry, state: oauth2::TokenState) -> Arc<Loaded> {
+        if let Some(rt) = state.refresh_token() {
+            let n = entry.refresh_tokens_seen.fetch_add(1, Ordering::AcqRel);
+            self.remember_extra(
+                &format!("oauth2/{}/refresh/{}", entry.def.name, n % 4),
+                &rt,
+            );
+            *entry
+                .refresh_token
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()) = Some(rt);
+        }
+        let loaded = self.install(entry, state.access_token(), None);
+        entry
+            .token_expires_ms
+            .store(state.expires_ms(), Ordering::Release);
+        entry
+            .token_refresh_ms
+            .store(state.refresh_at_ms(), Ordering::Release);
+        loaded
     }
 
     /// A Vault credential: the cached value while fresh; otherwise read
@@ -302,8 +545,8 @@ impl Credentials {
                 }
                 Ok(self.install(entry, value, Some(stamp)))
             }
-            SourceDef::Vault { .. } => Err(unavailable(
-                "a Vault credential is read asynchronously".into(),
+            SourceDef::Vault { .. } | SourceDef::OAuth2(_) => Err(unavailable(
+                "a remote credential is read asynchronously".into(),
             )),
         }
     }
@@ -385,7 +628,7 @@ impl Credentials {
                 .filter(|v| !v.is_empty())
                 .map(SecretString::from),
             SourceDef::File(path) => sources::read_secret_file(path).ok(),
-            SourceDef::Vault { .. } => None,
+            SourceDef::Vault { .. } | SourceDef::OAuth2(_) => None,
         }
     }
 

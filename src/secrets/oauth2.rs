@@ -1,0 +1,372 @@
+//! OAuth2 credentials: access tokens from a token endpoint, by the
+//! client-credentials or the refresh-token grant (RFC 6749 §4.4, §6), with
+//! `scope`, `audience` and `resource` (RFC 8707) parameters.
+//!
+//! - A token is used until shortly before it expires (a fifth of its
+//!   lifetime, at most a minute), then replaced.
+//! - One refresh at a time per credential: in a process, a mutex; across
+//!   processes sharing the store, a lock key with a TTL. Whoever waits for the
+//!   lock watches the store and takes the token the holder put there.
+//! - The token, and the refresh token when the provider rotates it, are kept
+//!   in the store **sealed** (see [`super::seal`]), so a restart or another
+//!   replica continues with them; nothing is kept in plaintext.
+//! - When the provider cannot be reached, the current token is used while it
+//!   is still valid; once it has expired the call fails with
+//!   `credential_unavailable`. An expired token is never sent.
+
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Grant, OAuth2Def};
+use crate::store::{Inserted, Ns, Store, now_ms};
+
+use super::seal::Sealer;
+
+/// How long a token request may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the cross-process refresh lock lives if its holder dies.
+const LOCK_TTL: Duration = Duration::from_secs(15);
+/// Lifetime assumed when the provider gives no `expires_in`.
+const DEFAULT_LIFETIME_MS: u64 = 300_000;
+
+/// A token as issued, with the times toolgate keeps for it.
+#[derive(Serialize, Deserialize)]
+pub(super) struct TokenState {
+    access_token: String,
+    refresh_token: Option<String>,
+    obtained_ms: u64,
+    expires_ms: u64,
+}
+
+impl std::fmt::Debug for TokenState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenState")
+            .field("obtained_ms", &self.obtained_ms)
+            .field("expires_ms", &self.expires_ms)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for TokenState {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.access_token.zeroize();
+        if let Some(r) = self.refresh_token.as_mut() {
+            r.zeroize();
+        }
+    }
+}
+
+impl TokenState {
+    /// When to stop using it: a fifth of its lifetime early, at most a minute.
+    pub(super) fn refresh_at_ms(&self) -> u64 {
+        let life = self.expires_ms.saturating_sub(self.obtained_ms);
+        self.expires_ms - (life / 5).min(60_000)
+    }
+
+    pub(super) fn expires_ms(&self) -> u64 {
+        self.expires_ms
+    }
+
+    /// Fresh enough to use, and (after a reload at `since`) obtained since.
+    fn usable(&self, since: Option<u64>) -> bool {
+        now_ms() < self.refresh_at_ms() && since.is_none_or(|t| self.obtained_ms >= t)
+    }
+
+    pub(super) fn access_token(&self) -> SecretString {
+        SecretString::from(self.access_token.clone())
+    }
+
+    pub(super) fn refresh_token(&self) -> Option<SecretString> {
+        self.refresh_token.clone().map(SecretString::from)
+    }
+
+    /// A provider that does not rotate refresh tokens returns none: the one
+    /// used stays valid.
+    pub(super) fn keep_refresh_token(&mut self, used: &SecretString) {
+        if self.refresh_token.is_none() {
+            self.refresh_token = Some(used.expose_secret().to_owned());
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct TokenResponse {
+    access_token: String,
+    expires_in: Option<u64>,
+    refresh_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ErrorResponse {
+    error: String,
+}
+
+/// Talks to token endpoints.
+pub(super) struct TokenClient {
+    http: reqwest::Client,
+}
+
+impl TokenClient {
+    pub(super) fn new() -> Result<TokenClient, String> {
+        reqwest::Client::builder()
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(REQUEST_TIMEOUT)
+            .build()
+            .map(|http| TokenClient { http })
+            .map_err(|e| format!("cannot build the OAuth2 client: {e}"))
+    }
+
+    /// One token request. `refresh_token` is sent with the refresh-token grant.
+    pub(super) async fn request(
+        &self,
+        def: &OAuth2Def,
+        client_secret: &SecretString,
+        refresh_token: Option<&SecretString>,
+    ) -> Result<TokenState, TokenError> {
+        let mut form: Vec<(&str, &str)> = Vec::new();
+        match def.grant {
+            Grant::ClientCredentials => form.push(("grant_type", "client_credentials")),
+            Grant::RefreshToken => {
+                form.push(("grant_type", "refresh_token"));
+                let rt = refresh_token
+                    .ok_or_else(|| TokenError::Other("no refresh token to use".into()))?;
+                form.push(("refresh_token", rt.expose_secret()));
+            }
+        }
+        let scope = def.scopes.join(" ");
+        if !scope.is_empty() {
+            form.push(("scope", &scope));
+        }
+        if let Some(a) = &def.audience {
+            form.push(("audience", a));
+        }
+        if let Some(r) = &def.resource {
+            form.push(("resource", r));
+        }
+        // client_secret_basic (RFC 6749 §2.3.1): each part form-encoded.
+        let enc = |s: &str| {
+            percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+        };
+        let basic = SecretString::from(format!(
+            "{}:{}",
+            enc(&def.client_id),
+            enc(client_secret.expose_secret())
+        ));
+        let started = now_ms();
+        let response = self
+            .http
+            .post(def.token_url.clone())
+            .basic_auth_secret(&basic)
+            .header(http::header::ACCEPT, "application/json")
+            .form(&form)
+            .send()
+            .await
+            .map_err(|e| {
+                TokenError::Unreachable(if e.is_timeout() {
+                    "the token endpoint timed out".into()
+                } else {
+                    "the token endpoint cannot be reached".into()
+                })
+            })?;
+        let status = response.status();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|_| TokenError::Unreachable("the token response was cut off".into()))?;
+        if !status.is_success() {
+            let code = serde_json::from_slice::<ErrorResponse>(&body)
+                .map(|e| e.error)
+                .unwrap_or_default();
+            let code: String = code
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .take(40)
+                .collect();
+            return Err(if code == "invalid_grant" {
+                TokenError::InvalidGrant
+            } else {
+                TokenError::Other(format!(
+                    "the token endpoint answered {} {code}",
+                    status.as_u16()
+                ))
+            });
+        }
+        let t: TokenResponse = serde_json::from_slice(&body)
+            .map_err(|_| TokenError::Other("the token response is not valid".into()))?;
+        if t.access_token.is_empty() {
+            return Err(TokenError::Other("the token response has no token".into()));
+        }
+        let life = t
+            .expires_in
+            .map(|s| s.saturating_mul(1000))
+            .unwrap_or(DEFAULT_LIFETIME_MS);
+        Ok(TokenState {
+            access_token: t.access_token,
+            refresh_token: t.refresh_token.filter(|r| !r.is_empty()),
+            obtained_ms: started,
+            expires_ms: started.saturating_add(life),
+        })
+    }
+}
+
+trait BasicSecret {
+    fn basic_auth_secret(self, pair: &SecretString) -> Self;
+}
+
+impl BasicSecret for reqwest::RequestBuilder {
+    /// `Authorization: Basic …` from an already joined `id:secret`, marked sensitive.
+    fn basic_auth_secret(self, pair: &SecretString) -> Self {
+        use base64::Engine as _;
+        let value = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(pair.expose_secret())
+        );
+        match http::HeaderValue::from_str(&value) {
+            Ok(mut v) => {
+                v.set_sensitive(true);
+                self.header(http::header::AUTHORIZATION, v)
+            }
+            Err(_) => self,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(super) enum TokenError {
+    /// The provider did not answer.
+    Unreachable(String),
+    /// The refresh token was refused (used, revoked or expired).
+    InvalidGrant,
+    Other(String),
+}
+
+impl std::fmt::Display for TokenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TokenError::Unreachable(m) | TokenError::Other(m) => f.write_str(m),
+            TokenError::InvalidGrant => f.write_str("the provider refused the refresh token"),
+        }
+    }
+}
+
+/// Tokens kept in the store, sealed, and the lock that makes refreshes one
+/// at a time across processes.
+pub(super) struct SharedTokens {
+    pub(super) store: std::sync::Arc<dyn Store>,
+    pub(super) sealer: Sealer,
+    pub(super) environment: String,
+}
+
+impl SharedTokens {
+    fn key(name: &str) -> String {
+        format!("oauth2/{name}")
+    }
+
+    fn aad(&self, name: &str) -> String {
+        format!("{}/oauth2-token/{name}", self.environment)
+    }
+
+    /// The token another process (or an earlier run) left, if it opens.
+    pub(super) async fn read(&self, name: &str) -> Result<Option<TokenState>, String> {
+        let Some(v) = self
+            .store
+            .get(Ns::Secrets, &Self::key(name))
+            .await
+            .map_err(|e| e.to_string())?
+        else {
+            return Ok(None);
+        };
+        let Some(plain) = self.sealer.open(&self.aad(name), &v.value) else {
+            tracing::warn!(credential = %name, "a stored OAuth2 token does not open with store.encryption_key; ignoring it");
+            return Ok(None);
+        };
+        Ok(serde_json::from_slice(&plain).ok())
+    }
+
+    pub(super) async fn write(&self, name: &str, state: &TokenState) -> Result<(), String> {
+        let plain = zeroize::Zeroizing::new(serde_json::to_vec(state).unwrap_or_default());
+        let sealed = self.sealer.seal(&self.aad(name), &plain);
+        let key = Self::key(name);
+        loop {
+            let current = self
+                .store
+                .get(Ns::Secrets, &key)
+                .await
+                .map_err(|e| e.to_string())?;
+            let done = match current {
+                None => {
+                    self.store
+                        .insert_new(Ns::Secrets, &key, &sealed, None)
+                        .await
+                        .map_err(|e| e.to_string())?
+                        == Inserted::New
+                }
+                Some(v) => matches!(
+                    self.store
+                        .compare_and_swap(Ns::Secrets, &key, v.version, &sealed, None)
+                        .await
+                        .map_err(|e| e.to_string())?,
+                    crate::store::Swapped::Done(_)
+                ),
+            };
+            if done {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Take the refresh lock of `name`, or — while another process holds
+    /// it — the token it leaves in the store. Gives up after the lock's TTL.
+    pub(super) async fn lock_or_token(
+        &self,
+        name: &str,
+        since: Option<u64>,
+    ) -> Result<Locked, String> {
+        let key = format!("oauth2-lock/{name}");
+        let holder = uuid::Uuid::new_v4().to_string();
+        let deadline = now_ms() + LOCK_TTL.as_millis() as u64;
+        loop {
+            match self
+                .store
+                .insert_new(Ns::Secrets, &key, holder.as_bytes(), Some(LOCK_TTL))
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                Inserted::New => return Ok(Locked::Held(key)),
+                Inserted::Exists(_) => {
+                    if let Some(state) = self.read(name).await?
+                        && state.usable(since)
+                    {
+                        return Ok(Locked::Token(state));
+                    }
+                    if now_ms() > deadline {
+                        return Err("another process holds the token refresh lock".into());
+                    }
+                    tokio::time::sleep(Duration::from_millis(25)).await;
+                }
+            }
+        }
+    }
+
+    pub(super) async fn unlock(&self, key: &str) {
+        if let Err(e) = self.store.delete(Ns::Secrets, key, Some(1)).await {
+            tracing::warn!(error = %e, "cannot release the token refresh lock; it expires by itself");
+        }
+    }
+}
+
+pub(super) enum Locked {
+    /// This process holds the lock (release with `unlock`).
+    Held(String),
+    /// Another process refreshed meanwhile: its token.
+    Token(TokenState),
+}
+
+/// Whether the stored state serves a caller (reloaded at `since`, if any).
+pub(super) fn usable(state: &TokenState, since: Option<u64>) -> bool {
+    state.usable(since)
+}

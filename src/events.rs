@@ -130,10 +130,7 @@ pub async fn catch_up(gw: &Gateway) -> Result<(), StoreError> {
             (k.clone(), at)
         })
         .collect();
-    let counters: HashMap<String, u64> = listed
-        .into_iter()
-        .map(|(k, v)| (k, v.version))
-        .collect();
+    let counters: HashMap<String, u64> = listed.into_iter().map(|(k, v)| (k, v.version)).collect();
     let due: Vec<String> = {
         let mut seen = gw
             .events_seen

@@ -128,13 +128,17 @@ pub(super) async fn reload_credential(
         return Err(unknown_credential());
     }
     let asked = crate::store::now_ms();
-    let version = gw.credentials.reload_since(&name, asked).await.map_err(|e| {
-        ApiError::new(
-            Code::CredentialUnavailable,
-            "the credential's source cannot be read now",
-        )
-        .with_internal(e.to_string())
-    })?;
+    let version = gw
+        .credentials
+        .reload_since(&name, asked)
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                Code::CredentialUnavailable,
+                "the credential's source cannot be read now",
+            )
+            .with_internal(e.to_string())
+        })?;
     crate::events::reloaded(&gw, &name, asked)
         .await
         .map_err(store_unavailable)?;

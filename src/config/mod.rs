@@ -1164,38 +1164,36 @@ fn build_config(
     );
     let store = match &raw.store {
         None => StoreConfig::File(base_dir.join("data/toolgate.redb")),
-        Some(store) => {
-            match store.get("kind").and_then(Value::as_str) {
-                Some("memory") => StoreConfig::Memory,
-                Some("redis") => match store.get("url").and_then(Value::as_str) {
-                    None => {
-                        ctx.error("/store", "`kind: redis` needs `url: redis://host:port/db`");
-                        StoreConfig::Memory
-                    }
-                    Some(url) => {
-                        match url::Url::parse(url) {
-                            Ok(u) if u.scheme() == "redis" && u.host_str().is_some() => {}
-                            Ok(u) if u.scheme() == "rediss" => {
-                                unsupported(ctx, "/store/url", "TLS to Redis (rediss://)")
-                            }
-                            _ => ctx.error(
-                                "/store/url",
-                                "not a Redis URL; expected redis://[:password@]host:port/db",
-                            ),
+        Some(store) => match store.get("kind").and_then(Value::as_str) {
+            Some("memory") => StoreConfig::Memory,
+            Some("redis") => match store.get("url").and_then(Value::as_str) {
+                None => {
+                    ctx.error("/store", "`kind: redis` needs `url: redis://host:port/db`");
+                    StoreConfig::Memory
+                }
+                Some(url) => {
+                    match url::Url::parse(url) {
+                        Ok(u) if u.scheme() == "redis" && u.host_str().is_some() => {}
+                        Ok(u) if u.scheme() == "rediss" => {
+                            unsupported(ctx, "/store/url", "TLS to Redis (rediss://)")
                         }
-                        StoreConfig::Redis(url.to_owned())
+                        _ => ctx.error(
+                            "/store/url",
+                            "not a Redis URL; expected redis://[:password@]host:port/db",
+                        ),
                     }
-                },
-                _ => StoreConfig::File(
-                    base_dir.join(
-                        store
-                            .get("path")
-                            .and_then(Value::as_str)
-                            .unwrap_or("data/toolgate.redb"),
-                    ),
+                    StoreConfig::Redis(url.to_owned())
+                }
+            },
+            _ => StoreConfig::File(
+                base_dir.join(
+                    store
+                        .get("path")
+                        .and_then(Value::as_str)
+                        .unwrap_or("data/toolgate.redb"),
                 ),
-            }
-        }
+            ),
+        },
     };
     let audit = match &raw.audit {
         Some(a) => Some(AuditConfig {

@@ -372,7 +372,9 @@ impl Credentials {
                 stored_refresh = state.refresh_token().or(stored_refresh);
             }
         }
-        let result = self.request_token(entry, def, &secret, stored_refresh).await;
+        let result = self
+            .request_token(entry, def, &secret, stored_refresh)
+            .await;
         if let (Some(sh), Ok(state)) = (shared, &result)
             && let Err(e) = sh.write(name, state).await
         {
@@ -416,7 +418,10 @@ impl Credentials {
             .unwrap_or_else(|p| p.into_inner())
             .clone();
         let mut tried: Vec<SecretString> = Vec::new();
-        for rt in [stored_refresh, in_memory, configured].into_iter().flatten() {
+        for rt in [stored_refresh, in_memory, configured]
+            .into_iter()
+            .flatten()
+        {
             if tried
                 .iter()
                 .any(|t| t.expose_secret() == rt.expose_secret())
@@ -443,10 +448,7 @@ impl Credentials {
     fn adopt_token(&self, entry: &Entry, state: oauth2::TokenState) -> Arc<Loaded> {
         if let Some(rt) = state.refresh_token() {
             let n = entry.refresh_tokens_seen.fetch_add(1, Ordering::AcqRel);
-            self.remember_extra(
-                &format!("oauth2/{}/refresh/{}", entry.def.name, n % 4),
-                &rt,
-            );
+            self.remember_extra(&format!("oauth2/{}/refresh/{}", entry.def.name, n % 4), &rt);
             *entry
                 .refresh_token
                 .lock()

@@ -1,7 +1,8 @@
 // The OAuth2 server toolgate's tests start: oauth2-mock-server (a real token
 // endpoint issuing signed JWTs) plus what the tests assert against —
 // client authentication, single-use rotating refresh tokens, a chosen token
-// lifetime, and a count of every token request written to STATS_FILE.
+// lifetime, and a count of every token request (and every token issued)
+// written to STATS_FILE.
 //
 //   PORT=0 CLIENT_ID=… CLIENT_SECRET=… [INITIAL_REFRESH_TOKEN=…] [TOKEN_TTL=…]
 //   STATS_FILE=… node server.js      → prints "listening <port>"
@@ -11,7 +12,7 @@ const { OAuth2Server } = require('oauth2-mock-server');
 
 const env = (k, d) => process.env[k] ?? d;
 const ttl = Number(env('TOKEN_TTL', '3600'));
-const stats = { requests: 0, client_credentials: 0, refresh_token: 0, rejected: 0, bodies: [] };
+const stats = { requests: 0, client_credentials: 0, refresh_token: 0, rejected: 0, bodies: [], issued: [] };
 const live = new Set();
 if (process.env.INITIAL_REFRESH_TOKEN) live.add(process.env.INITIAL_REFRESH_TOKEN);
 
@@ -52,6 +53,9 @@ function client(req) {
       stats[grant] = (stats[grant] || 0) + 1;
       response.body.expires_in = ttl;
       if (grant === 'refresh_token') live.add(response.body.refresh_token);
+      // What was issued, so the tests can look for it where it must not be.
+      stats.issued.push(response.body.access_token);
+      if (response.body.refresh_token) stats.issued.push(response.body.refresh_token);
     }
     save();
   });

@@ -154,6 +154,20 @@ impl TestGateway {
     }
 
     /// POST raw bytes with a content type.
+    /// POST a JSON body to `path` with `key`.
+    pub async fn post_json(&self, key: &str, path: &str, body: Value) -> (u16, Value) {
+        let r = self
+            .http
+            .post(self.url(path))
+            .bearer_auth(key)
+            .json(&body)
+            .send()
+            .await
+            .expect("gateway reachable");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
     pub async fn post_raw(&self, key: &str, content_type: &str, body: Vec<u8>) -> (u16, Value) {
         let r = self
             .http

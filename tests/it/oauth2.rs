@@ -1,0 +1,376 @@
+//! OAuth2 credentials against a real OAuth2 server (`oauth2-mock-server`, run
+//! by node from tests/oauth2): one token request for many concurrent calls,
+//! in one process and across replicas; rotated refresh tokens survive a
+//! restart; provider down with the token expired → `credential_unavailable`
+//! and no upstream call; no token is kept in plaintext in the store or Redis.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::calls::leaks;
+use crate::support::process::{Proc, free_port};
+use crate::support::redis::{TestRedis, unique_env};
+use crate::support::upstream::Upstream;
+use crate::support::{ConfigDir, Keys, TestGateway, canary, code};
+
+struct Provider {
+    child: Option<Child>,
+    port: u16,
+    stats: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Provider {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn fixture() -> PathBuf {
+    std::env::var("TOOLGATE_TEST_OAUTH2_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/oauth2"))
+}
+
+impl Provider {
+    /// The OAuth2 server on a free port; None (with the reason printed, or a
+    /// failure under TOOLGATE_REQUIRE_SERVERS) when node or the package is missing.
+    fn start(
+        client_secret: &str,
+        initial_refresh: Option<&str>,
+        ttl_secs: u64,
+    ) -> Option<Provider> {
+        let dir = fixture();
+        let installed = dir.join("node_modules/oauth2-mock-server").is_dir();
+        let node = Command::new("node").arg("--version").output().is_ok();
+        if !installed || !node {
+            let msg = "skipped: no OAuth2 server (needs node and `npm ci --prefix tests/oauth2`, or TOOLGATE_TEST_OAUTH2_DIR)";
+            assert!(std::env::var("TOOLGATE_REQUIRE_SERVERS").is_err(), "{msg}");
+            eprintln!("{msg}");
+            return None;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let stats = tmp.path().join("stats.json");
+        let mut cmd = Command::new("node");
+        cmd.arg(dir.join("server.js"))
+            .env("PORT", "0")
+            .env("CLIENT_ID", "toolgate")
+            .env("CLIENT_SECRET", client_secret)
+            .env("TOKEN_TTL", ttl_secs.to_string())
+            .env("STATS_FILE", &stats)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        if let Some(r) = initial_refresh {
+            cmd.env("INITIAL_REFRESH_TOKEN", r);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .trim()
+            .strip_prefix("listening ")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("the OAuth2 server did not start: {line:?}"));
+        Some(Provider {
+            child: Some(child),
+            port,
+            stats,
+            _dir: tmp,
+        })
+    }
+
+    fn token_url(&self) -> String {
+        format!("http://127.0.0.1:{}/token", self.port)
+    }
+
+    fn stats(&self) -> Value {
+        serde_json::from_slice(&std::fs::read(&self.stats).unwrap()).unwrap()
+    }
+
+    fn count(&self, grant: &str) -> u64 {
+        self.stats()[grant].as_u64().unwrap_or(0)
+    }
+
+    /// Every token it issued (access and refresh).
+    fn issued(&self) -> Vec<String> {
+        self.stats()["issued"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// A gateway config with one OAuth2 credential and a `plain` tool using it.
+fn config(up: &Upstream, keys: &Keys, oauth2: &str, store: &str, env: &str) -> ConfigDir {
+    let dir = ConfigDir::new();
+    dir.write(
+        "tools/plain.yaml",
+        &format!(
+            "name: plain\ndescription: d\nscopes: [crm]\ninput_schema: {{ type: object, additionalProperties: false }}\n\
+             upstream: {{ method: GET, url: \"{}/echo/plain\", credential: crm, allow_private_network: true }}\n",
+            up.base()
+        ),
+    );
+    dir.write(
+        "toolgate.yaml",
+        &format!(
+            "environment: {env}\nstore: {store}\ncredentials:\n  crm:\n    environment: {env}\n    source: {{ oauth2: {oauth2} }}\n    inject: {{ header: Authorization, format: \"Bearer {{secret}}\" }}\n\
+             workflows:\n  main: {{ environment: {env}, scopes: [crm], credentials: {{ crm: crm }} }}\n  other: {{ environment: {env} }}\n{}",
+            keys.yaml()
+        ),
+    );
+    dir
+}
+
+fn client_credentials(p: &Provider) -> String {
+    format!(
+        "{{ token_url: \"{}\", client_id: toolgate, client_secret: {{ env: CLIENT_SECRET }}, grant: client_credentials, scopes: [crm.read, crm.write], audience: \"https://crm.example\", resource: \"https://crm.example/api\" }}",
+        p.token_url()
+    )
+}
+
+fn env(secret: &str, store_key: &str) -> HashMap<String, String> {
+    HashMap::from([
+        ("CLIENT_SECRET".to_owned(), secret.to_owned()),
+        ("STORE_KEY".to_owned(), store_key.to_owned()),
+    ])
+}
+
+/// Fire `n` calls at once, alternating over `gateways`; every one must succeed.
+async fn burst(gateways: &[&TestGateway], key: &str, n: usize) {
+    let mut tasks = Vec::new();
+    for i in 0..n {
+        let (http, url, key) = (
+            gateways[i % gateways.len()].http.clone(),
+            gateways[i % gateways.len()].url("/v1/calls"),
+            key.to_owned(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let r = http
+                .post(url)
+                .bearer_auth(key)
+                .json(&json!({"tool": "plain", "arguments": {}}))
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }));
+    }
+    for t in tasks {
+        let (st, body) = t.await.unwrap();
+        assert_eq!(st, 200, "{body}");
+    }
+}
+
+fn bearer_tokens(up: &Upstream) -> Vec<String> {
+    up.requests()
+        .iter()
+        .map(|r| {
+            r.headers["authorization"]
+                .to_str()
+                .unwrap()
+                .trim_start_matches("Bearer ")
+                .to_owned()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn twenty_concurrent_calls_cost_one_token_request_and_a_due_token_is_replaced_once() {
+    let secret = canary("client-");
+    let Some(p) = Provider::start(&secret, None, 2) else {
+        return;
+    };
+    let up = Upstream::start().await;
+    let keys = Keys::new();
+    let dir = config(
+        &up,
+        &keys,
+        &client_credentials(&p),
+        "{ kind: file, path: data/store.redb, encryption_key: { env: STORE_KEY } }",
+        "test",
+    );
+    let store_key = canary("store-");
+    let gw = TestGateway::start(&dir.config_path(), env(&secret, &store_key)).await;
+    burst(&[&gw], &keys.agent, 20).await;
+    assert_eq!(p.count("client_credentials"), 1, "{}", p.stats());
+    let tokens = bearer_tokens(&up);
+    assert_eq!(tokens.len(), 20);
+    assert!(tokens.iter().all(|t| *t == tokens[0]), "one token for all");
+    assert_eq!(p.issued(), [tokens[0].clone()]);
+    // What the provider was asked for.
+    let asked = &p.stats()["bodies"][0];
+    assert_eq!(asked["scope"], "crm.read crm.write");
+    assert_eq!(asked["audience"], "https://crm.example");
+    assert_eq!(asked["resource"], "https://crm.example/api");
+    // Past four fifths of its 2 s lifetime it is replaced, once, for a new burst.
+    tokio::time::sleep(Duration::from_millis(1700)).await;
+    burst(&[&gw], &keys.agent, 20).await;
+    assert_eq!(p.count("client_credentials"), 2);
+    let tokens = bearer_tokens(&up);
+    assert_ne!(tokens[20], tokens[0]);
+    assert!(tokens[20..].iter().all(|t| *t == tokens[20]));
+    // Reload asks for a new one at once.
+    let (st, _) = gw
+        .post_json(&keys.admin, "/v1/admin/credentials/crm/reload", json!({}))
+        .await;
+    assert_eq!(st, 200);
+    assert_eq!(p.count("client_credentials"), 3);
+    // No token, and not the client secret, in the store file.
+    gw.stop().await;
+    let file = std::fs::read(dir.path().join("data/store.redb")).unwrap();
+    let text = String::from_utf8_lossy(&file);
+    for t in p.issued().iter().chain([&secret]) {
+        assert!(!leaks(&text, t), "a secret is in the store file");
+    }
+}
+
+#[tokio::test]
+async fn replicas_on_one_redis_share_the_token_and_refresh_once() {
+    let secret = canary("client-");
+    let Some(p) = Provider::start(&secret, None, 3600) else {
+        return;
+    };
+    let Some(redis) = TestRedis::any().await else {
+        return;
+    };
+    let up = Upstream::start().await;
+    let keys = Keys::new();
+    let name = unique_env("oauth2");
+    let dir = config(
+        &up,
+        &keys,
+        &client_credentials(&p),
+        &format!(
+            "{{ kind: redis, url: \"{}\", encryption_key: {{ env: STORE_KEY }} }}",
+            redis.url
+        ),
+        &name,
+    );
+    let store_key = canary("store-");
+    let a = TestGateway::start(&dir.config_path(), env(&secret, &store_key)).await;
+    let b = TestGateway::start(&dir.config_path(), env(&secret, &store_key)).await;
+    burst(&[&a, &b], &keys.agent, 20).await;
+    assert_eq!(
+        p.count("client_credentials"),
+        1,
+        "one refresh for both replicas"
+    );
+    let tokens = bearer_tokens(&up);
+    assert!(tokens.iter().all(|t| *t == tokens[0]));
+    // A reload on A: B takes A's new token, without asking for its own.
+    let (st, _) = a
+        .post_json(&keys.admin, "/v1/admin/credentials/crm/reload", json!({}))
+        .await;
+    assert_eq!(st, 200);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    burst(&[&b], &keys.agent, 5).await;
+    assert_eq!(p.count("client_credentials"), 2, "{}", p.stats());
+    let tokens = bearer_tokens(&up);
+    assert!(tokens[20..].iter().all(|t| *t != tokens[0]));
+    // Redis holds the token sealed: no token, no client secret in it.
+    let dump =
+        String::from_utf8_lossy(&redis.dump(&format!("toolgate:{{{name}:*")).await).into_owned();
+    assert!(dump.contains("oauth2/crm"), "the sealed token is kept");
+    for t in p.issued().iter().chain([&secret]) {
+        assert!(!leaks(&dump, t), "a secret is in Redis");
+    }
+}
+
+#[tokio::test]
+async fn a_rotated_refresh_token_survives_a_restart() {
+    let secret = canary("client-");
+    let initial = canary("refresh-");
+    let Some(p) = Provider::start(&secret, Some(&initial), 1) else {
+        return;
+    };
+    let up = Upstream::start().await;
+    let keys = Keys::new();
+    let dir = config(
+        &up,
+        &keys,
+        &format!(
+            "{{ token_url: \"{}\", client_id: toolgate, client_secret: {{ env: CLIENT_SECRET }}, grant: refresh_token, refresh_token: {{ env: REFRESH_TOKEN }} }}",
+            p.token_url()
+        ),
+        "{ kind: file, path: data/store.redb, encryption_key: { env: STORE_KEY } }",
+        "test",
+    );
+    let store_key = canary("store-");
+    let vars = [
+        ("CLIENT_SECRET", secret.as_str()),
+        ("STORE_KEY", store_key.as_str()),
+        ("REFRESH_TOKEN", initial.as_str()),
+    ];
+    let port = free_port();
+    let call = json!({"tool": "plain", "arguments": {}});
+    let first = Proc::start(&dir.config_path(), port, &vars).await;
+    let (st, v) = first
+        .send("POST", &keys.agent, "/v1/calls", Some(call.clone()))
+        .await;
+    assert_eq!(st, 200, "{v}");
+    first.kill9();
+    // The initial refresh token is spent (the provider rotates them); the
+    // token has expired. A new process continues with the rotated one.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let second = Proc::start(&dir.config_path(), port, &vars).await;
+    let (st, v) = second
+        .send("POST", &keys.agent, "/v1/calls", Some(call.clone()))
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let s = p.stats();
+    assert_eq!(
+        (s["refresh_token"].as_u64(), s["rejected"].as_u64()),
+        (Some(2), Some(0)),
+        "{s}"
+    );
+    drop(second);
+    let file = std::fs::read(dir.path().join("data/store.redb")).unwrap();
+    let text = String::from_utf8_lossy(&file);
+    for t in p.issued().iter().chain([&secret, &initial]) {
+        assert!(!leaks(&text, t), "a secret is in the store file");
+    }
+}
+
+#[tokio::test]
+async fn provider_down_and_token_expired_fails_closed_without_an_upstream_call() {
+    let secret = canary("client-");
+    let Some(mut p) = Provider::start(&secret, None, 1) else {
+        return;
+    };
+    let up = Upstream::start().await;
+    let keys = Keys::new();
+    let dir = config(
+        &up,
+        &keys,
+        &client_credentials(&p),
+        "{ kind: memory }",
+        "test",
+    );
+    let gw = TestGateway::start(&dir.config_path(), env(&secret, "")).await;
+    let call = json!({"tool": "plain", "arguments": {}});
+    let (st, v, _) = gw.call(&keys.agent, call.clone()).await;
+    assert_eq!(st, 200, "{v}");
+    p.stop();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (st, v, _) = gw.call(&keys.agent, call.clone()).await;
+    assert_eq!((st, code(&v)), (503, "credential_unavailable"), "{v}");
+    assert_eq!(up.count(), 1, "the expired token was not sent");
+    assert!(!leaks(&v.to_string(), &secret));
+}

@@ -95,7 +95,7 @@ mod tests {
         assert!(s.open("prod/other/token", &sealed).is_none());
         let other = Sealer::new(&SecretString::from("another key"));
         assert!(other.open("prod/crm/token", &sealed).is_none());
-        let mut tampered = sealed.clone();
+        let mut tampered = sealed;
         *tampered.last_mut().unwrap() ^= 1;
         assert!(s.open("prod/crm/token", &tampered).is_none());
         // A fresh nonce each time.

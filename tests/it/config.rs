@@ -236,3 +236,61 @@ fn manifests_cannot_set_transport_headers() {
         "{msgs}"
     );
 }
+
+#[test]
+fn oauth2_and_shared_store_settings_are_checked_at_load() {
+    let dir = ConfigDir::new();
+    dir.write("tools/a.yaml", &tool("a"));
+    let cred = |source: &str| {
+        format!(
+            "  crm:\n    environment: test\n    source: {{ oauth2: {source} }}\n    inject: {{ header: Authorization, format: \"Bearer {{secret}}\" }}\n"
+        )
+    };
+    let load = |store: &str, source: &str| {
+        dir.write(
+            "toolgate.yaml",
+            &format!("environment: test\n{store}credentials:\n{}", cred(source)),
+        );
+        messages(&dir).join("\n")
+    };
+    let ok = "{ token_url: \"https://id.example.com/token\", client_id: c, client_secret: { env: S }, grant: client_credentials }";
+    // Tokens are kept in the store: sealed, so a key is required.
+    let m = load("store: { kind: file }\n", ok);
+    assert!(m.contains("store.encryption_key"), "{m}");
+    assert_eq!(
+        load("store: { kind: file, encryption_key: { env: K } }\n", ok),
+        ""
+    );
+    assert_eq!(load("store: { kind: memory }\n", ok), "");
+    let with_key = "store: { kind: memory }\n";
+    let m = load(
+        with_key,
+        "{ token_url: \"http://id.example.com/token\", client_id: c, client_secret: { env: S }, grant: client_credentials }",
+    );
+    assert!(m.contains("https://"), "{m}");
+    let m = load(
+        with_key,
+        "{ token_url: \"https://id.example.com/token\", client_id: c, client_secret: { env: S }, grant: refresh_token }",
+    );
+    assert!(m.contains("needs refresh_token"), "{m}");
+    let m = load(
+        with_key,
+        "{ token_url: \"https://id.example.com/token\", client_id: c, client_secret: { oauth2: { token_url: \"https://x\", client_id: c, client_secret: { env: S }, grant: client_credentials } }, grant: client_credentials }",
+    );
+    assert!(
+        m.contains("its own secrets come from env, file or vault"),
+        "{m}"
+    );
+    // A Redis store needs a redis:// URL; the audit stream needs the Redis store.
+    let m = load("store: { kind: redis, url: \"http://localhost\" }\n", ok);
+    assert!(m.contains("not a Redis URL"), "{m}");
+    let m = load("audit: { kind: redis }\n", ok);
+    assert!(m.contains("writes to the store's Redis"), "{m}");
+    let m = load(
+        "store: { kind: redis, url: \"rediss://h:6380/0\", encryption_key: { env: K } }\n",
+        ok,
+    );
+    assert!(m.contains("not available in this version"), "{m}");
+    let m = load("store: { kind: redis }\n", ok);
+    assert!(m.contains("needs `url"), "{m}");
+}

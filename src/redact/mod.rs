@@ -12,19 +12,24 @@
 //! - with `pii`, e-mail addresses, phone numbers, SSNs and Luhn-valid card
 //!   numbers → `[REDACTED:pii:KIND]`.
 //!
-//! Known values are matched by one Aho-Corasick automaton (leftmost-longest),
-//! built once per set of secrets and swapped atomically (`SharedRedactor`),
-//! so the hot path takes no lock. Markers name what was removed, never it.
+//! Known values are matched by Aho-Corasick automata (leftmost-longest, and
+//! searched again from inside each match, so overlapping values are all
+//! caught), built once per set of secrets and swapped atomically
+//! (`SharedRedactor`), so the hot path takes no lock. With many long values,
+//! a sampling filter ([`sample`]) rules out most text before the automaton
+//! runs. Markers name what was removed, never it.
 
 pub mod detectors;
 mod keys;
 mod pii;
+mod sample;
 mod stream;
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 use std::sync::Arc;
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, Input, MatchKind};
 use arc_swap::ArcSwap;
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
@@ -48,8 +53,52 @@ pub fn too_short_to_redact(value: &str) -> bool {
 #[derive(Default)]
 pub struct RedactorBuilder {
     patterns: Vec<(String, usize)>,
+    seen: HashSet<String>,
     names: Vec<String>,
     no_detectors: bool,
+}
+
+/// With more long patterns than this, the sampling filter goes first (up to
+/// here Aho-Corasick's own SIMD prefilter is faster).
+const SAMPLE_ABOVE: usize = 64;
+
+/// One automaton and, per pattern, the credential it belongs to.
+struct Known {
+    ac: AhoCorasick,
+    owner: Vec<usize>,
+}
+
+impl Known {
+    fn new(patterns: &[&(String, usize)]) -> Option<Known> {
+        if patterns.is_empty() {
+            return None;
+        }
+        let ac = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(patterns.iter().map(|(p, _)| p.as_bytes()))
+            .ok()?;
+        Some(Known {
+            ac,
+            owner: patterns.iter().map(|(_, o)| *o).collect(),
+        })
+    }
+
+    /// Every match in `text` (offset by `base`), including ones that start
+    /// inside an earlier match.
+    fn find_into(&self, text: &[u8], base: usize, spans: &mut Vec<Span>) {
+        let mut at = 0;
+        while at < text.len() {
+            let Some(m) = self.ac.find(Input::new(text).span(at..text.len())) else {
+                break;
+            };
+            spans.push((
+                base + m.start(),
+                base + m.end(),
+                self.owner[m.pattern().as_usize()],
+            ));
+            at = m.start() + 1;
+        }
+    }
 }
 
 impl RedactorBuilder {
@@ -74,7 +123,7 @@ impl RedactorBuilder {
         }
         let idx = self.name_index(credential);
         for form in encodings(value) {
-            if !form.is_empty() && !self.patterns.iter().any(|(q, _)| *q == form) {
+            if !form.is_empty() && self.seen.insert(form.clone()) {
                 self.patterns.push((form, idx));
             }
         }
@@ -98,13 +147,16 @@ impl RedactorBuilder {
     }
 
     pub fn build(&self) -> Redactor {
-        let automaton = if self.patterns.is_empty() {
-            None
+        let (long, short): (Vec<&(String, usize)>, Vec<&(String, usize)>) = self
+            .patterns
+            .iter()
+            .partition(|(p, _)| p.len() >= sample::MIN_LEN);
+        let (short, long) = if long.len() > SAMPLE_ABOVE {
+            let sampler = sample::Sampler::new(long.iter().map(|(p, _)| p.as_bytes()));
+            (Known::new(&short), Known::new(&long).map(|k| (sampler, k)))
         } else {
-            AhoCorasick::builder()
-                .match_kind(MatchKind::LeftmostLongest)
-                .build(self.patterns.iter().map(|(p, _)| p.as_bytes()))
-                .ok()
+            let all: Vec<&(String, usize)> = self.patterns.iter().collect();
+            (Known::new(&all), None)
         };
         let mut markers: Vec<String> = self
             .names
@@ -119,8 +171,8 @@ impl RedactorBuilder {
                 .map(|d| format!("[REDACTED:pattern:{}]", d.id)),
         );
         Redactor {
-            automaton,
-            pattern_owner: self.patterns.iter().map(|(p, i)| (*i, p.len())).collect(),
+            short,
+            long,
             markers,
             first_detector,
             detectors: !self.no_detectors,
@@ -178,9 +230,11 @@ fn encodings(value: &str) -> Vec<String> {
 
 /// An immutable matcher over a set of known secrets and the detectors.
 pub struct Redactor {
-    automaton: Option<AhoCorasick>,
-    /// For each pattern: (credential index, length).
-    pattern_owner: Vec<(usize, usize)>,
+    /// Known values searched directly.
+    short: Option<Known>,
+    /// Many long known values: the sampling filter, then the automaton
+    /// around its hits.
+    long: Option<(sample::Sampler, Known)>,
     /// Credential markers, then one marker per detector.
     markers: Vec<String>,
     first_detector: usize,
@@ -210,13 +264,14 @@ impl Redactor {
 
     fn spans(&self, text: &[u8], pii: bool) -> Vec<Span> {
         let mut spans = Vec::new();
-        if let Some(ac) = &self.automaton {
-            for m in ac.find_iter(text) {
-                spans.push((
-                    m.start(),
-                    m.end(),
-                    self.pattern_owner[m.pattern().as_usize()].0,
-                ));
+        if let Some(k) = &self.short {
+            k.find_into(text, 0, &mut spans);
+        }
+        if let Some((sampler, k)) = &self.long {
+            let mut regions = Vec::new();
+            sampler.regions(text, &mut regions);
+            for (a, b) in regions {
+                k.find_into(&text[a..b], a, &mut spans);
             }
         }
         if self.detectors {

@@ -438,3 +438,53 @@ proptest! {
         prop_assert!(!parsed.to_string().contains(&secret));
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    /// With many secrets the sampling filter goes first: it must not let any
+    /// encoding of any of them through, wherever it sits.
+    #[test]
+    fn with_many_secrets_no_encoding_survives_the_sampler(
+        secrets in prop::collection::vec("[a-zA-Z0-9+/=&%\"\\\\é ]{10,48}", 8..16),
+        pick in 0usize..16,
+        which in 0usize..20,
+        before in "[a-z {}\":,]{0,300}",
+        after in "[a-z {}\":,]{0,300}",
+    ) {
+        let mut b = RedactorBuilder::new();
+        for (i, s) in secrets.iter().enumerate() {
+            b.known_secret(&format!("c{i}"), s);
+        }
+        let r = Arc::new(b.build());
+        prop_assume!(r.long.is_some());
+        let secret = &secrets[pick % secrets.len()];
+        let forms = encodings(secret);
+        let form = &forms[which % forms.len()];
+        let text = format!("{before}{form}{after}");
+        let (out, n) = r.redact_str(&text);
+        prop_assert!(n >= 1);
+        prop_assert!(!out.contains(form.as_str()), "{form} in {out}");
+        // The same text through a stream, in chunks of a random-ish size.
+        let mut st = r.stream();
+        let mut streamed = Vec::new();
+        for chunk in text.as_bytes().chunks(1 + which * 3) {
+            streamed.extend(st.push(chunk));
+        }
+        streamed.extend(st.finish().0);
+        prop_assert_eq!(String::from_utf8_lossy(&streamed), out.clone());
+    }
+}
+
+#[test]
+fn overlapping_values_are_all_removed() {
+    // The end of one secret is the start of another: both go.
+    let a = "AAAAAAAAAAAA-overlap-1234567";
+    let b = "overlap-1234567-BBBBBBBBBBBB";
+    let r = RedactorBuilder::new()
+        .known_secret("a", a)
+        .known_secret("b", b)
+        .build();
+    let text = "x AAAAAAAAAAAA-overlap-1234567-BBBBBBBBBBBB y";
+    let (out, _) = r.redact_str(text);
+    assert!(!out.contains("BBBB") && !out.contains("AAAA"), "{out}");
+}

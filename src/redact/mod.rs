@@ -50,9 +50,12 @@ pub fn too_short_to_redact(value: &str) -> bool {
     value.len() < MIN_REDACTABLE_LEN
 }
 
+/// A form of a known value, and the index of the credential it belongs to.
+type Pattern = (String, usize);
+
 #[derive(Default)]
 pub struct RedactorBuilder {
-    patterns: Vec<(String, usize)>,
+    patterns: Vec<Pattern>,
     seen: HashSet<String>,
     names: Vec<String>,
     no_detectors: bool,
@@ -69,7 +72,7 @@ struct Known {
 }
 
 impl Known {
-    fn new(patterns: &[&(String, usize)]) -> Option<Known> {
+    fn new(patterns: &[&Pattern]) -> Option<Known> {
         if patterns.is_empty() {
             return None;
         }
@@ -147,7 +150,7 @@ impl RedactorBuilder {
     }
 
     pub fn build(&self) -> Redactor {
-        let (long, short): (Vec<&(String, usize)>, Vec<&(String, usize)>) = self
+        let (long, short): (Vec<&Pattern>, Vec<&Pattern>) = self
             .patterns
             .iter()
             .partition(|(p, _)| p.len() >= sample::MIN_LEN);
@@ -155,7 +158,7 @@ impl RedactorBuilder {
             let sampler = sample::Sampler::new(long.iter().map(|(p, _)| p.as_bytes()));
             (Known::new(&short), Known::new(&long).map(|k| (sampler, k)))
         } else {
-            let all: Vec<&(String, usize)> = self.patterns.iter().collect();
+            let all: Vec<&Pattern> = self.patterns.iter().collect();
             (Known::new(&all), None)
         };
         let mut markers: Vec<String> = self

@@ -150,12 +150,21 @@ impl RedactorBuilder {
     }
 
     pub fn build(&self) -> Redactor {
-        let (long, short): (Vec<&Pattern>, Vec<&Pattern>) = self
-            .patterns
-            .iter()
-            .partition(|(p, _)| p.len() >= sample::MIN_LEN);
+        // The sampler stands in for every pattern of at least `min_len`
+        // bytes; the rest (at most SAMPLE_ABOVE, so the automaton keeps its
+        // SIMD prefilter) are searched directly. The longer `min_len`, the
+        // sparser the samples.
+        let mut lens: Vec<usize> = self.patterns.iter().map(|(p, _)| p.len()).collect();
+        lens.sort_unstable();
+        let min_len = lens
+            .get(SAMPLE_ABOVE)
+            .copied()
+            .unwrap_or(0)
+            .clamp(sample::MIN_LEN, sample::MAX_MIN_LEN);
+        let (long, short): (Vec<&Pattern>, Vec<&Pattern>) =
+            self.patterns.iter().partition(|(p, _)| p.len() >= min_len);
         let (short, long) = if long.len() > SAMPLE_ABOVE {
-            let sampler = sample::Sampler::new(long.iter().map(|(p, _)| p.as_bytes()));
+            let sampler = sample::Sampler::new(long.iter().map(|(p, _)| p.as_bytes()), min_len);
             (Known::new(&short), Known::new(&long).map(|k| (sampler, k)))
         } else {
             let all: Vec<&Pattern> = self.patterns.iter().collect();

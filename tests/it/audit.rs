@@ -528,10 +528,65 @@ async fn many_writers_keep_one_verifiable_chain_on_a_redis_stream() {
         Some("edited")
     );
 
-    // Deleting a record from the stream is found.
+    // A signed checkpoint kept beside the stream: verify checks it, and a
+    // record removed from the end is then found as truncation.
+    let signer =
+        toolgate::audit::checkpoint::signing_key(crate::support::canary("sign-").as_bytes());
+    let cp = toolgate::audit::checkpoint::sign(&signer, &head);
+    toolgate::audit::redis::save_checkpoint(
+        &toolgate::store::redis_connect(&redis.url).unwrap(),
+        &env,
+        &cp,
+    )
+    .await
+    .unwrap();
+    let (reader, stored) = toolgate::audit::redis::open_reader(&redis.url, &env).unwrap();
+    assert_eq!(stored, [cp.clone()]);
+    let report = toolgate::audit::verify::verify_reader(
+        Path::new("redis"),
+        reader,
+        Some(&key),
+        &stored,
+        Some(&cp.key),
+    );
+    assert!(report.intact(), "{:?}", report.problem);
     let client = redis::Client::open(redis.url.as_str()).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
     let stream = toolgate::audit::redis::Keys::new(&env).stream;
+    let last: Vec<(String, Vec<(String, String)>)> = redis::cmd("XREVRANGE")
+        .arg(&stream)
+        .arg("+")
+        .arg("-")
+        .arg("COUNT")
+        .arg(1)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let removed = last[0].1[0].1.clone();
+    let _: i64 = redis::cmd("XDEL")
+        .arg(&stream)
+        .arg(&last[0].0)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        verify_redis(&redis.url, &env, Some(&key))
+            .problem
+            .map(|p| p.kind),
+        Some("truncated")
+    );
+    // Put it back (at the end) for the next check.
+    let _: String = redis::cmd("XADD")
+        .arg(&stream)
+        .arg("*")
+        .arg("r")
+        .arg(&removed)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(verify_redis(&redis.url, &env, Some(&key)).intact());
+
+    // Deleting a record from the stream is found.
     let entries: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
         .arg(&stream)
         .arg("-")

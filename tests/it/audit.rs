@@ -541,7 +541,7 @@ async fn many_writers_keep_one_verifiable_chain_on_a_redis_stream() {
     .await
     .unwrap();
     let (reader, stored) = toolgate::audit::redis::open_reader(&redis.url, &env).unwrap();
-    assert_eq!(stored, [cp.clone()]);
+    assert_eq!(stored, std::slice::from_ref(&cp));
     let report = toolgate::audit::verify::verify_reader(
         Path::new("redis"),
         reader,

@@ -61,18 +61,24 @@ async fn gateway(store: &str, audit: &str, env: &str, up: &str) -> Gw {
         ),
     )
     .unwrap();
-    let (cfg, _) = toolgate::config::load(&dir.path().join("toolgate.yaml")).expect("bench config");
-    let env = MapEnv::new([("K".to_owned(), "bench-secret-value-0123456789".to_owned())].into());
-    let gw = toolgate::Gateway::standalone(cfg, Arc::new(env)).unwrap();
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", l.local_addr().unwrap());
-    tokio::spawn(async move { toolgate::server::serve(gw, l, std::future::pending()).await });
+    let base = serve(dir.path()).await;
     Gw {
         base,
         agent,
         approver,
         _dir: dir,
     }
+}
+
+/// Serve the config in `dir` on a free port; its base URL.
+async fn serve(dir: &std::path::Path) -> String {
+    let (cfg, _) = toolgate::config::load(&dir.join("toolgate.yaml")).expect("bench config");
+    let env = MapEnv::new([("K".to_owned(), "bench-secret-value-0123456789".to_owned())].into());
+    let gw = toolgate::Gateway::standalone(cfg, Arc::new(env)).unwrap();
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", l.local_addr().unwrap());
+    tokio::spawn(async move { toolgate::server::serve(gw, l, std::future::pending()).await });
+    base
 }
 
 /// Calls per second, the load spread over the replicas in `gs` (same keys).
@@ -195,12 +201,7 @@ async fn replica_of(a: &Gw) -> Gw {
     for rel in ["toolgate.yaml", "tools/direct.yaml", "tools/held.yaml"] {
         std::fs::copy(a._dir.path().join(rel), dir.path().join(rel)).unwrap();
     }
-    let (cfg, _) = toolgate::config::load(&dir.path().join("toolgate.yaml")).expect("bench config");
-    let env = MapEnv::new([("K".to_owned(), "bench-secret-value-0123456789".to_owned())].into());
-    let gw = toolgate::Gateway::standalone(cfg, Arc::new(env)).unwrap();
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", l.local_addr().unwrap());
-    tokio::spawn(async move { toolgate::server::serve(gw, l, std::future::pending()).await });
+    let base = serve(dir.path()).await;
     Gw {
         base,
         agent: a.agent.clone(),

@@ -65,6 +65,20 @@ impl Cluster {
         .await
     }
 
+    /// A call that waits for approval, made on `p`; its action id.
+    async fn hold(&self, p: &Proc, name: &str) -> String {
+        let (st, v) = p
+            .send(
+                "POST",
+                &self.k.agent,
+                "/v1/calls",
+                Some(json!({"tool": "risky", "arguments": {"name": name}})),
+            )
+            .await;
+        assert_eq!(st, 202, "{v}");
+        v["action_id"].as_str().unwrap().to_owned()
+    }
+
     fn verify_trail(&self, redis: &TestRedis) -> String {
         let out = Command::new(env!("CARGO_BIN_EXE_toolgate"))
             .args(["audit", "verify", &redis.url, "--environment", &self.env])
@@ -87,16 +101,7 @@ async fn an_action_created_on_one_replica_is_approved_on_the_other_and_runs_once
     };
     let c = cluster(Upstream::start().await, &redis, "");
     let (a, b) = (c.replica().await, c.replica().await);
-    let (st, v) = a
-        .send(
-            "POST",
-            &c.k.agent,
-            "/v1/calls",
-            Some(json!({"tool": "risky", "arguments": {"name": "Shared"}})),
-        )
-        .await;
-    assert_eq!(st, 202, "{v}");
-    let id = v["action_id"].as_str().unwrap().to_owned();
+    let id = c.hold(&a, "Shared").await;
     // B lists it for its approvers.
     let (st, v) = b.send("GET", &c.k.alice, "/v1/pending-actions", None).await;
     assert_eq!(st, 200);
@@ -272,16 +277,7 @@ async fn with_redis_down_calls_fail_closed_and_service_returns_with_nothing_lost
     };
     let c = cluster(Upstream::start().await, &redis, "");
     let a = c.replica().await;
-    let (st, v) = a
-        .send(
-            "POST",
-            &c.k.agent,
-            "/v1/calls",
-            Some(json!({"tool": "risky", "arguments": {"name": "Kept"}})),
-        )
-        .await;
-    assert_eq!(st, 202, "{v}");
-    let id = v["action_id"].as_str().unwrap().to_owned();
+    let id = c.hold(&a, "Kept").await;
 
     redis.kill();
     let plain = json!({"tool": "plain", "arguments": {"name": "x"}});

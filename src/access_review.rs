@@ -26,37 +26,74 @@ impl Use {
     }
 }
 
+/// The review of the trail the config names: its files, or its Redis stream.
+pub fn review_configured(
+    config: &Config,
+    since: Duration,
+    now: SystemTime,
+) -> Result<Value, String> {
+    if !config.audit.redis {
+        return Ok(review(
+            config,
+            std::slice::from_ref(&config.audit.path),
+            since,
+            now,
+        ));
+    }
+    let url = config
+        .store
+        .redis_url()
+        .ok_or_else(|| "the Redis trail needs the Redis store".to_owned())?;
+    let (reader, _) =
+        crate::audit::redis::open_reader(url, &config.environment).map_err(|e| e.to_string())?;
+    Ok(review_records(
+        config,
+        reader.lines().map_while(Result::ok),
+        since,
+        now,
+    ))
+}
+
 /// Build the review from the config and the trail files (rotated ones included).
 pub fn review(config: &Config, trail: &[PathBuf], since: Duration, now: SystemTime) -> Value {
+    let lines = crate::audit::verify::expand(trail)
+        .into_iter()
+        .filter_map(|path| std::fs::File::open(path).ok())
+        .flat_map(|f| BufReader::new(f).lines().map_while(Result::ok));
+    review_records(config, lines, since, now)
+}
+
+/// Build the review from the trail's records, one JSON line each.
+pub fn review_records(
+    config: &Config,
+    lines: impl Iterator<Item = String>,
+    since: Duration,
+    now: SystemTime,
+) -> Value {
     let cutoff = now.checked_sub(since).unwrap_or(SystemTime::UNIX_EPOCH);
     let mut tools_used: BTreeMap<(String, String), Use> = BTreeMap::new();
     let mut agents_used: BTreeMap<String, Use> = BTreeMap::new();
     let mut creds_used: BTreeMap<String, Use> = BTreeMap::new();
-    for path in crate::audit::verify::expand(trail) {
-        let Ok(f) = std::fs::File::open(&path) else {
+    for line in lines {
+        let Ok(r) = serde_json::from_str::<Value>(&line) else {
             continue;
         };
-        for line in BufReader::new(f).lines().map_while(Result::ok) {
-            let Ok(r) = serde_json::from_str::<Value>(&line) else {
-                continue;
-            };
-            if r["event"] != "executed" && r["event"] != "failed" {
-                continue;
-            }
-            let time = r["time"].as_str().unwrap_or_default();
-            if humantime::parse_rfc3339(time).map_or(true, |t| t < cutoff) {
-                continue;
-            }
-            if let (Some(a), Some(t)) = (r["agent"].as_str(), r["tool"].as_str()) {
-                tools_used
-                    .entry((a.to_owned(), t.to_owned()))
-                    .or_default()
-                    .add(time);
-                agents_used.entry(a.to_owned()).or_default().add(time);
-            }
-            if let Some(c) = r["credential"].as_str() {
-                creds_used.entry(c.to_owned()).or_default().add(time);
-            }
+        if r["event"] != "executed" && r["event"] != "failed" {
+            continue;
+        }
+        let time = r["time"].as_str().unwrap_or_default();
+        if humantime::parse_rfc3339(time).map_or(true, |t| t < cutoff) {
+            continue;
+        }
+        if let (Some(a), Some(t)) = (r["agent"].as_str(), r["tool"].as_str()) {
+            tools_used
+                .entry((a.to_owned(), t.to_owned()))
+                .or_default()
+                .add(time);
+            agents_used.entry(a.to_owned()).or_default().add(time);
+        }
+        if let Some(c) = r["credential"].as_str() {
+            creds_used.entry(c.to_owned()).or_default().add(time);
         }
     }
 

@@ -198,12 +198,14 @@ fn access_review(path: &Path, since: &str, json: bool) -> ExitCode {
     let Some((config, _)) = load_or_report(path) else {
         return ExitCode::FAILURE;
     };
-    let review = toolgate::access_review::review(
-        &config,
-        std::slice::from_ref(&config.audit.path),
-        since,
-        SystemTime::now(),
-    );
+    let review = match toolgate::access_review::review_configured(&config, since, SystemTime::now())
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("toolgate: cannot read the audit trail: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     if json {
         println!(
             "{}",

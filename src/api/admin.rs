@@ -227,15 +227,13 @@ pub(super) async fn access_review(
         .map_err(|_| ApiError::bad_request("since takes a duration such as 90d or 12h"))?;
     let cfg = gw.config.clone();
     let review = tokio::task::spawn_blocking(move || {
-        crate::access_review::review(
-            &cfg,
-            std::slice::from_ref(&cfg.audit.path),
-            since,
-            std::time::SystemTime::now(),
-        )
+        crate::access_review::review_configured(&cfg, since, std::time::SystemTime::now())
     })
     .await
-    .map_err(|e| ApiError::internal(e.to_string()))?;
+    .map_err(|e| ApiError::internal(e.to_string()))?
+    .map_err(|e| {
+        ApiError::new(Code::AuditUnavailable, "the audit trail cannot be read now").with_internal(e)
+    })?;
     Ok(Json(review))
 }
 

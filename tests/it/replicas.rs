@@ -151,6 +151,18 @@ async fn an_action_created_on_one_replica_is_approved_on_the_other_and_runs_once
             .await;
         assert_eq!((st, v["status"].as_str()), (200, Some("succeeded")), "{v}");
     }
+    // The access review reads the shared trail, on either replica.
+    let (st, v) = b
+        .send("GET", &c.admin, "/v1/admin/access-review?since=1d", None)
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let bot = v["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["agent"] == "bot")
+        .unwrap_or_else(|| panic!("{v}"));
+    assert_eq!(bot["tools_used"]["risky"]["calls"], 1, "{v}");
     // The shared trail is one intact chain; Redis holds no credential.
     let report = c.verify_trail(&redis);
     assert!(report.starts_with("intact"), "{report}");

@@ -535,16 +535,13 @@ async fn settled(gw: &Gateway, a: &Action) {
     }
 }
 
-/// Runs for the life of the server, each second: refreshes kill switches from
-/// the store, expires pending actions, gives up on abandoned ones.
+/// Runs for the life of the server, each second: expires pending actions,
+/// gives up on abandoned ones. (Kill switches are refreshed by
+/// [`crate::events::keep_fresh`], apart, so a slow sweep never delays them.)
 pub async fn sweeper(gw: Arc<Gateway>) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tick.tick().await;
-        // Kill switches and reloads from other processes sharing the store.
-        if let Err(e) = crate::events::catch_up(&gw).await {
-            tracing::warn!(error = %e, "cannot refresh kill switches");
-        }
         match actions::sweep(gw.store.as_ref()).await {
             Ok(changed) => {
                 for a in &changed {

@@ -167,6 +167,18 @@ pub async fn catch_up(gw: &Gateway) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Each second, for the life of the server: [`catch_up`].
+pub async fn keep_fresh(gw: Arc<Gateway>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = catch_up(&gw).await {
+            tracing::warn!(error = %e, "cannot refresh kill switches from the store");
+        }
+    }
+}
+
 /// Act on announcements from other replicas while the process serves.
 /// Reconnects by itself; after each (re)subscription it catches up, since
 /// messages sent while it was away are gone.

@@ -63,6 +63,7 @@ pub async fn serve(
     }
     let sweeper = tokio::spawn(crate::approvals::sweeper(gw.clone()));
     let _events = AbortOnDrop(tokio::spawn(crate::events::listen(gw.clone())));
+    let _fresh = AbortOnDrop(tokio::spawn(crate::events::keep_fresh(gw.clone())));
     let _checkpoints = AbortOnDrop(tokio::spawn(checkpointer(gw.clone())));
     let app = crate::api::router(gw);
     let (stopped_tx, stopped_rx) = tokio::sync::oneshot::channel::<()>();

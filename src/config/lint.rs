@@ -85,8 +85,23 @@ pub fn lint(config: &Config, env: &dyn EnvSource, now: SystemTime) -> Vec<Diagno
         if let Inject::Query { .. } = c.inject {
             warn(&mut out, &c.loc, "inject", "the secret is sent in a query string, where proxies and upstream access logs keep it; prefer a header".into());
         }
-        // A Vault value is read at run time; there is nothing to measure here.
-        let local = !matches!(c.source, SourceDef::Vault { .. });
+        // A Vault value or an OAuth2 token is read at run time; there is
+        // nothing to measure here but an OAuth2 client secret kept locally.
+        let local = !matches!(c.source, SourceDef::Vault { .. } | SourceDef::OAuth2(_));
+        if let SourceDef::OAuth2(o) = &c.source
+            && matches!(o.client_secret, SourceDef::Env(_) | SourceDef::File(_))
+            && Credentials::read_source(&o.client_secret, env).is_none()
+        {
+            warn(
+                &mut out,
+                &c.loc,
+                "source",
+                format!(
+                    "the OAuth2 client secret cannot be read now ({})",
+                    o.client_secret.describe()
+                ),
+            );
+        }
         match Credentials::probe(c, env).filter(|_| local) {
             Some(v) if crate::redact::too_short_to_redact(v.expose_secret()) => {
                 warn(

@@ -27,6 +27,10 @@ pub use sources::{EnvSource, MapEnv, ProcessEnv};
 /// How many earlier versions of each credential stay known to the redactor.
 const PREVIOUS_VERSIONS_KEPT: usize = 8;
 
+/// After a failed OAuth2 refresh, how long before the next attempt (the
+/// current token serving meanwhile, while it has not expired).
+const OAUTH2_RETRY_MS: u64 = 1000;
+
 /// One loaded version of a credential.
 pub struct Loaded {
     pub value: SecretString,
@@ -67,6 +71,10 @@ struct Entry {
     /// OAuth2: when the current token is due for replacement, and when it expires (ms).
     token_refresh_ms: AtomicU64,
     token_expires_ms: AtomicU64,
+    /// OAuth2: after a failed refresh, the still-valid token serves without
+    /// a new attempt until then (so callers do not queue behind a provider
+    /// that hangs).
+    token_retry_ms: AtomicU64,
     /// OAuth2: the newest refresh token, and how many were seen (for the redactor).
     refresh_token: std::sync::Mutex<Option<SecretString>>,
     refresh_tokens_seen: AtomicU64,
@@ -84,6 +92,7 @@ impl Entry {
             subjects: std::sync::Mutex::new(BTreeMap::new()),
             token_refresh_ms: AtomicU64::new(0),
             token_expires_ms: AtomicU64::new(0),
+            token_retry_ms: AtomicU64::new(0),
             refresh_token: std::sync::Mutex::new(None),
             refresh_tokens_seen: AtomicU64::new(0),
         }
@@ -301,9 +310,12 @@ impl Credentials {
             return Err(unavailable("not an OAuth2 credential".into()));
         };
         let cached = |e: &Entry| {
-            e.current
-                .load_full()
-                .filter(|_| crate::store::now_ms() < e.token_refresh_ms.load(Ordering::Acquire))
+            let now = crate::store::now_ms();
+            e.current.load_full().filter(|_| {
+                now < e.token_refresh_ms.load(Ordering::Acquire)
+                    || (now < e.token_retry_ms.load(Ordering::Acquire)
+                        && now < e.token_expires_ms.load(Ordering::Acquire))
+            })
         };
         if since.is_none()
             && let Some(c) = cached(entry)
@@ -325,6 +337,9 @@ impl Credentials {
                             < entry.token_expires_ms.load(Ordering::Acquire) =>
                 {
                     tracing::warn!(credential = %name, error = %reason, "cannot refresh the OAuth2 token; using the current one until it expires");
+                    entry
+                        .token_retry_ms
+                        .store(crate::store::now_ms() + OAUTH2_RETRY_MS, Ordering::Release);
                     Ok(c)
                 }
                 _ => Err(unavailable(reason)),

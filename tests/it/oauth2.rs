@@ -349,9 +349,9 @@ async fn a_rotated_refresh_token_survives_a_restart() {
 }
 
 #[tokio::test]
-async fn provider_down_and_token_expired_fails_closed_without_an_upstream_call() {
+async fn provider_down_a_valid_token_serves_and_an_expired_one_fails_closed() {
     let secret = canary("client-");
-    let Some(mut p) = Provider::start(&secret, None, 1) else {
+    let Some(mut p) = Provider::start(&secret, None, 5) else {
         return;
     };
     let up = Upstream::start().await;
@@ -365,12 +365,21 @@ async fn provider_down_and_token_expired_fails_closed_without_an_upstream_call()
     );
     let gw = TestGateway::start(&dir.config_path(), env(&secret, "")).await;
     let call = json!({"tool": "plain", "arguments": {}});
+    let obtained = std::time::Instant::now();
     let (st, v, _) = gw.call(&keys.agent, call.clone()).await;
     assert_eq!(st, 200, "{v}");
     p.stop();
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // Due for replacement (past 4 of its 5 s) but not expired: the refresh
+    // fails, and the still-valid token serves.
+    tokio::time::sleep(Duration::from_millis(4300).saturating_sub(obtained.elapsed())).await;
+    let (st, v, _) = gw.call(&keys.agent, call.clone()).await;
+    assert_eq!(st, 200, "{v}");
+    let tokens = bearer_tokens(&up);
+    assert_eq!(tokens[1], tokens[0]);
+    // Expired: never sent.
+    tokio::time::sleep(Duration::from_millis(5300).saturating_sub(obtained.elapsed())).await;
     let (st, v, _) = gw.call(&keys.agent, call.clone()).await;
     assert_eq!((st, code(&v)), (503, "credential_unavailable"), "{v}");
-    assert_eq!(up.count(), 1, "the expired token was not sent");
+    assert_eq!(up.count(), 2, "the expired token was not sent");
     assert!(!leaks(&v.to_string(), &secret));
 }

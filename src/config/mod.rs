@@ -98,13 +98,35 @@ impl Default for Limits {
 }
 
 /// Where state between requests lives.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum StoreConfig {
     Memory,
     File(PathBuf),
     /// A Redis (or Valkey) URL, `redis://[user:password@]host:port/db`. The
     /// URL may hold a password: it is never logged or echoed.
     Redis(String),
+}
+
+/// Never prints a Redis URL's password.
+impl std::fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreConfig::Memory => f.write_str("Memory"),
+            StoreConfig::File(p) => f.debug_tuple("File").field(p).finish(),
+            StoreConfig::Redis(url) => {
+                let shown = match url::Url::parse(url) {
+                    Ok(mut u) => {
+                        if u.password().is_some() {
+                            let _ = u.set_password(Some("***"));
+                        }
+                        u.to_string()
+                    }
+                    Err(_) => "(unparsable)".to_owned(),
+                };
+                f.debug_tuple("Redis").field(&shown).finish()
+            }
+        }
+    }
 }
 
 impl StoreConfig {
@@ -1548,4 +1570,17 @@ fn build_workflow(
         tools: bound,
         notify,
     })
+}
+
+#[cfg(test)]
+mod store_config_tests {
+    use super::StoreConfig;
+
+    #[test]
+    fn a_redis_password_is_never_printed() {
+        let c = StoreConfig::Redis("redis://:s3cr%2Bt-pass@redis.internal:6379/0".into());
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("s3cr"), "{shown}");
+        assert!(shown.contains("redis.internal"), "{shown}");
+    }
 }

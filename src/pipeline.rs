@@ -230,6 +230,35 @@ async fn stages(
     ))
 }
 
+/// A call that failed on its credential is kept for repair (frozen, without
+/// the credential); other failures are not.
+async fn keep_dead_letter(
+    gw: &Gateway,
+    trail: &Trail<'_>,
+    binding: &ToolBinding,
+    e: &ApiError,
+    frozen: &Option<crate::actions::FrozenRequest>,
+) {
+    let recoverable = matches!(
+        e.code,
+        Code::CredentialRejected | Code::CredentialUnavailable
+    );
+    let Some(request) = frozen.clone().filter(|_| recoverable) else {
+        return;
+    };
+    let wf = trail.entry().workflow.clone().unwrap_or_default();
+    crate::dead_letters::keep(
+        gw,
+        trail.entry(),
+        trail.subject.clone(),
+        &wf,
+        &binding.tool.name,
+        e.code,
+        request,
+    )
+    .await;
+}
+
 /// Stages 7–11 for a built request: attach the credential, record
 /// `executing` durably, forward (egress checked at connect), shape, record
 /// the outcome. Shared by direct calls and approved actions.
@@ -245,28 +274,8 @@ pub async fn execute(
     let frozen = trail
         .keep_dead_letters
         .then(|| crate::actions::FrozenRequest::freeze(&upstream_req));
-    let keep = |e: &ApiError| {
-        matches!(
-            e.code,
-            Code::CredentialRejected | Code::CredentialUnavailable
-        )
-        .then(|| frozen.clone())
-        .flatten()
-    };
     if let Err(e) = credential::attach(gw, binding, &mut upstream_req, trail).await {
-        if let Some(f) = keep(&e) {
-            let wf = trail.entry().workflow.clone().unwrap_or_default();
-            crate::dead_letters::keep(
-                gw,
-                trail.entry(),
-                trail.subject.clone(),
-                &wf,
-                &binding.tool.name,
-                e.code,
-                f,
-            )
-            .await;
-        }
+        keep_dead_letter(gw, trail, binding, &e, &frozen).await;
         return Err(e);
     }
     trail.record(Event::Executing, |_| {}).await?;
@@ -307,19 +316,7 @@ pub async fn execute(
             })
         }
         Err(e) => {
-            if let Some(f) = keep(&e) {
-                let wf = trail.entry().workflow.clone().unwrap_or_default();
-                crate::dead_letters::keep(
-                    gw,
-                    trail.entry(),
-                    trail.subject.clone(),
-                    &wf,
-                    &binding.tool.name,
-                    e.code,
-                    f,
-                )
-                .await;
-            }
+            keep_dead_letter(gw, trail, binding, &e, &frozen).await;
             trail
                 .record(Event::Failed, |en| {
                     en.decision = Some("failed".into());

@@ -140,36 +140,17 @@ impl Credentials {
             .iter()
             .map(|(name, def)| (name.clone(), Entry::new(def.clone())))
             .collect();
-        let uses_vault = config
-            .credentials
-            .values()
-            .any(|c| matches!(c.source, SourceDef::Vault { .. }));
-        let vault = if uses_vault {
-            match vault::Vault::new(&config.vault, env.clone()) {
-                Ok(v) => Some(v),
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot build the Vault client");
-                    None
-                }
-            }
-        } else {
-            None
-        };
-        let uses_oauth2 = config
-            .credentials
-            .values()
-            .any(|c| matches!(c.source, SourceDef::OAuth2(_)));
-        let tokens = if uses_oauth2 {
-            match oauth2::TokenClient::new() {
-                Ok(c) => Some(c),
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot build the OAuth2 client");
-                    None
-                }
-            }
-        } else {
-            None
-        };
+        let uses = |f: fn(&SourceDef) -> bool| config.credentials.values().any(|c| f(&c.source));
+        let vault = client_if(
+            uses(|s| matches!(s, SourceDef::Vault { .. })),
+            "Vault",
+            || vault::Vault::new(&config.vault, env.clone()),
+        );
+        let tokens = client_if(
+            uses(|s| matches!(s, SourceDef::OAuth2(_))),
+            "OAuth2",
+            oauth2::TokenClient::new,
+        );
         let creds = Credentials {
             entries,
             env,
@@ -702,6 +683,21 @@ impl Credentials {
     pub fn probe(def: &CredentialDef, env: &dyn EnvSource) -> Option<SecretString> {
         Self::read_source(&def.source, env)
     }
+}
+
+/// A client for remote sources, built only when a credential needs it (a
+/// failure is logged; those credentials are then unavailable).
+fn client_if<T, E: std::fmt::Display>(
+    needed: bool,
+    what: &str,
+    build: impl FnOnce() -> Result<T, E>,
+) -> Option<T> {
+    if !needed {
+        return None;
+    }
+    build()
+        .map_err(|e| tracing::error!(error = %e, "cannot build the {what} client"))
+        .ok()
 }
 
 /// Every form in which a credential's value is sent, for the redactor.

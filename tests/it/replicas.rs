@@ -90,6 +90,33 @@ impl Cluster {
     }
 }
 
+/// Call the `plain` tool on `p` until `done` holds of the answer; fail
+/// with `what` once `within` has passed.
+async fn call_until(
+    p: &Proc,
+    key: &str,
+    within: Duration,
+    what: &str,
+    done: impl Fn(u16, &Value) -> bool,
+) {
+    let t = Instant::now();
+    loop {
+        let (st, v) = p
+            .send(
+                "POST",
+                key,
+                "/v1/calls",
+                Some(json!({"tool": "plain", "arguments": {"name": "x"}})),
+            )
+            .await;
+        if done(st, &v) {
+            return;
+        }
+        assert!(t.elapsed() < within, "{what}: {st} {v}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 async fn redis_or_skip() -> Option<TestRedis> {
     TestRedis::any().await
 }
@@ -194,51 +221,40 @@ async fn kill_switches_set_on_one_replica_hold_on_the_other_within_a_second() {
         )
         .await;
     assert_eq!(st, 200);
-    let t = Instant::now();
-    loop {
-        let (st, v) = b
-            .send("POST", &c.k.agent, "/v1/calls", Some(plain.clone()))
-            .await;
-        if st == 503 && code(&v) == "credential_unavailable" {
-            break;
-        }
-        assert!(t.elapsed() < Duration::from_secs(1), "B still uses it: {v}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    call_until(
+        &b,
+        &c.k.agent,
+        Duration::from_secs(1),
+        "B still uses it",
+        |st, v| st == 503 && code(v) == "credential_unavailable",
+    )
+    .await;
     let (st, _) = a
         .send("POST", &c.admin, "/v1/admin/credentials/crm/enable", None)
         .await;
     assert_eq!(st, 200);
-    let t = Instant::now();
-    while b
-        .send("POST", &c.k.agent, "/v1/calls", Some(plain.clone()))
-        .await
-        .0
-        != 200
-    {
-        assert!(t.elapsed() < Duration::from_secs(1), "B did not resume");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    call_until(
+        &b,
+        &c.k.agent,
+        Duration::from_secs(1),
+        "B did not resume",
+        |st, _| st == 200,
+    )
+    .await;
 
     // Revoke the agent on A; B refuses it within a second.
     let (st, _) = a
         .send("POST", &c.admin, "/v1/admin/agents/bot/revoke", None)
         .await;
     assert_eq!(st, 200);
-    let t = Instant::now();
-    loop {
-        let (st, v) = b
-            .send("POST", &c.k.agent, "/v1/calls", Some(plain.clone()))
-            .await;
-        if st == 401 {
-            break;
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(1),
-            "B still admits it: {v}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    call_until(
+        &b,
+        &c.k.agent,
+        Duration::from_secs(1),
+        "B still admits it",
+        |st, _| st == 401,
+    )
+    .await;
     c.verify_trail(&redis);
 }
 
@@ -292,25 +308,23 @@ async fn with_redis_down_calls_fail_closed_and_service_returns_with_nothing_lost
     let id = c.hold(&a, "Kept").await;
 
     redis.kill();
-    let plain = json!({"tool": "plain", "arguments": {"name": "x"}});
     // Calls fail closed: 503 at once, and `store_unavailable` once the kill
     // switches cannot have been refreshed.
-    let t = Instant::now();
-    loop {
-        let (st, v) = a
-            .send("POST", &c.k.agent, "/v1/calls", Some(plain.clone()))
-            .await;
-        assert_eq!(st, 503, "{v}");
-        assert!(
-            ["store_unavailable", "audit_unavailable"].contains(&code(&v)),
-            "{v}"
-        );
-        if code(&v) == "store_unavailable" {
-            break;
-        }
-        assert!(t.elapsed() < Duration::from_secs(10));
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    call_until(
+        &a,
+        &c.k.agent,
+        Duration::from_secs(10),
+        "no store_unavailable",
+        |st, v| {
+            assert_eq!(st, 503, "{v}");
+            assert!(
+                ["store_unavailable", "audit_unavailable"].contains(&code(v)),
+                "{v}"
+            );
+            code(v) == "store_unavailable"
+        },
+    )
+    .await;
     let (st, v) = a
         .send(
             "GET",
@@ -326,16 +340,14 @@ async fn with_redis_down_calls_fail_closed_and_service_returns_with_nothing_lost
 
     // Redis returns (with its append-only file): service returns by itself.
     assert!(redis.start().await);
-    let t = Instant::now();
-    while a
-        .send("POST", &c.k.agent, "/v1/calls", Some(plain.clone()))
-        .await
-        .0
-        != 200
-    {
-        assert!(t.elapsed() < Duration::from_secs(10), "no recovery");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    call_until(
+        &a,
+        &c.k.agent,
+        Duration::from_secs(10),
+        "no recovery",
+        |st, _| st == 200,
+    )
+    .await;
     let (st, _) = a.send("GET", &c.k.agent, "/readyz", None).await;
     assert_eq!(st, 200);
     // The pending action was not lost; it runs once.

@@ -3,27 +3,32 @@
 //! machine they move through.
 //!
 //! ```text
-//! pending_approval ──approve (quorum)──▶ executing ──▶ succeeded | failed
-//!        │ └──deny──▶ denied                 │
-//!        └──expires──▶ expired               └──lease passed (process died)──▶ unknown
+//! pending_approval ──approve (quorum)──▶ executing ──dispatched──▶ succeeded | failed
+//!   ▲    │ └──deny──▶ denied                 │  │
+//!   │    └──expires──▶ expired               │  └──lease passed after dispatch──▶ unknown
+//!   └──────── requeued: failed, or its process died, before dispatch
 //! ```
 //!
 //! Every transition is a compare-and-swap on the stored record, so when many
 //! approvals race exactly one moves the action to `executing`, and only that
-//! one sends the request. An action whose executor died is never re-sent: it
-//! becomes `unknown` for an operator to resolve. The frozen request carries
-//! no credential; it is attached at execution time.
+//! one sends the request. Just before the request leaves, the action is
+//! marked `dispatched`: an approved action that fails — or whose process
+//! dies — before that mark was never sent, so it goes back to the queue
+//! ([`requeue`]) instead of being reported `unknown`. One whose executor
+//! died after the mark is never re-sent: it becomes `unknown` for an
+//! operator to resolve. The frozen request carries no credential; it is
+//! attached at execution time.
+//!
+//! This module is the record and its store operations only; deciding
+//! (`approvals`) and running (`pipeline`) live above it.
 
 use std::time::Duration;
 
-use base64::Engine as _;
-use bytes::Bytes;
-use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::pipeline::build::UpstreamRequest;
+use crate::request::FrozenRequest;
 use crate::store::{Inserted, Ns, Store, StoreError, Swapped, now_ms};
 
 /// How long a finished action (and its result) is kept.
@@ -60,96 +65,6 @@ impl State {
             State::Expired => "expired",
             State::Unknown => "unknown",
         }
-    }
-}
-
-/// The upstream request exactly as it will be sent, minus its credential.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FrozenRequest {
-    pub method: String,
-    pub url: String,
-    pub headers: Vec<(String, String)>,
-    /// The body bytes, base64 (standard).
-    pub body: Option<String>,
-    /// SHA-256 over method, URL, headers and body bytes.
-    pub sha256: String,
-}
-
-impl FrozenRequest {
-    pub fn freeze(req: &UpstreamRequest) -> FrozenRequest {
-        let mut headers: Vec<(String, String)> = req
-            .headers
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_owned(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
-        headers.sort();
-        let body = req
-            .body
-            .as_ref()
-            .map(|b| base64::engine::general_purpose::STANDARD.encode(b));
-        let mut h = Sha256::new();
-        h.update(req.method.as_str().as_bytes());
-        h.update(b"\n");
-        h.update(req.url.as_str().as_bytes());
-        h.update(b"\n");
-        for (k, v) in &headers {
-            h.update(k.as_bytes());
-            h.update(b": ");
-            h.update(v.as_bytes());
-            h.update(b"\n");
-        }
-        h.update(b"\n");
-        if let Some(b) = &req.body {
-            h.update(b);
-        }
-        FrozenRequest {
-            method: req.method.as_str().to_owned(),
-            url: req.url.as_str().to_owned(),
-            headers,
-            body,
-            sha256: hex::encode(h.finalize()),
-        }
-    }
-
-    /// Back to a request, byte for byte; `None` if the record was damaged.
-    pub fn thaw(&self) -> Option<UpstreamRequest> {
-        let mut headers = HeaderMap::new();
-        for (k, v) in &self.headers {
-            headers.append(
-                HeaderName::from_bytes(k.as_bytes()).ok()?,
-                HeaderValue::from_str(v).ok()?,
-            );
-        }
-        let body = match &self.body {
-            Some(b) => Some(Bytes::from(
-                base64::engine::general_purpose::STANDARD.decode(b).ok()?,
-            )),
-            None => None,
-        };
-        let req = UpstreamRequest {
-            method: Method::from_bytes(self.method.as_bytes()).ok()?,
-            url: url::Url::parse(&self.url).ok()?,
-            headers,
-            body,
-        };
-        (FrozenRequest::freeze(&req).sha256 == self.sha256).then_some(req)
-    }
-
-    /// The body as JSON, for people to read.
-    pub fn body_json(&self) -> Value {
-        let Some(b) = &self.body else {
-            return Value::Null;
-        };
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(b)
-            .unwrap_or_default();
-        serde_json::from_slice(&bytes)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
     }
 }
 
@@ -210,6 +125,15 @@ pub struct Action {
     /// The session subject of the requester (selects per-subject credentials).
     #[serde(default)]
     pub subject: Option<String>,
+    /// Set just before the request leaves toolgate. While `executing` and not
+    /// dispatched, nothing was sent. (Records written before this field
+    /// existed count as dispatched: the safe reading.)
+    #[serde(default = "already_dispatched")]
+    pub dispatched: bool,
+}
+
+fn already_dispatched() -> bool {
+    true
 }
 
 pub fn new_id() -> String {
@@ -218,7 +142,23 @@ pub fn new_id() -> String {
 
 /// SHA-256 of a JSON value's serialization (object keys are ordered).
 pub fn sha256_json(v: &Value) -> String {
-    hex::encode(Sha256::digest(serde_json::to_vec(v).unwrap_or_default()))
+    let mut h = Sha256::new();
+    // Writing a `Value` into a hasher cannot fail: its keys are strings.
+    serde_json::to_writer(HashWriter(&mut h), v).expect("a JSON value always serializes");
+    hex::encode(h.finalize())
+}
+
+struct HashWriter<'a>(&'a mut Sha256);
+
+impl std::io::Write for HashWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 pub fn lease_for(timeout: Duration) -> u64 {
@@ -229,8 +169,8 @@ fn ttl_of(a: &Action) -> Option<Duration> {
     a.state.is_final().then_some(RETENTION)
 }
 
-fn encode(a: &Action) -> Vec<u8> {
-    serde_json::to_vec(a).unwrap_or_default()
+fn encode(a: &Action) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(a).map_err(|e| StoreError(format!("cannot encode an action: {e}")))
 }
 
 fn decode(bytes: &[u8]) -> Result<Action, StoreError> {
@@ -244,7 +184,7 @@ pub async fn create(store: &dyn Store, a: &Action) -> Result<bool, StoreError> {
     }
     Ok(matches!(
         store
-            .insert_new(Ns::Actions, &a.id, &encode(a), ttl_of(a))
+            .insert_new(Ns::Actions, &a.id, &encode(a)?, ttl_of(a))
             .await?,
         Inserted::New
     ))
@@ -295,7 +235,7 @@ pub async fn transition<T>(
         match f(&mut a) {
             Step::Keep(t) => return Ok(Some((a, t))),
             Step::Write(t) => match store
-                .compare_and_swap(Ns::Actions, id, v.version, &encode(&a), ttl_of(&a))
+                .compare_and_swap(Ns::Actions, id, v.version, &encode(&a)?, ttl_of(&a))
                 .await?
             {
                 Swapped::Done(_) => {
@@ -325,8 +265,9 @@ pub async fn claim_idempotency(
     key: &str,
     record: &IdempotencyRecord,
 ) -> Result<Option<IdempotencyRecord>, StoreError> {
-    let k = format!("{agent}\u{1f}{key}");
-    let bytes = serde_json::to_vec(record).unwrap_or_default();
+    let k = idempotency_key(agent, key);
+    let bytes = serde_json::to_vec(record)
+        .map_err(|e| StoreError(format!("cannot encode an idempotency record: {e}")))?;
     match store
         .insert_new(Ns::Idempotency, &k, &bytes, Some(IDEMPOTENCY_TTL))
         .await?
@@ -338,12 +279,100 @@ pub async fn claim_idempotency(
     }
 }
 
+/// Forget `key` if it still points at `action_id`: the call that claimed it
+/// created no action, so a retry with the same key must run afresh.
+pub async fn release_idempotency(
+    store: &dyn Store,
+    agent: &str,
+    key: &str,
+    action_id: &str,
+) -> Result<(), StoreError> {
+    let k = idempotency_key(agent, key);
+    let Some(v) = store.get(Ns::Idempotency, &k).await? else {
+        return Ok(());
+    };
+    let ours = serde_json::from_slice::<IdempotencyRecord>(&v.value)
+        .is_ok_and(|r| r.action_id == action_id);
+    if ours {
+        store.delete(Ns::Idempotency, &k, Some(v.version)).await?;
+    }
+    Ok(())
+}
+
+fn idempotency_key(agent: &str, key: &str) -> String {
+    format!("{agent}\u{1f}{key}")
+}
+
+/// Mark an executing action as about to be sent. `false` if this process no
+/// longer holds it (it was requeued or settled meanwhile): then it must not send.
+pub async fn mark_dispatched(store: &dyn Store, id: &str) -> Result<bool, StoreError> {
+    let r = transition(store, id, |a| {
+        if a.state != State::Executing {
+            return Step::Keep(false);
+        }
+        if a.dispatched {
+            return Step::Keep(true);
+        }
+        a.dispatched = true;
+        Step::Write(true)
+    })
+    .await?;
+    Ok(matches!(r, Some((_, true))))
+}
+
+/// An approved action that was never sent goes back to the queue: the
+/// approval that moved it to `executing` is withdrawn (it could not be
+/// carried out), the others stand. `None` unless it was executing and not
+/// dispatched.
+pub async fn requeue(store: &dyn Store, id: &str) -> Result<Option<Action>, StoreError> {
+    let r = transition(store, id, |a| {
+        if a.state != State::Executing || a.dispatched || a.approvals_required == 0 {
+            return Step::Keep(false);
+        }
+        a.state = State::PendingApproval;
+        a.lease_until_ms = 0;
+        a.approvals.pop();
+        Step::Write(true)
+    })
+    .await?;
+    Ok(match r {
+        Some((a, true)) => {
+            store.insert_new(Ns::OpenActions, &a.id, b"", None).await?;
+            Some(a)
+        }
+        _ => None,
+    })
+}
+
+/// Remove an action that was kept only for its idempotency key and never
+/// dispatched, together with the key: nothing happened, so nothing is kept.
+pub async fn discard_undispatched(
+    store: &dyn Store,
+    id: &str,
+    agent: &str,
+    key: &str,
+) -> Result<(), StoreError> {
+    release_idempotency(store, agent, key, id).await?;
+    store.delete(Ns::Actions, id, None).await?;
+    store.delete(Ns::OpenActions, id, None).await?;
+    Ok(())
+}
+
+/// What time settled in one sweep.
+#[derive(Debug, Default)]
+pub struct Swept {
+    /// Now `expired` or `unknown`.
+    pub settled: Vec<Action>,
+    /// Back in the queue: approved, but never sent.
+    pub requeued: Vec<Action>,
+}
+
 /// Mark what time has settled: pending actions past their expiry become
-/// `expired`; executing actions past their lease become `unknown`.
-/// Returns the actions changed.
-pub async fn sweep(store: &dyn Store) -> Result<Vec<Action>, StoreError> {
+/// `expired`; executing actions past their lease become `unknown` if they
+/// were dispatched, and go back to the queue if they were not.
+pub async fn sweep(store: &dyn Store) -> Result<Swept, StoreError> {
     let now = now_ms();
-    let mut changed = Vec::new();
+    let mut swept = Swept::default();
     for a in open(store).await? {
         let due = match a.state {
             State::PendingApproval => a.expires_at_ms != 0 && a.expires_at_ms <= now,
@@ -351,6 +380,13 @@ pub async fn sweep(store: &dyn Store) -> Result<Vec<Action>, StoreError> {
             _ => false,
         };
         if !due {
+            continue;
+        }
+        if a.state == State::Executing
+            && !a.dispatched
+            && let Some(back) = requeue(store, &a.id).await?
+        {
+            swept.requeued.push(back);
             continue;
         }
         let r = transition(store, &a.id, |a| match a.state {
@@ -366,38 +402,8 @@ pub async fn sweep(store: &dyn Store) -> Result<Vec<Action>, StoreError> {
         })
         .await?;
         if let Some((a, true)) = r {
-            changed.push(a);
+            swept.settled.push(a);
         }
     }
-    Ok(changed)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn frozen_requests_round_trip_and_detect_damage() {
-        let mut headers = HeaderMap::new();
-        headers.insert("content-type", HeaderValue::from_static("application/json"));
-        headers.insert("x-tag", HeaderValue::from_static("t"));
-        let req = UpstreamRequest {
-            method: Method::POST,
-            url: url::Url::parse("https://api.example.com/v1/leads/a%2Fb?x=1").unwrap(),
-            headers,
-            body: Some(Bytes::from_static(br#"{"name":"A"}"#)),
-        };
-        let f = FrozenRequest::freeze(&req);
-        let back = f.thaw().unwrap();
-        assert_eq!(back.url.as_str(), req.url.as_str());
-        assert_eq!(back.body, req.body);
-        assert_eq!(FrozenRequest::freeze(&back), f);
-        assert_eq!(f.body_json(), json!({"name": "A"}));
-        let damaged = FrozenRequest {
-            url: "https://api.example.com/v1/leads/other".into(),
-            ..f
-        };
-        assert!(damaged.thaw().is_none());
-    }
+    Ok(swept)
 }

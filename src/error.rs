@@ -145,6 +145,22 @@ impl ApiError {
             .with_internal(internal)
     }
 
+    /// The upstream's status, when the upstream's answer caused this error.
+    pub fn upstream_status(&self) -> Option<u16> {
+        self.details
+            .first()
+            .and_then(|d| d.get("upstream_status"))
+            .and_then(Value::as_u64)
+            .and_then(|s| u16::try_from(s).ok())
+    }
+
+    /// Log the internal detail now, once: it is taken, so no later step logs it again.
+    pub fn log_detail(&mut self, call_id: &str) {
+        if let Some(internal) = self.internal.take() {
+            tracing::warn!(code = self.code.as_str(), call_id, detail = %internal, "call failed");
+        }
+    }
+
     /// The JSON body of SPEC §8.
     pub fn body(&self) -> Value {
         let mut error = json!({ "code": self.code.as_str(), "message": self.message });
@@ -162,6 +178,41 @@ impl std::fmt::Display for ApiError {
 }
 
 impl std::error::Error for ApiError {}
+
+/// The shared store could not answer: fail closed.
+impl From<crate::store::StoreError> for ApiError {
+    fn from(e: crate::store::StoreError) -> ApiError {
+        ApiError::new(
+            Code::StoreUnavailable,
+            "toolgate's state store is unavailable; the call was not made",
+        )
+        .with_retry_after(1)
+        .with_internal(e.to_string())
+    }
+}
+
+/// The audit trail could not be written: toolgate does not act.
+impl From<crate::audit::AuditError> for ApiError {
+    fn from(e: crate::audit::AuditError) -> ApiError {
+        ApiError::new(
+            Code::AuditUnavailable,
+            "toolgate cannot write its audit trail, so it does not act; retry shortly",
+        )
+        .with_retry_after(1)
+        .with_internal(e.to_string())
+    }
+}
+
+/// A credential could not be read from its source.
+impl From<crate::secrets::CredentialError> for ApiError {
+    fn from(e: crate::secrets::CredentialError) -> ApiError {
+        ApiError::new(
+            Code::CredentialUnavailable,
+            "the credential for this tool is not available right now; the call was not made",
+        )
+        .with_internal(e.to_string())
+    }
+}
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {

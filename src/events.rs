@@ -4,7 +4,7 @@
 //! of them within a second. Two paths carry it, so that either suffices:
 //!
 //! - **announcement**: the replica that made the change publishes a [`Signal`]
-//!   on `toolgate:{<env>:events}`; every replica subscribes and acts at once;
+//!   on the [`crate::bus::Bus`]; every replica subscribes and acts at once;
 //! - **check**: the change is also in the store (the kill switches
 //!   themselves; a per-credential reload counter in [`Ns::Reloads`]), and
 //!   every replica compares against it each second ([`catch_up`]), so a lost
@@ -17,26 +17,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use serde::{Deserialize, Serialize};
 
-use crate::Gateway;
+use crate::bus::Signal;
+use crate::gateway::Gateway;
 use crate::store::{Inserted, Ns, Store, StoreError, Swapped, now_ms};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Signal {
-    /// A kill switch was set or cleared: re-read them.
-    Switches,
-    /// A credential's source was re-read: do the same.
-    Reload { credential: String },
-}
-
-fn channel(environment: &str) -> String {
-    format!("toolgate:{{{environment}:events}}")
-}
-
 /// Reload counters already acted on, per credential.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct Seen {
     reloads: Mutex<Option<HashMap<String, u64>>>,
 }
@@ -44,17 +31,8 @@ pub struct Seen {
 /// Tell the other replicas now. Best effort: the per-second check covers a
 /// message that is lost.
 pub async fn publish(gw: &Gateway, signal: &Signal) {
-    let Some(conn) = &gw.redis else {
-        return;
-    };
-    let text = serde_json::to_string(signal).unwrap_or_default();
-    let sent = redis::cmd("PUBLISH")
-        .arg(channel(&gw.config.environment))
-        .arg(text)
-        .query_async::<i64>(&mut conn.clone())
-        .await;
-    if let Err(e) = sent {
-        tracing::warn!(error = %crate::store::redis_error_text(&e), "cannot announce a change to the other replicas; they will see it within a second");
+    if let Err(e) = gw.bus.publish(signal).await {
+        tracing::warn!(error = %e, "cannot announce a change to the other replicas; they will see it within a second");
     }
 }
 
@@ -180,35 +158,24 @@ pub async fn keep_fresh(gw: Arc<Gateway>) {
 }
 
 /// Act on announcements from other replicas while the process serves.
-/// Reconnects by itself; after each (re)subscription it catches up, since
-/// messages sent while it was away are gone.
+/// Subscribes again by itself; after each (re)subscription it catches up,
+/// since messages sent while it was away are gone.
 pub async fn listen(gw: Arc<Gateway>) {
-    let Some(url) = gw.config.store.redis_url().map(str::to_owned) else {
+    if !gw.bus.is_shared() {
         return;
-    };
-    let channel = channel(&gw.config.environment);
+    }
     loop {
-        if let Err(e) = subscribe_and_serve(&gw, &url, &channel).await {
+        if let Err(e) = subscribe_and_serve(&gw).await {
             tracing::warn!(error = %e, "announcements from other replicas are not being received; checking the store each second meanwhile");
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
 
-async fn subscribe_and_serve(gw: &Gateway, url: &str, channel: &str) -> Result<(), String> {
-    let text = |e: redis::RedisError| crate::store::redis_error_text(&e);
-    let client = redis::Client::open(url).map_err(text)?;
-    let mut pubsub = tokio::time::timeout(Duration::from_secs(2), client.get_async_pubsub())
-        .await
-        .map_err(|_| "redis: connection timed out".to_owned())?
-        .map_err(text)?;
-    pubsub.subscribe(channel).await.map_err(text)?;
+async fn subscribe_and_serve(gw: &Gateway) -> Result<(), String> {
+    let mut signals = gw.bus.subscribe().await.map_err(|e| e.to_string())?;
     catch_up(gw).await.map_err(|e| e.to_string())?;
-    let mut messages = pubsub.on_message();
-    while let Some(msg) = messages.next().await {
-        let Ok(signal) = serde_json::from_slice::<Signal>(msg.get_payload_bytes()) else {
-            continue;
-        };
+    while let Some(signal) = signals.next().await {
         let done = match signal {
             Signal::Switches => gw.revocations.refresh(gw.store.as_ref()).await,
             Signal::Reload { .. } => catch_up(gw).await,
@@ -217,5 +184,5 @@ async fn subscribe_and_serve(gw: &Gateway, url: &str, channel: &str) -> Result<(
             tracing::warn!(error = %e, "cannot act on an announcement from another replica");
         }
     }
-    Err("redis: the subscription ended".into())
+    Err("the subscription ended".into())
 }

@@ -1,313 +1,282 @@
 //! The call pipeline of SPEC §4 — the file to read first.
 //!
-//! Every tool call runs these stages in this order. The order is the
-//! security argument: nothing is built before the caller is known and the
-//! arguments are valid; the credential is fetched only for a request that
-//! is fully built and allowed; nothing reaches the caller unredacted.
+//! Every tool call runs these stages, in this order, each called once. The
+//! order is the security argument: nothing is built before the caller is
+//! known and the arguments are valid; the credential is fetched only for a
+//! request that is fully built and allowed; nothing reaches the caller
+//! unredacted; every call ends in [`finish`], which writes its outcome.
 //!
 //! ```text
-//!  1. authenticate   the caller is an agent with a valid key
-//!  2. resolve        the tool exists in the agent's workflow (same answer if not)
-//!  3. validate       arguments satisfy the tool schema and the workflow overlay
-//!     idempotency    a repeated idempotency key replays the first call's action
-//!                    (before the rate limit: a replay costs no budget)
-//!  4. rate_limit     per agent and tool, in the store
-//!  6. build          the upstream request from the template, without credential
-//!  5. approve        if the policy matches, freeze the built request and answer
-//!                    202; a person's approval later runs stages 7–10 on exactly
-//!                    that request (see `approvals`)
-//!  7. credential     the slot's credential, read from its source and attached
-//!  8. egress         host fixed by the manifest; addresses checked at connect
-//!  9. forward        with a timeout and a response size cap
-//! 10. shape          redact, keep allowed headers, project `fields`
-//! 11. audit          (the audit trail)
-//! 12. respond        result, with Server-Timing split gateway / upstream
+//!  1. authenticate  ─┐
+//!  2. resolve        │ refused: call_denied record, error answer
+//!  3. validate       │ (an idempotency claim made in 4 is released)
+//!  4. idempotency ───┼─▶ a repeated key: the first call's answer, nothing run
+//!  5. rate_limit     │
+//!  6. build         ─┘
+//!  7. approve  ──────────▶ policy matches: request frozen, pending record, 202
+//!  8. run:  credential ─▶ executing record ─▶ dispatch ─▶ egress + forward ─▶ shape
+//!             │                 │                 │                 │
+//!             └─ refused        └─ failed, nothing sent             └─ failed, sent
+//!  9. finish   the outcome record (executed | failed | call_denied), the
+//!              detail logged once, then what to keep: the idempotency
+//!              action's result, a dead letter for a credential failure
 //! ```
 //!
-//! Build runs before the approval decision because the request to approve
-//! must exist to be frozen; nothing leaves toolgate before stage 9.
+//! A request that waited — an approved action, a retried dead letter — enters
+//! at 8 through [`replay`] with the exact frozen bytes, and ends in the same
+//! [`finish`]; its caller (`approvals`, `dead_letters`) decides what to keep
+//! from the [`Failure`] it gets back.
+//!
+//! The stages live in `pipeline/`, one module each; they know nothing of
+//! this file. Approvals, dead letters and the HTTP API sit above it.
 
 pub mod approve;
 pub mod audit;
 pub mod authenticate;
 pub mod build;
+pub mod call;
 pub mod credential;
 pub mod egress;
 pub mod forward;
+pub mod idempotency;
 pub mod rate_limit;
 pub mod resolve;
 pub mod shape;
 pub mod validate;
 
-use std::time::Duration;
+use std::time::Instant;
 
 use http::HeaderMap;
-use serde_json::{Map, Value};
 
-use crate::Gateway;
-use crate::actions::{self, IdempotencyRecord};
-use crate::approvals;
+use crate::actions::{self, Action, Outcome, State};
 use crate::audit::Event;
 use crate::config::ToolBinding;
+use crate::dead_letters::record as dead_letter;
 use crate::error::{ApiError, Code};
+use crate::gateway::Gateway;
+use crate::request::{FrozenRequest, UpstreamRequest};
 use audit::Trail;
-use rate_limit::store_unavailable;
+use call::{Call, CallOutcome, CallReply, CallRequest, Failure, Origin, Reached, Timing};
 
-/// A tool call as the orchestrator posted it, in toolgate's own terms.
-#[derive(Debug, Clone)]
-pub struct CallRequest {
-    pub tool: String,
-    pub arguments: Value,
-    pub call_id: String,
-    pub idempotency_key: Option<String>,
-    pub model: Option<String>,
-    pub reason: Option<String>,
-}
-
-/// A successful call.
-#[derive(Debug)]
-pub struct CallOutcome {
-    pub call_id: String,
-    pub result: shape::ResultBody,
-    pub upstream_status: u16,
-    pub headers: Map<String, Value>,
-    pub redactions: usize,
-    /// The audit record of the outcome.
-    pub audit_id: String,
-}
-
-/// The 200 answer's body, serialized without copying the result.
-#[derive(serde::Serialize)]
-struct SucceededBody<'a> {
-    call_id: &'a str,
-    status: &'static str,
-    result: &'a shape::ResultBody,
-    upstream_status: u16,
-    #[serde(skip_serializing_if = "Map::is_empty")]
-    headers: &'a Map<String, Value>,
-    audit_id: &'a str,
-}
-
-impl CallOutcome {
-    fn answer(&self) -> SucceededBody<'_> {
-        SucceededBody {
-            call_id: &self.call_id,
-            status: "succeeded",
-            result: &self.result,
-            upstream_status: self.upstream_status,
-            headers: &self.headers,
-            audit_id: &self.audit_id,
-        }
-    }
-
-    /// The 200 answer's body, as bytes (the hot path).
-    pub fn to_json(&self) -> Vec<u8> {
-        serde_json::to_vec(&self.answer()).unwrap_or_default()
-    }
-
-    /// The 200 answer's body, as a value (to keep with an action).
-    pub fn body(&self) -> Value {
-        serde_json::to_value(self.answer()).unwrap_or(Value::Null)
-    }
-}
-
-/// How a call was answered.
-#[derive(Debug)]
-pub enum CallReply {
-    /// Executed now.
-    Done(CallOutcome),
-    /// Kept as an action: an answer with this status and body (202 pending,
-    /// or a replay of an earlier call with the same idempotency key).
-    Action { http_status: u16, body: Value },
-}
-
-/// Time spent upstream, for the Server-Timing header.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Timing {
-    pub upstream: Option<Duration>,
-}
-
+/// A direct tool call, `POST /v1/calls`: every stage, then [`finish`].
 pub async fn call(
     gw: &Gateway,
     headers: &HeaderMap,
-    req: CallRequest,
-    timing: &mut Timing,
-) -> Result<CallReply, ApiError> {
-    let mut trail = Trail::new(gw);
-    trail.call(&req.call_id, req.model.as_deref(), req.reason.as_deref());
-    match stages(gw, headers, req, timing, &mut trail).await {
-        Ok(reply) => Ok(reply),
-        Err(e) if e.code == Code::AuditUnavailable => Err(e),
-        Err(e) => {
-            // Failures after `executing` were recorded by `execute`.
-            if !trail.executing_written
-                && let Err(unrecorded) = trail.refused(&e).await
-                && e.code != Code::StoreUnavailable
-            {
-                // The refusal itself could not be recorded. (When the shared
-                // store is down the trail usually is too; the cause is kept.)
-                return Err(unrecorded);
-            }
-            Err(e)
-        }
+    request: CallRequest,
+) -> (Result<CallReply, ApiError>, Timing) {
+    let mut call = Call::new(gw, request, Origin::Direct);
+    let ended = stages(&mut call, headers).await;
+    let reply = match ended {
+        Ok(Stop::Answered(reply)) => Ok(reply),
+        Ok(Stop::Ran(ran)) => finish(&mut call, Ok(ran)).await.map(CallReply::Done),
+        Err(failure) => finish(&mut call, Err(failure)).await.map(CallReply::Done),
+    };
+    let reply = match reply {
+        Ok(r) => Ok(r),
+        Err(failure) => Err(keep_after_failure(&mut call, failure).await),
+    };
+    if let Ok(CallReply::Done(outcome)) = &reply {
+        keep_after_success(&call, outcome).await;
     }
+    (reply, call.timing)
 }
 
-async fn stages(
-    gw: &Gateway,
-    headers: &HeaderMap,
-    req: CallRequest,
-    timing: &mut Timing,
-    trail: &mut Trail<'_>,
-) -> Result<CallReply, ApiError> {
+/// Where the stages stopped, short of a failure.
+enum Stop {
+    /// Answered without running: a replayed idempotency key, or held for approval.
+    Answered(CallReply),
+    /// The upstream answered; [`finish`] records it.
+    Ran(Ran),
+}
+
+async fn stages(call: &mut Call<'_>, headers: &HeaderMap) -> Result<Stop, Failure> {
+    let gw = call.gateway;
+    // 1. Who is asking, before anything else is looked at.
     let agent = authenticate::agent(gw, headers).await?;
-    trail.agent(&agent.name, &agent.workflow.name);
-    trail.subject = agent.subject.clone();
-    trail.tool(&req.tool);
-    let binding = resolve::tool(&agent, &req.tool)?;
-    let args_sha256 = actions::sha256_json(&req.arguments);
-    trail.arguments(&binding, &req.arguments, &args_sha256);
-    validate::arguments(&binding, &req.arguments)?;
-    if let Some(key) = &req.idempotency_key {
-        let record = IdempotencyRecord {
-            tool: binding.tool.name.clone(),
-            args_sha256: args_sha256.clone(),
-            action_id: actions::new_id(),
-        };
-        if let Some(first) =
-            actions::claim_idempotency(gw.store.as_ref(), &agent.name, key, &record)
-                .await
-                .map_err(store_unavailable)?
-        {
-            return approvals::replay(gw, &first, &record).await;
-        }
-        trail.action(&record.action_id);
-        rate_limit::check(
-            gw.store.as_ref(),
-            &agent.name,
-            &binding.tool.name,
-            binding.rate_limit,
-        )
-        .await?;
-        let upstream_req = build::request(&binding, &req.arguments)?;
-        if binding.approval.applies(&req.arguments) {
-            return approve::hold(
-                gw,
-                &agent,
-                &binding,
-                &req,
-                record.action_id,
-                upstream_req,
-                trail,
-            )
-            .await;
-        }
-        // Kept as an action, so a retry finds its result.
-        let action =
-            approve::executing_action(&agent, &binding, &req, record.action_id, &upstream_req);
-        actions::create(gw.store.as_ref(), &action)
-            .await
-            .map_err(store_unavailable)?;
-        let result = execute(gw, &binding, &req.call_id, upstream_req, timing, trail).await;
-        approvals::finish(gw, &action.id, &result).await?;
-        return result.map(CallReply::Done);
+    call.trail.agent(&agent.name, &agent.workflow.name);
+    call.trail.subject = agent.subject.clone();
+    call.trail.tool(&call.request.tool);
+    // 2. Only a tool of the caller's workflow, with the same answer for
+    //    unknown and not granted.
+    let binding = resolve::tool(&agent, &call.request.tool)?;
+    let args_sha256 = actions::sha256_json(&call.request.arguments);
+    call.trail
+        .arguments(&binding, &call.request.arguments, &args_sha256);
+    let agent_name = agent.name.clone();
+    call.caller = Some(agent);
+    call.binding = Some(binding.clone());
+    // 3. Both schemas, before any state is touched.
+    validate::arguments(&binding, &call.request.arguments)?;
+    // 4. Before the rate limit, so a replay costs no budget; the claim is
+    //    released by `finish` unless an action is created for it.
+    if let Some(answer) = idempotency::claim(call, &args_sha256).await? {
+        return Ok(Stop::Answered(answer));
     }
+    // 5. Per agent and tool, shared by every replica.
     rate_limit::check(
         gw.store.as_ref(),
-        &agent.name,
+        &agent_name,
         &binding.tool.name,
         binding.rate_limit,
     )
     .await?;
-    let upstream_req = build::request(&binding, &req.arguments)?;
-    if binding.approval.applies(&req.arguments) {
-        let id = actions::new_id();
-        trail.action(&id);
-        return approve::hold(gw, &agent, &binding, &req, id, upstream_req, trail).await;
+    // 6. The exact request, before any decision that freezes it.
+    let request = build::request(&binding, &call.request.arguments)?;
+    // 7. A person decides, or the call runs now.
+    if binding.approval.applies(&call.request.arguments) {
+        return Ok(Stop::Answered(approve::hold(call, request).await?));
     }
-    Ok(CallReply::Done(
-        execute(gw, &binding, &req.call_id, upstream_req, timing, trail).await?,
-    ))
+    idempotency::keep(call, &request).await?;
+    // 8.
+    run(call, &binding, request).await.map(Stop::Ran)
 }
 
-/// A call that failed on its credential is kept for repair (frozen, without
-/// the credential); other failures are not.
-async fn keep_dead_letter(
+/// What a request that kept its place in a queue needs to run again.
+#[derive(Debug)]
+pub struct Kept<'a> {
+    pub origin: Origin,
+    pub workflow: &'a str,
+    pub tool: &'a str,
+    pub call_id: &'a str,
+    pub request: &'a FrozenRequest,
+}
+
+/// Run a request that was frozen earlier — an approved action or a retried
+/// dead letter — exactly as frozen: stage 8, then [`finish`]. What to keep
+/// of a failure is the caller's to decide.
+pub async fn replay(
     gw: &Gateway,
-    trail: &Trail<'_>,
-    binding: &ToolBinding,
-    e: &ApiError,
-    frozen: &Option<crate::actions::FrozenRequest>,
-) {
-    let recoverable = matches!(
-        e.code,
-        Code::CredentialRejected | Code::CredentialUnavailable
-    );
-    let Some(request) = frozen.clone().filter(|_| recoverable) else {
-        return;
+    kept: Kept<'_>,
+    trail: Trail<'_>,
+) -> Result<CallOutcome, Failure> {
+    let mut call = Call::replaying(gw, &kept, trail);
+    let ran = match (gw.binding(kept.workflow, kept.tool), kept.request.thaw()) {
+        (Some(binding), Some(request)) => {
+            call.binding = Some(binding.clone());
+            run(&mut call, binding, request).await
+        }
+        (None, _) => Err(Failure::from(ApiError::new(
+            Code::Conflict,
+            "this tool is no longer available in its workflow; nothing was sent",
+        ))),
+        (_, None) => Err(Failure::from(ApiError::internal(
+            "the frozen request does not match its hash; nothing was sent",
+        ))),
     };
-    let wf = trail.entry().workflow.clone().unwrap_or_default();
-    crate::dead_letters::keep(
-        gw,
-        trail.entry(),
-        trail.subject.clone(),
-        &wf,
-        &binding.tool.name,
-        e.code,
-        request,
-    )
-    .await;
+    finish(&mut call, ran).await
 }
 
-/// Stages 7–11 for a built request: attach the credential, record
-/// `executing` durably, forward (egress checked at connect), shape, record
-/// the outcome. Shared by direct calls and approved actions.
-pub async fn execute(
-    gw: &Gateway,
+/// What the upstream answered, shaped for the caller, not yet recorded.
+struct Ran {
+    status: u16,
+    shaped: shape::Shaped,
+    latency_ms: f64,
+}
+
+/// Stage 8, run: attach the credential, record `executing` durably, mark a
+/// queued item dispatched, forward (egress checked at connect), shape the
+/// answer.
+async fn run(
+    call: &mut Call<'_>,
     binding: &ToolBinding,
-    call_id: &str,
-    mut upstream_req: build::UpstreamRequest,
-    timing: &mut Timing,
-    trail: &mut Trail<'_>,
-) -> Result<CallOutcome, ApiError> {
+    mut request: UpstreamRequest,
+) -> Result<Ran, Failure> {
+    let gw = call.gateway;
     // Kept, without its credential, in case the credential fails it.
-    let frozen = trail
-        .keep_dead_letters
-        .then(|| crate::actions::FrozenRequest::freeze(&upstream_req));
-    if let Err(e) = credential::attach(gw, binding, &mut upstream_req, trail).await {
-        keep_dead_letter(gw, trail, binding, &e, &frozen).await;
-        return Err(e);
+    let frozen = FrozenRequest::freeze(&request);
+    let failed = |error: ApiError, reached: Reached, frozen: &FrozenRequest| Failure {
+        error,
+        frozen: Some(frozen.clone()),
+        reached,
+    };
+    if let Err(e) = credential::attach(gw, binding, &mut request, &mut call.trail).await {
+        return Err(failed(e, Reached::Nothing, &frozen));
     }
-    trail.record(Event::Executing, |_| {}).await?;
-    trail.executing_written = true;
-    let started = std::time::Instant::now();
-    let sent = async {
-        let response = forward::send(&gw.egress, &binding.tool, upstream_req).await?;
-        timing.upstream = Some(response.elapsed);
-        let shaped = shape::response(&gw.redactor.load(), &binding.tool, &response)?;
-        Ok::<_, ApiError>((response.status.as_u16(), shaped))
+    if let Err(e) = call.trail.record(Event::Executing, |_| {}).await {
+        return Err(failed(e, Reached::Nothing, &frozen));
     }
-    .await;
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    if let Err(e) = dispatch(gw, &call.origin).await {
+        return Err(failed(e, Reached::Executing, &frozen));
+    }
+    let started = Instant::now();
+    let sent = match forward::send(&gw.egress, &binding.tool, request).await {
+        Ok(response) => {
+            call.timing.upstream = Some(response.elapsed);
+            shape::response(&gw.redactor.load(), &binding.tool, &response)
+                .map(|shaped| (response.status.as_u16(), shaped))
+        }
+        Err(e) => Err(e),
+    };
+    let latency_ms = (started.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0;
+    call.trail.latency(latency_ms);
     match sent {
-        Ok((status, shaped)) => {
-            let receipt = trail
+        Ok((status, shaped)) => Ok(Ran {
+            status,
+            shaped,
+            latency_ms,
+        }),
+        Err(error) => {
+            // Refused at connect by the egress check: nothing left toolgate.
+            let reached = if error.code == Code::EgressDenied {
+                Reached::Executing
+            } else {
+                Reached::Upstream
+            };
+            Err(failed(error, reached, &frozen))
+        }
+    }
+}
+
+/// Before a queued request leaves: mark it dispatched, so that a failure or
+/// a crash from here on is never taken for "not sent".
+async fn dispatch(gw: &Gateway, origin: &Origin) -> Result<(), ApiError> {
+    let held = match origin {
+        Origin::Direct => return Ok(()),
+        Origin::Approved(id) => actions::mark_dispatched(gw.store.as_ref(), id).await?,
+        Origin::DeadLetter(id) => dead_letter::mark_dispatched(gw.store.as_ref(), id).await?,
+    };
+    if held {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            Code::Conflict,
+            "this request is no longer held by this run; nothing was sent",
+        ))
+    }
+}
+
+/// Stage 9, finish: every call ends here. The outcome record (`executed`,
+/// `failed` or `call_denied`), and the internal detail of a failure logged once.
+async fn finish(call: &mut Call<'_>, ran: Result<Ran, Failure>) -> Result<CallOutcome, Failure> {
+    match ran {
+        Ok(Ran {
+            status,
+            shaped,
+            latency_ms,
+        }) => {
+            let receipt = call
+                .trail
                 .record(Event::Executed, |e| {
                     e.decision = Some("executed".into());
                     e.upstream_status = Some(status);
-                    e.latency_ms = Some((latency_ms * 1000.0).round() / 1000.0);
+                    e.latency_ms = Some(latency_ms);
                     e.redactions = Some(shaped.redactions);
                 })
-                .await?;
+                .await
+                .map_err(|error| Failure {
+                    error,
+                    frozen: None,
+                    reached: Reached::Upstream,
+                })?;
             tracing::info!(
-                tool = %binding.tool.name,
-                call_id = %call_id,
+                tool = %call.request.tool,
+                call_id = %call.request.call_id,
                 upstream_status = status,
                 redactions = shaped.redactions,
                 "call executed"
             );
             Ok(CallOutcome {
-                call_id: call_id.to_owned(),
+                call_id: call.request.call_id.clone(),
                 result: shaped.result,
                 upstream_status: status,
                 headers: shaped.headers,
@@ -315,22 +284,101 @@ pub async fn execute(
                 audit_id: receipt.id(),
             })
         }
-        Err(e) => {
-            keep_dead_letter(gw, trail, binding, &e, &frozen).await;
-            trail
-                .record(Event::Failed, |en| {
-                    en.decision = Some("failed".into());
-                    en.code = Some(e.code.as_str().to_owned());
-                    en.latency_ms = Some((latency_ms * 1000.0).round() / 1000.0);
-                    en.upstream_status = e
-                        .details
-                        .first()
-                        .and_then(|d| d.get("upstream_status"))
-                        .and_then(Value::as_u64)
-                        .map(|s| s as u16);
-                })
-                .await?;
-            Err(e)
+        Err(mut failure) => {
+            failure.error.log_detail(&call.request.call_id);
+            // Nothing more can be recorded when the trail itself refused.
+            if failure.error.code != Code::AuditUnavailable
+                && let Err(unrecorded) = call.trail.outcome(&failure.error, failure.reached).await
+                && failure.error.code != Code::StoreUnavailable
+            {
+                // The refusal itself could not be recorded. (When the shared
+                // store is down the trail usually is too; the cause is kept.)
+                failure.error = unrecorded;
+            }
+            Err(failure)
         }
     }
+}
+
+/// After a direct call failed: a claim or an action that nothing happened
+/// to is let go, a sent one keeps its result; a credential failure is kept
+/// as a dead letter.
+async fn keep_after_failure(call: &mut Call<'_>, failure: Failure) -> ApiError {
+    let gw = call.gateway;
+    if let Some(claim) = call.claim.take() {
+        let kept = if !claim.kept {
+            idempotency::release(gw, &claim)
+                .await
+                .map_err(ApiError::from)
+        } else if failure.dispatched() {
+            settle(gw, &claim.action_id, Err(&failure.error))
+                .await
+                .map(|_| ())
+        } else {
+            idempotency::forget(gw, &claim)
+                .await
+                .map_err(ApiError::from)
+        };
+        if let Err(e) = kept {
+            tracing::error!(error = %e, call_id = %call.request.call_id, "cannot settle the idempotency key of a failed call");
+        }
+    }
+    if let (Some(frozen), Some(binding)) = (failure.frozen, &call.binding) {
+        dead_letter::keep_if_recoverable(
+            gw,
+            call.trail.entry(),
+            call.trail.subject.clone(),
+            &binding.tool.name,
+            failure.error.code,
+            frozen,
+        )
+        .await;
+    }
+    failure.error
+}
+
+/// After a direct call succeeded: its action, if it has one, keeps the answer.
+async fn keep_after_success(call: &Call<'_>, outcome: &CallOutcome) {
+    if let Some(claim) = &call.claim
+        && claim.kept
+        && let Err(e) = settle(call.gateway, &claim.action_id, Ok(outcome)).await
+    {
+        tracing::error!(error = %e, action_id = %claim.action_id, "cannot keep the result of a call with an idempotency key");
+    }
+}
+
+/// Record how an executing action ended, for whoever asks for it later.
+pub async fn settle(
+    gw: &Gateway,
+    id: &str,
+    result: Result<&CallOutcome, &ApiError>,
+) -> Result<Option<Action>, ApiError> {
+    let (state, outcome) = match result {
+        Ok(o) => (
+            State::Succeeded,
+            Outcome {
+                http_status: http::StatusCode::OK.as_u16(),
+                body: o.body()?,
+            },
+        ),
+        Err(e) => (
+            State::Failed,
+            Outcome {
+                http_status: e.code.status().as_u16(),
+                body: e.body(),
+            },
+        ),
+    };
+    let settled = actions::transition(gw.store.as_ref(), id, |a| {
+        if a.state != State::Executing {
+            return actions::Step::Keep(());
+        }
+        a.state = state;
+        a.lease_until_ms = 0;
+        a.outcome = Some(outcome.clone());
+        actions::Step::Write(())
+    })
+    .await?;
+    gw.action_events.notify_waiters();
+    Ok(settled.map(|(a, ())| a))
 }

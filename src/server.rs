@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
-use crate::Gateway;
+use crate::gateway::Gateway;
 
 /// Resolves when the process is asked to stop.
 pub async fn shutdown_signal() {
@@ -47,7 +47,7 @@ pub async fn serve(
             "refusing to serve without an audit trail: {e}"
         )));
     }
-    match crate::approvals::recover(&gw).await {
+    match crate::approvals::sweep::recover(&gw).await {
         Ok(0) => {}
         Ok(n) => tracing::warn!(
             actions = n,
@@ -61,7 +61,7 @@ pub async fn serve(
             "the store cannot be read; refusing to serve without kill switches",
         ));
     }
-    let sweeper = tokio::spawn(crate::approvals::sweeper(gw.clone()));
+    let sweeper = tokio::spawn(crate::approvals::sweep::sweeper(gw.clone()));
     let _events = AbortOnDrop(tokio::spawn(crate::events::listen(gw.clone())));
     let _fresh = AbortOnDrop(tokio::spawn(crate::events::keep_fresh(gw.clone())));
     let _checkpoints = AbortOnDrop(tokio::spawn(checkpointer(gw.clone())));

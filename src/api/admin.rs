@@ -9,12 +9,11 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use serde_json::{Value, json};
 
-use crate::Gateway;
 use crate::audit::{Entry, Event};
 use crate::error::{ApiError, Code};
+use crate::gateway::Gateway;
 use crate::identity::Caller;
 use crate::pipeline::authenticate;
-use crate::pipeline::rate_limit::store_unavailable;
 use crate::revocations::{self, switch};
 
 fn admin(gw: &Gateway, headers: &HeaderMap) -> Result<String, ApiError> {
@@ -60,7 +59,7 @@ async fn record(
         .append(entry)
         .await
         .map(|_| ())
-        .map_err(crate::pipeline::audit::unavailable)
+        .map_err(ApiError::from)
 }
 
 fn unknown_credential() -> ApiError {
@@ -106,8 +105,8 @@ async fn switch_credential(
     } else {
         gw.revocations.clear(gw.store.as_ref(), &key).await
     };
-    stored.map_err(store_unavailable)?;
-    crate::events::publish(gw, &crate::events::Signal::Switches).await;
+    stored.map_err(ApiError::from)?;
+    crate::events::publish(gw, &crate::bus::Signal::Switches).await;
     let (event, status) = if disable {
         (Event::AdminDisable, "disabled")
     } else {
@@ -141,7 +140,7 @@ pub(super) async fn reload_credential(
         })?;
     crate::events::reloaded(&gw, &name, asked)
         .await
-        .map_err(store_unavailable)?;
+        .map_err(ApiError::from)?;
     record(
         &gw,
         Event::AdminReload,
@@ -175,8 +174,8 @@ pub(super) async fn revoke_agent(
             &switch(&who, &why),
         )
         .await
-        .map_err(store_unavailable)?;
-    crate::events::publish(&gw, &crate::events::Signal::Switches).await;
+        .map_err(ApiError::from)?;
+    crate::events::publish(&gw, &crate::bus::Signal::Switches).await;
     record(
         &gw,
         Event::AdminRevoke,
@@ -195,11 +194,7 @@ pub(super) async fn audit_head(
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     admin(&gw, &headers)?;
-    let head = gw
-        .audit
-        .head()
-        .await
-        .map_err(crate::pipeline::audit::unavailable)?;
+    let head = gw.audit.head().await.map_err(ApiError::from)?;
     Ok(Json(match &gw.audit_signer {
         Some(key) => {
             serde_json::to_value(crate::audit::checkpoint::sign(key, &head)).unwrap_or(Value::Null)
@@ -244,7 +239,7 @@ pub(super) async fn dead_letters(
 ) -> Result<Json<Value>, ApiError> {
     admin(&gw, &headers)?;
     Ok(Json(
-        json!({ "dead_letters": crate::dead_letters::list(&gw).await? }),
+        json!({ "dead_letters": crate::dead_letters::record::list(&gw).await? }),
     ))
 }
 
@@ -255,7 +250,9 @@ pub(super) async fn retry_dead_letter(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let who = admin(&gw, &headers)?;
-    Ok(Json(crate::dead_letters::retry(&gw, &who, &id).await?))
+    Ok(Json(
+        crate::dead_letters::retry::retry(&gw, &who, &id).await?,
+    ))
 }
 
 /// `DELETE /v1/admin/dead-letters/{id}`.
@@ -265,5 +262,7 @@ pub(super) async fn discard_dead_letter(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let who = admin(&gw, &headers)?;
-    Ok(Json(crate::dead_letters::discard(&gw, &who, &id).await?))
+    Ok(Json(
+        crate::dead_letters::retry::discard(&gw, &who, &id).await?,
+    ))
 }

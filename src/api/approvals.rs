@@ -10,9 +10,10 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use serde_json::{Value, json};
 
-use crate::Gateway;
-use crate::approvals::{self, Approver};
+use crate::approvals::decide;
+use crate::approvals::views::{self, Approver};
 use crate::error::ApiError;
+use crate::gateway::Gateway;
 use crate::identity::Caller;
 
 fn approver(gw: &Gateway, headers: &HeaderMap) -> Result<(String, Vec<String>), ApiError> {
@@ -38,7 +39,7 @@ pub(super) async fn list(
         workflows: &workflows,
     };
     Ok(Json(
-        json!({ "actions": approvals::pending_for(&gw, &who).await? }),
+        json!({ "actions": views::pending_for(&gw, &who).await? }),
     ))
 }
 
@@ -52,7 +53,7 @@ pub(super) async fn show(
         name: &name,
         workflows: &workflows,
     };
-    Ok(Json(approvals::view_for(&gw, &who, &id).await?))
+    Ok(Json(views::view_for(&gw, &who, &id).await?))
 }
 
 /// `{reason, arguments?}`: a reason is required; `arguments` replaces the call's.
@@ -103,7 +104,7 @@ pub(super) async fn approve(
         workflows: &workflows,
     };
     Ok(Json(
-        approvals::approve(&gw, &who, &id, reason, arguments).await?,
+        decide::approve(&gw, &who, &id, reason, arguments).await?,
     ))
 }
 
@@ -119,5 +120,5 @@ pub(super) async fn deny(
         name: &name,
         workflows: &workflows,
     };
-    Ok(Json(approvals::deny(&gw, &who, &id, reason).await?))
+    Ok(Json(decide::deny(&gw, &who, &id, reason).await?))
 }

@@ -17,9 +17,10 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 
-use crate::Gateway;
 use crate::error::{ApiError, Code};
-use crate::pipeline::{self, CallReply, CallRequest, Timing};
+use crate::gateway::Gateway;
+use crate::pipeline;
+use crate::pipeline::call::{CallReply, CallRequest, Timing};
 
 pub(super) async fn create(
     State(gw): State<Arc<Gateway>>,
@@ -27,25 +28,27 @@ pub(super) async fn create(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let started = Instant::now();
-    let mut timing = Timing::default();
-    let outcome = match parse(&headers, body) {
-        Ok(req) => pipeline::call(&gw, &headers, req, &mut timing).await,
+    let (outcome, timing) = match parse(&headers, body) {
+        Ok(req) => pipeline::call(&gw, &headers, req).await,
+        Err(e) => (Err(e), Timing::default()),
+    };
+    let outcome = match outcome {
+        Ok(CallReply::Done(o)) => o.to_json().map(|bytes| {
+            (
+                StatusCode::OK,
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                )],
+                bytes,
+            )
+                .into_response()
+        }),
+        Ok(CallReply::Action { status, body }) => Ok((status, Json(body)).into_response()),
         Err(e) => Err(e),
     };
     let mut response = match outcome {
-        Ok(CallReply::Done(o)) => (
-            StatusCode::OK,
-            [(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            )],
-            o.to_json(),
-        )
-            .into_response(),
-        Ok(CallReply::Action { http_status, body }) => {
-            let status = StatusCode::from_u16(http_status).unwrap_or(StatusCode::OK);
-            (status, Json(body)).into_response()
-        }
+        Ok(r) => r,
         Err(e) => {
             tracing::info!(
                 code = e.code.as_str(),
@@ -277,9 +280,9 @@ pub(super) async fn status(
         ));
     };
     let wait = std::time::Duration::from_secs(q.wait.unwrap_or(0));
-    let a = crate::approvals::wait_for(&gw, &id, wait).await?;
+    let a = crate::approvals::wait::wait_for(&gw, &id, wait).await?;
     match a {
-        Some(a) if a.agent == agent.name => Ok(Json(crate::approvals::agent_view(&a))),
+        Some(a) if a.agent == agent.name => Ok(Json(crate::approvals::views::agent_view(&a))),
         _ => Err(ApiError::new(Code::NotFound, "no such action")),
     }
 }

@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::Gateway;
+use crate::gateway::Gateway;
 
 pub(super) async fn live() -> Json<Value> {
     Json(json!({ "status": "ok" }))

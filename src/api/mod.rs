@@ -29,8 +29,8 @@ use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
-use crate::Gateway;
 use crate::error::{ApiError, Code};
+use crate::gateway::Gateway;
 
 pub fn router(gw: Arc<Gateway>) -> Router {
     let limits = gw.config.limits.clone();

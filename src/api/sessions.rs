@@ -12,11 +12,10 @@ use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::Gateway;
-use crate::approvals::rfc3339;
+use crate::approvals::views::rfc3339;
 use crate::error::ApiError;
+use crate::gateway::Gateway;
 use crate::pipeline::authenticate;
-use crate::pipeline::rate_limit::store_unavailable;
 use crate::sessions::{self, Session, valid_label};
 use crate::store::now_ms;
 
@@ -85,7 +84,7 @@ pub(super) async fn mint(
     };
     let token = sessions::mint(gw.store.as_ref(), &session, ttl)
         .await
-        .map_err(store_unavailable)?;
+        .map_err(ApiError::from)?;
     tracing::info!(agent = %agent.name, ttl_s = ttl.as_secs(), subject = ?req.subject, run_id = ?req.run_id, "session minted");
     Ok((
         StatusCode::CREATED,

@@ -8,9 +8,9 @@ use axum::http::HeaderMap;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::Gateway;
 use crate::catalog::{self, Format};
 use crate::error::ApiError;
+use crate::gateway::Gateway;
 use crate::pipeline::authenticate;
 
 #[derive(Deserialize)]

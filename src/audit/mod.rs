@@ -48,6 +48,8 @@ pub enum Event {
     AdminRevoke,
     DeadLetterRetry,
     DeadLetterDiscard,
+    /// An approved action or a retried dead letter went back to its queue: nothing was sent.
+    Requeued,
 }
 
 /// A record before the chain fields are set. Empty fields are left out.

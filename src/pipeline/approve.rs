@@ -1,27 +1,34 @@
-//! Stage 5 — approve: when the tool's policy matches these arguments, the
+//! Stage 7 — approve: when the tool's policy matches these arguments, the
 //! built request (without its credential) is frozen into a pending action and
 //! the caller gets `202 pending_approval`. Nothing is sent upstream until
-//! enough distinct approvers approve (see `approvals`).
+//! enough distinct approvers approve (`approvals`), and then exactly the
+//! frozen bytes are sent (`pipeline::replay`).
+//!
+//! It sits after build because the request to approve must exist to be
+//! frozen, and after the rate limit so a held call spends budget like any
+//! other. The `pending` record is written before the action exists, so no
+//! approver can see an action the trail does not hold.
 
+use http::StatusCode;
 use serde_json::json;
 
-use super::audit::Trail;
 use super::authenticate::Agent;
-use super::build::UpstreamRequest;
-use super::{CallReply, CallRequest};
-use crate::Gateway;
-use crate::actions::{self, Action, FrozenRequest, State};
-use crate::approvals;
+use super::call::{Call, CallReply, CallRequest};
+use crate::actions::{self, Action, State};
+use crate::approvals::notify;
+use crate::approvals::views::rfc3339;
 use crate::audit::Event;
 use crate::config::ToolBinding;
 use crate::error::ApiError;
+use crate::request::{FrozenRequest, UpstreamRequest};
 use crate::store::now_ms;
 
-fn action(
+/// A new action for this call, its request frozen.
+pub fn action(
+    id: String,
     agent: &Agent<'_>,
     binding: &ToolBinding,
     req: &CallRequest,
-    id: String,
     upstream_req: &UpstreamRequest,
 ) -> Action {
     Action {
@@ -44,54 +51,47 @@ fn action(
         outcome: None,
         idempotency_key: req.idempotency_key.clone(),
         subject: agent.subject.clone(),
+        dispatched: false,
     }
-}
-
-/// An action for a call that runs now (kept because it has an idempotency key).
-pub fn executing_action(
-    agent: &Agent<'_>,
-    binding: &ToolBinding,
-    req: &CallRequest,
-    id: String,
-    upstream_req: &UpstreamRequest,
-) -> Action {
-    let mut a = action(agent, binding, req, id, upstream_req);
-    a.state = State::Executing;
-    a.approvals_required = 0;
-    a.lease_until_ms = actions::lease_for(binding.tool.upstream.timeout);
-    a
 }
 
 /// Freeze the request and wait for a person.
 pub async fn hold(
-    gw: &Gateway,
-    agent: &Agent<'_>,
-    binding: &ToolBinding,
-    req: &CallRequest,
-    id: String,
+    call: &mut Call<'_>,
     upstream_req: UpstreamRequest,
-    trail: &mut Trail<'_>,
 ) -> Result<CallReply, ApiError> {
-    let mut a = action(agent, binding, req, id, &upstream_req);
-    a.expires_at_ms = a.created_at_ms + binding.approval.expires_in.as_millis() as u64;
-    trail.request(&a.request.sha256);
-    trail
+    let gw = call.gateway;
+    let (Some(agent), Some(binding)) = (&call.caller, &call.binding) else {
+        return Err(ApiError::internal("a call held before it was resolved"));
+    };
+    let id = match &call.claim {
+        Some(claim) => claim.action_id.clone(),
+        None => actions::new_id(),
+    };
+    call.trail.action(&id);
+    let mut a = action(id, agent, binding, &call.request, &upstream_req);
+    a.approvals_required = binding.approval.approvals_required;
+    a.expires_at_ms = a.created_at_ms
+        + u64::try_from(binding.approval.expires_in.as_millis()).unwrap_or(u64::MAX);
+    call.trail.request(&a.request.sha256);
+    call.trail
         .record(Event::Pending, |e| {
             e.decision = Some("pending_approval".into())
         })
         .await?;
-    actions::create(gw.store.as_ref(), &a)
-        .await
-        .map_err(super::rate_limit::store_unavailable)?;
+    actions::create(gw.store.as_ref(), &a).await?;
+    if let Some(claim) = &mut call.claim {
+        claim.kept = true;
+    }
     tracing::info!(action_id = %a.id, tool = %a.tool, agent = %a.agent, "action pending approval");
-    approvals::announce(gw, agent.workflow, &a);
+    notify::announce(gw, agent.workflow, &a);
     Ok(CallReply::Action {
-        http_status: 202,
+        status: StatusCode::ACCEPTED,
         body: json!({
             "call_id": a.call_id,
             "status": "pending_approval",
             "action_id": a.id,
-            "expires_at": approvals::rfc3339(a.expires_at_ms),
+            "expires_at": rfc3339(a.expires_at_ms),
         }),
     })
 }

@@ -1,4 +1,4 @@
-//! Stage 11 — audit: what a call did, written durably before anyone hears of it.
+//! The audit trail of one call: what it did, written durably before anyone hears of it.
 //!
 //! A `Trail` follows one call (or one action) and collects what is known as
 //! the stages run — agent, workflow, tool, the arguments' hash and masked
@@ -11,31 +11,27 @@
 use secrecy::ExposeSecret;
 use serde_json::Value;
 
-use crate::Gateway;
+use super::call::Reached;
 use crate::audit::{Entry, Event, Receipt, chain};
 use crate::config::ToolBinding;
-use crate::error::{ApiError, Code};
+use crate::error::ApiError;
+use crate::gateway::Gateway;
 use crate::redact::JsonOptions;
 use crate::secrets::Loaded;
-
-pub fn unavailable(e: crate::audit::AuditError) -> ApiError {
-    ApiError::new(
-        Code::AuditUnavailable,
-        "toolgate cannot write its audit trail, so it does not act; retry shortly",
-    )
-    .with_retry_after(1)
-    .with_internal(e.to_string())
-}
 
 pub struct Trail<'g> {
     gw: &'g Gateway,
     base: Entry,
-    /// Set once `executing` is durable: later failures are `failed`, not `call_denied`.
-    pub executing_written: bool,
-    /// Keep calls that fail on their credential as dead letters (not when retrying one).
-    pub keep_dead_letters: bool,
     /// The end user a session acts for (selects per-subject credentials).
     pub subject: Option<String>,
+}
+
+impl std::fmt::Debug for Trail<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Trail")
+            .field("base", &self.base)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<'g> Trail<'g> {
@@ -46,8 +42,6 @@ impl<'g> Trail<'g> {
                 environment: Some(gw.config.environment.clone()),
                 ..Entry::default()
             },
-            executing_written: false,
-            keep_dead_letters: true,
             subject: None,
         }
     }
@@ -66,12 +60,7 @@ impl<'g> Trail<'g> {
         t.action(&a.id);
         t.request(&a.request.sha256);
         t.subject = a.subject.clone();
-        match gw
-            .config
-            .workflows
-            .get(&a.workflow)
-            .and_then(|w| w.tools.get(&a.tool))
-        {
+        match gw.binding(&a.workflow, &a.tool) {
             Some(b) => t.arguments(b, &a.arguments, &a.args_sha256),
             None => t.base.args_sha256 = Some(a.args_sha256.clone()),
         }
@@ -113,6 +102,11 @@ impl<'g> Trail<'g> {
         self.base.request_sha256 = Some(request_sha256.to_owned());
     }
 
+    /// How long the upstream took (on the outcome record).
+    pub fn latency(&mut self, ms: f64) {
+        self.base.latency_ms = Some(ms);
+    }
+
     pub fn credential(&mut self, name: &str, loaded: &Loaded) {
         self.base.credential = Some(name.to_owned());
         self.base.credential_fingerprint = Some(chain::fingerprint(
@@ -133,24 +127,19 @@ impl<'g> Trail<'g> {
         if let Some(r) = entry.reason.take() {
             entry.reason = Some(self.gw.redactor.load().redact_str(&r).0.into_owned());
         }
-        self.gw.audit.append(entry).await.map_err(unavailable)
+        Ok(self.gw.audit.append(entry).await?)
     }
 
-    /// Record a refusal or failure with its code.
-    pub async fn refused(&self, e: &ApiError) -> Result<Receipt, ApiError> {
-        let event = if self.executing_written {
-            Event::Failed
-        } else {
-            Event::CallDenied
+    /// The record of a call that did not succeed: `call_denied` when it
+    /// stopped before `executing` was recorded, else `failed`.
+    pub async fn outcome(&self, e: &ApiError, reached: Reached) -> Result<Receipt, ApiError> {
+        let (event, decision) = match reached {
+            Reached::Nothing => (Event::CallDenied, "refused"),
+            Reached::Executing | Reached::Upstream => (Event::Failed, "failed"),
         };
-        let status = e
-            .details
-            .first()
-            .and_then(|d| d.get("upstream_status"))
-            .and_then(Value::as_u64)
-            .map(|s| s as u16);
+        let status = e.upstream_status();
         self.record(event, |en| {
-            en.decision = Some("refused".into());
+            en.decision = Some(decision.into());
             en.code = Some(e.code.as_str().to_owned());
             en.upstream_status = status;
         })

@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 use http::HeaderMap;
 
-use crate::Gateway;
 use crate::config::{ToolBinding, WorkflowDef};
 use crate::error::ApiError;
+use crate::gateway::Gateway;
 use crate::identity::{Caller, bearer};
 use crate::revocations;
 use crate::sessions::{self, TOKEN_PREFIX};
@@ -46,13 +46,10 @@ fn workflow<'g>(gw: &'g Gateway, name: &str, agent: &str) -> Result<&'g Workflow
 pub async fn agent<'g>(gw: &'g Gateway, headers: &HeaderMap) -> Result<Agent<'g>, ApiError> {
     let token = bearer(headers).ok_or_else(ApiError::unauthenticated)?;
     // With replicas, a switch set elsewhere must have had a chance to arrive.
-    gw.revocations
-        .check_fresh(gw.store.is_shared())
-        .map_err(super::rate_limit::store_unavailable)?;
+    gw.revocations.check_fresh(gw.store.is_shared())?;
     if token.starts_with(TOKEN_PREFIX) {
         let session = sessions::find(gw.store.as_ref(), token)
-            .await
-            .map_err(super::rate_limit::store_unavailable)?
+            .await?
             .ok_or_else(ApiError::unauthenticated)?;
         // The agent must still exist, with the key the session was minted under, unrevoked.
         let key = gw

@@ -6,22 +6,14 @@
 //! here carries no credential yet.
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Method, header};
+use http::{HeaderMap, HeaderValue, header};
 use serde_json::{Value, json};
-use url::Url;
 
 use crate::config::ToolBinding;
 use crate::error::ApiError;
+use crate::request::UpstreamRequest;
 
 /// A request on its way upstream.
-#[derive(Debug)]
-pub struct UpstreamRequest {
-    pub method: Method,
-    pub url: Url,
-    pub headers: HeaderMap,
-    pub body: Option<Bytes>,
-}
-
 fn argument_error(pointer: &str, reason: &str) -> ApiError {
     ApiError::bad_request("an argument cannot be used to build the request")
         .with_details(vec![json!({ "pointer": pointer, "reason": reason })])

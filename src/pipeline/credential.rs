@@ -9,10 +9,10 @@ use std::sync::Arc;
 use http::HeaderValue;
 use secrecy::ExposeSecret;
 
-use super::build::UpstreamRequest;
-use crate::Gateway;
 use crate::config::{CredentialDef, Inject, ToolBinding};
 use crate::error::{ApiError, Code};
+use crate::gateway::Gateway;
+use crate::request::UpstreamRequest;
 use crate::secrets::{CredentialError, Loaded, basic_header};
 
 /// Which credential (and version) a call used — names and numbers only.
@@ -20,14 +20,6 @@ use crate::secrets::{CredentialError, Loaded, basic_header};
 pub struct CredentialUse {
     pub name: String,
     pub version: u64,
-}
-
-fn unavailable(e: CredentialError) -> ApiError {
-    ApiError::new(
-        Code::CredentialUnavailable,
-        "the credential for this tool is not available right now; the call was not made",
-    )
-    .with_internal(e.to_string())
 }
 
 pub async fn attach(
@@ -51,8 +43,7 @@ pub async fn attach(
     let loaded = gw
         .credentials
         .current(&def.name, trail.subject.as_deref())
-        .await
-        .map_err(unavailable)?;
+        .await?;
     trail.credential(&def.name, &loaded);
     inject(def, &loaded, req)?;
     Ok(Some(CredentialUse {
@@ -67,7 +58,7 @@ fn inject(
     req: &mut UpstreamRequest,
 ) -> Result<(), ApiError> {
     let bad_value = || {
-        unavailable(CredentialError::Unavailable {
+        ApiError::from(CredentialError::Unavailable {
             name: def.name.clone(),
             reason: "its value cannot be sent in a header (control characters)".into(),
         })

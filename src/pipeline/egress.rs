@@ -1,4 +1,4 @@
-//! Stage 8 — egress: where toolgate may connect.
+//! Stage 8, run — egress: where toolgate may connect.
 //!
 //! The host comes only from the manifest. It is resolved once, every address
 //! is checked, and the HTTP client connects to exactly the addresses that
@@ -7,6 +7,9 @@
 //! link-local (cloud metadata), CGNAT, unspecified, multicast, reserved and
 //! IPv4-in-IPv6 forms are refused unless the tool allows private networks.
 //! Redirects are never followed and no proxy from the environment is used.
+//!
+//! Names are looked up through a [`Lookup`] ([`SystemLookup`] in service), so
+//! a test can hand the check any answer a hostile DNS server could give.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
@@ -123,18 +126,50 @@ pub fn check_url(url: &Url, allow_private: bool) -> Result<(), EgressDenied> {
     }
 }
 
+/// Turns a host name into addresses. Whatever it answers is checked before
+/// any connection is made.
+pub trait Lookup: Send + Sync {
+    fn lookup(
+        &self,
+        host: &str,
+    ) -> futures_util::future::BoxFuture<'static, std::io::Result<Vec<IpAddr>>>;
+}
+
+/// The system resolver.
+#[derive(Debug, Default)]
+pub struct SystemLookup;
+
+impl Lookup for SystemLookup {
+    fn lookup(
+        &self,
+        host: &str,
+    ) -> futures_util::future::BoxFuture<'static, std::io::Result<Vec<IpAddr>>> {
+        let host = host.to_owned();
+        Box::pin(async move {
+            Ok(tokio::net::lookup_host((host.as_str(), 0))
+                .await?
+                .map(|a| a.ip())
+                .collect())
+        })
+    }
+}
+
 /// Resolves a name, keeps only allowed addresses, and hands exactly those to the connector.
 struct CheckedResolver {
     allow_private: bool,
+    lookup: Arc<dyn Lookup>,
 }
 
 impl Resolve for CheckedResolver {
     fn resolve(&self, name: Name) -> Resolving {
         let allow_private = self.allow_private;
+        let looked_up = self.lookup.lookup(name.as_str());
         Box::pin(async move {
-            let host = name.as_str().to_owned();
-            let addrs: Vec<SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let addrs: Vec<SocketAddr> = looked_up
+                .await?
+                .into_iter()
+                .map(|ip| SocketAddr::new(ip, 0))
+                .collect();
             let ok: Vec<SocketAddr> = addrs
                 .into_iter()
                 .filter(|a| allowed(a.ip(), allow_private))
@@ -148,16 +183,17 @@ impl Resolve for CheckedResolver {
 }
 
 /// The two upstream clients: public-only, and one for tools that allow private networks.
+#[derive(Debug)]
 pub struct Egress {
     public: reqwest::Client,
     private: reqwest::Client,
 }
 
 impl Egress {
-    pub fn new() -> Result<Self, reqwest::Error> {
+    pub fn new(lookup: Arc<dyn Lookup>) -> Result<Self, reqwest::Error> {
         Ok(Egress {
-            public: client(false)?,
-            private: client(true)?,
+            public: client(false, lookup.clone())?,
+            private: client(true, lookup)?,
         })
     }
 
@@ -170,13 +206,16 @@ impl Egress {
     }
 }
 
-fn client(allow_private: bool) -> Result<reqwest::Client, reqwest::Error> {
+fn client(allow_private: bool, lookup: Arc<dyn Lookup>) -> Result<reqwest::Client, reqwest::Error> {
     reqwest::Client::builder()
         .use_rustls_tls()
         .https_only(false)
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
-        .dns_resolver(Arc::new(CheckedResolver { allow_private }))
+        .dns_resolver(Arc::new(CheckedResolver {
+            allow_private,
+            lookup,
+        }))
         .connect_timeout(Duration::from_secs(5))
         .pool_idle_timeout(Duration::from_secs(60))
         .pool_max_idle_per_host(256)

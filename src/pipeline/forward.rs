@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, StatusCode};
 
-use super::build::UpstreamRequest;
 use super::egress::{self, Egress};
 use crate::config::ToolDef;
 use crate::error::{ApiError, Code};
+use crate::request::UpstreamRequest;
 
 /// What the upstream answered.
 pub struct UpstreamResponse {

@@ -1,4 +1,4 @@
-//! Stage 4 — rate limit per agent and tool: a GCRA step in the store, so the
+//! Stage 5 — rate limit per agent and tool: a GCRA step in the store, so the
 //! limit is one limit for every process sharing the store.
 
 use crate::config::RateLimit;
@@ -28,16 +28,6 @@ pub async fn check(
             )
             .with_retry_after(secs))
         }
-        Err(e) => Err(store_unavailable(e)),
+        Err(e) => Err(e.into()),
     }
-}
-
-/// The store could not answer: fail closed.
-pub fn store_unavailable(e: crate::store::StoreError) -> ApiError {
-    ApiError::new(
-        Code::StoreUnavailable,
-        "toolgate's state store is unavailable; the call was not made",
-    )
-    .with_retry_after(1)
-    .with_internal(e.to_string())
 }

@@ -17,6 +17,7 @@ mod egress;
 mod killswitch;
 mod oauth2;
 mod packaging;
+mod recovery;
 mod redaction;
 mod replicas;
 mod rotation;

@@ -1,0 +1,244 @@
+//! The gateway: everything a request needs, built once from a validated
+//! config — identities, credentials, the redactor, the egress clients, the
+//! store, the audit sink and the event bus — and shared by every request.
+//!
+//! The seams are trait objects ([`Store`], [`audit::AuditSink`], [`Bus`],
+//! [`Lookup`]); [`Parts`] lets tests and benchmarks put their own in.
+
+use std::sync::Arc;
+
+use crate::audit;
+use crate::bus::{Bus, NoBus, RedisBus};
+use crate::config::{self, Config, ToolBinding};
+use crate::events;
+use crate::identity::Identities;
+use crate::pipeline::egress::{Egress, Lookup, SystemLookup};
+use crate::redact::{Redactor, SharedRedactor};
+use crate::revocations;
+use crate::secrets::{self, Credentials, EnvSource};
+use crate::store::{self, FileStore, MemoryStore, Store};
+
+/// Seams a test or a benchmark may fill with its own implementation;
+/// whatever is left `None` is built from the config.
+#[derive(Default)]
+pub struct Parts {
+    /// Where audit records go instead of the configured trail.
+    pub audit: Option<Arc<dyn audit::AuditSink>>,
+    /// How upstream names are resolved (before every address is checked).
+    pub lookup: Option<Arc<dyn Lookup>>,
+}
+
+impl std::fmt::Debug for Parts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Parts")
+            .field("audit", &self.audit.is_some())
+            .field("lookup", &self.lookup.is_some())
+            .finish()
+    }
+}
+
+/// Everything a request needs, built once from a validated config.
+pub struct Gateway {
+    pub config: Arc<Config>,
+    pub identities: Identities,
+    pub credentials: Credentials,
+    pub redactor: Arc<SharedRedactor>,
+    pub egress: Egress,
+    pub store: Arc<dyn Store>,
+    /// Announcements to and from the other replicas.
+    pub bus: Arc<dyn Bus>,
+    /// The shared Redis, when the store is on one (audit checkpoints).
+    pub redis: Option<redis::aio::ConnectionManager>,
+    pub revocations: revocations::Revocations,
+    /// What this replica already took from other replicas' announcements.
+    pub events_seen: events::Seen,
+    pub audit: Arc<dyn audit::AuditSink>,
+    /// Keys the HMACs of masked arguments and credential fingerprints (and
+    /// the chain, when configured): from `audit.hmac_key`, else random per process.
+    pub audit_key: Arc<[u8]>,
+    /// Signs audit checkpoints, when `audit.signing_key` is configured.
+    pub audit_signer: Option<ed25519_dalek::SigningKey>,
+    /// Woken whenever an action changes, for long-polls in this process.
+    pub action_events: tokio::sync::Notify,
+}
+
+impl std::fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gateway")
+            .field("environment", &self.config.environment)
+            .field("bus", &self.bus)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Gateway {
+    /// Build the gateway; `redactor` is shared with the log writer so logs are scrubbed too.
+    pub fn new(
+        config: Config,
+        env: Arc<dyn EnvSource>,
+        redactor: Arc<SharedRedactor>,
+    ) -> anyhow::Result<Arc<Gateway>> {
+        Gateway::build(config, env, redactor, Parts::default())
+    }
+
+    /// A gateway whose audit records go to `sink` instead of the configured
+    /// file (tests and benchmarks).
+    pub fn with_audit_sink(
+        config: Config,
+        env: Arc<dyn EnvSource>,
+        sink: Arc<dyn audit::AuditSink>,
+    ) -> anyhow::Result<Arc<Gateway>> {
+        Gateway::with_parts(
+            config,
+            env,
+            Parts {
+                audit: Some(sink),
+                ..Parts::default()
+            },
+        )
+    }
+
+    /// A gateway with its own redactor and some seams filled in (tests, benchmarks).
+    pub fn with_parts(
+        config: Config,
+        env: Arc<dyn EnvSource>,
+        parts: Parts,
+    ) -> anyhow::Result<Arc<Gateway>> {
+        Gateway::build(
+            config,
+            env,
+            Arc::new(SharedRedactor::new(Redactor::empty())),
+            parts,
+        )
+    }
+
+    /// The tool `tool` as workflow `workflow` offers it.
+    pub fn binding(&self, workflow: &str, tool: &str) -> Option<&Arc<ToolBinding>> {
+        self.config.workflows.get(workflow)?.tools.get(tool)
+    }
+
+    fn build(
+        config: Config,
+        env: Arc<dyn EnvSource>,
+        redactor: Arc<SharedRedactor>,
+        parts: Parts,
+    ) -> anyhow::Result<Arc<Gateway>> {
+        let credentials = Credentials::new(&config, env, redactor.clone());
+        let configured_key = match &config.audit.hmac_key {
+            Some(source) => Some(
+                credentials
+                    .read_extra("audit-hmac-key", source)
+                    .map_err(|e| anyhow::anyhow!("cannot read the audit HMAC key: {e}"))?,
+            ),
+            None => None,
+        };
+        let audit_key: Arc<[u8]> = match &configured_key {
+            Some(k) => Arc::from(secrecy::ExposeSecret::expose_secret(k).as_bytes()),
+            None => {
+                let mut k = [0u8; 32];
+                rand::RngCore::fill_bytes(&mut rand::rng(), &mut k);
+                Arc::from(&k[..])
+            }
+        };
+        let chain_key = configured_key.as_ref().map(|_| audit_key.clone());
+        let audit_signer = match &config.audit.signing_key {
+            Some(source) => Some(audit::checkpoint::signing_key(
+                secrecy::ExposeSecret::expose_secret(
+                    &credentials
+                        .read_extra("audit-signing-key", source)
+                        .map_err(|e| anyhow::anyhow!("cannot read the audit signing key: {e}"))?,
+                )
+                .as_bytes(),
+            )),
+            None => None,
+        };
+        let redis = match config.store.redis_url() {
+            Some(url) => {
+                if let Some(pw) = url::Url::parse(url)
+                    .ok()
+                    .and_then(|u| u.password().map(str::to_owned))
+                {
+                    let decoded = percent_encoding::percent_decode_str(&pw)
+                        .decode_utf8_lossy()
+                        .into_owned();
+                    credentials.remember_extra("redis-password", &decoded.into());
+                }
+                Some(
+                    store::redis_connect(url)
+                        .map_err(|e| anyhow::anyhow!("cannot use the Redis store: {e}"))?,
+                )
+            }
+            None => None,
+        };
+        let store: Arc<dyn Store> = match (&config.store, &redis) {
+            (config::StoreConfig::Redis(_), Some(conn)) => {
+                Arc::new(store::RedisStore::new(conn.clone(), &config.environment))
+            }
+            (config::StoreConfig::File(path), _) => {
+                Arc::new(FileStore::open(path).map_err(|e| {
+                    anyhow::anyhow!("cannot open the store at {}: {e}", path.display())
+                })?)
+            }
+            _ => Arc::new(MemoryStore::new()),
+        };
+        if let Some(source) = &config.store_encryption_key {
+            let key = credentials
+                .read_extra("store-encryption-key", source)
+                .map_err(|e| anyhow::anyhow!("cannot read store.encryption_key: {e}"))?;
+            credentials.share_tokens(
+                store.clone(),
+                secrets::seal::Sealer::new(&key),
+                &config.environment,
+            );
+        }
+        let bus: Arc<dyn Bus> = match (&redis, config.store.redis_url()) {
+            (Some(conn), Some(url)) => Arc::new(
+                RedisBus::new(url, conn.clone(), &config.environment)
+                    .map_err(|e| anyhow::anyhow!("cannot use the Redis store: {e}"))?,
+            ),
+            _ => Arc::new(NoBus),
+        };
+        let audit: Arc<dyn audit::AuditSink> = match (parts.audit, &redis) {
+            (Some(s), _) => s,
+            (None, Some(conn)) if config.audit.redis => Arc::new(audit::RedisSink::open(
+                conn.clone(),
+                &config.environment,
+                chain_key,
+            )),
+            (None, _) => Arc::new(
+                audit::FileSink::open(&config.audit.path, chain_key, config.audit.max_file_bytes)
+                    .map_err(|e| {
+                    anyhow::anyhow!(
+                        "cannot open the audit trail at {}: {e}",
+                        config.audit.path.display()
+                    )
+                })?,
+            ),
+        };
+        Ok(Arc::new(Gateway {
+            identities: Identities::new(&config),
+            config: Arc::new(config),
+            credentials,
+            redactor,
+            egress: Egress::new(parts.lookup.unwrap_or_else(|| Arc::new(SystemLookup)))?,
+            store,
+            bus,
+            redis,
+            revocations: revocations::Revocations::default(),
+            events_seen: events::Seen::default(),
+            audit,
+            audit_key,
+            audit_signer,
+            action_events: tokio::sync::Notify::new(),
+        }))
+    }
+
+    /// A gateway with its own redactor (tests, tools).
+    pub fn standalone(config: Config, env: Arc<dyn EnvSource>) -> anyhow::Result<Arc<Gateway>> {
+        Gateway::new(
+            config,
+            env,
+            Arc::new(SharedRedactor::new(Redactor::empty())),
+        )
+    }
+}

@@ -1,0 +1,509 @@
+//! A failure before anything is sent leaves the item retryable: an
+//! idempotency key refused by the rate limit or the build step, a dead-letter
+//! retry or an approval whose audit record cannot be written, an approved
+//! action whose credential is missing, and items whose process died before
+//! dispatch.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use toolgate::actions::{self, Action, Decision, State};
+use toolgate::audit::MemorySink;
+use toolgate::request::FrozenRequest;
+use toolgate::secrets::MapEnv;
+use toolgate::store::{MemoryStore, Store};
+
+use crate::support::upstream::Upstream;
+use crate::support::{ConfigDir, Keys, TestGateway, canary, code};
+
+fn now_ms() -> u64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    u64::try_from(since.unwrap().as_millis()).unwrap()
+}
+
+/// Serve `config` with its audit records in `sink`, which a test can make fail.
+async fn serve_with_sink(
+    config: &Path,
+    env: HashMap<String, String>,
+    sink: Arc<MemorySink>,
+) -> (TestGatewayAddr, tokio::task::JoinHandle<()>) {
+    let (cfg, _) = toolgate::config::load(config).expect("test config loads");
+    let gw =
+        toolgate::Gateway::with_audit_sink(cfg, Arc::new(MapEnv::new(env)), sink).expect("gateway");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        let _ = toolgate::server::serve(gw, listener, std::future::pending()).await;
+    });
+    (
+        TestGatewayAddr {
+            base: format!("http://{addr}"),
+            http: reqwest::Client::builder().no_proxy().build().unwrap(),
+        },
+        task,
+    )
+}
+
+struct TestGatewayAddr {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl TestGatewayAddr {
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        key: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(key);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r = req.send().await.expect("gateway reachable");
+        let st = r.status().as_u16();
+        (st, r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn post(&self, key: &str, path: &str, body: Value) -> (u16, Value) {
+        self.send(reqwest::Method::POST, key, path, Some(body))
+            .await
+    }
+
+    async fn get(&self, key: &str, path: &str) -> (u16, Value) {
+        self.send(reqwest::Method::GET, key, path, None).await
+    }
+}
+
+fn tool(name: &str, base: &str, extra: &str, approval: &str) -> String {
+    format!(
+        r#"name: {name}
+description: d
+scopes: [crm]
+input_schema:
+  type: object
+  additionalProperties: false
+  properties:
+    name: {{ type: string }}
+    tag: {{ type: string }}
+upstream:
+  method: POST
+  url: {base}/echo/{name}
+  body: {{ name: "{{args.name}}" }}
+{extra}  credential: crm
+  allow_private_network: true
+approval: {approval}
+"#
+    )
+}
+
+fn gateway_config(dir: &ConfigDir, keys: &Keys, source: &str, tools: &str) {
+    let tools = if tools.is_empty() {
+        " {}\n".to_owned()
+    } else {
+        format!("\n{tools}")
+    };
+    dir.write(
+        "toolgate.yaml",
+        &format!(
+            "environment: test\ncredentials:\n  crm:\n    environment: test\n    source: {source}\n    inject: {{ header: Authorization, format: \"Bearer {{secret}}\" }}\n\
+             workflows:\n  main:\n    environment: test\n    scopes: [crm]\n    credentials: {{ crm: crm }}\n    tools:{tools}  other: {{ environment: test }}\n{}",
+            keys.yaml()
+        ),
+    );
+}
+
+#[tokio::test]
+async fn an_idempotency_key_refused_by_the_rate_limit_is_served_on_retry() {
+    let up = Upstream::start().await;
+    let keys = Keys::new();
+    let dir = ConfigDir::new();
+    dir.write(
+        "tools/limited.yaml",
+        &tool("limited", &up.base(), "", "never"),
+    );
+    dir.write(
+        "tools/tagged.yaml",
+        &tool(
+            "tagged",
+            &up.base(),
+            "  headers: { x-tag: \"{args.tag}\" }\n",
+            "never",
+        ),
+    );
+    gateway_config(
+        &dir,
+        &keys,
+        "{ env: CRM_KEY }",
+        "      limited: { rate_limit: { per_minute: 60, burst: 1 } }\n",
+    );
+    let env = HashMap::from([("CRM_KEY".to_owned(), canary("crm-"))]);
+    let gw = TestGateway::start(&dir.config_path(), env).await;
+    let call = |key: &str| json!({"tool": "limited", "arguments": {"name": "Ada"}, "idempotency_key": key});
+
+    let (st, body, _) = gw.call(&keys.agent, call("first")).await;
+    assert_eq!(st, 200, "{body}");
+    let (st, body, headers) = gw.call(&keys.agent, call("k")).await;
+    assert_eq!((st, code(&body)), (429, "rate_limited"), "{body}");
+    let wait: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert_eq!(up.count(), 1);
+
+    // The client does what it was told: waits, then retries with the same key.
+    tokio::time::sleep(Duration::from_millis(wait * 1000 + 100)).await;
+    let (st, first, _) = gw.call(&keys.agent, call("k")).await;
+    assert_eq!(st, 200, "the retry after Retry-After is served: {first}");
+    assert_eq!(up.count(), 2);
+    // And the key now holds that call: a repeat is its answer, not a new call.
+    let (st, again, _) = gw.call(&keys.agent, call("k")).await;
+    assert_eq!(st, 200, "{again}");
+    assert_eq!(again["audit_id"], first["audit_id"]);
+    assert_eq!(up.count(), 2, "a replayed key sends nothing");
+
+    // A call that fails to build claims nothing either.
+    let bad = json!({"tool": "tagged", "arguments": {"name": "B", "tag": "a\r\nx-evil: 1"}, "idempotency_key": "b"});
+    let (st, body, _) = gw.call(&keys.agent, bad).await;
+    assert_eq!((st, code(&body)), (400, "bad_request"), "{body}");
+    let good = json!({"tool": "tagged", "arguments": {"name": "B", "tag": "fine"}, "idempotency_key": "b"});
+    let (st, body, _) = gw.call(&keys.agent, good).await;
+    assert_eq!(st, 200, "the corrected call with the same key runs: {body}");
+    assert_eq!(up.count(), 3);
+}
+
+#[tokio::test]
+async fn a_dead_letter_retry_that_cannot_be_audited_stays_pending() {
+    let good = canary("good-");
+    let bad = canary("bad-");
+    let app = toolgate::dev::sample_upstream(&good);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let up = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let keys = Keys::new();
+    let dir = ConfigDir::new();
+    let secret_file = dir.write("secrets/crm", &bad);
+    dir.write(
+        "tools/create.yaml",
+        &format!(
+            "name: create\ndescription: d\nscopes: [crm]\ninput_schema: {{ type: object, additionalProperties: false, properties: {{ name: {{ type: string }} }} }}\n\
+             upstream: {{ method: POST, url: \"http://{up}/api/v2/leads\", body: \"{{args}}\", credential: crm, allow_private_network: true }}\n"
+        ),
+    );
+    gateway_config(&dir, &keys, "{ file: secrets/crm }", "");
+    let sink = Arc::new(MemorySink::new(None));
+    let (gw, _task) = serve_with_sink(&dir.config_path(), HashMap::new(), sink.clone()).await;
+    let (st, body) = gw
+        .post(
+            &keys.agent,
+            "/v1/calls",
+            json!({"tool": "create", "arguments": {"name": "Ada"}}),
+        )
+        .await;
+    assert_eq!((st, code(&body)), (502, "credential_rejected"), "{body}");
+    let (_, v) = gw.get(&keys.admin, "/v1/admin/dead-letters").await;
+    let id = v["dead_letters"][0]["id"].as_str().unwrap().to_owned();
+    std::fs::write(&secret_file, &good).unwrap();
+    let accepted = || async {
+        let received: Vec<Value> = reqwest::get(format!("http://{up}/_dev/received"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        received
+            .iter()
+            .filter(|r| r["credential_valid"] == true)
+            .count()
+    };
+
+    sink.set_failing(true);
+    let retry = format!("/v1/admin/dead-letters/{id}/retry");
+    let (st, body) = gw.post(&keys.admin, &retry, json!({})).await;
+    assert_eq!((st, code(&body)), (503, "audit_unavailable"), "{body}");
+    sink.set_failing(false);
+    let (_, v) = gw.get(&keys.admin, "/v1/admin/dead-letters").await;
+    assert_eq!(v["dead_letters"][0]["state"], "pending", "{v}");
+    assert_eq!(accepted().await, 0, "nothing was sent");
+
+    let (st, v) = gw.post(&keys.admin, &retry, json!({})).await;
+    assert_eq!(st, 200, "the letter is retried once the trail works: {v}");
+    assert_eq!(v["state"], "retried");
+    assert_eq!(accepted().await, 1);
+    let (st, body) = gw.post(&keys.admin, &retry, json!({})).await;
+    assert_eq!((st, code(&body)), (409, "conflict"), "{body}");
+    assert_eq!(accepted().await, 1, "exactly once");
+
+    // The failed attempt is not in the trail; the retry and its run are.
+    let events: Vec<String> = sink
+        .records()
+        .await
+        .iter()
+        .map(|r| r.entry.event.map(|e| format!("{e:?}")).unwrap_or_default())
+        .collect();
+    assert_eq!(
+        events.iter().filter(|e| *e == "DeadLetterRetry").count(),
+        1,
+        "{events:?}"
+    );
+    assert_eq!(
+        events.iter().filter(|e| *e == "Executed").count(),
+        1,
+        "{events:?}"
+    );
+}
+
+async fn pending_action(gw: &TestGatewayAddr, keys: &Keys) -> String {
+    let (st, body) = gw
+        .post(
+            &keys.agent,
+            "/v1/calls",
+            json!({"tool": "risky", "arguments": {"name": "Ada"}}),
+        )
+        .await;
+    assert_eq!(st, 202, "{body}");
+    body["action_id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn an_approval_that_cannot_be_audited_is_withdrawn_and_can_be_given_again() {
+    let up = Upstream::start().await;
+    let keys = Keys::new();
+    let dir = ConfigDir::new();
+    dir.write("tools/risky.yaml", &tool("risky", &up.base(), "", "always"));
+    gateway_config(&dir, &keys, "{ env: CRM_KEY }", "");
+    let env = HashMap::from([("CRM_KEY".to_owned(), canary("crm-"))]);
+    let sink = Arc::new(MemorySink::new(None));
+    let (gw, _task) = serve_with_sink(&dir.config_path(), env, sink.clone()).await;
+    let id = pending_action(&gw, &keys).await;
+
+    sink.set_failing(true);
+    let approve = format!("/v1/pending-actions/{id}/approve");
+    let (st, body) = gw
+        .post(&keys.approver, &approve, json!({"reason": "ok"}))
+        .await;
+    assert_eq!((st, code(&body)), (503, "audit_unavailable"), "{body}");
+    sink.set_failing(false);
+    let (st, v) = gw
+        .get(&keys.approver, &format!("/v1/pending-actions/{id}"))
+        .await;
+    assert_eq!(st, 200);
+    assert_eq!(v["status"], "pending_approval", "{v}");
+    assert_eq!(
+        v["approvals"],
+        json!([]),
+        "the unrecorded approval was withdrawn"
+    );
+    assert_eq!(up.count(), 0);
+
+    let (st, v) = gw
+        .post(&keys.approver, &approve, json!({"reason": "ok"}))
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["status"], "succeeded");
+    assert_eq!(up.count(), 1, "sent exactly once");
+    // A denial that cannot be recorded does not stand either.
+    let id = pending_action(&gw, &keys).await;
+    sink.set_failing(true);
+    let (st, body) = gw
+        .post(
+            &keys.approver,
+            &format!("/v1/pending-actions/{id}/deny"),
+            json!({"reason": "no"}),
+        )
+        .await;
+    assert_eq!((st, code(&body)), (503, "audit_unavailable"), "{body}");
+    sink.set_failing(false);
+    let (_, v) = gw
+        .get(&keys.approver, &format!("/v1/pending-actions/{id}"))
+        .await;
+    assert_eq!(v["status"], "pending_approval", "{v}");
+}
+
+#[tokio::test]
+async fn an_approved_action_whose_credential_is_missing_goes_back_to_the_queue() {
+    let up = Upstream::start().await;
+    let keys = Keys::new();
+    let dir = ConfigDir::new();
+    dir.write("tools/risky.yaml", &tool("risky", &up.base(), "", "always"));
+    gateway_config(&dir, &keys, "{ file: secrets/crm }", "");
+    let secret = canary("crm-");
+    let gw = TestGateway::start(&dir.config_path(), HashMap::new()).await;
+    let (st, body, _) = gw
+        .call(
+            &keys.agent,
+            json!({"tool": "risky", "arguments": {"name": "Ada"}}),
+        )
+        .await;
+    assert_eq!(st, 202, "{body}");
+    let id = body["action_id"].as_str().unwrap().to_owned();
+    let approve = format!("/v1/pending-actions/{id}/approve");
+
+    let (st, body) = gw
+        .post_json(&keys.approver, &approve, json!({"reason": "ok"}))
+        .await;
+    assert_eq!((st, code(&body)), (503, "credential_unavailable"), "{body}");
+    let (_, v) = gw
+        .get(Some(&keys.approver), &format!("/v1/pending-actions/{id}"))
+        .await;
+    assert_eq!(
+        v["status"], "pending_approval",
+        "nothing was sent, so it waits again: {v}"
+    );
+    let (_, letters) = gw.get(Some(&keys.admin), "/v1/admin/dead-letters").await;
+    assert_eq!(
+        letters["dead_letters"],
+        json!([]),
+        "the action itself is kept, not a letter"
+    );
+    assert_eq!(up.count(), 0);
+
+    dir.write("secrets/crm", &secret);
+    let (st, v) = gw
+        .post_json(&keys.approver, &approve, json!({"reason": "ok"}))
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["status"], "succeeded");
+    assert_eq!(up.count(), 1);
+    assert_eq!(
+        up.last().headers["authorization"],
+        format!("Bearer {secret}")
+    );
+}
+
+fn frozen() -> FrozenRequest {
+    let req = toolgate::request::UpstreamRequest {
+        method: http::Method::POST,
+        url: url::Url::parse("https://api.example.com/v1/x").unwrap(),
+        headers: http::HeaderMap::new(),
+        body: None,
+    };
+    FrozenRequest::freeze(&req)
+}
+
+fn executing(dispatched: bool) -> Action {
+    let now = now_ms();
+    Action {
+        id: actions::new_id(),
+        state: State::Executing,
+        workflow: "main".into(),
+        agent: "bot".into(),
+        tool: "risky".into(),
+        call_id: "c".into(),
+        created_at_ms: now,
+        expires_at_ms: now + 60_000,
+        lease_until_ms: now - 1,
+        arguments: json!({}),
+        args_sha256: actions::sha256_json(&json!({})),
+        request: frozen(),
+        approvals_required: 2,
+        approvals: ["alice", "bob"]
+            .iter()
+            .map(|by| Decision {
+                by: (*by).into(),
+                reason: "ok".into(),
+                at_ms: now,
+            })
+            .collect(),
+        denial: None,
+        edits: Vec::new(),
+        outcome: None,
+        idempotency_key: None,
+        subject: None,
+        dispatched,
+    }
+}
+
+#[tokio::test]
+async fn an_approved_action_abandoned_before_dispatch_is_requeued_and_after_it_is_unknown() {
+    let store = MemoryStore::new();
+    let before = executing(false);
+    let after = executing(true);
+    actions::create(&store, &before).await.unwrap();
+    actions::create(&store, &after).await.unwrap();
+    let swept = actions::sweep(&store).await.unwrap();
+    assert_eq!(swept.requeued.len(), 1);
+    assert_eq!(swept.settled.len(), 1);
+    let back = actions::load(&store, &before.id).await.unwrap().unwrap();
+    assert_eq!(back.state, State::PendingApproval);
+    assert_eq!(
+        back.approvals.len(),
+        1,
+        "the approval that could not be carried out is withdrawn"
+    );
+    assert_eq!(back.approvals[0].by, "alice");
+    let open: Vec<String> = actions::open(&store)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.id)
+        .collect();
+    assert_eq!(open, vec![before.id.clone()], "back in the open index");
+    let gone = actions::load(&store, &after.id).await.unwrap().unwrap();
+    assert_eq!(
+        gone.state,
+        State::Unknown,
+        "it may have been sent: never re-sent"
+    );
+    // A record written before `dispatched` existed reads as dispatched.
+    let mut old = serde_json::to_value(executing(false)).unwrap();
+    old.as_object_mut().unwrap().remove("dispatched");
+    let old: Action = serde_json::from_value(old).unwrap();
+    assert!(old.dispatched);
+    let _: &dyn Store = &store;
+}
+
+#[tokio::test]
+async fn a_dead_letter_retry_abandoned_before_dispatch_is_pending_again() {
+    use toolgate::dead_letters::record::{self, LetterState};
+    let store = MemoryStore::new();
+    let letter = |id: &str| record::DeadLetter {
+        id: id.into(),
+        state: LetterState::Pending,
+        agent: Some("bot".into()),
+        workflow: "main".into(),
+        tool: "create".into(),
+        call_id: None,
+        code: "credential_rejected".into(),
+        arguments: None,
+        request: frozen(),
+        created_at_ms: now_ms(),
+        outcome: None,
+        retried_by: None,
+        subject: None,
+        lease_until_ms: 0,
+        dispatched: false,
+    };
+    for id in ["dl_a", "dl_b"] {
+        let bytes = serde_json::to_vec(&letter(id)).unwrap();
+        store
+            .insert_new(toolgate::store::Ns::DeadLetters, id, &bytes, None)
+            .await
+            .unwrap();
+        let claimed = record::claim(&store, id, LetterState::Retrying, "secops")
+            .await
+            .unwrap();
+        assert!(claimed.is_some());
+    }
+    assert!(record::mark_dispatched(&store, "dl_b").await.unwrap());
+    // Leases still running: a periodic sweep leaves both alone.
+    assert!(record::sweep(&store, false).await.unwrap().is_empty());
+    // At start on a store no one else uses, both were abandoned.
+    let mut swept = record::sweep(&store, true).await.unwrap();
+    swept.sort_by(|a, b| a.id.cmp(&b.id));
+    assert_eq!(
+        swept.iter().map(|d| d.state).collect::<Vec<_>>(),
+        vec![LetterState::Pending, LetterState::Unknown]
+    );
+    assert!(
+        record::claim(&store, "dl_a", LetterState::Retrying, "secops")
+            .await
+            .unwrap()
+            .is_some(),
+        "pending again: it can be retried"
+    );
+}

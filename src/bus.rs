@@ -9,6 +9,8 @@
 //!
 //! Messages carry names only, never a value.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -24,6 +26,12 @@ pub enum Signal {
     Switches,
     /// A credential's source was re-read: do the same.
     Reload { credential: String },
+}
+
+/// Reload counters already acted on, per credential.
+#[derive(Debug, Default)]
+pub struct Seen {
+    pub(crate) reloads: Mutex<Option<HashMap<String, u64>>>,
 }
 
 /// Why the bus could not carry a message.

@@ -13,7 +13,7 @@
 //! Messages carry names only, never a value.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -21,12 +21,6 @@ use futures_util::StreamExt;
 use crate::bus::Signal;
 use crate::gateway::Gateway;
 use crate::store::{Inserted, Ns, Store, StoreError, Swapped, now_ms};
-
-/// Reload counters already acted on, per credential.
-#[derive(Debug, Default)]
-pub struct Seen {
-    reloads: Mutex<Option<HashMap<String, u64>>>,
-}
 
 /// Tell the other replicas now. Best effort: the per-second check covers a
 /// message that is lost.

@@ -10,7 +10,6 @@ use std::sync::Arc;
 use crate::audit;
 use crate::bus::{Bus, NoBus, RedisBus};
 use crate::config::{self, Config, ToolBinding};
-use crate::events;
 use crate::identity::Identities;
 use crate::pipeline::egress::{Egress, Lookup, SystemLookup};
 use crate::redact::{Redactor, SharedRedactor};
@@ -51,7 +50,7 @@ pub struct Gateway {
     pub redis: Option<redis::aio::ConnectionManager>,
     pub revocations: revocations::Revocations,
     /// What this replica already took from other replicas' announcements.
-    pub events_seen: events::Seen,
+    pub events_seen: crate::bus::Seen,
     pub audit: Arc<dyn audit::AuditSink>,
     /// Keys the HMACs of masked arguments and credential fingerprints (and
     /// the chain, when configured): from `audit.hmac_key`, else random per process.
@@ -225,7 +224,7 @@ impl Gateway {
             bus,
             redis,
             revocations: revocations::Revocations::default(),
-            events_seen: events::Seen::default(),
+            events_seen: crate::bus::Seen::default(),
             audit,
             audit_key,
             audit_signer,

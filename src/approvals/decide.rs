@@ -10,7 +10,7 @@
 
 use serde_json::Value;
 
-use super::sweep::settled;
+use super::trail::{requeued, settled};
 use super::views::{Approver, approver_view};
 use crate::actions::{self, Action, Decision, Edit, State, Step};
 use crate::audit::Event;
@@ -243,18 +243,6 @@ async fn run(gw: &Gateway, a: &Action) -> Result<Action, ApiError> {
     actions::load(gw.store.as_ref(), &a.id)
         .await?
         .ok_or_else(not_found)
-}
-
-/// Record that an approved action went back to the queue unsent.
-pub(crate) async fn requeued(gw: &Gateway, a: &Action) {
-    let r = Trail::for_action(gw, a)
-        .record(Event::Requeued, |e| {
-            e.decision = Some("requeued: nothing was sent".into());
-        })
-        .await;
-    if let Err(e) = r {
-        tracing::error!(action_id = %a.id, error = %e, "cannot audit a requeued action");
-    }
 }
 
 pub async fn deny(

@@ -17,5 +17,6 @@
 pub mod decide;
 pub mod notify;
 pub mod sweep;
+pub mod trail;
 pub mod views;
 pub mod wait;

@@ -8,12 +8,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::decide::requeued;
-use crate::actions::{self, Action, State, Step};
-use crate::audit::Event;
+use super::trail::{requeued, settled};
+use crate::actions::{self, State, Step};
 use crate::dead_letters::record as dead_letter;
 use crate::gateway::Gateway;
-use crate::pipeline::audit::Trail;
 use crate::store::StoreError;
 
 /// At start: with a store only this process uses, an action still `executing`
@@ -56,21 +54,6 @@ pub async fn recover(gw: &Gateway) -> Result<usize, StoreError> {
         n += 1;
     }
     Ok(n)
-}
-
-/// Record that time settled an action (`expired`, or `unknown` after a crash).
-pub(crate) async fn settled(gw: &Gateway, a: &Action) {
-    let event = if a.state == State::Expired {
-        Event::Expired
-    } else {
-        Event::Unknown
-    };
-    let r = Trail::for_action(gw, a)
-        .record(event, |e| e.decision = Some(a.state.as_str().to_owned()))
-        .await;
-    if let Err(e) = r {
-        tracing::error!(action_id = %a.id, error = %e, "cannot audit a settled action");
-    }
 }
 
 /// One pass: what time settled, recorded and announced to waiters.

@@ -11,13 +11,25 @@
 use secrecy::ExposeSecret;
 use serde_json::Value;
 
-use super::call::Reached;
 use crate::audit::{Entry, Event, Receipt, chain};
 use crate::config::ToolBinding;
 use crate::error::ApiError;
 use crate::gateway::Gateway;
 use crate::redact::JsonOptions;
 use crate::secrets::Loaded;
+
+/// How far a failed run got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reached {
+    /// Refused before `executing` was recorded: a `call_denied` record.
+    Nothing,
+    /// `executing` recorded, but nothing left toolgate: a `failed` record,
+    /// and the item can be tried again.
+    Executing,
+    /// The request may have reached the upstream: a `failed` record, and the
+    /// item is never sent again.
+    Upstream,
+}
 
 pub struct Trail<'g> {
     gw: &'g Gateway,

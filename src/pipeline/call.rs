@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
+pub use super::audit::Reached;
 use super::audit::Trail;
 use super::authenticate::Agent;
 use super::shape::ResultBody;
@@ -174,19 +175,6 @@ pub enum CallReply {
         status: http::StatusCode,
         body: Value,
     },
-}
-
-/// How far a failed run got.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reached {
-    /// Refused before `executing` was recorded: a `call_denied` record.
-    Nothing,
-    /// `executing` recorded, but nothing left toolgate: a `failed` record,
-    /// and the item can be tried again.
-    Executing,
-    /// The request may have reached the upstream: a `failed` record, and the
-    /// item is never sent again.
-    Upstream,
 }
 
 /// A run that did not succeed: the error for the caller, and what the

@@ -53,3 +53,95 @@ async fn names_resolving_to_loopback_are_refused_at_connect() {
     assert_eq!((st, code(&body)), (502, "upstream_error"), "{body}");
     assert_eq!(up.count(), 0);
 }
+
+/// A resolver that answers what a hostile DNS server would, and counts the questions.
+struct Hostile {
+    answer: Vec<std::net::IpAddr>,
+    asked: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl toolgate::pipeline::egress::Lookup for Hostile {
+    fn lookup(
+        &self,
+        host: &str,
+    ) -> futures_util::future::BoxFuture<'static, std::io::Result<Vec<std::net::IpAddr>>> {
+        assert_eq!(host, "api.rebind.test", "only the manifest's host is looked up");
+        self.asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let answer = self.answer.clone();
+        Box::pin(async move { Ok(answer) })
+    }
+}
+
+#[tokio::test]
+async fn the_connect_time_check_refuses_what_the_resolver_answers() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let up = crate::support::upstream::Upstream::start().await;
+    let keys = crate::support::Keys::new();
+    let dir = crate::support::ConfigDir::new();
+    let port = up.addr.port();
+    for (name, private) in [("public_only", false), ("internal", true)] {
+        dir.write(
+            &format!("tools/{name}.yaml"),
+            &format!(
+                "name: {name}\ndescription: d\ninput_schema: {{ type: object, additionalProperties: false }}\n\
+                 upstream: {{ method: GET, url: \"http://api.rebind.test:{port}/echo/{name}\", allow_private_network: {private} }}\n"
+            ),
+        );
+    }
+    dir.write(
+        "toolgate.yaml",
+        &format!(
+            "environment: test\nworkflows:\n  main: {{ environment: test }}\n  other: {{ environment: test }}\n{}",
+            keys.yaml()
+        ),
+    );
+    // A name that looks public and resolves to loopback and to a private address.
+    let asked = Arc::new(AtomicUsize::new(0));
+    let lookup = Hostile {
+        answer: vec!["10.0.0.7".parse().unwrap(), "127.0.0.1".parse().unwrap()],
+        asked: asked.clone(),
+    };
+    let (cfg, _) = toolgate::config::load(&dir.config_path()).expect("config loads");
+    let gw = toolgate::Gateway::with_parts(
+        cfg,
+        Arc::new(toolgate::secrets::MapEnv::new(Default::default())),
+        toolgate::Parts {
+            lookup: Some(Arc::new(lookup)),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(toolgate::server::serve(gw, listener, std::future::pending()));
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let call = |tool: &'static str| {
+        let http = http.clone();
+        let key = keys.agent.clone();
+        async move {
+            let r = http
+                .post(format!("http://{addr}/v1/calls"))
+                .bearer_auth(key)
+                .json(&json!({ "tool": tool }))
+                .send()
+                .await
+                .unwrap();
+            let st = r.status().as_u16();
+            (st, r.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+
+    let (st, body) = call("public_only").await;
+    assert_eq!((st, code(&body)), (403, "egress_denied"), "{body}");
+    assert_eq!(asked.load(Ordering::SeqCst), 1, "the name was looked up");
+    assert_eq!(up.count(), 0, "no answered address was connected to");
+
+    // The same answer, for a tool that may reach private networks: toolgate
+    // connects to exactly the address it was given (the name has no DNS).
+    let (st, body) = call("internal").await;
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(up.count(), 1);
+    assert_eq!(up.last().path, "/echo/internal");
+    assert_eq!(asked.load(Ordering::SeqCst), 2);
+}

@@ -21,5 +21,6 @@ mod redaction;
 mod replicas;
 mod rotation;
 mod shutdown;
+mod sources;
 mod store;
 mod vault;

@@ -18,7 +18,7 @@ use crate::support::redis::{TestRedis, unique_env};
 use crate::support::upstream::Upstream;
 use crate::support::{ConfigDir, Keys, TestGateway, canary, code};
 
-struct Provider {
+pub struct Provider {
     child: Option<Child>,
     port: u16,
     stats: PathBuf,
@@ -40,7 +40,7 @@ fn fixture() -> PathBuf {
 impl Provider {
     /// The OAuth2 server on a free port; None (with the reason printed, or a
     /// failure under TOOLGATE_REQUIRE_SERVERS) when node or the package is missing.
-    fn start(
+    pub fn start(
         client_secret: &str,
         initial_refresh: Option<&str>,
         ttl_secs: u64,
@@ -86,7 +86,7 @@ impl Provider {
         })
     }
 
-    fn token_url(&self) -> String {
+    pub fn token_url(&self) -> String {
         format!("http://127.0.0.1:{}/token", self.port)
     }
 
@@ -99,7 +99,7 @@ impl Provider {
     }
 
     /// Every token it issued (access and refresh).
-    fn issued(&self) -> Vec<String> {
+    pub fn issued(&self) -> Vec<String> {
         self.stats()["issued"]
             .as_array()
             .unwrap()
@@ -108,7 +108,7 @@ impl Provider {
             .collect()
     }
 
-    fn stop(&mut self) {
+    pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();

@@ -123,3 +123,63 @@ fn add_forms(b: &mut RedactorBuilder, def: &CredentialDef, value: &SecretString)
         Inject::Query { .. } => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Loc, SourceDef};
+
+    fn def(name: &str) -> Arc<CredentialDef> {
+        Arc::new(CredentialDef {
+            name: name.to_owned(),
+            environment: "test".into(),
+            source: SourceDef::Env("X".into()),
+            scopes: Default::default(),
+            inject: Inject::Header {
+                name: http::header::AUTHORIZATION,
+                prefix: "Token ".into(),
+                suffix: String::new(),
+            },
+            max_age_days: None,
+            rotated_at: None,
+            loc: Loc {
+                file: "toolgate.yaml".into(),
+                line: 1,
+                key: "crm".into(),
+            },
+        })
+    }
+
+    fn value(i: usize) -> String {
+        format!("value-{i:02}-+/=&%\"\\-{}", rand::random::<u64>())
+    }
+
+    #[test]
+    fn the_newest_versions_per_subject_and_every_extra_stay_redacted() {
+        let redactor = Arc::new(SharedRedactor::new(RedactorBuilder::new().build()));
+        let known = Known::new(redactor.clone());
+        let crm = def("crm");
+        let values: Vec<String> = (0..PREVIOUS_VERSIONS_KEPT + 2).map(value).collect();
+        for v in &values {
+            known.learn(&crm, None, &SecretString::from(v.clone()));
+        }
+        let alice = value(99);
+        known.learn(&crm, Some("alice"), &SecretString::from(alice.clone()));
+        let webhook = value(98);
+        known.remember("notify:main", &SecretString::from(webhook.clone()));
+        let redacted = |v: &str| redactor.load().redact_str(&format!("x {v} y")).1 >= 1;
+        // The current value and the 8 before it; the oldest is forgotten.
+        assert!(!redacted(&values[0]));
+        for v in &values[1..] {
+            assert!(redacted(v), "a recent version is redacted");
+        }
+        // In the form it is sent in, too.
+        let sent = format!("Token {}", values[values.len() - 1]);
+        let r = redactor.load();
+        let (out, _) = r.redact_str(&sent);
+        assert!(!out.contains(values[values.len() - 1].as_str()));
+        // A subject's history is its own: learning it forgot none of the others.
+        assert!(redacted(&alice) && redacted(&webhook) && redacted(&values[1]));
+        assert!(!format!("{known:?}").contains("value-"));
+    }
+}

@@ -2,11 +2,11 @@
 //! them, and how they are attached to a request.
 //!
 //! [`Credentials`] is the facade the rest of toolgate uses. It owns the map
-//! of credential name to its [`source::SecretSource`] (one module per kind:
-//! [`env`], [`file`], [`vault`], [`oauth2`], each owning its own caches,
+//! of credential name to its `SecretSource` (`source.rs`; one module per
+//! kind: `env`, `file`, `vault`, `oauth2`, each owning its own caches,
 //! timers and tokens) and the concerns every kind shares: the subject check
 //! of per-subject credentials, and the redactor's knowledge of every value
-//! ever loaded ([`known`]).
+//! ever loaded (`known.rs`).
 //!
 //! A value lives in a `SecretString` (secrecy): `Debug` prints a marker,
 //! there is no `Display` or `Serialize`, and it is zeroized on drop. Every

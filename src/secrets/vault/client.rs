@@ -4,6 +4,9 @@
 //! CLI does) or AppRole (role and secret ids from sources; the client token
 //! it returns is kept until shortly before its lease ends). The address is
 //! `vault.address` or `VAULT_ADDR`. Redirects are not followed.
+//!
+//! Owns the HTTP client and the AppRole token, nothing per credential.
+//! Errors name the status and the path, never a token or a value.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -22,5 +22,6 @@ mod redaction;
 mod replicas;
 mod rotation;
 mod shutdown;
+mod sources;
 mod store;
 mod vault;

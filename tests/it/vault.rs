@@ -12,10 +12,10 @@ use crate::calls::leaks;
 use crate::support::upstream::Upstream;
 use crate::support::{ConfigDir, Keys, TestGateway, canary, code};
 
-struct Bao {
+pub struct Bao {
     child: Option<Child>,
-    addr: String,
-    token: String,
+    pub addr: String,
+    pub token: String,
 }
 
 impl Drop for Bao {
@@ -74,7 +74,7 @@ impl Bao {
         None
     }
 
-    async fn api(&self, method: &str, path: &str, body: Value) -> Value {
+    pub async fn api(&self, method: &str, path: &str, body: Value) -> Value {
         let http = reqwest::Client::builder().no_proxy().build().unwrap();
         let r = http
             .request(method.parse().unwrap(), format!("{}/v1/{path}", self.addr))
@@ -96,7 +96,7 @@ impl Bao {
     }
 }
 
-async fn bao_or_skip() -> Option<Bao> {
+pub async fn bao_or_skip() -> Option<Bao> {
     match Bao::start().await {
         Some(b) => Some(b),
         None => {

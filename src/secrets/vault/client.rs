@@ -1,9 +1,12 @@
-//! Vault / OpenBao KV v2: read a field of a secret, with its version.
+//! The Vault / OpenBao KV v2 client: read a field of a secret.
 //!
 //! Authentication is a token (from a source, or `VAULT_TOKEN` as the Vault
 //! CLI does) or AppRole (role and secret ids from sources; the client token
 //! it returns is kept until shortly before its lease ends). The address is
 //! `vault.address` or `VAULT_ADDR`. Redirects are not followed.
+//!
+//! Owns the HTTP client and the AppRole token, nothing per credential.
+//! Errors name the status and the path, never a token or a value.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,10 +14,11 @@ use std::time::{Duration, Instant};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
-use super::sources::EnvSource;
 use crate::config::{SourceDef, VaultAuth, VaultConfig};
+use crate::secrets::EnvSource;
 
-pub struct Vault {
+/// Shared by every Vault credential of the process (one AppRole login).
+pub(crate) struct Client {
     http: reqwest::Client,
     config: VaultConfig,
     env: Arc<dyn EnvSource>,
@@ -22,15 +26,12 @@ pub struct Vault {
     token: tokio::sync::Mutex<Option<(SecretString, Instant)>>,
 }
 
-/// A value read from Vault.
-pub struct Read {
-    pub value: SecretString,
-    pub version: u64,
-}
-
-impl Vault {
-    pub fn new(config: &VaultConfig, env: Arc<dyn EnvSource>) -> Result<Vault, reqwest::Error> {
-        Ok(Vault {
+impl Client {
+    pub(crate) fn new(
+        config: &VaultConfig,
+        env: Arc<dyn EnvSource>,
+    ) -> Result<Client, reqwest::Error> {
+        Ok(Client {
             http: reqwest::Client::builder()
                 .use_rustls_tls()
                 .redirect(reqwest::redirect::Policy::none())
@@ -43,11 +44,11 @@ impl Vault {
         })
     }
 
-    pub fn cache(&self) -> Duration {
+    pub(crate) fn cache(&self) -> Duration {
         self.config.cache
     }
 
-    pub fn max_stale(&self) -> Duration {
+    pub(crate) fn max_stale(&self) -> Duration {
         self.config.max_stale
     }
 
@@ -61,7 +62,7 @@ impl Vault {
     }
 
     fn read_local(&self, source: &SourceDef) -> Option<SecretString> {
-        super::Credentials::read_source(source, self.env.as_ref())
+        crate::secrets::source::read_local(source, self.env.as_ref())
     }
 
     async fn token(&self, address: &str) -> Result<SecretString, String> {
@@ -116,8 +117,8 @@ impl Vault {
         }
     }
 
-    /// The field's value and the secret's version.
-    pub async fn read(&self, path: &str, field: &str) -> Result<Read, String> {
+    /// The field's value (of the secret's newest version).
+    pub(crate) async fn read(&self, path: &str, field: &str) -> Result<SecretString, String> {
         let address = self.address()?;
         let token = self.token(&address).await?;
         let r = self
@@ -143,9 +144,6 @@ impl Vault {
             .as_str()
             .filter(|s| !s.is_empty())
             .ok_or_else(|| format!("{path} has no field {field}"))?;
-        Ok(Read {
-            value: SecretString::from(value.to_owned()),
-            version: v["data"]["metadata"]["version"].as_u64().unwrap_or(0),
-        })
+        Ok(SecretString::from(value.to_owned()))
     }
 }

@@ -1,18 +1,11 @@
-//! OAuth2 credentials: access tokens from a token endpoint, by the
+//! Talking to an OAuth2 token endpoint: one token request by the
 //! client-credentials or the refresh-token grant (RFC 6749 §4.4, §6), with
-//! `scope`, `audience` and `resource` (RFC 8707) parameters.
+//! `scope`, `audience` and `resource` (RFC 8707) parameters, and the token
+//! as issued ([`TokenState`]) with the times toolgate keeps for it.
 //!
-//! - A token is used until shortly before it expires (a fifth of its
-//!   lifetime, at most a minute), then replaced.
-//! - One refresh at a time per credential: in a process, a mutex; across
-//!   processes sharing the store, a lock key with a TTL. Whoever waits for the
-//!   lock watches the store and takes the token the holder put there.
-//! - The token, and the refresh token when the provider rotates it, are kept
-//!   in the store **sealed** (see [`super::seal`]), so a restart or another
-//!   replica continues with them; nothing is kept in plaintext.
-//! - When the provider cannot be reached, the current token is used while it
-//!   is still valid; once it has expired the call fails with
-//!   `credential_unavailable`. An expired token is never sent.
+//! Owns no state between requests. The client secret is sent as
+//! `client_secret_basic`, in a header marked sensitive; error messages name
+//! the endpoint's status and error code, never a token or a secret.
 
 use std::time::Duration;
 
@@ -20,14 +13,10 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Grant, OAuth2Def};
-use crate::store::{Inserted, Ns, Store, now_ms};
-
-use super::seal::Sealer;
+use crate::store::now_ms;
 
 /// How long a token request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long the cross-process refresh lock lives if its holder dies.
-const LOCK_TTL: Duration = Duration::from_secs(15);
 /// Lifetime assumed when the provider gives no `expires_in`.
 const DEFAULT_LIFETIME_MS: u64 = 300_000;
 
@@ -71,7 +60,7 @@ impl TokenState {
     }
 
     /// Fresh enough to use, and (after a reload at `since`) obtained since.
-    fn usable(&self, since: Option<u64>) -> bool {
+    pub(super) fn usable(&self, since: Option<u64>) -> bool {
         now_ms() < self.refresh_at_ms() && since.is_none_or(|t| self.obtained_ms >= t)
     }
 
@@ -105,12 +94,12 @@ struct ErrorResponse {
 }
 
 /// Talks to token endpoints.
-pub(super) struct TokenClient {
+pub(crate) struct TokenClient {
     http: reqwest::Client,
 }
 
 impl TokenClient {
-    pub(super) fn new() -> Result<TokenClient, String> {
+    pub(crate) fn new() -> Result<TokenClient, String> {
         reqwest::Client::builder()
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
@@ -251,122 +240,4 @@ impl std::fmt::Display for TokenError {
             TokenError::InvalidGrant => f.write_str("the provider refused the refresh token"),
         }
     }
-}
-
-/// Tokens kept in the store, sealed, and the lock that makes refreshes one
-/// at a time across processes.
-pub(super) struct SharedTokens {
-    pub(super) store: std::sync::Arc<dyn Store>,
-    pub(super) sealer: Sealer,
-    pub(super) environment: String,
-}
-
-impl SharedTokens {
-    fn key(name: &str) -> String {
-        format!("oauth2/{name}")
-    }
-
-    fn aad(&self, name: &str) -> String {
-        format!("{}/oauth2-token/{name}", self.environment)
-    }
-
-    /// The token another process (or an earlier run) left, if it opens.
-    pub(super) async fn read(&self, name: &str) -> Result<Option<TokenState>, String> {
-        let Some(v) = self
-            .store
-            .get(Ns::Secrets, &Self::key(name))
-            .await
-            .map_err(|e| e.to_string())?
-        else {
-            return Ok(None);
-        };
-        let Some(plain) = self.sealer.open(&self.aad(name), &v.value) else {
-            tracing::warn!(credential = %name, "a stored OAuth2 token does not open with store.encryption_key; ignoring it");
-            return Ok(None);
-        };
-        Ok(serde_json::from_slice(&plain).ok())
-    }
-
-    pub(super) async fn write(&self, name: &str, state: &TokenState) -> Result<(), String> {
-        let plain = zeroize::Zeroizing::new(serde_json::to_vec(state).unwrap_or_default());
-        let sealed = self.sealer.seal(&self.aad(name), &plain);
-        let key = Self::key(name);
-        loop {
-            let current = self
-                .store
-                .get(Ns::Secrets, &key)
-                .await
-                .map_err(|e| e.to_string())?;
-            let done = match current {
-                None => {
-                    self.store
-                        .insert_new(Ns::Secrets, &key, &sealed, None)
-                        .await
-                        .map_err(|e| e.to_string())?
-                        == Inserted::New
-                }
-                Some(v) => matches!(
-                    self.store
-                        .compare_and_swap(Ns::Secrets, &key, v.version, &sealed, None)
-                        .await
-                        .map_err(|e| e.to_string())?,
-                    crate::store::Swapped::Done(_)
-                ),
-            };
-            if done {
-                return Ok(());
-            }
-        }
-    }
-
-    /// Take the refresh lock of `name`, or — while another process holds
-    /// it — the token it leaves in the store. Gives up after the lock's TTL.
-    pub(super) async fn lock_or_token(
-        &self,
-        name: &str,
-        since: Option<u64>,
-    ) -> Result<Locked, String> {
-        let key = format!("oauth2-lock/{name}");
-        let holder = uuid::Uuid::new_v4().to_string();
-        let deadline = now_ms() + LOCK_TTL.as_millis() as u64;
-        loop {
-            match self
-                .store
-                .insert_new(Ns::Secrets, &key, holder.as_bytes(), Some(LOCK_TTL))
-                .await
-                .map_err(|e| e.to_string())?
-            {
-                Inserted::New => return Ok(Locked::Held(key)),
-                Inserted::Exists(_) => {
-                    if let Some(state) = self.read(name).await?
-                        && state.usable(since)
-                    {
-                        return Ok(Locked::Token(state));
-                    }
-                    if now_ms() > deadline {
-                        return Err("another process holds the token refresh lock".into());
-                    }
-                    tokio::time::sleep(Duration::from_millis(25)).await;
-                }
-            }
-        }
-    }
-
-    pub(super) async fn unlock(&self, key: &str) {
-        if let Err(e) = self.store.delete(Ns::Secrets, key, Some(1)).await {
-            tracing::warn!(error = %e, "cannot release the token refresh lock; it expires by itself");
-        }
-    }
-}
-
-pub(super) enum Locked {
-    /// This process holds the lock (release with `unlock`).
-    Held(String),
-    /// Another process refreshed meanwhile: its token.
-    Token(TokenState),
-}
-
-/// Whether the stored state serves a caller (reloaded at `since`, if any).
-pub(super) fn usable(state: &TokenState, since: Option<u64>) -> bool {
-    state.usable(since)
 }

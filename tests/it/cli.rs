@@ -1,11 +1,21 @@
-//! The real binary: check, keygen, tools export, and refusing a bad config at start.
+//! The real binary: check, keygen, tools export, and refusing a bad config
+//! at start.
 
-use std::process::Command;
+use std::collections::HashSet;
 
-use crate::support::{ConfigDir, Keys};
+use toolgate::identity::{Role, generate_key};
 
-fn toolgate() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_toolgate"))
+use crate::support::process::toolgate;
+use crate::support::{ConfigDir, Keys, example_config};
+
+/// The agent key a `keygen` run printed.
+fn printed_key(stdout: &[u8]) -> String {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("tg_agent_"))
+        .expect("a key line")
+        .to_owned()
 }
 
 #[test]
@@ -94,28 +104,42 @@ fn keygen_prints_a_key_and_its_hash() {
         .unwrap();
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    let key = text
-        .lines()
-        .map(str::trim)
-        .find(|l| l.starts_with("tg_agent_"))
-        .expect("a key line")
-        .to_owned();
+    let key = printed_key(&out.stdout);
     assert!(key.len() >= 50);
     let hash = toolgate::identity::key_sha256(&key);
     assert!(
         text.contains(&format!("bot: {{ workflow: w, key_sha256: \"{hash}\" }}")),
         "{text}"
     );
-    let again = toolgate()
-        .args(["keygen", "--role", "admin", "--name", "x"])
-        .output()
-        .unwrap();
-    assert!(!String::from_utf8_lossy(&again.stdout).contains(&key));
+}
+
+#[test]
+fn keys_of_one_role_are_all_distinct() {
+    // Separate processes (each seeds its own generator)...
+    let mut seen = HashSet::new();
+    for _ in 0..8 {
+        let out = toolgate()
+            .args(["keygen", "--role", "agent", "--name", "bot"])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let key = printed_key(&out.stdout);
+        assert!(seen.insert(key.clone()), "keygen printed {key} twice");
+    }
+    // ...and many keys from one process.
+    for _ in 0..5000 {
+        let key = generate_key(Role::Agent);
+        assert!(key.starts_with("tg_agent_"), "{key}");
+        assert!(
+            seen.insert(key.clone()),
+            "generate_key returned {key} twice"
+        );
+    }
+    assert_eq!(seen.len(), 5008);
 }
 
 #[test]
 fn tools_export_prints_the_workflow_tools() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let out = toolgate()
         .args([
             "tools",
@@ -126,7 +150,7 @@ fn tools_export_prints_the_workflow_tools() {
             "anthropic",
             "--config",
         ])
-        .arg(root.join("examples/toolgate.yaml"))
+        .arg(example_config())
         .output()
         .unwrap();
     assert!(

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 pub use crate::support::approvals_config::{Approvers, approval_config};
 use crate::support::upstream::Upstream;
-use crate::support::{ConfigDir, TestGateway, canary, code, leaks};
+use crate::support::{ConfigDir, TestGateway, canary, code, golden, leaks};
 
 pub struct Setup {
     pub gw: TestGateway,
@@ -366,6 +366,22 @@ async fn an_approver_named_like_the_requesting_agent_cannot_approve_its_action()
     let (st, v) = s.post(&s.k.alice, &path, json!({"reason": "ok"})).await;
     assert_eq!((st, v["status"].as_str()), (200, Some("succeeded")), "{v}");
     assert_eq!(s.hits("/echo/risky"), 1);
+}
+
+#[tokio::test]
+async fn the_approver_view_of_a_pending_action_matches_its_golden_file() {
+    let s = setup().await;
+    let id = s
+        .pending("two_person", json!({"name": "Golden", "value_usd": 12.5}))
+        .await;
+    let (st, v) =
+        s.gw.get(Some(&s.k.alice), &format!("/v1/pending-actions/{id}"))
+            .await;
+    assert_eq!(st, 200, "{v}");
+    assert!(!leaks(&v.to_string(), &s.secret));
+    // The request hash covers the upstream URL, whose port is random.
+    let text = golden::normalise_json(&v, &[(&s.up.base(), "http://UPSTREAM")], &["sha256"]);
+    golden::check("approver_view.json", &text);
 }
 
 #[tokio::test]

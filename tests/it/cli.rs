@@ -1,12 +1,12 @@
 //! The real binary: check, keygen, tools export, and refusing a bad config
-//! at start.
+//! at start; `check` and `tools export` output against golden files.
 
 use std::collections::HashSet;
 
 use toolgate::identity::{Role, generate_key};
 
 use crate::support::process::toolgate;
-use crate::support::{ConfigDir, Keys, example_config};
+use crate::support::{ConfigDir, Keys, canary, example_config, golden, repo_root};
 
 /// The agent key a `keygen` run printed.
 fn printed_key(stdout: &[u8]) -> String {
@@ -199,4 +199,92 @@ fn serve_refuses_a_config_of_another_environment() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("workflows.w.environment"), "{err}");
     assert!(err.contains("refusing to start"), "{err}");
+}
+
+/// `toolgate tools export` of the example workflow in `format`.
+fn export(format: &str) -> String {
+    let out = toolgate()
+        .args([
+            "tools",
+            "export",
+            "--workflow",
+            "lead-routing",
+            "--format",
+            format,
+            "--config",
+        ])
+        .arg(example_config())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{format}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    serde_json::from_str::<serde_json::Value>(&text).expect("export prints JSON");
+    text
+}
+
+#[test]
+fn tools_export_matches_its_golden_files() {
+    for format in ["openai", "anthropic", "native"] {
+        golden::check(&format!("tools_export_{format}.json"), &export(format));
+    }
+}
+
+/// `toolgate check` of `config`: exit code, then stdout and stderr with the
+/// directory and repository paths normalised.
+fn check_report(config: &std::path::Path, dir: &std::path::Path, env: &[(&str, &str)]) -> String {
+    let out = toolgate()
+        .args(["check", "--config"])
+        .arg(config)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    let text = format!(
+        "exit: {}\n--- stdout\n{}--- stderr\n{}",
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    golden::replace_all(
+        &text,
+        &[
+            (&dir.display().to_string(), "<dir>"),
+            (&repo_root().display().to_string(), "<repo>"),
+        ],
+    )
+}
+
+#[test]
+fn check_output_matches_its_golden_files() {
+    // Known problems: a key hash of the wrong form, an unknown key in the
+    // config and one in a tool manifest.
+    let dir = ConfigDir::new();
+    dir.write(
+        "tools/a.yaml",
+        "name: a\ndescription: d\nscopes: [s]\ninput_schema: { type: object }\n\
+         upstream: { method: GET, url: \"https://api.example.com/a\", credential: c, timeout: 3 }\n",
+    );
+    dir.write(
+        "toolgate.yaml",
+        "environment: test\nlimits:\n  max_body_byts: 10\n\
+         workflows:\n  main: { environment: staging, scopes: [s] }\n\
+         agents:\n  bot: { workflow: nowhere, key_sha256: \"00\" }\n",
+    );
+    golden::check(
+        "check_problems.txt",
+        &check_report(&dir.config_path(), dir.path(), &[]),
+    );
+    // A clean config: the bundled example, its credential set.
+    let example = example_config();
+    let secret = canary("crm-");
+    let report = check_report(
+        &example,
+        example.parent().unwrap(),
+        &[("TOOLGATE_DEV_CRM_KEY", &secret)],
+    );
+    assert!(!report.contains(&secret), "check printed the credential");
+    golden::check("check_clean.txt", &report);
 }

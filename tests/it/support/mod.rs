@@ -8,6 +8,7 @@
 
 pub mod approvals_config;
 pub mod calls_config;
+pub mod golden;
 pub mod http;
 pub mod process;
 pub mod redis;

@@ -15,6 +15,7 @@ mod credentials;
 mod dead_letters;
 mod egress;
 mod killswitch;
+mod layout;
 mod oauth2;
 mod packaging;
 mod redaction;

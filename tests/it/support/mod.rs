@@ -10,6 +10,7 @@ pub mod approvals_config;
 pub mod calls_config;
 pub mod golden;
 pub mod http;
+pub mod modgraph;
 pub mod process;
 pub mod redis;
 pub mod skip;

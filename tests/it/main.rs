@@ -16,6 +16,7 @@ mod dead_letters;
 mod egress;
 mod killswitch;
 mod layout;
+mod limits;
 mod oauth2;
 mod packaging;
 mod redaction;

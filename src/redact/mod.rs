@@ -16,7 +16,7 @@
 //! searched again from inside each match, so overlapping values are all
 //! caught), built once per set of secrets and swapped atomically
 //! (`SharedRedactor`), so the hot path takes no lock. With many long values,
-//! a sampling filter ([`sample`]) rules out most text before the automaton
+//! a sampling filter (`sample`) rules out most text before the automaton
 //! runs. Markers name what was removed, never it.
 
 pub mod detectors;

@@ -6,108 +6,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use toolgate::identity::{Role, generate_key, key_sha256};
 
-use crate::calls::leaks;
+pub use crate::support::approvals_config::{Approvers, approval_config};
 use crate::support::upstream::Upstream;
-use crate::support::{ConfigDir, TestGateway, canary, code};
-
-pub struct Approvers {
-    pub agent: String,
-    pub alice: String,
-    pub bob: String,
-    pub carol_other: String,
-    pub more: Vec<String>,
-}
-
-pub fn approval_config(base: &str, notify: &str) -> (String, Vec<(String, String)>, Approvers) {
-    let k = Approvers {
-        agent: generate_key(Role::Agent),
-        alice: generate_key(Role::Approver),
-        bob: generate_key(Role::Approver),
-        carol_other: generate_key(Role::Approver),
-        more: (0..4).map(|_| generate_key(Role::Approver)).collect(),
-    };
-    let more: String = k
-        .more
-        .iter()
-        .enumerate()
-        .map(|(i, key)| {
-            format!(
-                "  extra{i}: {{ key_sha256: \"{}\", workflows: [sales] }}\n",
-                key_sha256(key)
-            )
-        })
-        .collect();
-    let config = format!(
-        r#"environment: test
-credentials:
-  crm:
-    environment: test
-    source: {{ env: CRM_KEY }}
-    inject: {{ header: Authorization, format: "Bearer {{secret}}" }}
-workflows:
-  sales:
-    environment: test
-    scopes: [crm]
-    credentials: {{ crm: crm }}
-{notify}    tools:
-      two_person: {{ approvals_required: 2 }}
-      quick_expiry: {{ expires_in: 1s }}
-  other:
-    environment: test
-agents:
-  bot: {{ workflow: sales, key_sha256: "{}" }}
-approvers:
-  alice: {{ key_sha256: "{}", workflows: [sales] }}
-  bob: {{ key_sha256: "{}", workflows: [sales] }}
-  carol: {{ key_sha256: "{}", workflows: [other] }}
-{more}"#,
-        key_sha256(&k.agent),
-        key_sha256(&k.alice),
-        key_sha256(&k.bob),
-        key_sha256(&k.carol_other),
-    );
-    let tool = |name: &str, approval: &str, path: &str| {
-        (
-            format!("tools/{name}.yaml"),
-            format!(
-                r#"name: {name}
-description: d
-scopes: [crm]
-input_schema:
-  type: object
-  additionalProperties: false
-  required: [name]
-  properties:
-    name: {{ type: string, maxLength: 20 }}
-    value_usd: {{ type: number, minimum: 0 }}
-upstream:
-  method: POST
-  url: {base}{path}
-  body: {{ name: "{{args.name}}", value_usd: "{{args.value_usd}}" }}
-  credential: crm
-  allow_private_network: true
-  timeout_ms: 10000
-approval: {approval}
-"#
-            ),
-        )
-    };
-    let tools = vec![
-        tool("risky", "always", "/echo/risky"),
-        tool("two_person", "always", "/echo/two"),
-        tool("quick_expiry", "always", "/echo/quick"),
-        tool(
-            "big_deals",
-            "{ when_matches: { properties: { value_usd: { minimum: 10000 } }, required: [value_usd] } }",
-            "/echo/deals",
-        ),
-        tool("plain", "never", "/echo/plain"),
-        tool("slow_risky", "always", "/slow"),
-    ];
-    (config, tools, k)
-}
+use crate::support::{ConfigDir, TestGateway, canary, code, golden, leaks};
 
 pub struct Setup {
     pub gw: TestGateway,
@@ -146,17 +48,7 @@ async fn setup() -> Setup {
 
 impl Setup {
     pub async fn post(&self, key: &str, path: &str, body: Value) -> (u16, Value) {
-        let r = self
-            .gw
-            .http
-            .post(self.gw.url(path))
-            .bearer_auth(key)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let st = r.status().as_u16();
-        (st, r.json().await.unwrap_or(Value::Null))
+        self.gw.post_json(key, path, body).await
     }
 
     pub async fn pending(&self, tool: &str, args: Value) -> String {
@@ -272,7 +164,7 @@ async fn twenty_racing_approvals_send_one_request() {
             ok += 1;
         }
     }
-    assert!(ok >= 1);
+    assert_eq!(ok, 1, "exactly one approval is accepted");
     assert_eq!(s.hits("/echo/risky"), 1, "exactly one upstream request");
 }
 
@@ -418,7 +310,7 @@ async fn only_approvers_of_the_workflow_may_see_or_decide() {
     let s = setup().await;
     let id = s.pending("risky", json!({"name": "Mine"})).await;
     let path = format!("/v1/pending-actions/{id}/approve");
-    // The requesting agent cannot approve; neither can an approver of another workflow.
+    // An agent key is not an approver key; neither can an approver of another workflow decide.
     let (st, v) = s.post(&s.k.agent, &path, json!({"reason": "self"})).await;
     assert_eq!((st, code(&v)), (403, "forbidden"));
     let (st, v) = s
@@ -440,6 +332,56 @@ async fn only_approvers_of_the_workflow_may_see_or_decide() {
     let (st, _) = s.gw.get(Some(&s.k.alice), &format!("/v1/calls/{id}")).await;
     assert_eq!(st, 403);
     assert_eq!(s.up.count(), 0);
+}
+
+#[tokio::test]
+async fn an_approver_named_like_the_requesting_agent_cannot_approve_its_action() {
+    let s = setup().await;
+    let id = s.pending("risky", json!({"name": "Self"})).await;
+    let path = format!("/v1/pending-actions/{id}/approve");
+    // Approver `bot` may see the action (it is listed for `sales`)...
+    let (st, v) =
+        s.gw.get(Some(&s.k.namesake), &format!("/v1/pending-actions/{id}"))
+            .await;
+    assert_eq!((st, v["agent"].as_str()), (200, Some("bot")), "{v}");
+    // ...but the action names `bot` as its requester: no self-approval.
+    let (st, v) = s
+        .post(&s.k.namesake, &path, json!({"reason": "mine"}))
+        .await;
+    assert_eq!((st, code(&v)), (403, "forbidden"), "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("requested an action cannot approve it"),
+        "{v}"
+    );
+    let (_, v) =
+        s.gw.get(Some(&s.k.alice), &format!("/v1/pending-actions/{id}"))
+            .await;
+    assert_eq!(v["status"], "pending_approval");
+    assert_eq!(v["approvals"], json!([]));
+    assert_eq!(s.up.count(), 0);
+    // Anyone else of the workflow still can.
+    let (st, v) = s.post(&s.k.alice, &path, json!({"reason": "ok"})).await;
+    assert_eq!((st, v["status"].as_str()), (200, Some("succeeded")), "{v}");
+    assert_eq!(s.hits("/echo/risky"), 1);
+}
+
+#[tokio::test]
+async fn the_approver_view_of_a_pending_action_matches_its_golden_file() {
+    let s = setup().await;
+    let id = s
+        .pending("two_person", json!({"name": "Golden", "value_usd": 12.5}))
+        .await;
+    let (st, v) =
+        s.gw.get(Some(&s.k.alice), &format!("/v1/pending-actions/{id}"))
+            .await;
+    assert_eq!(st, 200, "{v}");
+    assert!(!leaks(&v.to_string(), &s.secret));
+    // The request hash covers the upstream URL, whose port is random.
+    let text = golden::normalise_json(&v, &[(&s.up.base(), "http://UPSTREAM")], &["sha256"]);
+    golden::check("approver_view.json", &text);
 }
 
 #[tokio::test]

@@ -1,11 +1,21 @@
-//! The real binary: check, keygen, tools export, and refusing a bad config at start.
+//! The real binary: check, keygen, tools export, and refusing a bad config
+//! at start; `check` and `tools export` output against golden files.
 
-use std::process::Command;
+use std::collections::HashSet;
 
-use crate::support::{ConfigDir, Keys};
+use toolgate::identity::{Role, generate_key};
 
-fn toolgate() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_toolgate"))
+use crate::support::process::toolgate;
+use crate::support::{ConfigDir, Keys, canary, example_config, golden, repo_root};
+
+/// The agent key a `keygen` run printed.
+fn printed_key(stdout: &[u8]) -> String {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("tg_agent_"))
+        .expect("a key line")
+        .to_owned()
 }
 
 #[test]
@@ -94,28 +104,42 @@ fn keygen_prints_a_key_and_its_hash() {
         .unwrap();
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    let key = text
-        .lines()
-        .map(str::trim)
-        .find(|l| l.starts_with("tg_agent_"))
-        .expect("a key line")
-        .to_owned();
+    let key = printed_key(&out.stdout);
     assert!(key.len() >= 50);
     let hash = toolgate::identity::key_sha256(&key);
     assert!(
         text.contains(&format!("bot: {{ workflow: w, key_sha256: \"{hash}\" }}")),
         "{text}"
     );
-    let again = toolgate()
-        .args(["keygen", "--role", "admin", "--name", "x"])
-        .output()
-        .unwrap();
-    assert!(!String::from_utf8_lossy(&again.stdout).contains(&key));
+}
+
+#[test]
+fn keys_of_one_role_are_all_distinct() {
+    // Separate processes (each seeds its own generator)...
+    let mut seen = HashSet::new();
+    for _ in 0..8 {
+        let out = toolgate()
+            .args(["keygen", "--role", "agent", "--name", "bot"])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let key = printed_key(&out.stdout);
+        assert!(seen.insert(key.clone()), "keygen printed {key} twice");
+    }
+    // ...and many keys from one process.
+    for _ in 0..5000 {
+        let key = generate_key(Role::Agent);
+        assert!(key.starts_with("tg_agent_"), "{key}");
+        assert!(
+            seen.insert(key.clone()),
+            "generate_key returned {key} twice"
+        );
+    }
+    assert_eq!(seen.len(), 5008);
 }
 
 #[test]
 fn tools_export_prints_the_workflow_tools() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let out = toolgate()
         .args([
             "tools",
@@ -126,7 +150,7 @@ fn tools_export_prints_the_workflow_tools() {
             "anthropic",
             "--config",
         ])
-        .arg(root.join("examples/toolgate.yaml"))
+        .arg(example_config())
         .output()
         .unwrap();
     assert!(
@@ -175,4 +199,92 @@ fn serve_refuses_a_config_of_another_environment() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("workflows.w.environment"), "{err}");
     assert!(err.contains("refusing to start"), "{err}");
+}
+
+/// `toolgate tools export` of the example workflow in `format`.
+fn export(format: &str) -> String {
+    let out = toolgate()
+        .args([
+            "tools",
+            "export",
+            "--workflow",
+            "lead-routing",
+            "--format",
+            format,
+            "--config",
+        ])
+        .arg(example_config())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{format}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    serde_json::from_str::<serde_json::Value>(&text).expect("export prints JSON");
+    text
+}
+
+#[test]
+fn tools_export_matches_its_golden_files() {
+    for format in ["openai", "anthropic", "native"] {
+        golden::check(&format!("tools_export_{format}.json"), &export(format));
+    }
+}
+
+/// `toolgate check` of `config`: exit code, then stdout and stderr with the
+/// directory and repository paths normalised.
+fn check_report(config: &std::path::Path, dir: &std::path::Path, env: &[(&str, &str)]) -> String {
+    let out = toolgate()
+        .args(["check", "--config"])
+        .arg(config)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    let text = format!(
+        "exit: {}\n--- stdout\n{}--- stderr\n{}",
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    golden::replace_all(
+        &text,
+        &[
+            (&dir.display().to_string(), "<dir>"),
+            (&repo_root().display().to_string(), "<repo>"),
+        ],
+    )
+}
+
+#[test]
+fn check_output_matches_its_golden_files() {
+    // Known problems: a key hash of the wrong form, an unknown key in the
+    // config and one in a tool manifest.
+    let dir = ConfigDir::new();
+    dir.write(
+        "tools/a.yaml",
+        "name: a\ndescription: d\nscopes: [s]\ninput_schema: { type: object }\n\
+         upstream: { method: GET, url: \"https://api.example.com/a\", credential: c, timeout: 3 }\n",
+    );
+    dir.write(
+        "toolgate.yaml",
+        "environment: test\nlimits:\n  max_body_byts: 10\n\
+         workflows:\n  main: { environment: staging, scopes: [s] }\n\
+         agents:\n  bot: { workflow: nowhere, key_sha256: \"00\" }\n",
+    );
+    golden::check(
+        "check_problems.txt",
+        &check_report(&dir.config_path(), dir.path(), &[]),
+    );
+    // A clean config: the bundled example, its credential set.
+    let example = example_config();
+    let secret = canary("crm-");
+    let report = check_report(
+        &example,
+        example.parent().unwrap(),
+        &[("TOOLGATE_DEV_CRM_KEY", &secret)],
+    );
+    assert!(!report.contains(&secret), "check printed the credential");
+    golden::check("check_clean.txt", &report);
 }

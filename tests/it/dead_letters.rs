@@ -3,8 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::calls::leaks;
-use crate::support::{ConfigDir, Keys, TestGateway, canary, code};
+use crate::support::{ConfigDir, Keys, TestGateway, canary, code, leaks};
 
 #[tokio::test]
 async fn rejected_calls_are_kept_repaired_and_retried_once() {
@@ -60,26 +59,32 @@ async fn rejected_calls_are_kept_repaired_and_retried_once() {
 
     // Repair the source, then retry each once.
     std::fs::write(&secret_file, &good).unwrap();
-    let http = reqwest::Client::new();
-    let post = |path: String| {
-        let http = http.clone();
-        let url = gw.url(&path);
-        let key = keys.admin.clone();
-        async move {
-            let r = http.post(url).bearer_auth(key).send().await.unwrap();
-            (r.status().as_u16(), r.json::<Value>().await.unwrap())
-        }
-    };
     let ada = letters
         .iter()
         .find(|d| d["request"]["body"]["name"] == "Ada")
         .unwrap();
     let id = ada["id"].as_str().unwrap();
-    let (st, v) = post(format!("/v1/admin/dead-letters/{id}/retry")).await;
+    let (st, v) = gw
+        .api
+        .send(
+            "POST",
+            &keys.admin,
+            &format!("/v1/admin/dead-letters/{id}/retry"),
+            None,
+        )
+        .await;
     assert_eq!(st, 200, "{v}");
     assert_eq!(v["state"], "retried");
     assert_eq!(v["outcome"]["upstream_status"], 201);
-    let (st, v) = post(format!("/v1/admin/dead-letters/{id}/retry")).await;
+    let (st, v) = gw
+        .api
+        .send(
+            "POST",
+            &keys.admin,
+            &format!("/v1/admin/dead-letters/{id}/retry"),
+            None,
+        )
+        .await;
     assert_eq!((st, code(&v)), (409, "conflict"));
     let received: Vec<Value> = reqwest::get(format!("http://{up}/_dev/received"))
         .await
@@ -99,16 +104,16 @@ async fn rejected_calls_are_kept_repaired_and_retried_once() {
         .iter()
         .find(|d| d["request"]["body"]["name"] == "Grace")
         .unwrap();
-    let r = http
-        .delete(gw.url(&format!(
-            "/v1/admin/dead-letters/{}",
-            grace["id"].as_str().unwrap()
-        )))
-        .bearer_auth(&keys.admin)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    let (st, v) = gw
+        .api
+        .send(
+            "DELETE",
+            &keys.admin,
+            &format!("/v1/admin/dead-letters/{}", grace["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
     let (_, v) = gw.get(Some(&keys.admin), "/v1/admin/dead-letters").await;
     assert_eq!(v["dead_letters"].as_array().unwrap().len(), 1);
 

@@ -6,33 +6,15 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::calls::{Setup, setup};
-use crate::support::{TestGateway, code};
+use crate::support::calls_config::{Setup, setup, setup_with_env};
+use crate::support::{TestGateway, canary, code, leaks};
 
 async fn admin(s: &TestGateway, key: &str, path: &str) -> (u16, Value) {
-    let r = s
-        .http
-        .post(s.url(path))
-        .bearer_auth(key)
-        .json(&json!({"reason": "incident 42"}))
-        .send()
-        .await
-        .unwrap();
-    let st = r.status().as_u16();
-    (st, r.json().await.unwrap_or(Value::Null))
+    s.api.admin(key, path).await
 }
 
 async fn session(s: &TestGateway, key: &str, body: Value) -> (u16, Value) {
-    let r = s
-        .http
-        .post(s.url("/v1/sessions"))
-        .bearer_auth(key)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let st = r.status().as_u16();
-    (st, r.json().await.unwrap_or(Value::Null))
+    s.post_json(key, "/v1/sessions", body).await
 }
 
 #[tokio::test]
@@ -108,10 +90,50 @@ async fn a_disabled_credential_is_never_sent_until_enabled() {
 
 #[tokio::test]
 async fn reload_picks_up_the_current_value() {
-    let s = setup().await;
+    let (s, env) = setup_with_env("").await;
+    let call = json!({"tool": "echo", "arguments": {"id": "1"}});
+    let bearer = |s: &Setup| {
+        s.up.last().headers["authorization"]
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(s.gw.call(&s.keys.agent, call.clone()).await.0, 200);
+    assert_eq!(bearer(&s), format!("Bearer {}", s.secret));
+
+    // The operator changes the variable: the loaded value serves until a reload.
+    let new = canary("api-new-");
+    env.set("TEST_API_KEY", &new);
+    assert_eq!(s.gw.call(&s.keys.agent, call.clone()).await.0, 200);
+    assert_eq!(bearer(&s), format!("Bearer {}", s.secret));
+
     let (st, v) = admin(&s.gw, &s.keys.admin, "/v1/admin/credentials/api-key/reload").await;
-    assert_eq!(st, 200, "{v}");
-    assert!(v["version"].as_u64().unwrap() >= 1);
+    assert_eq!((st, v["status"].as_str()), (200, Some("reloaded")), "{v}");
+    assert!(v["version"].as_u64().unwrap() >= 2, "{v}");
+    let (st, body, _) = s.gw.call(&s.keys.agent, call.clone()).await;
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(bearer(&s), format!("Bearer {new}"));
+
+    // The new value echoed back is redacted, and so is the old one.
+    let (st, body, _) = s.gw.call(&s.keys.agent, json!({"tool": "leak"})).await;
+    assert_eq!(st, 200, "{body}");
+    let text = body.to_string();
+    assert!(!leaks(&text, &new), "{text}");
+    assert!(text.contains("[REDACTED:credential:api-key]"), "{text}");
+    let (st, body, _) =
+        s.gw.call(
+            &s.keys.agent,
+            json!({"tool": "echo", "arguments": {"id": "1", "nested": {"old": s.secret}}}),
+        )
+        .await;
+    assert_eq!(st, 200, "{body}");
+    let text = body.to_string();
+    assert!(!leaks(&text, &s.secret), "the old value came back: {text}");
+    assert_eq!(
+        body["result"]["body"]["nested"]["old"], "[REDACTED:credential:api-key]",
+        "{text}"
+    );
+
     // A credential whose source is missing cannot be reloaded.
     let (st, v) = admin(
         &s.gw,

@@ -15,6 +15,8 @@ mod credentials;
 mod dead_letters;
 mod egress;
 mod killswitch;
+mod layout;
+mod limits;
 mod oauth2;
 mod packaging;
 mod recovery;

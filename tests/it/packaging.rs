@@ -4,18 +4,16 @@
 //! builds in stages and runs as non-root with a health check whose command
 //! works; the sample CRM the compose file runs accepts only its credential.
 
-use std::path::Path;
-use std::process::Command;
-
 use serde_json::json;
 use toolgate::identity::{Role, generate_key, key_sha256};
 use yaml_rust2::{Yaml, YamlLoader};
 
-use crate::support::process::free_port;
-use crate::support::{ConfigDir, canary};
+use crate::support::http::Api;
+use crate::support::process::{free_port, toolgate};
+use crate::support::{ConfigDir, canary, repo_root};
 
 fn repo(rel: &str) -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)).unwrap()
+    std::fs::read_to_string(repo_root().join(rel)).unwrap()
 }
 
 /// A mapping's value, with `<<:` merge keys resolved.
@@ -76,7 +74,7 @@ fn the_compose_file_runs_two_replicas_on_one_redis_with_the_mounted_config() {
 #[test]
 fn the_compose_config_loads_once_keys_are_filled_in() {
     let dir = ConfigDir::new();
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/compose");
+    let src = repo_root().join("deploy/compose");
     for rel in ["tools/create_lead.yaml", "tools/get_lead.yaml"] {
         dir.write(rel, &std::fs::read_to_string(src.join(rel)).unwrap());
     }
@@ -140,7 +138,7 @@ fn the_image_builds_in_stages_and_runs_as_non_root_with_a_health_check() {
 async fn the_health_command_and_the_sample_upstream_work() {
     // Nothing listening: unhealthy.
     let port = free_port();
-    let out = Command::new(env!("CARGO_BIN_EXE_toolgate"))
+    let out = toolgate()
         .args([
             "health",
             "--url",
@@ -151,22 +149,17 @@ async fn the_health_command_and_the_sample_upstream_work() {
     assert!(!out.status.success());
     // The sample CRM: the one credential it was given, nothing else.
     let credential = canary("crm-");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_toolgate"))
+    let mut child = toolgate()
         .args(["sample-upstream", "--listen", &format!("127.0.0.1:{port}")])
         .env("TOOLGATE_DEV_CRM_KEY", &credential)
         .env("RUST_LOG", "warn")
         .spawn()
         .unwrap();
-    let http = reqwest::Client::builder().no_proxy().build().unwrap();
-    let url = format!("http://127.0.0.1:{port}/api/v2/leads");
-    let mut up = false;
-    for _ in 0..200 {
-        if http.get(&url).send().await.is_ok() {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
+    let sample = Api::new(format!("http://127.0.0.1:{port}"));
+    let (http, url) = (&sample.http, sample.url("/api/v2/leads"));
+    let up = sample
+        .wait_until_up("/api/v2/leads", std::time::Duration::from_secs(5))
+        .await;
     assert!(up, "the sample CRM did not start");
     let wrong = http.get(&url).bearer_auth("not-it").send().await.unwrap();
     assert_eq!(wrong.status(), 401);
@@ -179,7 +172,7 @@ async fn the_health_command_and_the_sample_upstream_work() {
         .unwrap();
     assert!(right.status().is_success(), "{}", right.status());
     // The health command against a live server.
-    let out = Command::new(env!("CARGO_BIN_EXE_toolgate"))
+    let out = toolgate()
         .args([
             "health",
             "--url",

@@ -1,15 +1,14 @@
 //! End to end through the real binary: an upstream that echoes the
-//! credential every way it can; neither the caller nor toolgate's own logs,
-//! captured at trace level, ever hold it.
+//! credential every way it can; the caller gets the right statuses with
+//! redaction markers where the credential was, and neither the answers nor
+//! toolgate's own logs, captured at trace level, ever hold it.
 
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use serde_json::{Value, json};
 
-use serde_json::json;
-
-use crate::calls::{config_yaml, leaks, tools_yaml};
+use crate::support::calls_config::{config_yaml, leaks, setup, tools_yaml};
+use crate::support::process::{Serve, free_port};
 use crate::support::upstream::Upstream;
-use crate::support::{ConfigDir, Keys, canary};
+use crate::support::{ConfigDir, Keys, canary, code};
 
 #[tokio::test]
 async fn nothing_echoed_reaches_the_caller_or_the_trace_logs() {
@@ -19,61 +18,70 @@ async fn nothing_echoed_reaches_the_caller_or_the_trace_logs() {
     for (rel, text) in tools_yaml(&up.base()) {
         dir.write(&rel, &text);
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    dir.write(
-        "toolgate.yaml",
-        &config_yaml(&keys, "")
-            .replace("listen: 127.0.0.1:0", &format!("listen: 127.0.0.1:{port}")),
-    );
+    dir.write("toolgate.yaml", &config_yaml(&keys, ""));
     let (api, basic, query) = (canary("api-"), canary("basic-"), canary("query-"));
     let log = dir.path().join("trace.log");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_toolgate"))
-        .args(["serve", "--config"])
-        .arg(dir.config_path())
-        .env("RUST_LOG", "trace")
-        .env("TEST_API_KEY", &api)
-        .env("TEST_BASIC", &basic)
-        .env("TEST_QUERY", &query)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let http = reqwest::Client::builder().no_proxy().build().unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    for _ in 0..200 {
-        if http.get(format!("{base}/healthz")).send().await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    let p = Serve::new(&dir.config_path(), free_port())
+        .envs(&[
+            ("TEST_API_KEY", &api),
+            ("TEST_BASIC", &basic),
+            ("TEST_QUERY", &query),
+        ])
+        .rust_log("trace")
+        .stderr_to(&log)
+        .start()
+        .await;
+    let api_marker = "[REDACTED:credential:api-key]";
+    let header_marker = r#""authorization":"[REDACTED:key]""#;
+    // Each call, the status and error code it must get, and the marker that
+    // must stand where the upstream echoed the credential.
+    let cases: [(Value, u16, Option<&str>, &str); 7] = [
+        (json!({"tool": "leak"}), 200, None, api_marker),
+        (json!({"tool": "leak_text"}), 200, None, api_marker),
+        (
+            json!({"tool": "status", "arguments": {"code": 500}}),
+            502,
+            Some("upstream_error"),
+            api_marker,
+        ),
+        (
+            json!({"tool": "status", "arguments": {"code": 401}}),
+            502,
+            Some("credential_rejected"),
+            "",
+        ),
+        // The echoed Authorization header sits under a sensitive key.
+        (json!({"tool": "echo_basic"}), 200, None, header_marker),
+        // The echoed query holds the credential percent-encoded as URL
+        // encoders write it; only the `api_key=` detector catches it today
+        // (see `a_credential_in_a_url_encoded_form_is_redacted` below).
+        (
+            json!({"tool": "echo_query"}),
+            200,
+            None,
+            "api_key=[REDACTED:",
+        ),
+        (
+            json!({"tool": "echo", "arguments": {"id": "1", "tag": "t"}}),
+            200,
+            None,
+            header_marker,
+        ),
+    ];
     let mut answers = String::new();
-    for call in [
-        json!({"tool": "leak"}),
-        json!({"tool": "leak_text"}),
-        json!({"tool": "status", "arguments": {"code": 500}}),
-        json!({"tool": "status", "arguments": {"code": 401}}),
-        json!({"tool": "echo_basic"}),
-        json!({"tool": "echo_query"}),
-        json!({"tool": "echo", "arguments": {"id": "1", "tag": "t"}}),
-    ] {
-        let r = http
-            .post(format!("{base}/v1/calls"))
-            .bearer_auth(&keys.agent)
-            .json(&call)
-            .send()
-            .await
-            .unwrap();
-        answers.push_str(&r.text().await.unwrap());
+    for (call, status, error, marker) in cases {
+        let (st, body, _) = p.api.call(&keys.agent, call.clone()).await;
+        let text = body.to_string();
+        assert_eq!(st, status, "{call}: {text}");
+        if let Some(c) = error {
+            assert_eq!(code(&body), c, "{call}: {text}");
+        }
+        assert!(text.contains(marker), "{call}: no {marker} in {text}");
+        answers.push_str(&text);
     }
-    assert!(up.count() >= 7);
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let _ = child.wait();
+    assert_eq!(up.count(), 7, "every call reached the upstream once");
+    p.signal("TERM");
+    assert!(p.wait().await.success());
     let logs = std::fs::read_to_string(&log).unwrap();
     assert!(
         logs.len() > 1000,
@@ -86,4 +94,29 @@ async fn nothing_echoed_reaches_the_caller_or_the_trace_logs() {
     }
     // The agent's own key never appears in the logs either.
     assert!(!logs.contains(&keys.agent));
+}
+
+#[tokio::test]
+#[ignore = "known gap: the redactor knows percent-encoding of every non-alphanumeric \
+            byte, not the RFC 3986 form (`-._~` literal) that URL encoders write"]
+async fn a_credential_in_a_url_encoded_form_is_redacted() {
+    let s = setup().await;
+    // The argument reaches the upstream in the query string and comes back
+    // in the echo, encoded the way every URL encoder encodes it.
+    let (st, body, _) =
+        s.gw.call(
+            &s.keys.agent,
+            json!({"tool": "echo", "arguments": {"id": "1", "q": s.secret}}),
+        )
+        .await;
+    assert_eq!(st, 200, "{body}");
+    let text = body.to_string();
+    assert!(!leaks(&text, &s.secret), "{text}");
+    assert!(
+        body["result"]["query"]
+            .as_str()
+            .unwrap()
+            .contains("q=[REDACTED:credential:api-key]"),
+        "{text}"
+    );
 }

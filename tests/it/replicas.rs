@@ -4,18 +4,16 @@
 //! spans both; with Redis gone calls fail closed and come back by themselves
 //! with nothing lost; the shared audit stream verifies; Redis holds no secret.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use toolgate::identity::{Role, generate_key, key_sha256};
 
-use crate::approvals::{Approvers, approval_config};
-use crate::calls::leaks;
-use crate::support::process::{Proc, free_port};
+use crate::support::approvals_config::{Approvers, approval_config};
+use crate::support::process::{Proc, free_port, toolgate};
 use crate::support::redis::{TestRedis, unique_env};
 use crate::support::upstream::Upstream;
-use crate::support::{ConfigDir, canary, code};
+use crate::support::{ConfigDir, canary, code, leaks};
 
 struct Cluster {
     up: Upstream,
@@ -80,7 +78,7 @@ impl Cluster {
     }
 
     fn verify_trail(&self, redis: &TestRedis) -> String {
-        let out = Command::new(env!("CARGO_BIN_EXE_toolgate"))
+        let out = toolgate()
             .args(["audit", "verify", &redis.url, "--environment", &self.env])
             .output()
             .unwrap();
@@ -137,27 +135,14 @@ async fn an_action_created_on_one_replica_is_approved_on_the_other_and_runs_once
     let path = format!("/v1/pending-actions/{id}/approve");
     let mut tasks = Vec::new();
     for i in 0..20 {
-        let base = if i % 2 == 0 {
-            a.base.clone()
+        let api = if i % 2 == 0 {
+            a.api.clone()
         } else {
-            b.base.clone()
+            b.api.clone()
         };
         let (key, path) = (c.k.alice.clone(), path.clone());
         tasks.push(tokio::spawn(async move {
-            let r = reqwest::Client::builder()
-                .no_proxy()
-                .build()
-                .unwrap()
-                .post(format!("{base}{path}"))
-                .bearer_auth(key)
-                .json(&json!({"reason": "ok"}))
-                .send()
-                .await
-                .unwrap();
-            (
-                r.status().as_u16(),
-                r.json::<Value>().await.unwrap_or(Value::Null),
-            )
+            api.post_json(&key, &path, json!({"reason": "ok"})).await
         }));
     }
     let mut succeeded = 0;

@@ -8,8 +8,7 @@ use std::time::Duration;
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::json;
 
-use crate::calls::leaks;
-use crate::support::{ConfigDir, Keys, TestGateway, canary};
+use crate::support::{ConfigDir, Keys, TestGateway, canary, leaks};
 
 #[tokio::test]
 async fn a_rotation_under_load_fails_no_call_and_the_store_holds_no_secret() {
@@ -110,13 +109,14 @@ async fn a_rotation_under_load_fails_no_call_and_the_store_holds_no_secret() {
         json!({"tool": "held", "arguments": {"note": "pending"}}),
     )
     .await;
-    let http = reqwest::Client::builder().no_proxy().build().unwrap();
-    http.post(gw.url("/v1/sessions"))
-        .bearer_auth(&keys.agent)
-        .json(&json!({"ttl_seconds": 60, "subject": "user-1"}))
-        .send()
-        .await
-        .unwrap();
+    let (st, v) = gw
+        .post_json(
+            &keys.agent,
+            "/v1/sessions",
+            json!({"ttl_seconds": 60, "subject": "user-1"}),
+        )
+        .await;
+    assert_eq!(st, 201, "{v}");
     std::fs::write(&secret_file, format!("{}\n", canary("rejected-"))).unwrap();
     let rejected = std::fs::read_to_string(&secret_file)
         .unwrap()

@@ -1,23 +1,35 @@
-//! Test harness: a real toolgate on 127.0.0.1:0 from a YAML config written to a
-//! temp dir, a real upstream HTTP server, and secrets generated per run.
+//! Test harness, shared by every test file: a real toolgate on 127.0.0.1:0
+//! from a YAML config written to a temp dir ([`TestGateway`]) or as a child
+//! process ([`process`]), one request helper family ([`http`]), real upstream
+//! servers ([`upstream`], [`redis`]), the one skip rule ([`skip`]), the
+//! configs the tests share, golden files, and secrets generated per run.
 
 #![allow(dead_code)]
 
+pub mod approvals_config;
+pub mod calls_config;
+pub mod golden;
+pub mod http;
+pub mod modgraph;
 pub mod process;
 pub mod redis;
+pub mod skip;
 pub mod upstream;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use rand::Rng;
 use rand::distr::Alphanumeric;
 use serde_json::Value;
 use tokio::sync::oneshot;
 use toolgate::identity::{Role, generate_key, key_sha256};
-use toolgate::secrets::MapEnv;
+use toolgate::secrets::{EnvSource, MapEnv};
+
+pub use self::calls_config::leaks;
+pub use self::http::Api;
 
 /// A random secret with the characters that make encodings differ.
 pub fn canary(label: &str) -> String {
@@ -93,10 +105,11 @@ impl ConfigDir {
     }
 }
 
-/// A running gateway.
+/// A running gateway, in process, on 127.0.0.1:0.
 pub struct TestGateway {
     pub addr: SocketAddr,
     pub http: reqwest::Client,
+    pub api: Api,
     pub gw: Arc<toolgate::Gateway>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -105,6 +118,11 @@ pub struct TestGateway {
 impl TestGateway {
     /// Load `config` (which must be valid) with these environment variables and serve it.
     pub async fn start(config: &Path, env: HashMap<String, String>) -> TestGateway {
+        TestGateway::start_with(config, Arc::new(MapEnv::new(env))).await
+    }
+
+    /// Load `config` (which must be valid) reading the environment from `env`, and serve it.
+    pub async fn start_with(config: &Path, env: Arc<dyn EnvSource>) -> TestGateway {
         let (cfg, _warnings) = match toolgate::config::load(config) {
             Ok(ok) => ok,
             Err(diags) => {
@@ -112,7 +130,7 @@ impl TestGateway {
                 panic!("test config does not load:\n{}", text.join("\n"));
             }
         };
-        let gw = toolgate::Gateway::standalone(cfg, Arc::new(MapEnv::new(env))).expect("gateway");
+        let gw = toolgate::Gateway::standalone(cfg, env).expect("gateway");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
@@ -123,9 +141,11 @@ impl TestGateway {
             })
             .await;
         });
+        let api = Api::new(format!("http://{addr}"));
         TestGateway {
             addr,
-            http: reqwest::Client::builder().no_proxy().build().unwrap(),
+            http: api.http.clone(),
+            api,
             gw,
             stop: Some(tx),
             task: Some(task),
@@ -133,71 +153,26 @@ impl TestGateway {
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
+        self.api.url(path)
     }
 
     /// POST a native call with `key`.
     pub async fn call(&self, key: &str, body: Value) -> (u16, Value, reqwest::header::HeaderMap) {
-        let r = self
-            .http
-            .post(self.url("/v1/calls"))
-            .bearer_auth(key)
-            .json(&body)
-            .send()
-            .await
-            .expect("gateway reachable");
-        let status = r.status().as_u16();
-        let headers = r.headers().clone();
-        let text = r.text().await.unwrap();
-        let v = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        (status, v, headers)
+        self.api.call(key, body).await
     }
 
-    /// POST raw bytes with a content type.
     /// POST a JSON body to `path` with `key`.
     pub async fn post_json(&self, key: &str, path: &str, body: Value) -> (u16, Value) {
-        let r = self
-            .http
-            .post(self.url(path))
-            .bearer_auth(key)
-            .json(&body)
-            .send()
-            .await
-            .expect("gateway reachable");
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
+        self.api.post_json(key, path, body).await
     }
 
+    /// POST raw bytes with a content type to `/v1/calls`.
     pub async fn post_raw(&self, key: &str, content_type: &str, body: Vec<u8>) -> (u16, Value) {
-        let r = self
-            .http
-            .post(self.url("/v1/calls"))
-            .bearer_auth(key)
-            .header("content-type", content_type)
-            .body(body)
-            .send()
-            .await
-            .expect("gateway reachable");
-        let status = r.status().as_u16();
-        let text = r.text().await.unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
+        self.api.post_raw(key, content_type, body).await
     }
 
     pub async fn get(&self, key: Option<&str>, path: &str) -> (u16, Value) {
-        let mut req = self.http.get(self.url(path));
-        if let Some(k) = key {
-            req = req.bearer_auth(k);
-        }
-        let r = req.send().await.expect("gateway reachable");
-        let status = r.status().as_u16();
-        let text = r.text().await.unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
+        self.api.get(key, path).await
     }
 
     pub async fn stop(mut self) {
@@ -216,6 +191,40 @@ impl Drop for TestGateway {
             let _ = tx.send(());
         }
     }
+}
+
+/// An environment a test can change while the gateway runs (an operator
+/// rotating a variable), read through toolgate's `EnvSource`.
+#[derive(Clone, Default)]
+pub struct SharedEnv(Arc<RwLock<HashMap<String, String>>>);
+
+impl SharedEnv {
+    pub fn new(vars: HashMap<String, String>) -> SharedEnv {
+        SharedEnv(Arc::new(RwLock::new(vars)))
+    }
+
+    pub fn set(&self, name: &str, value: &str) {
+        self.0
+            .write()
+            .unwrap()
+            .insert(name.to_owned(), value.to_owned());
+    }
+}
+
+impl EnvSource for SharedEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        self.0.read().unwrap().get(name).cloned()
+    }
+}
+
+/// The repository root (for shipped files).
+pub fn repo_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The bundled example configuration (its tools sit next to it).
+pub fn example_config() -> PathBuf {
+    repo_root().join("examples/toolgate.yaml")
 }
 
 /// The error code of an error body.

@@ -19,11 +19,6 @@ impl Drop for TestRedis {
     }
 }
 
-fn skip(msg: &str) {
-    assert!(std::env::var("TOOLGATE_REQUIRE_SERVERS").is_err(), "{msg}");
-    eprintln!("{msg}");
-}
-
 /// A name no other test run uses: each test keeps to its own environment prefix.
 pub fn unique_env(label: &str) -> String {
     format!(
@@ -61,8 +56,8 @@ impl TestRedis {
             dir: Some(dir),
         };
         if !r.start().await {
-            skip(
-                "skipped: no Redis (set TOOLGATE_TEST_REDIS_URL or put `redis-server` on PATH: apt-get install redis-server)",
+            super::skip::unavailable(
+                "no Redis (set TOOLGATE_TEST_REDIS_URL or put `redis-server` on PATH: apt-get install redis-server)",
             );
             return None;
         }

@@ -21,7 +21,8 @@ use crate::actions::{
     self, Action, Decision, Edit, FrozenRequest, IdempotencyRecord, Outcome, State, Step,
 };
 use crate::audit::Event;
-use crate::config::{ToolBinding, WorkflowDef};
+use crate::catalog::ToolBinding;
+use crate::config::WorkflowDef;
 use crate::error::{ApiError, Code};
 use crate::pipeline::audit::Trail;
 use crate::pipeline::rate_limit::store_unavailable;
@@ -297,7 +298,7 @@ pub async fn view_for(gw: &Gateway, who: &Approver<'_>, id: &str) -> Result<Valu
 }
 
 fn binding<'g>(gw: &'g Gateway, a: &Action) -> Option<&'g Arc<ToolBinding>> {
-    gw.config.workflows.get(&a.workflow)?.tools.get(&a.tool)
+    gw.catalog.binding(&a.workflow, &a.tool)
 }
 
 /// Approve (optionally with edited arguments). Executes when the quorum is reached.

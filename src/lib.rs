@@ -30,7 +30,7 @@ pub mod telemetry;
 
 use std::sync::Arc;
 
-use config::Config;
+use catalog::{Catalog, Loaded};
 use identity::Identities;
 use pipeline::egress::Egress;
 use redact::{Redactor, SharedRedactor};
@@ -39,7 +39,9 @@ use store::{FileStore, MemoryStore, Store};
 
 /// Everything a request needs, built once from a validated config.
 pub struct Gateway {
-    pub config: Arc<Config>,
+    pub config: Arc<config::Config>,
+    /// Every workflow's callable tools: `catalog.binding(workflow, tool)`.
+    pub catalog: Arc<Catalog>,
     pub identities: Identities,
     pub credentials: Credentials,
     pub redactor: Arc<SharedRedactor>,
@@ -63,7 +65,7 @@ pub struct Gateway {
 impl Gateway {
     /// Build the gateway; `redactor` is shared with the log writer so logs are scrubbed too.
     pub fn new(
-        config: Config,
+        config: Loaded,
         env: Arc<dyn EnvSource>,
         redactor: Arc<SharedRedactor>,
     ) -> anyhow::Result<Arc<Gateway>> {
@@ -73,7 +75,7 @@ impl Gateway {
     /// A gateway whose audit records go to `sink` instead of the configured
     /// file (tests and benchmarks).
     pub fn with_audit_sink(
-        config: Config,
+        config: Loaded,
         env: Arc<dyn EnvSource>,
         sink: Arc<dyn audit::AuditSink>,
     ) -> anyhow::Result<Arc<Gateway>> {
@@ -86,11 +88,12 @@ impl Gateway {
     }
 
     fn build(
-        config: Config,
+        loaded: Loaded,
         env: Arc<dyn EnvSource>,
         redactor: Arc<SharedRedactor>,
         sink: Option<Arc<dyn audit::AuditSink>>,
     ) -> anyhow::Result<Arc<Gateway>> {
+        let Loaded { config, catalog } = loaded;
         let credentials = Credentials::new(&config, env, redactor.clone());
         let configured_key = match &config.audit.hmac_key {
             Some(source) => Some(
@@ -179,6 +182,7 @@ impl Gateway {
         Ok(Arc::new(Gateway {
             identities: Identities::new(&config),
             config: Arc::new(config),
+            catalog: Arc::new(catalog),
             credentials,
             redactor,
             egress: Egress::new()?,
@@ -194,7 +198,7 @@ impl Gateway {
     }
 
     /// A gateway with its own redactor (tests, tools).
-    pub fn standalone(config: Config, env: Arc<dyn EnvSource>) -> anyhow::Result<Arc<Gateway>> {
+    pub fn standalone(config: Loaded, env: Arc<dyn EnvSource>) -> anyhow::Result<Arc<Gateway>> {
         Gateway::new(
             config,
             env,

@@ -48,7 +48,7 @@ use crate::Gateway;
 use crate::actions::{self, IdempotencyRecord};
 use crate::approvals;
 use crate::audit::Event;
-use crate::config::ToolBinding;
+use crate::catalog::ToolBinding;
 use crate::error::{ApiError, Code};
 use audit::Trail;
 use rate_limit::store_unavailable;

@@ -13,7 +13,7 @@ use crate::Gateway;
 use crate::actions::{self, Action, FrozenRequest, State};
 use crate::approvals;
 use crate::audit::Event;
-use crate::config::ToolBinding;
+use crate::catalog::ToolBinding;
 use crate::error::ApiError;
 use crate::store::now_ms;
 

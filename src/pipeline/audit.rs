@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::Gateway;
 use crate::audit::{Entry, Event, Receipt, chain};
-use crate::config::ToolBinding;
+use crate::catalog::ToolBinding;
 use crate::error::{ApiError, Code};
 use crate::redact::JsonOptions;
 use crate::secrets::Loaded;
@@ -66,12 +66,7 @@ impl<'g> Trail<'g> {
         t.action(&a.id);
         t.request(&a.request.sha256);
         t.subject = a.subject.clone();
-        match gw
-            .config
-            .workflows
-            .get(&a.workflow)
-            .and_then(|w| w.tools.get(&a.tool))
-        {
+        match gw.catalog.binding(&a.workflow, &a.tool) {
             Some(b) => t.arguments(b, &a.arguments, &a.args_sha256),
             None => t.base.args_sha256 = Some(a.args_sha256.clone()),
         }

@@ -10,7 +10,7 @@ use http::{HeaderMap, HeaderValue, Method, header};
 use serde_json::{Value, json};
 use url::Url;
 
-use crate::config::ToolBinding;
+use crate::catalog::ToolBinding;
 use crate::error::ApiError;
 
 /// A request on its way upstream.

@@ -11,7 +11,8 @@ use secrecy::ExposeSecret;
 
 use super::build::UpstreamRequest;
 use crate::Gateway;
-use crate::config::{CredentialDef, Inject, ToolBinding};
+use crate::catalog::ToolBinding;
+use crate::config::{CredentialDef, Inject};
 use crate::error::{ApiError, Code};
 use crate::secrets::{CredentialError, Loaded, basic_header};
 

@@ -3,7 +3,7 @@
 use crate::support::{ConfigDir, Keys};
 
 fn messages(dir: &ConfigDir) -> Vec<String> {
-    match toolgate::config::load(&dir.config_path()) {
+    match toolgate::catalog::load(&dir.config_path()) {
         Ok(_) => Vec::new(),
         Err(d) => d.iter().map(|d| d.to_string()).collect(),
     }
@@ -169,11 +169,11 @@ fn url_templates_are_checked_at_load() {
 #[test]
 fn the_shipped_examples_and_schemas_load() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let (config, _) =
-        toolgate::config::load(&root.join("examples/toolgate.yaml")).expect("examples load");
-    assert_eq!(config.environment, "development");
-    let w = &config.workflows["lead-routing"];
-    assert!(w.tools.contains_key("create_lead") && !w.tools.contains_key("delete_lead"));
+    let (loaded, _) =
+        toolgate::catalog::load(&root.join("examples/toolgate.yaml")).expect("examples load");
+    assert_eq!(loaded.config.environment, "development");
+    let w = loaded.catalog.tools("lead-routing").unwrap();
+    assert!(w.contains_key("create_lead") && !w.contains_key("delete_lead"));
     // The shipped JSON Schemas accept the shipped files.
     for (schema, files) in [
         (
@@ -210,8 +210,11 @@ fn the_shipped_examples_and_schemas_load() {
 #[test]
 fn formats_are_asserted_and_overlays_enforced() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let (config, _) = toolgate::config::load(&root.join("examples/toolgate.yaml")).unwrap();
-    let b = &config.workflows["lead-routing"].tools["create_lead"];
+    let (loaded, _) = toolgate::catalog::load(&root.join("examples/toolgate.yaml")).unwrap();
+    let b = loaded
+        .catalog
+        .binding("lead-routing", "create_lead")
+        .unwrap();
     let ok = serde_json::json!({"name": "Ada", "email": "ada@example.com", "source": "chat"});
     assert!(b.validator.is_valid(&ok));
     let bad_email = serde_json::json!({"name": "Ada", "email": "not an email", "source": "chat"});

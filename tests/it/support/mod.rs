@@ -105,7 +105,7 @@ pub struct TestGateway {
 impl TestGateway {
     /// Load `config` (which must be valid) with these environment variables and serve it.
     pub async fn start(config: &Path, env: HashMap<String, String>) -> TestGateway {
-        let (cfg, _warnings) = match toolgate::config::load(config) {
+        let (cfg, _warnings) = match toolgate::catalog::load(config) {
             Ok(ok) => ok,
             Err(diags) => {
                 let text: Vec<String> = diags.iter().map(|d| d.to_string()).collect();

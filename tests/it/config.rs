@@ -166,44 +166,90 @@ fn url_templates_are_checked_at_load() {
     assert!(msgs.contains("mixes a placeholder with text"), "{msgs}");
 }
 
+/// Every `*.yaml` / `*.json` file under `dir` (recursively), sorted.
+fn shipped_files(dir: &std::path::Path, ext: &str) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(shipped_files(&p, ext));
+        } else if p.extension().is_some_and(|x| x == ext) {
+            out.push(p);
+        }
+    }
+    out.sort();
+    out
+}
+
 #[test]
-fn the_shipped_examples_and_schemas_load() {
+fn every_shipped_config_manifest_and_schema_loads() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let (loaded, _) =
         toolgate::catalog::load(&root.join("examples/toolgate.yaml")).expect("examples load");
     assert_eq!(loaded.config.environment, "development");
+    // Every manifest in tools/ is loaded (none is skipped or dropped).
+    let manifests = shipped_files(&root.join("tools"), "yaml");
+    assert_eq!(loaded.config.tools.len(), manifests.len());
     let w = loaded.catalog.tools("lead-routing").unwrap();
     assert!(w.contains_key("create_lead") && !w.contains_key("delete_lead"));
-    // The shipped JSON Schemas accept the shipped files.
-    for (schema, files) in [
-        (
-            "schemas/toolgate.schema.json",
-            vec!["examples/toolgate.yaml".to_owned()],
-        ),
-        (
-            "schemas/tool.schema.json",
-            std::fs::read_dir(root.join("examples/tools"))
-                .unwrap()
-                .map(|e| {
-                    e.unwrap()
-                        .path()
-                        .strip_prefix(root)
-                        .unwrap()
-                        .display()
-                        .to_string()
-                })
-                .collect(),
-        ),
-    ] {
+
+    // What `toolgate dev` bundles is the same set, and loads where it is written.
+    let dir = tempfile::tempdir().unwrap();
+    let keys = toolgate::dev::mint_keys();
+    let upstream = toolgate::dev::EXAMPLE_UPSTREAM.parse().unwrap();
+    let path = toolgate::dev::write_examples(dir.path(), upstream, &keys).unwrap();
+    let (dev, _) = toolgate::catalog::load(&path).unwrap_or_else(|d| {
+        panic!(
+            "{}",
+            d.iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
+    });
+    assert_eq!(dev.config.tools.len(), manifests.len());
+    assert_eq!(dev.catalog.len(), loaded.catalog.len());
+
+    // The shipped JSON Schemas accept every shipped file of their format.
+    let validator = |rel: &str| {
         let schema: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(root.join(schema)).unwrap()).unwrap();
-        let v = jsonschema::validator_for(&schema).unwrap();
+            serde_json::from_str(&std::fs::read_to_string(root.join(rel)).unwrap()).unwrap();
+        jsonschema::validator_for(&schema).unwrap()
+    };
+    let mut configs = vec![
+        root.join("examples/toolgate.yaml"),
+        root.join("deploy/compose/toolgate.yaml"),
+    ];
+    configs.sort();
+    let mut tools = manifests.clone();
+    tools.extend(shipped_files(&root.join("deploy/compose/tools"), "yaml"));
+    for (schema, files) in [
+        ("schemas/toolgate.schema.json", configs),
+        ("schemas/tool.schema.json", tools),
+    ] {
+        let v = validator(schema);
         for f in files {
-            let (doc, _) =
-                toolgate::config::yaml::parse(&std::fs::read_to_string(root.join(&f)).unwrap())
-                    .unwrap();
-            assert!(v.is_valid(&doc), "{f} does not match its schema");
+            // deploy/ ships placeholders where each operator puts their keys' hashes.
+            let text = std::fs::read_to_string(&f).unwrap().replace(
+                "key_sha256: \"REPLACE\"",
+                &format!("key_sha256: \"{}\"", "0".repeat(64)),
+            );
+            let (doc, _) = toolgate::config::yaml::parse(&text)
+                .unwrap_or_else(|_| panic!("{} is not YAML", f.display()));
+            assert!(v.is_valid(&doc), "{} does not match {schema}", f.display());
         }
+    }
+    // Every schema shipped compiles as toolgate compiles user schemas.
+    let schemas = shipped_files(&root.join("schemas"), "json");
+    assert!(schemas.len() >= 4, "{schemas:?}");
+    for f in schemas {
+        let s: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
+        assert!(
+            toolgate::config::compile_schema(&s).is_ok(),
+            "{} does not compile",
+            f.display()
+        );
     }
 }
 

@@ -221,7 +221,7 @@ fn every_shipped_config_manifest_and_schema_loads() {
         root.join("deploy/compose/toolgate.yaml"),
     ];
     configs.sort();
-    let mut tools = manifests.clone();
+    let mut tools = manifests;
     tools.extend(shipped_files(&root.join("deploy/compose/tools"), "yaml"));
     for (schema, files) in [
         ("schemas/toolgate.schema.json", configs),
@@ -342,4 +342,110 @@ fn oauth2_and_shared_store_settings_are_checked_at_load() {
     assert!(m.contains("not available in this version"), "{m}");
     let m = load("store: { kind: redis }\n", ok);
     assert!(m.contains("needs `url"), "{m}");
+}
+
+#[test]
+fn store_path_names_a_directory_or_the_database_file() {
+    let store_of = |yaml: &str, setup: &dyn Fn(&ConfigDir)| {
+        let dir = ConfigDir::new();
+        std::fs::create_dir_all(dir.path().join("tools")).unwrap();
+        setup(&dir);
+        dir.write("toolgate.yaml", &format!("environment: test\n{yaml}"));
+        let (loaded, _) = toolgate::catalog::load(&dir.config_path()).unwrap_or_else(|d| {
+            panic!(
+                "{}",
+                d.iter()
+                    .map(|d| d.to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            )
+        });
+        let toolgate::config::StoreConfig::File(file) = &loaded.config.store else {
+            panic!("not a file store: {:?}", loaded.config.store);
+        };
+        (file.strip_prefix(dir.path()).unwrap().to_path_buf(), dir)
+    };
+    let none = |_: &ConfigDir| {};
+    let rel = |p: &str| std::path::PathBuf::from(p);
+    // As SPEC writes it: a directory, created at start, the database inside.
+    assert_eq!(
+        store_of("store: { kind: file, path: ./data }\n", &none).0,
+        rel("data/toolgate.redb")
+    );
+    assert_eq!(
+        store_of("store: { kind: file, path: state/ }\n", &none).0,
+        rel("state/toolgate.redb")
+    );
+    // An existing directory, whatever its name.
+    let mkdir = |d: &ConfigDir| std::fs::create_dir_all(d.path().join("db.redb")).unwrap();
+    assert_eq!(
+        store_of("store: { kind: file, path: db.redb }\n", &mkdir).0,
+        rel("db.redb/toolgate.redb")
+    );
+    // The database file itself: a new *.redb path, or any existing file.
+    assert_eq!(
+        store_of("store: { kind: file, path: data/store.redb }\n", &none).0,
+        rel("data/store.redb")
+    );
+    let existing = |d: &ConfigDir| {
+        d.write("state/db", "");
+    };
+    assert_eq!(
+        store_of("store: { kind: file, path: state/db }\n", &existing).0,
+        rel("state/db")
+    );
+    // Defaults: no store, or no path.
+    assert_eq!(store_of("", &none).0, rel("data/toolgate.redb"));
+    assert_eq!(
+        store_of("store: { kind: file }\n", &none).0,
+        rel("data/toolgate.redb")
+    );
+}
+
+#[test]
+fn places_serve_could_not_open_are_errors_at_load() {
+    let dir = ConfigDir::new();
+    std::fs::create_dir_all(dir.path().join("tools")).unwrap();
+    dir.write("blocker", "a file, not a directory\n");
+    std::fs::create_dir_all(dir.path().join("data/toolgate.redb")).unwrap();
+    let load = |yaml: &str| {
+        dir.write("toolgate.yaml", &format!("environment: test\n{yaml}"));
+        messages(&dir).join("\n")
+    };
+    let cfg = dir.config_path().display().to_string();
+    let m = load("store: { kind: file, path: blocker/state }\n");
+    assert!(
+        m.contains(&format!("{cfg}:2: error: store.path: the store database"))
+            && m.contains("is not a directory"),
+        "{m}"
+    );
+    // A directory where the database file goes.
+    let m = load("store: { kind: file, path: data }\n");
+    assert!(
+        m.contains("store.path: the store database") && m.contains("is a directory, not a file"),
+        "{m}"
+    );
+    let m = load("store: { kind: memory }\naudit: { kind: file, path: blocker/audit.jsonl }\n");
+    assert!(
+        m.contains(&format!("{cfg}:3: error: audit.path: the audit trail"))
+            && m.contains("is not a directory"),
+        "{m}"
+    );
+    let m = load("store: { kind: memory }\naudit: { kind: file, path: data }\n");
+    assert!(m.contains("audit.path: the audit trail"), "{m}");
+    // Keys that do not apply to the store's kind are named, with their line.
+    let m = load("store:\n  kind: memory\n  path: data\n");
+    assert!(
+        m.contains(&format!(
+            "{cfg}:4: error: store.path: this key does not apply here"
+        )),
+        "{m}"
+    );
+    let m = load("store: { kind: redis, url: \"redis://127.0.0.1:6379/0\", path: x }\n");
+    assert!(
+        m.contains("store.path: this key does not apply here"),
+        "{m}"
+    );
+    // With a usable place, the same config loads.
+    assert_eq!(load("store: { kind: file, path: state }\n"), "");
 }

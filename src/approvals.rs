@@ -298,7 +298,7 @@ pub async fn view_for(gw: &Gateway, who: &Approver<'_>, id: &str) -> Result<Valu
 }
 
 fn binding<'g>(gw: &'g Gateway, a: &Action) -> Option<&'g Arc<ToolBinding>> {
-    gw.catalog.binding(&a.workflow, &a.tool)
+    gw.binding(&a.workflow, &a.tool)
 }
 
 /// Approve (optionally with edited arguments). Executes when the quorum is reached.

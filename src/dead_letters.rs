@@ -171,7 +171,7 @@ pub async fn retry(gw: &Gateway, admin: &str, id: &str) -> Result<Value, ApiErro
         ));
     };
     record(gw, Event::DeadLetterRetry, admin, &d).await?;
-    let binding = gw.catalog.binding(&d.workflow, &d.tool).cloned();
+    let binding = gw.binding(&d.workflow, &d.tool).cloned();
     let result = match (binding, d.request.thaw()) {
         (Some(b), Some(req)) => {
             let mut trail = Trail::new(gw);

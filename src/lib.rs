@@ -87,6 +87,11 @@ impl Gateway {
         )
     }
 
+    /// The tool `tool` as workflow `workflow` offers it.
+    pub fn binding(&self, workflow: &str, tool: &str) -> Option<&Arc<catalog::ToolBinding>> {
+        self.catalog.binding(workflow, tool)
+    }
+
     fn build(
         loaded: Loaded,
         env: Arc<dyn EnvSource>,

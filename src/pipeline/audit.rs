@@ -66,7 +66,7 @@ impl<'g> Trail<'g> {
         t.action(&a.id);
         t.request(&a.request.sha256);
         t.subject = a.subject.clone();
-        match gw.catalog.binding(&a.workflow, &a.tool) {
+        match gw.binding(&a.workflow, &a.tool) {
             Some(b) => t.arguments(b, &a.arguments, &a.args_sha256),
             None => t.base.args_sha256 = Some(a.args_sha256.clone()),
         }

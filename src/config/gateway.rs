@@ -4,7 +4,7 @@
 //! refuses what `toolgate serve` would refuse at start.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,9 +23,13 @@ const DEFAULT_STORE_DIR: &str = "data";
 /// The audit trail when `audit.path` is not set.
 const DEFAULT_AUDIT_PATH: &str = "data/audit.jsonl";
 
+/// The listen address when none is set.
+const DEFAULT_LISTEN: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8080));
+
 /// The process-wide settings of one gateway.
 pub(super) struct Settings {
-    pub listen: Option<SocketAddr>,
+    /// The default stands in when the setting is invalid (reported; the load fails).
+    pub listen: SocketAddr,
     pub limits: Limits,
     pub sessions_max_ttl: Duration,
     pub vault: VaultConfig,
@@ -35,19 +39,15 @@ pub(super) struct Settings {
 }
 
 pub(super) fn build(raw: &RawConfig, base_dir: &Path, ctx: &mut FileCtx<'_>) -> Settings {
-    let listen = match raw
-        .listen
-        .as_deref()
-        .unwrap_or("127.0.0.1:8080")
-        .parse::<SocketAddr>()
-    {
-        Ok(a) => Some(a),
-        Err(_) => {
+    let listen = match raw.listen.as_deref().map(str::parse::<SocketAddr>) {
+        None => DEFAULT_LISTEN,
+        Some(Ok(a)) => a,
+        Some(Err(_)) => {
             ctx.error(
                 "/listen",
                 "listen must be host:port with an IP address, e.g. 127.0.0.1:8080",
             );
-            None
+            DEFAULT_LISTEN
         }
     };
     if raw.tls.is_some() {

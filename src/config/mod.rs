@@ -113,19 +113,16 @@ pub(crate) fn read(path: &Path) -> (Option<Config>, Vec<Diagnostic>) {
         hasher.update(name.as_bytes());
         hasher.update(serde_json::to_vec(&tool.input_schema).unwrap_or_default());
     }
-    let (Some(listen), audit) = (settings.listen, settings.audit) else {
-        return (None, diags);
-    };
     let config = Config {
         base_dir,
         environment: env,
-        listen,
+        listen: settings.listen,
         limits: settings.limits,
         sessions_max_ttl: settings.sessions_max_ttl,
         vault: settings.vault,
         store: settings.store,
         store_encryption_key: settings.store_encryption_key,
-        audit,
+        audit: settings.audit,
         credentials,
         tools,
         workflows,

@@ -65,7 +65,7 @@ fn every_problem_is_reported_at_once() {
     dir.write(
         "toolgate.yaml",
         &format!(
-            "environment: production\n\
+            "environment: production\nlisten: nowhere\n\
              credentials:\n  crm:\n    environment: staging\n    source: {{ env: X }}\n    inject: {{ header: Authorization }}\n\
              workflows:\n  main:\n    environment: staging\n    scopes: [s]\n    credentials: {{ crm: nope }}\n    tools: {{ ghost: {{}} }}\n  other:\n    environment: production\n    scopes: [s]\n\
              {}",
@@ -83,6 +83,7 @@ fn every_problem_is_reported_at_once() {
         "workflows.main.credentials.crm: unknown credential \"nope\"",
         "workflows.main.tools.ghost: unknown tool \"ghost\"",
         "tool \"c\" needs credential slot \"crm\", which this workflow does not bind",
+        "listen: listen must be host:port",
     ] {
         assert!(msgs.contains(needle), "missing {needle:?} in:\n{msgs}");
     }

@@ -94,7 +94,7 @@ async fn calls(sink: Arc<dyn AuditSink>, secs: u64, up: &str) -> f64 {
         ),
     )
     .unwrap();
-    let (cfg, _) = toolgate::config::load(&dir.path().join("toolgate.yaml")).unwrap();
+    let (cfg, _) = toolgate::catalog::load(&dir.path().join("toolgate.yaml")).unwrap();
     let env = toolgate::secrets::MapEnv::new(
         [("K".to_owned(), "bench-secret-0123456789abcdef".to_owned())].into(),
     );

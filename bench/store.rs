@@ -72,7 +72,7 @@ async fn gateway(store: &str, audit: &str, env: &str, up: &str) -> Gw {
 
 /// Serve the config in `dir` on a free port; its base URL.
 async fn serve(dir: &std::path::Path) -> String {
-    let (cfg, _) = toolgate::config::load(&dir.join("toolgate.yaml")).expect("bench config");
+    let (cfg, _) = toolgate::catalog::load(&dir.join("toolgate.yaml")).expect("bench config");
     let env = MapEnv::new([("K".to_owned(), "bench-secret-value-0123456789".to_owned())].into());
     let gw = toolgate::Gateway::standalone(cfg, Arc::new(env)).unwrap();
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
 
+use crate::catalog::Catalog;
 use crate::config::Config;
 
 #[derive(Default)]
@@ -29,12 +30,14 @@ impl Use {
 /// The review of the trail the config names: its files, or its Redis stream.
 pub fn review_configured(
     config: &Config,
+    catalog: &Catalog,
     since: Duration,
     now: SystemTime,
 ) -> Result<Value, String> {
     if !config.audit.redis {
         return Ok(review(
             config,
+            catalog,
             std::slice::from_ref(&config.audit.path),
             since,
             now,
@@ -48,6 +51,7 @@ pub fn review_configured(
         crate::audit::redis::open_reader(url, &config.environment).map_err(|e| e.to_string())?;
     Ok(review_records(
         config,
+        catalog,
         reader.lines().map_while(Result::ok),
         since,
         now,
@@ -55,17 +59,24 @@ pub fn review_configured(
 }
 
 /// Build the review from the config and the trail files (rotated ones included).
-pub fn review(config: &Config, trail: &[PathBuf], since: Duration, now: SystemTime) -> Value {
+pub fn review(
+    config: &Config,
+    catalog: &Catalog,
+    trail: &[PathBuf],
+    since: Duration,
+    now: SystemTime,
+) -> Value {
     let lines = crate::audit::verify::expand(trail)
         .into_iter()
         .filter_map(|path| std::fs::File::open(path).ok())
         .flat_map(|f| BufReader::new(f).lines().map_while(Result::ok));
-    review_records(config, lines, since, now)
+    review_records(config, catalog, lines, since, now)
 }
 
 /// Build the review from the trail's records, one JSON line each.
 pub fn review_records(
     config: &Config,
+    catalog: &Catalog,
     lines: impl Iterator<Item = String>,
     since: Duration,
     now: SystemTime,
@@ -102,7 +113,8 @@ pub fn review_records(
         .values()
         .map(|a| {
             let w = config.workflows.get(&a.workflow);
-            let callable: Vec<&String> = w.map(|w| w.tools.keys().collect()).unwrap_or_default();
+            let tools = catalog.tools(&a.workflow);
+            let callable: Vec<&String> = tools.map(|t| t.keys().collect()).unwrap_or_default();
             let granted: BTreeSet<&String> =
                 w.map(|w| w.scopes.iter().collect()).unwrap_or_default();
             let mut used_tools = serde_json::Map::new();
@@ -110,7 +122,7 @@ pub fn review_records(
             for t in &callable {
                 if let Some(u) = tools_used.get(&(a.name.clone(), (*t).clone())) {
                     used_tools.insert((*t).clone(), json!({"calls": u.calls, "last_used": u.last}));
-                    if let Some(b) = w.and_then(|w| w.tools.get(*t)) {
+                    if let Some(b) = tools.and_then(|tools| tools.get(*t)) {
                         used_scopes.extend(b.tool.scopes.iter());
                     }
                 }
@@ -144,7 +156,7 @@ pub fn review_records(
             let mut needed = BTreeSet::new();
             let mut bound_in = BTreeSet::new();
             for w in config.workflows.values() {
-                for b in w.tools.values() {
+                for b in catalog.tools(&w.name).into_iter().flat_map(|t| t.values()) {
                     if b.credential.as_ref().is_some_and(|bc| bc.name == c.name) {
                         needed.extend(b.tool.scopes.iter());
                         bound_in.insert(&w.name);

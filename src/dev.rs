@@ -1,6 +1,7 @@
 //! `toolgate dev`: a complete gateway on loopback in one command.
 //!
-//! It writes the bundled `examples/` to a temporary directory, starts a
+//! It writes the bundled `examples/toolgate.yaml`, `tools/` and `schemas/`
+//! to a temporary directory (at the same relative paths), starts a
 //! sample CRM upstream that insists on the credential it was given, mints a
 //! random credential and fresh agent, approver and admin keys (printed once),
 //! and serves. The sample upstream records what it received, so the model's
@@ -22,35 +23,39 @@ use tokio::net::TcpListener;
 
 use crate::identity::{Role, generate_key, key_sha256};
 
+/// Where the bundled config sits among the files written, as in the repository.
+const CONFIG_FILE: &str = "examples/toolgate.yaml";
+
+/// The repository's `examples/toolgate.yaml`, `tools/` and `schemas/`, at the same relative paths.
 const EXAMPLE_FILES: &[(&str, &str)] = &[
-    ("toolgate.yaml", include_str!("../examples/toolgate.yaml")),
+    (CONFIG_FILE, include_str!("../examples/toolgate.yaml")),
     (
         "tools/create_lead.yaml",
-        include_str!("../examples/tools/create_lead.yaml"),
+        include_str!("../tools/create_lead.yaml"),
     ),
     (
         "tools/get_lead.yaml",
-        include_str!("../examples/tools/get_lead.yaml"),
+        include_str!("../tools/get_lead.yaml"),
     ),
     (
         "tools/search_leads.yaml",
-        include_str!("../examples/tools/search_leads.yaml"),
+        include_str!("../tools/search_leads.yaml"),
     ),
     (
         "tools/update_lead_status.yaml",
-        include_str!("../examples/tools/update_lead_status.yaml"),
+        include_str!("../tools/update_lead_status.yaml"),
     ),
     (
         "tools/delete_lead.yaml",
-        include_str!("../examples/tools/delete_lead.yaml"),
+        include_str!("../tools/delete_lead.yaml"),
     ),
     (
         "schemas/create_lead.json",
-        include_str!("../examples/schemas/create_lead.json"),
+        include_str!("../schemas/create_lead.json"),
     ),
     (
         "schemas/lead-routing/create_lead.json",
-        include_str!("../examples/schemas/lead-routing/create_lead.json"),
+        include_str!("../schemas/lead-routing/create_lead.json"),
     ),
 ];
 
@@ -79,7 +84,7 @@ pub fn write_examples(
             std::fs::create_dir_all(parent)?;
         }
         let mut text = text.replace(EXAMPLE_UPSTREAM, &upstream.to_string());
-        if *rel == "toolgate.yaml" {
+        if *rel == CONFIG_FILE {
             text.push_str(&format!(
                 "\nagents:\n  lead-router-dev: {{ workflow: lead-routing, key_sha256: \"{}\" }}\n\
                  approvers:\n  dev-approver: {{ key_sha256: \"{}\", workflows: [lead-routing] }}\n\
@@ -91,7 +96,7 @@ pub fn write_examples(
         }
         std::fs::write(&path, text)?;
     }
-    Ok(dir.join("toolgate.yaml"))
+    Ok(dir.join(CONFIG_FILE))
 }
 
 pub fn mint_keys() -> DevKeys {
@@ -334,7 +339,7 @@ Try:
        -d '{{"tool":"create_lead","arguments":{{"name":"Ada Lovelace","email":"ada@example.com","source":"chat","value_usd":1200}}}}'
   curl -s http://{upstream}/_dev/received
 "#,
-        config = dir.join("toolgate.yaml").display(),
+        config = dir.join(CONFIG_FILE).display(),
         agent = keys.agent,
         approver = keys.approver,
         admin = keys.admin,

@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use crate::audit;
 use crate::bus::{Bus, NoBus, RedisBus};
-use crate::config::{self, Config, ToolBinding};
+use crate::catalog::{Catalog, Loaded, ToolBinding};
+use crate::config::{self, Config};
 use crate::identity::Identities;
 use crate::pipeline::egress::{Egress, Lookup, SystemLookup};
 use crate::redact::{Redactor, SharedRedactor};
@@ -39,6 +40,8 @@ impl std::fmt::Debug for Parts {
 /// Everything a request needs, built once from a validated config.
 pub struct Gateway {
     pub config: Arc<Config>,
+    /// Every workflow's callable tools: `catalog.binding(workflow, tool)`.
+    pub catalog: Arc<Catalog>,
     pub identities: Identities,
     pub credentials: Credentials,
     pub redactor: Arc<SharedRedactor>,
@@ -73,7 +76,7 @@ impl std::fmt::Debug for Gateway {
 impl Gateway {
     /// Build the gateway; `redactor` is shared with the log writer so logs are scrubbed too.
     pub fn new(
-        config: Config,
+        config: Loaded,
         env: Arc<dyn EnvSource>,
         redactor: Arc<SharedRedactor>,
     ) -> anyhow::Result<Arc<Gateway>> {
@@ -83,7 +86,7 @@ impl Gateway {
     /// A gateway whose audit records go to `sink` instead of the configured
     /// file (tests and benchmarks).
     pub fn with_audit_sink(
-        config: Config,
+        config: Loaded,
         env: Arc<dyn EnvSource>,
         sink: Arc<dyn audit::AuditSink>,
     ) -> anyhow::Result<Arc<Gateway>> {
@@ -99,7 +102,7 @@ impl Gateway {
 
     /// A gateway with its own redactor and some seams filled in (tests, benchmarks).
     pub fn with_parts(
-        config: Config,
+        config: Loaded,
         env: Arc<dyn EnvSource>,
         parts: Parts,
     ) -> anyhow::Result<Arc<Gateway>> {
@@ -113,15 +116,16 @@ impl Gateway {
 
     /// The tool `tool` as workflow `workflow` offers it.
     pub fn binding(&self, workflow: &str, tool: &str) -> Option<&Arc<ToolBinding>> {
-        self.config.workflows.get(workflow)?.tools.get(tool)
+        self.catalog.binding(workflow, tool)
     }
 
     fn build(
-        config: Config,
+        loaded: Loaded,
         env: Arc<dyn EnvSource>,
         redactor: Arc<SharedRedactor>,
         parts: Parts,
     ) -> anyhow::Result<Arc<Gateway>> {
+        let Loaded { config, catalog } = loaded;
         let credentials = Credentials::new(&config, env, redactor.clone());
         let configured_key = match &config.audit.hmac_key {
             Some(source) => Some(
@@ -217,6 +221,7 @@ impl Gateway {
         Ok(Arc::new(Gateway {
             identities: Identities::new(&config),
             config: Arc::new(config),
+            catalog: Arc::new(catalog),
             credentials,
             redactor,
             egress: Egress::new(parts.lookup.unwrap_or_else(|| Arc::new(SystemLookup)))?,
@@ -233,7 +238,7 @@ impl Gateway {
     }
 
     /// A gateway with its own redactor (tests, tools).
-    pub fn standalone(config: Config, env: Arc<dyn EnvSource>) -> anyhow::Result<Arc<Gateway>> {
+    pub fn standalone(config: Loaded, env: Arc<dyn EnvSource>) -> anyhow::Result<Arc<Gateway>> {
         Gateway::new(
             config,
             env,

@@ -198,8 +198,12 @@ fn access_review(path: &Path, since: &str, json: bool) -> ExitCode {
     let Some((config, _)) = load_or_report(path) else {
         return ExitCode::FAILURE;
     };
-    let review = match toolgate::access_review::review_configured(&config, since, SystemTime::now())
-    {
+    let review = match toolgate::access_review::review_configured(
+        &config.config,
+        &config.catalog,
+        since,
+        SystemTime::now(),
+    ) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("toolgate: cannot read the audit trail: {e}");
@@ -249,8 +253,8 @@ fn print_diagnostics(diags: &[Diagnostic]) {
     }
 }
 
-fn load_or_report(path: &Path) -> Option<(config::Config, Vec<Diagnostic>)> {
-    match config::load(path) {
+fn load_or_report(path: &Path) -> Option<(catalog::Loaded, Vec<Diagnostic>)> {
+    match catalog::load(path) {
         Ok(ok) => Some(ok),
         Err(diags) => {
             print_diagnostics(&diags);
@@ -265,16 +269,17 @@ fn load_or_report(path: &Path) -> Option<(config::Config, Vec<Diagnostic>)> {
 }
 
 fn check(path: &Path, deny_warnings: bool) -> ExitCode {
-    let Some((config, mut diags)) = load_or_report(path) else {
+    let Some((loaded, mut diags)) = load_or_report(path) else {
         return ExitCode::FAILURE;
     };
-    diags.extend(config::lint::lint(&config, &ProcessEnv, SystemTime::now()));
+    let config = &loaded.config;
+    diags.extend(config::lint::lint(config, &ProcessEnv, SystemTime::now()));
     print_diagnostics(&diags);
     let warnings = diags
         .iter()
         .filter(|d| d.severity == Severity::Warning)
         .count();
-    let tools: usize = config.workflows.values().map(|w| w.tools.len()).sum();
+    let tools = loaded.catalog.len();
     println!(
         "ok: environment {}, {} tool(s), {} workflow(s) ({} callable tool binding(s)), {} credential(s), {} warning(s)",
         config.environment,
@@ -308,15 +313,15 @@ fn keygen(role: &str, name: &str, workflow: Option<&str>) -> ExitCode {
 }
 
 fn export(path: &Path, workflow: &str, format: &str) -> ExitCode {
-    let Some((config, _)) = load_or_report(path) else {
+    let Some((loaded, _)) = load_or_report(path) else {
         return ExitCode::FAILURE;
     };
-    let Some(w) = config.workflows.get(workflow) else {
+    let Some(tools) = loaded.catalog.tools(workflow) else {
         eprintln!("toolgate: no workflow named {workflow}");
         return ExitCode::FAILURE;
     };
     let format = catalog::Format::parse(format).unwrap_or(catalog::Format::OpenAi);
-    match serde_json::to_string_pretty(&catalog::export(w, format, |_| true)) {
+    match serde_json::to_string_pretty(&catalog::export(workflow, tools, format, |_| true)) {
         Ok(s) => {
             println!("{s}");
             ExitCode::SUCCESS
@@ -447,7 +452,7 @@ async fn serve(path: PathBuf, listen: Option<SocketAddr>) -> anyhow::Result<()> 
         anyhow::bail!("refusing to start with an invalid configuration");
     };
     print_diagnostics(&warnings);
-    let addr = listen.unwrap_or(config.listen);
+    let addr = listen.unwrap_or(config.config.listen);
     let gw = Gateway::new(config, Arc::new(ProcessEnv), redactor)?;
     let listener = server::bind(addr).await?;
     tracing::info!(addr = %listener.local_addr()?, environment = %gw.config.environment, "toolgate serving");

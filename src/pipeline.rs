@@ -50,7 +50,7 @@ use http::HeaderMap;
 
 use crate::actions::{self, Action, Outcome, State};
 use crate::audit::Event;
-use crate::config::ToolBinding;
+use crate::catalog::ToolBinding;
 use crate::dead_letters::record as dead_letter;
 use crate::error::{ApiError, Code};
 use crate::gateway::Gateway;

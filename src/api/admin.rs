@@ -220,9 +220,14 @@ pub(super) async fn access_review(
     };
     let since = humantime::parse_duration(q.since.as_deref().unwrap_or("90d"))
         .map_err(|_| ApiError::bad_request("since takes a duration such as 90d or 12h"))?;
-    let cfg = gw.config.clone();
+    let g = gw.clone();
     let review = tokio::task::spawn_blocking(move || {
-        crate::access_review::review_configured(&cfg, since, std::time::SystemTime::now())
+        crate::access_review::review_configured(
+            &g.config,
+            &g.catalog,
+            since,
+            std::time::SystemTime::now(),
+        )
     })
     .await
     .map_err(|e| ApiError::internal(e.to_string()))?

@@ -33,7 +33,10 @@ pub(super) async fn list(
             ApiError::bad_request("format must be one of openai, anthropic, native")
         })?,
     };
-    Ok(Json(catalog::export(agent.workflow, format, |b| {
-        agent.may_use(b)
-    })))
+    Ok(Json(catalog::export(
+        &agent.workflow.name,
+        agent.tools,
+        format,
+        |b| agent.may_use(b),
+    )))
 }

@@ -120,6 +120,10 @@ pub(crate) fn from_schema_error(
             loc(&pointer),
             "give exactly one of the alternatives, not several",
         )],
+        ValidationErrorKind::FalseSchema => vec![Diagnostic::error(
+            loc(&pointer),
+            "this key does not apply here (see schemas/)",
+        )],
         _ => vec![Diagnostic::error(loc(&pointer), e.masked().to_string())],
     }
 }

@@ -29,13 +29,13 @@ pub fn lint(config: &Config, env: &dyn EnvSource, now: SystemTime) -> Vec<Diagno
     let mut bound_in: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     let mut needed: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     for w in config.workflows.values() {
-        for b in w.tools.values() {
-            if let Some(c) = &b.credential {
-                bound_in.entry(&c.name).or_default().insert(&w.name);
+        for t in config.tools.values().filter(|t| w.grants(t)) {
+            if let Some(c) = w.credential_for(t) {
+                bound_in.entry(c).or_default().insert(&w.name);
                 needed
-                    .entry(&c.name)
+                    .entry(c)
                     .or_default()
-                    .extend(b.tool.scopes.iter().map(String::as_str));
+                    .extend(t.scopes.iter().map(String::as_str));
             }
         }
     }
@@ -156,7 +156,7 @@ pub fn lint(config: &Config, env: &dyn EnvSource, now: SystemTime) -> Vec<Diagno
         }
     }
     for w in config.workflows.values() {
-        if w.tools.is_empty() {
+        if !config.tools.values().any(|t| w.grants(t)) {
             warn(
                 &mut out,
                 &w.loc,

@@ -3,6 +3,11 @@
 //! These are deserialized only after the document passed the shipped JSON
 //! Schema (which reports every structural problem at once, with lines), so
 //! `deny_unknown_fields` here is a second guard, not the user's error path.
+//! Every alternative a user chooses between (secret sources, store kinds,
+//! approval forms, inline or file schemas) is a Rust enum, so the steps that
+//! read these types match on variants and never probe JSON by key.
+//! `serde_json::Value` is left only where the user writes free JSON: JSON
+//! Schemas and the upstream request templates.
 
 use std::collections::BTreeMap;
 
@@ -14,14 +19,14 @@ use serde_json::Value;
 pub(crate) struct RawConfig {
     pub environment: String,
     pub listen: Option<String>,
-    pub tls: Option<Value>,
-    pub store: Option<Value>,
+    pub tls: Option<RawTls>,
+    pub store: Option<RawStore>,
     pub audit: Option<RawAudit>,
     /// Read from the document before deserialization, so tools load even when this file has errors.
     #[allow(dead_code)]
     pub tools_dir: Option<String>,
-    pub vault: Option<Value>,
-    pub sessions: Option<Value>,
+    pub vault: Option<RawVault>,
+    pub sessions: Option<RawSessions>,
     pub limits: Option<RawLimits>,
     #[serde(default)]
     pub credentials: BTreeMap<String, RawCredential>,
@@ -35,15 +40,88 @@ pub(crate) struct RawConfig {
     pub admins: BTreeMap<String, RawAdmin>,
 }
 
+/// The one key read before the rest of `toolgate.yaml`, so tools load even when it has errors.
+#[derive(Debug, Deserialize)]
+pub(crate) struct RawToolsDir {
+    pub tools_dir: Option<String>,
+}
+
+/// TLS on the listener: accepted by the schema, refused at load (not available yet).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub(crate) struct RawTls {
+    pub cert: String,
+    pub key: String,
+    pub client_ca: Option<String>,
+}
+
+/// `store: {kind: memory | file | redis, ...}`.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub(crate) enum RawStore {
+    Memory {
+        encryption_key: Option<RawSource>,
+    },
+    File {
+        path: Option<String>,
+        encryption_key: Option<RawSource>,
+    },
+    Redis {
+        url: Option<String>,
+        encryption_key: Option<RawSource>,
+    },
+}
+
+impl RawStore {
+    pub(super) fn encryption_key(&self) -> Option<&RawSource> {
+        match self {
+            RawStore::Memory { encryption_key }
+            | RawStore::File { encryption_key, .. }
+            | RawStore::Redis { encryption_key, .. } => encryption_key.as_ref(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum RawAuditKind {
+    File,
+    Redis,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawAudit {
-    pub kind: String,
+    pub kind: RawAuditKind,
     pub path: Option<String>,
     pub hmac_key: Option<RawSource>,
     pub signing_key: Option<RawSource>,
     pub max_file_bytes: Option<u64>,
     pub checkpoint_interval_seconds: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawVault {
+    pub address: Option<String>,
+    pub token: Option<RawSource>,
+    pub approle: Option<RawAppRole>,
+    pub cache_seconds: Option<u64>,
+    pub max_stale_seconds: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAppRole {
+    pub role_id: RawSource,
+    pub secret_id: RawSource,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSessions {
+    pub max_ttl_seconds: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -55,13 +133,42 @@ pub(crate) struct RawLimits {
     pub shutdown_grace_ms: Option<u64>,
 }
 
+/// Where a secret lives: exactly one of `env`, `file`, `vault`, `oauth2`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub(crate) enum RawSource {
+    Env(String),
+    File(String),
+    Vault(RawVaultRef),
+    Oauth2(Box<RawOAuth2>),
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct RawSource {
-    pub env: Option<String>,
-    pub file: Option<String>,
-    pub vault: Option<Value>,
-    pub oauth2: Option<Value>,
+pub(crate) struct RawVaultRef {
+    pub path: String,
+    pub field: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum RawGrant {
+    ClientCredentials,
+    RefreshToken,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawOAuth2 {
+    pub token_url: String,
+    pub client_id: String,
+    pub client_secret: RawSource,
+    pub grant: RawGrant,
+    pub refresh_token: Option<RawSource>,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    pub audience: Option<String>,
+    pub resource: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -78,6 +185,7 @@ pub(crate) struct RawCredential {
     pub rotated_at: Option<String>,
 }
 
+/// Kept as optional keys (not an enum) so "exactly one of" is reported in the user's terms.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawInject {
@@ -100,6 +208,30 @@ pub(crate) struct RawRateLimit {
     pub burst: Option<u32>,
 }
 
+/// `never | always | {when_matches: <JSON Schema>}`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub(crate) enum RawApproval {
+    Never,
+    Always,
+    WhenMatches(Value),
+}
+
+/// A JSON Schema written inline, or the path of a JSON file relative to `toolgate.yaml`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum RawSchema {
+    File(String),
+    Inline(Value),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawNotify {
+    pub webhook: String,
+    pub secret: RawSource,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawWorkflow {
@@ -111,7 +243,7 @@ pub(crate) struct RawWorkflow {
     #[serde(default)]
     pub credentials: BTreeMap<String, String>,
     pub rate_limit: Option<RawRateLimit>,
-    pub notify: Option<Value>,
+    pub notify: Option<RawNotify>,
     #[serde(default)]
     pub tools: BTreeMap<String, RawToolOverride>,
 }
@@ -119,8 +251,8 @@ pub(crate) struct RawWorkflow {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawToolOverride {
-    pub schema: Option<Value>,
-    pub approval: Option<Value>,
+    pub schema: Option<RawSchema>,
+    pub approval: Option<RawApproval>,
     pub approvals_required: Option<u32>,
     pub expires_in: Option<String>,
     pub rate_limit: Option<RawRateLimit>,
@@ -155,12 +287,13 @@ pub(crate) struct RawTool {
     pub description: String,
     #[serde(default)]
     pub scopes: Vec<String>,
-    pub input_schema: Value,
+    pub input_schema: RawSchema,
     pub upstream: RawUpstream,
-    pub approval: Option<Value>,
+    pub approval: Option<RawApproval>,
     pub approvals_required: Option<u32>,
     pub expires_in: Option<String>,
-    pub response: Option<RawResponse>,
+    #[serde(default)]
+    pub response: RawResponse,
     #[serde(default)]
     pub sensitive: Vec<String>,
     #[serde(default)]
@@ -172,6 +305,7 @@ pub(crate) struct RawTool {
 pub(crate) struct RawUpstream {
     pub method: String,
     pub url: String,
+    /// A request template: free JSON whose string leaves may be `{args.x}`.
     pub body: Option<Value>,
     #[serde(default)]
     pub query: BTreeMap<String, Value>,
@@ -183,7 +317,7 @@ pub(crate) struct RawUpstream {
     pub allow_private_network: bool,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawResponse {
     #[serde(default)]

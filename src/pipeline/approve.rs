@@ -18,7 +18,7 @@ use crate::actions::{self, Action, State};
 use crate::approvals::notify;
 use crate::approvals::views::rfc3339;
 use crate::audit::Event;
-use crate::config::ToolBinding;
+use crate::catalog::ToolBinding;
 use crate::error::ApiError;
 use crate::request::{FrozenRequest, UpstreamRequest};
 use crate::store::now_ms;

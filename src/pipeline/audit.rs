@@ -12,7 +12,7 @@ use secrecy::ExposeSecret;
 use serde_json::Value;
 
 use crate::audit::{Entry, Event, Receipt, chain};
-use crate::config::ToolBinding;
+use crate::catalog::ToolBinding;
 use crate::error::ApiError;
 use crate::gateway::Gateway;
 use crate::redact::JsonOptions;

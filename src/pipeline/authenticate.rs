@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use http::HeaderMap;
 
-use crate::config::{ToolBinding, WorkflowDef};
+use crate::catalog::{ToolBinding, WorkflowTools};
+use crate::config::WorkflowDef;
 use crate::error::ApiError;
 use crate::gateway::Gateway;
 use crate::identity::{Caller, bearer};
@@ -20,6 +21,8 @@ use crate::sessions::{self, TOKEN_PREFIX};
 pub struct Agent<'g> {
     pub name: String,
     pub workflow: &'g WorkflowDef,
+    /// The workflow's callable tools.
+    pub tools: &'g WorkflowTools,
     /// A session's narrowed scopes; `None` with the agent's own key.
     pub scopes: Option<BTreeSet<String>>,
     /// The end user a session acts for.
@@ -37,8 +40,13 @@ impl Agent<'_> {
     }
 }
 
-fn workflow<'g>(gw: &'g Gateway, name: &str, agent: &str) -> Result<&'g WorkflowDef, ApiError> {
-    gw.config.workflows.get(name).ok_or_else(|| {
+fn workflow<'g>(
+    gw: &'g Gateway,
+    name: &str,
+    agent: &str,
+) -> Result<(&'g WorkflowDef, &'g WorkflowTools), ApiError> {
+    let found = gw.config.workflows.get(name).zip(gw.catalog.tools(name));
+    found.ok_or_else(|| {
         ApiError::internal(format!("agent {agent} names a workflow that is not loaded"))
     })
 }
@@ -69,8 +77,10 @@ pub async fn agent<'g>(gw: &'g Gateway, headers: &HeaderMap) -> Result<Agent<'g>
             .get(&session.agent)
             .map(|a| a.workflow.clone())
             .ok_or_else(ApiError::unauthenticated)?;
+        let (workflow, tools) = workflow(gw, &wf, &session.agent)?;
         return Ok(Agent {
-            workflow: workflow(gw, &wf, &session.agent)?,
+            workflow,
+            tools,
             name: session.agent,
             scopes: Some(session.scopes),
             subject: session.subject,
@@ -92,8 +102,10 @@ pub async fn agent<'g>(gw: &'g Gateway, headers: &HeaderMap) -> Result<Agent<'g>
     {
         return Err(ApiError::unauthenticated());
     }
+    let (workflow, tools) = workflow(gw, wf, name)?;
     Ok(Agent {
-        workflow: workflow(gw, wf, name)?,
+        workflow,
+        tools,
         name: name.clone(),
         scopes: None,
         subject: None,

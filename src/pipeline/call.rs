@@ -12,7 +12,7 @@ pub use super::audit::Reached;
 use super::audit::Trail;
 use super::authenticate::Agent;
 use super::shape::ResultBody;
-use crate::config::ToolBinding;
+use crate::catalog::ToolBinding;
 use crate::error::ApiError;
 use crate::gateway::Gateway;
 use crate::request::FrozenRequest;

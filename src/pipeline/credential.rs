@@ -9,7 +9,8 @@ use std::sync::Arc;
 use http::HeaderValue;
 use secrecy::ExposeSecret;
 
-use crate::config::{CredentialDef, Inject, ToolBinding};
+use crate::catalog::ToolBinding;
+use crate::config::{CredentialDef, Inject};
 use crate::error::{ApiError, Code};
 use crate::gateway::Gateway;
 use crate::request::UpstreamRequest;

@@ -6,11 +6,11 @@
 use std::sync::Arc;
 
 use super::authenticate::Agent;
-use crate::config::ToolBinding;
+use crate::catalog::ToolBinding;
 use crate::error::{ApiError, Code};
 
 pub fn tool(agent: &Agent<'_>, name: &str) -> Result<Arc<ToolBinding>, ApiError> {
-    let found = agent.workflow.tools.get(name).filter(|b| agent.may_use(b));
+    let found = agent.tools.get(name).filter(|b| agent.may_use(b));
     found.cloned().ok_or_else(|| {
         ApiError::new(
             Code::UnknownTool,

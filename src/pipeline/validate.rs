@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::config::ToolBinding;
+use crate::catalog::ToolBinding;
 use crate::error::{ApiError, Code};
 
 /// At most this many violations are listed in one answer.

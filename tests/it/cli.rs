@@ -288,3 +288,81 @@ fn check_output_matches_its_golden_files() {
     assert!(!report.contains(&secret), "check printed the credential");
     golden::check("check_clean.txt", &report);
 }
+
+/// What `check` accepts, `serve` opens: a store directory is created with the database inside.
+#[tokio::test]
+async fn a_store_directory_check_accepts_is_one_serve_opens() {
+    let dir = ConfigDir::new();
+    std::fs::create_dir_all(dir.path().join("tools")).unwrap();
+    let port = crate::support::process::free_port();
+    dir.write(
+        "toolgate.yaml",
+        &format!(
+            "environment: test\nlisten: 127.0.0.1:{port}\nstore: {{ kind: file, path: ./data }}\n"
+        ),
+    );
+    let out = toolgate()
+        .args(["check", "--config"])
+        .arg(dir.config_path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut child = toolgate()
+        .args(["serve", "--config"])
+        .arg(dir.config_path())
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .unwrap();
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let url = format!("http://127.0.0.1:{port}/readyz");
+    let mut ready = false;
+    for _ in 0..400 {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("serve exited: {status}");
+        }
+        if http
+            .get(&url)
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(ready, "serve did not become ready");
+    assert!(dir.path().join("data/toolgate.redb").is_file());
+}
+
+/// What `serve` would refuse at start, `check` refuses first, with file and line.
+#[test]
+fn check_and_serve_refuse_a_store_path_under_a_file() {
+    let dir = ConfigDir::new();
+    std::fs::create_dir_all(dir.path().join("tools")).unwrap();
+    dir.write("data", "a file where the store directory should be\n");
+    dir.write(
+        "toolgate.yaml",
+        "environment: test\nlisten: 127.0.0.1:0\nstore: { kind: file, path: data/state/ }\n",
+    );
+    for cmd in ["check", "serve"] {
+        let out = toolgate()
+            .args([cmd, "--config"])
+            .arg(dir.config_path())
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{cmd} accepted it");
+        let err = String::from_utf8_lossy(&out.stderr);
+        let expect = format!("{}:3: error: store.path:", dir.config_path().display());
+        assert!(
+            err.contains(&expect) && err.contains("is not a directory"),
+            "{cmd}: {err}"
+        );
+    }
+}

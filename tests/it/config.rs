@@ -3,7 +3,7 @@
 use crate::support::{ConfigDir, Keys};
 
 fn messages(dir: &ConfigDir) -> Vec<String> {
-    match toolgate::config::load(&dir.config_path()) {
+    match toolgate::catalog::load(&dir.config_path()) {
         Ok(_) => Vec::new(),
         Err(d) => d.iter().map(|d| d.to_string()).collect(),
     }
@@ -65,7 +65,7 @@ fn every_problem_is_reported_at_once() {
     dir.write(
         "toolgate.yaml",
         &format!(
-            "environment: production\n\
+            "environment: production\nlisten: nowhere\n\
              credentials:\n  crm:\n    environment: staging\n    source: {{ env: X }}\n    inject: {{ header: Authorization }}\n\
              workflows:\n  main:\n    environment: staging\n    scopes: [s]\n    credentials: {{ crm: nope }}\n    tools: {{ ghost: {{}} }}\n  other:\n    environment: production\n    scopes: [s]\n\
              {}",
@@ -83,6 +83,7 @@ fn every_problem_is_reported_at_once() {
         "workflows.main.credentials.crm: unknown credential \"nope\"",
         "workflows.main.tools.ghost: unknown tool \"ghost\"",
         "tool \"c\" needs credential slot \"crm\", which this workflow does not bind",
+        "listen: listen must be host:port",
     ] {
         assert!(msgs.contains(needle), "missing {needle:?} in:\n{msgs}");
     }
@@ -166,52 +167,101 @@ fn url_templates_are_checked_at_load() {
     assert!(msgs.contains("mixes a placeholder with text"), "{msgs}");
 }
 
-#[test]
-fn the_shipped_examples_and_schemas_load() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let (config, _) =
-        toolgate::config::load(&root.join("examples/toolgate.yaml")).expect("examples load");
-    assert_eq!(config.environment, "development");
-    let w = &config.workflows["lead-routing"];
-    assert!(w.tools.contains_key("create_lead") && !w.tools.contains_key("delete_lead"));
-    // The shipped JSON Schemas accept the shipped files.
-    for (schema, files) in [
-        (
-            "schemas/toolgate.schema.json",
-            vec!["examples/toolgate.yaml".to_owned()],
-        ),
-        (
-            "schemas/tool.schema.json",
-            std::fs::read_dir(root.join("examples/tools"))
-                .unwrap()
-                .map(|e| {
-                    e.unwrap()
-                        .path()
-                        .strip_prefix(root)
-                        .unwrap()
-                        .display()
-                        .to_string()
-                })
-                .collect(),
-        ),
-    ] {
-        let schema: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(root.join(schema)).unwrap()).unwrap();
-        let v = jsonschema::validator_for(&schema).unwrap();
-        for f in files {
-            let (doc, _) =
-                toolgate::config::yaml::parse(&std::fs::read_to_string(root.join(&f)).unwrap())
-                    .unwrap();
-            assert!(v.is_valid(&doc), "{f} does not match its schema");
+/// Every `*.yaml` / `*.json` file under `dir` (recursively), sorted.
+fn shipped_files(dir: &std::path::Path, ext: &str) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(shipped_files(&p, ext));
+        } else if p.extension().is_some_and(|x| x == ext) {
+            out.push(p);
         }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn every_shipped_config_manifest_and_schema_loads() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let (loaded, _) =
+        toolgate::catalog::load(&root.join("examples/toolgate.yaml")).expect("examples load");
+    assert_eq!(loaded.config.environment, "development");
+    // Every manifest in tools/ is loaded (none is skipped or dropped).
+    let manifests = shipped_files(&root.join("tools"), "yaml");
+    assert_eq!(loaded.config.tools.len(), manifests.len());
+    let w = loaded.catalog.tools("lead-routing").unwrap();
+    assert!(w.contains_key("create_lead") && !w.contains_key("delete_lead"));
+
+    // What `toolgate dev` bundles is the same set, and loads where it is written.
+    let dir = tempfile::tempdir().unwrap();
+    let keys = toolgate::dev::mint_keys();
+    let upstream = toolgate::dev::EXAMPLE_UPSTREAM.parse().unwrap();
+    let path = toolgate::dev::write_examples(dir.path(), upstream, &keys).unwrap();
+    let (dev, _) = toolgate::catalog::load(&path).unwrap_or_else(|d| {
+        panic!(
+            "{}",
+            d.iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
+    });
+    assert_eq!(dev.config.tools.len(), manifests.len());
+    assert_eq!(dev.catalog.len(), loaded.catalog.len());
+
+    // The shipped JSON Schemas accept every shipped file of their format.
+    let validator = |rel: &str| {
+        let schema: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(root.join(rel)).unwrap()).unwrap();
+        jsonschema::validator_for(&schema).unwrap()
+    };
+    let mut configs = vec![
+        root.join("examples/toolgate.yaml"),
+        root.join("deploy/compose/toolgate.yaml"),
+    ];
+    configs.sort();
+    let mut tools = manifests;
+    tools.extend(shipped_files(&root.join("deploy/compose/tools"), "yaml"));
+    for (schema, files) in [
+        ("schemas/toolgate.schema.json", configs),
+        ("schemas/tool.schema.json", tools),
+    ] {
+        let v = validator(schema);
+        for f in files {
+            // deploy/ ships placeholders where each operator puts their keys' hashes.
+            let text = std::fs::read_to_string(&f).unwrap().replace(
+                "key_sha256: \"REPLACE\"",
+                &format!("key_sha256: \"{}\"", "0".repeat(64)),
+            );
+            let (doc, _) = toolgate::config::yaml::parse(&text)
+                .unwrap_or_else(|_| panic!("{} is not YAML", f.display()));
+            assert!(v.is_valid(&doc), "{} does not match {schema}", f.display());
+        }
+    }
+    // Every schema shipped compiles as toolgate compiles user schemas.
+    let schemas = shipped_files(&root.join("schemas"), "json");
+    assert!(schemas.len() >= 4, "{schemas:?}");
+    for f in schemas {
+        let s: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
+        assert!(
+            toolgate::config::compile_schema(&s).is_ok(),
+            "{} does not compile",
+            f.display()
+        );
     }
 }
 
 #[test]
 fn formats_are_asserted_and_overlays_enforced() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let (config, _) = toolgate::config::load(&root.join("examples/toolgate.yaml")).unwrap();
-    let b = &config.workflows["lead-routing"].tools["create_lead"];
+    let (loaded, _) = toolgate::catalog::load(&root.join("examples/toolgate.yaml")).unwrap();
+    let b = loaded
+        .catalog
+        .binding("lead-routing", "create_lead")
+        .unwrap();
     let ok = serde_json::json!({"name": "Ada", "email": "ada@example.com", "source": "chat"});
     assert!(b.validator.is_valid(&ok));
     let bad_email = serde_json::json!({"name": "Ada", "email": "not an email", "source": "chat"});
@@ -293,4 +343,110 @@ fn oauth2_and_shared_store_settings_are_checked_at_load() {
     assert!(m.contains("not available in this version"), "{m}");
     let m = load("store: { kind: redis }\n", ok);
     assert!(m.contains("needs `url"), "{m}");
+}
+
+#[test]
+fn store_path_names_a_directory_or_the_database_file() {
+    let store_of = |yaml: &str, setup: &dyn Fn(&ConfigDir)| {
+        let dir = ConfigDir::new();
+        std::fs::create_dir_all(dir.path().join("tools")).unwrap();
+        setup(&dir);
+        dir.write("toolgate.yaml", &format!("environment: test\n{yaml}"));
+        let (loaded, _) = toolgate::catalog::load(&dir.config_path()).unwrap_or_else(|d| {
+            panic!(
+                "{}",
+                d.iter()
+                    .map(|d| d.to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            )
+        });
+        let toolgate::config::StoreConfig::File(file) = &loaded.config.store else {
+            panic!("not a file store: {:?}", loaded.config.store);
+        };
+        (file.strip_prefix(dir.path()).unwrap().to_path_buf(), dir)
+    };
+    let none = |_: &ConfigDir| {};
+    let rel = |p: &str| std::path::PathBuf::from(p);
+    // As SPEC writes it: a directory, created at start, the database inside.
+    assert_eq!(
+        store_of("store: { kind: file, path: ./data }\n", &none).0,
+        rel("data/toolgate.redb")
+    );
+    assert_eq!(
+        store_of("store: { kind: file, path: state/ }\n", &none).0,
+        rel("state/toolgate.redb")
+    );
+    // An existing directory, whatever its name.
+    let mkdir = |d: &ConfigDir| std::fs::create_dir_all(d.path().join("db.redb")).unwrap();
+    assert_eq!(
+        store_of("store: { kind: file, path: db.redb }\n", &mkdir).0,
+        rel("db.redb/toolgate.redb")
+    );
+    // The database file itself: a new *.redb path, or any existing file.
+    assert_eq!(
+        store_of("store: { kind: file, path: data/store.redb }\n", &none).0,
+        rel("data/store.redb")
+    );
+    let existing = |d: &ConfigDir| {
+        d.write("state/db", "");
+    };
+    assert_eq!(
+        store_of("store: { kind: file, path: state/db }\n", &existing).0,
+        rel("state/db")
+    );
+    // Defaults: no store, or no path.
+    assert_eq!(store_of("", &none).0, rel("data/toolgate.redb"));
+    assert_eq!(
+        store_of("store: { kind: file }\n", &none).0,
+        rel("data/toolgate.redb")
+    );
+}
+
+#[test]
+fn places_serve_could_not_open_are_errors_at_load() {
+    let dir = ConfigDir::new();
+    std::fs::create_dir_all(dir.path().join("tools")).unwrap();
+    dir.write("blocker", "a file, not a directory\n");
+    std::fs::create_dir_all(dir.path().join("data/toolgate.redb")).unwrap();
+    let load = |yaml: &str| {
+        dir.write("toolgate.yaml", &format!("environment: test\n{yaml}"));
+        messages(&dir).join("\n")
+    };
+    let cfg = dir.config_path().display().to_string();
+    let m = load("store: { kind: file, path: blocker/state }\n");
+    assert!(
+        m.contains(&format!("{cfg}:2: error: store.path: the store database"))
+            && m.contains("is not a directory"),
+        "{m}"
+    );
+    // A directory where the database file goes.
+    let m = load("store: { kind: file, path: data }\n");
+    assert!(
+        m.contains("store.path: the store database") && m.contains("is a directory, not a file"),
+        "{m}"
+    );
+    let m = load("store: { kind: memory }\naudit: { kind: file, path: blocker/audit.jsonl }\n");
+    assert!(
+        m.contains(&format!("{cfg}:3: error: audit.path: the audit trail"))
+            && m.contains("is not a directory"),
+        "{m}"
+    );
+    let m = load("store: { kind: memory }\naudit: { kind: file, path: data }\n");
+    assert!(m.contains("audit.path: the audit trail"), "{m}");
+    // Keys that do not apply to the store's kind are named, with their line.
+    let m = load("store:\n  kind: memory\n  path: data\n");
+    assert!(
+        m.contains(&format!(
+            "{cfg}:4: error: store.path: this key does not apply here"
+        )),
+        "{m}"
+    );
+    let m = load("store: { kind: redis, url: \"redis://127.0.0.1:6379/0\", path: x }\n");
+    assert!(
+        m.contains("store.path: this key does not apply here"),
+        "{m}"
+    );
+    // With a usable place, the same config loads.
+    assert_eq!(load("store: { kind: file, path: state }\n"), "");
 }

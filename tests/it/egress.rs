@@ -102,7 +102,7 @@ async fn the_connect_time_check_refuses_what_the_resolver_answers() {
         answer: vec!["10.0.0.7".parse().unwrap(), "127.0.0.1".parse().unwrap()],
         asked: asked.clone(),
     };
-    let (cfg, _) = toolgate::config::load(&dir.config_path()).expect("config loads");
+    let (cfg, _) = toolgate::catalog::load(&dir.config_path()).expect("config loads");
     let gw = toolgate::Gateway::with_parts(
         cfg,
         Arc::new(toolgate::secrets::MapEnv::new(Default::default())),

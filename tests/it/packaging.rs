@@ -81,7 +81,7 @@ fn the_compose_config_loads_once_keys_are_filled_in() {
     let text = std::fs::read_to_string(src.join("toolgate.yaml")).unwrap();
     // As committed it refuses to load: the placeholders are not key hashes.
     dir.write("toolgate.yaml", &text);
-    assert!(toolgate::config::load(&dir.config_path()).is_err());
+    assert!(toolgate::catalog::load(&dir.config_path()).is_err());
     let mut filled = text;
     for role in [Role::Agent, Role::Approver, Role::Admin] {
         filled = filled.replacen(
@@ -91,7 +91,7 @@ fn the_compose_config_loads_once_keys_are_filled_in() {
         );
     }
     dir.write("toolgate.yaml", &filled);
-    let (cfg, _) = toolgate::config::load(&dir.config_path()).unwrap_or_else(|d| {
+    let (loaded, _) = toolgate::catalog::load(&dir.config_path()).unwrap_or_else(|d| {
         panic!(
             "{}",
             d.iter()
@@ -100,6 +100,7 @@ fn the_compose_config_loads_once_keys_are_filled_in() {
                 .join("\n")
         )
     });
+    let cfg = &loaded.config;
     assert_eq!(cfg.store.redis_url(), Some("redis://redis:6379/0"));
     assert!(cfg.audit.redis);
     assert_eq!(cfg.tools.len(), 2);

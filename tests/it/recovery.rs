@@ -30,7 +30,7 @@ async fn serve_with_sink(
     env: HashMap<String, String>,
     sink: Arc<MemorySink>,
 ) -> (TestGatewayAddr, tokio::task::JoinHandle<()>) {
-    let (cfg, _) = toolgate::config::load(config).expect("test config loads");
+    let (cfg, _) = toolgate::catalog::load(config).expect("test config loads");
     let gw =
         toolgate::Gateway::with_audit_sink(cfg, Arc::new(MapEnv::new(env)), sink).expect("gateway");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -123,7 +123,7 @@ impl TestGateway {
 
     /// Load `config` (which must be valid) reading the environment from `env`, and serve it.
     pub async fn start_with(config: &Path, env: Arc<dyn EnvSource>) -> TestGateway {
-        let (cfg, _warnings) = match toolgate::config::load(config) {
+        let (cfg, _warnings) = match toolgate::catalog::load(config) {
             Ok(ok) => ok,
             Err(diags) => {
                 let text: Vec<String> = diags.iter().map(|d| d.to_string()).collect();

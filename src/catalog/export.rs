@@ -1,5 +1,6 @@
 //! What a workflow offers the model: tools with their effective schemas, in
-//! the shapes the model APIs accept (OpenAI, Anthropic, toolgate's own).
+//! the shapes the model APIs accept (OpenAI, Anthropic, toolgate's own), and
+//! how the effective schema is drawn from a tool's schema and an overlay.
 //!
 //! The effective schema shown is the tool schema narrowed by the workflow's
 //! overlay; validation always enforces both schemas in full (`allOf`), so the
@@ -7,7 +8,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::config::{ToolBinding, WorkflowDef};
+use super::{ToolBinding, WorkflowTools};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -29,12 +30,12 @@ impl Format {
 
 /// The workflow's callable tools in `format`, sorted by name.
 pub fn export(
-    workflow: &WorkflowDef,
+    workflow: &str,
+    tools: &WorkflowTools,
     format: Format,
     offered: impl Fn(&ToolBinding) -> bool,
 ) -> Value {
-    let tools: Vec<Value> = workflow
-        .tools
+    let tools: Vec<Value> = tools
         .values()
         .filter(|b| offered(b))
         .map(|b| {
@@ -66,7 +67,7 @@ pub fn export(
         })
         .collect();
     match format {
-        Format::Native => json!({ "workflow": workflow.name, "tools": tools }),
+        Format::Native => json!({ "workflow": workflow, "tools": tools }),
         _ => Value::Array(tools),
     }
 }

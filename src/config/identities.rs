@@ -1,0 +1,102 @@
+//! Identities (`agents:`, `approvers:`, `admins:`): key hashes, the workflow
+//! each one may act in, and the rule that no two identities share a key.
+
+use std::collections::BTreeMap;
+
+use super::document::FileCtx;
+use super::model::{AdminDef, AgentDef, ApproverDef, WorkflowDef};
+use super::raw::{RawAdmin, RawAgent, RawApprover};
+use super::yaml;
+
+pub(super) struct Identities {
+    pub agents: BTreeMap<String, AgentDef>,
+    pub approvers: BTreeMap<String, ApproverDef>,
+    pub admins: BTreeMap<String, AdminDef>,
+}
+
+/// The schema already enforced 64 lower-case hex digits.
+fn parse_hash(hex_text: &str) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(hex_text, &mut out).unwrap_or_default();
+    out
+}
+
+pub(super) fn build(
+    agents_raw: BTreeMap<String, RawAgent>,
+    approvers_raw: BTreeMap<String, RawApprover>,
+    admins_raw: BTreeMap<String, RawAdmin>,
+    workflows: &BTreeMap<String, WorkflowDef>,
+    ctx: &mut FileCtx<'_>,
+) -> Identities {
+    let mut seen_keys: BTreeMap<[u8; 32], String> = BTreeMap::new();
+    let mut check_key = |ctx: &mut FileCtx<'_>, pointer: String, who: String, key: [u8; 32]| {
+        if let Some(other) = seen_keys.get(&key) {
+            ctx.error(
+                &format!("{pointer}/key_sha256"),
+                format!("{who} has the same key as {other}; every identity needs its own key"),
+            );
+        } else {
+            seen_keys.insert(key, who);
+        }
+    };
+    let mut agents = BTreeMap::new();
+    for (name, ra) in agents_raw {
+        let p = format!("/agents/{}", yaml::escape_token(&name));
+        if !workflows.contains_key(&ra.workflow) {
+            ctx.error(
+                &format!("{p}/workflow"),
+                format!("unknown workflow \"{}\"", ra.workflow),
+            );
+        }
+        let key = parse_hash(&ra.key_sha256);
+        check_key(ctx, p, format!("agent {name}"), key);
+        agents.insert(
+            name.clone(),
+            AgentDef {
+                name,
+                workflow: ra.workflow,
+                key_sha256: key,
+            },
+        );
+    }
+    let mut approvers = BTreeMap::new();
+    for (name, ra) in approvers_raw {
+        let p = format!("/approvers/{}", yaml::escape_token(&name));
+        for (i, w) in ra.workflows.iter().enumerate() {
+            if !workflows.contains_key(w) {
+                ctx.error(
+                    &format!("{p}/workflows/{i}"),
+                    format!("unknown workflow \"{w}\""),
+                );
+            }
+        }
+        let key = parse_hash(&ra.key_sha256);
+        check_key(ctx, p, format!("approver {name}"), key);
+        approvers.insert(
+            name.clone(),
+            ApproverDef {
+                name,
+                workflows: ra.workflows,
+                key_sha256: key,
+            },
+        );
+    }
+    let mut admins = BTreeMap::new();
+    for (name, ra) in admins_raw {
+        let p = format!("/admins/{}", yaml::escape_token(&name));
+        let key = parse_hash(&ra.key_sha256);
+        check_key(ctx, p, format!("admin {name}"), key);
+        admins.insert(
+            name.clone(),
+            AdminDef {
+                name,
+                key_sha256: key,
+            },
+        );
+    }
+    Identities {
+        agents,
+        approvers,
+        admins,
+    }
+}

@@ -1,0 +1,389 @@
+//! The validated document model: what `toolgate.yaml` and `tools/*.yaml`
+//! mean once every reference is resolved and every invariant checked.
+//!
+//! Nothing here reads a secret value or touches the network; the types only
+//! say where secrets live. The per-workflow tool table (compiled schemas,
+//! merged policy, bound credential) is built from this model by `catalog`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{HeaderName, Method};
+use serde_json::Value;
+
+use super::template::{UrlTemplate, ValueTemplate};
+
+/// The validated configuration of one gateway process.
+#[derive(Debug)]
+pub struct Config {
+    /// Directory of `toolgate.yaml`; relative paths start here.
+    pub base_dir: PathBuf,
+    pub environment: String,
+    pub listen: SocketAddr,
+    pub limits: Limits,
+    /// Longest session a token may be minted for.
+    pub sessions_max_ttl: Duration,
+    pub vault: VaultConfig,
+    pub store: StoreConfig,
+    /// Seals secret material the store keeps (OAuth2 tokens).
+    pub store_encryption_key: Option<SourceDef>,
+    pub audit: AuditConfig,
+    pub credentials: BTreeMap<String, Arc<CredentialDef>>,
+    pub tools: BTreeMap<String, Arc<ToolDef>>,
+    pub workflows: BTreeMap<String, WorkflowDef>,
+    pub agents: BTreeMap<String, AgentDef>,
+    pub approvers: BTreeMap<String, ApproverDef>,
+    pub admins: BTreeMap<String, AdminDef>,
+    /// SHA-256 over every file loaded, in order (for the audit's config event).
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub max_body_bytes: usize,
+    pub max_concurrency: usize,
+    pub request_timeout: Duration,
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body_bytes: 1024 * 1024,
+            max_concurrency: 1024,
+            request_timeout: Duration::from_secs(60),
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Where state between requests lives.
+#[derive(Clone, PartialEq, Eq)]
+pub enum StoreConfig {
+    Memory,
+    File(PathBuf),
+    /// A Redis (or Valkey) URL, `redis://[user:password@]host:port/db`. The
+    /// URL may hold a password: it is never logged or echoed.
+    Redis(String),
+}
+
+/// Never prints a Redis URL's password.
+impl std::fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreConfig::Memory => f.write_str("Memory"),
+            StoreConfig::File(p) => f.debug_tuple("File").field(p).finish(),
+            StoreConfig::Redis(url) => {
+                let shown = match url::Url::parse(url) {
+                    Ok(mut u) => {
+                        if u.password().is_some() {
+                            let _ = u.set_password(Some("***"));
+                        }
+                        u.to_string()
+                    }
+                    Err(_) => "(unparsable)".to_owned(),
+                };
+                f.debug_tuple("Redis").field(&shown).finish()
+            }
+        }
+    }
+}
+
+impl StoreConfig {
+    pub fn redis_url(&self) -> Option<&str> {
+        match self {
+            StoreConfig::Redis(url) => Some(url),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct AuditConfig {
+    /// The trail file (`kind: file`).
+    pub path: PathBuf,
+    /// `kind: redis`: the trail is a stream on the store's Redis.
+    pub redis: bool,
+    pub hmac_key: Option<SourceDef>,
+    pub signing_key: Option<SourceDef>,
+    pub max_file_bytes: Option<u64>,
+    pub checkpoint_interval: Duration,
+}
+
+/// Where a file and line of the config sit, for lints reported after load.
+#[derive(Debug, Clone)]
+pub struct Loc {
+    pub file: PathBuf,
+    pub line: usize,
+    pub key: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceDef {
+    Env(String),
+    File(PathBuf),
+    /// A field of a Vault / OpenBao KV v2 secret; `path` is the API path
+    /// (`secret/data/…`).
+    Vault {
+        path: String,
+        field: String,
+    },
+    /// Access tokens from an OAuth2 token endpoint.
+    OAuth2(Box<OAuth2Def>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Grant {
+    ClientCredentials,
+    RefreshToken,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuth2Def {
+    pub token_url: url::Url,
+    pub client_id: String,
+    pub client_secret: SourceDef,
+    pub grant: Grant,
+    /// The first refresh token (`grant: refresh_token`); rotated ones are
+    /// kept, sealed, in the store.
+    pub refresh_token: Option<SourceDef>,
+    pub scopes: Vec<String>,
+    pub audience: Option<String>,
+    pub resource: Option<String>,
+}
+
+impl SourceDef {
+    pub fn describe(&self) -> String {
+        match self {
+            SourceDef::Env(var) => format!("environment variable {var}"),
+            SourceDef::File(path) => format!("file {}", path.display()),
+            SourceDef::Vault { path, field } => format!("vault {path}#{field}"),
+            SourceDef::OAuth2(o) => format!(
+                "OAuth2 token endpoint at {}",
+                o.token_url.host_str().unwrap_or("?")
+            ),
+        }
+    }
+}
+
+/// How toolgate reaches Vault / OpenBao.
+#[derive(Debug, Clone)]
+pub struct VaultConfig {
+    /// Default: `VAULT_ADDR`.
+    pub address: Option<String>,
+    pub auth: VaultAuth,
+    pub cache: Duration,
+    pub max_stale: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub enum VaultAuth {
+    /// A token from a source; `None` means `VAULT_TOKEN`.
+    Token(Option<SourceDef>),
+    AppRole {
+        role_id: SourceDef,
+        secret_id: SourceDef,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub enum Inject {
+    /// `format` with `{secret}` split out: prefix + secret + suffix.
+    Header {
+        name: HeaderName,
+        prefix: String,
+        suffix: String,
+    },
+    Basic {
+        username: String,
+    },
+    Query {
+        param: String,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct CredentialDef {
+    pub name: String,
+    pub environment: String,
+    pub source: SourceDef,
+    pub scopes: BTreeSet<String>,
+    pub inject: Inject,
+    pub max_age_days: Option<u32>,
+    pub rotated_at: Option<String>,
+    pub loc: Loc,
+}
+
+#[derive(Debug)]
+pub struct UpstreamDef {
+    pub method: Method,
+    pub url: UrlTemplate,
+    pub query: Vec<(String, ValueTemplate)>,
+    pub headers: Vec<(HeaderName, ValueTemplate)>,
+    pub body: Option<ValueTemplate>,
+    pub timeout: Duration,
+    pub credential_slot: Option<String>,
+    pub allow_private_network: bool,
+}
+
+#[derive(Debug)]
+pub struct ResponseDef {
+    pub fields: Vec<String>,
+    pub max_bytes: usize,
+    pub headers: Vec<HeaderName>,
+}
+
+#[derive(Debug)]
+pub struct ToolDef {
+    pub name: String,
+    pub description: String,
+    pub scopes: BTreeSet<String>,
+    pub input_schema: Value,
+    pub upstream: UpstreamDef,
+    pub approval: ApprovalSpec,
+    pub response: ResponseDef,
+    pub sensitive: Vec<String>,
+    /// Argument pointers masked in the audit trail: `sensitive` plus every
+    /// property the input schema marks `x-sensitive: true`.
+    pub sensitive_args: Vec<String>,
+    pub pii: bool,
+    pub loc: Loc,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub per_minute: u32,
+    pub burst: u32,
+}
+
+/// When a call needs a person's approval.
+#[derive(Debug, Clone)]
+pub enum ApprovalWhen {
+    Never,
+    Always,
+    /// When the arguments match this schema.
+    Matches(Arc<jsonschema::Validator>),
+}
+
+/// Approval keys as written on a tool or a workflow's tool entry (unset = inherit).
+#[derive(Debug, Clone, Default)]
+pub struct ApprovalSpec {
+    pub when: Option<ApprovalWhen>,
+    pub approvals_required: Option<u32>,
+    pub expires_in: Option<Duration>,
+}
+
+/// The effective policy of a tool in a workflow.
+#[derive(Debug, Clone)]
+pub struct ApprovalPolicy {
+    pub when: ApprovalWhen,
+    pub approvals_required: u32,
+    pub expires_in: Duration,
+}
+
+/// How long a pending action waits for approval unless configured.
+pub const DEFAULT_EXPIRES_IN: Duration = Duration::from_secs(15 * 60);
+
+impl ApprovalPolicy {
+    /// A workflow's entry over the tool's own keys, then the defaults.
+    pub fn merge(tool: &ApprovalSpec, over: &ApprovalSpec) -> ApprovalPolicy {
+        ApprovalPolicy {
+            when: over
+                .when
+                .clone()
+                .or_else(|| tool.when.clone())
+                .unwrap_or(ApprovalWhen::Never),
+            approvals_required: over
+                .approvals_required
+                .or(tool.approvals_required)
+                .unwrap_or(1),
+            expires_in: over
+                .expires_in
+                .or(tool.expires_in)
+                .unwrap_or(DEFAULT_EXPIRES_IN),
+        }
+    }
+
+    /// Whether these (validated) arguments need approval.
+    pub fn applies(&self, args: &Value) -> bool {
+        match &self.when {
+            ApprovalWhen::Never => false,
+            ApprovalWhen::Always => true,
+            ApprovalWhen::Matches(v) => v.is_valid(args),
+        }
+    }
+}
+
+/// Where a workflow's pending actions are announced.
+#[derive(Debug, Clone)]
+pub struct NotifyDef {
+    pub webhook: url::Url,
+    pub secret: SourceDef,
+}
+
+#[derive(Debug)]
+pub struct WorkflowDef {
+    pub name: String,
+    pub environment: String,
+    pub scopes: BTreeSet<String>,
+    /// Credential slot (as tool manifests name it) -> credential name.
+    pub credentials: BTreeMap<String, String>,
+    /// The workflow-wide rate limit, unless a tool entry sets its own.
+    pub rate_limit: Option<RateLimit>,
+    /// The workflow's `tools:` entries, by tool name.
+    pub overrides: BTreeMap<String, ToolOverride>,
+    pub notify: Option<NotifyDef>,
+    pub loc: Loc,
+    /// Where `credentials:` is (or would be) written, for slot diagnostics.
+    pub credentials_loc: Loc,
+}
+
+impl WorkflowDef {
+    /// Whether the tool is callable here: the workflow grants every scope it needs.
+    pub fn grants(&self, tool: &ToolDef) -> bool {
+        tool.scopes.is_subset(&self.scopes)
+    }
+
+    /// The credential name bound to the tool's slot here (`None`: no slot, or unbound).
+    pub fn credential_for(&self, tool: &ToolDef) -> Option<&str> {
+        let slot = tool.upstream.credential_slot.as_ref()?;
+        self.credentials.get(slot).map(String::as_str)
+    }
+}
+
+/// A workflow's entry for one tool: the overlay schema and what it overrides.
+#[derive(Debug)]
+pub struct ToolOverride {
+    /// Arguments must satisfy the tool's schema and this one.
+    pub schema: Option<Value>,
+    pub approval: ApprovalSpec,
+    pub rate_limit: Option<RateLimit>,
+    /// Where `schema:` is (or would be) written.
+    pub schema_loc: Loc,
+}
+
+#[derive(Debug, Clone)]
+pub struct AgentDef {
+    pub name: String,
+    pub workflow: String,
+    pub key_sha256: [u8; 32],
+}
+
+#[derive(Debug, Clone)]
+pub struct ApproverDef {
+    pub name: String,
+    pub workflows: Vec<String>,
+    pub key_sha256: [u8; 32],
+}
+
+#[derive(Debug, Clone)]
+pub struct AdminDef {
+    pub name: String,
+    pub key_sha256: [u8; 32],
+}
+
+/// Default cap on an upstream response body.
+pub const DEFAULT_MAX_BYTES: usize = 1024 * 1024;

@@ -1,0 +1,150 @@
+//! Secret sources (`env`, `file`, `vault`, `oauth2`) as `SourceDef`s, and
+//! where each kind may be used: a credential's source may be any of them; the
+//! secrets of an OAuth2 source come from env, file or vault; every other
+//! setting that names a secret (audit keys, store key, Vault login, webhook
+//! secrets) takes env or file.
+
+use std::path::Path;
+
+use super::document::FileCtx;
+use super::model::{Grant, OAuth2Def, SourceDef};
+use super::raw::{RawGrant, RawOAuth2, RawSource, RawVaultRef};
+
+/// What a source is for, which decides the kinds it may be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum SourceUse {
+    /// `credentials.<name>.source`.
+    Credential,
+    /// A secret an OAuth2 source needs (client secret, first refresh token).
+    OAuth2Secret,
+    /// Any other key that names a secret.
+    Setting,
+}
+
+/// The source at `pointer`, or `None` after reporting why it cannot be used there.
+pub(super) fn source(
+    raw: &RawSource,
+    base_dir: &Path,
+    ctx: &mut FileCtx<'_>,
+    pointer: &str,
+    usage: SourceUse,
+) -> Option<SourceDef> {
+    match raw {
+        RawSource::Env(var) => Some(SourceDef::Env(var.clone())),
+        RawSource::File(file) => Some(SourceDef::File(base_dir.join(file))),
+        RawSource::Vault(v) => {
+            if usage == SourceUse::Setting {
+                ctx.unsupported(
+                    &format!("{pointer}/vault"),
+                    "a vault source outside credentials",
+                );
+                return None;
+            }
+            vault_source(v, ctx, &format!("{pointer}/vault"))
+        }
+        RawSource::Oauth2(o) => {
+            let pointer = format!("{pointer}/oauth2");
+            if usage != SourceUse::Credential {
+                ctx.error(
+                    &pointer,
+                    "an oauth2 source gives a credential's access tokens; its own secrets come from env, file or vault",
+                );
+                return None;
+            }
+            oauth2_source(o, base_dir, ctx, &pointer)
+        }
+    }
+}
+
+fn vault_source(v: &RawVaultRef, ctx: &mut FileCtx<'_>, pointer: &str) -> Option<SourceDef> {
+    let (path, field) = (v.path.as_str(), v.field.as_str());
+    let braces_ok = path
+        .replace("{subject}", "")
+        .chars()
+        .all(|c| c != '{' && c != '}');
+    if path.is_empty()
+        || field.is_empty()
+        || path.contains("..")
+        || path.starts_with('/')
+        || !braces_ok
+    {
+        ctx.error(
+            pointer,
+            "vault needs a relative API path (e.g. secret/data/app/crm, or secret/data/users/{subject}/crm) and a field",
+        );
+        return None;
+    }
+    Some(SourceDef::Vault {
+        path: path.to_owned(),
+        field: field.to_owned(),
+    })
+}
+
+fn oauth2_source(
+    o: &RawOAuth2,
+    base_dir: &Path,
+    ctx: &mut FileCtx<'_>,
+    pointer: &str,
+) -> Option<SourceDef> {
+    let before = ctx.count();
+    let token_url = match url::Url::parse(&o.token_url) {
+        Ok(u)
+            if u.scheme() == "https"
+                || (u.scheme() == "http"
+                    && matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"))) =>
+        {
+            Some(u)
+        }
+        _ => {
+            ctx.error(
+                &format!("{pointer}/token_url"),
+                "token_url must be an https:// URL (http:// only on loopback)",
+            );
+            None
+        }
+    };
+    let client_secret = source(
+        &o.client_secret,
+        base_dir,
+        ctx,
+        &format!("{pointer}/client_secret"),
+        SourceUse::OAuth2Secret,
+    );
+    let refresh_token = o.refresh_token.as_ref().and_then(|r| {
+        source(
+            r,
+            base_dir,
+            ctx,
+            &format!("{pointer}/refresh_token"),
+            SourceUse::OAuth2Secret,
+        )
+    });
+    let grant = match o.grant {
+        RawGrant::RefreshToken => Grant::RefreshToken,
+        RawGrant::ClientCredentials => Grant::ClientCredentials,
+    };
+    match (&grant, &refresh_token) {
+        (Grant::RefreshToken, None) => ctx.error(
+            &format!("{pointer}/refresh_token"),
+            "grant: refresh_token needs refresh_token: <source> (the first refresh token)",
+        ),
+        (Grant::ClientCredentials, Some(_)) => ctx.error(
+            &format!("{pointer}/refresh_token"),
+            "a refresh_token is only used with grant: refresh_token",
+        ),
+        _ => {}
+    }
+    if ctx.count() > before {
+        return None;
+    }
+    Some(SourceDef::OAuth2(Box::new(OAuth2Def {
+        token_url: token_url?,
+        client_id: o.client_id.clone(),
+        client_secret: client_secret?,
+        grant,
+        refresh_token,
+        scopes: o.scopes.clone(),
+        audience: o.audience.clone(),
+        resource: o.resource.clone(),
+    })))
+}

@@ -12,7 +12,7 @@ use std::time::SystemTime;
 
 use secrecy::{ExposeSecret, SecretString};
 
-use super::Loaded;
+use super::source::Loaded;
 use super::source::{Context, SecretSource, Versions};
 use crate::config::CredentialDef;
 

@@ -14,6 +14,7 @@
 //! before it can be used, and stays known to it after a rotation. Nothing in
 //! here logs a value or puts one in an error message.
 
+mod build;
 mod env;
 mod file;
 mod known;
@@ -24,7 +25,6 @@ mod vault;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use base64::Engine as _;
 use secrecy::{ExposeSecret, SecretString};
@@ -32,22 +32,8 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::config::{Config, CredentialDef, SourceDef};
 use crate::redact::SharedRedactor;
 pub use env::{EnvSource, MapEnv, ProcessEnv};
+pub use source::Loaded;
 use source::{Context, SecretSource, SharedStore};
-
-/// One loaded version of a credential.
-pub struct Loaded {
-    pub value: SecretString,
-    pub version: u64,
-    pub loaded_at: SystemTime,
-}
-
-impl std::fmt::Debug for Loaded {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Loaded")
-            .field("version", &self.version)
-            .finish_non_exhaustive()
-    }
-}
 
 /// Why a credential cannot be used now. Messages never hold a value.
 #[derive(Debug, thiserror::Error)]
@@ -78,12 +64,13 @@ impl Credentials {
             env,
             known: known::Known::new(redactor),
             shared: std::sync::OnceLock::new(),
+            local: build::read_local,
         });
-        let mut clients = source::Clients::new(config);
+        let mut clients = build::Clients::new(config);
         let sources: BTreeMap<String, Arc<dyn SecretSource>> = config
             .credentials
             .iter()
-            .map(|(name, def)| (name.clone(), source::build(def, &mut clients, &ctx)))
+            .map(|(name, def)| (name.clone(), build::build(def, &mut clients, &ctx)))
             .collect();
         for (name, s) in &sources {
             if let Err(e) = s.preload() {
@@ -188,7 +175,7 @@ impl Credentials {
 
     /// A local source's value (environment or file), `None` for a remote one.
     pub(crate) fn read_source(source: &SourceDef, env: &dyn EnvSource) -> Option<SecretString> {
-        source::read_local(source, env)
+        build::read_local(source, env)
     }
 
     /// Names of credentials that cannot be loaded now (for `/readyz`).

@@ -17,10 +17,10 @@ use std::time::SystemTime;
 use arc_swap::ArcSwapOption;
 use secrecy::{ExposeSecret, SecretString};
 
+use super::env::EnvSource;
 use super::known::Known;
 use super::seal::Sealer;
-use super::{EnvSource, Loaded, env, file, oauth2, vault};
-use crate::config::{Config, CredentialDef, SourceDef};
+use crate::config::{CredentialDef, SourceDef};
 
 /// One configured credential's source: where its value comes from, and the
 /// state that takes (caches, timers, tokens, one value per subject).
@@ -54,6 +54,21 @@ pub(crate) trait SecretSource: std::fmt::Debug + Send + Sync {
     async fn reload(&self, since_ms: u64) -> Result<u64, String>;
 }
 
+/// One loaded version of a credential.
+pub struct Loaded {
+    pub value: SecretString,
+    pub version: u64,
+    pub loaded_at: SystemTime,
+}
+
+impl std::fmt::Debug for Loaded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Loaded")
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
+}
+
 /// What every source of the process shares.
 pub(super) struct Context {
     pub(super) env: Arc<dyn EnvSource>,
@@ -61,11 +76,14 @@ pub(super) struct Context {
     /// Where sources keep state between processes (sealed), once the store
     /// is open and `store.encryption_key` is set.
     pub(super) shared: OnceLock<SharedStore>,
+    /// Reads a source that needs no I/O beyond the process (env, file);
+    /// handed in by the builder, which knows every kind.
+    pub(super) local: fn(&SourceDef, &dyn EnvSource) -> Option<SecretString>,
 }
 
 impl Context {
     pub(super) fn read_local(&self, source: &SourceDef) -> Option<SecretString> {
-        read_local(source, self.env.as_ref())
+        (self.local)(source, self.env.as_ref())
     }
 }
 
@@ -134,81 +152,5 @@ impl<T: PartialEq> Versions<T> {
             tag,
         })));
         loaded
-    }
-}
-
-/// The clients remote sources share, each built on first need. A client
-/// that cannot be built is logged once; its credentials are unavailable.
-pub(super) struct Clients<'a> {
-    config: &'a Config,
-    vault: Option<Option<Arc<vault::Client>>>,
-    tokens: Option<Option<Arc<oauth2::TokenClient>>>,
-}
-
-impl<'a> Clients<'a> {
-    pub(super) fn new(config: &'a Config) -> Self {
-        Clients {
-            config,
-            vault: None,
-            tokens: None,
-        }
-    }
-
-    fn vault(&mut self, env: &Arc<dyn EnvSource>) -> Option<Arc<vault::Client>> {
-        let config = &self.config.vault;
-        self.vault
-            .get_or_insert_with(|| logged("Vault", || vault::Client::new(config, env.clone())))
-            .clone()
-    }
-
-    fn tokens(&mut self) -> Option<Arc<oauth2::TokenClient>> {
-        self.tokens
-            .get_or_insert_with(|| logged("OAuth2", oauth2::TokenClient::new))
-            .clone()
-    }
-}
-
-fn logged<T, E: std::fmt::Display>(
-    what: &str,
-    build: impl FnOnce() -> Result<T, E>,
-) -> Option<Arc<T>> {
-    build()
-        .map(Arc::new)
-        .map_err(|e| tracing::error!(error = %e, "cannot build the {what} client"))
-        .ok()
-}
-
-/// The implementation of a configured credential's source.
-pub(super) fn build(
-    def: &Arc<CredentialDef>,
-    clients: &mut Clients<'_>,
-    ctx: &Arc<Context>,
-) -> Arc<dyn SecretSource> {
-    match &def.source {
-        SourceDef::Env(var) => Arc::new(env::EnvSecret::new(def.clone(), var, ctx.clone())),
-        SourceDef::File(path) => Arc::new(file::FileSecret::new(def.clone(), path, ctx.clone())),
-        SourceDef::Vault { path, field } => Arc::new(vault::VaultSecret::new(
-            def.clone(),
-            path,
-            field,
-            clients.vault(&ctx.env),
-            ctx.clone(),
-        )),
-        SourceDef::OAuth2(o) => Arc::new(oauth2::OAuth2Secret::new(
-            def.clone(),
-            o,
-            clients.tokens(),
-            ctx.clone(),
-        )),
-    }
-}
-
-/// A source read without I/O beyond the process; `None` for a remote one
-/// or when there is nothing to read (an unset or empty variable).
-pub(super) fn read_local(source: &SourceDef, env: &dyn EnvSource) -> Option<SecretString> {
-    match source {
-        SourceDef::Env(var) => env::read(env, var),
-        SourceDef::File(path) => file::read_secret_file(path).ok(),
-        SourceDef::Vault { .. } | SourceDef::OAuth2(_) => None,
     }
 }

@@ -65,7 +65,10 @@ impl toolgate::pipeline::egress::Lookup for Hostile {
         &self,
         host: &str,
     ) -> futures_util::future::BoxFuture<'static, std::io::Result<Vec<std::net::IpAddr>>> {
-        assert_eq!(host, "api.rebind.test", "only the manifest's host is looked up");
+        assert_eq!(
+            host, "api.rebind.test",
+            "only the manifest's host is looked up"
+        );
         self.asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let answer = self.answer.clone();
         Box::pin(async move { Ok(answer) })
@@ -114,7 +117,11 @@ async fn the_connect_time_check_refuses_what_the_resolver_answers() {
     .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(toolgate::server::serve(gw, listener, std::future::pending()));
+    tokio::spawn(toolgate::server::serve(
+        gw,
+        listener,
+        std::future::pending(),
+    ));
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
     let call = |tool: &'static str| {
         let http = http.clone();

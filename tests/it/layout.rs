@@ -37,6 +37,40 @@ fn the_checker_finds_a_cycle_through_use_and_inline_paths() {
 }
 
 #[test]
+fn a_re_export_of_a_descendant_is_the_module_s_face_not_an_edge() {
+    // `store` re-exports its children and they use its trait: no cycle.
+    let facade = cycles_of(&[
+        ("lib.rs", "pub mod store;\n"),
+        (
+            "store/mod.rs",
+            "mod file;\npub use file::FileStore;\npub(crate) use self::file::open;\npub trait Store {}\n",
+        ),
+        (
+            "store/file.rs",
+            "use crate::store::Store;\npub struct FileStore;\n",
+        ),
+    ]);
+    assert!(facade.is_empty(), "{facade:?}");
+    // A module that *uses* its child for its own code, while the child uses it, is a cycle.
+    let used = cycles_of(&[
+        ("lib.rs", "pub mod store;\n"),
+        (
+            "store/mod.rs",
+            "mod file;\nuse file::FileStore;\npub trait Store {}\n",
+        ),
+        (
+            "store/file.rs",
+            "use crate::store::Store;\npub struct FileStore;\n",
+        ),
+    ]);
+    assert_eq!(
+        used,
+        [vec!["crate::store", "crate::store::file"]],
+        "{used:?}"
+    );
+}
+
+#[test]
 fn the_checker_passes_an_acyclic_tree_and_ignores_comments_strings_and_mod_declarations() {
     let g = graph(&tree(&[
         ("lib.rs", "pub mod a;\npub mod b;\nuse a::Top;\n"),

@@ -28,7 +28,7 @@ pub(super) use client::TokenClient;
 use client::{TokenError, TokenState};
 use shared::{Locked, SharedTokens};
 
-use super::Loaded;
+use super::source::Loaded;
 use super::source::{Context, SecretSource, Versions};
 use crate::config::{CredentialDef, Grant, OAuth2Def};
 use crate::store::now_ms;

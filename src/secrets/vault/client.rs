@@ -24,12 +24,15 @@ pub(crate) struct Client {
     env: Arc<dyn EnvSource>,
     /// An AppRole login's token and when to log in again.
     token: tokio::sync::Mutex<Option<(SecretString, Instant)>>,
+    /// Reads the Vault token or AppRole ids from a local source.
+    local: fn(&SourceDef, &dyn EnvSource) -> Option<SecretString>,
 }
 
 impl Client {
     pub(crate) fn new(
         config: &VaultConfig,
         env: Arc<dyn EnvSource>,
+        local: fn(&SourceDef, &dyn EnvSource) -> Option<SecretString>,
     ) -> Result<Client, reqwest::Error> {
         Ok(Client {
             http: reqwest::Client::builder()
@@ -41,6 +44,7 @@ impl Client {
             config: config.clone(),
             env,
             token: tokio::sync::Mutex::new(None),
+            local,
         })
     }
 
@@ -62,7 +66,7 @@ impl Client {
     }
 
     fn read_local(&self, source: &SourceDef) -> Option<SecretString> {
-        crate::secrets::source::read_local(source, self.env.as_ref())
+        (self.local)(source, self.env.as_ref())
     }
 
     async fn token(&self, address: &str) -> Result<SecretString, String> {

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 pub(super) use client::Client;
 
-use super::Loaded;
+use super::source::Loaded;
 use super::source::{Context, SecretSource, Versions};
 use crate::config::CredentialDef;
 use crate::store::now_ms;

@@ -415,9 +415,15 @@ fn references(
         match t {
             Tok::Ident(w) if w == "use" => {
                 let (paths, j) = use_tree(toks, i + 1, &[]);
+                let public = is_pub(toks, i);
                 for p in paths {
                     if let Some(a) = absolute(root, &scope.path, declared, &p) {
-                        out.push((*line, a));
+                        // A module re-exporting its own descendant shows its
+                        // face, as its `mod` declaration does: not an edge.
+                        let descendant = a.len() > scope.path.len() && a.starts_with(&scope.path);
+                        if !(public && descendant) {
+                            out.push((*line, a));
+                        }
                     }
                 }
                 // A use tree holds no braces of blocks: skip it whole.
@@ -452,6 +458,19 @@ fn references(
         i += 1;
     }
     out
+}
+
+/// Whether the `use` at `i` is `pub` or `pub(…)`.
+fn is_pub(toks: &[(usize, Tok)], i: usize) -> bool {
+    let at = |k: usize| i.checked_sub(k).and_then(|k| toks.get(k)).map(|t| &t.1);
+    match at(1) {
+        Some(Tok::Ident(w)) => w == "pub",
+        Some(Tok::Punct(')')) => {
+            (2..=4).any(|k| matches!(at(k), Some(Tok::Punct('('))))
+                && (3..=5).any(|k| matches!(at(k), Some(Tok::Ident(w)) if w == "pub"))
+        }
+        _ => false,
+    }
 }
 
 /// Strongly connected components of more than one node (Tarjan), each sorted.

@@ -1,0 +1,93 @@
+//! The one place that knows every source kind: it builds the source of a
+//! configured credential, the clients remote kinds share, and reads the
+//! kinds that need no I/O beyond the process. Adding a kind is a module of
+//! its own plus one arm here.
+
+use std::sync::Arc;
+
+use secrecy::SecretString;
+
+use super::env::{self, EnvSource};
+use super::source::{Context, SecretSource};
+use super::{file, oauth2, vault};
+use crate::config::{Config, CredentialDef, SourceDef};
+
+/// The clients remote sources share, each built on first need. A client
+/// that cannot be built is logged once; its credentials are unavailable.
+pub(super) struct Clients<'a> {
+    config: &'a Config,
+    vault: Option<Option<Arc<vault::Client>>>,
+    tokens: Option<Option<Arc<oauth2::TokenClient>>>,
+}
+
+impl<'a> Clients<'a> {
+    pub(super) fn new(config: &'a Config) -> Self {
+        Clients {
+            config,
+            vault: None,
+            tokens: None,
+        }
+    }
+
+    fn vault(&mut self, env: &Arc<dyn EnvSource>) -> Option<Arc<vault::Client>> {
+        let config = &self.config.vault;
+        self.vault
+            .get_or_insert_with(|| {
+                logged("Vault", || {
+                    vault::Client::new(config, env.clone(), read_local)
+                })
+            })
+            .clone()
+    }
+
+    fn tokens(&mut self) -> Option<Arc<oauth2::TokenClient>> {
+        self.tokens
+            .get_or_insert_with(|| logged("OAuth2", oauth2::TokenClient::new))
+            .clone()
+    }
+}
+
+fn logged<T, E: std::fmt::Display>(
+    what: &str,
+    build: impl FnOnce() -> Result<T, E>,
+) -> Option<Arc<T>> {
+    build()
+        .map(Arc::new)
+        .map_err(|e| tracing::error!(error = %e, "cannot build the {what} client"))
+        .ok()
+}
+
+/// The implementation of a configured credential's source.
+pub(super) fn build(
+    def: &Arc<CredentialDef>,
+    clients: &mut Clients<'_>,
+    ctx: &Arc<Context>,
+) -> Arc<dyn SecretSource> {
+    match &def.source {
+        SourceDef::Env(var) => Arc::new(env::EnvSecret::new(def.clone(), var, ctx.clone())),
+        SourceDef::File(path) => Arc::new(file::FileSecret::new(def.clone(), path, ctx.clone())),
+        SourceDef::Vault { path, field } => Arc::new(vault::VaultSecret::new(
+            def.clone(),
+            path,
+            field,
+            clients.vault(&ctx.env),
+            ctx.clone(),
+        )),
+        SourceDef::OAuth2(o) => Arc::new(oauth2::OAuth2Secret::new(
+            def.clone(),
+            o,
+            clients.tokens(),
+            ctx.clone(),
+        )),
+    }
+}
+
+/// A source read without I/O beyond the process; `None` for a remote one
+/// or when there is nothing to read (an unset or empty variable).
+pub(super) fn read_local(source: &SourceDef, env: &dyn EnvSource) -> Option<SecretString> {
+    match source {
+        SourceDef::Env(var) => env::read(env, var),
+        SourceDef::File(path) => file::read_secret_file(path).ok(),
+        SourceDef::Vault { .. } | SourceDef::OAuth2(_) => None,
+    }
+}

@@ -268,6 +268,9 @@ impl Store for FileStore {
     }
 
     async fn list(&self, ns: Ns, limit: usize) -> Result<Vec<(String, Versioned)>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
         self.blocking(move |db| {
             let tx = db.begin_read().map_err(err)?;
             let t = tx.open_table(table(ns)).map_err(err)?;

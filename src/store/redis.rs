@@ -304,6 +304,9 @@ impl Store for RedisStore {
     }
 
     async fn list(&self, ns: Ns, limit: usize) -> Result<Vec<(String, Versioned)>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
         let mut conn = self.conn.clone();
         let mut keys: Vec<String> = self
             .scripts

@@ -1,5 +1,8 @@
 //! The audit trail: written by real calls, verified, tampered with, starved
-//! of disk, and killed mid-write.
+//! of disk, and killed mid-write. The canonical form's golden vector is in
+//! `golden`.
+
+mod golden;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -9,8 +9,16 @@
 //! audit key). Any edit, deletion, reordering or truncation breaks the chain;
 //! `toolgate audit verify` names the first bad record.
 //!
-//! Callers pass data that is already redacted; nothing in here sees a
-//! credential's value except `fingerprint`, which only keys an HMAC with it.
+//! Signed checkpoints of the head are kept by the sink too, beside its
+//! records (`AuditSink::checkpoint`), so `verify` can prove that nothing
+//! before a checkpoint was truncated or rewritten.
+//!
+//! This module owns the record, the chain and the sinks. It must never see a
+//! credential's value (callers pass data that is already redacted; only
+//! `chain::fingerprint` keys an HMAC with a value and keeps nothing), never
+//! answer an append before the record is durable, and never let a failed
+//! write look like a success: a sink that cannot write refuses, and the
+//! gateway fails closed.
 
 pub mod chain;
 pub mod checkpoint;
@@ -25,6 +33,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use checkpoint::Checkpoint;
 pub use file::FileSink;
 pub use redis::RedisSink;
 
@@ -132,6 +141,22 @@ impl Receipt {
 #[error("audit trail unavailable: {0}")]
 pub struct AuditError(pub String);
 
+/// Where a trail is kept. Every sink gives the same contract (one
+/// conformance suite in `tests/it/audit/conformance.rs` runs against each):
+///
+/// - `append` seals the entry after the current head (`seq` one more, `prev`
+///   the head's hash) and answers only once the record is durable; an error
+///   means nothing is promised and the caller fails closed.
+/// - Appends from many tasks at once all land, each with its own `seq`, in
+///   one chain with no gap.
+/// - `head` is the last durable record (`seq` 0 and `chain::GENESIS` for an
+///   empty trail).
+/// - `checkpoint` keeps a signed head beside the records, durably, and
+///   refuses one that this trail does not have (past the head, or at the
+///   head with another hash); `checkpoints` returns every one kept, oldest
+///   first.
+/// - While its storage fails, a sink refuses and reports unhealthy, and it
+///   recovers by itself when the storage does.
 #[async_trait]
 pub trait AuditSink: Send + Sync {
     /// Returns only once the record is durable. An error means fail closed.
@@ -140,29 +165,63 @@ pub trait AuditSink: Send + Sync {
     /// The last durable record.
     async fn head(&self) -> Result<Receipt, AuditError>;
 
+    /// Keep a signed checkpoint of this trail; returns once it is durable.
+    async fn checkpoint(&self, c: &Checkpoint) -> Result<(), AuditError>;
+
+    /// Every checkpoint kept for this trail, oldest first.
+    async fn checkpoints(&self) -> Result<Vec<Checkpoint>, AuditError>;
+
     fn is_healthy(&self) -> bool;
+}
+
+/// Refuse a checkpoint the trail whose head is `head` cannot have vouched for.
+fn check_against_head(c: &Checkpoint, head: &Receipt) -> Result<(), AuditError> {
+    if c.seq == 0 || c.seq > head.seq || (c.seq == head.seq && c.hash != head.hash) {
+        return Err(AuditError(format!(
+            "refusing a checkpoint at record {} that this trail (head {}) does not hold",
+            c.seq, head.seq
+        )));
+    }
+    Ok(())
+}
+
+#[derive(Default)]
+struct MemoryTrail {
+    records: Vec<chain::Record>,
+    chain: chain::Chain,
+    checkpoints: Vec<Checkpoint>,
 }
 
 /// Records kept in memory (tests of other parts).
 #[derive(Default)]
 pub struct MemorySink {
-    state: tokio::sync::Mutex<(Vec<chain::Record>, chain::Chain)>,
+    state: tokio::sync::Mutex<MemoryTrail>,
     failing: AtomicBool,
 }
 
 impl MemorySink {
     pub fn new(key: Option<Arc<[u8]>>) -> MemorySink {
         MemorySink {
-            state: tokio::sync::Mutex::new((Vec::new(), chain::Chain::new(key))),
+            state: tokio::sync::Mutex::new(MemoryTrail {
+                chain: chain::Chain::new(key),
+                ..MemoryTrail::default()
+            }),
             failing: AtomicBool::new(false),
         }
     }
 
     pub async fn records(&self) -> Vec<chain::Record> {
-        self.state.lock().await.0.clone()
+        self.state.lock().await.records.clone()
     }
 
-    /// Make every append fail (to test failing closed).
+    fn refuse_if_failing(&self) -> Result<(), AuditError> {
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(AuditError("memory sink set to fail".into()));
+        }
+        Ok(())
+    }
+
+    /// Make every write fail (to test failing closed).
     pub fn set_failing(&self, failing: bool) {
         self.failing.store(failing, Ordering::SeqCst);
     }
@@ -171,21 +230,32 @@ impl MemorySink {
 #[async_trait]
 impl AuditSink for MemorySink {
     async fn append(&self, entry: Entry) -> Result<Receipt, AuditError> {
-        if self.failing.load(Ordering::SeqCst) {
-            return Err(AuditError("memory sink set to fail".into()));
-        }
+        self.refuse_if_failing()?;
         let mut st = self.state.lock().await;
-        let record = st.1.seal(entry);
+        let record = st.chain.seal(entry);
         let receipt = Receipt {
             seq: record.seq,
             hash: record.hash.clone(),
         };
-        st.0.push(record);
+        st.records.push(record);
         Ok(receipt)
     }
 
     async fn head(&self) -> Result<Receipt, AuditError> {
-        Ok(self.state.lock().await.1.head())
+        Ok(self.state.lock().await.chain.head())
+    }
+
+    async fn checkpoint(&self, c: &Checkpoint) -> Result<(), AuditError> {
+        self.refuse_if_failing()?;
+        let mut st = self.state.lock().await;
+        check_against_head(c, &st.chain.head())?;
+        st.checkpoints.push(c.clone());
+        Ok(())
+    }
+
+    async fn checkpoints(&self) -> Result<Vec<Checkpoint>, AuditError> {
+        self.refuse_if_failing()?;
+        Ok(self.state.lock().await.checkpoints.clone())
     }
 
     fn is_healthy(&self) -> bool {

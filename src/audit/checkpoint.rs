@@ -89,6 +89,7 @@ pub fn file_for(trail: &Path) -> PathBuf {
 
 /// Append one checkpoint line to `path` and sync it (the file sink's format).
 pub(super) fn append(path: &Path, c: &Checkpoint) -> std::io::Result<()> {
+    let created = !path.exists();
     let mut f = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -96,7 +97,11 @@ pub(super) fn append(path: &Path, c: &Checkpoint) -> std::io::Result<()> {
     let mut line = serde_json::to_vec(c).unwrap_or_default();
     line.push(b'\n');
     f.write_all(&line)?;
-    f.sync_data()
+    f.sync_data()?;
+    if created && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }
 
 /// Every checkpoint in a file (unparsable lines are skipped).

@@ -5,6 +5,10 @@
 //! change still sees the ones before it, so compare-and-swap stays exact.
 //! Rate-limit steps alone commit without fsync: a counter lost in a crash only
 //! forgives a few calls, and fsyncing every call would cost more than the call.
+//!
+//! Owns one redb file (a table per namespace, one for rate limits). Never
+//! shares it with another process: a second gateway on the same file is
+//! refused by redb's lock; several replicas need the Redis store.
 
 use std::path::Path;
 use std::sync::Arc;

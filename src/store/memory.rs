@@ -1,4 +1,7 @@
 //! The in-memory store: one mutex over ordered maps. For tests and `kind: memory`.
+//!
+//! Owns nothing beyond the process: everything is lost when it exits. Never
+//! holds its lock across an await.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;

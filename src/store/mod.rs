@@ -8,6 +8,12 @@
 //! read-modify-write across two calls. Values are opaque bytes; callers
 //! persist only what the redaction rules allow (no credential is ever stored
 //! in plaintext).
+//!
+//! Owns: the trait, its outcome types, and the clock and GCRA step the
+//! embedded backends share. Must never: interpret a value, answer a write
+//! before it is durable (rate-limit steps excepted, see `file`), or let two
+//! backends differ on the contract — one conformance suite
+//! (`tests/it/store.rs`, a test per property) runs against every backend.
 
 mod file;
 mod memory;

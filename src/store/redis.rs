@@ -17,6 +17,10 @@
 //! Faults. The connection is re-established by itself after Redis returns;
 //! until then each operation fails at once (or after the response timeout)
 //! with [`StoreError`], which callers turn into `503 store_unavailable`.
+//!
+//! Owns the `toolgate:{<env>:…}` keys of one environment and never touches
+//! another's; never reads the local clock for a TTL or a limit; never puts
+//! the URL (it may hold a password) in an error.
 
 use std::time::Duration;
 

@@ -489,3 +489,51 @@ async fn rotation_keeps_one_chain_across_files() {
     assert!(!lines(&alone).is_empty());
     assert_eq!(kind(&alone), Some("missing"));
 }
+
+#[tokio::test]
+async fn the_serve_loop_keeps_signed_checkpoints_beside_a_redis_trail() {
+    let Some(redis) = crate::support::redis::TestRedis::own().await else {
+        return;
+    };
+    let s = crate::calls::setup_with(&format!(
+        "store: {{ kind: redis, url: \"{}\" }}\n\
+         audit: {{ kind: redis, signing_key: {{ env: TEST_API_KEY }}, checkpoint_interval_seconds: 1 }}\n",
+        redis.url
+    ))
+    .await;
+    for i in 0..3 {
+        let call = json!({"tool": "echo", "arguments": {"id": format!("k{i}")}});
+        assert_eq!(s.gw.call(&s.keys.agent, call).await.0, 200);
+    }
+    let head = s.gw.gw.audit.head().await.unwrap();
+    let mut kept = Vec::new();
+    for _ in 0..50 {
+        kept = s.gw.gw.audit.checkpoints().await.unwrap();
+        if kept.iter().any(|c| c.seq == head.seq) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let (st, signed) = s.gw.get(Some(&s.keys.admin), "/v1/admin/audit/head").await;
+    assert_eq!(st, 200, "{signed}");
+    let public_key = signed["key"].as_str().unwrap();
+    let at_head: Vec<_> = kept.iter().filter(|c| c.seq == head.seq).collect();
+    assert_eq!(at_head.len(), 1, "one checkpoint of the head: {kept:?}");
+    assert_eq!(at_head[0].hash, head.hash);
+    assert!(
+        kept.iter()
+            .all(|c| toolgate::audit::checkpoint::check_signature(c, public_key))
+    );
+    // Nothing went to a file beside the configured path.
+    let side = toolgate::audit::checkpoint::file_for(&s.gw.gw.config.audit.path);
+    assert!(!side.exists(), "{} was written", side.display());
+    // The CLI reads the stream with the checkpoints beside it.
+    let out = Command::new(env!("CARGO_BIN_EXE_toolgate"))
+        .args(["audit", "verify", &redis.url, "--environment", "test"])
+        .args(["--public-key", public_key])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.starts_with("intact:"), "{text}");
+}

@@ -19,10 +19,8 @@ use redb::{
     Database, Durability, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction,
 };
 
-use super::{
-    Inserted, Ns, RateDecision, Store, StoreError, Swapped, Versioned, deadline, gcra, now_ms,
-    now_ns,
-};
+use super::clock::{deadline, gcra, now_ms, now_ns};
+use super::contract::{Inserted, Ns, RateDecision, Store, StoreError, Swapped, Versioned};
 
 const RATES: TableDefinition<'static, &str, u64> = TableDefinition::new("rates");
 

@@ -9,10 +9,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{
-    Inserted, Ns, RateDecision, Store, StoreError, Swapped, Versioned, deadline, gcra, now_ms,
-    now_ns,
-};
+use super::clock::{deadline, gcra, now_ms, now_ns};
+use super::contract::{Inserted, Ns, RateDecision, Store, StoreError, Swapped, Versioned};
 
 #[derive(Clone)]
 struct Slot {

@@ -28,7 +28,7 @@ use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Script, Value};
 
-use super::{Inserted, Ns, RateDecision, Store, StoreError, Swapped, Versioned};
+use super::contract::{Inserted, Ns, RateDecision, Store, StoreError, Swapped, Versioned};
 
 /// How long one Redis operation may take before the call fails closed.
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::{Entry, Receipt};
+use super::record::{Entry, Receipt};
 
 /// `prev` of the first record.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -177,15 +177,15 @@ mod tests {
     #[test]
     fn records_chain_and_hash_canonically() {
         let mut c = Chain::new(None);
-        let a = c.seal(Entry::new(super::super::Event::Executed));
-        let b = c.seal(Entry::new(super::super::Event::Failed));
+        let a = c.seal(Entry::new(crate::audit::record::Event::Executed));
+        let b = c.seal(Entry::new(crate::audit::record::Event::Failed));
         assert_eq!(a.seq, 1);
         assert_eq!(a.prev, GENESIS);
         assert_eq!(b.prev, a.hash);
         let v = serde_json::to_value(&b).unwrap();
         assert_eq!(hash_value(&v, None), b.hash);
         let mut k = Chain::new(Some(Arc::from(&b"k3y"[..])));
-        let h = k.seal(Entry::new(super::super::Event::Executed));
+        let h = k.seal(Entry::new(crate::audit::record::Event::Executed));
         assert_ne!(hash_value(&serde_json::to_value(&h).unwrap(), None), h.hash);
         assert_eq!(
             hash_value(&serde_json::to_value(&h).unwrap(), Some(b"k3y")),

@@ -30,7 +30,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::chain::{Chain, Record};
 use super::checkpoint::{self, Checkpoint};
-use super::{AuditError, AuditSink, Entry, Receipt, check_against_head};
+use super::record::{AuditError, Entry, Receipt};
+use super::sink::{AuditSink, check_against_head};
 
 /// Most records written in one group commit.
 const MAX_BATCH: usize = 4096;

@@ -39,7 +39,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::chain::{Chain, GENESIS};
 use super::checkpoint::Checkpoint;
-use super::{AuditError, AuditSink, Entry, Receipt, check_against_head};
+use super::record::{AuditError, Entry, Receipt};
+use super::sink::{AuditSink, check_against_head};
 
 /// Most records appended in one script call.
 const MAX_BATCH: usize = 512;

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use toolgate::audit::chain::Chain;
+use toolgate::audit::checkpoint::Checkpoint;
 use toolgate::audit::{AuditSink, Entry, Event, FileSink, MemorySink};
 use toolgate::identity::{Role, generate_key, key_sha256};
 
@@ -48,6 +49,7 @@ async fn appends(sink: Arc<dyn AuditSink>, writers: u64, per: u64) -> f64 {
 /// The naive design: one record, one write, one fsync, under a lock.
 struct FsyncEach {
     file: std::sync::Mutex<(std::fs::File, Chain)>,
+    checkpoints: std::sync::Mutex<Vec<Checkpoint>>,
 }
 
 #[async_trait::async_trait]
@@ -69,6 +71,13 @@ impl AuditSink for FsyncEach {
     }
     async fn head(&self) -> Result<toolgate::audit::Receipt, toolgate::audit::AuditError> {
         Ok(self.file.lock().unwrap().1.head())
+    }
+    async fn checkpoint(&self, c: &Checkpoint) -> Result<(), toolgate::audit::AuditError> {
+        self.checkpoints.lock().unwrap().push(c.clone());
+        Ok(())
+    }
+    async fn checkpoints(&self) -> Result<Vec<Checkpoint>, toolgate::audit::AuditError> {
+        Ok(self.checkpoints.lock().unwrap().clone())
     }
     fn is_healthy(&self) -> bool {
         true
@@ -150,6 +159,7 @@ async fn main() {
                 .unwrap(),
             Chain::new(None),
         )),
+        checkpoints: std::sync::Mutex::default(),
     });
     let mem = Arc::new(MemorySink::new(None));
     println!("## appends, 64 concurrent writers × {per}");

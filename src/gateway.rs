@@ -49,8 +49,6 @@ pub struct Gateway {
     pub store: Arc<dyn Store>,
     /// Announcements to and from the other replicas.
     pub bus: Arc<dyn Bus>,
-    /// The shared Redis, when the store is on one (audit checkpoints).
-    pub redis: Option<redis::aio::ConnectionManager>,
     pub revocations: revocations::Revocations,
     /// What this replica already took from other replicas' announcements.
     pub events_seen: crate::bus::Seen,
@@ -227,7 +225,6 @@ impl Gateway {
             egress: Egress::new(parts.lookup.unwrap_or_else(|| Arc::new(SystemLookup)))?,
             store,
             bus,
-            redis,
             revocations: revocations::Revocations::default(),
             events_seen: crate::bus::Seen::default(),
             audit,

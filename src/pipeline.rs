@@ -56,6 +56,7 @@ use crate::error::{ApiError, Code};
 use crate::gateway::Gateway;
 use crate::request::{FrozenRequest, UpstreamRequest};
 use audit::Trail;
+pub use call::Kept;
 use call::{Call, CallOutcome, CallReply, CallRequest, Failure, Origin, Reached, Timing};
 
 /// A direct tool call, `POST /v1/calls`: every stage, then [`finish`].
@@ -129,16 +130,6 @@ async fn stages(call: &mut Call<'_>, headers: &HeaderMap) -> Result<Stop, Failur
     idempotency::keep(call, &request).await?;
     // 8.
     run(call, &binding, request).await.map(Stop::Ran)
-}
-
-/// What a request that kept its place in a queue needs to run again.
-#[derive(Debug)]
-pub struct Kept<'a> {
-    pub origin: Origin,
-    pub workflow: &'a str,
-    pub tool: &'a str,
-    pub call_id: &'a str,
-    pub request: &'a FrozenRequest,
 }
 
 /// Run a request that was frozen earlier — an approved action or a retried

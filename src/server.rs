@@ -91,14 +91,12 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::bind(addr).await
 }
 
-/// Sign the audit head every `checkpoint_interval` (when it moved) and append
-/// it to `<audit path>.checkpoints` (or, for a Redis trail, to the list
-/// beside its stream).
+/// Sign the audit head every `checkpoint_interval` (when it moved) and hand
+/// it to the audit sink, which keeps it beside its records.
 async fn checkpointer(gw: Arc<Gateway>) {
     let Some(key) = gw.audit_signer.clone() else {
         return;
     };
-    let path = crate::audit::checkpoint::file_for(&gw.config.audit.path);
     let mut tick = tokio::time::interval(gw.config.audit.checkpoint_interval);
     let mut last = None;
     loop {
@@ -110,25 +108,9 @@ async fn checkpointer(gw: Arc<Gateway>) {
             continue;
         }
         let c = crate::audit::checkpoint::sign(&key, &head);
-        let saved = match &gw.redis {
-            Some(conn) if gw.config.audit.redis => {
-                crate::audit::redis::save_checkpoint(conn, &gw.config.environment, &c)
-                    .await
-                    .is_ok()
-            }
-            _ => {
-                let p = path.clone();
-                matches!(
-                    tokio::task::spawn_blocking(move || crate::audit::checkpoint::append(&p, &c))
-                        .await,
-                    Ok(Ok(()))
-                )
-            }
-        };
-        if saved {
-            last = Some(head.seq);
-        } else {
-            tracing::error!("cannot write an audit checkpoint");
+        match gw.audit.checkpoint(&c).await {
+            Ok(()) => last = Some(head.seq),
+            Err(e) => tracing::error!(error = %e, "cannot write an audit checkpoint"),
         }
     }
 }

@@ -4,7 +4,13 @@
 //! Canonical form: the record as a JSON object with keys in byte order, no
 //! insignificant whitespace, `hash` left out (serde_json's default map is
 //! ordered, so `to_vec` of a `Value` is canonical). `hash` is the lower-case
-//! hex SHA-256 of those bytes, or HMAC-SHA256 under the audit key.
+//! hex SHA-256 of those bytes, or HMAC-SHA256 under the audit key. A golden
+//! vector in the tests pins both, so any change to the form fails loudly: a
+//! change here makes every trail already written unverifiable.
+//!
+//! Pure functions and values only: no storage, no clock but the one `seal`
+//! reads, and no credential value (`fingerprint` keys an HMAC and keeps
+//! nothing).
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -14,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::{Entry, Receipt};
+use super::record::{Entry, Receipt};
 
 /// `prev` of the first record.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -30,13 +36,18 @@ pub struct Record {
     pub hash: String,
 }
 
-/// The hash of a record's canonical form (its `hash` field ignored).
-pub fn hash_value(record: &Value, key: Option<&[u8]>) -> String {
+/// The canonical form of a record: what its hash is computed over.
+pub fn canonical(record: &Value) -> Vec<u8> {
     let mut v = record.clone();
     if let Some(m) = v.as_object_mut() {
         m.remove("hash");
     }
-    let bytes = serde_json::to_vec(&v).unwrap_or_default();
+    serde_json::to_vec(&v).unwrap_or_default()
+}
+
+/// The hash of a record's canonical form (its `hash` field ignored).
+pub fn hash_value(record: &Value, key: Option<&[u8]>) -> String {
+    let bytes = canonical(record);
     match key {
         Some(k) => {
             let mut mac = Hmac::<Sha256>::new_from_slice(k).expect("HMAC takes any key");
@@ -85,9 +96,14 @@ impl Chain {
 
     /// Give the entry the next place in the chain.
     pub fn seal(&mut self, entry: Entry) -> Record {
+        self.seal_at(entry, SystemTime::now())
+    }
+
+    /// `seal` with the record's time given.
+    pub fn seal_at(&mut self, entry: Entry, time: SystemTime) -> Record {
         let mut record = Record {
             seq: self.seq + 1,
-            time: humantime::format_rfc3339_micros(SystemTime::now()).to_string(),
+            time: humantime::format_rfc3339_micros(time).to_string(),
             entry,
             prev: self.prev.clone(),
             hash: String::new(),
@@ -161,15 +177,15 @@ mod tests {
     #[test]
     fn records_chain_and_hash_canonically() {
         let mut c = Chain::new(None);
-        let a = c.seal(Entry::new(super::super::Event::Executed));
-        let b = c.seal(Entry::new(super::super::Event::Failed));
+        let a = c.seal(Entry::new(crate::audit::record::Event::Executed));
+        let b = c.seal(Entry::new(crate::audit::record::Event::Failed));
         assert_eq!(a.seq, 1);
         assert_eq!(a.prev, GENESIS);
         assert_eq!(b.prev, a.hash);
         let v = serde_json::to_value(&b).unwrap();
         assert_eq!(hash_value(&v, None), b.hash);
         let mut k = Chain::new(Some(Arc::from(&b"k3y"[..])));
-        let h = k.seal(Entry::new(super::super::Event::Executed));
+        let h = k.seal(Entry::new(crate::audit::record::Event::Executed));
         assert_ne!(hash_value(&serde_json::to_value(&h).unwrap(), None), h.hash);
         assert_eq!(
             hash_value(&serde_json::to_value(&h).unwrap(), Some(b"k3y")),

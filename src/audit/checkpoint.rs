@@ -6,6 +6,11 @@
 //! The signing key comes from a source (`audit.signing_key`); its text is
 //! hashed (SHA-256) into the 32-byte Ed25519 seed, so any high-entropy
 //! secret works. The public key is printed in every checkpoint as `key`.
+//!
+//! Signing happens here (the gateway's checkpoint loop and
+//! `/v1/admin/audit/head`); keeping a checkpoint is the sink's job
+//! (`AuditSink::checkpoint`). Nothing here ever prints or stores the signing
+//! key itself, only its public half.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -15,7 +20,7 @@ use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::Receipt;
+use super::record::Receipt;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Checkpoint {
@@ -82,7 +87,9 @@ pub fn file_for(trail: &Path) -> PathBuf {
     trail.with_file_name(format!("{name}.checkpoints"))
 }
 
-pub fn append(path: &Path, c: &Checkpoint) -> std::io::Result<()> {
+/// Append one checkpoint line to `path` and sync it (the file sink's format).
+pub(super) fn append(path: &Path, c: &Checkpoint) -> std::io::Result<()> {
+    let created = !path.exists();
     let mut f = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -90,7 +97,11 @@ pub fn append(path: &Path, c: &Checkpoint) -> std::io::Result<()> {
     let mut line = serde_json::to_vec(c).unwrap_or_default();
     line.push(b'\n');
     f.write_all(&line)?;
-    f.sync_data()
+    f.sync_data()?;
+    if created && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }
 
 /// Every checkpoint in a file (unparsable lines are skipped).

@@ -12,6 +12,12 @@
 //! `<path>.<first seq, 12 digits>` and a new one begun; the chain continues.
 //! A torn last line (a crash mid-write) is moved to `<path>.torn-<unix time>`
 //! at open, and the chain continues from the last whole record.
+//!
+//! Checkpoints go to `<path>.checkpoints`, one JSON line each, synced before
+//! `checkpoint` returns (`toolgate audit verify --checkpoint` reads it).
+//!
+//! Owns the trail's files and nothing else: it never rewrites a record once
+//! answered for, and never answers before `fdatasync` did.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -23,7 +29,9 @@ use async_trait::async_trait;
 use tokio::sync::{mpsc, oneshot};
 
 use super::chain::{Chain, Record};
-use super::{AuditError, AuditSink, Entry, Receipt};
+use super::checkpoint::{self, Checkpoint};
+use super::record::{AuditError, Entry, Receipt};
+use super::sink::{AuditSink, check_against_head};
 
 /// Most records written in one group commit.
 const MAX_BATCH: usize = 4096;
@@ -37,6 +45,8 @@ pub struct FileSink {
     tx: mpsc::UnboundedSender<Job>,
     healthy: Arc<AtomicBool>,
     head: Arc<Mutex<Receipt>>,
+    /// `<path>.checkpoints`; one writer at a time.
+    checkpoints: Arc<tokio::sync::Mutex<PathBuf>>,
 }
 
 fn err(e: impl std::fmt::Display) -> AuditError {
@@ -157,7 +167,12 @@ impl FileSink {
             .name("toolgate-audit".into())
             .spawn(move || writer.run(rx))
             .map_err(err)?;
-        Ok(FileSink { tx, healthy, head })
+        Ok(FileSink {
+            tx,
+            healthy,
+            head,
+            checkpoints: Arc::new(tokio::sync::Mutex::new(checkpoint::file_for(path))),
+        })
     }
 }
 
@@ -308,6 +323,30 @@ impl AuditSink for FileSink {
 
     async fn head(&self) -> Result<Receipt, AuditError> {
         Ok(self.head.lock().unwrap_or_else(|p| p.into_inner()).clone())
+    }
+
+    async fn checkpoint(&self, c: &Checkpoint) -> Result<(), AuditError> {
+        check_against_head(c, &self.head().await?)?;
+        let path = self.checkpoints.clone().lock_owned().await;
+        let c = c.clone();
+        tokio::task::spawn_blocking(move || checkpoint::append(&path, &c))
+            .await
+            .map_err(err)?
+            .map_err(|e| AuditError(format!("cannot write an audit checkpoint: {e}")))
+    }
+
+    async fn checkpoints(&self) -> Result<Vec<Checkpoint>, AuditError> {
+        let path = self.checkpoints.lock().await.clone();
+        match tokio::task::spawn_blocking(move || checkpoint::read(&path))
+            .await
+            .map_err(err)?
+        {
+            Ok(c) => Ok(c),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(AuditError(format!(
+                "cannot read the audit checkpoints: {e}"
+            ))),
+        }
     }
 
     fn is_healthy(&self) -> bool {

@@ -20,6 +20,12 @@
 //! was lost, the next batch finds the head moved, continues after it, and the
 //! records of those failed calls stay in the trail (it may show an attempt
 //! the caller was told had failed; it never lacks one that happened).
+//!
+//! Checkpoints: `toolgate:{<env>:audit}#checkpoints`, a list of JSON lines
+//! beside the stream, in the same hash slot.
+//!
+//! Owns the trail's keys of one environment and nothing else: it never
+//! rewrites or trims the stream, and never answers before Redis did.
 
 use std::io::{BufRead, Read};
 use std::sync::Arc;
@@ -33,7 +39,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::chain::{Chain, GENESIS};
 use super::checkpoint::Checkpoint;
-use super::{AuditError, AuditSink, Entry, Receipt};
+use super::record::{AuditError, Entry, Receipt};
+use super::sink::{AuditSink, check_against_head};
 
 /// Most records appended in one script call.
 const MAX_BATCH: usize = 512;
@@ -131,20 +138,11 @@ impl RedisSink {
     }
 }
 
-/// Keep a signed checkpoint beside `environment`'s trail.
-pub async fn save_checkpoint(
-    conn: &ConnectionManager,
-    environment: &str,
-    c: &Checkpoint,
-) -> Result<(), AuditError> {
-    let line = serde_json::to_string(c).unwrap_or_default();
-    redis::cmd("RPUSH")
-        .arg(Keys::new(environment).checkpoints)
-        .arg(line)
-        .query_async::<i64>(&mut conn.clone())
-        .await
-        .map_err(err)?;
-    Ok(())
+fn parse_checkpoints(lines: &[String]) -> Vec<Checkpoint> {
+    lines
+        .iter()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
 }
 
 struct Writer {
@@ -258,6 +256,31 @@ impl AuditSink for RedisSink {
             .ok_or_else(|| AuditError("the audit stream's head is damaged".into()))
     }
 
+    async fn checkpoint(&self, c: &Checkpoint) -> Result<(), AuditError> {
+        // The head only moves forward, so a checkpoint that passes here
+        // still holds when it lands.
+        check_against_head(c, &self.head().await?)?;
+        let line = serde_json::to_string(c).unwrap_or_default();
+        redis::cmd("RPUSH")
+            .arg(&self.keys.checkpoints)
+            .arg(line)
+            .query_async::<i64>(&mut self.conn.clone())
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
+
+    async fn checkpoints(&self) -> Result<Vec<Checkpoint>, AuditError> {
+        let lines: Vec<String> = redis::cmd("LRANGE")
+            .arg(&self.keys.checkpoints)
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(err)?;
+        Ok(parse_checkpoints(&lines))
+    }
+
     fn is_healthy(&self) -> bool {
         self.healthy.load(Ordering::SeqCst)
     }
@@ -280,10 +303,7 @@ pub fn open_reader(
         .arg(-1)
         .query(&mut conn)
         .map_err(err)?;
-    let checkpoints = lines
-        .iter()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
+    let checkpoints = parse_checkpoints(&lines);
     Ok((
         TrailReader {
             conn,

@@ -10,6 +10,9 @@
 //! trail ends before a checkpoint's record), `checkpoint_mismatch` (the
 //! record a checkpoint vouched for changed) and `bad_checkpoint` (not signed
 //! by the given public key).
+//!
+//! Reads only: it never changes a trail, and a line it cannot read is named
+//! as a problem, never skipped.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use jsonschema::error::ValidationErrorKind;
 
-use super::Loc;
+use super::model::Loc;
 use super::yaml::{Spans, escape_token};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -39,6 +39,16 @@ pub enum Origin {
     DeadLetter(String),
 }
 
+/// What a request that kept its place in a queue needs to run again.
+#[derive(Debug)]
+pub struct Kept<'a> {
+    pub origin: Origin,
+    pub workflow: &'a str,
+    pub tool: &'a str,
+    pub call_id: &'a str,
+    pub request: &'a FrozenRequest,
+}
+
 /// Time spent upstream, for the Server-Timing header.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Timing {
@@ -84,7 +94,7 @@ impl<'g> Call<'g> {
 
     /// A request that waited in a queue, running now; `trail` holds what
     /// the queue knew of it.
-    pub fn replaying(gateway: &'g Gateway, kept: &super::Kept<'_>, trail: Trail<'g>) -> Call<'g> {
+    pub fn replaying(gateway: &'g Gateway, kept: &Kept<'_>, trail: Trail<'g>) -> Call<'g> {
         Call {
             gateway,
             caller: None,

@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use secrecy::SecretString;
 
-use super::env::{self, EnvSource};
+use super::env;
 use super::source::{Context, SecretSource};
+use super::vars::EnvSource;
 use super::{file, oauth2, vault};
 use crate::config::{Config, CredentialDef, SourceDef};
 

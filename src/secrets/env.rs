@@ -1,67 +1,18 @@
-//! Environment variables: read access through [`EnvSource`] (so tests hand
-//! in a map and never mutate the real environment), and the `env` secret
-//! source.
+//! The `env` secret source: a credential read from an environment
+//! variable, through [`EnvSource`].
 //!
 //! An `env` credential is read once, at start; the process environment
 //! does not change under a running process, so the value is re-read only on
 //! an operator's reload. Owns nothing but that value's versions; never
 //! logs a variable's value or puts it in an error.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use secrecy::SecretString;
 
-use super::source::Loaded;
-use super::source::{Context, SecretSource, Versions};
+use super::source::{Context, Loaded, SecretSource, Versions};
+use super::vars::EnvSource;
 use crate::config::CredentialDef;
-
-/// Read access to environment variables.
-pub trait EnvSource: Send + Sync {
-    fn var(&self, name: &str) -> Option<String>;
-}
-
-/// The real process environment.
-pub struct ProcessEnv;
-
-impl EnvSource for ProcessEnv {
-    fn var(&self, name: &str) -> Option<String> {
-        std::env::var(name).ok()
-    }
-}
-
-/// A fixed map, falling back to the process environment if asked to.
-#[derive(Default)]
-pub struct MapEnv {
-    vars: HashMap<String, String>,
-    fallback: bool,
-}
-
-impl MapEnv {
-    pub fn new(vars: HashMap<String, String>) -> Self {
-        MapEnv {
-            vars,
-            fallback: false,
-        }
-    }
-
-    pub fn with_process_fallback(mut self) -> Self {
-        self.fallback = true;
-        self
-    }
-}
-
-impl EnvSource for MapEnv {
-    fn var(&self, name: &str) -> Option<String> {
-        self.vars.get(name).cloned().or_else(|| {
-            if self.fallback {
-                ProcessEnv.var(name)
-            } else {
-                None
-            }
-        })
-    }
-}
 
 /// A variable's value as a secret; an unset or empty variable has none.
 pub(super) fn read(env: &dyn EnvSource, var: &str) -> Option<SecretString> {

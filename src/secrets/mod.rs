@@ -21,6 +21,7 @@ mod known;
 mod oauth2;
 pub mod seal;
 mod source;
+mod vars;
 mod vault;
 
 use std::collections::BTreeMap;
@@ -31,9 +32,9 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::{Config, CredentialDef, SourceDef};
 use crate::redact::SharedRedactor;
-pub use env::{EnvSource, MapEnv, ProcessEnv};
 pub use source::Loaded;
 use source::{Context, SecretSource, SharedStore};
+pub use vars::{EnvSource, MapEnv, ProcessEnv};
 
 /// Why a credential cannot be used now. Messages never hold a value.
 #[derive(Debug, thiserror::Error)]

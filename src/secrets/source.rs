@@ -17,9 +17,9 @@ use std::time::SystemTime;
 use arc_swap::ArcSwapOption;
 use secrecy::{ExposeSecret, SecretString};
 
-use super::env::EnvSource;
 use super::known::Known;
 use super::seal::Sealer;
+use super::vars::EnvSource;
 use crate::config::{CredentialDef, SourceDef};
 
 /// One configured credential's source: where its value comes from, and the

@@ -5,6 +5,10 @@
 //! change still sees the ones before it, so compare-and-swap stays exact.
 //! Rate-limit steps alone commit without fsync: a counter lost in a crash only
 //! forgives a few calls, and fsyncing every call would cost more than the call.
+//!
+//! Owns one redb file (a table per namespace, one for rate limits). Never
+//! shares it with another process: a second gateway on the same file is
+//! refused by redb's lock; several replicas need the Redis store.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -15,10 +19,8 @@ use redb::{
     Database, Durability, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction,
 };
 
-use super::{
-    Inserted, Ns, RateDecision, Store, StoreError, Swapped, Versioned, deadline, gcra, now_ms,
-    now_ns,
-};
+use super::clock::{deadline, gcra, now_ms, now_ns};
+use super::contract::{Inserted, Ns, RateDecision, Store, StoreError, Swapped, Versioned};
 
 const RATES: TableDefinition<'static, &str, u64> = TableDefinition::new("rates");
 
@@ -268,6 +270,9 @@ impl Store for FileStore {
     }
 
     async fn list(&self, ns: Ns, limit: usize) -> Result<Vec<(String, Versioned)>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
         self.blocking(move |db| {
             let tx = db.begin_read().map_err(err)?;
             let t = tx.open_table(table(ns)).map_err(err)?;

@@ -1,4 +1,7 @@
 //! The in-memory store: one mutex over ordered maps. For tests and `kind: memory`.
+//!
+//! Owns nothing beyond the process: everything is lost when it exits. Never
+//! holds its lock across an await.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -6,10 +9,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{
-    Inserted, Ns, RateDecision, Store, StoreError, Swapped, Versioned, deadline, gcra, now_ms,
-    now_ns,
-};
+use super::clock::{deadline, gcra, now_ms, now_ns};
+use super::contract::{Inserted, Ns, RateDecision, Store, StoreError, Swapped, Versioned};
 
 #[derive(Clone)]
 struct Slot {

@@ -17,6 +17,10 @@
 //! Faults. The connection is re-established by itself after Redis returns;
 //! until then each operation fails at once (or after the response timeout)
 //! with [`StoreError`], which callers turn into `503 store_unavailable`.
+//!
+//! Owns the `toolgate:{<env>:…}` keys of one environment and never touches
+//! another's; never reads the local clock for a TTL or a limit; never puts
+//! the URL (it may hold a password) in an error.
 
 use std::time::Duration;
 
@@ -24,7 +28,7 @@ use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Script, Value};
 
-use super::{Inserted, Ns, RateDecision, Store, StoreError, Swapped, Versioned};
+use super::contract::{Inserted, Ns, RateDecision, Store, StoreError, Swapped, Versioned};
 
 /// How long one Redis operation may take before the call fails closed.
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -304,6 +308,9 @@ impl Store for RedisStore {
     }
 
     async fn list(&self, ns: Ns, limit: usize) -> Result<Vec<(String, Versioned)>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
         let mut conn = self.conn.clone();
         let mut keys: Vec<String> = self
             .scripts

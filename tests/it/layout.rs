@@ -150,7 +150,6 @@ fn main_is_a_root_of_its_own_that_uses_the_library_by_name() {
 }
 
 #[test]
-#[ignore = "src/ has import cycles until the pipeline restructure (issue 11) lands"]
 fn the_import_graph_of_src_has_no_cycle() {
     let g = graph(&read_tree(&repo_root().join("src")));
     assert!(
@@ -169,7 +168,6 @@ fn the_import_graph_of_src_has_no_cycle() {
 }
 
 #[test]
-#[ignore = "some src/ files are over 600 lines until the restructure (issue 11) lands"]
 fn no_src_file_is_over_600_lines() {
     let over: Vec<String> = read_tree(&repo_root().join("src"))
         .iter()

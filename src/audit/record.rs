@@ -1,0 +1,111 @@
+//! What a record says (`Entry`, its `Event`), where it landed (`Receipt`),
+//! and the one error a sink reports. Values only: no storage, no hashing.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// What a record is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Event {
+    ConfigLoaded,
+    CallDenied,
+    Pending,
+    Approved,
+    Denied,
+    Expired,
+    Executing,
+    Executed,
+    Failed,
+    Unknown,
+    AdminReload,
+    AdminDisable,
+    AdminEnable,
+    AdminRevoke,
+    DeadLetterRetry,
+    DeadLetterDiscard,
+    /// An approved action or a retried dead letter went back to its queue: nothing was sent.
+    Requeued,
+}
+
+/// A record before the chain fields are set. Empty fields are left out.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Entry {
+    pub event: Option<Event>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workflow: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub call_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub args_sha256: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arguments: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_sha256: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_args_sha256: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_request_sha256: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credential_fingerprint: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decision: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approver: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admin: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream_status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redactions: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub orchestrator_reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config_sha256: Option<String>,
+}
+
+impl Entry {
+    pub fn new(event: Event) -> Entry {
+        Entry {
+            event: Some(event),
+            ..Entry::default()
+        }
+    }
+}
+
+/// Where a record landed: its sequence number and hash (the "audit id").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    pub seq: u64,
+    pub hash: String,
+}
+
+impl Receipt {
+    pub fn id(&self) -> String {
+        format!("{}:{}", self.seq, &self.hash[..16.min(self.hash.len())])
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("audit trail unavailable: {0}")]
+pub struct AuditError(pub String);

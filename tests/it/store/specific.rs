@@ -1,0 +1,139 @@
+//! What only some store backends promise: the file store keeps what it
+//! committed across a reopen; Redis keeps environments apart, shares state
+//! between replicas, and fails fast while down and recovers by itself.
+
+use std::time::Duration;
+
+use toolgate::store::{FileStore, Inserted, Ns, RateDecision, RedisStore, Store, Swapped};
+
+use super::v;
+use crate::support::redis::{TestRedis, unique_env};
+
+#[tokio::test]
+async fn file_store_keeps_what_it_committed_across_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state/toolgate.redb");
+    {
+        let s = FileStore::open(&path).unwrap();
+        s.insert_new(Ns::Sessions, "s1", b"kept", None)
+            .await
+            .unwrap();
+        s.insert_new(Ns::Actions, "a", b"one", None).await.unwrap();
+        s.compare_and_swap(Ns::Actions, "a", 1, b"two", None)
+            .await
+            .unwrap();
+        s.insert_new(Ns::Actions, "deleted", b"x", None)
+            .await
+            .unwrap();
+        assert!(s.delete(Ns::Actions, "deleted", None).await.unwrap());
+    }
+    let s = FileStore::open(&path).unwrap();
+    assert_eq!(
+        s.get(Ns::Sessions, "s1").await.unwrap(),
+        Some(v(b"kept", 1))
+    );
+    assert_eq!(s.get(Ns::Actions, "a").await.unwrap(), Some(v(b"two", 2)));
+    assert_eq!(s.get(Ns::Actions, "deleted").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn redis_store_keeps_environments_apart() {
+    let Some(redis) = TestRedis::any().await else {
+        return;
+    };
+    let one = RedisStore::open(&redis.url, &unique_env("one")).unwrap();
+    let other = RedisStore::open(&redis.url, &unique_env("other")).unwrap();
+    one.insert_new(Ns::Actions, "k", b"one", None)
+        .await
+        .unwrap();
+    one.insert_new(Ns::DeadLetters, "d", b"d", None)
+        .await
+        .unwrap();
+    assert_eq!(
+        one.rate_limit("agent:tool", 60, 1).await.unwrap(),
+        RateDecision::Allowed
+    );
+    // Another environment on the same Redis sees none of it.
+    assert_eq!(other.get(Ns::Actions, "k").await.unwrap(), None);
+    assert!(other.list(Ns::DeadLetters, 10).await.unwrap().is_empty());
+    assert_eq!(
+        other.rate_limit("agent:tool", 60, 1).await.unwrap(),
+        RateDecision::Allowed
+    );
+    assert_eq!(
+        other
+            .insert_new(Ns::Actions, "k", b"other", None)
+            .await
+            .unwrap(),
+        Inserted::New
+    );
+    assert_eq!(one.get(Ns::Actions, "k").await.unwrap(), Some(v(b"one", 1)));
+}
+
+#[tokio::test]
+async fn redis_store_replicas_share_one_state() {
+    let Some(redis) = TestRedis::any().await else {
+        return;
+    };
+    let env = unique_env("replicas");
+    let one = RedisStore::open(&redis.url, &env).unwrap();
+    // A second connection (another replica) sees the same state.
+    let replica = RedisStore::open(&redis.url, &env).unwrap();
+    one.insert_new(Ns::Actions, "a", b"one", None)
+        .await
+        .unwrap();
+    one.compare_and_swap(Ns::Actions, "a", 1, b"two", None)
+        .await
+        .unwrap();
+    assert_eq!(
+        replica.get(Ns::Actions, "a").await.unwrap(),
+        Some(v(b"two", 2))
+    );
+    assert_eq!(
+        replica
+            .compare_and_swap(Ns::Actions, "a", 1, b"stale", None)
+            .await
+            .unwrap(),
+        Swapped::Conflict(Some(v(b"two", 2)))
+    );
+    for _ in 0..3 {
+        assert_eq!(
+            one.rate_limit("agent:tool", 60, 3).await.unwrap(),
+            RateDecision::Allowed
+        );
+    }
+    assert!(matches!(
+        replica.rate_limit("agent:tool", 60, 3).await.unwrap(),
+        RateDecision::Limited { .. }
+    ));
+}
+
+#[tokio::test]
+async fn redis_store_fails_fast_while_down_and_recovers_by_itself() {
+    let Some(mut redis) = TestRedis::own().await else {
+        return;
+    };
+    let store = RedisStore::open(&redis.url, &unique_env("faults")).unwrap();
+    store
+        .insert_new(Ns::Actions, "kept", b"acknowledged", None)
+        .await
+        .unwrap();
+    redis.kill();
+    let started = std::time::Instant::now();
+    assert!(store.get(Ns::Actions, "kept").await.is_err());
+    assert!(store.ping().await.is_err());
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(redis.start().await);
+    let mut back = None;
+    for _ in 0..100 {
+        if let Ok(v) = store.get(Ns::Actions, "kept").await {
+            back = v;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        back.expect("acknowledged value survives").value,
+        b"acknowledged"
+    );
+}

@@ -211,10 +211,13 @@ fn access_review(path: &Path, since: &str, json: bool) -> ExitCode {
         }
     };
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&review).unwrap_or_default()
-        );
+        match serde_json::to_string_pretty(&review) {
+            Ok(text) => println!("{text}"),
+            Err(e) => {
+                eprintln!("toolgate: cannot encode the review: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
     } else {
         print!("{}", toolgate::access_review::render(&review));
     }
@@ -418,10 +421,13 @@ fn audit_verify(
         }
     };
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).unwrap_or_default()
-        );
+        match serde_json::to_string_pretty(&report) {
+            Ok(text) => println!("{text}"),
+            Err(e) => {
+                eprintln!("toolgate: cannot encode the report: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
     } else {
         match &report.problem {
             None => println!(

@@ -58,7 +58,8 @@ impl Revocations {
         key: &str,
         switch: &Switch,
     ) -> Result<(), StoreError> {
-        let bytes = serde_json::to_vec(switch).unwrap_or_default();
+        let bytes = serde_json::to_vec(switch)
+            .map_err(|e| StoreError(format!("cannot encode a kill switch: {e}")))?;
         store.insert_new(Ns::Revocations, key, &bytes, None).await?;
         self.active
             .write()

@@ -55,7 +55,8 @@ pub async fn mint(
         let mut bytes = [0u8; 32];
         rand::rng().fill_bytes(&mut bytes);
         let token = format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes));
-        let value = serde_json::to_vec(session).unwrap_or_default();
+        let value = serde_json::to_vec(session)
+            .map_err(|e| StoreError(format!("cannot encode a session: {e}")))?;
         if let Inserted::New = store
             .insert_new(Ns::Sessions, &hash(&token), &value, Some(ttl))
             .await?

@@ -101,17 +101,43 @@ fn request_span(req: &axum::http::Request<axum::body::Body>) -> tracing::Span {
     tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
 }
 
+/// What the layers in front of the routes can fail with: shed for load,
+/// out of time, or — anything else — a real internal error, logged.
 async fn overloaded(err: tower::BoxError) -> Response {
+    layer_error(err.as_ref()).into_response()
+}
+
+fn layer_error(err: &(dyn std::error::Error + Send + Sync + 'static)) -> ApiError {
     if err.is::<tower::timeout::error::Elapsed>() {
-        return ApiError::new(
+        ApiError::new(
             Code::RequestTimeout,
             "the request took longer than this gateway allows",
         )
-        .into_response();
+    } else if err.is::<tower::load_shed::error::Overloaded>() {
+        ApiError::new(Code::Overloaded, "toolgate is at capacity; retry shortly")
+            .with_retry_after(1)
+    } else {
+        ApiError::internal(format!("a layer in front of the routes failed: {err}"))
     }
-    ApiError::new(Code::Overloaded, "toolgate is at capacity; retry shortly")
-        .with_retry_after(1)
-        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_layer_error_handler_tells_overload_timeout_and_internal_apart() {
+        let code = |e: tower::BoxError| layer_error(e.as_ref()).code;
+        assert_eq!(
+            code(Box::new(tower::timeout::error::Elapsed::new())),
+            Code::RequestTimeout
+        );
+        assert_eq!(
+            code(Box::new(tower::load_shed::error::Overloaded::new())),
+            Code::Overloaded
+        );
+        assert_eq!(code("something broke".into()), Code::Internal);
+    }
 }
 
 async fn not_found() -> ApiError {

@@ -42,7 +42,8 @@ pub fn canonical(record: &Value) -> Vec<u8> {
     if let Some(m) = v.as_object_mut() {
         m.remove("hash");
     }
-    serde_json::to_vec(&v).unwrap_or_default()
+    // A JSON value always serializes (its keys are strings).
+    serde_json::to_vec(&v).expect("a JSON value serializes")
 }
 
 /// The hash of a record's canonical form (its `hash` field ignored).
@@ -134,7 +135,8 @@ pub fn mask(args: &Value, pointers: &[String], key: &[u8]) -> Value {
 
 fn mask_at(v: &mut Value, tokens: &[String], key: &[u8]) {
     let Some((first, rest)) = tokens.split_first() else {
-        let bytes = serde_json::to_vec(v).unwrap_or_default();
+        // A JSON value always serializes (its keys are strings).
+        let bytes = serde_json::to_vec(v).expect("a JSON value serializes");
         let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key");
         mac.update(&bytes);
         *v = Value::String(format!(

@@ -94,7 +94,7 @@ pub(super) fn append(path: &Path, c: &Checkpoint) -> std::io::Result<()> {
         .create(true)
         .append(true)
         .open(path)?;
-    let mut line = serde_json::to_vec(c).unwrap_or_default();
+    let mut line = serde_json::to_vec(c).map_err(std::io::Error::other)?;
     line.push(b'\n');
     f.write_all(&line)?;
     f.sync_data()?;

@@ -190,7 +190,10 @@ impl Writer {
                     seq: record.seq,
                     hash: record.hash.clone(),
                 });
-                lines.push(serde_json::to_string(&record).unwrap_or_default());
+                lines.push(
+                    serde_json::to_string(&record)
+                        .map_err(|e| AuditError(format!("cannot encode a record: {e}")))?,
+                );
             }
             let mut invocation = self.script.key(&self.keys.head);
             invocation
@@ -260,7 +263,8 @@ impl AuditSink for RedisSink {
         // The head only moves forward, so a checkpoint that passes here
         // still holds when it lands.
         check_against_head(c, &self.head().await?)?;
-        let line = serde_json::to_string(c).unwrap_or_default();
+        let line = serde_json::to_string(c)
+            .map_err(|e| AuditError(format!("cannot encode a checkpoint: {e}")))?;
         redis::cmd("RPUSH")
             .arg(&self.keys.checkpoints)
             .arg(line)

@@ -111,7 +111,8 @@ pub(crate) fn read(path: &Path) -> (Option<Config>, Vec<Diagnostic>) {
     // Schema files are part of the configuration too.
     for (name, tool) in &tools {
         hasher.update(name.as_bytes());
-        hasher.update(serde_json::to_vec(&tool.input_schema).unwrap_or_default());
+        // A JSON value always serializes (its keys are strings).
+        hasher.update(serde_json::to_vec(&tool.input_schema).expect("a JSON value serializes"));
     }
     let config = Config {
         base_dir,

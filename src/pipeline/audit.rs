@@ -1,4 +1,5 @@
-//! The audit trail of one call: what it did, written durably before anyone hears of it.
+//! The audit trail of one call: what it did, written durably before anyone
+//! hears of it (by stages 7, 8 and 9).
 //!
 //! A `Trail` follows one call (or one action) and collects what is known as
 //! the stages run — agent, workflow, tool, the arguments' hash and masked

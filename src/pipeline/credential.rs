@@ -1,4 +1,5 @@
-//! Stage 7 — resolve the credential bound to the tool's slot and attach it.
+//! Stage 8, run — credential: resolve the credential bound to the tool's
+//! slot and attach it.
 //!
 //! The value is read from its source (re-read when it changed) and attached
 //! in the manifest's form: a header with a format, Basic auth, or a query

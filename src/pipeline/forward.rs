@@ -1,4 +1,4 @@
-//! Stage 9 — forward the request upstream, with a timeout and a size cap.
+//! Stage 8, run — forward the request upstream, with a timeout and a size cap.
 //!
 //! The body is read chunk by chunk and the read stops as soon as it passes
 //! the tool's `max_bytes`: an oversized answer is never buffered whole.

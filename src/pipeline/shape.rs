@@ -1,4 +1,4 @@
-//! Stage 10 — shape the upstream's answer for the caller: redact it, keep
+//! Stage 8, run — shape the upstream's answer for the caller: redact it, keep
 //! only allow-listed headers, and project the manifest's `fields`.
 //!
 //! Redaction runs on the parsed JSON (every string and key) or on the text,

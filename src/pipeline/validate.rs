@@ -1,4 +1,5 @@
-//! Stage 3 — validate the arguments against the tool schema and the workflow overlay.
+//! Stage 3 — validate the arguments against the tool schema and the
+//! workflow overlay.
 //!
 //! Every violation is reported with the JSON pointer of the offending value
 //! and a reason the model can act on; values themselves are not echoed.

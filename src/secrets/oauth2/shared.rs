@@ -48,7 +48,9 @@ impl SharedTokens<'_> {
     }
 
     pub(super) async fn write(&self, name: &str, state: &TokenState) -> Result<(), String> {
-        let plain = zeroize::Zeroizing::new(serde_json::to_vec(state).unwrap_or_default());
+        let plain = zeroize::Zeroizing::new(
+            serde_json::to_vec(state).map_err(|e| format!("cannot encode the token state: {e}"))?,
+        );
         let sealed = self.0.sealer.seal(&self.aad(name), &plain);
         let key = Self::key(name);
         loop {

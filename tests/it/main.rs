@@ -7,6 +7,7 @@ mod support;
 
 mod approvals;
 mod audit;
+mod bus;
 mod calls;
 mod cli;
 mod config;

@@ -59,7 +59,7 @@ pub fn review_configured(
 }
 
 /// Build the review from the config and the trail files (rotated ones included).
-pub fn review(
+pub(crate) fn review(
     config: &Config,
     catalog: &Catalog,
     trail: &[PathBuf],
@@ -74,7 +74,7 @@ pub fn review(
 }
 
 /// Build the review from the trail's records, one JSON line each.
-pub fn review_records(
+pub(crate) fn review_records(
     config: &Config,
     catalog: &Catalog,
     lines: impl Iterator<Item = String>,

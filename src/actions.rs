@@ -32,9 +32,9 @@ use crate::request::FrozenRequest;
 use crate::store::{Inserted, Ns, Store, StoreError, Swapped, now_ms};
 
 /// How long a finished action (and its result) is kept.
-pub const RETENTION: Duration = Duration::from_secs(7 * 86_400);
+pub(crate) const RETENTION: Duration = Duration::from_secs(7 * 86_400);
 /// How long an idempotency key is remembered.
-pub const IDEMPOTENCY_TTL: Duration = Duration::from_secs(86_400);
+pub(crate) const IDEMPOTENCY_TTL: Duration = Duration::from_secs(86_400);
 /// Extra time past the tool's timeout before an executing action counts as abandoned.
 const LEASE_MARGIN: Duration = Duration::from_secs(30);
 
@@ -51,11 +51,11 @@ pub enum State {
 }
 
 impl State {
-    pub fn is_final(self) -> bool {
+    pub(crate) fn is_final(self) -> bool {
         !matches!(self, State::PendingApproval | State::Executing)
     }
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             State::PendingApproval => "pending_approval",
             State::Executing => "executing",
@@ -161,7 +161,7 @@ impl std::io::Write for HashWriter<'_> {
     }
 }
 
-pub fn lease_for(timeout: Duration) -> u64 {
+pub(crate) fn lease_for(timeout: Duration) -> u64 {
     now_ms() + (timeout + LEASE_MARGIN).as_millis() as u64
 }
 
@@ -213,7 +213,7 @@ pub async fn open(store: &dyn Store) -> Result<Vec<Action>, StoreError> {
 }
 
 /// What a transition function decided.
-pub enum Step<T> {
+pub(crate) enum Step<T> {
     /// Store the changed action, then return T.
     Write(T),
     /// Leave the record as it is and return T.
@@ -222,7 +222,7 @@ pub enum Step<T> {
 
 /// Apply `f` to the current record and store the result with compare-and-swap,
 /// retrying on a concurrent change. `None` when the action does not exist.
-pub async fn transition<T>(
+pub(crate) async fn transition<T>(
     store: &dyn Store,
     id: &str,
     mut f: impl FnMut(&mut Action) -> Step<T>,
@@ -252,14 +252,14 @@ pub async fn transition<T>(
 
 /// What an idempotency key points at.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct IdempotencyRecord {
+pub(crate) struct IdempotencyRecord {
     pub tool: String,
     pub args_sha256: String,
     pub action_id: String,
 }
 
 /// Claim `key` for this call, or find the call that already claimed it.
-pub async fn claim_idempotency(
+pub(crate) async fn claim_idempotency(
     store: &dyn Store,
     agent: &str,
     key: &str,
@@ -281,7 +281,7 @@ pub async fn claim_idempotency(
 
 /// Forget `key` if it still points at `action_id`: the call that claimed it
 /// created no action, so a retry with the same key must run afresh.
-pub async fn release_idempotency(
+pub(crate) async fn release_idempotency(
     store: &dyn Store,
     agent: &str,
     key: &str,
@@ -305,7 +305,7 @@ fn idempotency_key(agent: &str, key: &str) -> String {
 
 /// Mark an executing action as about to be sent. `false` if this process no
 /// longer holds it (it was requeued or settled meanwhile): then it must not send.
-pub async fn mark_dispatched(store: &dyn Store, id: &str) -> Result<bool, StoreError> {
+pub(crate) async fn mark_dispatched(store: &dyn Store, id: &str) -> Result<bool, StoreError> {
     let r = transition(store, id, |a| {
         if a.state != State::Executing {
             return Step::Keep(false);
@@ -324,7 +324,7 @@ pub async fn mark_dispatched(store: &dyn Store, id: &str) -> Result<bool, StoreE
 /// approval that moved it to `executing` is withdrawn (it could not be
 /// carried out), the others stand. `None` unless it was executing and not
 /// dispatched.
-pub async fn requeue(store: &dyn Store, id: &str) -> Result<Option<Action>, StoreError> {
+pub(crate) async fn requeue(store: &dyn Store, id: &str) -> Result<Option<Action>, StoreError> {
     let r = transition(store, id, |a| {
         if a.state != State::Executing || a.dispatched || a.approvals_required == 0 {
             return Step::Keep(false);
@@ -346,7 +346,7 @@ pub async fn requeue(store: &dyn Store, id: &str) -> Result<Option<Action>, Stor
 
 /// Remove an action that was kept only for its idempotency key and never
 /// dispatched, together with the key: nothing happened, so nothing is kept.
-pub async fn discard_undispatched(
+pub(crate) async fn discard_undispatched(
     store: &dyn Store,
     id: &str,
     agent: &str,

@@ -38,7 +38,7 @@ pub enum Code {
 }
 
 impl Code {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Code::Unauthenticated => "unauthenticated",
             Code::Forbidden => "forbidden",
@@ -64,7 +64,7 @@ impl Code {
         }
     }
 
-    pub fn status(self) -> StatusCode {
+    pub(crate) fn status(self) -> StatusCode {
         match self {
             Code::Unauthenticated => StatusCode::UNAUTHORIZED,
             Code::Forbidden | Code::EgressDenied | Code::ApprovalDenied => StatusCode::FORBIDDEN,
@@ -100,7 +100,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(code: Code, message: impl Into<String>) -> Self {
+    pub(crate) fn new(code: Code, message: impl Into<String>) -> Self {
         ApiError {
             code,
             message: message.into(),
@@ -110,43 +110,43 @@ impl ApiError {
         }
     }
 
-    pub fn with_details(mut self, details: Vec<Value>) -> Self {
+    pub(crate) fn with_details(mut self, details: Vec<Value>) -> Self {
         self.details = details;
         self
     }
 
-    pub fn with_internal(mut self, internal: impl Into<String>) -> Self {
+    pub(crate) fn with_internal(mut self, internal: impl Into<String>) -> Self {
         self.internal = Some(internal.into());
         self
     }
 
-    pub fn with_retry_after(mut self, secs: u64) -> Self {
+    pub(crate) fn with_retry_after(mut self, secs: u64) -> Self {
         self.retry_after_secs = Some(secs);
         self
     }
 
-    pub fn unauthenticated() -> Self {
+    pub(crate) fn unauthenticated() -> Self {
         ApiError::new(
             Code::Unauthenticated,
             "a valid key is required in the Authorization header (Bearer)",
         )
     }
 
-    pub fn forbidden(message: impl Into<String>) -> Self {
+    pub(crate) fn forbidden(message: impl Into<String>) -> Self {
         ApiError::new(Code::Forbidden, message)
     }
 
-    pub fn bad_request(message: impl Into<String>) -> Self {
+    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
         ApiError::new(Code::BadRequest, message)
     }
 
-    pub fn internal(internal: impl Into<String>) -> Self {
+    pub(crate) fn internal(internal: impl Into<String>) -> Self {
         ApiError::new(Code::Internal, "toolgate could not complete the request")
             .with_internal(internal)
     }
 
     /// The upstream's status, when the upstream's answer caused this error.
-    pub fn upstream_status(&self) -> Option<u16> {
+    pub(crate) fn upstream_status(&self) -> Option<u16> {
         self.details
             .first()
             .and_then(|d| d.get("upstream_status"))
@@ -155,14 +155,14 @@ impl ApiError {
     }
 
     /// Log the internal detail now, once: it is taken, so no later step logs it again.
-    pub fn log_detail(&mut self, call_id: &str) {
+    pub(crate) fn log_detail(&mut self, call_id: &str) {
         if let Some(internal) = self.internal.take() {
             tracing::warn!(code = self.code.as_str(), call_id, detail = %internal, "call failed");
         }
     }
 
     /// The JSON body of SPEC §8.
-    pub fn body(&self) -> Value {
+    pub(crate) fn body(&self) -> Value {
         let mut error = json!({ "code": self.code.as_str(), "message": self.message });
         if !self.details.is_empty() {
             error["details"] = Value::Array(self.details.clone());

@@ -24,7 +24,7 @@ use crate::store::{Inserted, Ns, Store, StoreError, Swapped, now_ms};
 
 /// Tell the other replicas now. Best effort: the per-second check covers a
 /// message that is lost.
-pub async fn publish(gw: &Gateway, signal: &Signal) {
+pub(crate) async fn publish(gw: &Gateway, signal: &Signal) {
     if let Err(e) = gw.bus.publish(signal).await {
         tracing::warn!(error = %e, "cannot announce a change to the other replicas; they will see it within a second");
     }
@@ -32,7 +32,11 @@ pub async fn publish(gw: &Gateway, signal: &Signal) {
 
 /// Record that `credential` was reloaded here (asked at `asked_ms`), so every
 /// replica reloads it too.
-pub async fn reloaded(gw: &Gateway, credential: &str, asked_ms: u64) -> Result<(), StoreError> {
+pub(crate) async fn reloaded(
+    gw: &Gateway,
+    credential: &str,
+    asked_ms: u64,
+) -> Result<(), StoreError> {
     if !gw.store.is_shared() {
         return Ok(());
     }
@@ -86,7 +90,7 @@ async fn bump(store: &dyn Store, name: &str, asked_ms: u64) -> Result<u64, Store
 /// Bring this replica up to date with the store: kill switches, and
 /// credentials another replica reloaded. The first call only notes the
 /// reload counters (the process has just read every source).
-pub async fn catch_up(gw: &Gateway) -> Result<(), StoreError> {
+pub(crate) async fn catch_up(gw: &Gateway) -> Result<(), StoreError> {
     gw.revocations.refresh(gw.store.as_ref()).await?;
     if !gw.store.is_shared() {
         return Ok(());
@@ -140,7 +144,7 @@ pub async fn catch_up(gw: &Gateway) -> Result<(), StoreError> {
 }
 
 /// Each second, for the life of the server: [`catch_up`].
-pub async fn keep_fresh(gw: Arc<Gateway>) {
+pub(crate) async fn keep_fresh(gw: Arc<Gateway>) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -154,7 +158,7 @@ pub async fn keep_fresh(gw: Arc<Gateway>) {
 /// Act on announcements from other replicas while the process serves.
 /// Subscribes again by itself; after each (re)subscription it catches up,
 /// since messages sent while it was away are gone.
-pub async fn listen(gw: Arc<Gateway>) {
+pub(crate) async fn listen(gw: Arc<Gateway>) {
     if !gw.bus.is_shared() {
         return;
     }

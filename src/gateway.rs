@@ -113,7 +113,7 @@ impl Gateway {
     }
 
     /// The tool `tool` as workflow `workflow` offers it.
-    pub fn binding(&self, workflow: &str, tool: &str) -> Option<&Arc<ToolBinding>> {
+    pub(crate) fn binding(&self, workflow: &str, tool: &str) -> Option<&Arc<ToolBinding>> {
         self.catalog.binding(workflow, tool)
     }
 

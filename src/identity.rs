@@ -44,7 +44,7 @@ impl Role {
 
 /// An authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Caller {
+pub(crate) enum Caller {
     Agent {
         name: String,
         workflow: String,
@@ -58,31 +58,13 @@ pub enum Caller {
     },
 }
 
-impl Caller {
-    pub fn role(&self) -> Role {
-        match self {
-            Caller::Agent { .. } => Role::Agent,
-            Caller::Approver { .. } => Role::Approver,
-            Caller::Admin { .. } => Role::Admin,
-        }
-    }
-
-    pub fn name(&self) -> &str {
-        match self {
-            Caller::Agent { name, .. } | Caller::Approver { name, .. } | Caller::Admin { name } => {
-                name
-            }
-        }
-    }
-}
-
 /// Every configured identity, with its key hash.
 pub struct Identities {
     entries: Vec<([u8; 32], Arc<Caller>)>,
 }
 
 impl Identities {
-    pub fn new(config: &Config) -> Self {
+    pub(crate) fn new(config: &Config) -> Self {
         let mut entries = Vec::new();
         for a in config.agents.values() {
             let caller = Caller::Agent {
@@ -110,7 +92,7 @@ impl Identities {
     }
 
     /// The caller holding `key`, if any, with the key's hash.
-    pub fn authenticate(&self, key: &str) -> Option<(Arc<Caller>, [u8; 32])> {
+    pub(crate) fn authenticate(&self, key: &str) -> Option<(Arc<Caller>, [u8; 32])> {
         let presented: [u8; 32] = Sha256::digest(key.as_bytes()).into();
         let mut found = None;
         for (hash, caller) in &self.entries {
@@ -122,13 +104,13 @@ impl Identities {
     }
 
     /// The caller named by an `Authorization: Bearer <key>` header.
-    pub fn from_headers(&self, headers: &HeaderMap) -> Option<Arc<Caller>> {
+    pub(crate) fn caller_of(&self, headers: &HeaderMap) -> Option<Arc<Caller>> {
         self.authenticate(bearer(headers)?).map(|(c, _)| c)
     }
 }
 
 /// The token of an `Authorization: Bearer <token>` header.
-pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, key) = value.split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("bearer") {
@@ -140,7 +122,7 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
 
 impl Identities {
     /// The configured key hash of an agent.
-    pub fn agent_key(&self, name: &str) -> Option<[u8; 32]> {
+    pub(crate) fn agent_key(&self, name: &str) -> Option<[u8; 32]> {
         self.entries
             .iter()
             .find(|(_, c)| matches!(c.as_ref(), Caller::Agent { name: n, .. } if n == name))

@@ -14,8 +14,8 @@
 
 pub mod access_review;
 pub mod actions;
-pub mod api;
-pub mod approvals;
+pub(crate) mod api;
+pub(crate) mod approvals;
 pub mod audit;
 pub mod bus;
 pub mod catalog;
@@ -23,8 +23,8 @@ pub mod config;
 pub mod dead_letters;
 pub mod dev;
 pub mod error;
-pub mod events;
-pub mod gateway;
+pub(crate) mod events;
+pub(crate) mod gateway;
 pub mod identity;
 pub mod pipeline;
 pub mod redact;
@@ -32,7 +32,7 @@ pub mod request;
 pub mod revocations;
 pub mod secrets;
 pub mod server;
-pub mod sessions;
+pub(crate) mod sessions;
 pub mod store;
 pub mod telemetry;
 

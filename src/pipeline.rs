@@ -30,19 +30,19 @@
 //! The stages live in `pipeline/`, one module each; they know nothing of
 //! this file. Approvals, dead letters and the HTTP API sit above it.
 
-pub mod approve;
-pub mod audit;
-pub mod authenticate;
-pub mod build;
-pub mod call;
-pub mod credential;
+pub(crate) mod approve;
+pub(crate) mod audit;
+pub(crate) mod authenticate;
+pub(crate) mod build;
+pub(crate) mod call;
+pub(crate) mod credential;
 pub mod egress;
-pub mod forward;
-pub mod idempotency;
-pub mod rate_limit;
-pub mod resolve;
-pub mod shape;
-pub mod validate;
+pub(crate) mod forward;
+pub(crate) mod idempotency;
+pub(crate) mod rate_limit;
+pub(crate) mod resolve;
+pub(crate) mod shape;
+pub(crate) mod validate;
 
 use std::time::Instant;
 
@@ -56,11 +56,11 @@ use crate::error::{ApiError, Code};
 use crate::gateway::Gateway;
 use crate::request::{FrozenRequest, UpstreamRequest};
 use audit::Trail;
-pub use call::Kept;
+pub(crate) use call::Kept;
 use call::{Call, CallOutcome, CallReply, CallRequest, Failure, Origin, Reached, Timing};
 
 /// A direct tool call, `POST /v1/calls`: every stage, then [`finish`].
-pub async fn call(
+pub(crate) async fn call(
     gw: &Gateway,
     headers: &HeaderMap,
     request: CallRequest,
@@ -135,7 +135,7 @@ async fn stages(call: &mut Call<'_>, headers: &HeaderMap) -> Result<Stop, Failur
 /// Run a request that was frozen earlier — an approved action or a retried
 /// dead letter — exactly as frozen: stage 8, then [`finish`]. What to keep
 /// of a failure is the caller's to decide.
-pub async fn replay(
+pub(crate) async fn replay(
     gw: &Gateway,
     kept: Kept<'_>,
     trail: Trail<'_>,
@@ -271,7 +271,6 @@ async fn finish(call: &mut Call<'_>, ran: Result<Ran, Failure>) -> Result<CallOu
                 result: shaped.result,
                 upstream_status: status,
                 headers: shaped.headers,
-                redactions: shaped.redactions,
                 audit_id: receipt.id(),
             })
         }
@@ -339,7 +338,7 @@ async fn keep_after_success(call: &Call<'_>, outcome: &CallOutcome) {
 }
 
 /// Record how an executing action ended, for whoever asks for it later.
-pub async fn settle(
+pub(crate) async fn settle(
     gw: &Gateway,
     id: &str,
     result: Result<&CallOutcome, &ApiError>,

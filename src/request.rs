@@ -80,7 +80,7 @@ impl FrozenRequest {
     }
 
     /// Back to a request, byte for byte; `None` if the record was damaged.
-    pub fn thaw(&self) -> Option<UpstreamRequest> {
+    pub(crate) fn thaw(&self) -> Option<UpstreamRequest> {
         let mut headers = HeaderMap::new();
         for (k, v) in &self.headers {
             headers.append(
@@ -104,7 +104,7 @@ impl FrozenRequest {
     }
 
     /// The body as JSON, for people to read.
-    pub fn body_json(&self) -> Value {
+    pub(crate) fn body_json(&self) -> Value {
         let Some(b) = &self.body else {
             return Value::Null;
         };

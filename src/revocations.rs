@@ -19,14 +19,14 @@ use serde::{Deserialize, Serialize};
 use crate::store::{Ns, Store, StoreError, now_ms};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Switch {
+pub(crate) struct Switch {
     pub by: String,
     pub reason: String,
     pub at_ms: u64,
 }
 
 /// How old the kill-switch set of a replica on a shared store may get.
-pub const MAX_STALE_MS: u64 = 3000;
+pub(crate) const MAX_STALE_MS: u64 = 3000;
 
 #[derive(Default)]
 pub struct Revocations {
@@ -35,16 +35,16 @@ pub struct Revocations {
     refreshed_ms: AtomicU64,
 }
 
-pub fn agent_key(name: &str, key_sha256: &[u8; 32]) -> String {
+pub(crate) fn agent_key(name: &str, key_sha256: &[u8; 32]) -> String {
     format!("agent/{name}/{}", hex::encode(key_sha256))
 }
 
-pub fn credential_key(name: &str) -> String {
+pub(crate) fn credential_key(name: &str) -> String {
     format!("credential/{name}")
 }
 
 impl Revocations {
-    pub fn is_active(&self, key: &str) -> bool {
+    pub(crate) fn is_active(&self, key: &str) -> bool {
         self.active
             .read()
             .unwrap_or_else(|p| p.into_inner())
@@ -52,7 +52,7 @@ impl Revocations {
     }
 
     /// Turn a switch on, here and in the store.
-    pub async fn set(
+    pub(crate) async fn set(
         &self,
         store: &dyn Store,
         key: &str,
@@ -69,7 +69,7 @@ impl Revocations {
     }
 
     /// Turn a switch off, here and in the store.
-    pub async fn clear(&self, store: &dyn Store, key: &str) -> Result<(), StoreError> {
+    pub(crate) async fn clear(&self, store: &dyn Store, key: &str) -> Result<(), StoreError> {
         store.delete(Ns::Revocations, key, None).await?;
         self.active
             .write()
@@ -79,7 +79,7 @@ impl Revocations {
     }
 
     /// Replace the in-memory set with the store's.
-    pub async fn refresh(&self, store: &dyn Store) -> Result<(), StoreError> {
+    pub(crate) async fn refresh(&self, store: &dyn Store) -> Result<(), StoreError> {
         let keys: HashSet<String> = store
             .list(Ns::Revocations, usize::MAX)
             .await?
@@ -92,7 +92,7 @@ impl Revocations {
     }
 
     /// On a shared store, whether the set is recent enough to decide on.
-    pub fn check_fresh(&self, shared: bool) -> Result<(), StoreError> {
+    pub(crate) fn check_fresh(&self, shared: bool) -> Result<(), StoreError> {
         let age = now_ms().saturating_sub(self.refreshed_ms.load(Ordering::Acquire));
         if shared && age > MAX_STALE_MS {
             return Err(StoreError(
@@ -103,7 +103,7 @@ impl Revocations {
     }
 }
 
-pub fn switch(by: &str, reason: &str) -> Switch {
+pub(crate) fn switch(by: &str, reason: &str) -> Switch {
     Switch {
         by: by.to_owned(),
         reason: reason.to_owned(),

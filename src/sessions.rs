@@ -17,10 +17,10 @@ use sha2::{Digest, Sha256};
 
 use crate::store::{Inserted, Ns, Store, StoreError, now_ms};
 
-pub const TOKEN_PREFIX: &str = "tg_session_";
+pub(crate) const TOKEN_PREFIX: &str = "tg_session_";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Session {
+pub(crate) struct Session {
     pub agent: String,
     /// The agent key's hash when minted: a new key ends old sessions.
     pub agent_key_sha256: String,
@@ -36,7 +36,7 @@ fn hash(token: &str) -> String {
 
 /// A subject or run id: short, printable, no path characters (it may fill a
 /// Vault path segment), never `.`-led or holding `..`.
-pub fn valid_label(s: &str) -> bool {
+pub(crate) fn valid_label(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 128
         && !s.starts_with('.')
@@ -46,7 +46,7 @@ pub fn valid_label(s: &str) -> bool {
 }
 
 /// Mint a token for `session`; the token is returned once and only its hash stored.
-pub async fn mint(
+pub(crate) async fn mint(
     store: &dyn Store,
     session: &Session,
     ttl: Duration,
@@ -67,7 +67,7 @@ pub async fn mint(
 }
 
 /// The live session for a token, if any.
-pub async fn find(store: &dyn Store, token: &str) -> Result<Option<Session>, StoreError> {
+pub(crate) async fn find(store: &dyn Store, token: &str) -> Result<Option<Session>, StoreError> {
     let Some(v) = store.get(Ns::Sessions, &hash(token)).await? else {
         return Ok(None);
     };

@@ -11,19 +11,19 @@ use crate::redact::SharedRedactor;
 
 /// A `MakeWriter` whose every line passes the current redactor.
 #[derive(Clone)]
-pub struct RedactingWriter<M> {
+pub(crate) struct RedactingWriter<M> {
     inner: M,
     redactor: Arc<SharedRedactor>,
 }
 
 impl<M> RedactingWriter<M> {
-    pub fn new(inner: M, redactor: Arc<SharedRedactor>) -> Self {
+    pub(crate) fn new(inner: M, redactor: Arc<SharedRedactor>) -> Self {
         RedactingWriter { inner, redactor }
     }
 }
 
 /// Buffers one event, scrubs it, and writes it whole on drop.
-pub struct LineWriter<W: Write> {
+pub(crate) struct LineWriter<W: Write> {
     inner: W,
     buf: Vec<u8>,
     redactor: Arc<SharedRedactor>,

@@ -19,7 +19,7 @@ use crate::identity::Caller;
 fn approver(gw: &Gateway, headers: &HeaderMap) -> Result<(String, Vec<String>), ApiError> {
     let caller = gw
         .identities
-        .from_headers(headers)
+        .caller_of(headers)
         .ok_or_else(ApiError::unauthenticated)?;
     match caller.as_ref() {
         Caller::Approver { name, workflows } => Ok((name.clone(), workflows.clone())),

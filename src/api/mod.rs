@@ -32,7 +32,7 @@ use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use crate::error::{ApiError, Code};
 use crate::gateway::Gateway;
 
-pub fn router(gw: Arc<Gateway>) -> Router {
+pub(crate) fn router(gw: Arc<Gateway>) -> Router {
     let limits = gw.config.limits.clone();
     Router::new()
         .route("/v1/tools", get(tools::list))
@@ -121,6 +121,15 @@ fn layer_error(err: &(dyn std::error::Error + Send + Sync + 'static)) -> ApiErro
     }
 }
 
+
+async fn not_found() -> ApiError {
+    ApiError::new(Code::NotFound, "no such endpoint")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::bad_request("this endpoint does not accept that method")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,12 +147,4 @@ mod tests {
         );
         assert_eq!(code("something broke".into()), Code::Internal);
     }
-}
-
-async fn not_found() -> ApiError {
-    ApiError::new(Code::NotFound, "no such endpoint")
-}
-
-async fn method_not_allowed() -> ApiError {
-    ApiError::bad_request("this endpoint does not accept that method")
 }

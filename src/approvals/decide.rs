@@ -64,7 +64,7 @@ fn edit(gw: &Gateway, a: &Action, args: Value) -> Result<Edited, ApiError> {
 }
 
 /// Approve (optionally with edited arguments). Runs the action when the quorum is reached.
-pub async fn approve(
+pub(crate) async fn approve(
     gw: &Gateway,
     who: &Approver<'_>,
     id: &str,
@@ -245,7 +245,7 @@ async fn run(gw: &Gateway, a: &Action) -> Result<Action, ApiError> {
         .ok_or_else(not_found)
 }
 
-pub async fn deny(
+pub(crate) async fn deny(
     gw: &Gateway,
     who: &Approver<'_>,
     id: &str,

@@ -14,9 +14,9 @@
 //! `views` and `notify` sit below the pipeline (its approve stage uses
 //! them); `decide`, `wait` and `sweep` sit above it.
 
-pub mod decide;
-pub mod notify;
-pub mod sweep;
-pub mod trail;
-pub mod views;
-pub mod wait;
+pub(crate) mod decide;
+pub(crate) mod notify;
+pub(crate) mod sweep;
+pub(crate) mod trail;
+pub(crate) mod views;
+pub(crate) mod wait;

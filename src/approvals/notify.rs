@@ -14,7 +14,7 @@ use crate::config::WorkflowDef;
 use crate::gateway::Gateway;
 
 /// Tell the workflow's webhook that an action is waiting (signed; no secret in it).
-pub fn announce(gw: &Gateway, workflow: &WorkflowDef, a: &Action) {
+pub(crate) fn announce(gw: &Gateway, workflow: &WorkflowDef, a: &Action) {
     let Some(notify) = &workflow.notify else {
         return;
     };
@@ -67,7 +67,7 @@ pub fn announce(gw: &Gateway, workflow: &WorkflowDef, a: &Action) {
 }
 
 /// `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>." + body)>`.
-pub fn sign(secret: &secrecy::SecretString, ts: u64, body: &[u8]) -> String {
+pub(crate) fn sign(secret: &secrecy::SecretString, ts: u64, body: &[u8]) -> String {
     use secrecy::ExposeSecret;
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.expose_secret().as_bytes())
         .expect("HMAC takes any key");

@@ -17,7 +17,7 @@ use crate::store::StoreError;
 /// At start: with a store only this process uses, an action still `executing`
 /// was abandoned by a process that died — it becomes `unknown` now if it may
 /// have been sent (never re-sent), and goes back to the queue if it was not.
-pub async fn recover(gw: &Gateway) -> Result<usize, StoreError> {
+pub(crate) async fn recover(gw: &Gateway) -> Result<usize, StoreError> {
     if gw.store.is_shared() {
         return Ok(0);
     }
@@ -79,7 +79,7 @@ async fn sweep_once(gw: &Gateway) -> Result<(), StoreError> {
 /// Runs for the life of the server, each second. (Kill switches are
 /// refreshed by [`crate::events::keep_fresh`], apart, so a slow sweep never
 /// delays them.)
-pub async fn sweeper(gw: Arc<Gateway>) {
+pub(crate) async fn sweeper(gw: Arc<Gateway>) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tick.tick().await;

@@ -9,7 +9,7 @@ use crate::gateway::Gateway;
 use crate::pipeline::audit::Trail;
 
 /// Record that time settled an action (`expired`, or `unknown` after a crash).
-pub async fn settled(gw: &Gateway, a: &Action) {
+pub(crate) async fn settled(gw: &Gateway, a: &Action) {
     let event = if a.state == State::Expired {
         Event::Expired
     } else {
@@ -24,7 +24,7 @@ pub async fn settled(gw: &Gateway, a: &Action) {
 }
 
 /// Record that an approved action went back to the queue unsent.
-pub async fn requeued(gw: &Gateway, a: &Action) {
+pub(crate) async fn requeued(gw: &Gateway, a: &Action) {
     let r = Trail::for_action(gw, a)
         .record(Event::Requeued, |e| {
             e.decision = Some("requeued: nothing was sent".into());

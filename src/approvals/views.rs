@@ -15,12 +15,12 @@ use crate::redact::JsonOptions;
 use crate::store::now_ms;
 
 /// A time in the store's milliseconds, as RFC 3339 with milliseconds.
-pub fn rfc3339(ms: u64) -> String {
+pub(crate) fn rfc3339(ms: u64) -> String {
     humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(ms)).to_string()
 }
 
 /// The answer a call gets for its action, as `POST /v1/calls` answers.
-pub fn call_answer(a: &Action) -> (StatusCode, Value) {
+pub(crate) fn call_answer(a: &Action) -> (StatusCode, Value) {
     match a.state {
         State::PendingApproval => (
             StatusCode::ACCEPTED,
@@ -81,7 +81,7 @@ pub fn call_answer(a: &Action) -> (StatusCode, Value) {
 }
 
 /// `GET /v1/calls/{id}`: the action's state and, when final, its result or error.
-pub fn agent_view(a: &Action) -> Value {
+pub(crate) fn agent_view(a: &Action) -> Value {
     let mut v = json!({
         "action_id": a.id,
         "call_id": a.call_id,
@@ -106,7 +106,7 @@ pub fn agent_view(a: &Action) -> Value {
 }
 
 /// What an approver sees: the frozen request exactly, redacted.
-pub fn approver_view(gw: &Gateway, a: &Action) -> Value {
+pub(crate) fn approver_view(gw: &Gateway, a: &Action) -> Value {
     let r = gw.redactor.load();
     let opts = JsonOptions::default();
     let mut args = a.arguments.clone();
@@ -145,19 +145,19 @@ pub fn approver_view(gw: &Gateway, a: &Action) -> Value {
 }
 
 /// An approver's decision on one action.
-pub struct Approver<'a> {
+pub(crate) struct Approver<'a> {
     pub name: &'a str,
     pub workflows: &'a [String],
 }
 
 impl Approver<'_> {
-    pub fn may_see(&self, a: &Action) -> bool {
+    pub(crate) fn may_see(&self, a: &Action) -> bool {
         self.workflows.contains(&a.workflow)
     }
 }
 
 /// Actions waiting in the approver's workflows.
-pub async fn pending_for(gw: &Gateway, who: &Approver<'_>) -> Result<Vec<Value>, ApiError> {
+pub(crate) async fn pending_for(gw: &Gateway, who: &Approver<'_>) -> Result<Vec<Value>, ApiError> {
     let now = now_ms();
     let all = actions::open(gw.store.as_ref()).await?;
     Ok(all
@@ -167,7 +167,11 @@ pub async fn pending_for(gw: &Gateway, who: &Approver<'_>) -> Result<Vec<Value>,
         .collect())
 }
 
-pub async fn view_for(gw: &Gateway, who: &Approver<'_>, id: &str) -> Result<Value, ApiError> {
+pub(crate) async fn view_for(
+    gw: &Gateway,
+    who: &Approver<'_>,
+    id: &str,
+) -> Result<Value, ApiError> {
     match actions::load(gw.store.as_ref(), id).await? {
         Some(a) if who.may_see(&a) => Ok(approver_view(gw, &a)),
         _ => Err(ApiError::new(Code::NotFound, "no such action")),

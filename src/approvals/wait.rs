@@ -8,12 +8,16 @@ use crate::error::ApiError;
 use crate::gateway::Gateway;
 
 /// Longest a caller may long-poll in one request.
-pub const MAX_WAIT: Duration = Duration::from_secs(60);
+pub(crate) const MAX_WAIT: Duration = Duration::from_secs(60);
 /// How often waiters re-read the store (changes made by another replica).
 const POLL: Duration = Duration::from_millis(250);
 
 /// Wait until the action is final or `wait` has passed; `None` if it does not exist.
-pub async fn wait_for(gw: &Gateway, id: &str, wait: Duration) -> Result<Option<Action>, ApiError> {
+pub(crate) async fn wait_for(
+    gw: &Gateway,
+    id: &str,
+    wait: Duration,
+) -> Result<Option<Action>, ApiError> {
     let deadline = tokio::time::Instant::now() + wait.min(MAX_WAIT);
     loop {
         let notified = gw.action_events.notified();

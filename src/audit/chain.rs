@@ -120,7 +120,7 @@ impl Chain {
 /// Replace the values at `pointers` (`*` = any array item) with keyed HMACs,
 /// so a record can show *that* a sensitive field was equal across calls
 /// without holding it.
-pub fn mask(args: &Value, pointers: &[String], key: &[u8]) -> Value {
+pub(crate) fn mask(args: &Value, pointers: &[String], key: &[u8]) -> Value {
     let mut out = args.clone();
     for p in pointers {
         let tokens: Vec<String> = p
@@ -163,7 +163,7 @@ fn mask_at(v: &mut Value, tokens: &[String], key: &[u8]) {
 
 /// A keyed fingerprint of a credential version: equal values give equal
 /// fingerprints under one key, and nothing about the value can be learned.
-pub fn fingerprint(value: &[u8], key: &[u8]) -> String {
+pub(crate) fn fingerprint(value: &[u8], key: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key");
     mac.update(b"toolgate credential fingerprint\0");
     mac.update(value);

@@ -101,7 +101,7 @@ pub struct Receipt {
 }
 
 impl Receipt {
-    pub fn id(&self) -> String {
+    pub(crate) fn id(&self) -> String {
         format!("{}:{}", self.seq, &self.hash[..16.min(self.hash.len())])
     }
 }

@@ -49,7 +49,7 @@ impl Report {
 }
 
 /// The files of a trail in order: rotated siblings of each live file first.
-pub fn expand(paths: &[PathBuf]) -> Vec<PathBuf> {
+pub(crate) fn expand(paths: &[PathBuf]) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for p in paths {
         for r in super::file::rotated_files(p) {

@@ -37,7 +37,7 @@ pub struct ToolBinding {
 }
 
 /// One workflow's callable tools, by name.
-pub type WorkflowTools = BTreeMap<String, Arc<ToolBinding>>;
+pub(crate) type WorkflowTools = BTreeMap<String, Arc<ToolBinding>>;
 
 /// Every workflow's callable tools.
 #[derive(Debug, Default)]
@@ -69,7 +69,7 @@ pub fn load(path: &Path) -> Result<(Loaded, Vec<Diagnostic>), Vec<Diagnostic>> {
 impl Catalog {
     /// Bind every workflow's tools; problems go to `diags`, and a tool that
     /// cannot be bound is left out.
-    pub fn build(config: &Config, diags: &mut Vec<Diagnostic>) -> Catalog {
+    pub(crate) fn build(config: &Config, diags: &mut Vec<Diagnostic>) -> Catalog {
         let workflows = config
             .workflows
             .values()

@@ -22,7 +22,7 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    pub fn error(loc: Loc, message: impl Into<String>) -> Self {
+    pub(crate) fn error(loc: Loc, message: impl Into<String>) -> Self {
         Diagnostic {
             severity: Severity::Error,
             loc,
@@ -30,7 +30,7 @@ impl Diagnostic {
         }
     }
 
-    pub fn warning(loc: Loc, message: impl Into<String>) -> Self {
+    pub(crate) fn warning(loc: Loc, message: impl Into<String>) -> Self {
         Diagnostic {
             severity: Severity::Warning,
             loc,

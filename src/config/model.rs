@@ -156,7 +156,7 @@ pub struct OAuth2Def {
 }
 
 impl SourceDef {
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             SourceDef::Env(var) => format!("environment variable {var}"),
             SourceDef::File(path) => format!("file {}", path.display()),
@@ -285,11 +285,11 @@ pub struct ApprovalPolicy {
 }
 
 /// How long a pending action waits for approval unless configured.
-pub const DEFAULT_EXPIRES_IN: Duration = Duration::from_secs(15 * 60);
+pub(crate) const DEFAULT_EXPIRES_IN: Duration = Duration::from_secs(15 * 60);
 
 impl ApprovalPolicy {
     /// A workflow's entry over the tool's own keys, then the defaults.
-    pub fn merge(tool: &ApprovalSpec, over: &ApprovalSpec) -> ApprovalPolicy {
+    pub(crate) fn merge(tool: &ApprovalSpec, over: &ApprovalSpec) -> ApprovalPolicy {
         ApprovalPolicy {
             when: over
                 .when
@@ -308,7 +308,7 @@ impl ApprovalPolicy {
     }
 
     /// Whether these (validated) arguments need approval.
-    pub fn applies(&self, args: &Value) -> bool {
+    pub(crate) fn applies(&self, args: &Value) -> bool {
         match &self.when {
             ApprovalWhen::Never => false,
             ApprovalWhen::Always => true,
@@ -343,12 +343,12 @@ pub struct WorkflowDef {
 
 impl WorkflowDef {
     /// Whether the tool is callable here: the workflow grants every scope it needs.
-    pub fn grants(&self, tool: &ToolDef) -> bool {
+    pub(crate) fn grants(&self, tool: &ToolDef) -> bool {
         tool.scopes.is_subset(&self.scopes)
     }
 
     /// The credential name bound to the tool's slot here (`None`: no slot, or unbound).
-    pub fn credential_for(&self, tool: &ToolDef) -> Option<&str> {
+    pub(crate) fn credential_for(&self, tool: &ToolDef) -> Option<&str> {
         let slot = tool.upstream.credential_slot.as_ref()?;
         self.credentials.get(slot).map(String::as_str)
     }
@@ -386,4 +386,4 @@ pub struct AdminDef {
 }
 
 /// Default cap on an upstream response body.
-pub const DEFAULT_MAX_BYTES: usize = 1024 * 1024;
+pub(crate) const DEFAULT_MAX_BYTES: usize = 1024 * 1024;

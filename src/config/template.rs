@@ -28,7 +28,7 @@ pub enum ValueTemplate {
 }
 
 impl ValueTemplate {
-    pub fn compile(v: &Value) -> Result<Self, String> {
+    pub(crate) fn compile(v: &Value) -> Result<Self, String> {
         Ok(match v {
             Value::String(s) => Self::compile_str(s)?,
             Value::Object(map) => ValueTemplate::Object(
@@ -64,19 +64,9 @@ impl ValueTemplate {
         Ok(ValueTemplate::Literal(Value::String(s.to_owned())))
     }
 
-    /// The top-level argument names this template reads.
-    pub fn arg_names(&self, out: &mut Vec<String>) {
-        match self {
-            ValueTemplate::Arg(path) => out.push(path[0].clone()),
-            ValueTemplate::Object(entries) => entries.iter().for_each(|(_, t)| t.arg_names(out)),
-            ValueTemplate::Array(items) => items.iter().for_each(|t| t.arg_names(out)),
-            ValueTemplate::Literal(_) | ValueTemplate::AllArgs => {}
-        }
-    }
-
     /// Fill in the arguments. `None` means a referenced argument is absent:
     /// an object key or array item built from it is left out.
-    pub fn render(&self, args: &Value) -> Option<Value> {
+    pub(crate) fn render(&self, args: &Value) -> Option<Value> {
         match self {
             ValueTemplate::Literal(v) => Some(v.clone()),
             ValueTemplate::AllArgs => Some(args.clone()),
@@ -125,13 +115,13 @@ pub struct UrlTemplate {
 
 /// Why a path could not be built from the arguments (the model can fix it).
 #[derive(Debug, Clone, PartialEq)]
-pub struct PathError {
+pub(crate) struct PathError {
     pub pointer: String,
     pub reason: String,
 }
 
 impl UrlTemplate {
-    pub fn compile(text: &str) -> Result<Self, String> {
+    pub(crate) fn compile(text: &str) -> Result<Self, String> {
         let (scheme, rest) = text
             .split_once("://")
             .ok_or_else(|| "the URL needs a scheme (https:// or http://)".to_string())?;
@@ -179,7 +169,7 @@ impl UrlTemplate {
     }
 
     /// Argument names used in the path.
-    pub fn params(&self) -> Vec<String> {
+    pub(crate) fn params(&self) -> Vec<String> {
         self.segments
             .iter()
             .flatten()
@@ -191,7 +181,7 @@ impl UrlTemplate {
     }
 
     /// Build the URL for these arguments. Only path segments vary.
-    pub fn render(&self, args: &Value) -> Result<Url, PathError> {
+    pub(crate) fn render(&self, args: &Value) -> Result<Url, PathError> {
         let mut s = String::with_capacity(64);
         s.push_str(self.origin.as_str().trim_end_matches('/'));
         for seg in &self.segments {

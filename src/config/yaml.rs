@@ -22,7 +22,7 @@ pub struct Spans {
 
 impl Spans {
     /// The line of the node at `pointer`, or of its nearest ancestor.
-    pub fn line(&self, pointer: &str) -> usize {
+    pub(crate) fn line(&self, pointer: &str) -> usize {
         let mut p = pointer;
         loop {
             if let Some(line) = self.lines.get(p) {
@@ -69,7 +69,7 @@ pub fn parse(text: &str) -> Result<(Value, Spans), Vec<YamlError>> {
 }
 
 /// Escape one JSON-pointer token (RFC 6901).
-pub fn escape_token(token: &str) -> String {
+pub(crate) fn escape_token(token: &str) -> String {
     token.replace('~', "~0").replace('/', "~1")
 }
 

@@ -7,4 +7,4 @@
 //! which keeps letters; `retry` (an admin's retry or discard) sits above it.
 
 pub mod record;
-pub mod retry;
+pub(crate) mod retry;

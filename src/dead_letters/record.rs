@@ -29,7 +29,7 @@ use crate::gateway::Gateway;
 use crate::request::FrozenRequest;
 use crate::store::{Ns, Store, StoreError, Swapped, now_ms};
 
-pub const RETENTION: Duration = Duration::from_secs(7 * 86_400);
+pub(crate) const RETENTION: Duration = Duration::from_secs(7 * 86_400);
 /// How long a retry may hold a letter before it is presumed dead.
 const LEASE: Duration = Duration::from_secs(120);
 
@@ -83,7 +83,7 @@ fn decode(bytes: &[u8]) -> Result<DeadLetter, StoreError> {
 
 /// Keep a call that failed on its credential; other failures are not kept.
 /// Failures to keep it are logged: the caller already gets the credential error.
-pub async fn keep_if_recoverable(
+pub(crate) async fn keep_if_recoverable(
     gw: &Gateway,
     entry: &Entry,
     subject: Option<String>,
@@ -128,7 +128,7 @@ pub async fn keep_if_recoverable(
 }
 
 /// What an admin sees of a letter: redacted, never a credential (it holds none).
-pub fn view(gw: &Gateway, d: &DeadLetter) -> Value {
+pub(crate) fn view(gw: &Gateway, d: &DeadLetter) -> Value {
     let r = gw.redactor.load();
     let mut body = d.request.body_json();
     r.redact_json(&mut body, &Default::default());
@@ -141,7 +141,7 @@ pub fn view(gw: &Gateway, d: &DeadLetter) -> Value {
     })
 }
 
-pub async fn list(gw: &Gateway) -> Result<Vec<Value>, ApiError> {
+pub(crate) async fn list(gw: &Gateway) -> Result<Vec<Value>, ApiError> {
     let items = gw.store.list(Ns::DeadLetters, 10_000).await?;
     Ok(items
         .iter()
@@ -207,7 +207,7 @@ pub async fn claim(
 }
 
 /// A claim that sent nothing is let go: the letter is `pending` again.
-pub async fn release(store: &dyn Store, id: &str) -> Result<Option<DeadLetter>, StoreError> {
+pub(crate) async fn release(store: &dyn Store, id: &str) -> Result<Option<DeadLetter>, StoreError> {
     let r = update(store, id, |d| {
         let held = matches!(d.state, LetterState::Retrying | LetterState::Discarding);
         if !held || d.dispatched {
@@ -238,7 +238,7 @@ pub async fn mark_dispatched(store: &dyn Store, id: &str) -> Result<bool, StoreE
 }
 
 /// Record how a dispatched retry ended.
-pub async fn finish(
+pub(crate) async fn finish(
     store: &dyn Store,
     id: &str,
     state: LetterState,
@@ -293,7 +293,7 @@ pub async fn sweep(store: &dyn Store, all: bool) -> Result<Vec<DeadLetter>, Stor
 }
 
 /// Record that a sweep settled a letter.
-pub async fn settled(gw: &Gateway, d: &DeadLetter) {
+pub(crate) async fn settled(gw: &Gateway, d: &DeadLetter) {
     let (event, what) = match d.state {
         LetterState::Pending => (
             Event::Requeued,
@@ -313,7 +313,7 @@ pub async fn settled(gw: &Gateway, d: &DeadLetter) {
 }
 
 /// The record of an admin's step on a letter.
-pub async fn record(
+pub(crate) async fn record(
     gw: &Gateway,
     event: Event,
     admin: &str,

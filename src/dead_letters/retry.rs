@@ -25,7 +25,7 @@ fn already(what: &str) -> ApiError {
 }
 
 /// Send the kept request again, once, with the credential current now.
-pub async fn retry(gw: &Gateway, admin: &str, id: &str) -> Result<Value, ApiError> {
+pub(crate) async fn retry(gw: &Gateway, admin: &str, id: &str) -> Result<Value, ApiError> {
     let store = gw.store.as_ref();
     let Some(d) = record::claim(store, id, LetterState::Retrying, admin).await? else {
         return Err(already("retried"));
@@ -77,7 +77,7 @@ pub async fn retry(gw: &Gateway, admin: &str, id: &str) -> Result<Value, ApiErro
     Ok(record::view(gw, &done))
 }
 
-pub async fn discard(gw: &Gateway, admin: &str, id: &str) -> Result<Value, ApiError> {
+pub(crate) async fn discard(gw: &Gateway, admin: &str, id: &str) -> Result<Value, ApiError> {
     let store = gw.store.as_ref();
     let Some(d) = record::claim(store, id, LetterState::Discarding, admin).await? else {
         return Err(already("discarded"));

@@ -24,7 +24,7 @@ use crate::request::{FrozenRequest, UpstreamRequest};
 use crate::store::now_ms;
 
 /// A new action for this call, its request frozen.
-pub fn action(
+pub(crate) fn action(
     id: String,
     agent: &Agent<'_>,
     binding: &ToolBinding,
@@ -56,7 +56,7 @@ pub fn action(
 }
 
 /// Freeze the request and wait for a person.
-pub async fn hold(
+pub(crate) async fn hold(
     call: &mut Call<'_>,
     upstream_req: UpstreamRequest,
 ) -> Result<CallReply, ApiError> {

@@ -21,7 +21,7 @@ use crate::secrets::Loaded;
 
 /// How far a failed run got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reached {
+pub(crate) enum Reached {
     /// Refused before `executing` was recorded: a `call_denied` record.
     Nothing,
     /// `executing` recorded, but nothing left toolgate: a `failed` record,
@@ -32,7 +32,7 @@ pub enum Reached {
     Upstream,
 }
 
-pub struct Trail<'g> {
+pub(crate) struct Trail<'g> {
     gw: &'g Gateway,
     base: Entry,
     /// The end user a session acts for (selects per-subject credentials).
@@ -48,7 +48,7 @@ impl std::fmt::Debug for Trail<'_> {
 }
 
 impl<'g> Trail<'g> {
-    pub fn new(gw: &'g Gateway) -> Trail<'g> {
+    pub(crate) fn new(gw: &'g Gateway) -> Trail<'g> {
         Trail {
             gw,
             base: Entry {
@@ -60,12 +60,12 @@ impl<'g> Trail<'g> {
     }
 
     /// What is known about the call so far.
-    pub fn entry(&self) -> &Entry {
+    pub(crate) fn entry(&self) -> &Entry {
         &self.base
     }
 
     /// A trail for a kept action (approvals, sweeps).
-    pub fn for_action(gw: &'g Gateway, a: &crate::actions::Action) -> Trail<'g> {
+    pub(crate) fn for_action(gw: &'g Gateway, a: &crate::actions::Action) -> Trail<'g> {
         let mut t = Trail::new(gw);
         t.call(&a.call_id, None, None);
         t.agent(&a.agent, &a.workflow);
@@ -80,28 +80,28 @@ impl<'g> Trail<'g> {
         t
     }
 
-    pub fn call(&mut self, call_id: &str, model: Option<&str>, reason: Option<&str>) {
+    pub(crate) fn call(&mut self, call_id: &str, model: Option<&str>, reason: Option<&str>) {
         self.base.call_id = Some(call_id.to_owned());
         self.base.model = model.map(str::to_owned);
         self.base.orchestrator_reason = reason.map(str::to_owned);
     }
 
-    pub fn agent(&mut self, agent: &str, workflow: &str) {
+    pub(crate) fn agent(&mut self, agent: &str, workflow: &str) {
         self.base.agent = Some(agent.to_owned());
         self.base.workflow = Some(workflow.to_owned());
     }
 
-    pub fn tool(&mut self, tool: &str) {
+    pub(crate) fn tool(&mut self, tool: &str) {
         self.base.tool = Some(tool.to_owned());
     }
 
-    pub fn action(&mut self, action_id: &str) {
+    pub(crate) fn action(&mut self, action_id: &str) {
         self.base.action_id = Some(action_id.to_owned());
     }
 
     /// The arguments: their hash, and a copy with sensitive fields as keyed
     /// HMACs and any loaded secret redacted.
-    pub fn arguments(&mut self, binding: &ToolBinding, args: &Value, args_sha256: &str) {
+    pub(crate) fn arguments(&mut self, binding: &ToolBinding, args: &Value, args_sha256: &str) {
         let mut masked = chain::mask(args, &binding.tool.sensitive_args, &self.gw.audit_key);
         self.gw
             .redactor
@@ -111,16 +111,16 @@ impl<'g> Trail<'g> {
         self.base.args_sha256 = Some(args_sha256.to_owned());
     }
 
-    pub fn request(&mut self, request_sha256: &str) {
+    pub(crate) fn request(&mut self, request_sha256: &str) {
         self.base.request_sha256 = Some(request_sha256.to_owned());
     }
 
     /// How long the upstream took (on the outcome record).
-    pub fn latency(&mut self, ms: f64) {
+    pub(crate) fn latency(&mut self, ms: f64) {
         self.base.latency_ms = Some(ms);
     }
 
-    pub fn credential(&mut self, name: &str, loaded: &Loaded) {
+    pub(crate) fn credential(&mut self, name: &str, loaded: &Loaded) {
         self.base.credential = Some(name.to_owned());
         self.base.credential_fingerprint = Some(chain::fingerprint(
             loaded.value.expose_secret().as_bytes(),
@@ -129,7 +129,7 @@ impl<'g> Trail<'g> {
     }
 
     /// Write one record: the collected fields plus what `fill` adds.
-    pub async fn record(
+    pub(crate) async fn record(
         &self,
         event: Event,
         fill: impl FnOnce(&mut Entry),
@@ -145,7 +145,11 @@ impl<'g> Trail<'g> {
 
     /// The record of a call that did not succeed: `call_denied` when it
     /// stopped before `executing` was recorded, else `failed`.
-    pub async fn outcome(&self, e: &ApiError, reached: Reached) -> Result<Receipt, ApiError> {
+    pub(crate) async fn outcome(
+        &self,
+        e: &ApiError,
+        reached: Reached,
+    ) -> Result<Receipt, ApiError> {
         let (event, decision) = match reached {
             Reached::Nothing => (Event::CallDenied, "refused"),
             Reached::Executing | Reached::Upstream => (Event::Failed, "failed"),

@@ -18,7 +18,7 @@ use crate::revocations;
 use crate::sessions::{self, TOKEN_PREFIX};
 
 /// An agent and the one workflow it acts in.
-pub struct Agent<'g> {
+pub(crate) struct Agent<'g> {
     pub name: String,
     pub workflow: &'g WorkflowDef,
     /// The workflow's callable tools.
@@ -33,7 +33,7 @@ pub struct Agent<'g> {
 
 impl Agent<'_> {
     /// Whether this caller may use the tool (a session may narrow the workflow's grant).
-    pub fn may_use(&self, b: &ToolBinding) -> bool {
+    pub(crate) fn may_use(&self, b: &ToolBinding) -> bool {
         self.scopes
             .as_ref()
             .is_none_or(|s| b.tool.scopes.is_subset(s))
@@ -51,7 +51,7 @@ fn workflow<'g>(
     })
 }
 
-pub async fn agent<'g>(gw: &'g Gateway, headers: &HeaderMap) -> Result<Agent<'g>, ApiError> {
+pub(crate) async fn agent<'g>(gw: &'g Gateway, headers: &HeaderMap) -> Result<Agent<'g>, ApiError> {
     let token = bearer(headers).ok_or_else(ApiError::unauthenticated)?;
     // With replicas, a switch set elsewhere must have had a chance to arrive.
     gw.revocations.check_fresh(gw.store.is_shared())?;
@@ -114,8 +114,8 @@ pub async fn agent<'g>(gw: &'g Gateway, headers: &HeaderMap) -> Result<Agent<'g>
 }
 
 /// The caller, whatever its role (for approver and admin endpoints).
-pub fn caller(gw: &Gateway, headers: &HeaderMap) -> Result<Arc<Caller>, ApiError> {
+pub(crate) fn caller(gw: &Gateway, headers: &HeaderMap) -> Result<Arc<Caller>, ApiError> {
     gw.identities
-        .from_headers(headers)
+        .caller_of(headers)
         .ok_or_else(ApiError::unauthenticated)
 }

@@ -29,7 +29,7 @@ fn scalar_text(v: &Value) -> Option<String> {
     }
 }
 
-pub fn request(binding: &ToolBinding, args: &Value) -> Result<UpstreamRequest, ApiError> {
+pub(crate) fn request(binding: &ToolBinding, args: &Value) -> Result<UpstreamRequest, ApiError> {
     let up = &binding.tool.upstream;
     let mut url = up
         .url

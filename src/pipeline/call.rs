@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-pub use super::audit::Reached;
+pub(crate) use super::audit::Reached;
 use super::audit::Trail;
 use super::authenticate::Agent;
 use super::shape::ResultBody;
@@ -19,7 +19,7 @@ use crate::request::FrozenRequest;
 
 /// A tool call as the orchestrator posted it, in toolgate's own terms.
 #[derive(Debug, Clone)]
-pub struct CallRequest {
+pub(crate) struct CallRequest {
     pub tool: String,
     pub arguments: Value,
     pub call_id: String,
@@ -30,7 +30,7 @@ pub struct CallRequest {
 
 /// Where a request to run comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Origin {
+pub(crate) enum Origin {
     /// A call made now: `POST /v1/calls`.
     Direct,
     /// An action approvers approved; the id of the action.
@@ -41,7 +41,7 @@ pub enum Origin {
 
 /// What a request that kept its place in a queue needs to run again.
 #[derive(Debug)]
-pub struct Kept<'a> {
+pub(crate) struct Kept<'a> {
     pub origin: Origin,
     pub workflow: &'a str,
     pub tool: &'a str,
@@ -51,13 +51,13 @@ pub struct Kept<'a> {
 
 /// Time spent upstream, for the Server-Timing header.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct Timing {
+pub(crate) struct Timing {
     pub upstream: Option<Duration>,
 }
 
 /// One call on its way through the stages: who asks, for what, and what is
 /// known so far. Stages fill it in; [`super::finish`] reads it at the end.
-pub struct Call<'g> {
+pub(crate) struct Call<'g> {
     pub gateway: &'g Gateway,
     /// Known once authenticated.
     pub caller: Option<Agent<'g>>,
@@ -73,7 +73,7 @@ pub struct Call<'g> {
 
 impl<'g> Call<'g> {
     /// A call just posted.
-    pub fn new(gateway: &'g Gateway, request: CallRequest, origin: Origin) -> Call<'g> {
+    pub(crate) fn new(gateway: &'g Gateway, request: CallRequest, origin: Origin) -> Call<'g> {
         let mut trail = Trail::new(gateway);
         trail.call(
             &request.call_id,
@@ -94,7 +94,7 @@ impl<'g> Call<'g> {
 
     /// A request that waited in a queue, running now; `trail` holds what
     /// the queue knew of it.
-    pub fn replaying(gateway: &'g Gateway, kept: &Kept<'_>, trail: Trail<'g>) -> Call<'g> {
+    pub(crate) fn replaying(gateway: &'g Gateway, kept: &Kept<'_>, trail: Trail<'g>) -> Call<'g> {
         Call {
             gateway,
             caller: None,
@@ -117,7 +117,7 @@ impl<'g> Call<'g> {
 
 /// An idempotency key this call claimed.
 #[derive(Debug, Clone)]
-pub struct Claim {
+pub(crate) struct Claim {
     pub agent: String,
     pub key: String,
     pub action_id: String,
@@ -127,12 +127,11 @@ pub struct Claim {
 
 /// A successful call.
 #[derive(Debug)]
-pub struct CallOutcome {
+pub(crate) struct CallOutcome {
     pub call_id: String,
     pub result: ResultBody,
     pub upstream_status: u16,
     pub headers: Map<String, Value>,
-    pub redactions: usize,
     /// The audit record of the outcome.
     pub audit_id: String,
 }
@@ -162,13 +161,13 @@ impl CallOutcome {
     }
 
     /// The 200 answer's body, as bytes (the hot path).
-    pub fn to_json(&self) -> Result<Vec<u8>, ApiError> {
+    pub(crate) fn to_json(&self) -> Result<Vec<u8>, ApiError> {
         serde_json::to_vec(&self.answer())
             .map_err(|e| ApiError::internal(format!("cannot encode a call's answer: {e}")))
     }
 
     /// The 200 answer's body, as a value (to keep with an action).
-    pub fn body(&self) -> Result<Value, ApiError> {
+    pub(crate) fn body(&self) -> Result<Value, ApiError> {
         serde_json::to_value(self.answer())
             .map_err(|e| ApiError::internal(format!("cannot encode a call's answer: {e}")))
     }
@@ -176,7 +175,7 @@ impl CallOutcome {
 
 /// How a call was answered.
 #[derive(Debug)]
-pub enum CallReply {
+pub(crate) enum CallReply {
     /// Executed now.
     Done(CallOutcome),
     /// Kept as an action: an answer with this status and body (202 pending,
@@ -191,7 +190,7 @@ pub enum CallReply {
 /// caller of [`super::replay`] or the terminal step needs to decide what to
 /// keep.
 #[derive(Debug)]
-pub struct Failure {
+pub(crate) struct Failure {
     pub error: ApiError,
     /// The request as built, without its credential (for a dead letter).
     pub frozen: Option<FrozenRequest>,
@@ -200,7 +199,7 @@ pub struct Failure {
 
 impl Failure {
     /// Whether the request may have reached the upstream.
-    pub fn dispatched(&self) -> bool {
+    pub(crate) fn dispatched(&self) -> bool {
         self.reached == Reached::Upstream
     }
 }

@@ -17,21 +17,14 @@ use crate::gateway::Gateway;
 use crate::request::UpstreamRequest;
 use crate::secrets::{CredentialError, Loaded, basic_header};
 
-/// Which credential (and version) a call used — names and numbers only.
-#[derive(Debug, Clone)]
-pub struct CredentialUse {
-    pub name: String,
-    pub version: u64,
-}
-
-pub async fn attach(
+pub(crate) async fn attach(
     gw: &Gateway,
     binding: &ToolBinding,
     req: &mut UpstreamRequest,
     trail: &mut super::audit::Trail<'_>,
-) -> Result<Option<CredentialUse>, ApiError> {
+) -> Result<(), ApiError> {
     let Some(def) = &binding.credential else {
-        return Ok(None);
+        return Ok(());
     };
     if gw
         .revocations
@@ -48,10 +41,7 @@ pub async fn attach(
         .await?;
     trail.credential(&def.name, &loaded);
     inject(def, &loaded, req)?;
-    Ok(Some(CredentialUse {
-        name: def.name.clone(),
-        version: loaded.version,
-    }))
+    Ok(())
 }
 
 fn inject(

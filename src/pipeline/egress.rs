@@ -21,10 +21,10 @@ use url::{Host, Url};
 /// The error a refused address produces inside the client; found again by `is_egress_denied`.
 #[derive(Debug, thiserror::Error)]
 #[error("egress to this address is not allowed")]
-pub struct EgressDenied;
+pub(crate) struct EgressDenied;
 
 /// Walk an error's sources looking for our refusal.
-pub fn is_egress_denied(err: &(dyn std::error::Error + 'static)) -> bool {
+pub(crate) fn is_egress_denied(err: &(dyn std::error::Error + 'static)) -> bool {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = cur {
         if e.downcast_ref::<EgressDenied>().is_some() {
@@ -36,7 +36,7 @@ pub fn is_egress_denied(err: &(dyn std::error::Error + 'static)) -> bool {
 }
 
 /// Whether `ip` may be reached by a tool without `allow_private_network`.
-pub fn is_public(ip: IpAddr) -> bool {
+pub(crate) fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_public_v4(v4),
         IpAddr::V6(v6) => is_public_v6(v6),
@@ -105,7 +105,7 @@ fn allowed(ip: IpAddr, allow_private: bool) -> bool {
 }
 
 /// Check a URL's host when it is an IP literal (the resolver never sees those).
-pub fn check_url(url: &Url, allow_private: bool) -> Result<(), EgressDenied> {
+pub(crate) fn check_url(url: &Url, allow_private: bool) -> Result<(), EgressDenied> {
     let ip = match url.host() {
         Some(Host::Ipv4(v4)) => IpAddr::V4(v4),
         Some(Host::Ipv6(v6)) => IpAddr::V6(v6),
@@ -137,7 +137,7 @@ pub trait Lookup: Send + Sync {
 
 /// The system resolver.
 #[derive(Debug, Default)]
-pub struct SystemLookup;
+pub(crate) struct SystemLookup;
 
 impl Lookup for SystemLookup {
     fn lookup(
@@ -190,14 +190,14 @@ pub struct Egress {
 }
 
 impl Egress {
-    pub fn new(lookup: Arc<dyn Lookup>) -> Result<Self, reqwest::Error> {
+    pub(crate) fn new(lookup: Arc<dyn Lookup>) -> Result<Self, reqwest::Error> {
         Ok(Egress {
             public: client(false, lookup.clone())?,
             private: client(true, lookup)?,
         })
     }
 
-    pub fn client(&self, allow_private: bool) -> &reqwest::Client {
+    pub(crate) fn client(&self, allow_private: bool) -> &reqwest::Client {
         if allow_private {
             &self.private
         } else {

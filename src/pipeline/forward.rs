@@ -14,21 +14,21 @@ use crate::error::{ApiError, Code};
 use crate::request::UpstreamRequest;
 
 /// What the upstream answered.
-pub struct UpstreamResponse {
+pub(crate) struct UpstreamResponse {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: Bytes,
     pub elapsed: Duration,
 }
 
-pub fn egress_denied() -> ApiError {
+pub(crate) fn egress_denied() -> ApiError {
     ApiError::new(
         Code::EgressDenied,
         "the tool's upstream address is not allowed by egress policy; the call was not made",
     )
 }
 
-pub async fn send(
+pub(crate) async fn send(
     egress: &Egress,
     tool: &ToolDef,
     req: UpstreamRequest,

@@ -19,7 +19,10 @@ use crate::request::UpstreamRequest;
 use crate::store::StoreError;
 
 /// Claim the call's key; the first call's answer when the key was used before.
-pub async fn claim(call: &mut Call<'_>, args_sha256: &str) -> Result<Option<CallReply>, ApiError> {
+pub(crate) async fn claim(
+    call: &mut Call<'_>,
+    args_sha256: &str,
+) -> Result<Option<CallReply>, ApiError> {
     let (Some(key), Some(agent)) = (&call.request.idempotency_key, &call.caller) else {
         return Ok(None);
     };
@@ -70,7 +73,7 @@ async fn replay(
 }
 
 /// The call runs now: keep an action for its key, so a retry finds the result.
-pub async fn keep(call: &mut Call<'_>, request: &UpstreamRequest) -> Result<(), ApiError> {
+pub(crate) async fn keep(call: &mut Call<'_>, request: &UpstreamRequest) -> Result<(), ApiError> {
     let Some(claim) = &call.claim else {
         return Ok(());
     };
@@ -97,7 +100,7 @@ pub async fn keep(call: &mut Call<'_>, request: &UpstreamRequest) -> Result<(), 
 }
 
 /// Let go of a key whose call created no action.
-pub async fn release(gw: &Gateway, claim: &Claim) -> Result<(), StoreError> {
+pub(crate) async fn release(gw: &Gateway, claim: &Claim) -> Result<(), StoreError> {
     actions::release_idempotency(
         gw.store.as_ref(),
         &claim.agent,
@@ -108,7 +111,7 @@ pub async fn release(gw: &Gateway, claim: &Claim) -> Result<(), StoreError> {
 }
 
 /// Let go of a key whose action was never sent, and of the action.
-pub async fn forget(gw: &Gateway, claim: &Claim) -> Result<(), StoreError> {
+pub(crate) async fn forget(gw: &Gateway, claim: &Claim) -> Result<(), StoreError> {
     actions::discard_undispatched(
         gw.store.as_ref(),
         &claim.action_id,

@@ -5,7 +5,7 @@ use crate::config::RateLimit;
 use crate::error::{ApiError, Code};
 use crate::store::{RateDecision, Store};
 
-pub async fn check(
+pub(crate) async fn check(
     store: &dyn Store,
     agent: &str,
     tool: &str,

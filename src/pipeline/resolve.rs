@@ -9,7 +9,7 @@ use super::authenticate::Agent;
 use crate::catalog::ToolBinding;
 use crate::error::{ApiError, Code};
 
-pub fn tool(agent: &Agent<'_>, name: &str) -> Result<Arc<ToolBinding>, ApiError> {
+pub(crate) fn tool(agent: &Agent<'_>, name: &str) -> Result<Arc<ToolBinding>, ApiError> {
     let found = agent.tools.get(name).filter(|b| agent.may_use(b));
     found.cloned().ok_or_else(|| {
         ApiError::new(

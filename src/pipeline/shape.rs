@@ -34,7 +34,7 @@ const ERROR_BODY_MAX: usize = 4096;
 /// A result as the caller gets it: parsed JSON, or — on the fast path — the
 /// upstream's JSON text itself, already redacted and checked to be JSON.
 #[derive(Debug)]
-pub enum ResultBody {
+pub(crate) enum ResultBody {
     Value(Value),
     Raw(Box<RawValue>),
 }
@@ -48,7 +48,7 @@ impl Serialize for ResultBody {
     }
 }
 
-pub struct Shaped {
+pub(crate) struct Shaped {
     pub result: ResultBody,
     pub headers: Map<String, Value>,
     pub redactions: usize,
@@ -84,7 +84,7 @@ fn redacted_body(
     (Value::String(text), n)
 }
 
-pub fn response(
+pub(crate) fn response(
     redactor: &Arc<Redactor>,
     tool: &ToolDef,
     resp: &UpstreamResponse,
@@ -170,7 +170,7 @@ fn raw_fast_path(redactor: &Redactor, tool: &ToolDef, body: &[u8]) -> Option<(Re
 }
 
 /// Keep only the values at `pointers`, in their places; `*` spans every array item.
-pub fn project(body: &Value, pointers: &[String]) -> Value {
+pub(crate) fn project(body: &Value, pointers: &[String]) -> Value {
     let mut out = Value::Null;
     for p in pointers {
         let tokens: Vec<String> = p

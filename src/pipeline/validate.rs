@@ -12,7 +12,7 @@ use crate::error::{ApiError, Code};
 /// At most this many violations are listed in one answer.
 const MAX_DETAILS: usize = 50;
 
-pub fn arguments(binding: &ToolBinding, args: &Value) -> Result<(), ApiError> {
+pub(crate) fn arguments(binding: &ToolBinding, args: &Value) -> Result<(), ApiError> {
     if !args.is_object() {
         return Err(ApiError::bad_request("arguments must be a JSON object"));
     }

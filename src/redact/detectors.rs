@@ -14,9 +14,8 @@ use std::sync::LazyLock;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex::bytes::Regex;
 
-pub struct Detector {
+pub(crate) struct Detector {
     pub id: &'static str,
-    keywords: &'static [&'static str],
     regex: Regex,
 }
 
@@ -239,14 +238,14 @@ const SPECS: &[(&str, &[&str], &str)] = &[
     ),
 ];
 
-pub struct Detectors {
+pub(crate) struct Detectors {
     prefilter: AhoCorasick,
     /// For each keyword, the detector it belongs to.
     owner: Vec<usize>,
     pub list: Vec<Detector>,
 }
 
-pub static DETECTORS: LazyLock<Detectors> = LazyLock::new(|| {
+pub(crate) static DETECTORS: LazyLock<Detectors> = LazyLock::new(|| {
     let mut keywords = Vec::new();
     let mut owner = Vec::new();
     let list: Vec<Detector> = SPECS
@@ -259,7 +258,6 @@ pub static DETECTORS: LazyLock<Detectors> = LazyLock::new(|| {
             }
             Detector {
                 id,
-                keywords: kws,
                 regex: Regex::new(re).expect("detector patterns compile"),
             }
         })
@@ -278,7 +276,7 @@ pub static DETECTORS: LazyLock<Detectors> = LazyLock::new(|| {
 
 impl Detectors {
     /// Spans `(start, end, detector)` of every detector hit in `text`.
-    pub fn find(&self, text: &[u8], out: &mut Vec<(usize, usize, usize)>) {
+    pub(crate) fn find(&self, text: &[u8], out: &mut Vec<(usize, usize, usize)>) {
         let mut candidates = [false; 64];
         let mut any = false;
         for m in self.prefilter.find_overlapping_iter(text) {
@@ -302,13 +300,8 @@ impl Detectors {
         }
     }
 
-    pub fn count(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn count(&self) -> usize {
         self.list.len()
-    }
-}
-
-impl Detector {
-    pub fn keywords(&self) -> &[&'static str] {
-        self.keywords
     }
 }

@@ -52,7 +52,7 @@ fn normalize(k: &str) -> String {
         .collect()
 }
 
-pub fn is_sensitive_key(k: &str) -> bool {
+pub(crate) fn is_sensitive_key(k: &str) -> bool {
     if k.len() > 64 {
         return false;
     }
@@ -87,7 +87,7 @@ static FRAGMENTS: LazyLock<AhoCorasick> = LazyLock::new(|| {
 
 /// Whether JSON text might contain a sensitive key (a cheap test that lets
 /// clean text skip parsing).
-pub fn may_hold_sensitive_keys(text: &[u8]) -> bool {
+pub(crate) fn may_hold_sensitive_keys(text: &[u8]) -> bool {
     FRAGMENTS.is_match(text)
 }
 

@@ -19,11 +19,11 @@
 //! a sampling filter (`sample`) rules out most text before the automaton
 //! runs. Markers name what was removed, never it.
 
-pub mod detectors;
+pub(crate) mod detectors;
 mod keys;
 mod pii;
 mod sample;
-mod stream;
+pub mod stream;
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -36,17 +36,17 @@ use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_S
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::Value;
 
-pub use keys::{is_sensitive_key, may_hold_sensitive_keys};
+pub(crate) use keys::{is_sensitive_key, may_hold_sensitive_keys};
 pub use stream::StreamRedactor;
 
 /// Secrets shorter than this cannot be removed by value without mangling
 /// ordinary text (every "abc" in a result would go); `toolgate check` warns.
-pub const MIN_REDACTABLE_LEN: usize = 8;
+pub(crate) const MIN_REDACTABLE_LEN: usize = 8;
 
 /// Shortest inner fragment of a base64 blob worth matching at another alignment.
 const MIN_FRAGMENT: usize = 12;
 
-pub fn too_short_to_redact(value: &str) -> bool {
+pub(crate) fn too_short_to_redact(value: &str) -> bool {
     value.len() < MIN_REDACTABLE_LEN
 }
 
@@ -134,12 +134,12 @@ impl RedactorBuilder {
     }
 
     /// A form actually sent, such as `Bearer <value>`.
-    pub fn composed(&mut self, credential: &str, sent_form: &str) -> &mut Self {
+    pub(crate) fn composed(&mut self, credential: &str, sent_form: &str) -> &mut Self {
         self.known_secret(credential, sent_form)
     }
 
     /// The Basic-auth pair `user:password` (and so its base64 in the header).
-    pub fn basic_pair(&mut self, credential: &str, user: &str, password: &str) -> &mut Self {
+    pub(crate) fn basic_pair(&mut self, credential: &str, user: &str, password: &str) -> &mut Self {
         self.known_secret(credential, &format!("{user}:{password}"))
     }
 
@@ -256,7 +256,7 @@ pub struct Redactor {
 }
 
 #[derive(Debug, Clone, Default)]
-pub struct JsonOptions {
+pub(crate) struct JsonOptions {
     pub sensitive_pointers: Vec<String>,
     pub pii: bool,
 }
@@ -332,7 +332,7 @@ impl Redactor {
         out
     }
 
-    pub fn redact_bytes<'a>(&self, b: &'a [u8]) -> (Cow<'a, [u8]>, usize) {
+    pub(crate) fn redact_bytes<'a>(&self, b: &'a [u8]) -> (Cow<'a, [u8]>, usize) {
         let spans = self.spans(b, false);
         if spans.is_empty() {
             return (Cow::Borrowed(b), 0);
@@ -361,7 +361,7 @@ impl Redactor {
     /// Redact a JSON value in place: values at the sensitive pointers and
     /// under sensitive keys whole, then known secrets, token shapes (and
     /// PII when asked) in every string and object key.
-    pub fn redact_json(&self, v: &mut Value, opts: &JsonOptions) -> usize {
+    pub(crate) fn redact_json(&self, v: &mut Value, opts: &JsonOptions) -> usize {
         let mut count = 0;
         for p in &opts.sensitive_pointers {
             let tokens: Vec<String> = p
@@ -450,7 +450,7 @@ impl SharedRedactor {
         self.current.load_full()
     }
 
-    pub fn replace(&self, r: Redactor) {
+    pub(crate) fn replace(&self, r: Redactor) {
         self.current.store(Arc::new(r));
     }
 }

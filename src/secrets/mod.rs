@@ -111,14 +111,18 @@ impl Credentials {
     /// OAuth2 token obtained since then, by any process, serves. A
     /// per-subject credential answers version 0: each subject's value is
     /// read again at its next use.
-    pub async fn reload_since(&self, name: &str, since_ms: u64) -> Result<u64, CredentialError> {
+    pub(crate) async fn reload_since(
+        &self,
+        name: &str,
+        since_ms: u64,
+    ) -> Result<u64, CredentialError> {
         self.source(name)?
             .reload(since_ms)
             .await
             .map_err(|reason| unavailable(name, reason))
     }
 
-    pub fn exists(&self, name: &str) -> bool {
+    pub(crate) fn exists(&self, name: &str) -> bool {
         self.sources.contains_key(name)
     }
 
@@ -155,13 +159,13 @@ impl Credentials {
 
     /// Make a secret toolgate holds for itself (not a credential) known to
     /// the redactor under `name`, replacing the value it had.
-    pub fn remember_extra(&self, name: &str, value: &SecretString) {
+    pub(crate) fn remember_extra(&self, name: &str, value: &SecretString) {
         self.ctx.known.remember(name, value);
     }
 
     /// A secret that is not a credential (a webhook signing key, …): read from
     /// its source each time, and known to the redactor from its first read.
-    pub fn read_extra(
+    pub(crate) fn read_extra(
         &self,
         name: &str,
         source: &SourceDef,
@@ -195,7 +199,7 @@ impl Credentials {
     }
 
     /// Peek at a source without installing it (for `toolgate check`'s lints).
-    pub fn probe(def: &CredentialDef, env: &dyn EnvSource) -> Option<SecretString> {
+    pub(crate) fn probe(def: &CredentialDef, env: &dyn EnvSource) -> Option<SecretString> {
         Self::read_source(&def.source, env)
     }
 }
@@ -208,7 +212,7 @@ fn unavailable(name: &str, reason: String) -> CredentialError {
 }
 
 /// The `Authorization` value for Basic auth; held as a secret.
-pub fn basic_header(username: &str, password: &SecretString) -> SecretString {
+pub(crate) fn basic_header(username: &str, password: &SecretString) -> SecretString {
     let pair = format!("{username}:{}", password.expose_secret());
     SecretString::from(format!(
         "Basic {}",

@@ -38,7 +38,7 @@ impl Sealer {
         }
     }
 
-    pub fn seal(&self, aad: &str, plaintext: &[u8]) -> Vec<u8> {
+    pub(crate) fn seal(&self, aad: &str, plaintext: &[u8]) -> Vec<u8> {
         let mut nonce = [0u8; NONCE];
         rand::rng().fill_bytes(&mut nonce);
         let sealed = self
@@ -59,7 +59,7 @@ impl Sealer {
     }
 
     /// The plaintext, or None when the value was not sealed by this key for `aad`.
-    pub fn open(&self, aad: &str, sealed: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+    pub(crate) fn open(&self, aad: &str, sealed: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
         let rest = sealed.strip_prefix(MAGIC)?;
         if rest.len() < NONCE {
             return None;

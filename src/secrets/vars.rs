@@ -17,35 +17,20 @@ impl EnvSource for ProcessEnv {
     }
 }
 
-/// A fixed map, falling back to the process environment if asked to.
-#[derive(Default)]
+/// A fixed map (tests): nothing is read from the process environment.
+#[derive(Debug, Default)]
 pub struct MapEnv {
     vars: HashMap<String, String>,
-    fallback: bool,
 }
 
 impl MapEnv {
     pub fn new(vars: HashMap<String, String>) -> Self {
-        MapEnv {
-            vars,
-            fallback: false,
-        }
-    }
-
-    pub fn with_process_fallback(mut self) -> Self {
-        self.fallback = true;
-        self
+        MapEnv { vars }
     }
 }
 
 impl EnvSource for MapEnv {
     fn var(&self, name: &str) -> Option<String> {
-        self.vars.get(name).cloned().or_else(|| {
-            if self.fallback {
-                ProcessEnv.var(name)
-            } else {
-                None
-            }
-        })
+        self.vars.get(name).cloned()
     }
 }

@@ -23,7 +23,7 @@ pub enum Ns {
 }
 
 impl Ns {
-    pub const ALL: [Ns; 8] = [
+    pub(crate) const ALL: [Ns; 8] = [
         Ns::Actions,
         Ns::OpenActions,
         Ns::Idempotency,
@@ -34,7 +34,7 @@ impl Ns {
         Ns::Reloads,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Ns::Actions => "actions",
             Ns::OpenActions => "open_actions",

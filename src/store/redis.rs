@@ -154,7 +154,7 @@ impl RedisStore {
     }
 
     /// A store for `environment` over an existing connection.
-    pub fn new(conn: ConnectionManager, environment: &str) -> RedisStore {
+    pub(crate) fn new(conn: ConnectionManager, environment: &str) -> RedisStore {
         let with_now = |body: &str| Script::new(&format!("{NOW_MS}{body}"));
         RedisStore {
             conn,
@@ -167,11 +167,6 @@ impl RedisStore {
                 gcra: Script::new(GCRA),
             },
         }
-    }
-
-    /// The connection, for other parts that share this Redis (audit, events).
-    pub fn connection(&self) -> ConnectionManager {
-        self.conn.clone()
     }
 
     fn item(&self, ns: Ns, key: &str) -> String {

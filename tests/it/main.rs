@@ -14,6 +14,7 @@ mod config;
 mod crash;
 mod credentials;
 mod dead_letters;
+mod docs;
 mod egress;
 mod killswitch;
 mod layout;

@@ -105,48 +105,24 @@ async fn the_connect_time_check_refuses_what_the_resolver_answers() {
         answer: vec!["10.0.0.7".parse().unwrap(), "127.0.0.1".parse().unwrap()],
         asked: asked.clone(),
     };
-    let (cfg, _) = toolgate::catalog::load(&dir.config_path()).expect("config loads");
-    let gw = toolgate::Gateway::with_parts(
-        cfg,
+    let gw = crate::support::TestGateway::start_with_parts(
+        &dir.config_path(),
         Arc::new(toolgate::secrets::MapEnv::new(Default::default())),
         toolgate::Parts {
             lookup: Some(Arc::new(lookup)),
             ..Default::default()
         },
     )
-    .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(toolgate::server::serve(
-        gw,
-        listener,
-        std::future::pending(),
-    ));
-    let http = reqwest::Client::builder().no_proxy().build().unwrap();
-    let call = |tool: &'static str| {
-        let http = http.clone();
-        let key = keys.agent.clone();
-        async move {
-            let r = http
-                .post(format!("http://{addr}/v1/calls"))
-                .bearer_auth(key)
-                .json(&json!({ "tool": tool }))
-                .send()
-                .await
-                .unwrap();
-            let st = r.status().as_u16();
-            (st, r.json::<serde_json::Value>().await.unwrap())
-        }
-    };
+    .await;
 
-    let (st, body) = call("public_only").await;
+    let (st, body, _) = gw.call(&keys.agent, json!({"tool": "public_only"})).await;
     assert_eq!((st, code(&body)), (403, "egress_denied"), "{body}");
     assert_eq!(asked.load(Ordering::SeqCst), 1, "the name was looked up");
     assert_eq!(up.count(), 0, "no answered address was connected to");
 
     // The same answer, for a tool that may reach private networks: toolgate
     // connects to exactly the address it was given (the name has no DNS).
-    let (st, body) = call("internal").await;
+    let (st, body, _) = gw.call(&keys.agent, json!({"tool": "internal"})).await;
     assert_eq!(st, 200, "{body}");
     assert_eq!(up.count(), 1);
     assert_eq!(up.last().path, "/echo/internal");

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use crate::calls::leaks;
 use crate::support::process::{Proc, free_port};
 use crate::support::redis::{TestRedis, unique_env};
+use crate::support::skip;
 use crate::support::upstream::Upstream;
 use crate::support::{ConfigDir, Keys, TestGateway, canary, code};
 
@@ -38,8 +39,8 @@ fn fixture() -> PathBuf {
 }
 
 impl Provider {
-    /// The OAuth2 server on a free port; None (with the reason printed, or a
-    /// failure under TOOLGATE_REQUIRE_SERVERS) when node or the package is missing.
+    /// The OAuth2 server on a free port; None (see [`skip::unavailable`])
+    /// when node or the package is missing.
     pub fn start(
         client_secret: &str,
         initial_refresh: Option<&str>,
@@ -47,11 +48,10 @@ impl Provider {
     ) -> Option<Provider> {
         let dir = fixture();
         let installed = dir.join("node_modules/oauth2-mock-server").is_dir();
-        let node = Command::new("node").arg("--version").output().is_ok();
-        if !installed || !node {
-            let msg = "skipped: no OAuth2 server (needs node and `npm ci --prefix tests/oauth2`, or TOOLGATE_TEST_OAUTH2_DIR)";
-            assert!(std::env::var("TOOLGATE_REQUIRE_SERVERS").is_err(), "{msg}");
-            eprintln!("{msg}");
+        if !installed || !skip::on_path("node") {
+            skip::unavailable(
+                "no OAuth2 server (needs node and `npm ci --prefix tests/oauth2`, or TOOLGATE_TEST_OAUTH2_DIR)",
+            );
             return None;
         }
         let tmp = tempfile::tempdir().unwrap();
@@ -156,20 +156,12 @@ fn env(secret: &str, store_key: &str) -> HashMap<String, String> {
 async fn burst(gateways: &[&TestGateway], key: &str, n: usize) {
     let mut tasks = Vec::new();
     for i in 0..n {
-        let (http, url, key) = (
-            gateways[i % gateways.len()].http.clone(),
-            gateways[i % gateways.len()].url("/v1/calls"),
-            key.to_owned(),
-        );
+        let (api, key) = (gateways[i % gateways.len()].api.clone(), key.to_owned());
         tasks.push(tokio::spawn(async move {
-            let r = http
-                .post(url)
-                .bearer_auth(key)
-                .json(&json!({"tool": "plain", "arguments": {}}))
-                .send()
-                .await
-                .unwrap();
-            (r.status().as_u16(), r.text().await.unwrap())
+            let (st, body, _) = api
+                .call(&key, json!({"tool": "plain", "arguments": {}}))
+                .await;
+            (st, body)
         }));
     }
     for t in tasks {

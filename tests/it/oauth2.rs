@@ -13,6 +13,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::calls::leaks;
+use crate::support::crm;
 use crate::support::process::{Proc, free_port};
 use crate::support::redis::{TestRedis, unique_env};
 use crate::support::skip;
@@ -119,22 +120,12 @@ impl Provider {
 /// A gateway config with one OAuth2 credential and a `plain` tool using it.
 fn config(up: &Upstream, keys: &Keys, oauth2: &str, store: &str, env: &str) -> ConfigDir {
     let dir = ConfigDir::new();
-    dir.write(
-        "tools/plain.yaml",
-        &format!(
-            "name: plain\ndescription: d\nscopes: [crm]\ninput_schema: {{ type: object, additionalProperties: false }}\n\
-             upstream: {{ method: GET, url: \"{}/echo/plain\", credential: crm, allow_private_network: true }}\n",
-            up.base()
-        ),
+    crm::write_tool(&dir, "plain", &format!("{}/echo/plain", up.base()));
+    let (top, source) = (
+        format!("store: {store}\n"),
+        format!("{{ oauth2: {oauth2} }}"),
     );
-    dir.write(
-        "toolgate.yaml",
-        &format!(
-            "environment: {env}\nstore: {store}\ncredentials:\n  crm:\n    environment: {env}\n    source: {{ oauth2: {oauth2} }}\n    inject: {{ header: Authorization, format: \"Bearer {{secret}}\" }}\n\
-             workflows:\n  main: {{ environment: {env}, scopes: [crm], credentials: {{ crm: crm }} }}\n  other: {{ environment: {env} }}\n{}",
-            keys.yaml()
-        ),
-    );
+    crm::write_config(&dir, keys, env, &top, &source, "Bearer");
     dir
 }
 

@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::calls::leaks;
+use crate::support::crm;
 use crate::support::process::free_port;
 use crate::support::skip::unavailable;
 use crate::support::upstream::Upstream;
@@ -106,22 +107,9 @@ pub async fn bao_or_skip() -> Option<Bao> {
 
 fn setup_dir(up: &Upstream, keys: &Keys, secret_path: &str, vault_block: &str) -> ConfigDir {
     let dir = ConfigDir::new();
-    dir.write(
-        "tools/leak.yaml",
-        &format!(
-            "name: leak\ndescription: d\nscopes: [crm]\ninput_schema: {{ type: object, additionalProperties: false }}\n\
-             upstream: {{ method: GET, url: \"{}/echo-secret\", credential: crm, allow_private_network: true }}\n",
-            up.base()
-        ),
-    );
-    dir.write(
-        "toolgate.yaml",
-        &format!(
-            "environment: test\n{vault_block}credentials:\n  crm:\n    environment: test\n    source: {{ vault: {{ path: \"{secret_path}\", field: api_key }} }}\n    inject: {{ header: Authorization, format: \"Bearer {{secret}}\" }}\n\
-             workflows:\n  main: {{ environment: test, scopes: [crm], credentials: {{ crm: crm }} }}\n  other: {{ environment: test }}\n{}",
-            keys.yaml()
-        ),
-    );
+    crm::write_tool(&dir, "leak", &format!("{}/echo-secret", up.base()));
+    let source = format!("{{ vault: {{ path: \"{secret_path}\", field: api_key }} }}");
+    crm::write_config(&dir, keys, "test", vault_block, &source, "Bearer");
     dir
 }
 
@@ -311,12 +299,6 @@ async fn per_subject_credentials_never_cross_subjects() {
     assert_eq!((st, code(&body)), (503, "credential_unavailable"));
     assert_eq!(up.count(), before);
     // A subject cannot walk the path.
-    let (st, _) = gw
-        .post_json(
-            &keys.agent,
-            "/v1/sessions",
-            json!({"ttl_seconds": 60, "subject": "..%2Fbob"}),
-        )
-        .await;
+    let (st, _) = session("..%2Fbob").await;
     assert_eq!(st, 400);
 }

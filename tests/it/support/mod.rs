@@ -2,13 +2,15 @@
 //! from a YAML config written to a temp dir ([`TestGateway`]) or as a child
 //! process ([`process`]), one request helper family ([`http`]), real upstream
 //! servers ([`upstream`], [`redis`]), a disk to fill ([`tmpfs`]), the one
-//! skip rule ([`skip`]), the
-//! configs the tests share, golden files, and secrets generated per run.
+//! skip rule ([`skip`]), the configs the tests share ([`calls_config`],
+//! [`approvals_config`], the one-credential [`crm`]), golden files, and
+//! secrets generated per run.
 
 #![allow(dead_code)]
 
 pub mod approvals_config;
 pub mod calls_config;
+pub mod crm;
 pub mod golden;
 pub mod http;
 pub mod modgraph;

@@ -197,15 +197,7 @@ fn every_shipped_config_manifest_and_schema_loads() {
     let keys = toolgate::dev::mint_keys();
     let upstream = toolgate::dev::EXAMPLE_UPSTREAM.parse().unwrap();
     let path = toolgate::dev::write_examples(dir.path(), upstream, &keys).unwrap();
-    let (dev, _) = toolgate::catalog::load(&path).unwrap_or_else(|d| {
-        panic!(
-            "{}",
-            d.iter()
-                .map(|d| d.to_string())
-                .collect::<Vec<_>>()
-                .join("\n")
-        )
-    });
+    let dev = crate::support::load(&path);
     assert_eq!(dev.config.tools.len(), manifests.len());
     assert_eq!(dev.catalog.len(), loaded.catalog.len());
 
@@ -346,15 +338,7 @@ fn store_path_names_a_directory_or_the_database_file() {
         std::fs::create_dir_all(dir.path().join("tools")).unwrap();
         setup(&dir);
         dir.write("toolgate.yaml", &format!("environment: test\n{yaml}"));
-        let (loaded, _) = toolgate::catalog::load(&dir.config_path()).unwrap_or_else(|d| {
-            panic!(
-                "{}",
-                d.iter()
-                    .map(|d| d.to_string())
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            )
-        });
+        let loaded = crate::support::load(&dir.config_path());
         let toolgate::config::StoreConfig::File(file) = &loaded.config.store else {
             panic!("not a file store: {:?}", loaded.config.store);
         };

@@ -208,8 +208,16 @@ impl Drop for TestGateway {
 
 /// Load a test config, which must be valid: a panic lists what is wrong.
 pub fn load(config: &Path) -> toolgate::catalog::Loaded {
-    match toolgate::catalog::load(config) {
-        Ok((cfg, _warnings)) => cfg,
+    must_load(toolgate::catalog::load(config))
+}
+
+/// What a loader (`catalog::load`, `config::load`) gave, without its
+/// warnings; a panic listing every problem when the config is invalid.
+pub fn must_load<T>(
+    loaded: Result<(T, Vec<toolgate::config::Diagnostic>), Vec<toolgate::config::Diagnostic>>,
+) -> T {
+    match loaded {
+        Ok((value, _warnings)) => value,
         Err(diags) => {
             let text: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
             panic!("test config does not load:\n{}", text.join("\n"));

@@ -286,14 +286,7 @@ async fn an_approved_action_whose_credential_is_missing_goes_back_to_the_queue()
     gateway_config(&dir, &keys, "{ file: secrets/crm }", "");
     let secret = canary("crm-");
     let gw = TestGateway::start(&dir.config_path(), HashMap::new()).await;
-    let (st, body, _) = gw
-        .call(
-            &keys.agent,
-            json!({"tool": "risky", "arguments": {"name": "Ada"}}),
-        )
-        .await;
-    assert_eq!(st, 202, "{body}");
-    let id = body["action_id"].as_str().unwrap().to_owned();
+    let id = pending_action(&gw, &keys).await;
     let approve = format!("/v1/pending-actions/{id}/approve");
 
     let (st, body) = gw

@@ -6,14 +6,16 @@ mod conformance;
 mod golden;
 mod sinks;
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::{Value, json};
 use toolgate::audit::verify::verify;
 
 use crate::calls::{leaks, setup};
 use crate::support::code;
+use crate::support::process::toolgate;
+use crate::support::tmpfs::Tmpfs;
 
 fn trail(dir: &Path) -> PathBuf {
     dir.join("data/audit.jsonl")
@@ -29,6 +31,19 @@ fn lines(p: &Path) -> Vec<String> {
 
 fn write_lines(p: &Path, lines: &[String]) {
     std::fs::write(p, lines.join("\n") + "\n").unwrap();
+}
+
+/// `toolgate audit verify` with these arguments: whether it exited 0, and its stdout.
+fn audit_verify(args: &[&OsStr]) -> (bool, String) {
+    let out = toolgate()
+        .args(["audit", "verify"])
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
 }
 
 fn kind(p: &Path) -> Option<&'static str> {
@@ -106,17 +121,9 @@ async fn real_calls_leave_a_verifiable_trail_without_secrets() {
     );
 
     // The binary agrees.
-    let out = Command::new(env!("CARGO_BIN_EXE_toolgate"))
-        .args(["audit", "verify"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    assert!(String::from_utf8_lossy(&out.stdout).starts_with("intact:"));
+    let (ok, text) = audit_verify(&[path.as_os_str()]);
+    assert!(ok, "{text}");
+    assert!(text.starts_with("intact:"));
 }
 
 #[tokio::test]
@@ -172,37 +179,18 @@ async fn each_kind_of_tampering_is_named() {
     let mut l = original.clone();
     l.swap(7, 8);
     write_lines(&copy, &l);
-    let out = Command::new(env!("CARGO_BIN_EXE_toolgate"))
-        .args(["audit", "verify"])
-        .arg(&copy)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).starts_with("reordered:"));
+    let (ok, text) = audit_verify(&[copy.as_os_str()]);
+    assert!(!ok);
+    assert!(text.starts_with("reordered:"));
 }
 
 #[tokio::test]
 async fn a_full_disk_fails_calls_closed_and_service_returns_by_itself() {
     // A 256 KiB tmpfs for the audit trail, filled up mid-run.
-    let mnt = tempfile::tempdir().unwrap();
-    let mounted = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
-        .arg(mnt.path())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !mounted {
-        let msg = "skipped: cannot mount a tmpfs here (needs root) to fill a disk";
-        assert!(std::env::var("TOOLGATE_REQUIRE_SERVERS").is_err(), "{msg}");
-        eprintln!("{msg}");
+    let dir = tempfile::tempdir().unwrap();
+    let Some(mnt) = Tmpfs::mount(dir.path()) else {
         return;
-    }
-    struct Unmount(PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            let _ = Command::new("umount").arg(&self.0).status();
-        }
-    }
-    let _guard = Unmount(mnt.path().to_path_buf());
+    };
     let audit_path = mnt.path().join("audit.jsonl");
     let s = crate::calls::setup_with(&format!(
         "audit: {{ kind: file, path: \"{}\" }}\n",
@@ -212,9 +200,7 @@ async fn a_full_disk_fails_calls_closed_and_service_returns_by_itself() {
     let call = json!({"tool": "echo", "arguments": {"id": "1"}});
     assert_eq!(s.gw.call(&s.keys.agent, call.clone()).await.0, 200);
 
-    // Fill the disk.
-    let filler = mnt.path().join("filler");
-    let _ = std::fs::write(&filler, vec![0u8; 512 * 1024]);
+    mnt.fill();
     // The trail's last page may still hold a few records; then writes fail.
     let mut refused = false;
     for _ in 0..100 {
@@ -241,7 +227,7 @@ async fn a_full_disk_fails_calls_closed_and_service_returns_by_itself() {
     );
 
     // Free the disk: service returns by itself, and the chain is whole.
-    std::fs::remove_file(&filler).unwrap();
+    mnt.free();
     let (st, body, _) = s.gw.call(&s.keys.agent, call.clone()).await;
     assert_eq!(st, 200, "{body}");
     assert!(s.gw.gw.audit.is_healthy());
@@ -336,19 +322,15 @@ async fn signed_checkpoints_catch_truncation_and_rewrites() {
     assert_eq!(r.problem.map(|p| p.kind), Some("bad_checkpoint"));
 
     // The CLI, with the checkpoints file and the public key.
-    let out = Command::new(env!("CARGO_BIN_EXE_toolgate"))
-        .args(["audit", "verify"])
-        .arg(&path)
-        .arg("--checkpoint")
-        .arg(checkpoint::file_for(&path))
-        .args(["--public-key", &cp.key])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    let checkpoints = checkpoint::file_for(&path);
+    let (ok, text) = audit_verify(&[
+        path.as_os_str(),
+        "--checkpoint".as_ref(),
+        checkpoints.as_os_str(),
+        "--public-key".as_ref(),
+        cp.key.as_ref(),
+    ]);
+    assert!(ok, "{text}");
 }
 
 #[tokio::test]
@@ -403,7 +385,7 @@ async fn access_review_compares_granted_with_used() {
             .await;
     assert_eq!(st, 403);
 
-    let out = Command::new(env!("CARGO_BIN_EXE_toolgate"))
+    let out = toolgate()
         .args(["access-review", "--since", "1d", "--config"])
         .arg(s.dir.config_path())
         .output()
@@ -528,12 +510,13 @@ async fn the_serve_loop_keeps_signed_checkpoints_beside_a_redis_trail() {
     let side = toolgate::audit::checkpoint::file_for(&s.gw.gw.config.audit.path);
     assert!(!side.exists(), "{} was written", side.display());
     // The CLI reads the stream with the checkpoints beside it.
-    let out = Command::new(env!("CARGO_BIN_EXE_toolgate"))
-        .args(["audit", "verify", &redis.url, "--environment", "test"])
-        .args(["--public-key", public_key])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}");
+    let (ok, text) = audit_verify(&[
+        redis.url.as_ref(),
+        "--environment".as_ref(),
+        "test".as_ref(),
+        "--public-key".as_ref(),
+        public_key.as_ref(),
+    ]);
+    assert!(ok, "{text}");
     assert!(text.starts_with("intact:"), "{text}");
 }

@@ -9,6 +9,17 @@ fn messages(dir: &ConfigDir) -> Vec<String> {
     }
 }
 
+/// What loading says of these manifests (tools/t0.yaml, t1.yaml, …) under
+/// a toolgate.yaml with only an environment, one message a line.
+fn problems_of(manifests: &[&str]) -> String {
+    let dir = ConfigDir::new();
+    for (i, text) in manifests.iter().enumerate() {
+        dir.write(&format!("tools/t{i}.yaml"), text);
+    }
+    dir.write("toolgate.yaml", "environment: test\n");
+    messages(&dir).join("\n")
+}
+
 fn tool(name: &str) -> String {
     format!(
         "name: {name}\ndescription: d\nscopes: [s]\ninput_schema: {{ type: object, additionalProperties: false }}\n\
@@ -91,16 +102,10 @@ fn every_problem_is_reported_at_once() {
 
 #[test]
 fn a_missing_schema_file_is_named() {
-    let dir = ConfigDir::new();
-    dir.write(
-        "tools/a.yaml",
-        &tool("a").replace(
-            "input_schema: { type: object, additionalProperties: false }",
-            "input_schema: schemas/a.json",
-        ),
-    );
-    dir.write("toolgate.yaml", "environment: test\n");
-    let msgs = messages(&dir).join("\n");
+    let msgs = problems_of(&[&tool("a").replace(
+        "input_schema: { type: object, additionalProperties: false }",
+        "input_schema: schemas/a.json",
+    )]);
     assert!(
         msgs.contains("input_schema: cannot read schema file"),
         "{msgs}"
@@ -143,19 +148,12 @@ fn duplicate_keys_and_shared_identity_keys_are_errors() {
 
 #[test]
 fn url_templates_are_checked_at_load() {
-    let dir = ConfigDir::new();
-    dir.write(
-        "tools/a.yaml",
+    let msgs = problems_of(&[
         "name: a\ndescription: d\ninput_schema: { type: object, properties: { h: { type: string } } }\n\
          upstream: { method: GET, url: \"https://{h}.example.com/x\" }\n",
-    );
-    dir.write(
-        "tools/b.yaml",
         "name: b\ndescription: d\ninput_schema: { type: object, properties: { id: { type: string } } }\n\
          upstream: { method: GET, url: \"https://api.example.com/x/{id}\", body: { a: \"Bearer {args.id}\" } }\n",
-    );
-    dir.write("toolgate.yaml", "environment: test\n");
-    let msgs = messages(&dir).join("\n");
+    ]);
     assert!(
         msgs.contains("placeholders are not allowed in the host"),
         "{msgs}"
@@ -199,15 +197,7 @@ fn every_shipped_config_manifest_and_schema_loads() {
     let keys = toolgate::dev::mint_keys();
     let upstream = toolgate::dev::EXAMPLE_UPSTREAM.parse().unwrap();
     let path = toolgate::dev::write_examples(dir.path(), upstream, &keys).unwrap();
-    let (dev, _) = toolgate::catalog::load(&path).unwrap_or_else(|d| {
-        panic!(
-            "{}",
-            d.iter()
-                .map(|d| d.to_string())
-                .collect::<Vec<_>>()
-                .join("\n")
-        )
-    });
+    let dev = crate::support::load(&path);
     assert_eq!(dev.config.tools.len(), manifests.len());
     assert_eq!(dev.catalog.len(), loaded.catalog.len());
 
@@ -274,13 +264,9 @@ fn formats_are_asserted_and_overlays_enforced() {
 
 #[test]
 fn manifests_cannot_set_transport_headers() {
-    let dir = ConfigDir::new();
-    dir.write(
-        "tools/a.yaml",
+    let msgs = problems_of(&[
         "name: a\ndescription: d\ninput_schema: { type: object }\nupstream: { method: GET, url: \"https://api.example.com/\", headers: { Host: evil.example.com } }\n",
-    );
-    dir.write("toolgate.yaml", "environment: test\n");
-    let msgs = messages(&dir).join("\n");
+    ]);
     assert!(
         msgs.contains("upstream.headers.Host: toolgate sets host itself"),
         "{msgs}"
@@ -352,15 +338,7 @@ fn store_path_names_a_directory_or_the_database_file() {
         std::fs::create_dir_all(dir.path().join("tools")).unwrap();
         setup(&dir);
         dir.write("toolgate.yaml", &format!("environment: test\n{yaml}"));
-        let (loaded, _) = toolgate::catalog::load(&dir.config_path()).unwrap_or_else(|d| {
-            panic!(
-                "{}",
-                d.iter()
-                    .map(|d| d.to_string())
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            )
-        });
+        let loaded = crate::support::load(&dir.config_path());
         let toolgate::config::StoreConfig::File(file) = &loaded.config.store else {
             panic!("not a file store: {:?}", loaded.config.store);
         };

@@ -3,6 +3,7 @@
 use serde_json::json;
 
 use crate::calls::leaks;
+use crate::support::crm;
 use crate::support::upstream::Upstream;
 use crate::support::{ConfigDir, Keys, TestGateway, canary};
 
@@ -16,22 +17,8 @@ async fn a_rewritten_secret_file_is_used_at_once_and_the_old_value_stays_redacte
         .unwrap()
         .trim_end()
         .to_owned();
-    dir.write(
-        "tools/leak.yaml",
-        &format!(
-            "name: leak\ndescription: d\nscopes: [crm]\ninput_schema: {{ type: object, additionalProperties: false }}\n\
-             upstream: {{ method: GET, url: \"{}/echo-secret\", credential: crm, allow_private_network: true }}\n",
-            up.base()
-        ),
-    );
-    dir.write(
-        "toolgate.yaml",
-        &format!(
-            "environment: test\ncredentials:\n  crm:\n    environment: test\n    source: {{ file: secrets/crm }}\n    inject: {{ header: Authorization, format: \"Token {{secret}}\" }}\n\
-             workflows:\n  main: {{ environment: test, scopes: [crm], credentials: {{ crm: crm }} }}\n  other: {{ environment: test }}\n{}",
-            keys.yaml()
-        ),
-    );
+    crm::write_tool(&dir, "leak", &format!("{}/echo-secret", up.base()));
+    crm::write_config(&dir, &keys, "test", "", "{ file: secrets/crm }", "Token");
     let gw = TestGateway::start(&dir.config_path(), Default::default()).await;
     let (st, body, _) = gw.call(&keys.agent, json!({"tool": "leak"})).await;
     assert_eq!(st, 200, "{body}");

@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use crate::calls::setup_with;
-use crate::support::code;
+use crate::support::{ConfigDir, Keys, TestGateway, code};
 
 #[tokio::test]
 async fn a_tool_without_allow_private_network_cannot_reach_loopback() {
@@ -21,23 +21,42 @@ async fn names_resolving_to_loopback_are_refused_at_connect() {
     // `localhost` resolves to loopback; the resolver check refuses it, and the
     // literal-name guard refuses it before any lookup.
     let up = crate::support::upstream::Upstream::start().await;
-    let keys = crate::support::Keys::new();
-    let dir = crate::support::ConfigDir::new();
+    let keys = Keys::new();
     let port = up.addr.port();
-    dir.write(
-        "tools/by_name.yaml",
-        &format!(
-            "name: by_name\ndescription: d\ninput_schema: {{ type: object, additionalProperties: false }}\n\
-             upstream: {{ method: GET, url: \"http://localhost:{port}/echo/n\" }}\n"
-        ),
+    let dir = uncredentialed(
+        &keys,
+        &[
+            (
+                "by_name",
+                format!("{{ method: GET, url: \"http://localhost:{port}/echo/n\" }}"),
+            ),
+            (
+                "by_alias",
+                format!("{{ method: GET, url: \"http://127.0.0.1.nip.invalid:{port}/echo/n\" }}"),
+            ),
+        ],
     );
-    dir.write(
-        "tools/by_alias.yaml",
-        &format!(
-            "name: by_alias\ndescription: d\ninput_schema: {{ type: object, additionalProperties: false }}\n\
-             upstream: {{ method: GET, url: \"http://127.0.0.1.nip.invalid:{port}/echo/n\" }}\n"
-        ),
-    );
+    let gw = TestGateway::start(&dir.config_path(), Default::default()).await;
+    let (st, body, _) = gw.call(&keys.agent, json!({"tool": "by_name"})).await;
+    assert_eq!((st, code(&body)), (403, "egress_denied"), "{body}");
+    // A name that does not resolve is an upstream error, not a leak of anything.
+    let (st, body, _) = gw.call(&keys.agent, json!({"tool": "by_alias"})).await;
+    assert_eq!((st, code(&body)), (502, "upstream_error"), "{body}");
+    assert_eq!(up.count(), 0);
+}
+
+/// Tools `(name, upstream)` without arguments or credential, in a config
+/// without credentials (workflows `main` and `other`, the `keys` identities).
+fn uncredentialed(keys: &Keys, tools: &[(&str, String)]) -> ConfigDir {
+    let dir = ConfigDir::new();
+    for (name, upstream) in tools {
+        dir.write(
+            &format!("tools/{name}.yaml"),
+            &format!(
+                "name: {name}\ndescription: d\ninput_schema: {{ type: object, additionalProperties: false }}\nupstream: {upstream}\n"
+            ),
+        );
+    }
     dir.write(
         "toolgate.yaml",
         &format!(
@@ -45,13 +64,7 @@ async fn names_resolving_to_loopback_are_refused_at_connect() {
             keys.yaml()
         ),
     );
-    let gw = crate::support::TestGateway::start(&dir.config_path(), Default::default()).await;
-    let (st, body, _) = gw.call(&keys.agent, json!({"tool": "by_name"})).await;
-    assert_eq!((st, code(&body)), (403, "egress_denied"), "{body}");
-    // A name that does not resolve is an upstream error, not a leak of anything.
-    let (st, body, _) = gw.call(&keys.agent, json!({"tool": "by_alias"})).await;
-    assert_eq!((st, code(&body)), (502, "upstream_error"), "{body}");
-    assert_eq!(up.count(), 0);
+    dir
 }
 
 /// A resolver that answers what a hostile DNS server would, and counts the questions.
@@ -80,73 +93,41 @@ async fn the_connect_time_check_refuses_what_the_resolver_answers() {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
     let up = crate::support::upstream::Upstream::start().await;
-    let keys = crate::support::Keys::new();
-    let dir = crate::support::ConfigDir::new();
+    let keys = Keys::new();
     let port = up.addr.port();
-    for (name, private) in [("public_only", false), ("internal", true)] {
-        dir.write(
-            &format!("tools/{name}.yaml"),
-            &format!(
-                "name: {name}\ndescription: d\ninput_schema: {{ type: object, additionalProperties: false }}\n\
-                 upstream: {{ method: GET, url: \"http://api.rebind.test:{port}/echo/{name}\", allow_private_network: {private} }}\n"
+    let tools = [("public_only", false), ("internal", true)].map(|(name, private)| {
+        (
+            name,
+            format!(
+                "{{ method: GET, url: \"http://api.rebind.test:{port}/echo/{name}\", allow_private_network: {private} }}"
             ),
-        );
-    }
-    dir.write(
-        "toolgate.yaml",
-        &format!(
-            "environment: test\nworkflows:\n  main: {{ environment: test }}\n  other: {{ environment: test }}\n{}",
-            keys.yaml()
-        ),
-    );
+        )
+    });
+    let dir = uncredentialed(&keys, &tools);
     // A name that looks public and resolves to loopback and to a private address.
     let asked = Arc::new(AtomicUsize::new(0));
     let lookup = Hostile {
         answer: vec!["10.0.0.7".parse().unwrap(), "127.0.0.1".parse().unwrap()],
         asked: asked.clone(),
     };
-    let (cfg, _) = toolgate::catalog::load(&dir.config_path()).expect("config loads");
-    let gw = toolgate::Gateway::with_parts(
-        cfg,
+    let gw = TestGateway::start_with_parts(
+        &dir.config_path(),
         Arc::new(toolgate::secrets::MapEnv::new(Default::default())),
         toolgate::Parts {
             lookup: Some(Arc::new(lookup)),
             ..Default::default()
         },
     )
-    .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(toolgate::server::serve(
-        gw,
-        listener,
-        std::future::pending(),
-    ));
-    let http = reqwest::Client::builder().no_proxy().build().unwrap();
-    let call = |tool: &'static str| {
-        let http = http.clone();
-        let key = keys.agent.clone();
-        async move {
-            let r = http
-                .post(format!("http://{addr}/v1/calls"))
-                .bearer_auth(key)
-                .json(&json!({ "tool": tool }))
-                .send()
-                .await
-                .unwrap();
-            let st = r.status().as_u16();
-            (st, r.json::<serde_json::Value>().await.unwrap())
-        }
-    };
+    .await;
 
-    let (st, body) = call("public_only").await;
+    let (st, body, _) = gw.call(&keys.agent, json!({"tool": "public_only"})).await;
     assert_eq!((st, code(&body)), (403, "egress_denied"), "{body}");
     assert_eq!(asked.load(Ordering::SeqCst), 1, "the name was looked up");
     assert_eq!(up.count(), 0, "no answered address was connected to");
 
     // The same answer, for a tool that may reach private networks: toolgate
     // connects to exactly the address it was given (the name has no DNS).
-    let (st, body) = call("internal").await;
+    let (st, body, _) = gw.call(&keys.agent, json!({"tool": "internal"})).await;
     assert_eq!(st, 200, "{body}");
     assert_eq!(up.count(), 1);
     assert_eq!(up.last().path, "/echo/internal");

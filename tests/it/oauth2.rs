@@ -13,8 +13,10 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::calls::leaks;
+use crate::support::crm;
 use crate::support::process::{Proc, free_port};
 use crate::support::redis::{TestRedis, unique_env};
+use crate::support::skip;
 use crate::support::upstream::Upstream;
 use crate::support::{ConfigDir, Keys, TestGateway, canary, code};
 
@@ -38,8 +40,8 @@ fn fixture() -> PathBuf {
 }
 
 impl Provider {
-    /// The OAuth2 server on a free port; None (with the reason printed, or a
-    /// failure under TOOLGATE_REQUIRE_SERVERS) when node or the package is missing.
+    /// The OAuth2 server on a free port; None (see [`skip::unavailable`])
+    /// when node or the package is missing.
     pub fn start(
         client_secret: &str,
         initial_refresh: Option<&str>,
@@ -47,11 +49,10 @@ impl Provider {
     ) -> Option<Provider> {
         let dir = fixture();
         let installed = dir.join("node_modules/oauth2-mock-server").is_dir();
-        let node = Command::new("node").arg("--version").output().is_ok();
-        if !installed || !node {
-            let msg = "skipped: no OAuth2 server (needs node and `npm ci --prefix tests/oauth2`, or TOOLGATE_TEST_OAUTH2_DIR)";
-            assert!(std::env::var("TOOLGATE_REQUIRE_SERVERS").is_err(), "{msg}");
-            eprintln!("{msg}");
+        if !installed || !skip::on_path("node") {
+            skip::unavailable(
+                "no OAuth2 server (needs node and `npm ci --prefix tests/oauth2`, or TOOLGATE_TEST_OAUTH2_DIR)",
+            );
             return None;
         }
         let tmp = tempfile::tempdir().unwrap();
@@ -119,22 +120,12 @@ impl Provider {
 /// A gateway config with one OAuth2 credential and a `plain` tool using it.
 fn config(up: &Upstream, keys: &Keys, oauth2: &str, store: &str, env: &str) -> ConfigDir {
     let dir = ConfigDir::new();
-    dir.write(
-        "tools/plain.yaml",
-        &format!(
-            "name: plain\ndescription: d\nscopes: [crm]\ninput_schema: {{ type: object, additionalProperties: false }}\n\
-             upstream: {{ method: GET, url: \"{}/echo/plain\", credential: crm, allow_private_network: true }}\n",
-            up.base()
-        ),
+    crm::write_tool(&dir, "plain", &format!("{}/echo/plain", up.base()));
+    let (top, source) = (
+        format!("store: {store}\n"),
+        format!("{{ oauth2: {oauth2} }}"),
     );
-    dir.write(
-        "toolgate.yaml",
-        &format!(
-            "environment: {env}\nstore: {store}\ncredentials:\n  crm:\n    environment: {env}\n    source: {{ oauth2: {oauth2} }}\n    inject: {{ header: Authorization, format: \"Bearer {{secret}}\" }}\n\
-             workflows:\n  main: {{ environment: {env}, scopes: [crm], credentials: {{ crm: crm }} }}\n  other: {{ environment: {env} }}\n{}",
-            keys.yaml()
-        ),
-    );
+    crm::write_config(&dir, keys, env, &top, &source, "Bearer");
     dir
 }
 
@@ -156,20 +147,12 @@ fn env(secret: &str, store_key: &str) -> HashMap<String, String> {
 async fn burst(gateways: &[&TestGateway], key: &str, n: usize) {
     let mut tasks = Vec::new();
     for i in 0..n {
-        let (http, url, key) = (
-            gateways[i % gateways.len()].http.clone(),
-            gateways[i % gateways.len()].url("/v1/calls"),
-            key.to_owned(),
-        );
+        let (api, key) = (gateways[i % gateways.len()].api.clone(), key.to_owned());
         tasks.push(tokio::spawn(async move {
-            let r = http
-                .post(url)
-                .bearer_auth(key)
-                .json(&json!({"tool": "plain", "arguments": {}}))
-                .send()
-                .await
-                .unwrap();
-            (r.status().as_u16(), r.text().await.unwrap())
+            let (st, body, _) = api
+                .call(&key, json!({"tool": "plain", "arguments": {}}))
+                .await;
+            (st, body)
         }));
     }
     for t in tasks {

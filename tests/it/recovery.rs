@@ -29,57 +29,12 @@ async fn serve_with_sink(
     config: &Path,
     env: HashMap<String, String>,
     sink: Arc<MemorySink>,
-) -> (TestGatewayAddr, tokio::task::JoinHandle<()>) {
-    let (cfg, _) = toolgate::catalog::load(config).expect("test config loads");
-    let gw =
-        toolgate::Gateway::with_audit_sink(cfg, Arc::new(MapEnv::new(env)), sink).expect("gateway");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let task = tokio::spawn(async move {
-        let _ = toolgate::server::serve(gw, listener, std::future::pending()).await;
-    });
-    (
-        TestGatewayAddr {
-            base: format!("http://{addr}"),
-            http: reqwest::Client::builder().no_proxy().build().unwrap(),
-        },
-        task,
-    )
-}
-
-struct TestGatewayAddr {
-    base: String,
-    http: reqwest::Client,
-}
-
-impl TestGatewayAddr {
-    async fn send(
-        &self,
-        method: reqwest::Method,
-        key: &str,
-        path: &str,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        let mut req = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(key);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let r = req.send().await.expect("gateway reachable");
-        let st = r.status().as_u16();
-        (st, r.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn post(&self, key: &str, path: &str, body: Value) -> (u16, Value) {
-        self.send(reqwest::Method::POST, key, path, Some(body))
-            .await
-    }
-
-    async fn get(&self, key: &str, path: &str) -> (u16, Value) {
-        self.send(reqwest::Method::GET, key, path, None).await
-    }
+) -> TestGateway {
+    let parts = toolgate::Parts {
+        audit: Some(sink),
+        ..Default::default()
+    };
+    TestGateway::start_with_parts(config, Arc::new(MapEnv::new(env)), parts).await
 }
 
 fn tool(name: &str, base: &str, extra: &str, approval: &str) -> String {
@@ -196,16 +151,15 @@ async fn a_dead_letter_retry_that_cannot_be_audited_stays_pending() {
     );
     gateway_config(&dir, &keys, "{ file: secrets/crm }", "");
     let sink = Arc::new(MemorySink::new(None));
-    let (gw, _task) = serve_with_sink(&dir.config_path(), HashMap::new(), sink.clone()).await;
-    let (st, body) = gw
-        .post(
+    let gw = serve_with_sink(&dir.config_path(), HashMap::new(), sink.clone()).await;
+    let (st, body, _) = gw
+        .call(
             &keys.agent,
-            "/v1/calls",
             json!({"tool": "create", "arguments": {"name": "Ada"}}),
         )
         .await;
     assert_eq!((st, code(&body)), (502, "credential_rejected"), "{body}");
-    let (_, v) = gw.get(&keys.admin, "/v1/admin/dead-letters").await;
+    let (_, v) = gw.get(Some(&keys.admin), "/v1/admin/dead-letters").await;
     let id = v["dead_letters"][0]["id"].as_str().unwrap().to_owned();
     std::fs::write(&secret_file, &good).unwrap();
     let accepted = || async {
@@ -223,18 +177,18 @@ async fn a_dead_letter_retry_that_cannot_be_audited_stays_pending() {
 
     sink.set_failing(true);
     let retry = format!("/v1/admin/dead-letters/{id}/retry");
-    let (st, body) = gw.post(&keys.admin, &retry, json!({})).await;
+    let (st, body) = gw.post_json(&keys.admin, &retry, json!({})).await;
     assert_eq!((st, code(&body)), (503, "audit_unavailable"), "{body}");
     sink.set_failing(false);
-    let (_, v) = gw.get(&keys.admin, "/v1/admin/dead-letters").await;
+    let (_, v) = gw.get(Some(&keys.admin), "/v1/admin/dead-letters").await;
     assert_eq!(v["dead_letters"][0]["state"], "pending", "{v}");
     assert_eq!(accepted().await, 0, "nothing was sent");
 
-    let (st, v) = gw.post(&keys.admin, &retry, json!({})).await;
+    let (st, v) = gw.post_json(&keys.admin, &retry, json!({})).await;
     assert_eq!(st, 200, "the letter is retried once the trail works: {v}");
     assert_eq!(v["state"], "retried");
     assert_eq!(accepted().await, 1);
-    let (st, body) = gw.post(&keys.admin, &retry, json!({})).await;
+    let (st, body) = gw.post_json(&keys.admin, &retry, json!({})).await;
     assert_eq!((st, code(&body)), (409, "conflict"), "{body}");
     assert_eq!(accepted().await, 1, "exactly once");
 
@@ -257,11 +211,10 @@ async fn a_dead_letter_retry_that_cannot_be_audited_stays_pending() {
     );
 }
 
-async fn pending_action(gw: &TestGatewayAddr, keys: &Keys) -> String {
-    let (st, body) = gw
-        .post(
+async fn pending_action(gw: &TestGateway, keys: &Keys) -> String {
+    let (st, body, _) = gw
+        .call(
             &keys.agent,
-            "/v1/calls",
             json!({"tool": "risky", "arguments": {"name": "Ada"}}),
         )
         .await;
@@ -278,18 +231,18 @@ async fn an_approval_that_cannot_be_audited_is_withdrawn_and_can_be_given_again(
     gateway_config(&dir, &keys, "{ env: CRM_KEY }", "");
     let env = HashMap::from([("CRM_KEY".to_owned(), canary("crm-"))]);
     let sink = Arc::new(MemorySink::new(None));
-    let (gw, _task) = serve_with_sink(&dir.config_path(), env, sink.clone()).await;
+    let gw = serve_with_sink(&dir.config_path(), env, sink.clone()).await;
     let id = pending_action(&gw, &keys).await;
 
     sink.set_failing(true);
     let approve = format!("/v1/pending-actions/{id}/approve");
     let (st, body) = gw
-        .post(&keys.approver, &approve, json!({"reason": "ok"}))
+        .post_json(&keys.approver, &approve, json!({"reason": "ok"}))
         .await;
     assert_eq!((st, code(&body)), (503, "audit_unavailable"), "{body}");
     sink.set_failing(false);
     let (st, v) = gw
-        .get(&keys.approver, &format!("/v1/pending-actions/{id}"))
+        .get(Some(&keys.approver), &format!("/v1/pending-actions/{id}"))
         .await;
     assert_eq!(st, 200);
     assert_eq!(v["status"], "pending_approval", "{v}");
@@ -301,7 +254,7 @@ async fn an_approval_that_cannot_be_audited_is_withdrawn_and_can_be_given_again(
     assert_eq!(up.count(), 0);
 
     let (st, v) = gw
-        .post(&keys.approver, &approve, json!({"reason": "ok"}))
+        .post_json(&keys.approver, &approve, json!({"reason": "ok"}))
         .await;
     assert_eq!(st, 200, "{v}");
     assert_eq!(v["status"], "succeeded");
@@ -310,7 +263,7 @@ async fn an_approval_that_cannot_be_audited_is_withdrawn_and_can_be_given_again(
     let id = pending_action(&gw, &keys).await;
     sink.set_failing(true);
     let (st, body) = gw
-        .post(
+        .post_json(
             &keys.approver,
             &format!("/v1/pending-actions/{id}/deny"),
             json!({"reason": "no"}),
@@ -319,7 +272,7 @@ async fn an_approval_that_cannot_be_audited_is_withdrawn_and_can_be_given_again(
     assert_eq!((st, code(&body)), (503, "audit_unavailable"), "{body}");
     sink.set_failing(false);
     let (_, v) = gw
-        .get(&keys.approver, &format!("/v1/pending-actions/{id}"))
+        .get(Some(&keys.approver), &format!("/v1/pending-actions/{id}"))
         .await;
     assert_eq!(v["status"], "pending_approval", "{v}");
 }
@@ -333,14 +286,7 @@ async fn an_approved_action_whose_credential_is_missing_goes_back_to_the_queue()
     gateway_config(&dir, &keys, "{ file: secrets/crm }", "");
     let secret = canary("crm-");
     let gw = TestGateway::start(&dir.config_path(), HashMap::new()).await;
-    let (st, body, _) = gw
-        .call(
-            &keys.agent,
-            json!({"tool": "risky", "arguments": {"name": "Ada"}}),
-        )
-        .await;
-    assert_eq!(st, 202, "{body}");
-    let id = body["action_id"].as_str().unwrap().to_owned();
+    let id = pending_action(&gw, &keys).await;
     let approve = format!("/v1/pending-actions/{id}/approve");
 
     let (st, body) = gw

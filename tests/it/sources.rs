@@ -18,7 +18,7 @@ use toolgate::redact::{RedactorBuilder, SharedRedactor};
 use toolgate::secrets::{CredentialError, Credentials, EnvSource};
 
 use crate::oauth2::Provider;
-use crate::support::{ConfigDir, canary};
+use crate::support::{ConfigDir, canary, must_load};
 use crate::vault::{Bao, bao_or_skip};
 
 /// Environment variables that a test can change while toolgate runs.
@@ -64,15 +64,7 @@ impl Harness {
                 "environment: test\n{top}credentials:\n  crm:\n    environment: test\n    source: {source}\n    inject: {{ header: Authorization, format: \"Bearer {{secret}}\" }}\n"
             ),
         );
-        let (config, _) = toolgate::config::load(&dir.config_path()).unwrap_or_else(|d| {
-            panic!(
-                "{}",
-                d.iter()
-                    .map(|d| d.to_string())
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            )
-        });
+        let config = must_load(toolgate::config::load(&dir.config_path()));
         let redactor = Arc::new(SharedRedactor::new(RedactorBuilder::new().build()));
         let creds = Credentials::new(&config, env.clone(), redactor.clone());
         Harness {

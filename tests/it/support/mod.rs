@@ -1,19 +1,23 @@
 //! Test harness, shared by every test file: a real toolgate on 127.0.0.1:0
 //! from a YAML config written to a temp dir ([`TestGateway`]) or as a child
 //! process ([`process`]), one request helper family ([`http`]), real upstream
-//! servers ([`upstream`], [`redis`]), the one skip rule ([`skip`]), the
-//! configs the tests share, golden files, and secrets generated per run.
+//! servers ([`upstream`], [`redis`]), a disk to fill ([`tmpfs`]), the one
+//! skip rule ([`skip`]), the configs the tests share ([`calls_config`],
+//! [`approvals_config`], the one-credential [`crm`]), golden files, and
+//! secrets generated per run.
 
 #![allow(dead_code)]
 
 pub mod approvals_config;
 pub mod calls_config;
+pub mod crm;
 pub mod golden;
 pub mod http;
 pub mod modgraph;
 pub mod process;
 pub mod redis;
 pub mod skip;
+pub mod tmpfs;
 pub mod upstream;
 
 use std::collections::HashMap;
@@ -123,14 +127,23 @@ impl TestGateway {
 
     /// Load `config` (which must be valid) reading the environment from `env`, and serve it.
     pub async fn start_with(config: &Path, env: Arc<dyn EnvSource>) -> TestGateway {
-        let (cfg, _warnings) = match toolgate::catalog::load(config) {
-            Ok(ok) => ok,
-            Err(diags) => {
-                let text: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
-                panic!("test config does not load:\n{}", text.join("\n"));
-            }
-        };
-        let gw = toolgate::Gateway::standalone(cfg, env).expect("gateway");
+        let gw = toolgate::Gateway::standalone(load(config), env).expect("gateway");
+        TestGateway::serve(gw).await
+    }
+
+    /// [`TestGateway::start_with`] with some of the gateway's seams filled
+    /// in (an audit sink a test can make fail, a hostile resolver, …).
+    pub async fn start_with_parts(
+        config: &Path,
+        env: Arc<dyn EnvSource>,
+        parts: toolgate::Parts,
+    ) -> TestGateway {
+        let gw = toolgate::Gateway::with_parts(load(config), env, parts).expect("gateway");
+        TestGateway::serve(gw).await
+    }
+
+    /// Serve a built gateway on 127.0.0.1:0 until stopped or dropped.
+    pub async fn serve(gw: Arc<toolgate::Gateway>) -> TestGateway {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
@@ -189,6 +202,25 @@ impl Drop for TestGateway {
     fn drop(&mut self) {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
+        }
+    }
+}
+
+/// Load a test config, which must be valid: a panic lists what is wrong.
+pub fn load(config: &Path) -> toolgate::catalog::Loaded {
+    must_load(toolgate::catalog::load(config))
+}
+
+/// What a loader (`catalog::load`, `config::load`) gave, without its
+/// warnings; a panic listing every problem when the config is invalid.
+pub fn must_load<T>(
+    loaded: Result<(T, Vec<toolgate::config::Diagnostic>), Vec<toolgate::config::Diagnostic>>,
+) -> T {
+    match loaded {
+        Ok((value, _warnings)) => value,
+        Err(diags) => {
+            let text: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
+            panic!("test config does not load:\n{}", text.join("\n"));
         }
     }
 }

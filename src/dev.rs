@@ -345,3 +345,10 @@ Try:
         admin = keys.admin,
     )
 }
+
+impl std::fmt::Debug for DevKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Only the type: the keys are printed once, on purpose, never through Debug.
+        f.debug_struct("DevKeys").finish_non_exhaustive()
+    }
+}

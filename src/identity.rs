@@ -157,3 +157,9 @@ pub fn config_line(role: Role, name: &str, key: &str, workflow: Option<&str>) ->
         Role::Admin => format!("admins:\n  {name}: {{ key_sha256: \"{hash}\" }}"),
     }
 }
+
+impl std::fmt::Debug for Identities {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Identities").finish_non_exhaustive()
+    }
+}

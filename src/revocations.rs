@@ -110,3 +110,9 @@ pub(crate) fn switch(by: &str, reason: &str) -> Switch {
         at_ms: now_ms(),
     }
 }
+
+impl std::fmt::Debug for Revocations {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Revocations").finish_non_exhaustive()
+    }
+}

@@ -108,11 +108,11 @@ fn parse(
         return Err(ApiError::bad_request("the body must be a JSON object"));
     };
     if obj.contains_key("function") {
-        parse_openai(obj)
+        parse_openai(&obj)
     } else if obj.get("type").and_then(Value::as_str) == Some("tool_use") {
-        parse_anthropic(obj)
+        parse_anthropic(&obj)
     } else {
-        parse_native(obj)
+        parse_native(&obj)
     }
 }
 
@@ -176,9 +176,9 @@ fn arguments(v: Option<&Value>, what: &str) -> Result<Value, ApiError> {
     }
 }
 
-fn parse_native(obj: Map<String, Value>) -> Result<CallRequest, ApiError> {
+fn parse_native(obj: &Map<String, Value>) -> Result<CallRequest, ApiError> {
     reject_unknown(
-        &obj,
+        obj,
         &[
             "tool",
             "arguments",
@@ -189,19 +189,19 @@ fn parse_native(obj: Map<String, Value>) -> Result<CallRequest, ApiError> {
         ],
     )?;
     let tool =
-        string_field(&obj, "tool")?.ok_or_else(|| ApiError::bad_request("tool is required"))?;
+        string_field(obj, "tool")?.ok_or_else(|| ApiError::bad_request("tool is required"))?;
     Ok(CallRequest {
         tool,
         arguments: arguments(obj.get("arguments"), "arguments")?,
-        call_id: call_id(string_field(&obj, "call_id")?)?,
-        idempotency_key: idempotency_key(string_field(&obj, "idempotency_key")?)?,
-        model: string_field(&obj, "model")?,
-        reason: string_field(&obj, "reason")?,
+        call_id: call_id(string_field(obj, "call_id")?)?,
+        idempotency_key: idempotency_key(string_field(obj, "idempotency_key")?)?,
+        model: string_field(obj, "model")?,
+        reason: string_field(obj, "reason")?,
     })
 }
 
-fn parse_openai(obj: Map<String, Value>) -> Result<CallRequest, ApiError> {
-    reject_unknown(&obj, &["id", "type", "function", "index"])?;
+fn parse_openai(obj: &Map<String, Value>) -> Result<CallRequest, ApiError> {
+    reject_unknown(obj, &["id", "type", "function", "index"])?;
     if let Some(t) = obj.get("type")
         && t != "function"
     {
@@ -239,21 +239,21 @@ fn parse_openai(obj: Map<String, Value>) -> Result<CallRequest, ApiError> {
     Ok(CallRequest {
         tool,
         arguments,
-        call_id: call_id(string_field(&obj, "id")?)?,
+        call_id: call_id(string_field(obj, "id")?)?,
         idempotency_key: None,
         model: None,
         reason: None,
     })
 }
 
-fn parse_anthropic(obj: Map<String, Value>) -> Result<CallRequest, ApiError> {
-    reject_unknown(&obj, &["id", "type", "name", "input"])?;
+fn parse_anthropic(obj: &Map<String, Value>) -> Result<CallRequest, ApiError> {
+    reject_unknown(obj, &["id", "type", "name", "input"])?;
     let tool =
-        string_field(&obj, "name")?.ok_or_else(|| ApiError::bad_request("name is required"))?;
+        string_field(obj, "name")?.ok_or_else(|| ApiError::bad_request("name is required"))?;
     Ok(CallRequest {
         tool,
         arguments: arguments(obj.get("input"), "input")?,
-        call_id: call_id(string_field(&obj, "id")?)?,
+        call_id: call_id(string_field(obj, "id")?)?,
         idempotency_key: None,
         model: None,
         reason: None,

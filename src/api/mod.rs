@@ -121,7 +121,6 @@ fn layer_error(err: &(dyn std::error::Error + Send + Sync + 'static)) -> ApiErro
     }
 }
 
-
 async fn not_found() -> ApiError {
     ApiError::new(Code::NotFound, "no such endpoint")
 }

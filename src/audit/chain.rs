@@ -171,6 +171,13 @@ pub(crate) fn fingerprint(value: &[u8], key: &[u8]) -> String {
     out[..32].to_owned()
 }
 
+impl std::fmt::Debug for Chain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Only the type: the chain key is never shown.
+        f.debug_struct("Chain").finish_non_exhaustive()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -353,3 +353,9 @@ impl AuditSink for FileSink {
         self.healthy.load(Ordering::SeqCst)
     }
 }
+
+impl std::fmt::Debug for FileSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileSink").finish_non_exhaustive()
+    }
+}

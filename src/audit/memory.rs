@@ -87,3 +87,9 @@ impl AuditSink for MemorySink {
         !self.failing.load(Ordering::SeqCst)
     }
 }
+
+impl std::fmt::Debug for MemorySink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemorySink").finish_non_exhaustive()
+    }
+}

@@ -110,8 +110,8 @@ fn head_text(r: &Receipt) -> String {
     }
 }
 
-fn err(e: redis::RedisError) -> AuditError {
-    AuditError(crate::store::redis_error_text(&e))
+fn err(e: &redis::RedisError) -> AuditError {
+    AuditError(crate::store::redis_error_text(e))
 }
 
 impl RedisSink {
@@ -206,7 +206,7 @@ impl Writer {
             let reply: Vec<redis::Value> = invocation
                 .invoke_async(&mut self.conn.clone())
                 .await
-                .map_err(err)?;
+                .map_err(|e| err(&e))?;
             match reply.as_slice() {
                 [redis::Value::Int(1)] => {
                     self.chain = chain;
@@ -254,7 +254,7 @@ impl AuditSink for RedisSink {
             .arg(&self.keys.head)
             .query_async(&mut conn)
             .await
-            .map_err(err)?;
+            .map_err(|e| err(&e))?;
         parse_head(text.as_deref().unwrap_or(""))
             .ok_or_else(|| AuditError("the audit stream's head is damaged".into()))
     }
@@ -270,7 +270,7 @@ impl AuditSink for RedisSink {
             .arg(line)
             .query_async::<i64>(&mut self.conn.clone())
             .await
-            .map_err(err)?;
+            .map_err(|e| err(&e))?;
         Ok(())
     }
 
@@ -281,7 +281,7 @@ impl AuditSink for RedisSink {
             .arg(-1)
             .query_async(&mut self.conn.clone())
             .await
-            .map_err(err)?;
+            .map_err(|e| err(&e))?;
         Ok(parse_checkpoints(&lines))
     }
 
@@ -296,17 +296,17 @@ pub fn open_reader(
     url: &str,
     environment: &str,
 ) -> Result<(TrailReader, Vec<Checkpoint>), AuditError> {
-    let client = redis::Client::open(url).map_err(err)?;
+    let client = redis::Client::open(url).map_err(|e| err(&e))?;
     let mut conn = client
         .get_connection_with_timeout(Duration::from_secs(5))
-        .map_err(err)?;
+        .map_err(|e| err(&e))?;
     let keys = Keys::new(environment);
     let lines: Vec<String> = redis::cmd("LRANGE")
         .arg(&keys.checkpoints)
         .arg(0)
         .arg(-1)
         .query(&mut conn)
-        .map_err(err)?;
+        .map_err(|e| err(&e))?;
     let checkpoints = parse_checkpoints(&lines);
     Ok((
         TrailReader {
@@ -381,5 +381,23 @@ impl BufRead for TrailReader {
 
     fn consume(&mut self, amt: usize) {
         self.pos = (self.pos + amt).min(self.buf.len());
+    }
+}
+
+impl std::fmt::Debug for Keys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Keys").finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for RedisSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisSink").finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for TrailReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrailReader").finish_non_exhaustive()
     }
 }

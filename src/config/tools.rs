@@ -85,17 +85,17 @@ pub(super) fn load_tools(
 }
 
 /// Pointers of the properties a schema marks `x-sensitive: true` (`*` for array items).
-fn x_sensitive(schema: &Value, at: String, out: &mut Vec<String>) {
+fn x_sensitive(schema: &Value, at: &str, out: &mut Vec<String>) {
     if schema.get("x-sensitive") == Some(&Value::Bool(true)) && !at.is_empty() {
-        out.push(at.clone());
+        out.push(at.to_owned());
     }
     if let Some(props) = schema.get("properties").and_then(Value::as_object) {
         for (k, v) in props {
-            x_sensitive(v, format!("{at}/{}", yaml::escape_token(k)), out);
+            x_sensitive(v, &format!("{at}/{}", yaml::escape_token(k)), out);
         }
     }
     if let Some(items) = schema.get("items") {
-        x_sensitive(items, format!("{at}/*"), out);
+        x_sensitive(items, &format!("{at}/*"), out);
     }
 }
 
@@ -244,7 +244,7 @@ fn build_tool(raw: RawTool, base_dir: &Path, ctx: &mut FileCtx<'_>) -> Option<To
     }
     let mut sensitive_args = raw.sensitive.clone();
     if let Some(schema) = &input_schema {
-        x_sensitive(schema, String::new(), &mut sensitive_args);
+        x_sensitive(schema, "", &mut sensitive_args);
     }
     sensitive_args.sort();
     sensitive_args.dedup();

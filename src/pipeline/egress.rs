@@ -84,9 +84,9 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
         return false;
     }
     match s[0] {
-        0xfc00..=0xfdff => false, // unique local
-        0xfe80..=0xfebf => false, // link-local
-        0xfec0..=0xfeff => false, // site-local (deprecated)
+        0xfc00..=0xfdff // unique local
+        | 0xfe80..=0xfebf // link-local
+        | 0xfec0..=0xfeff => false, // site-local (deprecated)
         0x2002 => is_public_v4(Ipv4Addr::new(
             (s[1] >> 8) as u8,
             s[1] as u8,

@@ -455,5 +455,25 @@ impl SharedRedactor {
     }
 }
 
+impl std::fmt::Debug for RedactorBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Only the type: it holds every secret value.
+        f.debug_struct("RedactorBuilder").finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Only the type: it holds every secret value.
+        f.debug_struct("Redactor").finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for SharedRedactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedRedactor").finish_non_exhaustive()
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -61,3 +61,10 @@ impl StreamRedactor {
         self.count
     }
 }
+
+impl std::fmt::Debug for StreamRedactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Only the type: it holds text not yet redacted.
+        f.debug_struct("StreamRedactor").finish_non_exhaustive()
+    }
+}

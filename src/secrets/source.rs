@@ -1,13 +1,13 @@
 //! The seam between [`super::Credentials`] and the kinds of secret source.
 //!
 //! Owns the [`SecretSource`] trait, the version history every source keeps
-//! ([`Versions`]), what all sources share ([`Context`]), and the one place
-//! that knows the kinds: [`build`] turns a configured source into its
-//! implementation, and [`read_local`] reads a source that needs no I/O
-//! beyond the process (an environment variable or a file).
+//! ([`Versions`]) and what all sources share ([`Context`]). The one place
+//! that knows the kinds is [`super::build`]: it turns a configured source
+//! into its implementation and reads a source that needs no I/O beyond the
+//! process (an environment variable or a file).
 //!
 //! A new kind of source is one new module implementing the trait and one
-//! arm in each of those two functions; nothing else matches on the kind.
+//! arm in each of the builder's two functions; nothing else matches on the kind.
 //! Nothing in here logs a value or puts one in an error.
 
 use std::sync::atomic::{AtomicU64, Ordering};

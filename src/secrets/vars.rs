@@ -9,6 +9,7 @@ pub trait EnvSource: Send + Sync {
 }
 
 /// The real process environment.
+#[derive(Debug)]
 pub struct ProcessEnv;
 
 impl EnvSource for ProcessEnv {

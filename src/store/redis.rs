@@ -54,8 +54,8 @@ pub fn redis_error_text(e: &redis::RedisError) -> String {
     format!("redis: {e}")
 }
 
-fn err(e: redis::RedisError) -> StoreError {
-    StoreError(redis_error_text(&e))
+fn err(e: &redis::RedisError) -> StoreError {
+    StoreError(redis_error_text(e))
 }
 
 /// The server's clock in ms, inside a script.
@@ -224,7 +224,7 @@ impl Store for RedisStore {
             .arg("n")
             .query_async(&mut conn)
             .await
-            .map_err(err)?;
+            .map_err(|e| err(&e))?;
         match reply.as_slice() {
             [_, Value::Nil] => Ok(None),
             [v, n] => versioned(v, n).map(Some),
@@ -250,7 +250,7 @@ impl Store for RedisStore {
             .arg(key)
             .invoke_async(&mut conn)
             .await
-            .map_err(err)?;
+            .map_err(|e| err(&e))?;
         match reply {
             Value::Nil => Ok(Inserted::New),
             Value::Array(a) if a.len() == 2 => Ok(Inserted::Exists(versioned(&a[0], &a[1])?)),
@@ -278,7 +278,7 @@ impl Store for RedisStore {
             .arg(key)
             .invoke_async(&mut conn)
             .await
-            .map_err(err)?;
+            .map_err(|e| err(&e))?;
         match reply.as_slice() {
             [Value::Int(0)] => Ok(Swapped::Conflict(None)),
             [Value::Int(1), v, n] => Ok(Swapped::Conflict(Some(versioned(v, n)?))),
@@ -298,7 +298,7 @@ impl Store for RedisStore {
             .arg(key)
             .invoke_async(&mut conn)
             .await
-            .map_err(err)?;
+            .map_err(|e| err(&e))?;
         Ok(deleted == 1)
     }
 
@@ -313,7 +313,7 @@ impl Store for RedisStore {
             .key(self.index(ns))
             .invoke_async(&mut conn)
             .await
-            .map_err(err)?;
+            .map_err(|e| err(&e))?;
         keys.sort_unstable();
         let mut out = Vec::new();
         for page in keys.chunks(512) {
@@ -321,7 +321,8 @@ impl Store for RedisStore {
             for k in page {
                 pipe.cmd("HMGET").arg(self.item(ns, k)).arg("v").arg("n");
             }
-            let replies: Vec<Vec<Value>> = pipe.query_async(&mut conn).await.map_err(err)?;
+            let replies: Vec<Vec<Value>> =
+                pipe.query_async(&mut conn).await.map_err(|e| err(&e))?;
             for (k, reply) in page.iter().zip(replies) {
                 // A key deleted or expired since the index was read is left out.
                 if let [v, n] = reply.as_slice()
@@ -354,7 +355,7 @@ impl Store for RedisStore {
             .arg(tolerance_us)
             .invoke_async(&mut conn)
             .await
-            .map_err(err)?;
+            .map_err(|e| err(&e))?;
         Ok(if wait_us < 0 {
             RateDecision::Allowed
         } else {
@@ -369,11 +370,17 @@ impl Store for RedisStore {
         let _: String = redis::cmd("PING")
             .query_async(&mut conn)
             .await
-            .map_err(err)?;
+            .map_err(|e| err(&e))?;
         Ok(())
     }
 
     fn is_shared(&self) -> bool {
         true
+    }
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore").finish_non_exhaustive()
     }
 }

@@ -118,7 +118,7 @@ impl OAuth2Secret {
             return Ok(c);
         }
         match self.obtain(since).await {
-            Ok(state) => Ok(self.adopt(state)),
+            Ok(state) => Ok(self.adopt(&state)),
             Err(reason) => match self.versions.loaded() {
                 Some(c)
                     if since.is_none() && now_ms() < self.expires_ms.load(Ordering::Acquire) =>
@@ -241,7 +241,7 @@ impl OAuth2Secret {
     }
 
     /// Make a token current: the redactor learns it (and its refresh token) first.
-    fn adopt(&self, state: TokenState) -> Arc<Loaded> {
+    fn adopt(&self, state: &TokenState) -> Arc<Loaded> {
         if let Some(rt) = state.refresh_token() {
             let n = self.refresh_tokens_seen.fetch_add(1, Ordering::AcqRel);
             self.ctx

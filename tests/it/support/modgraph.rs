@@ -223,8 +223,7 @@ fn use_tree(toks: &[(usize, Tok)], mut i: usize, prefix: &[String]) -> (Vec<Vec<
                 }
                 i += 1;
             }
-            Some(Tok::Path) => i += 1,
-            Some(Tok::Punct('*')) => i += 1,
+            Some(Tok::Path | Tok::Punct('*')) => i += 1,
             Some(Tok::Punct('{')) => {
                 i += 1;
                 loop {

@@ -10,6 +10,9 @@
 #   ROUNDS=5 DURATION=10 CONNECTIONS=64 RATE=1000 RATE_SECONDS=10 bash bench/proxy.sh
 #   PROFILE=1 bash bench/proxy.sh            # also perf-record toolgate in its first round
 #                                            # (report: perf report -i bench/results/perf.data)
+#   BASELINE=/path/to/an/older/toolgate bash bench/proxy.sh
+#                                            # the same config served by another build too, in the
+#                                            # same alternating rounds (before vs after a change)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,7 +46,7 @@ cleanup() {
 trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-UP_PORT=$(free_port); PROXY_PORT=$(free_port); TG_PORT=$(free_port)
+UP_PORT=$(free_port); PROXY_PORT=$(free_port); TG_PORT=$(free_port); BASE_PORT=$(free_port)
 SECRET=$(python3 -c 'import secrets; print("bench-" + secrets.token_urlsafe(32))')
 
 # A fixed ~3 KB JSON answer (no single quotes: it sits in nginx's config).
@@ -134,6 +137,16 @@ YAML
 BENCH_SECRET=$SECRET RUST_LOG=warn TOOLGATE_WORKER_THREADS=${TOOLGATE_WORKER_THREADS:-} "$TOOLGATE" serve --config "$TMP/tg/toolgate.yaml" >"$TMP/toolgate.log" 2>&1 &
 TG_PID=$!; PIDS+=("$TG_PID")
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$TG_PORT/healthz" >/dev/null && break; sleep 0.05; done
+TARGETS="direct nginx toolgate"
+if [ -n "${BASELINE:-}" ]; then
+  # The same config, its own port and data directory, served by the other build.
+  mkdir -p "$TMP/base"; cp -r "$TMP/tg/tools" "$TMP/base/"
+  sed "s/^listen: .*/listen: 127.0.0.1:$BASE_PORT/" "$TMP/tg/toolgate.yaml" > "$TMP/base/toolgate.yaml"
+  BENCH_SECRET=$SECRET RUST_LOG=warn "$BASELINE" serve --config "$TMP/base/toolgate.yaml" >"$TMP/baseline.log" 2>&1 &
+  BASE_PID=$!; PIDS+=("$BASE_PID")
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$BASE_PORT/healthz" >/dev/null && break; sleep 0.05; done
+  TARGETS="$TARGETS baseline"
+fi
 
 ARGS='{"name":"Ada Lovelace","email":"ada@example.com","value_usd":1200}'
 printf '%s' "$ARGS" > "$TMP/direct.json"
@@ -149,7 +162,8 @@ lua() {  # wrk script: POST a body file, with an optional Authorization header
 lua direct "$TMP/direct.json" ""
 lua nginx "$TMP/direct.json" ""
 lua toolgate "$TMP/call.json" "Bearer $AGENT_KEY"
-url_of() { case $1 in direct) echo "http://127.0.0.1:$UP_PORT/api/echo";; nginx) echo "http://127.0.0.1:$PROXY_PORT/api/echo";; toolgate) echo "http://127.0.0.1:$TG_PORT/v1/calls";; esac; }
+lua baseline "$TMP/call.json" "Bearer $AGENT_KEY"
+url_of() { case $1 in direct) echo "http://127.0.0.1:$UP_PORT/api/echo";; nginx) echo "http://127.0.0.1:$PROXY_PORT/api/echo";; toolgate) echo "http://127.0.0.1:$TG_PORT/v1/calls";; baseline) echo "http://127.0.0.1:$BASE_PORT/v1/calls";; esac; }
 
 # Sanity: every target answers 200 with the body.
 for t in direct nginx; do curl -sf -X POST -H 'Content-Type: application/json' --data @"$TMP/direct.json" "$(url_of $t)" >/dev/null; done
@@ -157,7 +171,7 @@ curl -sf -X POST -H 'Content-Type: application/json' -H "Authorization: Bearer $
 
 declare -A RPS
 for r in $(seq "$ROUNDS"); do
-  for t in direct nginx toolgate; do
+  for t in $TARGETS; do
     if [ "${PROFILE:-0}" = 1 ] && [ "$t" = toolgate ] && [ "$r" = 1 ]; then
       perf record -F 299 --call-graph dwarf,16384 -p "$TG_PID" -o bench/results/perf.data -- sleep "$DURATION" >/dev/null 2>&1 &
     fi
@@ -174,9 +188,9 @@ done
 median() { echo "$@" | tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
 declare -A FIXED
-for t in direct nginx toolgate; do
+for t in $TARGETS; do
   hdrs=(); body="@$TMP/direct.json"
-  [ "$t" = toolgate ] && { hdrs=("Authorization:Bearer $AGENT_KEY"); body="@$TMP/call.json"; }
+  case $t in toolgate|baseline) hdrs=("Authorization:Bearer $AGENT_KEY"); body="@$TMP/call.json";; esac
   FIXED[$t]=$("$LOADGEN" "$(url_of $t)" "$RATE" "$RATE_SECONDS" "Content-Type:application/json" "${hdrs[@]}" "$body")
   echo "fixed $RATE/s $t: ${FIXED[$t]}" >&2
 done
@@ -201,6 +215,9 @@ mkdir -p bench/results
   echo "| direct to upstream | $D | $p50d | $p99d |"
   echo "| nginx reverse proxy + Authorization | $N | $p50n | $p99n |"
   echo "| toolgate full pipeline | $T | $p50t | $p99t |"
+  if [ -n "${BASELINE:-}" ]; then
+    echo "| baseline build, full pipeline | $(median ${RPS[baseline]}) | $(field "${FIXED[baseline]}" p50_ms) | $(field "${FIXED[baseline]}" p99_ms) |"
+  fi
   echo
   echo "| measure | value | target |"
   echo "|---|---|---|"
@@ -210,4 +227,8 @@ mkdir -p bench/results
   echo "| toolgate added p99 at $RATE/s | $(added "$p99t" "$p99d") ms | ≤ 1 ms |"
   echo "| nginx added p50 / p99 at $RATE/s | $(added "$p50n" "$p50d") / $(added "$p99n" "$p99d") ms | (reference) |"
   echo "| toolgate peak RSS | $((RSS_KB / 1024)) MB | ≤ 50 MB |"
+  if [ -n "${BASELINE:-}" ]; then
+    echo "| toolgate / baseline build throughput | $(ratio "$T" "$(median ${RPS[baseline]})")× | ≥ 1.00× (no slower) |"
+    echo "| baseline build peak RSS | $(( $(awk '/VmHWM/ {print $2}' "/proc/$BASE_PID/status") / 1024 )) MB | |"
+  fi
 } | tee bench/results/latest.md

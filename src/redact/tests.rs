@@ -36,6 +36,51 @@ fn removes_value_and_encodings() {
 }
 
 #[test]
+fn the_forms_url_encoders_write_are_caught() {
+    // Written here independently of `encodings`: what common encoders produce.
+    let secret = format!("Ab-{}._~/+= &%", rand_str(16));
+    let r = RedactorBuilder::new().known_secret("crm", &secret).build();
+    let hex = |b: u8, lower: bool| {
+        if lower {
+            format!("%{b:02x}")
+        } else {
+            format!("%{b:02X}")
+        }
+    };
+    let encode = |keep: &str, lower: bool| -> String {
+        secret
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || keep.as_bytes().contains(&b) {
+                    char::from(b).to_string()
+                } else {
+                    hex(b, lower)
+                }
+            })
+            .collect()
+    };
+    let forms = [
+        ("encodeURIComponent", encode("-_.!~*'()", false)),
+        ("RFC 3986 unreserved", encode("-._~", false)),
+        ("RFC 3986, lower-case hex", encode("-._~", true)),
+        ("Python quote (keeps /)", encode("-._~/", false)),
+        ("form encoding", encode("*-._", false).replace("%20", "+")),
+    ];
+    for (name, form) in &forms {
+        if name.starts_with("encodeURIComponent") {
+            // It also keeps `!*'()`, none of which this secret holds.
+            assert!(!secret.contains(['!', '*', '\'', '(', ')']));
+        }
+        let text = format!("q={form}&x=1");
+        let (out, n) = r.redact_str(&text);
+        assert!(
+            n >= 1 && !out.contains(form.as_str()),
+            "{name}: {form} survived as {out}"
+        );
+    }
+}
+
+#[test]
 fn base64_inside_a_larger_blob_at_every_alignment() {
     let secret = format!("k-{}", rand_str(30));
     let r = RedactorBuilder::new().known_secret("c", &secret).build();

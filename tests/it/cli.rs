@@ -140,25 +140,7 @@ fn keys_of_one_role_are_all_distinct() {
 
 #[test]
 fn tools_export_prints_the_workflow_tools() {
-    let out = toolgate()
-        .args([
-            "tools",
-            "export",
-            "--workflow",
-            "lead-routing",
-            "--format",
-            "anthropic",
-            "--config",
-        ])
-        .arg(example_config())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&export("anthropic")).unwrap();
     let names: Vec<&str> = v
         .as_array()
         .unwrap()

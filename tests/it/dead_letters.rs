@@ -1,28 +1,20 @@
 //! The repair loop: the upstream starts rejecting the key → calls become dead
 //! letters → the source is updated → an admin retries → each executes exactly once.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
+use crate::support::sample_crm::SampleCrm;
 use crate::support::{ConfigDir, Keys, TestGateway, canary, code, leaks};
 
 #[tokio::test]
 async fn rejected_calls_are_kept_repaired_and_retried_once() {
     let good = canary("good-");
     let bad = canary("bad-");
-    let app = toolgate::dev::sample_upstream(&good);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let up = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let crm = SampleCrm::start(&good).await;
     let keys = Keys::new();
     let dir = ConfigDir::new();
     let secret_file = dir.write("secrets/crm", &bad);
-    dir.write(
-        "tools/create.yaml",
-        &format!(
-            "name: create\ndescription: d\nscopes: [crm]\ninput_schema: {{ type: object, additionalProperties: false, properties: {{ name: {{ type: string }} }} }}\n\
-             upstream: {{ method: POST, url: \"http://{up}/api/v2/leads\", body: \"{{args}}\", credential: crm, allow_private_network: true }}\n"
-        ),
-    );
+    crm.write_create_tool(&dir);
     dir.write(
         "toolgate.yaml",
         &format!(
@@ -86,16 +78,7 @@ async fn rejected_calls_are_kept_repaired_and_retried_once() {
         )
         .await;
     assert_eq!((st, code(&v)), (409, "conflict"));
-    let received: Vec<Value> = reqwest::get(format!("http://{up}/_dev/received"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let accepted: Vec<&Value> = received
-        .iter()
-        .filter(|r| r["credential_valid"] == true)
-        .collect();
+    let accepted = crm.accepted().await;
     assert_eq!(accepted.len(), 1, "exactly one execution after repair");
     assert_eq!(accepted[0]["body"]["name"], "Ada");
 

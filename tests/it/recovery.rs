@@ -9,13 +9,14 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use toolgate::actions::{self, Action, Decision, State};
 use toolgate::audit::MemorySink;
 use toolgate::request::FrozenRequest;
 use toolgate::secrets::MapEnv;
 use toolgate::store::{MemoryStore, Store};
 
+use crate::support::sample_crm::SampleCrm;
 use crate::support::upstream::Upstream;
 use crate::support::{ConfigDir, Keys, TestGateway, canary, code};
 
@@ -135,20 +136,11 @@ async fn an_idempotency_key_refused_by_the_rate_limit_is_served_on_retry() {
 async fn a_dead_letter_retry_that_cannot_be_audited_stays_pending() {
     let good = canary("good-");
     let bad = canary("bad-");
-    let app = toolgate::dev::sample_upstream(&good);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let up = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let crm = SampleCrm::start(&good).await;
     let keys = Keys::new();
     let dir = ConfigDir::new();
     let secret_file = dir.write("secrets/crm", &bad);
-    dir.write(
-        "tools/create.yaml",
-        &format!(
-            "name: create\ndescription: d\nscopes: [crm]\ninput_schema: {{ type: object, additionalProperties: false, properties: {{ name: {{ type: string }} }} }}\n\
-             upstream: {{ method: POST, url: \"http://{up}/api/v2/leads\", body: \"{{args}}\", credential: crm, allow_private_network: true }}\n"
-        ),
-    );
+    crm.write_create_tool(&dir);
     gateway_config(&dir, &keys, "{ file: secrets/crm }", "");
     let sink = Arc::new(MemorySink::new(None));
     let gw = serve_with_sink(&dir.config_path(), HashMap::new(), sink.clone()).await;
@@ -162,18 +154,7 @@ async fn a_dead_letter_retry_that_cannot_be_audited_stays_pending() {
     let (_, v) = gw.get(Some(&keys.admin), "/v1/admin/dead-letters").await;
     let id = v["dead_letters"][0]["id"].as_str().unwrap().to_owned();
     std::fs::write(&secret_file, &good).unwrap();
-    let accepted = || async {
-        let received: Vec<Value> = reqwest::get(format!("http://{up}/_dev/received"))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        received
-            .iter()
-            .filter(|r| r["credential_valid"] == true)
-            .count()
-    };
+    let accepted = || async { crm.accepted().await.len() };
 
     sink.set_failing(true);
     let retry = format!("/v1/admin/dead-letters/{id}/retry");

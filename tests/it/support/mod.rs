@@ -16,6 +16,7 @@ pub mod http;
 pub mod modgraph;
 pub mod process;
 pub mod redis;
+pub mod sample_crm;
 pub mod skip;
 pub mod tmpfs;
 pub mod upstream;

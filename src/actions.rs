@@ -29,7 +29,9 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::request::FrozenRequest;
-use crate::store::{Inserted, Ns, Store, StoreError, Swapped, now_ms};
+use crate::store::record;
+pub(crate) use crate::store::record::Step;
+use crate::store::{Inserted, Ns, Store, StoreError, now_ms};
 
 /// How long a finished action (and its result) is kept.
 pub(crate) const RETENTION: Duration = Duration::from_secs(7 * 86_400);
@@ -169,12 +171,14 @@ fn ttl_of(a: &Action) -> Option<Duration> {
     a.state.is_final().then_some(RETENTION)
 }
 
+const RECORD: (Ns, &str) = (Ns::Actions, "action record");
+
 fn encode(a: &Action) -> Result<Vec<u8>, StoreError> {
-    serde_json::to_vec(a).map_err(|e| StoreError(format!("cannot encode an action: {e}")))
+    record::encode(RECORD.1, a)
 }
 
 fn decode(bytes: &[u8]) -> Result<Action, StoreError> {
-    serde_json::from_slice(bytes).map_err(|e| StoreError(format!("damaged action record: {e}")))
+    record::decode(RECORD.1, bytes)
 }
 
 pub async fn create(store: &dyn Store, a: &Action) -> Result<bool, StoreError> {
@@ -212,42 +216,25 @@ pub async fn open(store: &dyn Store) -> Result<Vec<Action>, StoreError> {
     Ok(out)
 }
 
-/// What a transition function decided.
-pub(crate) enum Step<T> {
-    /// Store the changed action, then return T.
-    Write(T),
-    /// Leave the record as it is and return T.
-    Keep(T),
-}
-
 /// Apply `f` to the current record and store the result with compare-and-swap,
 /// retrying on a concurrent change. `None` when the action does not exist.
+/// An action that became final leaves the open index.
 pub(crate) async fn transition<T>(
     store: &dyn Store,
     id: &str,
     mut f: impl FnMut(&mut Action) -> Step<T>,
 ) -> Result<Option<(Action, T)>, StoreError> {
-    loop {
-        let Some(v) = store.get(Ns::Actions, id).await? else {
-            return Ok(None);
-        };
-        let mut a = decode(&v.value)?;
-        match f(&mut a) {
-            Step::Keep(t) => return Ok(Some((a, t))),
-            Step::Write(t) => match store
-                .compare_and_swap(Ns::Actions, id, v.version, &encode(&a)?, ttl_of(&a))
-                .await?
-            {
-                Swapped::Done(_) => {
-                    if a.state.is_final() {
-                        store.delete(Ns::OpenActions, id, None).await?;
-                    }
-                    return Ok(Some((a, t)));
-                }
-                Swapped::Conflict(_) => continue,
-            },
-        }
+    let mut wrote = false;
+    let r = record::update(store, RECORD, id, ttl_of, |a| {
+        let step = f(a);
+        wrote = matches!(step, Step::Write(_));
+        step
+    })
+    .await?;
+    if wrote && r.as_ref().is_some_and(|(a, _)| a.state.is_final()) {
+        store.delete(Ns::OpenActions, id, None).await?;
     }
+    Ok(r)
 }
 
 /// What an idempotency key points at.

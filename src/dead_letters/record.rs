@@ -21,13 +21,14 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::actions::{Outcome, Step};
+use crate::actions::Outcome;
 use crate::approvals::views::rfc3339;
 use crate::audit::{Entry, Event};
 use crate::error::{ApiError, Code};
 use crate::gateway::Gateway;
 use crate::request::FrozenRequest;
-use crate::store::{Ns, Store, StoreError, Swapped, now_ms};
+use crate::store::record::{self, Step};
+use crate::store::{Ns, Store, StoreError, now_ms};
 
 pub(crate) const RETENTION: Duration = Duration::from_secs(7 * 86_400);
 /// How long a retry may hold a letter before it is presumed dead.
@@ -73,12 +74,14 @@ pub struct DeadLetter {
     pub dispatched: bool,
 }
 
+const RECORD: (Ns, &str) = (Ns::DeadLetters, "dead letter");
+
 fn encode(d: &DeadLetter) -> Result<Vec<u8>, StoreError> {
-    serde_json::to_vec(d).map_err(|e| StoreError(format!("cannot encode a dead letter: {e}")))
+    record::encode(RECORD.1, d)
 }
 
 fn decode(bytes: &[u8]) -> Result<DeadLetter, StoreError> {
-    serde_json::from_slice(bytes).map_err(|e| StoreError(format!("damaged dead letter: {e}")))
+    record::decode(RECORD.1, bytes)
 }
 
 /// Keep a call that failed on its credential; other failures are not kept.
@@ -155,30 +158,9 @@ pub(crate) async fn list(gw: &Gateway) -> Result<Vec<Value>, ApiError> {
 async fn update<T>(
     store: &dyn Store,
     id: &str,
-    mut f: impl FnMut(&mut DeadLetter) -> Step<T>,
+    f: impl FnMut(&mut DeadLetter) -> Step<T>,
 ) -> Result<Option<(DeadLetter, T)>, StoreError> {
-    loop {
-        let Some(v) = store.get(Ns::DeadLetters, id).await? else {
-            return Ok(None);
-        };
-        let mut d = decode(&v.value)?;
-        match f(&mut d) {
-            Step::Keep(t) => return Ok(Some((d, t))),
-            Step::Write(t) => match store
-                .compare_and_swap(
-                    Ns::DeadLetters,
-                    id,
-                    v.version,
-                    &encode(&d)?,
-                    Some(RETENTION),
-                )
-                .await?
-            {
-                Swapped::Done(_) => return Ok(Some((d, t))),
-                Swapped::Conflict(_) => continue,
-            },
-        }
-    }
+    record::update(store, RECORD, id, |_| Some(RETENTION), f).await
 }
 
 /// Move a pending letter to `state` for `admin`; `None` if it is not pending.

@@ -19,6 +19,7 @@ mod clock;
 mod contract;
 mod file;
 mod memory;
+pub(crate) mod record;
 mod redis;
 
 pub(crate) use clock::now_ms;

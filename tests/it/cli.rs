@@ -293,32 +293,14 @@ async fn a_store_directory_check_accepts_is_one_serve_opens() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let mut child = toolgate()
-        .args(["serve", "--config"])
-        .arg(dir.config_path())
-        .env("RUST_LOG", "warn")
-        .spawn()
-        .unwrap();
-    let http = reqwest::Client::builder().no_proxy().build().unwrap();
-    let url = format!("http://127.0.0.1:{port}/readyz");
-    let mut ready = false;
-    for _ in 0..400 {
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("serve exited: {status}");
-        }
-        if http
-            .get(&url)
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
-    let _ = child.kill();
-    let _ = child.wait();
+    let serve = crate::support::process::Serve::new(&dir.config_path(), port)
+        .start()
+        .await;
+    let ready = serve
+        .api
+        .wait_until_up("/readyz", std::time::Duration::from_secs(10))
+        .await;
+    serve.kill9();
     assert!(ready, "serve did not become ready");
     assert!(dir.path().join("data/toolgate.redb").is_file());
 }

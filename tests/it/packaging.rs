@@ -91,15 +91,7 @@ fn the_compose_config_loads_once_keys_are_filled_in() {
         );
     }
     dir.write("toolgate.yaml", &filled);
-    let (loaded, _) = toolgate::catalog::load(&dir.config_path()).unwrap_or_else(|d| {
-        panic!(
-            "{}",
-            d.iter()
-                .map(|d| d.to_string())
-                .collect::<Vec<_>>()
-                .join("\n")
-        )
-    });
+    let loaded = crate::support::load(&dir.config_path());
     let cfg = &loaded.config;
     assert_eq!(cfg.store.redis_url(), Some("redis://redis:6379/0"));
     assert!(cfg.audit.redis);

@@ -103,6 +103,16 @@ async fn stages(call: &mut Call<'_>, headers: &HeaderMap) -> Result<Stop, Failur
     let args_sha256 = actions::sha256_json(&call.request.arguments);
     call.trail
         .arguments(&binding, &call.request.arguments, &args_sha256);
+    // Every part of the binding is applied by a stage below, or says why not:
+    // a new field must be placed here before this compiles.
+    let ToolBinding {
+        tool: _,             // 6. build and 8. run read the manifest
+        validator: _,        // 3. validate
+        effective_schema: _, // what GET /v1/tools shows; never a call's check
+        credential: _,       // 8. run, credential
+        rate_limit,          // 5.
+        approval,            // 7.
+    } = binding.as_ref();
     let agent_name = agent.name.clone();
     call.caller = Some(agent);
     call.binding = Some(binding.clone());
@@ -118,13 +128,13 @@ async fn stages(call: &mut Call<'_>, headers: &HeaderMap) -> Result<Stop, Failur
         gw.store.as_ref(),
         &agent_name,
         &binding.tool.name,
-        binding.rate_limit,
+        *rate_limit,
     )
     .await?;
     // 6. The exact request, before any decision that freezes it.
     let request = build::request(&binding, &call.request.arguments)?;
     // 7. A person decides, or the call runs now.
-    if binding.approval.applies(&call.request.arguments) {
+    if approval.applies(&call.request.arguments) {
         return Ok(Stop::Answered(approve::hold(call, request).await?));
     }
     idempotency::keep(call, &request).await?;

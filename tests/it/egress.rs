@@ -17,9 +17,10 @@ async fn a_tool_without_allow_private_network_cannot_reach_loopback() {
 }
 
 #[tokio::test]
-async fn names_resolving_to_loopback_are_refused_at_connect() {
-    // `localhost` resolves to loopback; the resolver check refuses it, and the
-    // literal-name guard refuses it before any lookup.
+async fn localhost_is_refused_before_any_lookup() {
+    // `localhost` is loopback by definition: the name guard refuses it before
+    // a lookup (what a resolver answers is checked at connect; see
+    // `the_connect_time_check_refuses_what_the_resolver_answers`).
     let up = crate::support::upstream::Upstream::start().await;
     let keys = Keys::new();
     let port = up.addr.port();

@@ -4,8 +4,12 @@
 //! 1. request id — set (or kept) first so every log line and answer carries it;
 //! 2. trace — one span per request, inside the id;
 //! 3. overload handling — turns a shed request into SPEC's error shape;
-//! 4. load shed + concurrency limit — beyond `max_concurrency` requests are
-//!    refused at once (503 `overloaded`) rather than queued without bound;
+//! 4. load shed + concurrency limit — `max_concurrency` is one limit for the
+//!    whole gateway: one pool of slots shared by every agent route, and a
+//!    reserved tenth (at least one) shared by the approver and operator
+//!    routes, so people can act during an overload; beyond them requests are
+//!    refused at once (503 `overloaded`) rather than queued without bound.
+//!    `/healthz` and `/readyz` take no slot;
 //! 5. timeout — `request_timeout_ms` bounds a request inside its slot, so a
 //!    client sending its body slowly cannot hold a slot for ever (408);
 //! 6. body limit — on the routes, so a too-large body is refused (413)
@@ -25,7 +29,9 @@ use axum::error_handling::HandleErrorLayer;
 use axum::extract::DefaultBodyLimit;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use tokio::sync::Semaphore;
 use tower::ServiceBuilder;
+use tower::limit::GlobalConcurrencyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
@@ -34,11 +40,26 @@ use crate::gateway::Gateway;
 
 pub(crate) fn router(gw: Arc<Gateway>) -> Router {
     let limits = gw.config.limits.clone();
-    Router::new()
+    let share = Shares::of(limits.max_concurrency);
+    let slots = |permits: usize| {
+        let permits = Arc::new(Semaphore::new(permits));
+        let timeout = limits.request_timeout;
+        ServiceBuilder::new()
+            .layer(HandleErrorLayer::new(overloaded))
+            .load_shed()
+            .layer(GlobalConcurrencyLimitLayer::with_semaphore(permits))
+            .timeout(timeout)
+    };
+    // Agents: tool calls and what goes with them.
+    let agents = Router::new()
         .route("/v1/tools", get(tools::list))
         .route("/v1/calls", post(calls::create))
         .route("/v1/calls/{action_id}", get(calls::status))
         .route("/v1/sessions", post(sessions::mint))
+        .layer(slots(share.agents));
+    // People: approvers and operators keep slots of their own, so they can
+    // act while agents overload the gateway.
+    let people = Router::new()
         .route(
             "/v1/admin/credentials/{name}/disable",
             post(admin::disable_credential),
@@ -67,6 +88,11 @@ pub(crate) fn router(gw: Arc<Gateway>) -> Router {
         .route("/v1/pending-actions/{id}", get(approvals::show))
         .route("/v1/pending-actions/{id}/approve", post(approvals::approve))
         .route("/v1/pending-actions/{id}/deny", post(approvals::deny))
+        .layer(slots(share.people));
+    Router::new()
+        .merge(agents)
+        .merge(people)
+        // Health answers even when every slot is taken.
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
         .fallback(not_found)
@@ -82,12 +108,26 @@ pub(crate) fn router(gw: Arc<Gateway>) -> Router {
                         // A 5xx here is usually an upstream's; calls log their own outcome.
                         .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)),
                 )
-                .layer(PropagateRequestIdLayer::x_request_id())
-                .layer(HandleErrorLayer::new(overloaded))
-                .load_shed()
-                .concurrency_limit(limits.max_concurrency)
-                .timeout(limits.request_timeout),
+                .layer(PropagateRequestIdLayer::x_request_id()),
         )
+}
+
+/// How `limits.max_concurrency` is shared: one pool for every agent route,
+/// and a reserved tenth (at least one slot) for approvers and operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Shares {
+    agents: usize,
+    people: usize,
+}
+
+impl Shares {
+    fn of(max: usize) -> Shares {
+        let people = (max / 10).max(1);
+        Shares {
+            agents: max.saturating_sub(people).max(1),
+            people,
+        }
+    }
 }
 
 /// One span per request, carrying the request id so every line of the request can be found.
@@ -132,6 +172,39 @@ async fn method_not_allowed() -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_shares_add_up_to_the_limit_and_people_always_have_one() {
+        assert_eq!(
+            Shares::of(64),
+            Shares {
+                agents: 58,
+                people: 6
+            }
+        );
+        assert_eq!(
+            Shares::of(10),
+            Shares {
+                agents: 9,
+                people: 1
+            }
+        );
+        assert_eq!(
+            Shares::of(2),
+            Shares {
+                agents: 1,
+                people: 1
+            }
+        );
+        // The only case over the limit: one slot cannot be shared.
+        assert_eq!(
+            Shares::of(1),
+            Shares {
+                agents: 1,
+                people: 1
+            }
+        );
+    }
 
     #[test]
     fn the_layer_error_handler_tells_overload_timeout_and_internal_apart() {

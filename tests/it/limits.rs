@@ -86,6 +86,62 @@ async fn load_is_shed_beyond_max_concurrency() {
     assert_eq!(slow.await.unwrap(), 200);
 }
 
+/// `max_concurrency` is one limit for the whole gateway, not one per route,
+/// and approvers and operators keep slots of their own.
+#[tokio::test]
+async fn the_concurrency_limit_spans_routes_and_keeps_slots_for_people() {
+    let Setup {
+        gw,
+        keys,
+        secret,
+        dir,
+        up: _up,
+        ..
+    } = setup().await;
+    gw.stop().await;
+    let s = Restarted { keys, secret, dir };
+    // Four slots: three for agents, one kept for people.
+    let text = std::fs::read_to_string(s.dir.config_path())
+        .unwrap()
+        .replace("max_concurrency: 64", "max_concurrency: 4");
+    s.dir.write("toolgate.yaml", &text);
+    let env = HashMap::from([("TEST_API_KEY".to_owned(), s.secret.clone())]);
+    let gw = TestGateway::start(&s.dir.config_path(), env).await;
+    let slow: Vec<_> = (0..3)
+        .map(|_| {
+            let api = gw.api.clone();
+            let key = s.keys.agent.clone();
+            tokio::spawn(async move { api.call(&key, json!({"tool": "slow_ok"})).await.0 })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    // Another agent route: the same pool, so it is full.
+    let (st, body) = gw.get(Some(&s.keys.agent), "/v1/tools").await;
+    assert_eq!((st, code(&body)), (503, "overloaded"), "{body}");
+    let (st, body, _) = gw
+        .call(
+            &s.keys.agent,
+            json!({"tool": "echo", "arguments": {"id": "1"}}),
+        )
+        .await;
+    assert_eq!((st, code(&body)), (503, "overloaded"), "{body}");
+    // People still get in, one at a time, and health always answers.
+    let (st, body) = gw.get(Some(&s.keys.approver), "/v1/pending-actions").await;
+    assert_eq!(st, 200, "{body}");
+    let (st, body) = gw.get(Some(&s.keys.admin), "/v1/admin/dead-letters").await;
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(gw.get(None, "/healthz").await.0, 200);
+    // Readiness answers with its checks (this fixture leaves a credential
+    // unset, so it is not ready), never `overloaded`.
+    let (_, ready) = gw.get(None, "/readyz").await;
+    assert!(ready["checks"].is_object(), "{ready}");
+    for call in slow {
+        assert_eq!(call.await.unwrap(), 200);
+    }
+    let (st, _) = gw.get(Some(&s.keys.agent), "/v1/tools").await;
+    assert_eq!(st, 200, "slots come back");
+}
+
 #[tokio::test]
 async fn a_request_over_the_gateway_timeout_is_cut_off() {
     let Setup {

@@ -26,6 +26,7 @@ pub mod error;
 pub(crate) mod events;
 pub(crate) mod gateway;
 pub mod identity;
+pub(crate) mod listener;
 pub mod pipeline;
 pub mod redact;
 pub mod request;

@@ -65,18 +65,17 @@ pub async fn serve(
     let _events = AbortOnDrop(tokio::spawn(crate::events::listen(gw.clone())));
     let _fresh = AbortOnDrop(tokio::spawn(crate::events::keep_fresh(gw.clone())));
     let _checkpoints = AbortOnDrop(tokio::spawn(checkpointer(gw.clone())));
+    let limits = gw.config.limits.clone();
     let app = crate::api::router(gw);
     let (stopped_tx, stopped_rx) = tokio::sync::oneshot::channel::<()>();
-    let server =
-        axum::serve(listener, app.into_make_service()).with_graceful_shutdown(async move {
-            stop.await;
-            tracing::info!("shutting down: no new connections; draining calls in flight");
-            let _ = stopped_tx.send(());
-        });
-    let mut server = std::pin::pin!(server.into_future());
+    let server = crate::listener::run(listener, app, &limits, async move {
+        stop.await;
+        tracing::info!("shutting down: no new connections; draining calls in flight");
+        let _ = stopped_tx.send(());
+    });
     let _stop_sweeper = AbortOnDrop(sweeper);
     tokio::select! {
-        r = &mut server => r,
+        () = server => Ok(()),
         _ = async {
             let _ = stopped_rx.await;
             tokio::time::sleep(grace).await;

@@ -231,7 +231,9 @@ impl Writer {
                 seq: record.seq,
                 hash: record.hash.clone(),
             });
-            serde_json::to_writer(&mut buf, &record).unwrap_or_default();
+            // A record's fields are strings, numbers and JSON values: it
+            // always serializes.
+            serde_json::to_writer(&mut buf, &record).expect("an audit record serializes");
             buf.push(b'\n');
             jobs.push(job.reply);
         }
@@ -240,11 +242,13 @@ impl Writer {
                 self.chain = chain;
                 self.healthy.store(true, Ordering::SeqCst);
                 *self.head.lock().unwrap_or_else(|p| p.into_inner()) = self.chain.head();
-                for (reply, receipt) in jobs.into_iter().zip(receipts) {
-                    let _ = reply.send(Ok(receipt));
-                }
+                // Rotate before answering: whoever hears "durable" finds the
+                // files as they stay.
                 if let Err(e) = self.rotate_if_due() {
                     tracing::error!(error = %e, "audit rotation failed; writing on in the current file");
+                }
+                for (reply, receipt) in jobs.into_iter().zip(receipts) {
+                    let _ = reply.send(Ok(receipt));
                 }
             }
             Err(e) => {

@@ -293,6 +293,18 @@ fn limits(raw: Option<&RawLimits>) -> Limits {
                 .shutdown_grace_ms
                 .map(Duration::from_millis)
                 .unwrap_or(d.shutdown_grace),
+            header_read_timeout: l
+                .header_read_timeout_ms
+                .map(Duration::from_millis)
+                .unwrap_or(d.header_read_timeout),
+            max_header_bytes: l.max_header_bytes.unwrap_or(d.max_header_bytes),
+            max_connections: l.max_connections.unwrap_or(d.max_connections),
+            max_connections_per_client: l
+                .max_connections_per_client
+                .unwrap_or(d.max_connections_per_client),
+            max_streams_per_connection: l
+                .max_streams_per_connection
+                .unwrap_or(d.max_streams_per_connection),
         },
     }
 }

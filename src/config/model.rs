@@ -47,6 +47,16 @@ pub struct Limits {
     pub max_concurrency: usize,
     pub request_timeout: Duration,
     pub shutdown_grace: Duration,
+    /// How long a client may take to send a request's head (HTTP/1; also
+    /// how long an idle keep-alive connection is kept).
+    pub header_read_timeout: Duration,
+    /// Largest request head (HTTP/1 buffer, HTTP/2 header list).
+    pub max_header_bytes: usize,
+    /// Connections open at once, and from one client address.
+    pub max_connections: usize,
+    pub max_connections_per_client: usize,
+    /// HTTP/2 streams at once on one connection.
+    pub max_streams_per_connection: u32,
 }
 
 impl Default for Limits {
@@ -56,6 +66,11 @@ impl Default for Limits {
             max_concurrency: 1024,
             request_timeout: Duration::from_secs(60),
             shutdown_grace: Duration::from_secs(30),
+            header_read_timeout: Duration::from_secs(10),
+            max_header_bytes: 64 * 1024,
+            max_connections: 4096,
+            max_connections_per_client: 256,
+            max_streams_per_connection: 100,
         }
     }
 }

@@ -131,6 +131,11 @@ pub(crate) struct RawLimits {
     pub max_concurrency: Option<usize>,
     pub request_timeout_ms: Option<u64>,
     pub shutdown_grace_ms: Option<u64>,
+    pub header_read_timeout_ms: Option<u64>,
+    pub max_header_bytes: Option<usize>,
+    pub max_connections: Option<usize>,
+    pub max_connections_per_client: Option<usize>,
+    pub max_streams_per_connection: Option<u32>,
 }
 
 /// Where a secret lives: exactly one of `env`, `file`, `vault`, `oauth2`.

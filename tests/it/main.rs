@@ -19,6 +19,7 @@ mod egress;
 mod killswitch;
 mod layout;
 mod limits;
+mod listener;
 mod oauth2;
 mod packaging;
 mod recovery;

@@ -1,0 +1,145 @@
+//! The listener: which connections are accepted, and how long a client may
+//! take over a request's head.
+//!
+//! Every connection is served by hyper (HTTP/1.1 and HTTP/2 on one port)
+//! with a timer, so the limits below are enforced by the protocol code
+//! itself, before any byte reaches the router:
+//!
+//! - a connection beyond `limits.max_connections`, or beyond
+//!   `limits.max_connections_per_client` from one address, is closed at once;
+//! - a request head not complete within `limits.header_read_timeout_ms` —
+//!   and an HTTP/1 keep-alive connection idle that long — is closed;
+//! - a head larger than `limits.max_header_bytes` is refused;
+//! - HTTP/2: at most `limits.max_streams_per_connection` streams at once,
+//!   streams reset before they are served are bounded (rapid reset), and a
+//!   connection that stops answering pings is closed.
+//!
+//! On `stop`, the listener closes, and connections finish what they serve.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+use crate::config::Limits;
+
+/// How often an idle HTTP/2 connection is pinged, and how long an answer may take.
+const H2_PING: Duration = Duration::from_secs(20);
+/// HTTP/2 streams a client may reset before they are served, at once.
+const H2_PENDING_RESETS: usize = 20;
+
+/// Connections open per client address.
+#[derive(Debug, Default)]
+struct PerClient {
+    open: Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// One connection's place in its client's count, given back on drop.
+struct ClientSlot {
+    clients: Arc<PerClient>,
+    ip: IpAddr,
+}
+
+impl PerClient {
+    fn take(self: &Arc<Self>, ip: IpAddr, max: usize) -> Option<ClientSlot> {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let n = open.entry(ip).or_default();
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(ClientSlot {
+            clients: self.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        let mut open = self.clients.open.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = open.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.ip);
+            }
+        }
+    }
+}
+
+fn builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
+    let mut b = auto::Builder::new(TokioExecutor::new());
+    b.http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(limits.max_header_bytes.max(8192))
+        .keep_alive(true);
+    b.http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(limits.max_streams_per_connection)
+        .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
+        .max_pending_accept_reset_streams(Some(H2_PENDING_RESETS))
+        .keep_alive_interval(Some(H2_PING))
+        .keep_alive_timeout(H2_PING);
+    b
+}
+
+/// Serve `app` on `listener` until `stop` resolves; then stop accepting and
+/// return once every open connection has finished.
+pub(crate) async fn run(
+    listener: TcpListener,
+    app: Router,
+    limits: &Limits,
+    stop: impl Future<Output = ()>,
+) {
+    let builder = builder(limits);
+    let graceful = GracefulShutdown::new();
+    let open = Arc::new(Semaphore::new(limits.max_connections));
+    let per_client = Arc::new(PerClient::default());
+    let mut stop = std::pin::pin!(stop);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of descriptors, usually: wait, do not spin.
+                    tracing::warn!(error = %e, "cannot accept a connection");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut stop => break,
+        };
+        let Ok(permit) = open.clone().try_acquire_owned() else {
+            tracing::warn!("connection limit reached; a new connection was closed");
+            continue;
+        };
+        let Some(slot) = per_client.take(peer.ip(), limits.max_connections_per_client) else {
+            tracing::warn!(client = %peer.ip(), "per-client connection limit reached; a new connection was closed");
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let service = TowerToHyperService::new(app.clone());
+        let conn = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+            .into_owned();
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            // A client that breaks its connection is not an error of ours.
+            let _ = conn.await;
+            drop(slot);
+            drop(permit);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+}

@@ -6,13 +6,40 @@ use std::collections::HashMap;
 use serde_json::json;
 
 use crate::support::calls_config::{Setup, setup};
+use crate::support::upstream::Upstream;
 use crate::support::{ConfigDir, Keys, TestGateway, code};
 
-/// What a test keeps to start a second gateway on the same directory.
+/// The calls fixture served again with `limits` in place of its
+/// `max_concurrency: 64`; what a test needs of it.
 struct Restarted {
+    gw: TestGateway,
     keys: Keys,
-    secret: String,
-    dir: ConfigDir,
+    _dir: ConfigDir,
+    _up: Upstream,
+}
+
+async fn with_limits(limits: &str) -> Restarted {
+    let Setup {
+        gw,
+        keys,
+        secret,
+        dir,
+        up,
+        ..
+    } = setup().await;
+    gw.stop().await;
+    let text = std::fs::read_to_string(dir.config_path())
+        .unwrap()
+        .replace("max_concurrency: 64", limits);
+    dir.write("toolgate.yaml", &text);
+    let env = HashMap::from([("TEST_API_KEY".to_owned(), secret)]);
+    let gw = TestGateway::start(&dir.config_path(), env).await;
+    Restarted {
+        gw,
+        keys,
+        _dir: dir,
+        _up: up,
+    }
 }
 
 #[tokio::test]
@@ -53,22 +80,9 @@ async fn rate_limits_answer_429_with_retry_after() {
 
 #[tokio::test]
 async fn load_is_shed_beyond_max_concurrency() {
-    let Setup {
-        gw,
-        keys,
-        secret,
-        dir,
-        ..
-    } = setup().await;
-    gw.stop().await;
-    let s = Restarted { keys, secret, dir };
     // A gateway that serves one request at a time.
-    let text = std::fs::read_to_string(s.dir.config_path())
-        .unwrap()
-        .replace("max_concurrency: 64", "max_concurrency: 1");
-    s.dir.write("toolgate.yaml", &text);
-    let env = HashMap::from([("TEST_API_KEY".to_owned(), s.secret.clone())]);
-    let gw = TestGateway::start(&s.dir.config_path(), env).await;
+    let s = with_limits("max_concurrency: 1").await;
+    let gw = &s.gw;
     let slow = {
         let api = gw.api.clone();
         let key = s.keys.agent.clone();
@@ -90,23 +104,9 @@ async fn load_is_shed_beyond_max_concurrency() {
 /// and approvers and operators keep slots of their own.
 #[tokio::test]
 async fn the_concurrency_limit_spans_routes_and_keeps_slots_for_people() {
-    let Setup {
-        gw,
-        keys,
-        secret,
-        dir,
-        up: _up,
-        ..
-    } = setup().await;
-    gw.stop().await;
-    let s = Restarted { keys, secret, dir };
     // Four slots: three for agents, one kept for people.
-    let text = std::fs::read_to_string(s.dir.config_path())
-        .unwrap()
-        .replace("max_concurrency: 64", "max_concurrency: 4");
-    s.dir.write("toolgate.yaml", &text);
-    let env = HashMap::from([("TEST_API_KEY".to_owned(), s.secret.clone())]);
-    let gw = TestGateway::start(&s.dir.config_path(), env).await;
+    let s = with_limits("max_concurrency: 4").await;
+    let gw = &s.gw;
     let slow: Vec<_> = (0..3)
         .map(|_| {
             let api = gw.api.clone();
@@ -144,25 +144,8 @@ async fn the_concurrency_limit_spans_routes_and_keeps_slots_for_people() {
 
 #[tokio::test]
 async fn a_request_over_the_gateway_timeout_is_cut_off() {
-    let Setup {
-        gw,
-        keys,
-        secret,
-        dir,
-        up: _up,
-        ..
-    } = setup().await;
-    gw.stop().await;
-    let s = Restarted { keys, secret, dir };
-    let text = std::fs::read_to_string(s.dir.config_path())
-        .unwrap()
-        .replace(
-            "max_concurrency: 64",
-            "max_concurrency: 64, request_timeout_ms: 400",
-        );
-    s.dir.write("toolgate.yaml", &text);
-    let env = HashMap::from([("TEST_API_KEY".to_owned(), s.secret.clone())]);
-    let gw = TestGateway::start(&s.dir.config_path(), env).await;
+    let s = with_limits("max_concurrency: 64, request_timeout_ms: 400").await;
+    let gw = &s.gw;
     let started = std::time::Instant::now();
     let (st, body, _) = gw.call(&s.keys.agent, json!({"tool": "slow_ok"})).await;
     assert_eq!((st, code(&body)), (408, "request_timeout"));

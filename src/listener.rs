@@ -76,6 +76,28 @@ impl Drop for ClientSlot {
     }
 }
 
+/// Connections closed for a limit: logged at most once a second with how
+/// many, so a flood of connections cannot flood the log.
+#[derive(Debug, Default)]
+struct Refusals {
+    since_logged: u64,
+    logged_at: Option<std::time::Instant>,
+}
+
+impl Refusals {
+    fn note(&mut self, what: &'static str) {
+        self.since_logged += 1;
+        if self
+            .logged_at
+            .is_none_or(|t| t.elapsed() >= Duration::from_secs(1))
+        {
+            tracing::warn!(closed = self.since_logged, "{what}");
+            self.since_logged = 0;
+            self.logged_at = Some(std::time::Instant::now());
+        }
+    }
+}
+
 fn builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
     let mut b = auto::Builder::new(TokioExecutor::new());
     b.http1()
@@ -105,6 +127,7 @@ pub(crate) async fn run(
     let graceful = GracefulShutdown::new();
     let open = Arc::new(Semaphore::new(limits.max_connections));
     let per_client = Arc::new(PerClient::default());
+    let mut refused = Refusals::default();
     let mut stop = std::pin::pin!(stop);
     loop {
         let (stream, peer) = tokio::select! {
@@ -120,11 +143,11 @@ pub(crate) async fn run(
             () = &mut stop => break,
         };
         let Ok(permit) = open.clone().try_acquire_owned() else {
-            tracing::warn!("connection limit reached; a new connection was closed");
+            refused.note("connection limit reached; new connections are closed");
             continue;
         };
         let Some(slot) = per_client.take(peer.ip(), limits.max_connections_per_client) else {
-            tracing::warn!(client = %peer.ip(), "per-client connection limit reached; a new connection was closed");
+            refused.note("a client reached its connection limit; its new connections are closed");
             continue;
         };
         let _ = stream.set_nodelay(true);

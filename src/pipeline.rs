@@ -183,21 +183,22 @@ async fn run(
     mut request: UpstreamRequest,
 ) -> Result<Ran, Failure> {
     let gw = call.gateway;
-    // Kept, without its credential, in case the credential fails it.
-    let frozen = FrozenRequest::freeze(&request);
-    let failed = |error: ApiError, reached: Reached, frozen: &FrozenRequest| Failure {
+    // Kept, without its credential, in case the credential fails it; frozen
+    // (hashed) only if it does fail, never on the way to a success.
+    let unsent = request.clone();
+    let failed = |error: ApiError, reached: Reached| Failure {
         error,
-        frozen: Some(frozen.clone()),
+        frozen: Some(FrozenRequest::freeze(&unsent)),
         reached,
     };
     if let Err(e) = credential::attach(gw, binding, &mut request, &mut call.trail).await {
-        return Err(failed(e, Reached::Nothing, &frozen));
+        return Err(failed(e, Reached::Nothing));
     }
     if let Err(e) = call.trail.record(Event::Executing, |_| {}).await {
-        return Err(failed(e, Reached::Nothing, &frozen));
+        return Err(failed(e, Reached::Nothing));
     }
     if let Err(e) = dispatch(gw, &call.origin).await {
-        return Err(failed(e, Reached::Executing, &frozen));
+        return Err(failed(e, Reached::Executing));
     }
     let started = Instant::now();
     let sent = match forward::send(&gw.egress, &binding.tool, request).await {
@@ -223,7 +224,7 @@ async fn run(
             } else {
                 Reached::Upstream
             };
-            Err(failed(error, reached, &frozen))
+            Err(failed(error, reached))
         }
     }
 }

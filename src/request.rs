@@ -17,13 +17,28 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use url::Url;
 
-/// A request to an upstream, as built from a tool's template, without its credential.
-#[derive(Debug)]
+/// A request to an upstream, as built from a tool's template, without its
+/// credential (a clone taken before the credential is attached holds none).
+#[derive(Clone)]
 pub struct UpstreamRequest {
     pub method: Method,
     pub url: Url,
     pub headers: HeaderMap,
     pub body: Option<Bytes>,
+}
+
+impl std::fmt::Debug for UpstreamRequest {
+    /// Method, origin and path, and header names only: once attached, a
+    /// credential sits in a header or the query, and Debug must not show it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpstreamRequest")
+            .field("method", &self.method)
+            .field("origin", &self.url.origin().ascii_serialization())
+            .field("path", &self.url.path())
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("body_bytes", &self.body.as_ref().map(Bytes::len))
+            .finish()
+    }
 }
 
 /// The upstream request exactly as it will be sent, minus its credential.
@@ -120,6 +135,30 @@ impl FrozenRequest {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn debug_never_shows_a_credential_in_a_header_or_the_query() {
+        let mut headers = HeaderMap::new();
+        let mut auth = HeaderValue::from_static("Bearer in-header-credential");
+        auth.set_sensitive(true);
+        headers.insert("authorization", auth);
+        let req = UpstreamRequest {
+            method: Method::GET,
+            url: url::Url::parse("https://api.example.com/v1/x?api_key=in-query-credential")
+                .unwrap(),
+            headers,
+            body: None,
+        };
+        let text = format!("{req:?}");
+        assert!(
+            !text.contains("in-header-credential") && !text.contains("in-query-credential"),
+            "{text}"
+        );
+        assert!(
+            text.contains("api.example.com") && text.contains("authorization"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn frozen_requests_round_trip_and_detect_damage() {

@@ -70,21 +70,34 @@ async fn sweep_once(gw: &Gateway) -> Result<(), StoreError> {
     if !swept.settled.is_empty() || !swept.requeued.is_empty() {
         gw.action_events.notify_waiters();
     }
+    Ok(())
+}
+
+/// Dead letters held past their lease (minutes long): looked for every
+/// `LETTER_SWEEP_EVERY` ticks, not every second, since it reads them all.
+async fn sweep_letters(gw: &Gateway) -> Result<(), StoreError> {
     for d in dead_letter::sweep(gw.store.as_ref(), false).await? {
         dead_letter::settled(gw, &d).await;
     }
     Ok(())
 }
 
+const LETTER_SWEEP_EVERY: u64 = 30;
+
 /// Runs for the life of the server, each second. (Kill switches are
 /// refreshed by [`crate::events::keep_fresh`], apart, so a slow sweep never
 /// delays them.)
 pub(crate) async fn sweeper(gw: Arc<Gateway>) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
-    loop {
+    for n in 0u64.. {
         tick.tick().await;
         if let Err(e) = sweep_once(&gw).await {
             tracing::warn!(error = %e, "cannot sweep actions");
+        }
+        if n % LETTER_SWEEP_EVERY == 0
+            && let Err(e) = sweep_letters(&gw).await
+        {
+            tracing::warn!(error = %e, "cannot sweep dead letters");
         }
     }
 }

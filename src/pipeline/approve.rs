@@ -70,7 +70,6 @@ pub(crate) async fn hold(
     };
     call.trail.action(&id);
     let mut a = action(id, agent, binding, &call.request, &upstream_req);
-    a.approvals_required = binding.approval.approvals_required;
     a.expires_at_ms = a.created_at_ms
         + u64::try_from(binding.approval.expires_in.as_millis()).unwrap_or(u64::MAX);
     call.trail.request(&a.request.sha256);

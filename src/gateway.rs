@@ -60,6 +60,10 @@ pub struct Gateway {
     pub audit_signer: Option<ed25519_dalek::SigningKey>,
     /// Woken whenever an action changes, for long-polls in this process.
     pub action_events: tokio::sync::Notify,
+    /// Requests refused before they authenticated, counted until written.
+    pub(crate) refusals: audit::refusals::Refusals,
+    /// The slots of `limits.max_concurrency`, and what was shed.
+    pub(crate) load: crate::load::Load,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -113,6 +117,14 @@ impl Gateway {
     }
 
     /// The tool `tool` as workflow `workflow` offers it.
+    /// Whether the trail's storage has less free space than
+    /// `audit.min_free_bytes`: then refusals of unauthenticated requests are
+    /// only counted, so what is left goes to authenticated calls.
+    pub(crate) fn audit_space_low(&self) -> bool {
+        let min = self.config.audit.min_free_bytes;
+        min > 0 && self.audit.free_bytes().is_some_and(|free| free < min)
+    }
+
     pub(crate) fn binding(&self, workflow: &str, tool: &str) -> Option<&Arc<ToolBinding>> {
         self.catalog.binding(workflow, tool)
     }
@@ -216,6 +228,7 @@ impl Gateway {
                 })?,
             ),
         };
+        let load = crate::load::Load::new(config.limits.max_concurrency);
         Ok(Arc::new(Gateway {
             identities: Identities::new(&config),
             config: Arc::new(config),
@@ -231,6 +244,8 @@ impl Gateway {
             audit_key,
             audit_signer,
             action_events: tokio::sync::Notify::new(),
+            refusals: audit::refusals::Refusals::default(),
+            load,
         }))
     }
 

@@ -102,11 +102,6 @@ impl Identities {
         }
         found.map(|c| (c, presented))
     }
-
-    /// The caller named by an `Authorization: Bearer <key>` header.
-    pub(crate) fn caller_of(&self, headers: &HeaderMap) -> Option<Arc<Caller>> {
-        self.authenticate(bearer(headers)?).map(|(c, _)| c)
-    }
 }
 
 /// The token of an `Authorization: Bearer <token>` header.
@@ -123,10 +118,15 @@ pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
 impl Identities {
     /// The configured key hash of an agent.
     pub(crate) fn agent_key(&self, name: &str) -> Option<[u8; 32]> {
+        self.agent(name).map(|(_, h)| h)
+    }
+
+    /// An agent by name, with its configured key hash.
+    pub(crate) fn agent(&self, name: &str) -> Option<(Arc<Caller>, [u8; 32])> {
         self.entries
             .iter()
             .find(|(_, c)| matches!(c.as_ref(), Caller::Agent { name: n, .. } if n == name))
-            .map(|(h, _)| *h)
+            .map(|(h, c)| (c.clone(), *h))
     }
 }
 

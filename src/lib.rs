@@ -27,6 +27,7 @@ pub(crate) mod events;
 pub(crate) mod gateway;
 pub mod identity;
 pub(crate) mod listener;
+pub(crate) mod load;
 pub mod pipeline;
 pub mod redact;
 pub mod request;

@@ -46,8 +46,6 @@ pub(crate) mod validate;
 
 use std::time::Instant;
 
-use http::HeaderMap;
-
 use crate::actions::{self, Action, Outcome, State};
 use crate::audit::Event;
 use crate::catalog::ToolBinding;
@@ -56,17 +54,18 @@ use crate::error::{ApiError, Code};
 use crate::gateway::Gateway;
 use crate::request::{FrozenRequest, UpstreamRequest};
 use audit::Trail;
+use authenticate::Presented;
 pub(crate) use call::Kept;
 use call::{Call, CallOutcome, CallReply, CallRequest, Failure, Origin, Reached, Timing};
 
 /// A direct tool call, `POST /v1/calls`: every stage, then [`finish`].
 pub(crate) async fn call(
     gw: &Gateway,
-    headers: &HeaderMap,
+    presented: &Presented,
     request: CallRequest,
 ) -> (Result<CallReply, ApiError>, Timing) {
     let mut call = Call::new(gw, request, Origin::Direct);
-    let ended = stages(&mut call, headers).await;
+    let ended = stages(&mut call, presented).await;
     let reply = match ended {
         Ok(Stop::Answered(reply)) => Ok(reply),
         Ok(Stop::Ran(ran)) => finish(&mut call, Ok(ran)).await.map(CallReply::Done),
@@ -90,10 +89,10 @@ enum Stop {
     Ran(Ran),
 }
 
-async fn stages(call: &mut Call<'_>, headers: &HeaderMap) -> Result<Stop, Failure> {
+async fn stages(call: &mut Call<'_>, presented: &Presented) -> Result<Stop, Failure> {
     let gw = call.gateway;
     // 1. Who is asking, before anything else is looked at.
-    let agent = authenticate::agent(gw, headers).await?;
+    let agent = authenticate::agent(gw, presented)?;
     call.trail.agent(&agent.name, &agent.workflow.name);
     call.trail.subject = agent.subject.clone();
     call.trail.tool(&call.request.tool);

@@ -65,8 +65,9 @@ pub async fn serve(
     let _events = AbortOnDrop(tokio::spawn(crate::events::listen(gw.clone())));
     let _fresh = AbortOnDrop(tokio::spawn(crate::events::keep_fresh(gw.clone())));
     let _checkpoints = AbortOnDrop(tokio::spawn(checkpointer(gw.clone())));
+    let _refusals = AbortOnDrop(tokio::spawn(refusals_writer(gw.clone())));
     let limits = gw.config.limits.clone();
-    let app = crate::api::router(gw);
+    let app = crate::api::router(gw.clone());
     let (stopped_tx, stopped_rx) = tokio::sync::oneshot::channel::<()>();
     let server = crate::listener::run(listener, app, &limits, async move {
         stop.await;
@@ -75,14 +76,54 @@ pub async fn serve(
     });
     let _stop_sweeper = AbortOnDrop(sweeper);
     tokio::select! {
-        () = server => Ok(()),
+        () = server => {}
         _ = async {
             let _ = stopped_rx.await;
             tokio::time::sleep(grace).await;
         } => {
             tracing::warn!("shutdown grace period over; abandoning remaining calls");
-            Ok(())
         }
+    }
+    // What was counted since the last interval.
+    write_refusals(&gw).await;
+    Ok(())
+}
+
+/// Write the counts of unauthenticated refusals every `refusals_interval`.
+async fn refusals_writer(gw: Arc<Gateway>) {
+    let mut tick = tokio::time::interval(gw.config.audit.refusals_interval);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        write_refusals(&gw).await;
+    }
+}
+
+/// Write the window's counts to the trail — unless its storage is short of
+/// space, which is kept for authenticated calls: then they are only logged.
+async fn write_refusals(gw: &Gateway) {
+    let entries = gw.refusals.take();
+    let total: u64 = entries.iter().filter_map(|e| e.count).sum();
+    if total == 0 {
+        return;
+    }
+    if gw.audit_space_low() {
+        gw.refusals.unrecorded(total);
+        tracing::warn!(
+            refused = total,
+            "the audit trail is short of space: unauthenticated refusals are counted, not recorded"
+        );
+        return;
+    }
+    let mut written = 0;
+    for entry in entries {
+        let n = entry.count.unwrap_or(0);
+        if let Err(e) = gw.audit.append(entry).await {
+            gw.refusals.unrecorded(total - written);
+            tracing::error!(error = %e, "cannot record unauthenticated refusals");
+            return;
+        }
+        written += n;
     }
 }
 

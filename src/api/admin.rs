@@ -2,30 +2,27 @@
 
 use std::sync::Arc;
 
-use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
+use axum::{Extension, Json};
 use serde_json::{Value, json};
 
+use super::gate::WholeBody;
 use crate::audit::{Entry, Event};
 use crate::error::{ApiError, Code};
 use crate::gateway::Gateway;
 use crate::identity::Caller;
-use crate::pipeline::authenticate;
+use crate::pipeline::authenticate::Presented;
 use crate::revocations::{self, switch};
 
-fn admin(gw: &Gateway, headers: &HeaderMap) -> Result<String, ApiError> {
-    match authenticate::caller(gw, headers)?.as_ref() {
+fn admin(who: &Presented) -> Result<String, ApiError> {
+    match who.caller() {
         Caller::Admin { name } => Ok(name.clone()),
         _ => Err(ApiError::forbidden("only admin keys may use /v1/admin")),
     }
 }
 
 /// An optional `{reason}` body.
-fn reason(body: Result<Bytes, BytesRejection>) -> Result<String, ApiError> {
-    let body = body.map_err(|_| ApiError::bad_request("the request body could not be read"))?;
+fn reason(WholeBody(body): WholeBody) -> Result<String, ApiError> {
     if body.is_empty() {
         return Ok(String::new());
     }
@@ -68,31 +65,31 @@ fn unknown_credential() -> ApiError {
 
 pub(super) async fn disable_credential(
     State(gw): State<Arc<Gateway>>,
-    headers: HeaderMap,
+    Extension(who): Extension<Presented>,
     Path(name): Path<String>,
-    body: Result<Bytes, BytesRejection>,
+    body: WholeBody,
 ) -> Result<Json<Value>, ApiError> {
-    switch_credential(&gw, &headers, name, body, true).await
+    switch_credential(&gw, &who, name, body, true).await
 }
 
 pub(super) async fn enable_credential(
     State(gw): State<Arc<Gateway>>,
-    headers: HeaderMap,
+    Extension(who): Extension<Presented>,
     Path(name): Path<String>,
-    body: Result<Bytes, BytesRejection>,
+    body: WholeBody,
 ) -> Result<Json<Value>, ApiError> {
-    switch_credential(&gw, &headers, name, body, false).await
+    switch_credential(&gw, &who, name, body, false).await
 }
 
 /// The credential kill switch: on (disabled) or off, here, in the store, in the trail.
 async fn switch_credential(
     gw: &Gateway,
-    headers: &HeaderMap,
+    who: &Presented,
     name: String,
-    body: Result<Bytes, BytesRejection>,
+    body: WholeBody,
     disable: bool,
 ) -> Result<Json<Value>, ApiError> {
-    let who = admin(gw, headers)?;
+    let who = admin(who)?;
     let why = reason(body)?;
     if !gw.credentials.exists(&name) {
         return Err(unknown_credential());
@@ -119,10 +116,10 @@ async fn switch_credential(
 
 pub(super) async fn reload_credential(
     State(gw): State<Arc<Gateway>>,
-    headers: HeaderMap,
+    Extension(who): Extension<Presented>,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let who = admin(&gw, &headers)?;
+    let who = admin(&who)?;
     if !gw.credentials.exists(&name) {
         return Err(unknown_credential());
     }
@@ -157,11 +154,11 @@ pub(super) async fn reload_credential(
 
 pub(super) async fn revoke_agent(
     State(gw): State<Arc<Gateway>>,
-    headers: HeaderMap,
+    Extension(who): Extension<Presented>,
     Path(name): Path<String>,
-    body: Result<Bytes, BytesRejection>,
+    body: WholeBody,
 ) -> Result<Json<Value>, ApiError> {
-    let who = admin(&gw, &headers)?;
+    let who = admin(&who)?;
     let why = reason(body)?;
     let key = gw
         .identities
@@ -191,9 +188,9 @@ pub(super) async fn revoke_agent(
 /// `GET /v1/admin/audit/head`: the trail's head, signed when a signing key is configured.
 pub(super) async fn audit_head(
     State(gw): State<Arc<Gateway>>,
-    headers: HeaderMap,
+    Extension(who): Extension<Presented>,
 ) -> Result<Json<Value>, ApiError> {
-    admin(&gw, &headers)?;
+    admin(&who)?;
     let head = gw.audit.head().await.map_err(ApiError::from)?;
     Ok(Json(match &gw.audit_signer {
         Some(key) => {
@@ -211,10 +208,10 @@ pub(super) struct ReviewQuery {
 /// `GET /v1/admin/access-review?since=90d`: what `toolgate access-review --json` prints.
 pub(super) async fn access_review(
     State(gw): State<Arc<Gateway>>,
-    headers: HeaderMap,
+    Extension(who): Extension<Presented>,
     query: Result<axum::extract::Query<ReviewQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    admin(&gw, &headers)?;
+    admin(&who)?;
     let Ok(axum::extract::Query(q)) = query else {
         return Err(ApiError::bad_request("invalid query string"));
     };
@@ -240,9 +237,9 @@ pub(super) async fn access_review(
 /// `GET /v1/admin/dead-letters`: calls kept after failing on their credential (redacted).
 pub(super) async fn dead_letters(
     State(gw): State<Arc<Gateway>>,
-    headers: HeaderMap,
+    Extension(who): Extension<Presented>,
 ) -> Result<Json<Value>, ApiError> {
-    admin(&gw, &headers)?;
+    admin(&who)?;
     Ok(Json(
         json!({ "dead_letters": crate::dead_letters::record::list(&gw).await? }),
     ))
@@ -251,10 +248,10 @@ pub(super) async fn dead_letters(
 /// `POST /v1/admin/dead-letters/{id}/retry`: send it again, once, with the credential current now.
 pub(super) async fn retry_dead_letter(
     State(gw): State<Arc<Gateway>>,
-    headers: HeaderMap,
+    Extension(who): Extension<Presented>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let who = admin(&gw, &headers)?;
+    let who = admin(&who)?;
     Ok(Json(
         crate::dead_letters::retry::retry(&gw, &who, &id).await?,
     ))
@@ -263,10 +260,10 @@ pub(super) async fn retry_dead_letter(
 /// `DELETE /v1/admin/dead-letters/{id}`.
 pub(super) async fn discard_dead_letter(
     State(gw): State<Arc<Gateway>>,
-    headers: HeaderMap,
+    Extension(who): Extension<Presented>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let who = admin(&gw, &headers)?;
+    let who = admin(&who)?;
     Ok(Json(
         crate::dead_letters::retry::discard(&gw, &who, &id).await?,
     ))

@@ -3,25 +3,20 @@
 
 use std::sync::Arc;
 
-use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
+use axum::{Extension, Json};
 use serde_json::{Value, json};
 
+use super::gate::WholeBody;
 use crate::approvals::decide;
 use crate::approvals::views::{self, Approver};
 use crate::error::ApiError;
 use crate::gateway::Gateway;
 use crate::identity::Caller;
+use crate::pipeline::authenticate::Presented;
 
-fn approver(gw: &Gateway, headers: &HeaderMap) -> Result<(String, Vec<String>), ApiError> {
-    let caller = gw
-        .identities
-        .caller_of(headers)
-        .ok_or_else(ApiError::unauthenticated)?;
-    match caller.as_ref() {
+fn approver(who: &Presented) -> Result<(String, Vec<String>), ApiError> {
+    match who.caller() {
         Caller::Approver { name, workflows } => Ok((name.clone(), workflows.clone())),
         _ => Err(ApiError::forbidden(
             "only approver keys may see or decide pending actions",
@@ -31,9 +26,9 @@ fn approver(gw: &Gateway, headers: &HeaderMap) -> Result<(String, Vec<String>), 
 
 pub(super) async fn list(
     State(gw): State<Arc<Gateway>>,
-    headers: HeaderMap,
+    Extension(who): Extension<Presented>,
 ) -> Result<Json<Value>, ApiError> {
-    let (name, workflows) = approver(&gw, &headers)?;
+    let (name, workflows) = approver(&who)?;
     let who = Approver {
         name: &name,
         workflows: &workflows,
@@ -45,10 +40,10 @@ pub(super) async fn list(
 
 pub(super) async fn show(
     State(gw): State<Arc<Gateway>>,
-    headers: HeaderMap,
+    Extension(who): Extension<Presented>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let (name, workflows) = approver(&gw, &headers)?;
+    let (name, workflows) = approver(&who)?;
     let who = Approver {
         name: &name,
         workflows: &workflows,
@@ -57,11 +52,8 @@ pub(super) async fn show(
 }
 
 /// `{reason, arguments?}`: a reason is required; `arguments` replaces the call's.
-fn decision(
-    body: Result<Bytes, BytesRejection>,
-    allow_edit: bool,
-) -> Result<(String, Option<Value>), ApiError> {
-    let body = body.map_err(|_| ApiError::bad_request("the request body could not be read"))?;
+fn decision(body: WholeBody, allow_edit: bool) -> Result<(String, Option<Value>), ApiError> {
+    let WholeBody(body) = body;
     let v: Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("the body is not valid JSON ({e})")))?;
     let Value::Object(mut obj) = v else {
@@ -93,11 +85,11 @@ fn decision(
 
 pub(super) async fn approve(
     State(gw): State<Arc<Gateway>>,
-    headers: HeaderMap,
+    Extension(who): Extension<Presented>,
     Path(id): Path<String>,
-    body: Result<Bytes, BytesRejection>,
+    body: WholeBody,
 ) -> Result<Json<Value>, ApiError> {
-    let (name, workflows) = approver(&gw, &headers)?;
+    let (name, workflows) = approver(&who)?;
     let (reason, arguments) = decision(body, true)?;
     let who = Approver {
         name: &name,
@@ -110,11 +102,11 @@ pub(super) async fn approve(
 
 pub(super) async fn deny(
     State(gw): State<Arc<Gateway>>,
-    headers: HeaderMap,
+    Extension(who): Extension<Presented>,
     Path(id): Path<String>,
-    body: Result<Bytes, BytesRejection>,
+    body: WholeBody,
 ) -> Result<Json<Value>, ApiError> {
-    let (name, workflows) = approver(&gw, &headers)?;
+    let (name, workflows) = approver(&who)?;
     let (reason, _) = decision(body, false)?;
     let who = Approver {
         name: &name,

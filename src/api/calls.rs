@@ -9,27 +9,31 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use serde_json::{Map, Value};
 
+use super::gate::WholeBody;
 use crate::error::{ApiError, Code};
 use crate::gateway::Gateway;
 use crate::pipeline;
-use crate::pipeline::call::{CallReply, CallRequest, Timing};
+use crate::pipeline::authenticate::{self, Presented};
+use crate::pipeline::call::{
+    CallReply, CallRequest, MAX_CALL_ID, MAX_IDEMPOTENCY_KEY, MAX_MODEL, MAX_REASON, MAX_TOOL_NAME,
+    Timing,
+};
 
 pub(super) async fn create(
     State(gw): State<Arc<Gateway>>,
+    Extension(who): Extension<Presented>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    WholeBody(body): WholeBody,
 ) -> Response {
     let started = Instant::now();
-    let (outcome, timing) = match parse(&headers, body) {
-        Ok(req) => pipeline::call(&gw, &headers, req).await,
+    let (outcome, timing) = match parse(&headers, &body) {
+        Ok(req) => pipeline::call(&gw, &who, req).await,
         Err(e) => (Err(e), Timing::default()),
     };
     let outcome = match outcome {
@@ -74,20 +78,7 @@ pub(super) async fn create(
     response
 }
 
-fn parse(
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<CallRequest, ApiError> {
-    let body = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                Code::PayloadTooLarge,
-                "the request body is larger than this gateway accepts",
-            )
-        } else {
-            ApiError::bad_request("the request body could not be read")
-        }
-    })?;
+fn parse(headers: &HeaderMap, body: &[u8]) -> Result<CallRequest, ApiError> {
     let is_json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -102,7 +93,7 @@ fn parse(
             "send the call as JSON with Content-Type: application/json",
         ));
     }
-    let value: Value = serde_json::from_slice(&body)
+    let value: Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("the body is not valid JSON ({e})")))?;
     let Value::Object(obj) = value else {
         return Err(ApiError::bad_request("the body must be a JSON object"));
@@ -122,6 +113,26 @@ fn string_field(obj: &Map<String, Value>, key: &str) -> Result<Option<String>, A
         Some(Value::String(s)) => Ok(Some(s.clone())),
         Some(_) => Err(ApiError::bad_request(format!("{key} must be a string"))),
     }
+}
+
+/// A string field of at most `max` bytes.
+fn bounded_field(
+    obj: &Map<String, Value>,
+    key: &str,
+    max: usize,
+) -> Result<Option<String>, ApiError> {
+    match string_field(obj, key)? {
+        Some(s) if s.len() > max => Err(ApiError::bad_request(format!(
+            "{key} must be at most {max} bytes"
+        ))),
+        other => Ok(other),
+    }
+}
+
+/// The tool's name, required.
+fn tool_name(obj: &Map<String, Value>, key: &str, shown: &str) -> Result<String, ApiError> {
+    bounded_field(obj, key, MAX_TOOL_NAME)?
+        .ok_or_else(|| ApiError::bad_request(format!("{shown} is required")))
 }
 
 fn reject_unknown(obj: &Map<String, Value>, known: &[&str]) -> Result<(), ApiError> {
@@ -145,7 +156,9 @@ fn call_id(given: Option<String>) -> Result<String, ApiError> {
     match given {
         None => Ok(format!("call_{}", uuid::Uuid::new_v4().simple())),
         Some(id)
-            if !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic()) =>
+            if !id.is_empty()
+                && id.len() <= MAX_CALL_ID
+                && id.bytes().all(|b| b.is_ascii_graphic()) =>
         {
             Ok(id)
         }
@@ -157,7 +170,11 @@ fn call_id(given: Option<String>) -> Result<String, ApiError> {
 
 fn idempotency_key(given: Option<String>) -> Result<Option<String>, ApiError> {
     match given {
-        Some(k) if k.is_empty() || k.len() > 200 || !k.bytes().all(|b| b.is_ascii_graphic()) => {
+        Some(k)
+            if k.is_empty()
+                || k.len() > MAX_IDEMPOTENCY_KEY
+                || !k.bytes().all(|b| b.is_ascii_graphic()) =>
+        {
             Err(ApiError::bad_request(
                 "idempotency_key must be 1 to 200 printable ASCII characters without spaces",
             ))
@@ -188,15 +205,14 @@ fn parse_native(obj: &Map<String, Value>) -> Result<CallRequest, ApiError> {
             "reason",
         ],
     )?;
-    let tool =
-        string_field(obj, "tool")?.ok_or_else(|| ApiError::bad_request("tool is required"))?;
+    let tool = tool_name(obj, "tool", "tool")?;
     Ok(CallRequest {
         tool,
         arguments: arguments(obj.get("arguments"), "arguments")?,
         call_id: call_id(string_field(obj, "call_id")?)?,
         idempotency_key: idempotency_key(string_field(obj, "idempotency_key")?)?,
-        model: string_field(obj, "model")?,
-        reason: string_field(obj, "reason")?,
+        model: bounded_field(obj, "model", MAX_MODEL)?,
+        reason: bounded_field(obj, "reason", MAX_REASON)?,
     })
 }
 
@@ -214,8 +230,7 @@ fn parse_openai(obj: &Map<String, Value>) -> Result<CallRequest, ApiError> {
             "function must be an object with name and arguments",
         ));
     };
-    let tool = string_field(function, "name")?
-        .ok_or_else(|| ApiError::bad_request("function.name is required"))?;
+    let tool = tool_name(function, "name", "function.name")?;
     let arguments = match function.get("arguments") {
         None | Some(Value::Null) => Value::Object(Map::new()),
         Some(Value::String(s)) if s.trim().is_empty() => Value::Object(Map::new()),
@@ -248,8 +263,7 @@ fn parse_openai(obj: &Map<String, Value>) -> Result<CallRequest, ApiError> {
 
 fn parse_anthropic(obj: &Map<String, Value>) -> Result<CallRequest, ApiError> {
     reject_unknown(obj, &["id", "type", "name", "input"])?;
-    let tool =
-        string_field(obj, "name")?.ok_or_else(|| ApiError::bad_request("name is required"))?;
+    let tool = tool_name(obj, "name", "name")?;
     Ok(CallRequest {
         tool,
         arguments: arguments(obj.get("input"), "input")?,
@@ -269,11 +283,11 @@ pub(super) struct WaitQuery {
 /// up to N seconds (at most 60) for a final state. Only the agent that made the call sees it.
 pub(super) async fn status(
     State(gw): State<Arc<Gateway>>,
-    headers: HeaderMap,
+    Extension(who): Extension<Presented>,
     axum::extract::Path(id): axum::extract::Path<String>,
     query: Result<axum::extract::Query<WaitQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let agent = crate::pipeline::authenticate::agent(&gw, &headers).await?;
+    let agent = authenticate::agent(&gw, &who)?;
     let Ok(axum::extract::Query(q)) = query else {
         return Err(ApiError::bad_request(
             "wait must be a whole number of seconds",

@@ -1,4 +1,11 @@
 //! Liveness and readiness. Readiness reports counts, never credential names.
+//!
+//! Two details do not make the gateway unready, because it still serves:
+//! `audit.low_space` (the trail's storage is below `audit.min_free_bytes`;
+//! unauthenticated refusals are counted, not recorded, and
+//! `unrecorded_refusals` says how many) and `load.shedding` (a request was
+//! refused for want of a slot in the last ten seconds). A balancer that
+//! took a shedding replica out would only move its load onto the others.
 
 use std::sync::Arc;
 
@@ -27,12 +34,18 @@ pub(super) async fn ready(State(gw): State<Arc<Gateway>>) -> (StatusCode, Json<V
     };
     let audit_ok = gw.audit.is_healthy();
     let ok = unavailable.is_empty() && store_ok && audit_ok;
+    let load = gw.load.report();
     let body = json!({
         "status": if ok { "ready" } else { "not_ready" },
         "checks": {
             "credentials": { "unavailable": unavailable.len() },
             "store": { "ok": store_ok },
-            "audit": { "ok": audit_ok },
+            "audit": {
+                "ok": audit_ok,
+                "low_space": gw.audit_space_low(),
+                "unrecorded_refusals": gw.refusals.unrecorded_total(),
+            },
+            "load": { "shedding": load.shedding, "shed_total": load.shed_total },
         },
     });
     let status = if ok {

@@ -3,21 +3,26 @@
 //! Layers, outermost first, and why:
 //! 1. request id — set (or kept) first so every log line and answer carries it;
 //! 2. trace — one span per request, inside the id;
-//! 3. overload handling — turns a shed request into SPEC's error shape;
-//! 4. load shed + concurrency limit — `max_concurrency` is one limit for the
+//! 3. the gate (agent, approver and admin routes) — the credential is
+//!    checked from the headers, before the body is read or a slot taken, and
+//!    the body is paced ([`gate`]);
+//! 4. overload handling — turns a shed request into SPEC's error shape, and
+//!    counts it for `/readyz`;
+//! 5. load shed + concurrency limit — `max_concurrency` is one limit for the
 //!    whole gateway: one pool of slots shared by every agent route, and a
 //!    reserved tenth (at least one) shared by the approver and operator
 //!    routes, so people can act during an overload; beyond them requests are
 //!    refused at once (503 `overloaded`) rather than queued without bound.
 //!    `/healthz` and `/readyz` take no slot;
-//! 5. timeout — `request_timeout_ms` bounds a request inside its slot, so a
+//! 6. timeout — `request_timeout_ms` bounds a request inside its slot, so a
 //!    client sending its body slowly cannot hold a slot for ever (408);
-//! 6. body limit — on the routes, so a too-large body is refused (413)
+//! 7. body limit — on the routes, so a too-large body is refused (413)
 //!    before it is buffered.
 
 mod admin;
 mod approvals;
 mod calls;
+mod gate;
 mod health;
 mod sessions;
 mod tools;
@@ -27,7 +32,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::DefaultBodyLimit;
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use tokio::sync::Semaphore;
 use tower::ServiceBuilder;
@@ -40,23 +45,27 @@ use crate::gateway::Gateway;
 
 pub(crate) fn router(gw: Arc<Gateway>) -> Router {
     let limits = gw.config.limits.clone();
-    let share = Shares::of(limits.max_concurrency);
-    let slots = |permits: usize| {
-        let permits = Arc::new(Semaphore::new(permits));
+    let slots = |permits: &Arc<Semaphore>| {
         let timeout = limits.request_timeout;
+        let gw = gw.clone();
         ServiceBuilder::new()
-            .layer(HandleErrorLayer::new(overloaded))
+            .layer(HandleErrorLayer::new(move |err: tower::BoxError| {
+                let gw = gw.clone();
+                async move { refused_in_front(&gw, err.as_ref()).into_response() }
+            }))
             .load_shed()
-            .layer(GlobalConcurrencyLimitLayer::with_semaphore(permits))
+            .layer(GlobalConcurrencyLimitLayer::with_semaphore(permits.clone()))
             .timeout(timeout)
     };
+    let gate = || axum::middleware::from_fn_with_state(gw.clone(), gate::gate);
     // Agents: tool calls and what goes with them.
     let agents = Router::new()
         .route("/v1/tools", get(tools::list))
         .route("/v1/calls", post(calls::create))
         .route("/v1/calls/{action_id}", get(calls::status))
         .route("/v1/sessions", post(sessions::mint))
-        .layer(slots(share.agents));
+        .layer(slots(&gw.load.agents))
+        .layer(gate());
     // People: approvers and operators keep slots of their own, so they can
     // act while agents overload the gateway.
     let people = Router::new()
@@ -88,7 +97,8 @@ pub(crate) fn router(gw: Arc<Gateway>) -> Router {
         .route("/v1/pending-actions/{id}", get(approvals::show))
         .route("/v1/pending-actions/{id}/approve", post(approvals::approve))
         .route("/v1/pending-actions/{id}/deny", post(approvals::deny))
-        .layer(slots(share.people));
+        .layer(slots(&gw.load.people))
+        .layer(gate());
     Router::new()
         .merge(agents)
         .merge(people)
@@ -112,24 +122,6 @@ pub(crate) fn router(gw: Arc<Gateway>) -> Router {
         )
 }
 
-/// How `limits.max_concurrency` is shared: one pool for every agent route,
-/// and a reserved tenth (at least one slot) for approvers and operators.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Shares {
-    agents: usize,
-    people: usize,
-}
-
-impl Shares {
-    fn of(max: usize) -> Shares {
-        let people = (max / 10).max(1);
-        Shares {
-            agents: max.saturating_sub(people).max(1),
-            people,
-        }
-    }
-}
-
 /// One span per request, carrying the request id so every line of the request can be found.
 /// The path is logged, never the query string or headers.
 fn request_span(req: &axum::http::Request<axum::body::Body>) -> tracing::Span {
@@ -141,10 +133,18 @@ fn request_span(req: &axum::http::Request<axum::body::Body>) -> tracing::Span {
     tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
 }
 
-/// What the layers in front of the routes can fail with: shed for load,
-/// out of time, or — anything else — a real internal error, logged.
-async fn overloaded(err: tower::BoxError) -> Response {
-    layer_error(err.as_ref()).into_response()
+/// What the layers in front of the routes can fail with: shed for load
+/// (counted, for `/readyz`), out of time, or — anything else — a real
+/// internal error, logged.
+fn refused_in_front(
+    gw: &Gateway,
+    err: &(dyn std::error::Error + Send + Sync + 'static),
+) -> ApiError {
+    let e = layer_error(err);
+    if e.code == Code::Overloaded {
+        gw.load.shed_one();
+    }
+    e
 }
 
 fn layer_error(err: &(dyn std::error::Error + Send + Sync + 'static)) -> ApiError {
@@ -172,39 +172,6 @@ async fn method_not_allowed() -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_shares_add_up_to_the_limit_and_people_always_have_one() {
-        assert_eq!(
-            Shares::of(64),
-            Shares {
-                agents: 58,
-                people: 6
-            }
-        );
-        assert_eq!(
-            Shares::of(10),
-            Shares {
-                agents: 9,
-                people: 1
-            }
-        );
-        assert_eq!(
-            Shares::of(2),
-            Shares {
-                agents: 1,
-                people: 1
-            }
-        );
-        // The only case over the limit: one slot cannot be shared.
-        assert_eq!(
-            Shares::of(1),
-            Shares {
-                agents: 1,
-                people: 1
-            }
-        );
-    }
 
     #[test]
     fn the_layer_error_handler_tells_overload_timeout_and_internal_apart() {

@@ -4,18 +4,17 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
+use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::gate::WholeBody;
 use crate::approvals::views::rfc3339;
 use crate::error::ApiError;
 use crate::gateway::Gateway;
-use crate::pipeline::authenticate;
+use crate::pipeline::authenticate::{self, Presented};
 use crate::sessions::{self, Session, valid_label};
 use crate::store::now_ms;
 
@@ -30,16 +29,15 @@ struct MintRequest {
 
 pub(super) async fn mint(
     State(gw): State<Arc<Gateway>>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    Extension(who): Extension<Presented>,
+    WholeBody(body): WholeBody,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let agent = authenticate::agent(&gw, &headers).await?;
+    let agent = authenticate::agent(&gw, &who)?;
     if agent.via_session {
         return Err(ApiError::forbidden(
             "a session token cannot mint sessions; use the agent's key",
         ));
     }
-    let body = body.map_err(|_| ApiError::bad_request("the request body could not be read"))?;
     let req: MintRequest = serde_json::from_slice(&body).map_err(|e| {
         ApiError::bad_request(format!(
             "expected {{ttl_seconds, scopes?, subject?, run_id?}} ({e})"

@@ -2,16 +2,15 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::{Query, State};
-use axum::http::HeaderMap;
+use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::catalog::{self, Format};
 use crate::error::ApiError;
 use crate::gateway::Gateway;
-use crate::pipeline::authenticate;
+use crate::pipeline::authenticate::{self, Presented};
 
 #[derive(Deserialize)]
 pub(super) struct ListQuery {
@@ -20,10 +19,10 @@ pub(super) struct ListQuery {
 
 pub(super) async fn list(
     State(gw): State<Arc<Gateway>>,
-    headers: HeaderMap,
+    Extension(who): Extension<Presented>,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let agent = authenticate::agent(&gw, &headers).await?;
+    let agent = authenticate::agent(&gw, &who)?;
     let Ok(Query(query)) = query else {
         return Err(ApiError::bad_request("invalid query string"));
     };

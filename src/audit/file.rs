@@ -47,6 +47,8 @@ pub struct FileSink {
     head: Arc<Mutex<Receipt>>,
     /// `<path>.checkpoints`; one writer at a time.
     checkpoints: Arc<tokio::sync::Mutex<PathBuf>>,
+    /// The trail's directory, whose file system's free space is watched.
+    dir: PathBuf,
 }
 
 fn err(e: impl std::fmt::Display) -> AuditError {
@@ -136,9 +138,13 @@ impl FileSink {
         key: Option<Arc<[u8]>>,
         max_file_bytes: Option<u64>,
     ) -> Result<FileSink, AuditError> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(err)?;
-        }
+        let dir = match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            Some(dir) => {
+                std::fs::create_dir_all(dir).map_err(err)?;
+                dir.to_path_buf()
+            }
+            None => PathBuf::from("."),
+        };
         let mut chain = Chain::new(key);
         let last = match recover_tail(path)? {
             Some(r) => Some(r),
@@ -172,6 +178,7 @@ impl FileSink {
             healthy,
             head,
             checkpoints: Arc::new(tokio::sync::Mutex::new(checkpoint::file_for(path))),
+            dir,
         })
     }
 }
@@ -355,6 +362,11 @@ impl AuditSink for FileSink {
 
     fn is_healthy(&self) -> bool {
         self.healthy.load(Ordering::SeqCst)
+    }
+
+    fn free_bytes(&self) -> Option<u64> {
+        let s = rustix::fs::statvfs(&self.dir).ok()?;
+        Some(s.f_bavail.saturating_mul(s.f_frsize))
     }
 }
 

@@ -26,6 +26,7 @@ mod file;
 mod memory;
 mod record;
 pub mod redis;
+pub(crate) mod refusals;
 mod sink;
 pub mod verify;
 

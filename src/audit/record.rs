@@ -26,6 +26,9 @@ pub enum Event {
     DeadLetterDiscard,
     /// An approved action or a retried dead letter went back to its queue: nothing was sent.
     Requeued,
+    /// Requests refused before they authenticated, counted per code and
+    /// source over a period (`count`, `source`, `period_ms`).
+    RefusedUnauthenticated,
 }
 
 /// A record before the chain fields are set. Empty fields are left out.
@@ -82,6 +85,15 @@ pub struct Entry {
     pub orchestrator_reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub config_sha256: Option<String>,
+    /// Where counted refusals came from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// How many requests a counting record stands for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
+    /// How long the counting period was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub period_ms: Option<u64>,
 }
 
 impl Entry {

@@ -36,6 +36,12 @@ pub trait AuditSink: Send + Sync {
     async fn checkpoints(&self) -> Result<Vec<Checkpoint>, AuditError>;
 
     fn is_healthy(&self) -> bool;
+
+    /// Free space left for the trail, where the sink's storage can tell
+    /// (a file trail: its file system's space available to the process).
+    fn free_bytes(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// Refuse a checkpoint the trail whose head is `head` cannot have vouched for.

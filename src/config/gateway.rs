@@ -208,6 +208,11 @@ pub fn store_file(base_dir: &Path, path: Option<&str>) -> PathBuf {
     }
 }
 
+/// Unauthenticated refusals are written as counts once a minute.
+const DEFAULT_REFUSALS_INTERVAL_S: u64 = 60;
+/// 64 MiB.
+const DEFAULT_MIN_FREE_BYTES: u64 = 64 * 1024 * 1024;
+
 fn audit(raw: Option<&RawAudit>, base_dir: &Path, ctx: &mut FileCtx<'_>) -> AuditConfig {
     let Some(a) = raw else {
         let path = base_dir.join(DEFAULT_AUDIT_PATH);
@@ -221,6 +226,8 @@ fn audit(raw: Option<&RawAudit>, base_dir: &Path, ctx: &mut FileCtx<'_>) -> Audi
             signing_key: None,
             max_file_bytes: None,
             checkpoint_interval: Duration::from_secs(60),
+            refusals_interval: Duration::from_secs(DEFAULT_REFUSALS_INTERVAL_S),
+            min_free_bytes: DEFAULT_MIN_FREE_BYTES,
         };
     };
     let redis = a.kind == RawAuditKind::Redis;
@@ -246,6 +253,11 @@ fn audit(raw: Option<&RawAudit>, base_dir: &Path, ctx: &mut FileCtx<'_>) -> Audi
         redis,
         max_file_bytes: a.max_file_bytes,
         checkpoint_interval: Duration::from_secs(a.checkpoint_interval_seconds.unwrap_or(60)),
+        refusals_interval: Duration::from_secs(
+            a.refusals_interval_seconds
+                .unwrap_or(DEFAULT_REFUSALS_INTERVAL_S),
+        ),
+        min_free_bytes: a.min_free_bytes.unwrap_or(DEFAULT_MIN_FREE_BYTES),
     }
 }
 
@@ -305,6 +317,11 @@ fn limits(raw: Option<&RawLimits>) -> Limits {
             max_streams_per_connection: l
                 .max_streams_per_connection
                 .unwrap_or(d.max_streams_per_connection),
+            body_read_timeout: l
+                .body_read_timeout_ms
+                .map(Duration::from_millis)
+                .unwrap_or(d.body_read_timeout),
+            min_body_bytes_per_sec: l.min_body_bytes_per_sec.unwrap_or(d.min_body_bytes_per_sec),
         },
     }
 }

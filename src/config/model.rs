@@ -57,6 +57,11 @@ pub struct Limits {
     pub max_connections_per_client: usize,
     /// HTTP/2 streams at once on one connection.
     pub max_streams_per_connection: u32,
+    /// How long a request body may take to arrive, from the end of its head.
+    pub body_read_timeout: Duration,
+    /// After the first second, a body must arrive at least this fast on
+    /// average (bytes a second; 0: no minimum).
+    pub min_body_bytes_per_sec: u64,
 }
 
 impl Default for Limits {
@@ -71,6 +76,8 @@ impl Default for Limits {
             max_connections: 4096,
             max_connections_per_client: 256,
             max_streams_per_connection: 100,
+            body_read_timeout: Duration::from_secs(15),
+            min_body_bytes_per_sec: 4096,
         }
     }
 }
@@ -126,6 +133,11 @@ pub struct AuditConfig {
     pub signing_key: Option<SourceDef>,
     pub max_file_bytes: Option<u64>,
     pub checkpoint_interval: Duration,
+    /// How often refusals of unauthenticated requests are written, as counts.
+    pub refusals_interval: Duration,
+    /// Below this much free space on the trail's file system, no record of
+    /// an unauthenticated refusal is written (0: never held back).
+    pub min_free_bytes: u64,
 }
 
 /// Where a file and line of the config sit, for lints reported after load.

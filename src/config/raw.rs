@@ -99,6 +99,8 @@ pub(crate) struct RawAudit {
     pub signing_key: Option<RawSource>,
     pub max_file_bytes: Option<u64>,
     pub checkpoint_interval_seconds: Option<u64>,
+    pub refusals_interval_seconds: Option<u64>,
+    pub min_free_bytes: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -136,6 +138,8 @@ pub(crate) struct RawLimits {
     pub max_connections: Option<usize>,
     pub max_connections_per_client: Option<usize>,
     pub max_streams_per_connection: Option<u32>,
+    pub body_read_timeout_ms: Option<u64>,
+    pub min_body_bytes_per_sec: Option<u64>,
 }
 
 /// Where a secret lives: exactly one of `env`, `file`, `vault`, `oauth2`.

@@ -19,6 +19,15 @@ use crate::gateway::Gateway;
 use crate::redact::JsonOptions;
 use crate::secrets::Loaded;
 
+/// The longest texts a caller may send with a call, in bytes. A longer one
+/// is refused (`bad_request`); what the trail records of them is redacted
+/// and never longer.
+pub(crate) const MAX_TOOL_NAME: usize = 128;
+pub(crate) const MAX_CALL_ID: usize = 128;
+pub(crate) const MAX_IDEMPOTENCY_KEY: usize = 200;
+pub(crate) const MAX_MODEL: usize = 200;
+pub(crate) const MAX_REASON: usize = 2000;
+
 /// How far a failed run got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Reached {
@@ -80,10 +89,19 @@ impl<'g> Trail<'g> {
         t
     }
 
+    /// What the caller said of the call, redacted and capped (the parsers
+    /// refuse longer texts; this holds for every way into the trail).
     pub(crate) fn call(&mut self, call_id: &str, model: Option<&str>, reason: Option<&str>) {
-        self.base.call_id = Some(call_id.to_owned());
-        self.base.model = model.map(str::to_owned);
-        self.base.orchestrator_reason = reason.map(str::to_owned);
+        self.base.call_id = Some(self.caller_text(call_id, MAX_CALL_ID));
+        self.base.model = model.map(|m| self.caller_text(m, MAX_MODEL));
+        self.base.orchestrator_reason = reason.map(|r| self.caller_text(r, MAX_REASON));
+    }
+
+    /// A text a caller chose, as the trail keeps it: redacted, then cut to
+    /// `max` bytes (at a character boundary).
+    fn caller_text(&self, text: &str, max: usize) -> String {
+        let redacted = self.gw.redactor.load().redact_str(text).0.into_owned();
+        truncated(redacted, max)
     }
 
     pub(crate) fn agent(&mut self, agent: &str, workflow: &str) {
@@ -91,8 +109,10 @@ impl<'g> Trail<'g> {
         self.base.workflow = Some(workflow.to_owned());
     }
 
+    /// The tool's name as the caller gave it (redacted and capped: an
+    /// unknown name is the caller's text).
     pub(crate) fn tool(&mut self, tool: &str) {
-        self.base.tool = Some(tool.to_owned());
+        self.base.tool = Some(self.caller_text(tool, MAX_TOOL_NAME));
     }
 
     pub(crate) fn action(&mut self, action_id: &str) {
@@ -161,5 +181,30 @@ impl<'g> Trail<'g> {
             en.upstream_status = status;
         })
         .await
+    }
+}
+
+/// `s` cut to at most `max` bytes, at a character boundary.
+fn truncated(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut end = max;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::truncated;
+
+    #[test]
+    fn a_caller_text_is_cut_at_a_character_boundary() {
+        assert_eq!(truncated("abcdef".into(), 4), "abcd");
+        assert_eq!(truncated("ab".into(), 4), "ab");
+        // "é" is two bytes: cutting inside it keeps the whole character out.
+        assert_eq!(truncated("aéb".into(), 2), "a");
     }
 }

@@ -1,5 +1,7 @@
 //! Stage 1 — authenticate: the caller must be an agent holding a valid key
-//! or a live session token; revoked identities fail here.
+//! or a live session token; revoked identities fail here. The credential
+//! itself is checked from the headers by the API's gate ([`presented`]),
+//! before the body is read; the stage turns it into an [`Agent`].
 //!
 //! Every failure gives the same `unauthenticated` answer: a caller cannot
 //! tell a revoked key from a wrong one.
@@ -15,7 +17,7 @@ use crate::error::ApiError;
 use crate::gateway::Gateway;
 use crate::identity::{Caller, bearer};
 use crate::revocations;
-use crate::sessions::{self, TOKEN_PREFIX};
+use crate::sessions::{self, Session, TOKEN_PREFIX};
 
 /// An agent and the one workflow it acts in.
 pub(crate) struct Agent<'g> {
@@ -51,71 +53,93 @@ fn workflow<'g>(
     })
 }
 
-pub(crate) async fn agent<'g>(gw: &'g Gateway, headers: &HeaderMap) -> Result<Agent<'g>, ApiError> {
+/// The credential in a request's headers, checked: a configured key or a
+/// live session token, whose holder is not revoked. The API's gate makes
+/// one before a byte of the body is read or a slot is taken; a request
+/// without one never reaches a handler.
+#[derive(Debug, Clone)]
+pub(crate) struct Presented {
+    caller: Arc<Caller>,
+    key_sha256: [u8; 32],
+    session: Option<Arc<Session>>,
+}
+
+impl Presented {
+    /// Whoever holds the credential, whatever its role.
+    pub(crate) fn caller(&self) -> &Caller {
+        &self.caller
+    }
+
+    /// Refused if the holder's key has been revoked (checked at the gate,
+    /// and again when the call is served: a revocation can arrive while a
+    /// body is being read).
+    fn unrevoked(&self, gw: &Gateway) -> Result<(), ApiError> {
+        match self.caller.as_ref() {
+            Caller::Agent { name, .. }
+                if gw
+                    .revocations
+                    .is_active(&revocations::agent_key(name, &self.key_sha256)) =>
+            {
+                Err(ApiError::unauthenticated())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Check the credential a request presents, from its headers alone.
+pub(crate) async fn presented(gw: &Gateway, headers: &HeaderMap) -> Result<Presented, ApiError> {
     let token = bearer(headers).ok_or_else(ApiError::unauthenticated)?;
     // With replicas, a switch set elsewhere must have had a chance to arrive.
     gw.revocations.check_fresh(gw.store.is_shared())?;
-    if token.starts_with(TOKEN_PREFIX) {
+    let presented = if token.starts_with(TOKEN_PREFIX) {
         let session = sessions::find(gw.store.as_ref(), token)
             .await?
             .ok_or_else(ApiError::unauthenticated)?;
-        // The agent must still exist, with the key the session was minted under, unrevoked.
-        let key = gw
+        // The agent must still exist, with the key the session was minted under.
+        let (caller, key_sha256) = gw
             .identities
-            .agent_key(&session.agent)
+            .agent(&session.agent)
             .ok_or_else(ApiError::unauthenticated)?;
-        if hex::encode(key) != session.agent_key_sha256
-            || gw
-                .revocations
-                .is_active(&revocations::agent_key(&session.agent, &key))
-        {
+        if hex::encode(key_sha256) != session.agent_key_sha256 {
             return Err(ApiError::unauthenticated());
         }
-        let wf = gw
-            .config
-            .agents
-            .get(&session.agent)
-            .map(|a| a.workflow.clone())
+        Presented {
+            caller,
+            key_sha256,
+            session: Some(Arc::new(session)),
+        }
+    } else {
+        let (caller, key_sha256) = gw
+            .identities
+            .authenticate(token)
             .ok_or_else(ApiError::unauthenticated)?;
-        let (workflow, tools) = workflow(gw, &wf, &session.agent)?;
-        return Ok(Agent {
-            workflow,
-            tools,
-            name: session.agent,
-            scopes: Some(session.scopes),
-            subject: session.subject,
-            via_session: true,
-        });
-    }
-    let (caller, key) = gw
-        .identities
-        .authenticate(token)
-        .ok_or_else(ApiError::unauthenticated)?;
-    let Caller::Agent { name, workflow: wf } = caller.as_ref() else {
+        Presented {
+            caller,
+            key_sha256,
+            session: None,
+        }
+    };
+    presented.unrevoked(gw)?;
+    Ok(presented)
+}
+
+/// Stage 1: the agent behind a checked credential, and its workflow.
+pub(crate) fn agent<'g>(gw: &'g Gateway, presented: &Presented) -> Result<Agent<'g>, ApiError> {
+    presented.unrevoked(gw)?;
+    let Caller::Agent { name, workflow: wf } = presented.caller.as_ref() else {
         return Err(ApiError::forbidden(
             "only agent keys may call tools or list them; approver and admin keys never can",
         ));
     };
-    if gw
-        .revocations
-        .is_active(&revocations::agent_key(name, &key))
-    {
-        return Err(ApiError::unauthenticated());
-    }
     let (workflow, tools) = workflow(gw, wf, name)?;
+    let session = presented.session.as_deref();
     Ok(Agent {
         workflow,
         tools,
         name: name.clone(),
-        scopes: None,
-        subject: None,
-        via_session: false,
+        scopes: session.map(|s| s.scopes.clone()),
+        subject: session.and_then(|s| s.subject.clone()),
+        via_session: session.is_some(),
     })
-}
-
-/// The caller, whatever its role (for approver and admin endpoints).
-pub(crate) fn caller(gw: &Gateway, headers: &HeaderMap) -> Result<Arc<Caller>, ApiError> {
-    gw.identities
-        .caller_of(headers)
-        .ok_or_else(ApiError::unauthenticated)
 }

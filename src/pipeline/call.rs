@@ -8,8 +8,10 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-pub(crate) use super::audit::Reached;
 use super::audit::Trail;
+pub(crate) use super::audit::{
+    MAX_CALL_ID, MAX_IDEMPOTENCY_KEY, MAX_MODEL, MAX_REASON, MAX_TOOL_NAME, Reached,
+};
 use super::authenticate::Agent;
 use super::shape::ResultBody;
 use crate::catalog::ToolBinding;

@@ -8,7 +8,8 @@
 //! - a connection beyond `limits.max_connections`, or beyond
 //!   `limits.max_connections_per_client` from one address, is closed at once;
 //! - a request head not complete within `limits.header_read_timeout_ms` —
-//!   and an HTTP/1 keep-alive connection idle that long — is closed;
+//!   and any connection, HTTP/1 or HTTP/2, with no request in flight for
+//!   that long — is closed ([`conn`]);
 //! - a head larger than `limits.max_header_bytes` is refused;
 //! - HTTP/2: at most `limits.max_streams_per_connection` streams at once,
 //!   streams reset before they are served are bounded (rapid reset), and a
@@ -25,12 +26,13 @@ use std::time::Duration;
 use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use crate::config::Limits;
+
+mod conn;
 
 /// How often an idle HTTP/2 connection is pinged, and how long an answer may take.
 const H2_PING: Duration = Duration::from_secs(20);
@@ -124,7 +126,7 @@ pub(crate) async fn run(
     stop: impl Future<Output = ()>,
 ) {
     let builder = builder(limits);
-    let graceful = GracefulShutdown::new();
+    let (stop_all, stopping) = tokio::sync::watch::channel(false);
     let open = Arc::new(Semaphore::new(limits.max_connections));
     let per_client = Arc::new(PerClient::default());
     let mut refused = Refusals::default();
@@ -152,21 +154,28 @@ pub(crate) async fn run(
         };
         let _ = stream.set_nodelay(true);
         // Handlers and the gate see the client's address.
-        let service = TowerToHyperService::new(tower::Layer::layer(
-            &axum::Extension(axum::extract::ConnectInfo(peer)),
-            app.clone(),
-        ));
-        let conn = builder
+        let activity = conn::Activity::new();
+        let service = TowerToHyperService::new(conn::Tracked {
+            inner: tower::Layer::layer(
+                &axum::Extension(axum::extract::ConnectInfo(peer)),
+                app.clone(),
+            ),
+            activity: activity.clone(),
+        });
+        let served = builder
             .serve_connection_with_upgrades(TokioIo::new(stream), service)
             .into_owned();
-        let conn = graceful.watch(conn);
+        let stopping = stopping.clone();
+        let idle = limits.header_read_timeout;
         tokio::spawn(async move {
-            // A client that breaks its connection is not an error of ours.
-            let _ = conn.await;
+            conn::serve(served, activity, idle, stopping).await;
             drop(slot);
             drop(permit);
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    // Every connection finishes what it serves, then gives its permit back.
+    let _ = stop_all.send(true);
+    let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
+    let _ = open.acquire_many(all).await;
 }

@@ -47,8 +47,8 @@ pub struct Limits {
     pub max_concurrency: usize,
     pub request_timeout: Duration,
     pub shutdown_grace: Duration,
-    /// How long a client may take to send a request's head (HTTP/1; also
-    /// how long an idle keep-alive connection is kept).
+    /// How long a client may take to send a request's head (HTTP/1), and
+    /// how long a connection with no request in flight is kept (both).
     pub header_read_timeout: Duration,
     /// Largest request head (HTTP/1 buffer, HTTP/2 header list).
     pub max_header_bytes: usize,

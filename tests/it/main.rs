@@ -17,6 +17,7 @@ mod dead_letters;
 mod docs;
 mod egress;
 mod hostile;
+mod http2;
 mod killswitch;
 mod layout;
 mod limits;

@@ -10,7 +10,8 @@
 //! - a request head not complete within `limits.header_read_timeout_ms` —
 //!   and any connection, HTTP/1 or HTTP/2, with no request in flight for
 //!   that long — is closed ([`conn`]);
-//! - a head larger than `limits.max_header_bytes` is refused;
+//! - a head larger than `limits.max_header_bytes`, or (HTTP/1) with more
+//!   than `limits.max_headers` fields, is refused;
 //! - HTTP/2: at most `limits.max_streams_per_connection` streams at once,
 //!   streams reset before they are served are bounded (rapid reset), and a
 //!   connection that stops answering pings is closed.
@@ -106,6 +107,7 @@ fn builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
         .max_buf_size(limits.max_header_bytes.max(8192))
+        .max_headers(limits.max_headers)
         .keep_alive(true);
     b.http2()
         .timer(TokioTimer::new())

@@ -310,6 +310,7 @@ fn limits(raw: Option<&RawLimits>) -> Limits {
                 .map(Duration::from_millis)
                 .unwrap_or(d.header_read_timeout),
             max_header_bytes: l.max_header_bytes.unwrap_or(d.max_header_bytes),
+            max_headers: l.max_headers.unwrap_or(d.max_headers),
             max_connections: l.max_connections.unwrap_or(d.max_connections),
             max_connections_per_client: l
                 .max_connections_per_client

@@ -52,6 +52,9 @@ pub struct Limits {
     pub header_read_timeout: Duration,
     /// Largest request head (HTTP/1 buffer, HTTP/2 header list).
     pub max_header_bytes: usize,
+    /// Most header fields in an HTTP/1 request head (an HTTP/2 header list
+    /// is bounded by `max_header_bytes`, each field counting 32 bytes more).
+    pub max_headers: usize,
     /// Connections open at once, and from one client address.
     pub max_connections: usize,
     pub max_connections_per_client: usize,
@@ -73,6 +76,7 @@ impl Default for Limits {
             shutdown_grace: Duration::from_secs(30),
             header_read_timeout: Duration::from_secs(10),
             max_header_bytes: 64 * 1024,
+            max_headers: 100,
             max_connections: 4096,
             max_connections_per_client: 256,
             max_streams_per_connection: 100,

@@ -135,6 +135,7 @@ pub(crate) struct RawLimits {
     pub shutdown_grace_ms: Option<u64>,
     pub header_read_timeout_ms: Option<u64>,
     pub max_header_bytes: Option<usize>,
+    pub max_headers: Option<usize>,
     pub max_connections: Option<usize>,
     pub max_connections_per_client: Option<usize>,
     pub max_streams_per_connection: Option<u32>,

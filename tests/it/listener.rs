@@ -97,6 +97,26 @@ async fn connections_beyond_the_per_client_limit_are_closed_at_once() {
 }
 
 #[tokio::test]
+async fn a_head_with_more_fields_than_max_headers_is_refused() {
+    let (gw, _keys, _dir) = gateway("max_headers: 20").await;
+    let send = |fields: usize| async move {
+        let mut s = TcpStream::connect(gw.addr).await.unwrap();
+        let mut head = String::from("GET /healthz HTTP/1.1\r\nHost: toolgate\r\n");
+        for i in 0..fields {
+            head.push_str(&format!("X-F{i}: v\r\n"));
+        }
+        head.push_str("\r\n");
+        s.write_all(head.as_bytes()).await.unwrap();
+        let mut buf = [0u8; 64];
+        let n = s.read(&mut buf).await.unwrap();
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    // Host and 19 more: at the limit.
+    assert!(send(19).await.starts_with("HTTP/1.1 200"));
+    assert!(send(40).await.starts_with("HTTP/1.1 431"));
+}
+
+#[tokio::test]
 async fn a_limit_key_outside_its_range_is_refused_at_load() {
     let keys = Keys::new();
     let dir = ConfigDir::new();

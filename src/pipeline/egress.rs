@@ -5,18 +5,22 @@
 //! passed (the check lives in the client's resolver, so there is no window
 //! between check and connect for DNS rebinding). Loopback, private,
 //! link-local (cloud metadata), CGNAT, unspecified, multicast, reserved and
-//! IPv4-in-IPv6 forms are refused unless the tool allows private networks.
+//! IPv4-in-IPv6 forms are refused unless the tool allows private networks:
+//! the table is in [`ranges`], from the IANA special-purpose registries.
 //! Redirects are never followed and no proxy from the environment is used.
 //!
 //! Names are looked up through a [`Lookup`] ([`SystemLookup`] in service), so
 //! a test can hand the check any answer a hostile DNS server could give.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+pub(crate) use ranges::is_public;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use url::{Host, Url};
+
+mod ranges;
 
 /// The error a refused address produces inside the client; found again by `is_egress_denied`.
 #[derive(Debug, thiserror::Error)]
@@ -35,68 +39,11 @@ pub(crate) fn is_egress_denied(err: &(dyn std::error::Error + 'static)) -> bool 
     false
 }
 
-/// Whether `ip` may be reached by a tool without `allow_private_network`.
-pub(crate) fn is_public(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => is_public_v4(v4),
-        IpAddr::V6(v6) => is_public_v6(v6),
-    }
-}
-
 /// Addresses refused even when private networks are allowed.
 fn never_reachable(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => v4.is_unspecified() || v4.is_multicast() || v4.is_broadcast(),
         IpAddr::V6(v6) => v6.is_unspecified() || v6.is_multicast(),
-    }
-}
-
-fn is_public_v4(ip: Ipv4Addr) -> bool {
-    let [a, b, c, _] = ip.octets();
-    !(a == 0                                   // "this network", incl. 0.0.0.0
-        || a == 10                             // private
-        || a == 127                            // loopback
-        || (a == 100 && (64..128).contains(&b)) // CGNAT 100.64/10
-        || (a == 169 && b == 254)              // link-local, cloud metadata
-        || (a == 172 && (16..32).contains(&b)) // private
-        || (a == 192 && b == 0 && c == 0)      // IETF protocol assignments
-        || (a == 192 && b == 0 && c == 2)      // documentation
-        || (a == 192 && b == 88 && c == 99)    // 6to4 relay anycast
-        || (a == 192 && b == 168)              // private
-        || (a == 198 && (b == 18 || b == 19))  // benchmarking
-        || (a == 198 && b == 51 && c == 100)   // documentation
-        || (a == 203 && b == 0 && c == 113)    // documentation
-        || a >= 224) // multicast, reserved, broadcast
-}
-
-fn is_public_v6(ip: Ipv6Addr) -> bool {
-    let s = ip.segments();
-    if ip.is_unspecified() || ip.is_loopback() || ip.is_multicast() {
-        return false;
-    }
-    // IPv4-mapped (::ffff:0:0/96) and IPv4-compatible (::/96): refused outright;
-    // a public IPv4 host is reached over IPv4.
-    if s[0..5] == [0, 0, 0, 0, 0] && (s[5] == 0xffff || s[5] == 0) {
-        return false;
-    }
-    // IPv4/IPv6 translation 64:ff9b::/96 and 64:ff9b:1::/48 embed an IPv4 address.
-    if s[0] == 0x64 && s[1] == 0xff9b {
-        return false;
-    }
-    match s[0] {
-        0xfc00..=0xfdff // unique local
-        | 0xfe80..=0xfebf // link-local
-        | 0xfec0..=0xfeff => false, // site-local (deprecated)
-        0x2002 => is_public_v4(Ipv4Addr::new(
-            (s[1] >> 8) as u8,
-            s[1] as u8,
-            (s[2] >> 8) as u8,
-            s[2] as u8,
-        )), // 6to4
-        0x2001 if s[1] == 0 => false, // Teredo
-        0x2001 if s[1] == 0x0db8 => false, // documentation
-        0x0100 if s[1..4] == [0, 0, 0] => false, // discard-only
-        _ => true,
     }
 }
 

@@ -134,3 +134,53 @@ async fn the_connect_time_check_refuses_what_the_resolver_answers() {
     assert_eq!(up.last().path, "/echo/internal");
     assert_eq!(asked.load(Ordering::SeqCst), 2);
 }
+
+/// IPv6 forms that carry a loopback or private IPv4 address — the
+/// IPv4-translated form, NAT64 and 6to4 — are refused like the address
+/// they carry, whether a resolver answers them or the manifest names one.
+#[tokio::test]
+async fn ipv6_forms_carrying_an_internal_ipv4_address_are_refused() {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicUsize;
+    let up = crate::support::upstream::Upstream::start().await;
+    let keys = Keys::new();
+    let port = up.addr.port();
+    let tools = [
+        (
+            "by_name",
+            format!("{{ method: GET, url: \"http://api.rebind.test:{port}/echo/x\" }}"),
+        ),
+        (
+            "translated_literal",
+            format!("{{ method: GET, url: \"http://[::ffff:0:7f00:1]:{port}/echo/x\" }}"),
+        ),
+        (
+            "nat64_literal",
+            format!("{{ method: GET, url: \"http://[64:ff9b::a9fe:a9fe]:{port}/echo/x\" }}"),
+        ),
+    ];
+    let dir = uncredentialed(&keys, &tools);
+    let lookup = Hostile {
+        answer: vec![
+            "::ffff:0:7f00:1".parse().unwrap(),
+            "64:ff9b::7f00:1".parse().unwrap(),
+            "2002:7f00:1::1".parse().unwrap(),
+            "64:ff9b::c0a8:101".parse().unwrap(),
+        ],
+        asked: Arc::new(AtomicUsize::new(0)),
+    };
+    let gw = TestGateway::start_with_parts(
+        &dir.config_path(),
+        Arc::new(toolgate::secrets::MapEnv::new(Default::default())),
+        toolgate::Parts {
+            lookup: Some(Arc::new(lookup)),
+            ..Default::default()
+        },
+    )
+    .await;
+    for tool in ["by_name", "translated_literal", "nat64_literal"] {
+        let (st, body, _) = gw.call(&keys.agent, json!({ "tool": tool })).await;
+        assert_eq!((st, code(&body)), (403, "egress_denied"), "{tool}: {body}");
+    }
+    assert_eq!(up.count(), 0);
+}

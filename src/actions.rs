@@ -287,7 +287,12 @@ pub(crate) async fn release_idempotency(
 }
 
 fn idempotency_key(agent: &str, key: &str) -> String {
-    format!("{agent}\u{1f}{key}")
+    format!("{}{key}", idempotency_prefix(agent))
+}
+
+/// What every idempotency key of `agent` starts with in the store.
+pub(crate) fn idempotency_prefix(agent: &str) -> String {
+    format!("{agent}\u{1f}")
 }
 
 /// Mark an executing action as about to be sent. `false` if this process no

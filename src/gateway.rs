@@ -125,6 +125,16 @@ impl Gateway {
         min > 0 && self.audit.free_bytes().is_some_and(|free| free < min)
     }
 
+    /// Whether `agent`'s current key is revoked — or the agent is no longer
+    /// configured. Its pending actions then cannot be approved, nor its
+    /// dead letters retried.
+    pub(crate) fn agent_revoked(&self, agent: &str) -> bool {
+        self.identities.agent_key(agent).is_none_or(|key| {
+            self.revocations
+                .is_active(&revocations::agent_key(agent, &key))
+        })
+    }
+
     pub(crate) fn binding(&self, workflow: &str, tool: &str) -> Option<&Arc<ToolBinding>> {
         self.catalog.binding(workflow, tool)
     }

@@ -181,8 +181,20 @@ pub(super) async fn revoke_agent(
         &why,
     )
     .await?;
-    tracing::warn!(admin = %who, agent = %name, reason = %why, "agent revoked with all its sessions");
-    Ok(Json(json!({ "agent": name, "status": "revoked" })))
+    let withdrawn = crate::approvals::revoked::withdraw(&gw, &name, &who).await?;
+    tracing::warn!(
+        admin = %who,
+        agent = %name,
+        reason = %why,
+        denied = withdrawn.denied,
+        "agent revoked with all its sessions; its pending actions denied"
+    );
+    Ok(Json(json!({
+        "agent": name,
+        "status": "revoked",
+        "denied_actions": withdrawn.denied,
+        "forgotten_idempotency_keys": withdrawn.forgotten_keys,
+    })))
 }
 
 /// `GET /v1/admin/audit/head`: the trail's head, signed when a signing key is configured.

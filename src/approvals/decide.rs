@@ -75,6 +75,12 @@ pub(crate) async fn approve(
         .await?
         .filter(|a| who.may_see(a))
         .ok_or_else(not_found)?;
+    if gw.agent_revoked(&current.agent) {
+        return Err(ApiError::new(
+            Code::Conflict,
+            "the agent that asked for this action has been revoked; it cannot be approved",
+        ));
+    }
     let edit = edited.map(|args| edit(gw, &current, args)).transpose()?;
     let now = now_ms();
     let mut before = None;

@@ -30,6 +30,13 @@ pub(crate) async fn retry(gw: &Gateway, admin: &str, id: &str) -> Result<Value, 
     let Some(d) = record::claim(store, id, LetterState::Retrying, admin).await? else {
         return Err(already("retried"));
     };
+    if d.agent.as_deref().is_some_and(|a| gw.agent_revoked(a)) {
+        record::release(store, id).await?;
+        return Err(ApiError::new(
+            Code::Conflict,
+            "the agent of this dead letter has been revoked; it can be retried once the agent has a new key",
+        ));
+    }
     if let Err(e) = record::record(gw, Event::DeadLetterRetry, admin, &d).await {
         record::release(store, id).await?;
         return Err(e);

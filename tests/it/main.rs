@@ -27,6 +27,7 @@ mod packaging;
 mod recovery;
 mod redaction;
 mod replicas;
+mod revocation;
 mod rotation;
 mod shutdown;
 mod sources;

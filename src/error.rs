@@ -34,6 +34,8 @@ pub enum Code {
     StoreUnavailable,
     Overloaded,
     RequestTimeout,
+    /// A loaded secret found in a call's arguments or caller fields.
+    SecretInArguments,
     Internal,
 }
 
@@ -60,6 +62,7 @@ impl Code {
             Code::StoreUnavailable => "store_unavailable",
             Code::Overloaded => "overloaded",
             Code::RequestTimeout => "request_timeout",
+            Code::SecretInArguments => "secret_in_arguments",
             Code::Internal => "internal",
         }
     }
@@ -67,7 +70,10 @@ impl Code {
     pub(crate) fn status(self) -> StatusCode {
         match self {
             Code::Unauthenticated => StatusCode::UNAUTHORIZED,
-            Code::Forbidden | Code::EgressDenied | Code::ApprovalDenied => StatusCode::FORBIDDEN,
+            Code::Forbidden
+            | Code::EgressDenied
+            | Code::ApprovalDenied
+            | Code::SecretInArguments => StatusCode::FORBIDDEN,
             Code::UnknownTool | Code::NotFound => StatusCode::NOT_FOUND,
             Code::SchemaViolation => StatusCode::UNPROCESSABLE_ENTITY,
             Code::RateLimited => StatusCode::TOO_MANY_REQUESTS,

@@ -115,7 +115,8 @@ async fn stages(call: &mut Call<'_>, presented: &Presented) -> Result<Stop, Fail
     let agent_name = agent.name.clone();
     call.caller = Some(agent);
     call.binding = Some(binding.clone());
-    // 3. Both schemas, before any state is touched.
+    // 3. No secret toolgate holds, then both schemas, before any state is touched.
+    validate::no_loaded_secret(&gw.redactor.load(), &call.request)?;
     validate::arguments(&binding, &call.request.arguments)?;
     // 4. Before the rate limit, so a replay costs no budget; the claim is
     //    released by `finish` unless an action is created for it.

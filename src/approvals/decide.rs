@@ -54,6 +54,7 @@ fn edit(gw: &Gateway, a: &Action, args: Value) -> Result<Edited, ApiError> {
             "this tool is no longer available in its workflow",
         )
     })?;
+    validate::no_loaded_secret_in(&gw.redactor.load(), &args)?;
     validate::arguments(b, &args)?;
     let req = build::request(b, &args)?;
     Ok(Edited {

@@ -348,6 +348,29 @@ impl Redactor {
         spans
     }
 
+    /// The name of a loaded secret that `text` holds, in any form this
+    /// redactor knows of it (the detectors' shapes are not looked for).
+    pub(crate) fn known_secret_in(&self, text: &[u8]) -> Option<&str> {
+        let mut spans = Vec::new();
+        if let Some(k) = &self.short {
+            k.find_into(text, 0, &mut spans);
+        }
+        if spans.is_empty()
+            && let Some((sampler, k)) = &self.long
+        {
+            let mut regions = Vec::new();
+            sampler.regions(text, &mut regions);
+            for (a, b) in regions {
+                k.find_into(&text[a..b], a, &mut spans);
+            }
+        }
+        let &(_, _, m) = spans.first()?;
+        let marker = self.markers.get(m)?;
+        marker
+            .strip_prefix("[REDACTED:credential:")
+            .and_then(|n| n.strip_suffix(']'))
+    }
+
     fn marker(&self, m: usize) -> Cow<'_, str> {
         match self.markers.get(m) {
             Some(s) => Cow::Borrowed(s.as_str()),

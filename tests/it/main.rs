@@ -18,6 +18,7 @@ mod docs;
 mod egress;
 mod hostile;
 mod http2;
+mod inbound;
 mod killswitch;
 mod layout;
 mod limits;

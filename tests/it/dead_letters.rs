@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::support::sample_crm::SampleCrm;
+use crate::support::sample_crm::{SampleCrm, write_crm_config};
 use crate::support::{ConfigDir, Keys, TestGateway, canary, code, leaks};
 
 #[tokio::test]
@@ -15,14 +15,7 @@ async fn rejected_calls_are_kept_repaired_and_retried_once() {
     let dir = ConfigDir::new();
     let secret_file = dir.write("secrets/crm", &bad);
     crm.write_create_tool(&dir);
-    dir.write(
-        "toolgate.yaml",
-        &format!(
-            "environment: test\ncredentials:\n  crm:\n    environment: test\n    source: {{ file: secrets/crm }}\n    inject: {{ header: Authorization, format: \"Bearer {{secret}}\" }}\n\
-             workflows:\n  main: {{ environment: test, scopes: [crm], credentials: {{ crm: crm }} }}\n  other: {{ environment: test }}\n{}",
-            keys.yaml()
-        ),
-    );
+    write_crm_config(&dir, &keys, "{ file: secrets/crm }", "");
     let gw = TestGateway::start(&dir.config_path(), Default::default()).await;
     for name in ["Ada", "Grace"] {
         let (st, body, _) = gw

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::support::{ConfigDir, Keys, TestGateway};
+use crate::support::{TestGateway, bare_gateway};
 
 const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 const HEADERS: u8 = 0x1;
@@ -21,21 +21,6 @@ const END_STREAM: u8 = 0x1;
 const END_HEADERS: u8 = 0x4;
 const CANCEL: u32 = 0x8;
 const ENHANCE_YOUR_CALM: u32 = 0xb;
-
-async fn gateway(limits: &str) -> (TestGateway, ConfigDir) {
-    let keys = Keys::new();
-    let dir = ConfigDir::new();
-    std::fs::create_dir_all(dir.path().join("tools")).unwrap();
-    dir.write(
-        "toolgate.yaml",
-        &format!(
-            "environment: test\nlimits: {{ {limits} }}\nworkflows:\n  main: {{ environment: test }}\n  other: {{ environment: test }}\n{}",
-            keys.yaml()
-        ),
-    );
-    let gw = TestGateway::start(&dir.config_path(), Default::default()).await;
-    (gw, dir)
-}
 
 fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
     let len = u32::try_from(payload.len()).unwrap();
@@ -109,7 +94,7 @@ async fn still_serving(gw: &TestGateway) {
 
 #[tokio::test]
 async fn a_connection_that_never_completes_a_request_head_is_closed() {
-    let (gw, _dir) = gateway("header_read_timeout_ms: 500").await;
+    let (gw, _keys, _dir) = bare_gateway("header_read_timeout_ms: 500").await;
     let opened = Instant::now();
     // A HEADERS frame whose CONTINUATION never comes.
     let mut partial = open(&gw).await;
@@ -136,7 +121,7 @@ async fn a_connection_that_never_completes_a_request_head_is_closed() {
 
 #[tokio::test]
 async fn a_rapid_reset_flood_ends_in_goaway() {
-    let (gw, _dir) = gateway("max_streams_per_connection: 100").await;
+    let (gw, _keys, _dir) = bare_gateway("max_streams_per_connection: 100").await;
     let mut s = open(&gw).await;
     // Open a stream and cancel it at once, a thousand times, in one write.
     let block = healthz_block();
@@ -155,7 +140,7 @@ async fn a_rapid_reset_flood_ends_in_goaway() {
 
 #[tokio::test]
 async fn a_continuation_flood_is_cut_off_at_the_header_limit() {
-    let (gw, _dir) = gateway("max_header_bytes: 16384").await;
+    let (gw, _keys, _dir) = bare_gateway("max_header_bytes: 16384").await;
     let mut s = open(&gw).await;
     s.write_all(&frame(HEADERS, 0, 1, &healthz_block()))
         .await

@@ -67,21 +67,9 @@ async fn a_loaded_secret_in_the_arguments_or_caller_fields_is_refused_and_nothin
 
 #[tokio::test]
 async fn an_approver_cannot_edit_a_loaded_secret_into_an_action() {
-    use std::collections::HashMap;
-
-    use crate::support::approvals_config::approval_config;
-    use crate::support::upstream::Upstream;
-    use crate::support::{ConfigDir, TestGateway, canary};
-    let up = Upstream::start().await;
-    let (config, tools, k) = approval_config(&up.base(), "");
-    let dir = ConfigDir::new();
-    for (rel, text) in tools {
-        dir.write(&rel, &text);
-    }
-    dir.write("toolgate.yaml", &config);
-    let secret = canary("crm-");
-    let env = HashMap::from([("CRM_KEY".to_owned(), secret.clone())]);
-    let gw = TestGateway::start(&dir.config_path(), env).await;
+    let crate::approvals::Setup {
+        gw, up, k, secret, ..
+    } = crate::approvals::setup_notify("", &[]).await;
     let (st, body, _) = gw
         .call(
             &k.agent,

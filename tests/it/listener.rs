@@ -7,22 +7,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::support::{ConfigDir, Keys, TestGateway};
-
-async fn gateway(limits: &str) -> (TestGateway, Keys, ConfigDir) {
-    let keys = Keys::new();
-    let dir = ConfigDir::new();
-    std::fs::create_dir_all(dir.path().join("tools")).unwrap();
-    dir.write(
-        "toolgate.yaml",
-        &format!(
-            "environment: test\nlimits: {{ {limits} }}\nworkflows:\n  main: {{ environment: test }}\n  other: {{ environment: test }}\n{}",
-            keys.yaml()
-        ),
-    );
-    let gw = TestGateway::start(&dir.config_path(), Default::default()).await;
-    (gw, keys, dir)
-}
+use crate::support::{ConfigDir, Keys, bare_gateway as gateway};
 
 /// Read until the peer closes; how long that took (None: still open at `within`).
 async fn closed_within(s: &mut TcpStream, within: Duration) -> Option<Duration> {

@@ -16,7 +16,7 @@ use toolgate::request::FrozenRequest;
 use toolgate::secrets::MapEnv;
 use toolgate::store::{MemoryStore, Store};
 
-use crate::support::sample_crm::SampleCrm;
+use crate::support::sample_crm::{SampleCrm, write_crm_config};
 use crate::support::upstream::Upstream;
 use crate::support::{ConfigDir, Keys, TestGateway, canary, code};
 
@@ -60,22 +60,6 @@ approval: {approval}
     )
 }
 
-fn gateway_config(dir: &ConfigDir, keys: &Keys, source: &str, tools: &str) {
-    let tools = if tools.is_empty() {
-        " {}\n".to_owned()
-    } else {
-        format!("\n{tools}")
-    };
-    dir.write(
-        "toolgate.yaml",
-        &format!(
-            "environment: test\ncredentials:\n  crm:\n    environment: test\n    source: {source}\n    inject: {{ header: Authorization, format: \"Bearer {{secret}}\" }}\n\
-             workflows:\n  main:\n    environment: test\n    scopes: [crm]\n    credentials: {{ crm: crm }}\n    tools:{tools}  other: {{ environment: test }}\n{}",
-            keys.yaml()
-        ),
-    );
-}
-
 #[tokio::test]
 async fn an_idempotency_key_refused_by_the_rate_limit_is_served_on_retry() {
     let up = Upstream::start().await;
@@ -94,7 +78,7 @@ async fn an_idempotency_key_refused_by_the_rate_limit_is_served_on_retry() {
             "never",
         ),
     );
-    gateway_config(
+    write_crm_config(
         &dir,
         &keys,
         "{ env: CRM_KEY }",
@@ -141,7 +125,7 @@ async fn a_dead_letter_retry_that_cannot_be_audited_stays_pending() {
     let dir = ConfigDir::new();
     let secret_file = dir.write("secrets/crm", &bad);
     crm.write_create_tool(&dir);
-    gateway_config(&dir, &keys, "{ file: secrets/crm }", "");
+    write_crm_config(&dir, &keys, "{ file: secrets/crm }", "");
     let sink = Arc::new(MemorySink::new(None));
     let gw = serve_with_sink(&dir.config_path(), HashMap::new(), sink.clone()).await;
     let (st, body, _) = gw
@@ -209,7 +193,7 @@ async fn an_approval_that_cannot_be_audited_is_withdrawn_and_can_be_given_again(
     let keys = Keys::new();
     let dir = ConfigDir::new();
     dir.write("tools/risky.yaml", &tool("risky", &up.base(), "", "always"));
-    gateway_config(&dir, &keys, "{ env: CRM_KEY }", "");
+    write_crm_config(&dir, &keys, "{ env: CRM_KEY }", "");
     let env = HashMap::from([("CRM_KEY".to_owned(), canary("crm-"))]);
     let sink = Arc::new(MemorySink::new(None));
     let gw = serve_with_sink(&dir.config_path(), env, sink.clone()).await;
@@ -264,7 +248,7 @@ async fn an_approved_action_whose_credential_is_missing_goes_back_to_the_queue()
     let keys = Keys::new();
     let dir = ConfigDir::new();
     dir.write("tools/risky.yaml", &tool("risky", &up.base(), "", "always"));
-    gateway_config(&dir, &keys, "{ file: secrets/crm }", "");
+    write_crm_config(&dir, &keys, "{ file: secrets/crm }", "");
     let secret = canary("crm-");
     let gw = TestGateway::start(&dir.config_path(), HashMap::new()).await;
     let id = pending_action(&gw, &keys).await;

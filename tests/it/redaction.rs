@@ -99,22 +99,19 @@ async fn nothing_echoed_reaches_the_caller_or_the_trace_logs() {
 #[tokio::test]
 async fn a_credential_in_a_url_encoded_form_is_redacted() {
     let s = setup().await;
-    // The argument reaches the upstream in the query string and comes back
-    // in the echo, encoded the way every URL encoder encodes it.
+    // The credential goes upstream in the query string, encoded as toolgate
+    // encodes it, and comes back in the echo exactly as sent.
     let (st, body, _) =
-        s.gw.call(
-            &s.keys.agent,
-            json!({"tool": "echo", "arguments": {"id": "1", "q": s.secret}}),
-        )
-        .await;
+        s.gw.call(&s.keys.agent, json!({"tool": "echo_query"}))
+            .await;
     assert_eq!(st, 200, "{body}");
     let text = body.to_string();
-    assert!(!leaks(&text, &s.secret), "{text}");
+    assert!(!leaks(&text, &s.query_secret), "{text}");
     assert!(
         body["result"]["query"]
             .as_str()
             .unwrap()
-            .contains("q=[REDACTED:credential:api-key]"),
+            .contains("api_key=[REDACTED:credential:query-key]"),
         "{text}"
     );
 }

@@ -9,7 +9,7 @@ use toolgate::identity::{Role, generate_key, key_sha256};
 use toolgate::store::Ns;
 
 use crate::support::approvals_config::approval_config;
-use crate::support::sample_crm::SampleCrm;
+use crate::support::sample_crm::{SampleCrm, write_crm_config};
 use crate::support::upstream::Upstream;
 use crate::support::{ConfigDir, Keys, TestGateway, canary, code};
 
@@ -101,14 +101,7 @@ async fn a_revoked_agent_s_dead_letters_are_not_retried() {
     let dir = ConfigDir::new();
     dir.write("secrets/crm", &canary("bad-"));
     crm.write_create_tool(&dir);
-    dir.write(
-        "toolgate.yaml",
-        &format!(
-            "environment: test\ncredentials:\n  crm:\n    environment: test\n    source: {{ file: secrets/crm }}\n    inject: {{ header: Authorization, format: \"Bearer {{secret}}\" }}\n\
-             workflows:\n  main: {{ environment: test, scopes: [crm], credentials: {{ crm: crm }} }}\n  other: {{ environment: test }}\n{}",
-            keys.yaml()
-        ),
-    );
+    write_crm_config(&dir, &keys, "{ file: secrets/crm }", "");
     let gw = TestGateway::start(&dir.config_path(), Default::default()).await;
     let (st, body, _) = gw
         .call(

@@ -264,3 +264,20 @@ pub fn example_config() -> PathBuf {
 pub fn code(v: &Value) -> &str {
     v["error"]["code"].as_str().unwrap_or("<none>")
 }
+
+/// A gateway with no tools, the default identities and these `limits`
+/// (the text inside `limits: { … }`).
+pub async fn bare_gateway(limits: &str) -> (TestGateway, Keys, ConfigDir) {
+    let keys = Keys::new();
+    let dir = ConfigDir::new();
+    std::fs::create_dir_all(dir.path().join("tools")).unwrap();
+    dir.write(
+        "toolgate.yaml",
+        &format!(
+            "environment: test\nlimits: {{ {limits} }}\nworkflows:\n  main: {{ environment: test }}\n  other: {{ environment: test }}\n{}",
+            keys.yaml()
+        ),
+    );
+    let gw = TestGateway::start(&dir.config_path(), Default::default()).await;
+    (gw, keys, dir)
+}

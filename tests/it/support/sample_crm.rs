@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use serde_json::Value;
 
-use super::ConfigDir;
+use super::{ConfigDir, Keys};
 
 pub struct SampleCrm {
     pub addr: SocketAddr,
@@ -46,4 +46,22 @@ impl SampleCrm {
             .filter(|r| r["credential_valid"] == true)
             .collect()
     }
+}
+
+/// A config with one credential `crm` read from `source`, workflow `main`
+/// granting it (with `tools` as its tool entries, if any) and `other`.
+pub fn write_crm_config(dir: &ConfigDir, keys: &Keys, source: &str, tools: &str) {
+    let tools = if tools.is_empty() {
+        " {}\n".to_owned()
+    } else {
+        format!("\n{tools}")
+    };
+    dir.write(
+        "toolgate.yaml",
+        &format!(
+            "environment: test\ncredentials:\n  crm:\n    environment: test\n    source: {source}\n    inject: {{ header: Authorization, format: \"Bearer {{secret}}\" }}\n\
+             workflows:\n  main:\n    environment: test\n    scopes: [crm]\n    credentials: {{ crm: crm }}\n    tools:{tools}  other: {{ environment: test }}\n{}",
+            keys.yaml()
+        ),
+    );
 }

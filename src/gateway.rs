@@ -64,6 +64,8 @@ pub struct Gateway {
     pub(crate) refusals: audit::refusals::Refusals,
     /// The slots of `limits.max_concurrency`, and what was shed.
     pub(crate) load: crate::load::Load,
+    /// What `/metrics` shows.
+    pub(crate) metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -239,6 +241,9 @@ impl Gateway {
             ),
         };
         let load = crate::load::Load::new(config.limits.max_concurrency);
+        let metrics = Arc::new(crate::metrics::Metrics::new());
+        let audit: Arc<dyn audit::AuditSink> =
+            Arc::new(audit::Counted::new(audit, metrics.clone()));
         Ok(Arc::new(Gateway {
             identities: Identities::new(&config),
             config: Arc::new(config),
@@ -256,6 +261,7 @@ impl Gateway {
             action_events: tokio::sync::Notify::new(),
             refusals: audit::refusals::Refusals::default(),
             load,
+            metrics,
         }))
     }
 

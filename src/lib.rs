@@ -28,6 +28,7 @@ pub(crate) mod gateway;
 pub mod identity;
 pub(crate) mod listener;
 pub(crate) mod load;
+pub(crate) mod metrics;
 pub mod pipeline;
 pub mod redact;
 pub mod request;

@@ -64,6 +64,7 @@ pub(crate) async fn call(
     presented: &Presented,
     request: CallRequest,
 ) -> (Result<CallReply, ApiError>, Timing) {
+    let started = Instant::now();
     let mut call = Call::new(gw, request, Origin::Direct);
     let ended = stages(&mut call, presented).await;
     let reply = match ended {
@@ -78,7 +79,40 @@ pub(crate) async fn call(
     if let Ok(CallReply::Done(outcome)) = &reply {
         keep_after_success(&call, outcome).await;
     }
+    count(&call, &reply, started.elapsed());
     (reply, call.timing)
+}
+
+/// The call in `/metrics`: by configured names only (a tool not resolved
+/// is `unknown`), its outcome, and the time in the gateway and upstream.
+fn count(call: &Call<'_>, reply: &Result<CallReply, ApiError>, total: std::time::Duration) {
+    use crate::metrics::CallOutcome;
+    let workflow = call
+        .caller
+        .as_ref()
+        .map_or("unknown", |a| a.workflow.name.as_str());
+    let tool = call
+        .binding
+        .as_ref()
+        .map_or("unknown", |b| b.tool.name.as_str());
+    let outcome = match reply {
+        Ok(CallReply::Action { status, .. }) if *status == http::StatusCode::ACCEPTED => {
+            CallOutcome::Pending
+        }
+        Ok(_) => CallOutcome::Succeeded,
+        Err(e) => match e.code {
+            Code::CredentialUnavailable
+            | Code::CredentialRejected
+            | Code::UpstreamError
+            | Code::UpstreamTimeout => CallOutcome::Failed(e.code),
+            code => CallOutcome::Refused(code),
+        },
+    };
+    let upstream = call.timing.upstream;
+    let gateway = total.saturating_sub(upstream.unwrap_or_default());
+    call.gateway
+        .metrics
+        .call(workflow, tool, outcome, gateway, upstream);
 }
 
 /// Where the stages stopped, short of a failure.
@@ -203,13 +237,22 @@ async fn run(
     let started = Instant::now();
     let sent = match forward::send(&gw.egress, &binding.tool, request).await {
         Ok(response) => {
+            gw.metrics
+                .upstream(&binding.tool.name, Some(response.status.as_u16()));
             call.timing.upstream = Some(response.elapsed);
             shape::response(&gw.redactor.load(), &binding.tool, &response)
                 .map(|shaped| (response.status.as_u16(), shaped))
         }
-        Err(e) => Err(e),
+        Err(e) => {
+            // Refused at connect, nothing was sent; else no answer came.
+            if e.code != Code::EgressDenied {
+                gw.metrics.upstream(&binding.tool.name, None);
+            }
+            Err(e)
+        }
     };
     let latency_ms = (started.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0;
+
     call.trail.latency(latency_ms);
     match sent {
         Ok((status, shaped)) => Ok(Ran {

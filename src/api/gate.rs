@@ -48,6 +48,7 @@ pub(super) async fn gate(State(gw): State<Arc<Gateway>>, req: Request, next: Nex
                 .get::<ConnectInfo<SocketAddr>>()
                 .map(|c| c.0.ip());
             gw.refusals.note(e.code, from);
+            gw.metrics.unauthenticated(e.code);
             e.into_response()
         }
     }

@@ -11,10 +11,25 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
 use serde_json::{Value, json};
 
 use crate::gateway::Gateway;
+
+/// `GET /metrics`: every family in OpenMetrics text (see [`crate::metrics`]).
+pub(super) async fn metrics(State(gw): State<Arc<Gateway>>) -> impl IntoResponse {
+    let text = gw
+        .metrics
+        .encode(gw.audit_space_low(), gw.refusals.unrecorded_total());
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    )
+}
 
 pub(super) async fn live() -> Json<Value> {
     Json(json!({ "status": "ok" }))

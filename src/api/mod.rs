@@ -13,7 +13,7 @@
 //!    reserved tenth (at least one) shared by the approver and operator
 //!    routes, so people can act during an overload; beyond them requests are
 //!    refused at once (503 `overloaded`) rather than queued without bound.
-//!    `/healthz` and `/readyz` take no slot;
+//!    `/healthz`, `/readyz` and `/metrics` take no slot;
 //! 6. timeout — `request_timeout_ms` bounds a request inside its slot, so a
 //!    client sending its body slowly cannot hold a slot for ever (408);
 //! 7. body limit — on the routes, so a too-large body is refused (413)
@@ -105,6 +105,7 @@ pub(crate) fn router(gw: Arc<Gateway>) -> Router {
         // Health answers even when every slot is taken.
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
+        .route("/metrics", get(health::metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
@@ -143,6 +144,7 @@ fn refused_in_front(
     let e = layer_error(err);
     if e.code == Code::Overloaded {
         gw.load.shed_one();
+        gw.metrics.shed();
     }
     e
 }

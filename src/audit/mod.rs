@@ -22,6 +22,7 @@
 
 pub mod chain;
 pub mod checkpoint;
+mod counted;
 mod file;
 mod memory;
 mod record;
@@ -30,6 +31,7 @@ pub(crate) mod refusals;
 mod sink;
 pub mod verify;
 
+pub(crate) use counted::Counted;
 pub use file::FileSink;
 pub use memory::MemorySink;
 pub use record::{AuditError, Entry, Event, Receipt};

@@ -23,6 +23,7 @@ mod killswitch;
 mod layout;
 mod limits;
 mod listener;
+mod metrics;
 mod oauth2;
 mod packaging;
 mod recovery;

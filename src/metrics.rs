@@ -1,0 +1,282 @@
+//! Prometheus metrics, served at `GET /metrics` (OpenMetrics text).
+//!
+//! Label values come only from config names and fixed sets — never from
+//! arguments, keys or secrets: a tool the caller named that is not one of
+//! its workflow's tools is counted as `tool="unknown"`, so a caller cannot
+//! add series.
+
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::metrics::info::Info;
+use prometheus_client::registry::Registry;
+
+use crate::error::Code;
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CallLabels {
+    workflow: String,
+    tool: String,
+    via: &'static str,
+    outcome: &'static str,
+    code: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DurationLabels {
+    tool: String,
+    part: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct UpstreamLabels {
+    tool: String,
+    status_class: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ToolLabels {
+    workflow: String,
+    tool: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CodeLabels {
+    code: &'static str,
+}
+
+type Durations = Family<DurationLabels, Histogram, fn() -> Histogram>;
+
+/// 0.1 ms to about 52 s, doubling.
+fn duration_buckets() -> Histogram {
+    Histogram::new(exponential_buckets(0.000_1, 2.0, 20))
+}
+
+/// How a call ended, as `toolgate_calls_total` counts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CallOutcome {
+    Succeeded,
+    /// Held for approval.
+    Pending,
+    /// A stage before forwarding said no (authentication, tool, schema,
+    /// rate limit, denial …).
+    Refused(Code),
+    /// The credential or the upstream failed after the call was accepted.
+    Failed(Code),
+}
+
+/// Every metric family, and the registry that encodes them.
+#[derive(Debug)]
+pub(crate) struct Metrics {
+    registry: Registry,
+    calls: Family<CallLabels, Counter>,
+    durations: Durations,
+    upstream: Family<UpstreamLabels, Counter>,
+    rate_limited: Family<ToolLabels, Counter>,
+    audit_records: Counter,
+    audit_failures: Counter,
+    audit_write: Histogram,
+    shed: Counter,
+    unauthenticated: Family<CodeLabels, Counter>,
+    unrecorded: Gauge,
+    low_space: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    pub(crate) fn new() -> Metrics {
+        let mut registry = Registry::default();
+        let calls = Family::<CallLabels, Counter>::default();
+        registry.register(
+            "toolgate_calls",
+            "Tool calls, by workflow, tool, front door and outcome",
+            calls.clone(),
+        );
+        let durations = Durations::new_with_constructor(duration_buckets);
+        registry.register(
+            "toolgate_call_duration_seconds",
+            "Time of a call in the gateway and upstream",
+            durations.clone(),
+        );
+        let upstream = Family::<UpstreamLabels, Counter>::default();
+        registry.register(
+            "toolgate_upstream_requests",
+            "Requests sent upstream, by tool and status class",
+            upstream.clone(),
+        );
+        let rate_limited = Family::<ToolLabels, Counter>::default();
+        registry.register(
+            "toolgate_rate_limited",
+            "Calls refused by a tool's rate limit",
+            rate_limited.clone(),
+        );
+        let audit_records = Counter::default();
+        registry.register(
+            "toolgate_audit_records",
+            "Audit records written durably",
+            audit_records.clone(),
+        );
+        let audit_failures = Counter::default();
+        registry.register(
+            "toolgate_audit_failures",
+            "Audit records that could not be written",
+            audit_failures.clone(),
+        );
+        let audit_write = duration_buckets();
+        registry.register(
+            "toolgate_audit_write_duration_seconds",
+            "Time for an audit record to become durable",
+            audit_write.clone(),
+        );
+        let shed = Counter::default();
+        registry.register(
+            "toolgate_shed",
+            "Requests refused for want of a slot (limits.max_concurrency)",
+            shed.clone(),
+        );
+        let unauthenticated = Family::<CodeLabels, Counter>::default();
+        registry.register(
+            "toolgate_unauthenticated_refusals",
+            "Requests refused before they authenticated, by code",
+            unauthenticated.clone(),
+        );
+        let unrecorded = Gauge::default();
+        registry.register(
+            "toolgate_unauthenticated_refusals_unrecorded",
+            "Unauthenticated refusals counted but not written to the trail",
+            unrecorded.clone(),
+        );
+        let low_space = Gauge::default();
+        registry.register(
+            "toolgate_audit_low_space",
+            "1 while the trail's storage is below audit.min_free_bytes",
+            low_space.clone(),
+        );
+        registry.register(
+            "toolgate_build",
+            "The running build",
+            Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]),
+        );
+        Metrics {
+            registry,
+            calls,
+            durations,
+            upstream,
+            rate_limited,
+            audit_records,
+            audit_failures,
+            audit_write,
+            shed,
+            unauthenticated,
+            unrecorded,
+            low_space,
+        }
+    }
+
+    /// One call's end. `tool` is a configured name or `unknown`; times are
+    /// the gateway's own and the upstream's, when it was called.
+    pub(crate) fn call(
+        &self,
+        workflow: &str,
+        tool: &str,
+        outcome: CallOutcome,
+        gateway: Duration,
+        upstream: Option<Duration>,
+    ) {
+        let (name, code) = match outcome {
+            CallOutcome::Succeeded => ("succeeded", ""),
+            CallOutcome::Pending => ("pending", ""),
+            CallOutcome::Refused(c) => ("refused", c.as_str()),
+            CallOutcome::Failed(c) => ("failed", c.as_str()),
+        };
+        self.calls
+            .get_or_create(&CallLabels {
+                workflow: workflow.to_owned(),
+                tool: tool.to_owned(),
+                via: "rest",
+                outcome: name,
+                code,
+            })
+            .inc();
+        if outcome == CallOutcome::Refused(Code::RateLimited) {
+            self.rate_limited
+                .get_or_create(&ToolLabels {
+                    workflow: workflow.to_owned(),
+                    tool: tool.to_owned(),
+                })
+                .inc();
+        }
+        let part = |part| DurationLabels {
+            tool: tool.to_owned(),
+            part,
+        };
+        self.durations
+            .get_or_create(&part("gateway"))
+            .observe(gateway.as_secs_f64());
+        if let Some(up) = upstream {
+            self.durations
+                .get_or_create(&part("upstream"))
+                .observe(up.as_secs_f64());
+        }
+    }
+
+    /// A request sent upstream: its answer's status, or none (`error`).
+    pub(crate) fn upstream(&self, tool: &str, status: Option<u16>) {
+        let status_class = match status {
+            Some(100..=199) => "1xx",
+            Some(200..=299) => "2xx",
+            Some(300..=399) => "3xx",
+            Some(400..=499) => "4xx",
+            Some(500..=599) => "5xx",
+            _ => "error",
+        };
+        self.upstream
+            .get_or_create(&UpstreamLabels {
+                tool: tool.to_owned(),
+                status_class,
+            })
+            .inc();
+    }
+
+    /// An audit append, and how long it took to become durable.
+    pub(crate) fn audit_append(&self, ok: bool, took: Duration) {
+        if ok {
+            self.audit_records.inc();
+            self.audit_write.observe(took.as_secs_f64());
+        } else {
+            self.audit_failures.inc();
+        }
+    }
+
+    pub(crate) fn shed(&self) {
+        self.shed.inc();
+    }
+
+    pub(crate) fn unauthenticated(&self, code: Code) {
+        self.unauthenticated
+            .get_or_create(&CodeLabels {
+                code: code.as_str(),
+            })
+            .inc();
+    }
+
+    /// The families in OpenMetrics text, with the gauges read now.
+    pub(crate) fn encode(&self, low_space: bool, unrecorded: u64) -> String {
+        self.low_space.set(i64::from(low_space));
+        self.unrecorded
+            .set(i64::try_from(unrecorded).unwrap_or(i64::MAX));
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}

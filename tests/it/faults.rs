@@ -1,0 +1,411 @@
+//! Fault injection against a real gateway and real loopback servers: an
+//! upstream that resets mid-body, one whose body never ends, one that
+//! accepts and never answers; thousands of idle connections; the store's
+//! disk full. Each time the gateway keeps serving other callers, nothing
+//! acknowledged is lost, and no call is reported done that was not.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Notify;
+
+use crate::support::process::toolgate;
+use crate::support::upstream::Upstream;
+use crate::support::{ConfigDir, Keys, TestGateway, canary, code};
+
+/// Generous bounds: the machine running the tests may be loaded.
+const WITHIN: Duration = Duration::from_secs(30);
+
+/// Poll `done` every 20 ms until it holds; false once `within` has passed.
+async fn eventually(within: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let t = Instant::now();
+    while !done() {
+        if t.elapsed() > within {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    true
+}
+
+/// How a [`Faulty`] upstream misbehaves, on every connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    /// Headers and part of a `Content-Length` body, then (once released) a
+    /// TCP reset.
+    ResetMidBody,
+    /// Headers, then a chunked body a byte at a time, forever.
+    EndlessBody,
+    /// Accepts the connection, reads what comes, never answers.
+    Silent,
+}
+
+/// A raw TCP upstream on 127.0.0.1:0 that misbehaves as its [`Fault`] says,
+/// and counts what happened.
+struct Faulty {
+    addr: SocketAddr,
+    /// Connections accepted.
+    accepted: Arc<AtomicUsize>,
+    /// Connections on which a whole request head arrived.
+    requests: Arc<AtomicUsize>,
+    /// Connections that got the part of an answer they will ever get.
+    answered_partly: Arc<AtomicUsize>,
+    /// Connections the gateway closed while this upstream still held them.
+    hung_up: Arc<AtomicUsize>,
+    /// `ResetMidBody` resets its connections only once this is notified.
+    release: Arc<Notify>,
+}
+
+impl Faulty {
+    async fn start(fault: Fault) -> Faulty {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let f = Faulty {
+            addr: listener.local_addr().unwrap(),
+            accepted: Arc::default(),
+            requests: Arc::default(),
+            answered_partly: Arc::default(),
+            hung_up: Arc::default(),
+            release: Arc::default(),
+        };
+        let counters = f.counters();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                counters.0.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(misbehave(fault, stream, counters.clone()));
+            }
+        });
+        f
+    }
+
+    fn counters(&self) -> Counters {
+        (
+            self.accepted.clone(),
+            self.requests.clone(),
+            self.answered_partly.clone(),
+            self.hung_up.clone(),
+            self.release.clone(),
+        )
+    }
+
+    fn base(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
+    }
+}
+
+type Counters = (
+    Arc<AtomicUsize>,
+    Arc<AtomicUsize>,
+    Arc<AtomicUsize>,
+    Arc<AtomicUsize>,
+    Arc<Notify>,
+);
+
+/// Read up to the end of a request head; false if the peer went away first.
+async fn read_head(s: &mut TcpStream) -> bool {
+    let mut head = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        match s.read(&mut buf).await {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+    }
+    true
+}
+
+/// Read until the peer closes the connection.
+async fn until_closed(s: &mut TcpStream) {
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = s.read(&mut buf).await {
+        if n == 0 {
+            break;
+        }
+    }
+}
+
+async fn misbehave(fault: Fault, mut s: TcpStream, c: Counters) {
+    let (_, requests, answered_partly, hung_up, release) = c;
+    if !read_head(&mut s).await {
+        return;
+    }
+    requests.fetch_add(1, Ordering::SeqCst);
+    match fault {
+        Fault::ResetMidBody => {
+            let head =
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 4096\r\n\r\n";
+            let part = format!("{head}{{\"items\": [\"first\", \"second\"");
+            if s.write_all(part.as_bytes()).await.is_err() {
+                return;
+            }
+            answered_partly.fetch_add(1, Ordering::SeqCst);
+            release.notified().await;
+            // SO_LINGER 0: the close sends a RST, not a FIN.
+            s.set_zero_linger().unwrap();
+            drop(s);
+        }
+        Fault::EndlessBody => {
+            let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n1\r\n[\r\n";
+            if s.write_all(head.as_bytes()).await.is_err() {
+                return;
+            }
+            answered_partly.fetch_add(1, Ordering::SeqCst);
+            loop {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                if s.write_all(b"2\r\n0,\r\n").await.is_err() {
+                    hung_up.fetch_add(1, Ordering::SeqCst);
+                    return;
+                }
+            }
+        }
+        Fault::Silent => {
+            until_closed(&mut s).await;
+            hung_up.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// The tools of these tests: over the healthy upstream `healthy` (GET),
+/// `keyed` (POST) and `held` (always held for approval); over the faulty one
+/// `faulty` with `timeout_ms`.
+fn write_tools(dir: &ConfigDir, healthy: &str, faulty: &str, timeout_ms: u64) {
+    let tool = |name: &str, upstream: &str, rest: &str| {
+        dir.write(
+            &format!("tools/{name}.yaml"),
+            &format!(
+                "name: {name}\ndescription: d\nscopes: [t]\n\
+                 input_schema: {{ type: object, additionalProperties: false, properties: {{ name: {{ type: string }} }} }}\n\
+                 upstream: {{ {upstream}, credential: api, allow_private_network: true }}\n{rest}"
+            ),
+        );
+    };
+    tool(
+        "healthy",
+        &format!("method: GET, url: \"{healthy}/echo/healthy\""),
+        "",
+    );
+    tool(
+        "keyed",
+        &format!(
+            "method: POST, url: \"{healthy}/echo/keyed\", body: {{ name: \"{{args.name}}\" }}"
+        ),
+        "",
+    );
+    tool(
+        "held",
+        &format!("method: POST, url: \"{healthy}/echo/held\", body: {{ name: \"{{args.name}}\" }}"),
+        "approval: always\n",
+    );
+    tool(
+        "faulty",
+        &format!("method: GET, url: \"{faulty}/items\", timeout_ms: {timeout_ms}"),
+        "",
+    );
+}
+
+/// toolgate.yaml for these tests: credential `api`, workflow `main` granting
+/// scope `t`, the [`Keys`] identities, and `top` (more top-level keys).
+fn write_config(dir: &ConfigDir, keys: &Keys, top: &str) {
+    dir.write(
+        "toolgate.yaml",
+        &format!(
+            "environment: test\n{top}credentials:\n  api:\n    environment: test\n    source: {{ env: FAULTS_API_KEY }}\n    \
+             inject: {{ header: Authorization, format: \"Bearer {{secret}}\" }}\n\
+             workflows:\n  main: {{ environment: test, scopes: [t], credentials: {{ api: api }} }}\n  other: {{ environment: test }}\n{}",
+            keys.yaml()
+        ),
+    );
+}
+
+/// A gateway in process, its healthy upstream and a faulty one.
+struct Rig {
+    gw: TestGateway,
+    up: Upstream,
+    faulty: Faulty,
+    keys: Keys,
+    dir: ConfigDir,
+}
+
+async fn rig(fault: Fault, timeout_ms: u64, top: &str) -> Rig {
+    let up = Upstream::start().await;
+    let faulty = Faulty::start(fault).await;
+    let keys = Keys::new();
+    let dir = ConfigDir::new();
+    write_tools(&dir, &up.base(), &faulty.base(), timeout_ms);
+    write_config(&dir, &keys, top);
+    let env = [("FAULTS_API_KEY".to_owned(), canary("api-"))].into();
+    let gw = TestGateway::start(&dir.config_path(), env).await;
+    Rig {
+        gw,
+        up,
+        faulty,
+        keys,
+        dir,
+    }
+}
+
+/// The audit trail's records.
+fn records(dir: &Path) -> Vec<Value> {
+    std::fs::read_to_string(dir.join("data/audit.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// `toolgate audit verify` on the trail exits 0 ("intact").
+fn assert_trail_verifies(dir: &Path) {
+    let out = toolgate()
+        .args(["audit", "verify"])
+        .arg(dir.join("data/audit.jsonl"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "audit verify: {text}");
+}
+
+/// A call to the healthy tool succeeds, and the healthy upstream got it.
+async fn healthy_call_succeeds(gw: &TestGateway, key: &str, up: &Upstream) {
+    let before = up.count();
+    let (st, body, _) = gw.call(key, json!({"tool": "healthy"})).await;
+    assert_eq!(
+        (st, body["status"].as_str()),
+        (200, Some("succeeded")),
+        "{body}"
+    );
+    assert!(up.count() > before);
+}
+
+/// One faulty upstream, one call to it with an idempotency key: the call
+/// fails with `expect` in bounded time while healthy calls are served; the
+/// trail holds `executing` then `failed` for it and verifies; a retry with
+/// the key is answered with the same failure, and nothing is re-sent.
+async fn a_faulty_upstream_fails_its_call_alone(
+    fault: Fault,
+    timeout_ms: u64,
+    expect: (u16, &str),
+) {
+    let r = rig(fault, timeout_ms, "").await;
+    let started = Instant::now();
+    let faulty_call = {
+        let api = r.gw.api.clone();
+        let key = r.keys.agent.clone();
+        tokio::spawn(async move {
+            api.call(
+                &key,
+                json!({"tool": "faulty", "call_id": "faulty-1", "idempotency_key": "k-faulty"}),
+            )
+            .await
+        })
+    };
+    // The upstream has the request in hand (and has sent the start of an
+    // answer, where it sends one).
+    let in_hand = if fault == Fault::Silent {
+        &r.faulty.requests
+    } else {
+        &r.faulty.answered_partly
+    };
+    assert!(
+        eventually(WITHIN, || in_hand.load(Ordering::SeqCst) == 1).await,
+        "the faulty upstream never got the request"
+    );
+    // Meanwhile other callers are served: at least one call, and every call
+    // made while the faulty one is in flight.
+    loop {
+        healthy_call_succeeds(&r.gw, &r.keys.agent, &r.up).await;
+        if faulty_call.is_finished() || fault == Fault::ResetMidBody {
+            break;
+        }
+    }
+    if fault == Fault::ResetMidBody {
+        assert!(
+            !faulty_call.is_finished(),
+            "answered before the upstream reset"
+        );
+        r.faulty.release.notify_waiters();
+    }
+    let (st, body, _) = tokio::time::timeout(WITHIN, faulty_call)
+        .await
+        .expect("the faulty call was answered in bounded time")
+        .unwrap();
+    assert_eq!((st, code(&body)), expect, "{body}");
+    assert!(body.get("result").is_none(), "{body}");
+    if fault == Fault::ResetMidBody {
+        // A reset ends the call at once, not at the tool's timeout.
+        assert!(started.elapsed() < Duration::from_millis(timeout_ms));
+    } else {
+        // The gateway let go of the upstream's connection.
+        assert!(
+            eventually(WITHIN, || r.faulty.hung_up.load(Ordering::SeqCst) == 1).await,
+            "the gateway kept the faulty connection open"
+        );
+    }
+    healthy_call_succeeds(&r.gw, &r.keys.agent, &r.up).await;
+
+    // A retry with the same key: the first call's failure, not sent again.
+    let (st, retry, _) =
+        r.gw.call(
+            &r.keys.agent,
+            json!({"tool": "faulty", "call_id": "faulty-2", "idempotency_key": "k-faulty"}),
+        )
+        .await;
+    assert_eq!((st, code(&retry)), expect, "{retry}");
+    let action = retry["action_id"]
+        .as_str()
+        .expect("the first call's action");
+    let (st, v) =
+        r.gw.get(Some(&r.keys.agent), &format!("/v1/calls/{action}"))
+            .await;
+    assert_eq!((st, v["status"].as_str()), (200, Some("failed")), "{v}");
+    assert_eq!(code(&v), expect.1, "{v}");
+    assert_eq!(r.faulty.accepted(), 1, "the failed call was sent again");
+
+    // The trail: executing, then failed with the code — never executed.
+    let trail = records(r.dir.path());
+    let events: Vec<(&str, &str)> = trail
+        .iter()
+        .filter(|rec| rec["call_id"] == "faulty-1")
+        .map(|rec| {
+            (
+                rec["event"].as_str().unwrap(),
+                rec["code"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(events, [("executing", ""), ("failed", expect.1)]);
+    assert!(
+        !trail
+            .iter()
+            .any(|rec| rec["call_id"] == "faulty-2" && rec["event"] == "executed"),
+        "the retry was recorded as executed"
+    );
+    assert_trail_verifies(r.dir.path());
+}
+
+#[tokio::test]
+async fn an_upstream_that_resets_mid_body_fails_its_call_alone() {
+    // A timeout far beyond the bound the test allows: a reset must end the
+    // call by itself.
+    a_faulty_upstream_fails_its_call_alone(Fault::ResetMidBody, 50_000, (502, "upstream_error"))
+        .await;
+}
+
+#[tokio::test]
+async fn an_upstream_body_that_never_ends_times_its_call_out_alone() {
+    a_faulty_upstream_fails_its_call_alone(Fault::EndlessBody, 2_000, (504, "upstream_timeout"))
+        .await;
+}
+
+#[tokio::test]
+async fn an_upstream_that_never_answers_times_its_call_out_alone() {
+    a_faulty_upstream_fails_its_call_alone(Fault::Silent, 2_000, (504, "upstream_timeout")).await;
+}

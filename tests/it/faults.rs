@@ -16,6 +16,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 
 use crate::support::process::toolgate;
+use crate::support::tmpfs::Tmpfs;
 use crate::support::upstream::Upstream;
 use crate::support::{ConfigDir, Keys, TestGateway, canary, code};
 
@@ -408,4 +409,158 @@ async fn an_upstream_body_that_never_ends_times_its_call_out_alone() {
 #[tokio::test]
 async fn an_upstream_that_never_answers_times_its_call_out_alone() {
     a_faulty_upstream_fails_its_call_alone(Fault::Silent, 2_000, (504, "upstream_timeout")).await;
+}
+
+/// Hold a call for approval: the status and body.
+async fn hold(r: &Rig, name: &str) -> (u16, Value) {
+    let (st, body, _) =
+        r.gw.call(
+            &r.keys.agent,
+            json!({"tool": "held", "arguments": {"name": name}}),
+        )
+        .await;
+    (st, body)
+}
+
+/// Requests the healthy upstream got on `path`.
+fn sent(up: &Upstream, path: &str) -> usize {
+    up.requests().iter().filter(|q| q.path == path).count()
+}
+
+#[tokio::test]
+async fn a_full_store_disk_refuses_what_needs_the_store_and_recovers_without_restart() {
+    let mnt_dir = tempfile::tempdir().unwrap();
+    let Some(mnt) = Tmpfs::mount(mnt_dir.path()) else {
+        return;
+    };
+    let store = mnt.path().join("toolgate.redb");
+    let r = rig(
+        Fault::Silent,
+        1000,
+        &format!("store: {{ kind: file, path: \"{}\" }}\n", store.display()),
+    )
+    .await;
+    let agent = &r.keys.agent;
+
+    // Acknowledged before the disk fills: a held action and a keyed call.
+    let (st, body) = hold(&r, "before").await;
+    assert_eq!(st, 202, "{body}");
+    let mut held = vec![body["action_id"].as_str().unwrap().to_owned()];
+    let keyed =
+        json!({"tool": "keyed", "arguments": {"name": "once"}, "idempotency_key": "k-before"});
+    let (st, first, _) = r.gw.call(agent, keyed.clone()).await;
+    assert_eq!(st, 200, "{first}");
+
+    mnt.fill();
+    // Pages the file has written before can take a few more commits; then
+    // a write needs a new page, and fails.
+    let mut refused = false;
+    for i in 0..2000 {
+        let (st, body) = hold(&r, &format!("n{i}")).await;
+        if st == 202 {
+            held.push(body["action_id"].as_str().unwrap().to_owned());
+            continue;
+        }
+        assert_eq!((st, code(&body)), (503, "store_unavailable"), "{body}");
+        refused = true;
+        break;
+    }
+    assert!(refused, "the full disk never refused a call");
+    // A call with an idempotency key needs the store: refused, not sent.
+    let keyed_sent = sent(&r.up, "/echo/keyed");
+    let (st, body, _) =
+        r.gw.call(
+            agent,
+            json!({"tool": "keyed", "arguments": {"name": "full"}, "idempotency_key": "k-full"}),
+        )
+        .await;
+    assert_eq!((st, code(&body)), (503, "store_unavailable"), "{body}");
+    assert_eq!(
+        sent(&r.up, "/echo/keyed"),
+        keyed_sent,
+        "sent without its key kept"
+    );
+    // A call that needs no store is served.
+    healthy_call_succeeds(&r.gw, agent, &r.up).await;
+
+    // Space again: service returns without a restart.
+    mnt.free();
+    let mut back = None;
+    let t = Instant::now();
+    while t.elapsed() < WITHIN {
+        let (st, body) = hold(&r, "after").await;
+        if st == 202 {
+            back = Some(body["action_id"].as_str().unwrap().to_owned());
+            break;
+        }
+        assert_eq!((st, code(&body)), (503, "store_unavailable"), "{body}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let Some(after) = back else {
+        panic!("the store did not come back once the disk had space");
+    };
+    held.push(after);
+    let (st, v) = r.gw.get(None, "/readyz").await;
+    assert_eq!(
+        (st, v["checks"]["store"]["ok"].as_bool()),
+        (200, Some(true)),
+        "{v}"
+    );
+
+    // Nothing acknowledged was lost: every held action is still pending.
+    for id in &held {
+        let (st, v) = r.gw.get(Some(agent), &format!("/v1/calls/{id}")).await;
+        assert_eq!(
+            (st, v["status"].as_str()),
+            (200, Some("pending_approval")),
+            "{id}: {v}"
+        );
+    }
+    // The first one runs once approved, once.
+    let held_sent = sent(&r.up, "/echo/held");
+    let (st, v) =
+        r.gw.post_json(
+            &r.keys.approver,
+            &format!("/v1/pending-actions/{}/approve", held[0]),
+            json!({"reason": "after the disk was freed"}),
+        )
+        .await;
+    assert_eq!((st, v["status"].as_str()), (200, Some("succeeded")), "{v}");
+    assert_eq!(sent(&r.up, "/echo/held"), held_sent + 1);
+    // The keyed call made before is answered from its first result.
+    let keyed_sent = sent(&r.up, "/echo/keyed");
+    let (st, again, _) = r.gw.call(agent, keyed).await;
+    assert_eq!((st, &again["result"]), (200, &first["result"]), "{again}");
+    assert_eq!(
+        sent(&r.up, "/echo/keyed"),
+        keyed_sent,
+        "a kept result was sent again"
+    );
+    // The key refused while the disk was full: let go (a retry runs, once)
+    // or, when the full disk kept it from being let go, still held (409,
+    // nothing sent) — never reported done without being sent.
+    let refused_key =
+        json!({"tool": "keyed", "arguments": {"name": "full"}, "idempotency_key": "k-full"});
+    let (st, body, _) = r.gw.call(agent, refused_key).await;
+    if st == 200 {
+        assert_eq!(sent(&r.up, "/echo/keyed"), keyed_sent + 1, "{body}");
+    } else {
+        assert_eq!((st, code(&body)), (409, "conflict"), "{body}");
+        assert_eq!(sent(&r.up, "/echo/keyed"), keyed_sent);
+    }
+    // A new key runs.
+    let before = sent(&r.up, "/echo/keyed");
+    let (st, body, _) =
+        r.gw.call(
+            agent,
+            json!({"tool": "keyed", "arguments": {"name": "new"}, "idempotency_key": "k-after"}),
+        )
+        .await;
+    assert_eq!(
+        (st, body["status"].as_str()),
+        (200, Some("succeeded")),
+        "{body}"
+    );
+    assert_eq!(sent(&r.up, "/echo/keyed"), before + 1);
+    assert_trail_verifies(r.dir.path());
 }

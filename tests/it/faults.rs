@@ -15,7 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 
-use crate::support::process::toolgate;
+use crate::support::process::{Proc, free_port, toolgate};
 use crate::support::tmpfs::Tmpfs;
 use crate::support::upstream::Upstream;
 use crate::support::{ConfigDir, Keys, TestGateway, canary, code};
@@ -409,6 +409,101 @@ async fn an_upstream_body_that_never_ends_times_its_call_out_alone() {
 #[tokio::test]
 async fn an_upstream_that_never_answers_times_its_call_out_alone() {
     a_faulty_upstream_fails_its_call_alone(Fault::Silent, 2_000, (504, "upstream_timeout")).await;
+}
+
+/// The soft limit on open files of this process (inherited by the gateway
+/// it starts), from /proc; None where that cannot be read.
+fn open_files_limit() -> Option<usize> {
+    let text = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = text.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
+}
+
+/// `n` plain TCP connections to `addr` that send nothing. After every 50, a
+/// request on a fresh connection is answered first: the gateway accepts in
+/// order, so it has then accepted all before it, and its listen queue (128
+/// deep) never overflows, which would cost a connect a SYN retransmission —
+/// a second or more.
+async fn idle_connections(addr: SocketAddr, n: usize) -> Vec<TcpStream> {
+    let mut idle = Vec::with_capacity(n);
+    for i in 0..n {
+        idle.push(TcpStream::connect(addr).await.unwrap());
+        if i % 50 == 49 || i == n - 1 {
+            let mut probe = TcpStream::connect(addr).await.unwrap();
+            probe
+                .write_all(b"GET /healthz HTTP/1.1\r\nhost: toolgate\r\nconnection: close\r\n\r\n")
+                .await
+                .unwrap();
+            let mut answer = Vec::new();
+            probe.read_to_end(&mut answer).await.unwrap();
+            assert!(answer.starts_with(b"HTTP/1.1 200"), "{answer:?}");
+        }
+    }
+    idle
+}
+
+/// Thousands of connections that send nothing, held at once, within the
+/// connection limits configured for them: a real agent call is served.
+#[tokio::test]
+async fn thousands_of_idle_connections_keep_no_agent_out() {
+    // As many as this process may hold, besides what other tests hold.
+    let n = open_files_limit()
+        .unwrap_or(1024)
+        .saturating_sub(512)
+        .clamp(64, 2500);
+    let timeout = Duration::from_millis(3000);
+    let up = Upstream::start().await;
+    let keys = Keys::new();
+    let dir = ConfigDir::new();
+    write_tools(&dir, &up.base(), &up.base(), 1000);
+    // Room for them all, from one address, and for the agent.
+    write_config(
+        &dir,
+        &keys,
+        &format!(
+            "limits: {{ header_read_timeout_ms: {}, max_connections: {}, max_connections_per_client: {} }}\n",
+            timeout.as_millis(),
+            n + 64,
+            n + 64
+        ),
+    );
+    // The real binary, so the idle connections' two ends are in two processes.
+    let p = Proc::start(
+        &dir.config_path(),
+        free_port(),
+        &[("FAULTS_API_KEY", &canary("api-"))],
+    )
+    .await;
+    let addr: SocketAddr = p.base.trim_start_matches("http://").parse().unwrap();
+
+    let first = Instant::now();
+    let idle = idle_connections(addr, n).await;
+    // A real agent call while they are held.
+    let (st, body, _) = p.api.call(&keys.agent, json!({"tool": "healthy"})).await;
+    assert_eq!(
+        (st, body["status"].as_str()),
+        (200, Some("succeeded")),
+        "{body}"
+    );
+    assert_eq!(up.count(), 1);
+    // The gateway closes no idle connection before limits.header_read_timeout_ms
+    // has run from its accept, so while that much has not passed since the
+    // first connect, every one must still be held.
+    if first.elapsed() < timeout {
+        let mut buf = [0u8; 1];
+        let open = idle
+            .iter()
+            .filter(|s| {
+                matches!(s.try_read(&mut buf), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+            })
+            .count();
+        assert_eq!(open, n, "idle connections were closed before the timeout");
+    }
+
+    // The clients let go of them; the gateway serves as before.
+    drop(idle);
+    let (st, body, _) = p.api.call(&keys.agent, json!({"tool": "healthy"})).await;
+    assert_eq!(st, 200, "{body}");
 }
 
 /// Hold a call for approval: the status and body.

@@ -326,6 +326,7 @@ async fn a_faulty_upstream_fails_its_call_alone(
         if faulty_call.is_finished() || fault == Fault::ResetMidBody {
             break;
         }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     if fault == Fault::ResetMidBody {
         assert!(
@@ -561,20 +562,30 @@ async fn a_full_store_disk_refuses_what_needs_the_store_and_recovers_without_res
         break;
     }
     assert!(refused, "the full disk never refused a call");
-    // A call with an idempotency key needs the store: refused, not sent.
-    let keyed_sent = sent(&r.up, "/echo/keyed");
-    let (st, body, _) =
-        r.gw.call(
-            agent,
-            json!({"tool": "keyed", "arguments": {"name": "full"}, "idempotency_key": "k-full"}),
-        )
-        .await;
-    assert_eq!((st, code(&body)), (503, "store_unavailable"), "{body}");
-    assert_eq!(
-        sent(&r.up, "/echo/keyed"),
-        keyed_sent,
-        "sent without its key kept"
-    );
+    // Calls with an idempotency key need the store too: each is refused
+    // with nothing sent or, while pages written before last, kept, sent
+    // once and answered.
+    let mut answered = Vec::new();
+    let mut refused_key = None;
+    for i in 0..2000 {
+        let call = json!({"tool": "keyed", "arguments": {"name": format!("k{i}")}, "idempotency_key": format!("k-full-{i}")});
+        let before = sent(&r.up, "/echo/keyed");
+        let (st, body, _) = r.gw.call(agent, call.clone()).await;
+        if st == 200 {
+            assert_eq!(sent(&r.up, "/echo/keyed"), before + 1, "{body}");
+            answered.push((call, body));
+            continue;
+        }
+        assert_eq!((st, code(&body)), (503, "store_unavailable"), "{body}");
+        assert_eq!(
+            sent(&r.up, "/echo/keyed"),
+            before,
+            "sent without its key kept"
+        );
+        refused_key = Some(call);
+        break;
+    }
+    let refused_key = refused_key.expect("the full disk never refused a call with a key");
     // A call that needs no store is served.
     healthy_call_succeeds(&r.gw, agent, &r.up).await;
 
@@ -631,17 +642,29 @@ async fn a_full_store_disk_refuses_what_needs_the_store_and_recovers_without_res
         keyed_sent,
         "a kept result was sent again"
     );
+    // Those answered while the disk was full are not sent again either: a
+    // retry gets the result or, where the disk kept it from being recorded,
+    // is told the call is still executing — never that it is done.
+    for (call, first) in &answered {
+        let before = sent(&r.up, "/echo/keyed");
+        let (st, again, _) = r.gw.call(agent, call.clone()).await;
+        assert_eq!(sent(&r.up, "/echo/keyed"), before, "sent again: {again}");
+        match st {
+            200 => assert_eq!(again["result"], first["result"], "{again}"),
+            202 => assert_eq!(again["status"], "executing", "{again}"),
+            _ => assert_eq!((st, code(&again)), (409, "conflict"), "{again}"),
+        }
+    }
     // The key refused while the disk was full: let go (a retry runs, once)
     // or, when the full disk kept it from being let go, still held (409,
     // nothing sent) — never reported done without being sent.
-    let refused_key =
-        json!({"tool": "keyed", "arguments": {"name": "full"}, "idempotency_key": "k-full"});
+    let before = sent(&r.up, "/echo/keyed");
     let (st, body, _) = r.gw.call(agent, refused_key).await;
     if st == 200 {
-        assert_eq!(sent(&r.up, "/echo/keyed"), keyed_sent + 1, "{body}");
+        assert_eq!(sent(&r.up, "/echo/keyed"), before + 1, "{body}");
     } else {
         assert_eq!((st, code(&body)), (409, "conflict"), "{body}");
-        assert_eq!(sent(&r.up, "/echo/keyed"), keyed_sent);
+        assert_eq!(sent(&r.up, "/echo/keyed"), before);
     }
     // A new key runs.
     let before = sent(&r.up, "/echo/keyed");

@@ -425,10 +425,12 @@ fn open_files_limit() -> Option<usize> {
 /// order, so it has then accepted all before it, and its listen queue (128
 /// deep) never overflows, which would cost a connect a SYN retransmission —
 /// a second or more.
-async fn idle_connections(addr: SocketAddr, n: usize) -> Vec<TcpStream> {
+/// Each with the time just before its connect.
+async fn idle_connections(addr: SocketAddr, n: usize) -> Vec<(Instant, TcpStream)> {
     let mut idle = Vec::with_capacity(n);
     for i in 0..n {
-        idle.push(TcpStream::connect(addr).await.unwrap());
+        let opened = Instant::now();
+        idle.push((opened, TcpStream::connect(addr).await.unwrap()));
         if i % 50 == 49 || i == n - 1 {
             let mut probe = TcpStream::connect(addr).await.unwrap();
             probe
@@ -444,9 +446,10 @@ async fn idle_connections(addr: SocketAddr, n: usize) -> Vec<TcpStream> {
 }
 
 /// Thousands of connections that send nothing, held at once, within the
-/// connection limits configured for them: a real agent call is served.
+/// connection limits configured for them: a real agent call is served, and
+/// the gateway closes each after limits.header_read_timeout_ms.
 #[tokio::test]
-async fn thousands_of_idle_connections_keep_no_agent_out() {
+async fn thousands_of_idle_connections_keep_no_agent_out_and_are_closed() {
     // As many as this process may hold, besides what other tests hold.
     let n = open_files_limit()
         .unwrap_or(1024)
@@ -494,15 +497,39 @@ async fn thousands_of_idle_connections_keep_no_agent_out() {
         let mut buf = [0u8; 1];
         let open = idle
             .iter()
-            .filter(|s| {
+            .filter(|(_, s)| {
                 matches!(s.try_read(&mut buf), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
             })
             .count();
         assert_eq!(open, n, "idle connections were closed before the timeout");
     }
 
-    // The clients let go of them; the gateway serves as before.
-    drop(idle);
+    // Each is closed by the gateway, after the timeout and in bounded time.
+    let mut closing = tokio::task::JoinSet::new();
+    for (opened, mut s) in idle {
+        closing.spawn(async move {
+            until_closed(&mut s).await;
+            opened.elapsed()
+        });
+    }
+    let closed = tokio::time::timeout(WITHIN + timeout, async {
+        let mut after = Vec::with_capacity(n);
+        while let Some(t) = closing.join_next().await {
+            after.push(t.unwrap());
+        }
+        after
+    })
+    .await;
+    let Ok(after) = closed else {
+        panic!(
+            "{} of {n} idle connections still open {:?} after the last was opened",
+            closing.len(),
+            WITHIN + timeout
+        );
+    };
+    let early = after.iter().filter(|t| **t < timeout).count();
+    assert_eq!(early, 0, "closed before limits.header_read_timeout_ms");
+    // The gateway serves as before.
     let (st, body, _) = p.api.call(&keys.agent, json!({"tool": "healthy"})).await;
     assert_eq!(st, 200, "{body}");
 }

@@ -6,13 +6,20 @@
 //! Rate-limit steps alone commit without fsync: a counter lost in a crash only
 //! forgives a few calls, and fsyncing every call would cost more than the call.
 //!
+//! A write that fails on the file (a full disk) fails every later operation
+//! in redb until the database is closed and opened again; so after a failed
+//! write the writer reopens the file before its next batch, and the store
+//! serves again by itself once writing works. Reopening recovers the last
+//! durable commit: nothing acknowledged is lost.
+//!
 //! Owns one redb file (a table per namespace, one for rate limits). Never
 //! shares it with another process: a second gateway on the same file is
 //! refused by redb's lock; several replicas need the Redis store.
 
-use std::path::Path;
-use std::sync::Arc;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use redb::{
@@ -57,9 +64,66 @@ fn err(e: impl std::fmt::Display) -> StoreError {
 }
 
 pub struct FileStore {
-    db: Arc<Database>,
+    shared: Arc<Shared>,
     writes: Option<std::sync::mpsc::Sender<Job>>,
     writer: Option<std::thread::JoinHandle<()>>,
+}
+
+/// The open database, for readers and the writer.
+struct Shared {
+    path: PathBuf,
+    /// `None` while the writer reopens the file, or after reopening failed.
+    db: RwLock<Option<Arc<Database>>>,
+    /// The last commit failed: the writer reopens the file before the next.
+    broken: AtomicBool,
+}
+
+/// How long a reopen waits for the reads in progress to let go of the file.
+const READERS_LET_GO: Duration = Duration::from_secs(10);
+
+impl Shared {
+    fn current(&self) -> Option<Arc<Database>> {
+        self.db
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Close the file (once the reads in progress are done with it) and open
+    /// it again: redb recovers the last durable commit.
+    fn reopen(&self) -> Result<Arc<Database>, StoreError> {
+        let old = self
+            .db
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(mut old) = old {
+            let since = Instant::now();
+            loop {
+                match Arc::try_unwrap(old) {
+                    Ok(db) => {
+                        drop(db);
+                        break;
+                    }
+                    Err(still_read) if since.elapsed() < READERS_LET_GO => {
+                        old = still_read;
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                    Err(still_read) => {
+                        *self.db.write().unwrap_or_else(PoisonError::into_inner) = Some(still_read);
+                        return Err(StoreError(
+                            "the store file is still being read; not reopened".into(),
+                        ));
+                    }
+                }
+            }
+        }
+        // The file must still be there: a new, empty one would hold nothing acknowledged.
+        let db = Arc::new(Database::open(&self.path).map_err(err)?);
+        *self.db.write().unwrap_or_else(PoisonError::into_inner) = Some(db.clone());
+        tracing::warn!("store file reopened after a failed write");
+        Ok(db)
+    }
 }
 
 impl Drop for FileStore {
@@ -100,14 +164,19 @@ impl FileStore {
         }
         tx.open_table(RATES).map_err(err)?;
         tx.commit().map_err(err)?;
+        let shared = Arc::new(Shared {
+            path: path.to_path_buf(),
+            db: RwLock::new(Some(db)),
+            broken: AtomicBool::new(false),
+        });
         let (writes, rx) = std::sync::mpsc::channel::<Job>();
-        let writer_db = db.clone();
+        let writer_shared = shared.clone();
         let writer = std::thread::Builder::new()
             .name("toolgate-store".into())
-            .spawn(move || write_loop(&writer_db, &rx))
+            .spawn(move || write_loop(&writer_shared, &rx))
             .map_err(err)?;
         Ok(FileStore {
-            db,
+            shared,
             writes: Some(writes),
             writer: Some(writer),
         })
@@ -117,7 +186,13 @@ impl FileStore {
         &self,
         f: impl FnOnce(&Database) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let db = self.db.clone();
+        let Some(db) = self.shared.current() else {
+            // Not open since a failed write: the writer tries again now.
+            let _ = self.write(false, |_| Ok(())).await;
+            return Err(StoreError(
+                "the store file is not open after a failed write".into(),
+            ));
+        };
         tokio::task::spawn_blocking(move || f(&db))
             .await
             .map_err(|e| StoreError(format!("store task failed: {e}")))?
@@ -147,7 +222,7 @@ impl FileStore {
 }
 
 /// The single writer: every queued operation in one transaction, one fsync.
-fn write_loop(db: &Database, rx: &std::sync::mpsc::Receiver<Job>) {
+fn write_loop(shared: &Shared, rx: &std::sync::mpsc::Receiver<Job>) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -157,11 +232,27 @@ fn write_loop(db: &Database, rx: &std::sync::mpsc::Receiver<Job>) {
             }
         }
         let durable = batch.iter().any(|j| j.durable);
+        // Dropping the jobs unapplied tells each caller the writer failed.
+        let open = shared
+            .current()
+            .filter(|_| !shared.broken.load(Ordering::Acquire));
+        let opened = match open {
+            Some(db) => Ok(db),
+            None => shared.reopen(),
+        };
+        let db = match opened {
+            Ok(db) => db,
+            Err(e) => {
+                tracing::error!(error = %e, "store file cannot be reopened");
+                drop(batch);
+                continue;
+            }
+        };
         let mut wtx = match db.begin_write() {
             Ok(t) => t,
             Err(e) => {
-                // Nothing was applied; dropping the jobs tells each caller the writer failed.
                 tracing::error!(error = %e, "store write failed");
+                shared.broken.store(true, Ordering::Release);
                 drop(batch);
                 continue;
             }
@@ -174,6 +265,7 @@ fn write_loop(db: &Database, rx: &std::sync::mpsc::Receiver<Job>) {
         if let Err(e) = &committed {
             tracing::error!(error = %e, "store commit failed");
         }
+        shared.broken.store(committed.is_err(), Ordering::Release);
         for f in finishers {
             f(committed
                 .as_ref()
@@ -312,6 +404,10 @@ impl Store for FileStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
+        if self.shared.broken.load(Ordering::Acquire) {
+            // Since the last write failed, only a commit tells whether writing works again.
+            return self.write(true, |_| Ok(())).await;
+        }
         self.blocking(|db| db.begin_read().map(|_| ()).map_err(err))
             .await
     }

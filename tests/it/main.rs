@@ -16,6 +16,7 @@ mod credentials;
 mod dead_letters;
 mod docs;
 mod egress;
+mod faults;
 mod hostile;
 mod http2;
 mod inbound;

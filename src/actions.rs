@@ -243,6 +243,44 @@ pub(crate) struct IdempotencyRecord {
     pub tool: String,
     pub args_sha256: String,
     pub action_id: String,
+    /// When the key was claimed (0 in records kept before this was).
+    #[serde(default)]
+    pub claimed_at_ms: u64,
+}
+
+/// Replace `stale` — a claim whose call never created its action (the
+/// process died, or the store failed, between the two) — with `fresh`.
+/// `false` if the key no longer holds `stale`.
+pub(crate) async fn take_over_idempotency(
+    store: &dyn Store,
+    agent: &str,
+    key: &str,
+    stale: &IdempotencyRecord,
+    fresh: &IdempotencyRecord,
+) -> Result<bool, StoreError> {
+    let k = idempotency_key(agent, key);
+    let Some(v) = store.get(Ns::Idempotency, &k).await? else {
+        return Ok(false);
+    };
+    if serde_json::from_slice::<IdempotencyRecord>(&v.value)
+        .ok()
+        .as_ref()
+        != Some(stale)
+    {
+        return Ok(false);
+    }
+    let bytes = serde_json::to_vec(fresh)
+        .map_err(|e| StoreError(format!("cannot encode an idempotency record: {e}")))?;
+    let swapped = store
+        .compare_and_swap(
+            Ns::Idempotency,
+            &k,
+            v.version,
+            &bytes,
+            Some(IDEMPOTENCY_TTL),
+        )
+        .await?;
+    Ok(matches!(swapped, crate::store::Swapped::Done(_)))
 }
 
 /// Claim `key` for this call, or find the call that already claimed it.

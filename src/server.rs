@@ -127,8 +127,19 @@ async fn write_refusals(gw: &Gateway) {
     }
 }
 
+/// Connections the kernel may queue before they are accepted: a burst of
+/// new clients is not dropped (the default of 128 drops some, and their
+/// connects stall for a second).
+const LISTEN_BACKLOG: u32 = 1024;
+
 pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    TcpListener::bind(addr).await
+    let socket = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 /// Sign the audit head every `checkpoint_interval` (when it moved) and hand

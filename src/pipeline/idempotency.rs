@@ -7,7 +7,10 @@
 //! action exists for it — a held call's pending action, or the action kept
 //! for a call that runs now; a call refused or failed before anything was
 //! sent lets its claim go (see `pipeline::finish`), so a client retrying
-//! after `429 Retry-After` with the same key is served, not refused.
+//! after `429 Retry-After` with the same key is served, not refused. A
+//! claim that could not be let go (the store failed, the process died) and
+//! has no action after `limits.request_timeout_ms` is taken over by the
+//! next call with the key.
 
 use super::approve;
 use super::call::{Call, CallReply, Claim};
@@ -16,7 +19,7 @@ use crate::approvals::views::call_answer;
 use crate::error::{ApiError, Code};
 use crate::gateway::Gateway;
 use crate::request::UpstreamRequest;
-use crate::store::StoreError;
+use crate::store::{StoreError, now_ms};
 
 /// Claim the call's key; the first call's answer when the key was used before.
 pub(crate) async fn claim(
@@ -31,11 +34,18 @@ pub(crate) async fn claim(
         tool: call.request.tool.clone(),
         args_sha256: args_sha256.to_owned(),
         action_id: actions::new_id(),
+        claimed_at_ms: now_ms(),
     };
-    if let Some(first) =
-        actions::claim_idempotency(gw.store.as_ref(), &agent.name, key, &record).await?
-    {
-        return replay(gw, &first, &record).await.map(Some);
+    let store = gw.store.as_ref();
+    if let Some(first) = actions::claim_idempotency(store, &agent.name, key, &record).await? {
+        let abandoned = match replay(gw, &first, &record).await {
+            Err(e) if e.code == Code::Conflict && is_abandoned(gw, &first, &record) => e,
+            answered => return answered.map(Some),
+        };
+        // Its call ended long ago without an action: this call takes the key.
+        if !actions::take_over_idempotency(store, &agent.name, key, &first, &record).await? {
+            return Err(abandoned);
+        }
     }
     call.trail.action(&record.action_id);
     call.claim = Some(Claim {
@@ -45,6 +55,17 @@ pub(crate) async fn claim(
         kept: false,
     });
     Ok(None)
+}
+
+/// A claim with no action behind it, older than any call may take: the call
+/// that made it ended (its process died, or the store failed before the
+/// action was created, and the claim could not be let go either).
+/// Only the same call (tool and arguments) takes it over.
+fn is_abandoned(gw: &Gateway, first: &IdempotencyRecord, this: &IdempotencyRecord) -> bool {
+    let bound = u64::try_from(gw.config.limits.request_timeout.as_millis()).unwrap_or(u64::MAX);
+    first.tool == this.tool
+        && first.args_sha256 == this.args_sha256
+        && now_ms().saturating_sub(first.claimed_at_ms) > bound
 }
 
 /// A repeated key: the first call's action, or 409 if this call differs.

@@ -418,3 +418,50 @@ async fn a_dead_letter_retry_abandoned_before_dispatch_is_pending_again() {
         "pending again: it can be retried"
     );
 }
+
+/// A claim left with no action behind it (its process died, or the store
+/// failed before the action was made and the claim could not be let go) is
+/// taken over by the same call once older than the request timeout; a
+/// recent one still answers "retry shortly".
+#[tokio::test]
+async fn an_abandoned_idempotency_claim_is_taken_over_by_the_same_call() {
+    let s = crate::support::calls_config::setup().await;
+    let args = json!({"id": "1"});
+    let now = u64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap();
+    for (key, at) in [("stale", now - 600_000), ("recent", now)] {
+        let record = json!({"tool": "echo", "args_sha256": actions::sha256_json(&args),
+                            "action_id": format!("act_gone_{key}"), "claimed_at_ms": at});
+        s.gw.gw
+            .store
+            .insert_new(
+                toolgate::store::Ns::Idempotency,
+                &format!("test-agent\u{1f}{key}"),
+                record.to_string().as_bytes(),
+                None,
+            )
+            .await
+            .unwrap();
+    }
+    let call = |key: &str, args: serde_json::Value| json!({"tool": "echo", "arguments": args, "idempotency_key": key});
+    let (st, body, _) = s.gw.call(&s.keys.agent, call("recent", args.clone())).await;
+    assert_eq!((st, code(&body)), (409, "conflict"), "{body}");
+    assert_eq!(s.up.count(), 0);
+    let (st, body, _) = s.gw.call(&s.keys.agent, call("stale", args.clone())).await;
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(s.up.count(), 1);
+    // Now the key holds this call's answer.
+    let (st, again, _) = s.gw.call(&s.keys.agent, call("stale", args.clone())).await;
+    assert_eq!(st, 200, "{again}");
+    assert_eq!(again["audit_id"], body["audit_id"]);
+    assert_eq!(s.up.count(), 1);
+    let (st, body, _) =
+        s.gw.call(&s.keys.agent, call("stale", json!({"id": "2"})))
+            .await;
+    assert_eq!((st, code(&body)), (409, "conflict"), "{body}");
+}

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::support::{TestGateway, bare_gateway};
+use crate::support::{Binary, bare_gateway};
 
 const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 const HEADERS: u8 = 0x1;
@@ -44,7 +44,7 @@ fn healthz_block() -> Vec<u8> {
 }
 
 /// A connection that has sent the preface and its (empty) settings.
-async fn open(gw: &TestGateway) -> TcpStream {
+async fn open(gw: &Binary) -> TcpStream {
     let mut s = TcpStream::connect(gw.addr).await.unwrap();
     let mut hello = PREFACE.to_vec();
     hello.extend(frame(SETTINGS, 0, 0, &[]));
@@ -87,7 +87,7 @@ async fn closed_after(s: &mut TcpStream, opened: Instant) -> Option<Duration> {
 }
 
 /// The gateway still answers someone else.
-async fn still_serving(gw: &TestGateway) {
+async fn still_serving(gw: &Binary) {
     let (st, _) = gw.get(None, "/healthz").await;
     assert_eq!(st, 200);
 }

@@ -1,4 +1,4 @@
-//! The listener's limits, with raw sockets: a request head that never
+//! The listener's limits, on the real binary's socket: a request head that never
 //! completes is cut off, connections beyond the per-client limit are closed
 //! at once, and the gateway keeps serving everyone else meanwhile.
 

@@ -265,9 +265,21 @@ pub fn code(v: &Value) -> &str {
     v["error"]["code"].as_str().unwrap_or("<none>")
 }
 
-/// A gateway with no tools, the default identities and these `limits`
-/// (the text inside `limits: { … }`).
-pub async fn bare_gateway(limits: &str) -> (TestGateway, Keys, ConfigDir) {
+/// The real binary serving a config, for tests of what happens on its sockets.
+pub struct Binary {
+    pub proc: process::Proc,
+    pub addr: SocketAddr,
+}
+
+impl Binary {
+    pub async fn get(&self, key: Option<&str>, path: &str) -> (u16, Value) {
+        self.proc.api.get(key, path).await
+    }
+}
+
+/// The real binary with no tools, the default identities and these
+/// `limits` (the text inside `limits: { … }`).
+pub async fn bare_gateway(limits: &str) -> (Binary, Keys, ConfigDir) {
     let keys = Keys::new();
     let dir = ConfigDir::new();
     std::fs::create_dir_all(dir.path().join("tools")).unwrap();
@@ -278,6 +290,8 @@ pub async fn bare_gateway(limits: &str) -> (TestGateway, Keys, ConfigDir) {
             keys.yaml()
         ),
     );
-    let gw = TestGateway::start(&dir.config_path(), Default::default()).await;
-    (gw, keys, dir)
+    let port = process::free_port();
+    let proc = process::Proc::start(&dir.config_path(), port, &[]).await;
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    (Binary { proc, addr }, keys, dir)
 }

@@ -74,7 +74,7 @@ pub(super) async fn create(
     response
 }
 
-fn parse(
+pub(crate) fn parse(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<CallRequest, ApiError> {

@@ -17,7 +17,7 @@
 
 mod admin;
 mod approvals;
-mod calls;
+pub(crate) mod calls;
 mod health;
 mod sessions;
 mod tools;

@@ -16,6 +16,7 @@ mod credentials;
 mod dead_letters;
 mod docs;
 mod egress;
+mod fuzz_regressions;
 mod killswitch;
 mod layout;
 mod limits;

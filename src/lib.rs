@@ -24,6 +24,9 @@ pub mod dead_letters;
 pub mod dev;
 pub mod error;
 pub(crate) mod events;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub(crate) mod gateway;
 pub mod identity;
 pub(crate) mod listener;

@@ -78,7 +78,7 @@ pub(super) async fn create(
     response
 }
 
-fn parse(headers: &HeaderMap, body: &[u8]) -> Result<CallRequest, ApiError> {
+pub(crate) fn parse(headers: &HeaderMap, body: &[u8]) -> Result<CallRequest, ApiError> {
     let is_json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -21,7 +21,7 @@
 
 mod admin;
 mod approvals;
-mod calls;
+pub(crate) mod calls;
 mod gate;
 mod health;
 mod sessions;

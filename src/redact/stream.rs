@@ -6,16 +6,23 @@
 //! before it. Nothing unredacted leaves before the window past it was seen.
 //! (A token shape longer than the window, such as a very large PEM block,
 //! is only caught whole when it arrives within one window.)
+//!
+//! The last [`MIN_WINDOW`] bytes already emitted are kept as context and
+//! searched again with what follows: a token shape found by what stands
+//! before it (the value after `password=`) is caught however the chunks
+//! fall, though its keyword has left.
 
 use std::sync::Arc;
 
-use super::Redactor;
+use super::{Redactor, Span};
 
 const MIN_WINDOW: usize = 4096;
 
 pub struct StreamRedactor {
     redactor: Arc<Redactor>,
+    /// `context` bytes already emitted, then the bytes not yet emitted.
     pending: Vec<u8>,
+    context: usize,
     window: usize,
     count: usize,
 }
@@ -26,6 +33,7 @@ impl StreamRedactor {
         StreamRedactor {
             redactor,
             pending: Vec::new(),
+            context: 0,
             window,
             count: 0,
         }
@@ -34,27 +42,54 @@ impl StreamRedactor {
     /// Feed a chunk; get back the bytes that are safe to emit now.
     pub fn push(&mut self, chunk: &[u8]) -> Vec<u8> {
         self.pending.extend_from_slice(chunk);
-        if self.pending.len() <= self.window {
+        if self.pending.len() - self.context <= self.window {
             return Vec::new();
         }
         let cut = self.pending.len() - self.window;
-        let spans = self.redactor.spans(&self.pending, false);
+        let spans = self.spans();
         let end = spans
             .iter()
             .find(|&&(s, e, _)| s < cut && e > cut)
             .map_or(cut, |&(s, _, _)| s);
         let settled: Vec<_> = spans.into_iter().filter(|&(_, e, _)| e <= end).collect();
         self.count += settled.len();
-        let out = self.redactor.apply(&self.pending[..end], &settled);
-        self.pending.drain(..end);
+        let out = self.emit(end, &settled);
+        // Keep the context for the next search.
+        let keep_from = end.saturating_sub(MIN_WINDOW);
+        self.pending.drain(..keep_from);
+        self.context = end - keep_from;
         out
     }
 
     /// The rest, at the end of the stream, and how many redactions were made in all.
     pub fn finish(mut self) -> (Vec<u8>, usize) {
-        let (out, n) = self.redactor.redact_bytes(&self.pending);
-        self.count += n;
-        (out.into_owned(), self.count)
+        let spans = self.spans();
+        self.count += spans.len();
+        let out = self.emit(self.pending.len(), &spans);
+        (out, self.count)
+    }
+
+    /// The spans over the context and what follows it that reach past the
+    /// context, cut to start where it ends (what is before was emitted).
+    fn spans(&self) -> Vec<Span> {
+        let context = self.context;
+        let mut spans = self.redactor.spans(&self.pending, false);
+        spans.retain(|&(_, e, _)| e > context);
+        for s in &mut spans {
+            s.0 = s.0.max(context);
+        }
+        spans
+    }
+
+    /// The redacted bytes from the end of the context up to `end`, with
+    /// `spans` (offsets into `pending`) replaced.
+    fn emit(&self, end: usize, spans: &[Span]) -> Vec<u8> {
+        let context = self.context;
+        let shifted: Vec<_> = spans
+            .iter()
+            .map(|&(s, e, m)| (s - context, e - context, m))
+            .collect();
+        self.redactor.apply(&self.pending[context..end], &shifted)
     }
 
     pub fn count(&self) -> usize {

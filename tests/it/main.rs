@@ -17,6 +17,7 @@ mod dead_letters;
 mod docs;
 mod egress;
 mod faults;
+mod fuzz_regressions;
 mod hostile;
 mod http2;
 mod inbound;

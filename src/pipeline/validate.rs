@@ -39,7 +39,9 @@ pub(crate) fn no_loaded_secret(redactor: &Redactor, call: &CallRequest) -> Resul
 
 /// The same guard for arguments alone (an approver's edit).
 pub(crate) fn no_loaded_secret_in(redactor: &Redactor, args: &Value) -> Result<(), ApiError> {
-    let bytes = serde_json::to_vec(args).unwrap_or_default();
+    // Unscanned arguments are never passed on.
+    let bytes = serde_json::to_vec(args)
+        .map_err(|e| ApiError::internal(format!("cannot scan the arguments: {e}")))?;
     match redactor.known_secret_in(&bytes) {
         None => Ok(()),
         Some(credential) => Err(refused(credential)),

@@ -89,6 +89,19 @@ impl toolgate::pipeline::egress::Lookup for Hostile {
     }
 }
 
+/// The config in `dir` served with `lookup` as its resolver.
+async fn with_resolver(dir: &ConfigDir, lookup: Hostile) -> TestGateway {
+    TestGateway::start_with_parts(
+        &dir.config_path(),
+        std::sync::Arc::new(toolgate::secrets::MapEnv::new(Default::default())),
+        toolgate::Parts {
+            lookup: Some(std::sync::Arc::new(lookup)),
+            ..Default::default()
+        },
+    )
+    .await
+}
+
 #[tokio::test]
 async fn the_connect_time_check_refuses_what_the_resolver_answers() {
     use std::sync::Arc;
@@ -111,15 +124,7 @@ async fn the_connect_time_check_refuses_what_the_resolver_answers() {
         answer: vec!["10.0.0.7".parse().unwrap(), "127.0.0.1".parse().unwrap()],
         asked: asked.clone(),
     };
-    let gw = TestGateway::start_with_parts(
-        &dir.config_path(),
-        Arc::new(toolgate::secrets::MapEnv::new(Default::default())),
-        toolgate::Parts {
-            lookup: Some(Arc::new(lookup)),
-            ..Default::default()
-        },
-    )
-    .await;
+    let gw = with_resolver(&dir, lookup).await;
 
     let (st, body, _) = gw.call(&keys.agent, json!({"tool": "public_only"})).await;
     assert_eq!((st, code(&body)), (403, "egress_denied"), "{body}");
@@ -169,15 +174,7 @@ async fn ipv6_forms_carrying_an_internal_ipv4_address_are_refused() {
         ],
         asked: Arc::new(AtomicUsize::new(0)),
     };
-    let gw = TestGateway::start_with_parts(
-        &dir.config_path(),
-        Arc::new(toolgate::secrets::MapEnv::new(Default::default())),
-        toolgate::Parts {
-            lookup: Some(Arc::new(lookup)),
-            ..Default::default()
-        },
-    )
-    .await;
+    let gw = with_resolver(&dir, lookup).await;
     for tool in ["by_name", "translated_literal", "nat64_literal"] {
         let (st, body, _) = gw.call(&keys.agent, json!({ "tool": tool })).await;
         assert_eq!((st, code(&body)), (403, "egress_denied"), "{tool}: {body}");

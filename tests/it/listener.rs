@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::support::{ConfigDir, Keys, bare_gateway as gateway};
+use crate::support::{bare_config, bare_gateway as gateway};
 
 /// Read until the peer closes; how long that took (None: still open at `within`).
 async fn closed_within(s: &mut TcpStream, within: Duration) -> Option<Duration> {
@@ -103,16 +103,7 @@ async fn a_head_with_more_fields_than_max_headers_is_refused() {
 
 #[tokio::test]
 async fn a_limit_key_outside_its_range_is_refused_at_load() {
-    let keys = Keys::new();
-    let dir = ConfigDir::new();
-    std::fs::create_dir_all(dir.path().join("tools")).unwrap();
-    dir.write(
-        "toolgate.yaml",
-        &format!(
-            "environment: test\nlimits: {{ max_header_bytes: 100 }}\nworkflows:\n  main: {{ environment: test }}\n  other: {{ environment: test }}\n{}",
-            keys.yaml()
-        ),
-    );
+    let (_keys, dir) = bare_config("max_header_bytes: 100");
     let problems = toolgate::catalog::load(&dir.config_path()).unwrap_err();
     let text: Vec<String> = problems.iter().map(|d| d.to_string()).collect();
     assert!(

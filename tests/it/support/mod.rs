@@ -277,9 +277,9 @@ impl Binary {
     }
 }
 
-/// The real binary with no tools, the default identities and these
-/// `limits` (the text inside `limits: { … }`).
-pub async fn bare_gateway(limits: &str) -> (Binary, Keys, ConfigDir) {
+/// A config with no tools, the default identities and these `limits`
+/// (the text inside `limits: { … }`).
+pub fn bare_config(limits: &str) -> (Keys, ConfigDir) {
     let keys = Keys::new();
     let dir = ConfigDir::new();
     std::fs::create_dir_all(dir.path().join("tools")).unwrap();
@@ -290,6 +290,12 @@ pub async fn bare_gateway(limits: &str) -> (Binary, Keys, ConfigDir) {
             keys.yaml()
         ),
     );
+    (keys, dir)
+}
+
+/// The real binary serving [`bare_config`].
+pub async fn bare_gateway(limits: &str) -> (Binary, Keys, ConfigDir) {
+    let (keys, dir) = bare_config(limits);
     let port = process::free_port();
     let proc = process::Proc::start(&dir.config_path(), port, &[]).await;
     let addr = SocketAddr::from(([127, 0, 0, 1], port));

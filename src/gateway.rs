@@ -206,6 +206,8 @@ impl Gateway {
             }
             _ => Arc::new(MemoryStore::new()),
         };
+        let metrics = Arc::new(crate::metrics::Metrics::new());
+        let store: Arc<dyn Store> = Arc::new(store::Counted::new(store, metrics.clone()));
         if let Some(source) = &config.store_encryption_key {
             let key = credentials
                 .read_extra("store-encryption-key", source)
@@ -241,7 +243,6 @@ impl Gateway {
             ),
         };
         let load = crate::load::Load::new(config.limits.max_concurrency);
-        let metrics = Arc::new(crate::metrics::Metrics::new());
         let audit: Arc<dyn audit::AuditSink> =
             Arc::new(audit::Counted::new(audit, metrics.clone()));
         Ok(Arc::new(Gateway {

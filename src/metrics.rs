@@ -13,9 +13,10 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::metrics::info::Info;
-use prometheus_client::registry::Registry;
+use prometheus_client::registry::{Registry, Unit};
 
 use crate::error::Code;
+use crate::redact::Redactions;
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CallLabels {
@@ -47,6 +48,38 @@ struct ToolLabels {
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CodeLabels {
     code: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabels {
+    kind: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WorkflowLabels {
+    workflow: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DecisionLabels {
+    workflow: String,
+    decision: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CredentialLabels {
+    credential: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CredentialCodeLabels {
+    credential: String,
+    code: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OpLabels {
+    op: &'static str,
 }
 
 type Durations = Family<DurationLabels, Histogram, fn() -> Histogram>;
@@ -84,6 +117,29 @@ pub(crate) struct Metrics {
     unauthenticated: Family<CodeLabels, Counter>,
     unrecorded: Gauge,
     low_space: Gauge,
+    redactions: Family<KindLabels, Counter>,
+    pending: Family<WorkflowLabels, Gauge>,
+    approvals: Family<DecisionLabels, Counter>,
+    credential_age: Family<CredentialLabels, Gauge>,
+    credential_enabled: Family<CredentialLabels, Gauge>,
+    credential_errors: Family<CredentialCodeLabels, Counter>,
+    dead_letters: Family<WorkflowLabels, Gauge>,
+    store_errors: Family<OpLabels, Counter>,
+}
+
+/// What `/metrics` reads when it is scraped: the gauges that are counts of
+/// what the store and config hold now, not of what this process did.
+#[derive(Debug, Default)]
+pub(crate) struct Snapshot {
+    pub low_space: bool,
+    pub unrecorded_refusals: u64,
+    /// Pending actions per workflow (every configured workflow, zeros too);
+    /// `None` when the store could not be read.
+    pub pending: Option<Vec<(String, u64)>>,
+    /// Dead letters awaiting an operator, per workflow, the same way.
+    pub dead_letters: Option<Vec<(String, u64)>>,
+    /// Per configured credential: its age when known, and whether it is enabled.
+    pub credentials: Vec<(String, Option<Duration>, bool)>,
 }
 
 impl Default for Metrics {
@@ -161,6 +217,55 @@ impl Metrics {
             "1 while the trail's storage is below audit.min_free_bytes",
             low_space.clone(),
         );
+        let redactions = Family::<KindLabels, Counter>::default();
+        registry.register(
+            "toolgate_redactions",
+            "Values removed from results returned to callers, by kind",
+            redactions.clone(),
+        );
+        let pending = Family::<WorkflowLabels, Gauge>::default();
+        registry.register(
+            "toolgate_pending_actions",
+            "Actions waiting for an approver, by workflow",
+            pending.clone(),
+        );
+        let approvals = Family::<DecisionLabels, Counter>::default();
+        registry.register(
+            "toolgate_approvals",
+            "Decisions on held actions, by workflow (approved, denied, expired)",
+            approvals.clone(),
+        );
+        let credential_age = Family::<CredentialLabels, Gauge>::default();
+        registry.register_with_unit(
+            "toolgate_credential_age",
+            "Time since a credential was last rotated, where known",
+            Unit::Seconds,
+            credential_age.clone(),
+        );
+        let credential_enabled = Family::<CredentialLabels, Gauge>::default();
+        registry.register(
+            "toolgate_credential_enabled",
+            "1 while a credential is enabled, 0 while an operator has it disabled",
+            credential_enabled.clone(),
+        );
+        let credential_errors = Family::<CredentialCodeLabels, Counter>::default();
+        registry.register(
+            "toolgate_credential_errors",
+            "Calls a credential failed: unavailable, or rejected by the upstream",
+            credential_errors.clone(),
+        );
+        let dead_letters = Family::<WorkflowLabels, Gauge>::default();
+        registry.register(
+            "toolgate_dead_letters",
+            "Dead letters awaiting an operator, by workflow",
+            dead_letters.clone(),
+        );
+        let store_errors = Family::<OpLabels, Counter>::default();
+        registry.register(
+            "toolgate_store_errors",
+            "Store operations that failed, by operation",
+            store_errors.clone(),
+        );
         registry.register(
             "toolgate_build",
             "The running build",
@@ -179,6 +284,14 @@ impl Metrics {
             unauthenticated,
             unrecorded,
             low_space,
+            redactions,
+            pending,
+            approvals,
+            credential_age,
+            credential_enabled,
+            credential_errors,
+            dead_letters,
+            store_errors,
         }
     }
 
@@ -269,11 +382,75 @@ impl Metrics {
             .inc();
     }
 
-    /// The families in OpenMetrics text, with the gauges read now.
-    pub(crate) fn encode(&self, low_space: bool, unrecorded: u64) -> String {
-        self.low_space.set(i64::from(low_space));
+    /// What one result had removed.
+    pub(crate) fn redactions(&self, n: &Redactions) {
+        for (kind, count) in n.by_kind() {
+            if count > 0 {
+                self.redactions
+                    .get_or_create(&KindLabels { kind })
+                    .inc_by(count as u64);
+            }
+        }
+    }
+
+    /// A decision on a held action: `approved`, `denied` or `expired`.
+    pub(crate) fn approval(&self, workflow: &str, decision: &'static str) {
+        self.approvals
+            .get_or_create(&DecisionLabels {
+                workflow: workflow.to_owned(),
+                decision,
+            })
+            .inc();
+    }
+
+    /// A call the credential failed (`credential_unavailable`, `credential_rejected`).
+    pub(crate) fn credential_error(&self, credential: &str, code: Code) {
+        self.credential_errors
+            .get_or_create(&CredentialCodeLabels {
+                credential: credential.to_owned(),
+                code: code.as_str(),
+            })
+            .inc();
+    }
+
+    /// A store operation that failed.
+    pub(crate) fn store_error(&self, op: &'static str) {
+        self.store_errors.get_or_create(&OpLabels { op }).inc();
+    }
+
+    /// The families in OpenMetrics text, with the gauges set from `now`.
+    /// A count the store could not give is left out, not shown as zero.
+    pub(crate) fn encode(&self, now: &Snapshot) -> String {
+        self.low_space.set(i64::from(now.low_space));
         self.unrecorded
-            .set(i64::try_from(unrecorded).unwrap_or(i64::MAX));
+            .set(i64::try_from(now.unrecorded_refusals).unwrap_or(i64::MAX));
+        let per_workflow = |family: &Family<WorkflowLabels, Gauge>,
+                            counts: &Option<Vec<(String, u64)>>| {
+            family.clear();
+            for (workflow, n) in counts.iter().flatten() {
+                family
+                    .get_or_create(&WorkflowLabels {
+                        workflow: workflow.clone(),
+                    })
+                    .set(i64::try_from(*n).unwrap_or(i64::MAX));
+            }
+        };
+        per_workflow(&self.pending, &now.pending);
+        per_workflow(&self.dead_letters, &now.dead_letters);
+        self.credential_age.clear();
+        for (credential, age, enabled) in &now.credentials {
+            let labels = CredentialLabels {
+                credential: credential.clone(),
+            };
+            if let Some(age) = age {
+                self.credential_age
+                    .get_or_create(&labels)
+                    .set(i64::try_from(age.as_secs()).unwrap_or(i64::MAX));
+            }
+            self.credential_enabled
+                .get_or_create(&labels)
+                .set(i64::from(*enabled));
+        }
         let mut out = String::new();
         // Writing to a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);

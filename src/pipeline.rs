@@ -226,6 +226,9 @@ async fn run(
         reached,
     };
     if let Err(e) = credential::attach(gw, binding, &mut request, &mut call.trail).await {
+        if let Some(c) = &binding.credential {
+            gw.metrics.credential_error(&c.name, e.code);
+        }
         return Err(failed(e, Reached::Nothing));
     }
     if let Err(e) = call.trail.record(Event::Executing, |_| {}).await {
@@ -240,8 +243,17 @@ async fn run(
             gw.metrics
                 .upstream(&binding.tool.name, Some(response.status.as_u16()));
             call.timing.upstream = Some(response.elapsed);
-            shape::response(&gw.redactor.load(), &binding.tool, &response)
-                .map(|shaped| (response.status.as_u16(), shaped))
+            let shaped = shape::response(&gw.redactor.load(), &binding.tool, &response);
+            match &shaped {
+                Ok(shaped) => gw.metrics.redactions(&shaped.redactions),
+                Err(e) if e.code == Code::CredentialRejected => {
+                    if let Some(c) = &binding.credential {
+                        gw.metrics.credential_error(&c.name, e.code);
+                    }
+                }
+                Err(_) => {}
+            }
+            shaped.map(|shaped| (response.status.as_u16(), shaped))
         }
         Err(e) => {
             // Refused at connect, nothing was sent; else no answer came.
@@ -305,7 +317,7 @@ async fn finish(call: &mut Call<'_>, ran: Result<Ran, Failure>) -> Result<CallOu
                     e.decision = Some("executed".into());
                     e.upstream_status = Some(status);
                     e.latency_ms = Some(latency_ms);
-                    e.redactions = Some(shaped.redactions);
+                    e.redactions = Some(shaped.redactions.total());
                 })
                 .await
                 .map_err(|error| Failure {
@@ -317,7 +329,7 @@ async fn finish(call: &mut Call<'_>, ran: Result<Ran, Failure>) -> Result<CallOu
                 tool = %call.request.tool,
                 call_id = %call.request.call_id,
                 upstream_status = status,
-                redactions = shaped.redactions,
+                redactions = shaped.redactions.total(),
                 "call executed"
             );
             Ok(CallOutcome {

@@ -39,6 +39,13 @@ pub async fn serve(
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let grace = gw.config.limits.shutdown_grace;
+    // `/metrics` on its own address, with the same connection limits.
+    let metrics = match gw.config.metrics_listen {
+        Some(addr) => Some(bind(addr).await.map_err(|e| {
+            std::io::Error::other(format!("cannot listen for /metrics on {addr}: {e}"))
+        })?),
+        None => None,
+    };
     let mut loaded = crate::audit::Entry::new(crate::audit::Event::ConfigLoaded);
     loaded.environment = Some(gw.config.environment.clone());
     loaded.config_sha256 = Some(gw.config.sha256.clone());
@@ -67,6 +74,13 @@ pub async fn serve(
     let _checkpoints = AbortOnDrop(tokio::spawn(checkpointer(gw.clone())));
     let _refusals = AbortOnDrop(tokio::spawn(refusals_writer(gw.clone())));
     let limits = gw.config.limits.clone();
+    let _metrics = metrics.map(|listener| {
+        let app = crate::api::metrics::router(gw.clone());
+        let limits = limits.clone();
+        AbortOnDrop(tokio::spawn(async move {
+            crate::listener::run(listener, app, &limits, std::future::pending()).await;
+        }))
+    });
     let app = crate::api::router(gw.clone());
     let (stopped_tx, stopped_rx) = tokio::sync::oneshot::channel::<()>();
     let server = crate::listener::run(listener, app, &limits, async move {

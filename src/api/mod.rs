@@ -24,6 +24,7 @@ mod approvals;
 pub(crate) mod calls;
 mod gate;
 mod health;
+pub(crate) mod metrics;
 mod sessions;
 mod tools;
 
@@ -99,13 +100,17 @@ pub(crate) fn router(gw: Arc<Gateway>) -> Router {
         .route("/v1/pending-actions/{id}/deny", post(approvals::deny))
         .layer(slots(&gw.load.people))
         .layer(gate());
+    let mut open = Router::new()
+        // Health answers even when every slot is taken.
+        .route("/healthz", get(health::live))
+        .route("/readyz", get(health::ready));
+    if gw.config.metrics_listen.is_none() {
+        open = open.route("/metrics", get(metrics::metrics));
+    }
     Router::new()
         .merge(agents)
         .merge(people)
-        // Health answers even when every slot is taken.
-        .route("/healthz", get(health::live))
-        .route("/readyz", get(health::ready))
-        .route("/metrics", get(health::metrics))
+        .merge(open)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))

@@ -30,6 +30,8 @@ const DEFAULT_LISTEN: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LO
 pub(super) struct Settings {
     /// The default stands in when the setting is invalid (reported; the load fails).
     pub listen: SocketAddr,
+    /// Where `/metrics` is served instead of the main listener, when set.
+    pub metrics_listen: Option<SocketAddr>,
     pub limits: Limits,
     pub sessions_max_ttl: Duration,
     pub vault: VaultConfig,
@@ -50,6 +52,25 @@ pub(super) fn build(raw: &RawConfig, base_dir: &Path, ctx: &mut FileCtx<'_>) -> 
             DEFAULT_LISTEN
         }
     };
+    let metrics_listen = raw.metrics.as_ref().and_then(|m| m.listen.as_deref()).and_then(|l| {
+        match l.parse::<SocketAddr>() {
+            Ok(a) if a == listen => {
+                ctx.error(
+                    "/metrics/listen",
+                    "metrics.listen must differ from listen; leave it out to serve /metrics on the main listener",
+                );
+                None
+            }
+            Ok(a) => Some(a),
+            Err(_) => {
+                ctx.error(
+                    "/metrics/listen",
+                    "metrics.listen must be host:port with an IP address, e.g. 127.0.0.1:9464",
+                );
+                None
+            }
+        }
+    });
     if raw.tls.is_some() {
         ctx.unsupported(
             "/tls",
@@ -86,6 +107,7 @@ pub(super) fn build(raw: &RawConfig, base_dir: &Path, ctx: &mut FileCtx<'_>) -> 
     }
     Settings {
         listen,
+        metrics_listen,
         limits: limits(raw.limits.as_ref()),
         sessions_max_ttl,
         vault,

@@ -118,6 +118,7 @@ pub(crate) fn read(path: &Path) -> (Option<Config>, Vec<Diagnostic>) {
         base_dir,
         environment: env,
         listen: settings.listen,
+        metrics_listen: settings.metrics_listen,
         limits: settings.limits,
         sessions_max_ttl: settings.sessions_max_ttl,
         vault: settings.vault,

@@ -23,6 +23,8 @@ pub struct Config {
     pub base_dir: PathBuf,
     pub environment: String,
     pub listen: SocketAddr,
+    /// Where `/metrics` is served instead of the main listener, when set.
+    pub metrics_listen: Option<SocketAddr>,
     pub limits: Limits,
     /// Longest session a token may be minted for.
     pub sessions_max_ttl: Duration,
@@ -187,6 +189,16 @@ pub struct OAuth2Def {
 }
 
 impl SourceDef {
+    /// The kind of source, as `/readyz` names it (never where it points).
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            SourceDef::Env(_) => "env",
+            SourceDef::File(_) => "file",
+            SourceDef::Vault { .. } => "vault",
+            SourceDef::OAuth2(_) => "oauth2",
+        }
+    }
+
     pub(crate) fn describe(&self) -> String {
         match self {
             SourceDef::Env(var) => format!("environment variable {var}"),

@@ -28,6 +28,7 @@ pub(crate) struct RawConfig {
     pub vault: Option<RawVault>,
     pub sessions: Option<RawSessions>,
     pub limits: Option<RawLimits>,
+    pub metrics: Option<RawMetrics>,
     #[serde(default)]
     pub credentials: BTreeMap<String, RawCredential>,
     #[serde(default)]
@@ -54,6 +55,13 @@ pub(crate) struct RawTls {
     pub cert: String,
     pub key: String,
     pub client_ca: Option<String>,
+}
+
+/// `metrics: {listen?}`: where `/metrics` is served.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMetrics {
+    pub listen: Option<String>,
 }
 
 /// `store: {kind: memory | file | redis, ...}`.

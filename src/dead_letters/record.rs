@@ -153,6 +153,26 @@ pub(crate) async fn list(gw: &Gateway) -> Result<Vec<Value>, ApiError> {
         .collect())
 }
 
+/// Letters an operator still has to settle — pending, being retried, or
+/// `unknown` — counted by workflow (`toolgate_dead_letters`).
+pub(crate) async fn unsettled_by_workflow(
+    store: &dyn Store,
+) -> Result<std::collections::BTreeMap<String, u64>, StoreError> {
+    let mut counts = std::collections::BTreeMap::new();
+    for (_, v) in store.list(Ns::DeadLetters, 10_000).await? {
+        let Ok(d) = decode(&v.value) else {
+            continue;
+        };
+        if matches!(
+            d.state,
+            LetterState::Pending | LetterState::Retrying | LetterState::Unknown
+        ) {
+            *counts.entry(d.workflow).or_insert(0) += 1;
+        }
+    }
+    Ok(counts)
+}
+
 /// Apply `f` to the stored letter with compare-and-swap, retrying on a
 /// concurrent change. `None` when the letter does not exist.
 async fn update<T>(

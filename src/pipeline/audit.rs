@@ -160,7 +160,21 @@ impl<'g> Trail<'g> {
         if let Some(r) = entry.reason.take() {
             entry.reason = Some(self.gw.redactor.load().redact_str(&r).0.into_owned());
         }
-        Ok(self.gw.audit.append(entry).await?)
+        let decided = match event {
+            Event::Approved => Some("approved"),
+            Event::Denied => Some("denied"),
+            Event::Expired => Some("expired"),
+            _ => None,
+        }
+        .zip(entry.workflow.clone());
+        let receipt = self.gw.audit.append(entry).await?;
+        // A decision counts once it is in the trail (`toolgate_approvals_total`).
+        if let Some((decision, workflow)) = decided
+            && self.gw.config.workflows.contains_key(&workflow)
+        {
+            self.gw.metrics.approval(&workflow, decision);
+        }
+        Ok(receipt)
     }
 
     /// The record of a call that did not succeed: `call_denied` when it

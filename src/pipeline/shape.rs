@@ -17,7 +17,7 @@ use serde_json::{Map, Value, json};
 use super::forward::UpstreamResponse;
 use crate::config::ToolDef;
 use crate::error::{ApiError, Code};
-use crate::redact::{JsonOptions, Redactor};
+use crate::redact::{JsonOptions, Redactions, Redactor};
 
 /// Upstream headers passed back unless a manifest adds more.
 static DEFAULT_HEADERS: [HeaderName; 5] = [
@@ -51,7 +51,7 @@ impl Serialize for ResultBody {
 pub(crate) struct Shaped {
     pub result: ResultBody,
     pub headers: Map<String, Value>,
-    pub redactions: usize,
+    pub redactions: Redactions,
 }
 
 /// The body as JSON when it is JSON, else as (lossy UTF-8) text; redacted.
@@ -60,17 +60,17 @@ fn redacted_body(
     tool: &ToolDef,
     resp: &UpstreamResponse,
     limit: Option<usize>,
-) -> (Value, usize) {
+) -> (Value, Redactions) {
     let opts = JsonOptions {
         sensitive_pointers: tool.sensitive.clone(),
         pii: tool.pii,
     };
     if let Ok(mut v) = serde_json::from_slice::<Value>(&resp.body) {
-        let n = redactor.redact_json(&mut v, &opts);
+        let n = redactor.redact_json_counted(&mut v, &opts);
         return (v, n);
     }
     let text = String::from_utf8_lossy(&resp.body);
-    let (text, n) = redactor.redact_str(&text);
+    let (text, n) = redactor.redact_str_counted(&text);
     let text = match limit {
         Some(max) if text.len() > max => {
             let mut end = max;
@@ -116,7 +116,7 @@ pub(crate) fn response(
     }
 
     let (result, mut redactions) = if resp.body.is_empty() {
-        (ResultBody::Value(Value::Null), 0)
+        (ResultBody::Value(Value::Null), Redactions::default())
     } else if let Some(fast) = raw_fast_path(redactor, tool, &resp.body) {
         fast
     } else {
@@ -133,7 +133,7 @@ pub(crate) fn response(
     let allowed = DEFAULT_HEADERS.iter().chain(tool.response.headers.iter());
     for name in allowed {
         if let Some(v) = resp.headers.get(name).and_then(|v| v.to_str().ok()) {
-            let (v, n) = redactor.redact_str(v);
+            let (v, n) = redactor.redact_str_counted(v);
             redactions += n;
             headers.insert(name.as_str().to_owned(), Value::String(v.into_owned()));
         }
@@ -154,7 +154,11 @@ pub(crate) fn response(
 /// that parsing would (with escapes, an upstream could spell a secret in
 /// forms only parsing normalizes). The markers contain no quote or
 /// backslash, so the redacted text is still JSON; it is checked anyway.
-fn raw_fast_path(redactor: &Redactor, tool: &ToolDef, body: &[u8]) -> Option<(ResultBody, usize)> {
+fn raw_fast_path(
+    redactor: &Redactor,
+    tool: &ToolDef,
+    body: &[u8],
+) -> Option<(ResultBody, Redactions)> {
     if !tool.response.fields.is_empty()
         || !tool.sensitive.is_empty()
         || tool.pii
@@ -163,7 +167,7 @@ fn raw_fast_path(redactor: &Redactor, tool: &ToolDef, body: &[u8]) -> Option<(Re
     {
         return None;
     }
-    let (text, n) = redactor.redact_bytes(body);
+    let (text, n) = redactor.redact_bytes_counted(body);
     let text = std::str::from_utf8(&text).ok()?;
     let raw = RawValue::from_string(text.trim().to_owned()).ok()?;
     Some((ResultBody::Raw(raw), n))

@@ -19,6 +19,7 @@
 //! a sampling filter (`sample`) rules out most text before the automaton
 //! runs. Markers name what was removed, never it.
 
+mod count;
 pub(crate) mod detectors;
 mod keys;
 mod pii;
@@ -36,6 +37,7 @@ use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_S
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::Value;
 
+pub(crate) use count::Redactions;
 pub(crate) use keys::{is_sensitive_key, may_hold_sensitive_keys};
 pub use stream::StreamRedactor;
 
@@ -391,28 +393,56 @@ impl Redactor {
     }
 
     pub(crate) fn redact_bytes<'a>(&self, b: &'a [u8]) -> (Cow<'a, [u8]>, usize) {
+        let (out, n) = self.redact_bytes_counted(b);
+        (out, n.total())
+    }
+
+    /// [`Redactor::redact_bytes`], counting by kind.
+    pub(crate) fn redact_bytes_counted<'a>(&self, b: &'a [u8]) -> (Cow<'a, [u8]>, Redactions) {
         let spans = self.spans(b, false);
         if spans.is_empty() {
-            return (Cow::Borrowed(b), 0);
+            return (Cow::Borrowed(b), Redactions::default());
         }
-        (Cow::Owned(self.apply(b, &spans)), spans.len())
+        (Cow::Owned(self.apply(b, &spans)), self.kinds(&spans))
     }
 
     pub fn redact_str<'a>(&self, s: &'a str) -> (Cow<'a, str>, usize) {
+        let (out, n) = self.redact_text(s, false);
+        (out, n.total())
+    }
+
+    /// [`Redactor::redact_str`], counting by kind.
+    pub(crate) fn redact_str_counted<'a>(&self, s: &'a str) -> (Cow<'a, str>, Redactions) {
         self.redact_text(s, false)
     }
 
-    fn redact_text<'a>(&self, s: &'a str, pii: bool) -> (Cow<'a, str>, usize) {
+    /// How many of `spans` are of each kind, by their markers: the
+    /// credentials' come first, then the detectors', then PII's.
+    fn kinds(&self, spans: &[Span]) -> Redactions {
+        let mut n = Redactions::default();
+        for &(_, _, m) in spans {
+            if m < self.first_detector {
+                n.credential += 1;
+            } else if m < self.markers.len() {
+                n.pattern += 1;
+            } else {
+                n.pii += 1;
+            }
+        }
+        n
+    }
+
+    fn redact_text<'a>(&self, s: &'a str, pii: bool) -> (Cow<'a, str>, Redactions) {
         let spans = self.spans(s.as_bytes(), pii);
         if spans.is_empty() {
-            return (Cow::Borrowed(s), 0);
+            return (Cow::Borrowed(s), Redactions::default());
         }
         let out = self.apply(s.as_bytes(), &spans);
         // Spans can cut a multi-byte character only if a secret itself starts
         // or ends mid-character, which a &str secret cannot.
         (
             Cow::Owned(String::from_utf8_lossy(&out).into_owned()),
-            spans.len(),
+            self.kinds(&spans),
         )
     }
 
@@ -420,14 +450,19 @@ impl Redactor {
     /// under sensitive keys whole, then known secrets, token shapes (and
     /// PII when asked) in every string and object key.
     pub(crate) fn redact_json(&self, v: &mut Value, opts: &JsonOptions) -> usize {
-        let mut count = 0;
+        self.redact_json_counted(v, opts).total()
+    }
+
+    /// [`Redactor::redact_json`], counting by kind.
+    pub(crate) fn redact_json_counted(&self, v: &mut Value, opts: &JsonOptions) -> Redactions {
+        let mut count = Redactions::default();
         for p in &opts.sensitive_pointers {
             let tokens: Vec<String> = p
                 .split('/')
                 .skip(1)
                 .map(|t| t.replace("~1", "/").replace("~0", "~"))
                 .collect();
-            count += blank_at(v, &tokens);
+            count.key += blank_at(v, &tokens);
         }
         let mut stack = vec![v];
         while let Some(v) = stack.pop() {
@@ -446,7 +481,7 @@ impl Redactor {
                             && !val.is_null()
                         {
                             *val = Value::String("[REDACTED:key]".into());
-                            count += 1;
+                            count.key += 1;
                         }
                     }
                     if map
@@ -455,7 +490,7 @@ impl Redactor {
                     {
                         let old = std::mem::take(map);
                         for (k, val) in old {
-                            let (k2, n) = self.redact_str(&k);
+                            let (k2, n) = self.redact_str_counted(&k);
                             count += n;
                             map.insert(k2.into_owned(), val);
                         }

@@ -533,3 +533,36 @@ fn overlapping_values_are_all_removed() {
     let (out, _) = r.redact_str(text);
     assert!(!out.contains("BBBB") && !out.contains("AAAA"), "{out}");
 }
+
+#[test]
+fn removals_are_counted_by_kind() {
+    let secret = format!("{}+/=&%\"\\", rand_str(24));
+    let r = RedactorBuilder::new().known_secret("crm", &secret).build();
+    let token = format!("ghp_{}", rand_str(36));
+    let mut v = serde_json::json!({
+        "a": format!("value {secret} and again {secret}"),
+        "b": format!("a token {token}"),
+        "password": "hunter22",
+        "c": "mail ada@example.com or call 415-555-0100",
+    });
+    let opts = JsonOptions {
+        sensitive_pointers: vec!["/d".into()],
+        pii: true,
+    };
+    v["d"] = serde_json::json!("kept out by pointer");
+    let mut again = v.clone();
+    let n = r.redact_json_counted(&mut v, &opts);
+    assert_eq!(
+        n,
+        Redactions {
+            credential: 2,
+            pattern: 1,
+            key: 2,
+            pii: 2
+        }
+    );
+    assert_eq!(n.total(), r.redact_json(&mut again, &opts));
+    assert_eq!(again, v);
+    let (_, text) = r.redact_str_counted(&format!("{secret} {token}"));
+    assert_eq!((text.credential, text.pattern, text.total()), (1, 1, 2));
+}

@@ -17,6 +17,7 @@
 
 mod clock;
 mod contract;
+mod counted;
 mod file;
 mod memory;
 pub(crate) mod record;
@@ -24,6 +25,7 @@ mod redis;
 
 pub(crate) use clock::now_ms;
 pub use contract::{Inserted, Ns, RateDecision, Store, StoreError, Swapped, Versioned};
+pub(crate) use counted::Counted;
 pub use file::FileStore;
 pub use memory::MemoryStore;
 pub use redis::{RedisStore, connect as redis_connect, redis_error_text};

@@ -227,6 +227,7 @@ async fn a_full_disk_fails_calls_closed_and_service_returns_by_itself() {
         (st, v["checks"]["audit"]["ok"].as_bool()),
         (503, Some(false))
     );
+    assert_eq!(v["not_ready"], json!(["audit", "credentials:env"]), "{v}");
 
     // Free the disk: service returns by itself, and the chain is whole.
     mnt.free();

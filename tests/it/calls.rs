@@ -504,7 +504,12 @@ async fn health_and_unknown_routes() {
     let (st, v) = s.gw.get(None, "/readyz").await;
     assert_eq!(st, 503);
     assert_eq!(v["checks"]["credentials"]["unavailable"], 1);
+    // It names the subsystem and the kind of source, never the credential.
+    assert_eq!(v["not_ready"], json!(["credentials:env"]), "{v}");
+    assert_eq!(v["checks"]["credentials"]["kinds"], json!({"env": 1}));
+    assert_eq!(v["checks"]["store"]["kind"], "file");
     assert!(!v.to_string().contains("unset"));
+    assert!(!v.to_string().contains("TEST_NOT_SET"));
     let (st, v) = s.gw.get(None, "/v1/nothing").await;
     assert_eq!((st, code(&v)), (404, "not_found"));
 }

@@ -428,3 +428,26 @@ fn places_serve_could_not_open_are_errors_at_load() {
     // With a usable place, the same config loads.
     assert_eq!(load("store: { kind: file, path: state }\n"), "");
 }
+
+#[test]
+fn metrics_listen_must_be_an_address_other_than_listen() {
+    for (value, needle) in [
+        (
+            "somewhere",
+            "metrics.listen: metrics.listen must be host:port",
+        ),
+        (
+            "127.0.0.1:8080",
+            "metrics.listen: metrics.listen must differ from listen",
+        ),
+    ] {
+        let (_, dir) = crate::support::bare_config("");
+        let config = std::fs::read_to_string(dir.config_path()).unwrap();
+        dir.write(
+            "toolgate.yaml",
+            &format!("{config}listen: 127.0.0.1:8080\nmetrics: {{ listen: \"{value}\" }}\n"),
+        );
+        let msgs = messages(&dir).join("\n");
+        assert!(msgs.contains(needle), "missing {needle:?} in:\n{msgs}");
+    }
+}

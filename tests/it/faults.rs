@@ -613,6 +613,21 @@ async fn a_full_store_disk_refuses_what_needs_the_store_and_recovers_without_res
         break;
     }
     let refused_key = refused_key.expect("the full disk never refused a call with a key");
+    // Each failed write is counted, by operation.
+    let text =
+        r.gw.http
+            .get(r.gw.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+    let insert_errors = text
+        .lines()
+        .find(|l| l.starts_with("toolgate_store_errors_total{op=\"insert\"}"))
+        .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok());
+    assert!(insert_errors.is_some_and(|n| n >= 1.0), "{text}");
     // A call that needs no store is served.
     healthy_call_succeeds(&r.gw, agent, &r.up).await;
 

@@ -319,8 +319,11 @@ async fn with_redis_down_calls_fail_closed_and_service_returns_with_nothing_lost
         )
         .await;
     assert_eq!((st, code(&v)), (503, "store_unavailable"), "{v}");
-    let (st, _) = a.send("GET", &c.k.agent, "/readyz", None).await;
+    let (st, ready) = a.send("GET", &c.k.agent, "/readyz", None).await;
     assert_eq!(st, 503);
+    let not_ready = ready["not_ready"].as_array().expect("subsystems named");
+    assert!(not_ready.contains(&json!("store")), "{ready}");
+    assert_eq!(ready["checks"]["store"]["kind"], "redis");
     assert_eq!(c.up.count(), 0, "nothing reached the upstream");
 
     // Redis returns (with its append-only file): service returns by itself.

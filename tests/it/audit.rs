@@ -129,6 +129,42 @@ async fn real_calls_leave_a_verifiable_trail_without_secrets() {
 }
 
 #[tokio::test]
+async fn numbers_that_parse_hard_still_verify() {
+    // Floats whose shortest decimal form the default float parser reads
+    // back one unit off: the trail keeps the caller's arguments, sealed,
+    // and the seal must hold when the record is read back.
+    let s = setup().await;
+    let hard = [
+        "2.2250738585072014e-308",
+        "0.30000000000000004",
+        "1.7976931348623157e308",
+        "5e-324",
+        "9007199254740993.0",
+        "0.1000000000000000055511151231257827",
+        "2.4703282292062328e-324",
+        "123456789.12345679",
+        "1.0000000000000002",
+        "8.98846567431158e307",
+        "4.9406564584124654e-324",
+        "7.2057594037927933e16",
+    ];
+    for (i, h) in hard.iter().enumerate() {
+        let body = format!(
+            r#"{{"tool":"echo","arguments":{{"id":"{i}","nested":{{"f":{h},"list":[{h},-{h}]}}}}}}"#
+        );
+        let (st, _) =
+            s.gw.post_raw(&s.keys.agent, "application/json", body.into_bytes())
+                .await;
+        assert_eq!(st, 200, "{h}");
+    }
+    let path = trail(s.dir.path());
+    let report = verify(std::slice::from_ref(&path), None);
+    assert!(report.intact(), "{report:?}");
+    let (ok, text) = audit_verify(&[path.as_os_str()]);
+    assert!(ok, "{text}");
+}
+
+#[tokio::test]
 async fn each_kind_of_tampering_is_named() {
     let s = setup().await;
     for i in 0..6 {

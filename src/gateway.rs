@@ -127,14 +127,21 @@ impl Gateway {
         min > 0 && self.audit.free_bytes().is_some_and(|free| free < min)
     }
 
-    /// Whether `agent`'s current key is revoked — or the agent is no longer
-    /// configured. Its pending actions then cannot be approved, nor its
+    /// Whether `agent`'s current key is revoked, the agent is quarantined,
+    /// or it is no longer configured. Its pending actions then cannot be approved, nor its
     /// dead letters retried.
     pub(crate) fn agent_revoked(&self, agent: &str) -> bool {
-        self.identities.agent_key(agent).is_none_or(|key| {
-            self.revocations
-                .is_active(&revocations::agent_key(agent, &key))
-        })
+        self.agent_quarantined(agent)
+            || self.identities.agent_key(agent).is_none_or(|key| {
+                self.revocations
+                    .is_active(&revocations::agent_key(agent, &key))
+            })
+    }
+
+    /// Whether `agent` is quarantined (a canary was seen in its work).
+    pub(crate) fn agent_quarantined(&self, agent: &str) -> bool {
+        self.revocations
+            .is_active(&revocations::quarantine_key(agent))
     }
 
     pub(crate) fn binding(&self, workflow: &str, tool: &str) -> Option<&Arc<ToolBinding>> {

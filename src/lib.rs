@@ -33,6 +33,7 @@ pub(crate) mod listener;
 pub(crate) mod load;
 pub(crate) mod metrics;
 pub mod pipeline;
+pub(crate) mod quarantine;
 pub mod redact;
 pub mod request;
 pub mod revocations;

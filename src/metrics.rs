@@ -125,6 +125,7 @@ pub(crate) struct Metrics {
     credential_errors: Family<CredentialCodeLabels, Counter>,
     dead_letters: Family<WorkflowLabels, Gauge>,
     store_errors: Family<OpLabels, Counter>,
+    canaries: Family<CredentialLabels, Counter>,
 }
 
 /// What `/metrics` reads when it is scraped: the gauges that are counts of
@@ -266,6 +267,12 @@ impl Metrics {
             "Store operations that failed, by operation",
             store_errors.clone(),
         );
+        let canaries = Family::<CredentialLabels, Counter>::default();
+        registry.register(
+            "toolgate_canary_sightings",
+            "Times a canary credential's value was seen (each quarantines an agent)",
+            canaries.clone(),
+        );
         registry.register(
             "toolgate_build",
             "The running build",
@@ -292,6 +299,7 @@ impl Metrics {
             credential_errors,
             dead_letters,
             store_errors,
+            canaries,
         }
     }
 
@@ -409,6 +417,15 @@ impl Metrics {
             .get_or_create(&CredentialCodeLabels {
                 credential: credential.to_owned(),
                 code: code.as_str(),
+            })
+            .inc();
+    }
+
+    /// A canary's value, seen.
+    pub(crate) fn canary_seen(&self, credential: &str) {
+        self.canaries
+            .get_or_create(&CredentialLabels {
+                credential: credential.to_owned(),
             })
             .inc();
     }

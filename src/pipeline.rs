@@ -52,6 +52,7 @@ use crate::catalog::ToolBinding;
 use crate::dead_letters::record as dead_letter;
 use crate::error::{ApiError, Code};
 use crate::gateway::Gateway;
+use crate::quarantine::{self, Seen};
 use crate::request::{FrozenRequest, UpstreamRequest};
 use audit::Trail;
 use authenticate::Presented;
@@ -130,6 +131,12 @@ async fn stages(call: &mut Call<'_>, presented: &Presented) -> Result<Stop, Fail
     call.trail.agent(&agent.name, &agent.workflow.name);
     call.trail.subject = agent.subject.clone();
     call.trail.tool(&call.request.tool);
+    //    A canary's value in anything it sent: the agent is quarantined, and
+    //    refused as for any loaded secret (stage 3), whatever tool it named.
+    if let Some(canary) = validate::canary_in(&gw.redactor.load(), &call.request)? {
+        quarantine::canary_seen(gw, &agent.name, canary, Seen::Call).await;
+        return Err(validate::refused(canary).into());
+    }
     // 2. Only a tool of the caller's workflow, with the same answer for
     //    unknown and not granted.
     let binding = resolve::tool(&agent, &call.request.tool)?;
@@ -201,6 +208,22 @@ pub(crate) async fn replay(
     finish(&mut call, ran).await
 }
 
+/// A canary's name, if the upstream's answer (body or any header) holds
+/// its value. The answer is redacted as always; the agent is quarantined.
+fn canary_in_answer(gw: &Gateway, response: &forward::UpstreamResponse) -> Option<String> {
+    let redactor = gw.redactor.load();
+    if !redactor.has_canaries() {
+        return None;
+    }
+    let found = redactor.canary_in(&response.body).or_else(|| {
+        response
+            .headers
+            .values()
+            .find_map(|v| redactor.canary_in(v.as_bytes()))
+    });
+    found.map(str::to_owned)
+}
+
 /// What the upstream answered, shaped for the caller, not yet recorded.
 struct Ran {
     status: u16,
@@ -242,6 +265,11 @@ async fn run(
         Ok(response) => {
             gw.metrics
                 .upstream(&binding.tool.name, Some(response.status.as_u16()));
+            if let (Some(canary), Some(agent)) =
+                (canary_in_answer(gw, &response), call.trail.agent_name())
+            {
+                quarantine::canary_seen(gw, agent, &canary, Seen::Answer).await;
+            }
             call.timing.upstream = Some(response.elapsed);
             let shaped = shape::response(&gw.redactor.load(), &binding.tool, &response);
             match &shaped {

@@ -1,4 +1,4 @@
-//! Kill switches: disabled credentials and revoked agents.
+//! Kill switches: disabled credentials, revoked agents and quarantined ones.
 //!
 //! A switch takes effect in this process at once (an in-memory set checked on
 //! every call) and is persisted in the store, where every process sharing it
@@ -37,6 +37,12 @@ pub struct Revocations {
 
 pub(crate) fn agent_key(name: &str, key_sha256: &[u8; 32]) -> String {
     format!("agent/{name}/{}", hex::encode(key_sha256))
+}
+
+/// An agent quarantined because a canary was seen: by name, whatever its key,
+/// until an admin lets it back.
+pub(crate) fn quarantine_key(name: &str) -> String {
+    format!("quarantine/{name}")
 }
 
 pub(crate) fn credential_key(name: &str) -> String {

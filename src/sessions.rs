@@ -75,3 +75,17 @@ pub(crate) async fn find(store: &dyn Store, token: &str) -> Result<Option<Sessio
         .map_err(|e| StoreError(format!("damaged session: {e}")))?;
     Ok((s.expires_at_ms > now_ms()).then_some(s))
 }
+
+/// End every live session of `agent` (a quarantine). How many were ended.
+pub(crate) async fn end_all(store: &dyn Store, agent: &str) -> Result<usize, StoreError> {
+    let mut ended = 0;
+    for (key, v) in store.list(Ns::Sessions, usize::MAX).await? {
+        let Ok(s) = serde_json::from_slice::<Session>(&v.value) else {
+            continue;
+        };
+        if s.agent == agent && store.delete(Ns::Sessions, &key, Some(v.version)).await? {
+            ended += 1;
+        }
+    }
+    Ok(ended)
+}

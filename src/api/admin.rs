@@ -181,7 +181,13 @@ pub(super) async fn revoke_agent(
         &why,
     )
     .await?;
-    let withdrawn = crate::approvals::revoked::withdraw(&gw, &name, &who).await?;
+    let withdrawn = crate::approvals::revoked::withdraw(
+        &gw,
+        &name,
+        crate::approvals::revoked::By::Admin(&who),
+        crate::approvals::revoked::REASON,
+    )
+    .await?;
     tracing::warn!(
         admin = %who,
         agent = %name,
@@ -195,6 +201,42 @@ pub(super) async fn revoke_agent(
         "denied_actions": withdrawn.denied,
         "forgotten_idempotency_keys": withdrawn.forgotten_keys,
     })))
+}
+
+/// `POST /v1/admin/agents/{name}/release`: let an agent quarantined by a
+/// canary sighting call again (a revoked key stays revoked).
+pub(super) async fn release_agent(
+    State(gw): State<Arc<Gateway>>,
+    Extension(who): Extension<Presented>,
+    Path(name): Path<String>,
+    body: WholeBody,
+) -> Result<Json<Value>, ApiError> {
+    let who = admin(&who)?;
+    let why = reason(body)?;
+    if gw.identities.agent_key(&name).is_none() {
+        return Err(ApiError::new(Code::NotFound, "no agent by that name"));
+    }
+    if !gw.agent_quarantined(&name) {
+        return Err(ApiError::new(
+            Code::Conflict,
+            "this agent is not quarantined",
+        ));
+    }
+    gw.revocations
+        .clear(gw.store.as_ref(), &revocations::quarantine_key(&name))
+        .await
+        .map_err(ApiError::from)?;
+    crate::events::publish(&gw, &crate::bus::Signal::Switches).await;
+    record(
+        &gw,
+        Event::AdminRelease,
+        &who,
+        &format!("agent/{name}"),
+        &why,
+    )
+    .await?;
+    tracing::warn!(admin = %who, agent = %name, reason = %why, "quarantined agent released");
+    Ok(Json(json!({ "agent": name, "status": "released" })))
 }
 
 /// `GET /v1/admin/audit/head`: the trail's head, signed when a signing key is configured.

@@ -83,6 +83,10 @@ pub(crate) fn router(gw: Arc<Gateway>) -> Router {
             post(admin::reload_credential),
         )
         .route("/v1/admin/agents/{name}/revoke", post(admin::revoke_agent))
+        .route(
+            "/v1/admin/agents/{name}/release",
+            post(admin::release_agent),
+        )
         .route("/v1/admin/audit/head", get(admin::audit_head))
         .route("/v1/admin/dead-letters", get(admin::dead_letters))
         .route(

@@ -1,6 +1,7 @@
-//! The approval webhook: tell a workflow's `notify.webhook` that an action
-//! is waiting, with the approver's (redacted) view, signed with an HMAC of
-//! the body so the receiver can tell it came from toolgate.
+//! The workflow webhook: tell a workflow's `notify.webhook` that an action
+//! is waiting, with the approver's (redacted) view — or that one of its
+//! agents was quarantined — signed with an HMAC of the body so the receiver
+//! can tell it came from toolgate.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -15,6 +16,14 @@ use crate::gateway::Gateway;
 
 /// Tell the workflow's webhook that an action is waiting (signed; no secret in it).
 pub(crate) fn announce(gw: &Gateway, workflow: &WorkflowDef, a: &Action) {
+    let mut view = approver_view(gw, a);
+    view["event"] = json!("action.pending");
+    post(gw, workflow, &view, &a.id);
+}
+
+/// Post `body` to the workflow's `notify.webhook`, if it has one, signed
+/// with its secret, in the background; `about` names it in the log.
+pub(crate) fn post(gw: &Gateway, workflow: &WorkflowDef, body: &serde_json::Value, about: &str) {
     let Some(notify) = &workflow.notify else {
         return;
     };
@@ -24,16 +33,14 @@ pub(crate) fn announce(gw: &Gateway, workflow: &WorkflowDef, a: &Action) {
     {
         Ok(s) => s,
         Err(e) => {
-            tracing::warn!(workflow = %workflow.name, error = %e, "cannot sign the approval webhook; not sent");
+            tracing::warn!(workflow = %workflow.name, error = %e, "cannot sign the webhook; not sent");
             return;
         }
     };
-    let mut view = approver_view(gw, a);
-    view["event"] = json!("action.pending");
-    let body = match serde_json::to_vec(&view) {
+    let body = match serde_json::to_vec(body) {
         Ok(b) => b,
         Err(e) => {
-            tracing::error!(workflow = %workflow.name, error = %e, "cannot encode the approval webhook; not sent");
+            tracing::error!(workflow = %workflow.name, error = %e, "cannot encode the webhook; not sent");
             return;
         }
     };
@@ -44,7 +51,7 @@ pub(crate) fn announce(gw: &Gateway, workflow: &WorkflowDef, a: &Action) {
     let signature = sign(&secret, ts, &body);
     let client = gw.egress.client(true).clone();
     let url = notify.webhook.clone();
-    let action_id = a.id.clone();
+    let about = about.to_owned();
     tokio::spawn(async move {
         let r = client
             .post(url)
@@ -57,10 +64,10 @@ pub(crate) fn announce(gw: &Gateway, workflow: &WorkflowDef, a: &Action) {
         match r {
             Ok(resp) if resp.status().is_success() => {}
             Ok(resp) => {
-                tracing::warn!(%action_id, status = resp.status().as_u16(), "approval webhook refused")
+                tracing::warn!(%about, status = resp.status().as_u16(), "webhook refused")
             }
             Err(e) => {
-                tracing::warn!(%action_id, error = %e.without_url(), "approval webhook failed")
+                tracing::warn!(%about, error = %e.without_url(), "webhook failed")
             }
         }
     });

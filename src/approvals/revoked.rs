@@ -1,5 +1,6 @@
-//! What revoking an agent does to the work it left behind: its pending
-//! actions are denied ("agent revoked"), and its idempotency keys are
+//! What revoking (or quarantining) an agent does to the work it left
+//! behind: its pending actions are denied ("agent revoked", "agent
+//! quarantined"), and its idempotency keys are
 //! forgotten, so that nothing it asked for runs later and no earlier answer
 //! is replayed to whoever holds its next key. (Its dead letters are refused
 //! a retry while it is revoked: `dead_letters::retry`.)
@@ -11,8 +12,17 @@ use crate::gateway::Gateway;
 use crate::pipeline::audit::Trail;
 use crate::store::{Ns, now_ms};
 
-/// The reason recorded on each action denied this way.
+/// The reason recorded on each action an admin's revocation denies.
 pub(crate) const REASON: &str = "agent revoked";
+/// The reason recorded on each action a quarantine denies.
+pub(crate) const QUARANTINED: &str = "agent quarantined: a canary credential was seen";
+
+/// Who withdraws the work: an admin by name, or toolgate itself.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum By<'a> {
+    Admin(&'a str),
+    Toolgate,
+}
 
 /// What a revocation withdrew.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -22,11 +32,13 @@ pub(crate) struct Withdrawn {
 }
 
 /// Deny `agent`'s pending actions and forget its idempotency keys, on
-/// behalf of `admin`. Each denial is recorded (`denied`, with the admin).
+/// behalf of `by`, for `reason`. Each denial is recorded (`denied`, with
+/// the admin when there is one).
 pub(crate) async fn withdraw(
     gw: &Gateway,
     agent: &str,
-    admin: &str,
+    by: By<'_>,
+    reason: &str,
 ) -> Result<Withdrawn, ApiError> {
     let store = gw.store.as_ref();
     let mut withdrawn = Withdrawn::default();
@@ -41,8 +53,11 @@ pub(crate) async fn withdraw(
             }
             a.state = State::Denied;
             a.denial = Some(Decision {
-                by: format!("admin:{admin}"),
-                reason: REASON.to_owned(),
+                by: match by {
+                    By::Admin(admin) => format!("admin:{admin}"),
+                    By::Toolgate => "toolgate".to_owned(),
+                },
+                reason: reason.to_owned(),
                 at_ms: now,
             });
             Step::Write(true)
@@ -54,8 +69,10 @@ pub(crate) async fn withdraw(
         withdrawn.denied += 1;
         Trail::for_action(gw, &action)
             .record(Event::Denied, |e| {
-                e.admin = Some(admin.to_owned());
-                e.reason = Some(REASON.to_owned());
+                if let By::Admin(admin) = by {
+                    e.admin = Some(admin.to_owned());
+                }
+                e.reason = Some(reason.to_owned());
                 e.decision = Some("denied".into());
             })
             .await?;

@@ -29,6 +29,11 @@ pub enum Event {
     /// Requests refused before they authenticated, counted per code and
     /// source over a period (`count`, `source`, `period_ms`).
     RefusedUnauthenticated,
+    /// A canary credential's value was seen (`credential`, where in
+    /// `reason`); the agent involved is quarantined.
+    CanarySeen,
+    /// An admin let a quarantined agent back (`admin`, `reason`).
+    AdminRelease,
 }
 
 /// A record before the chain fields are set. Empty fields are left out.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::document::{FORBIDDEN_HEADERS, FileCtx, header_name};
 use super::model::{CredentialDef, Inject};
-use super::raw::RawCredential;
+use super::raw::{RawCredential, RawInject, RawSource};
 use super::sources::{SourceUse, source};
 use super::yaml;
 
@@ -51,9 +51,48 @@ fn build_credential(
         &format!("{p}/source"),
         SourceUse::Credential,
     );
-    let i = &raw.inject;
+    let inject = match (&raw.inject, raw.canary) {
+        (None, true) => Some(Inject::Never),
+        (Some(_), true) => {
+            ctx.error(
+                &format!("{p}/inject"),
+                "a canary is never injected; remove inject",
+            );
+            None
+        }
+        (None, false) => {
+            ctx.error(
+                &p,
+                "inject is required: one of header, basic, query (or canary: true for a decoy that is never sent)",
+            );
+            None
+        }
+        (Some(i), false) => inject(i, &p, ctx),
+    };
+    if raw.canary && matches!(raw.source, RawSource::Oauth2(_)) {
+        ctx.error(
+            &format!("{p}/source"),
+            "a canary's value is a decoy to watch for; it cannot come from an OAuth2 token endpoint",
+        );
+    }
+    Some(CredentialDef {
+        loc: ctx.at(&p),
+        name: name.to_owned(),
+        environment: raw.environment,
+        source: source?,
+        scopes: raw.scopes.into_iter().collect(),
+        inject: inject?,
+        canary: raw.canary,
+        max_age_days: raw.max_age_days,
+        rotated_at: raw.rotated_at,
+    })
+}
+
+/// How a credential is attached: exactly one of header (with its format),
+/// basic or query.
+fn inject(i: &RawInject, p: &str, ctx: &mut FileCtx<'_>) -> Option<Inject> {
     let forms = [i.header.is_some(), i.basic.is_some(), i.query.is_some()];
-    let inject = if forms.iter().filter(|f| **f).count() != 1 {
+    if forms.iter().filter(|f| **f).count() != 1 {
         ctx.error(
             &format!("{p}/inject"),
             "inject needs exactly one of header, basic, query",
@@ -110,15 +149,5 @@ fn build_credential(
         }
     } else {
         i.query.as_ref().map(|q| Inject::Query { param: q.clone() })
-    };
-    Some(CredentialDef {
-        loc: ctx.at(&p),
-        name: name.to_owned(),
-        environment: raw.environment,
-        source: source?,
-        scopes: raw.scopes.into_iter().collect(),
-        inject: inject?,
-        max_age_days: raw.max_age_days,
-        rotated_at: raw.rotated_at,
-    })
+    }
 }

@@ -246,6 +246,8 @@ pub enum Inject {
     Query {
         param: String,
     },
+    /// A canary's: never attached to anything.
+    Never,
 }
 
 #[derive(Debug, Clone)]
@@ -255,6 +257,8 @@ pub struct CredentialDef {
     pub source: SourceDef,
     pub scopes: BTreeSet<String>,
     pub inject: Inject,
+    /// A decoy, watched for and never injected (`inject` is [`Inject::Never`]).
+    pub canary: bool,
     pub max_age_days: Option<u32>,
     pub rotated_at: Option<String>,
     pub loc: Loc,

@@ -198,7 +198,9 @@ pub(crate) struct RawCredential {
     pub source: RawSource,
     #[serde(default)]
     pub scopes: Vec<String>,
-    pub inject: RawInject,
+    pub inject: Option<RawInject>,
+    #[serde(default)]
+    pub canary: bool,
     pub max_age_days: Option<u32>,
     pub rotated_at: Option<String>,
 }

@@ -56,11 +56,14 @@ fn build_workflow(
         .as_ref()
         .and_then(|n| notify(n, base_dir, ctx, &format!("{p}/notify")));
     for (slot, cred) in &rw.credentials {
-        if !credentials.contains_key(cred) {
-            ctx.error(
-                &format!("{p}/credentials/{}", yaml::escape_token(slot)),
-                format!("unknown credential \"{cred}\""),
-            );
+        let at = format!("{p}/credentials/{}", yaml::escape_token(slot));
+        match credentials.get(cred) {
+            None => ctx.error(&at, format!("unknown credential \"{cred}\"")),
+            Some(c) if c.canary => ctx.error(
+                &at,
+                format!("credential \"{cred}\" is a canary: toolgate never injects it, so no workflow may bind it"),
+            ),
+            Some(_) => {}
         }
     }
     let scopes: BTreeSet<String> = rw.scopes.into_iter().collect();

@@ -104,6 +104,11 @@ impl<'g> Trail<'g> {
         truncated(redacted, max)
     }
 
+    /// The agent the records name, once known.
+    pub(crate) fn agent_name(&self) -> Option<&str> {
+        self.base.agent.as_deref()
+    }
+
     pub(crate) fn agent(&mut self, agent: &str, workflow: &str) {
         self.base.agent = Some(agent.to_owned());
         self.base.workflow = Some(workflow.to_owned());

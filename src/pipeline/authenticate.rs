@@ -70,7 +70,8 @@ impl Presented {
         &self.caller
     }
 
-    /// Refused if the holder's key has been revoked (checked at the gate,
+    /// Refused if the holder's key has been revoked or the agent is
+    /// quarantined (checked at the gate,
     /// and again when the call is served: a revocation can arrive while a
     /// body is being read).
     fn unrevoked(&self, gw: &Gateway) -> Result<(), ApiError> {
@@ -78,7 +79,8 @@ impl Presented {
             Caller::Agent { name, .. }
                 if gw
                     .revocations
-                    .is_active(&revocations::agent_key(name, &self.key_sha256)) =>
+                    .is_active(&revocations::agent_key(name, &self.key_sha256))
+                    || gw.agent_quarantined(name) =>
             {
                 Err(ApiError::unauthenticated())
             }

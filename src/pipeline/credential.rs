@@ -78,6 +78,14 @@ fn inject(
                 .query_pairs_mut()
                 .append_pair(param, loaded.value.expose_secret());
         }
+        // Config lets no workflow bind a canary; were one bound, it still
+        // would not leave.
+        Inject::Never => {
+            return Err(ApiError::internal(format!(
+                "canary {} is bound to a tool; it is never sent",
+                def.name
+            )));
+        }
     }
     Ok(())
 }

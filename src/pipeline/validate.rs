@@ -20,21 +20,46 @@ const MAX_DETAILS: usize = 50;
 /// that has seen a credential must not pass it on to another upstream. The
 /// answer does not name or echo the value; the log names the credential.
 pub(crate) fn no_loaded_secret(redactor: &Redactor, call: &CallRequest) -> Result<(), ApiError> {
-    no_loaded_secret_in(redactor, &call.arguments)?;
+    match scan(call, |b| redactor.known_secret_in(b))? {
+        None => Ok(()),
+        Some(credential) => Err(refused(credential)),
+    }
+}
+
+/// A canary's name, if the call holds its value in any field the caller
+/// wrote. The caller is then refused as for any loaded secret
+/// ([`no_loaded_secret`]): nothing tells it the value was a decoy.
+pub(crate) fn canary_in<'r>(
+    redactor: &'r Redactor,
+    call: &CallRequest,
+) -> Result<Option<&'r str>, ApiError> {
+    if !redactor.has_canaries() {
+        return Ok(None);
+    }
+    scan(call, |b| redactor.canary_in(b))
+}
+
+/// The first name `find` gives for the arguments or the caller's fields.
+fn scan<'r>(
+    call: &CallRequest,
+    find: impl Fn(&[u8]) -> Option<&'r str>,
+) -> Result<Option<&'r str>, ApiError> {
+    // Unscanned arguments are never passed on.
+    let bytes = serde_json::to_vec(&call.arguments)
+        .map_err(|e| ApiError::internal(format!("cannot scan the arguments: {e}")))?;
     let fields = [
         Some(call.call_id.as_str()),
         call.idempotency_key.as_deref(),
         call.model.as_deref(),
         call.reason.as_deref(),
+        Some(call.tool.as_str()),
     ];
-    let found = fields
-        .into_iter()
-        .flatten()
-        .find_map(|f| redactor.known_secret_in(f.as_bytes()));
-    match found {
-        None => Ok(()),
-        Some(credential) => Err(refused(credential)),
-    }
+    Ok(find(&bytes).or_else(|| {
+        fields
+            .into_iter()
+            .flatten()
+            .find_map(|f| find(f.as_bytes()))
+    }))
 }
 
 /// The same guard for arguments alone (an approver's edit).
@@ -48,7 +73,7 @@ pub(crate) fn no_loaded_secret_in(redactor: &Redactor, args: &Value) -> Result<(
     }
 }
 
-fn refused(credential: &str) -> ApiError {
+pub(crate) fn refused(credential: &str) -> ApiError {
     ApiError::new(
         Code::SecretInArguments,
         "the call holds a value this gateway keeps as a secret; nothing was sent. \

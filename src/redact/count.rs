@@ -11,6 +11,9 @@ pub(crate) struct Redactions {
     pub pattern: usize,
     pub key: usize,
     pub pii: usize,
+    /// Of the `credential` removals, how many were a canary's value (not
+    /// a kind of its own: the marker does not tell a canary apart).
+    pub canary: usize,
 }
 
 impl Redactions {
@@ -36,5 +39,6 @@ impl AddAssign for Redactions {
         self.pattern += o.pattern;
         self.key += o.key;
         self.pii += o.pii;
+        self.canary += o.canary;
     }
 }

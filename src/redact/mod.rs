@@ -21,6 +21,7 @@
 
 mod count;
 pub(crate) mod detectors;
+mod forms;
 mod keys;
 mod pii;
 mod sample;
@@ -32,21 +33,16 @@ use std::sync::Arc;
 
 use aho_corasick::{AhoCorasick, Input, MatchKind};
 use arc_swap::ArcSwap;
-use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
-use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::Value;
 
 pub(crate) use count::Redactions;
+use forms::encodings;
 pub(crate) use keys::{is_sensitive_key, may_hold_sensitive_keys};
 pub use stream::StreamRedactor;
 
 /// Secrets shorter than this cannot be removed by value without mangling
 /// ordinary text (every "abc" in a result would go); `toolgate check` warns.
 pub(crate) const MIN_REDACTABLE_LEN: usize = 8;
-
-/// Shortest inner fragment of a base64 blob worth matching at another alignment.
-const MIN_FRAGMENT: usize = 12;
 
 pub(crate) fn too_short_to_redact(value: &str) -> bool {
     value.len() < MIN_REDACTABLE_LEN
@@ -60,6 +56,8 @@ pub struct RedactorBuilder {
     patterns: Vec<Pattern>,
     seen: HashSet<String>,
     names: Vec<String>,
+    /// Names of canary credentials (decoys watched for).
+    canaries: HashSet<String>,
     no_detectors: bool,
 }
 
@@ -145,6 +143,13 @@ impl RedactorBuilder {
         self.known_secret(credential, &format!("{user}:{password}"))
     }
 
+    /// Mark `credential`'s values as a canary's: redacted like any other,
+    /// and counted apart ([`Redactions::canary`], [`Redactor::canary_in`]).
+    pub(crate) fn canary(&mut self, credential: &str) -> &mut Self {
+        self.canaries.insert(credential.to_owned());
+        self
+    }
+
     /// Token-shape detectors are on unless turned off here.
     pub fn detectors(&mut self, on: bool) -> &mut Self {
         self.no_detectors = !on;
@@ -178,6 +183,11 @@ impl RedactorBuilder {
             .map(|n| format!("[REDACTED:credential:{n}]"))
             .collect();
         let first_detector = markers.len();
+        let canary = self
+            .names
+            .iter()
+            .map(|n| self.canaries.contains(n))
+            .collect();
         markers.extend(
             detectors::DETECTORS
                 .list
@@ -189,6 +199,7 @@ impl RedactorBuilder {
             long,
             markers,
             first_detector,
+            canary,
             detectors: !self.no_detectors,
             longest: self
                 .patterns
@@ -198,84 +209,6 @@ impl RedactorBuilder {
                 .unwrap_or(0),
         }
     }
-}
-
-/// Bytes percent-encoded by RFC 3986 encoders: all but the unreserved set.
-const UNRESERVED_KEPT: &percent_encoding::AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
-/// A path encoder's set: the unreserved characters and `/` are kept.
-const PATH_KEPT: &percent_encoding::AsciiSet = &UNRESERVED_KEPT.remove(b'/');
-
-/// A percent-encoded text with its hex digits in lower case (and nothing
-/// else changed: the secret's own letters keep their case).
-fn lower_hex(pct: &str) -> String {
-    let mut out = String::with_capacity(pct.len());
-    let mut rest = pct;
-    while let Some(i) = rest.find('%') {
-        out.push_str(&rest[..i]);
-        let code = rest.get(i..i + 3).unwrap_or(&rest[i..]);
-        out.push_str(&code.to_ascii_lowercase());
-        rest = &rest[i + code.len()..];
-    }
-    out.push_str(rest);
-    out
-}
-
-/// Every form in which `value` may appear in text.
-fn encodings(value: &str) -> Vec<String> {
-    let b = value.as_bytes();
-    // A string always serializes.
-    let json = serde_json::to_string(value).expect("a string serializes");
-    let json = json[1..json.len() - 1].to_owned();
-    let unicode_escaped: String = value
-        .encode_utf16()
-        .map(|u| format!("\\u{u:04x}"))
-        .collect();
-    let pct = utf8_percent_encode(value, NON_ALPHANUMERIC).to_string();
-    // RFC 3986 encoders (JavaScript's encodeURIComponent, Go, the url
-    // crate) keep the unreserved `-._~`; a path encoder keeps `/` too;
-    // form encoders keep `*-._` and write a space as `+`.
-    let unreserved = utf8_percent_encode(value, UNRESERVED_KEPT).to_string();
-    let path = utf8_percent_encode(value, PATH_KEPT).to_string();
-    let form: String = url::form_urlencoded::byte_serialize(b).collect();
-    let mut out = vec![
-        lower_hex(&unreserved),
-        unreserved,
-        lower_hex(&path),
-        path,
-        form,
-        value.to_owned(),
-        json.replace('/', "\\/"),
-        json,
-        unicode_escaped.clone(),
-        unicode_escaped.to_uppercase().replace("\\U", "\\u"),
-        pct.replace("%20", "+"),
-        lower_hex(&pct),
-        pct,
-        STANDARD.encode(b),
-        URL_SAFE.encode(b),
-        hex::encode(b),
-        hex::encode_upper(b),
-    ];
-    // Base64 inside a larger blob: at each byte alignment, the characters
-    // that depend on the secret's bytes alone.
-    for engine in [&STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {
-        for align in 0..3usize {
-            let mut padded = vec![0u8; align];
-            padded.extend_from_slice(b);
-            let enc = engine.encode(&padded);
-            let start = (align * 8).div_ceil(6);
-            let end = (padded.len() * 8) / 6;
-            if end > start && end - start >= MIN_FRAGMENT.min(enc.len()) {
-                out.push(enc[start..end].to_owned());
-            }
-        }
-        out.push(engine.encode(b));
-    }
-    out
 }
 
 /// An immutable matcher over a set of known secrets and the detectors.
@@ -288,6 +221,8 @@ pub struct Redactor {
     /// Credential markers, then one marker per detector.
     markers: Vec<String>,
     first_detector: usize,
+    /// Per credential marker: whether it is a canary's.
+    canary: Vec<bool>,
     detectors: bool,
     longest: usize,
 }
@@ -353,10 +288,29 @@ impl Redactor {
     /// The name of a loaded secret that `text` holds, in any form this
     /// redactor knows of it (the detectors' shapes are not looked for).
     pub(crate) fn known_secret_in(&self, text: &[u8]) -> Option<&str> {
+        self.known_in(text, |_| true)
+    }
+
+    /// Whether any canary is known (else [`Redactor::canary_in`] is never worth a scan).
+    pub(crate) fn has_canaries(&self) -> bool {
+        self.canary.contains(&true)
+    }
+
+    /// The name of a canary whose value `text` holds, in any known form.
+    pub(crate) fn canary_in(&self, text: &[u8]) -> Option<&str> {
+        if !self.has_canaries() {
+            return None;
+        }
+        self.known_in(text, |m| self.canary.get(m).copied().unwrap_or(false))
+    }
+
+    /// The name of the first known value in `text` whose marker `wanted` accepts.
+    fn known_in(&self, text: &[u8], wanted: impl Fn(usize) -> bool) -> Option<&str> {
         let mut spans = Vec::new();
         if let Some(k) = &self.short {
             k.find_into(text, 0, &mut spans);
         }
+        spans.retain(|&(_, _, m)| wanted(m));
         if spans.is_empty()
             && let Some((sampler, k)) = &self.long
         {
@@ -365,6 +319,7 @@ impl Redactor {
             for (a, b) in regions {
                 k.find_into(&text[a..b], a, &mut spans);
             }
+            spans.retain(|&(_, _, m)| wanted(m));
         }
         let &(_, _, m) = spans.first()?;
         let marker = self.markers.get(m)?;
@@ -423,6 +378,9 @@ impl Redactor {
         for &(_, _, m) in spans {
             if m < self.first_detector {
                 n.credential += 1;
+                if self.canary.get(m).copied().unwrap_or(false) {
+                    n.canary += 1;
+                }
             } else if m < self.markers.len() {
                 n.pattern += 1;
             } else {

@@ -558,11 +558,32 @@ fn removals_are_counted_by_kind() {
             credential: 2,
             pattern: 1,
             key: 2,
-            pii: 2
+            pii: 2,
+            canary: 0,
         }
     );
     assert_eq!(n.total(), r.redact_json(&mut again, &opts));
     assert_eq!(again, v);
     let (_, text) = r.redact_str_counted(&format!("{secret} {token}"));
     assert_eq!((text.credential, text.pattern, text.total()), (1, 1, 2));
+}
+
+#[test]
+fn a_canary_is_redacted_like_any_value_and_found_apart() {
+    let (real, decoy) = (rand_str(24), rand_str(24));
+    let mut b = RedactorBuilder::new();
+    b.known_secret("crm", &real).known_secret("decoy", &decoy);
+    let plain = b.build();
+    assert!(!plain.has_canaries());
+    assert_eq!(plain.canary_in(decoy.as_bytes()), None);
+    let r = b.canary("decoy").build();
+    assert!(r.has_canaries());
+    // Found in any known form, even after a real secret in the same text.
+    let hex = hex::encode(&decoy);
+    let text = format!("{real} then {hex}");
+    assert_eq!(r.canary_in(text.as_bytes()), Some("decoy"));
+    assert_eq!(r.canary_in(real.as_bytes()), None);
+    let (out, n) = r.redact_str_counted(&text);
+    assert_eq!((n.credential, n.canary, n.total()), (2, 1, 2));
+    assert!(out.contains("[REDACTED:credential:decoy]"));
 }

@@ -100,6 +100,9 @@ fn build(state: &State) -> Redactor {
         b.known_secret(name, v.expose_secret());
     }
     for h in state.credentials.values() {
+        if h.def.canary {
+            b.canary(&h.def.name);
+        }
         for v in &h.values {
             add_forms(&mut b, &h.def, v);
         }
@@ -120,7 +123,7 @@ fn add_forms(b: &mut RedactorBuilder, def: &CredentialDef, value: &SecretString)
         Inject::Basic { username } => {
             b.basic_pair(&def.name, username, v);
         }
-        Inject::Query { .. } => {}
+        Inject::Query { .. } | Inject::Never => {}
     }
 }
 
@@ -140,6 +143,7 @@ mod tests {
                 prefix: "Token ".into(),
                 suffix: String::new(),
             },
+            canary: false,
             max_age_days: None,
             rotated_at: None,
             loc: Loc {

@@ -9,6 +9,7 @@ mod approvals;
 mod audit;
 mod bus;
 mod calls;
+mod canary;
 mod cli;
 mod config;
 mod crash;

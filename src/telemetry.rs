@@ -1,13 +1,22 @@
-//! Logging: structured `tracing` output written through the redactor, so a
-//! stray `debug!` of a header or an error cannot leak a loaded secret.
+//! Logging and traces: structured `tracing` output written through the
+//! redactor, so a stray `debug!` of a header or an error cannot leak a loaded
+//! secret; and, when an OTLP endpoint is configured, the spans of a call
+//! (`spans`) exported through the same redactor (`scrub`, `otlp`).
+
+mod otlp;
+mod scrub;
+pub(crate) mod spans;
 
 use std::io::{self, IsTerminal, Write};
 use std::sync::Arc;
 
-use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer, Registry};
 
 use crate::redact::SharedRedactor;
+pub use otlp::{Resolved, Traces, resolve};
 
 /// A `MakeWriter` whose every line passes the current redactor.
 #[derive(Clone)]
@@ -61,21 +70,32 @@ impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for RedactingWriter<M> {
     }
 }
 
-/// Install the global subscriber: `RUST_LOG` filters (default `info`), JSON lines
-/// when `TOOLGATE_LOG_FORMAT=json`, and every line scrubbed.
-pub fn init(redactor: Arc<SharedRedactor>, json: bool) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+/// Install the global subscriber: `RUST_LOG` filters the log (default
+/// `info`), JSON lines when `TOOLGATE_LOG_FORMAT=json`, and every line
+/// scrubbed; with `traces`, toolgate's spans are exported too (the log never
+/// shows them).
+pub fn init(redactor: Arc<SharedRedactor>, json: bool, traces: Option<&Traces>) {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info"))
+        .add_directive(
+            format!("{}=off", spans::TARGET)
+                .parse()
+                .expect("a constant directive parses"),
+        );
     let writer = RedactingWriter::new(io::stderr, redactor);
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let fmt = tracing_subscriber::fmt::layer()
         .with_writer(writer)
         .with_ansi(io::stderr().is_terminal())
         .with_target(false);
-    let _ = if json {
-        builder.json().flatten_event(true).try_init()
+    let fmt: Box<dyn Layer<Registry> + Send + Sync> = if json {
+        fmt.json().flatten_event(true).boxed()
     } else {
-        builder.try_init()
+        fmt.boxed()
     };
+    let _ = tracing_subscriber::registry()
+        .with(fmt.with_filter(filter))
+        .with(traces.map(Traces::layer))
+        .try_init();
 }
 
 #[cfg(test)]

@@ -73,6 +73,7 @@ pub(crate) async fn call(
     span: CallSpan,
 ) -> (Result<CallReply, ApiError>, Timing) {
     let started = Instant::now();
+    span.call_id(&request.call_id);
     let mut call = Call::new(gw, request, Origin::Direct, span.clone());
     let reply = async {
         let ended = stages(&mut call, presented).await;

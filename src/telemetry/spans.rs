@@ -111,7 +111,11 @@ impl CallSpan {
     /// The tool, once resolved in the caller's workflow: a config name.
     pub(crate) fn tool(&self, name: &str) {
         if !self.0.is_disabled() {
-            self.0.record("otel.name", format!("execute_tool {name}"));
+            // The span has started by now: its name is set on the span itself.
+            self.0
+                .context()
+                .span()
+                .update_name(format!("execute_tool {name}"));
             self.0.record("gen_ai.tool.name", name);
         }
     }

@@ -75,6 +75,14 @@ impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for RedactingWriter<M> {
 /// scrubbed; with `traces`, toolgate's spans are exported too (the log never
 /// shows them).
 pub fn init(redactor: Arc<SharedRedactor>, json: bool, traces: Option<&Traces>) {
+    let _ = subscriber(redactor, json, traces).try_init();
+}
+
+fn subscriber(
+    redactor: Arc<SharedRedactor>,
+    json: bool,
+    traces: Option<&Traces>,
+) -> impl tracing::Subscriber + Send + Sync + 'static {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info"))
         .add_directive(
@@ -92,10 +100,13 @@ pub fn init(redactor: Arc<SharedRedactor>, json: bool, traces: Option<&Traces>) 
     } else {
         fmt.boxed()
     };
-    let _ = tracing_subscriber::registry()
+    tracing_subscriber::registry()
         .with(fmt.with_filter(filter))
-        .with(traces.map(Traces::layer))
-        .try_init();
+        .with(
+            traces
+                .map(Traces::layer)
+                .with_filter(otlp::only_traced(traces.is_some())),
+        )
 }
 
 #[cfg(test)]
@@ -103,7 +114,7 @@ mod tests {
     use std::sync::{Arc, Mutex};
 
     use super::*;
-    use crate::redact::RedactorBuilder;
+    use crate::redact::{Redactor, RedactorBuilder};
 
     #[derive(Clone, Default)]
     struct Capture(Arc<Mutex<Vec<u8>>>);
@@ -139,5 +150,25 @@ mod tests {
         assert!(out.contains("stray header dump"));
         assert!(out.contains("[REDACTED:credential:crm]"));
         assert!(!out.contains("tok-9f8e7d6c"), "a secret reached the log");
+    }
+
+    #[test]
+    fn without_an_exporter_call_spans_are_disabled_and_never_logged() {
+        let shared = Arc::new(SharedRedactor::new(Redactor::empty()));
+        tracing::subscriber::with_default(subscriber(shared, false, None), || {
+            let mut headers = http::HeaderMap::new();
+            headers.insert(
+                "traceparent",
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+                    .parse()
+                    .unwrap(),
+            );
+            let call = spans::CallSpan::rest(&headers);
+            assert!(call.span().is_disabled());
+            assert!(spans::stage("validate").is_disabled());
+            assert!(spans::traceparent(call.span()).is_none());
+            // The log's own spans are untouched.
+            assert!(!tracing::info_span!("request").is_disabled());
+        });
     }
 }

@@ -226,8 +226,8 @@ impl Traces {
         }))
     }
 
-    /// The `tracing` layer that turns toolgate's spans into OTLP spans: only
-    /// spans of `telemetry::spans`, and toolgate's events inside them.
+    /// The `tracing` layer that turns toolgate's spans into OTLP spans (put
+    /// behind [`only_traced`]).
     pub(crate) fn layer<S>(&self) -> impl Layer<S>
     where
         S: tracing::Subscriber + for<'a> LookupSpan<'a>,
@@ -239,13 +239,6 @@ impl Traces {
             .with_tracked_inactivity(false)
             .with_level(false)
             .with_target(false)
-            .with_filter(filter_fn(|meta| {
-                if meta.is_span() {
-                    meta.target() == TARGET
-                } else {
-                    meta.target().starts_with("toolgate") && *meta.level() <= tracing::Level::INFO
-                }
-            }))
     }
 
     /// Make the header values known to the redactor.
@@ -264,6 +257,19 @@ impl Traces {
             Err(_) => tracing::warn!("traces not flushed at shutdown"),
         }
     }
+}
+
+/// What the trace layer sees: the spans of `telemetry::spans`, and
+/// toolgate's events inside them — nothing at all when `on` is false, so
+/// without an exporter those spans are disabled where they are made.
+pub(crate) fn only_traced<S>(on: bool) -> impl tracing_subscriber::layer::Filter<S> {
+    filter_fn(move |meta| {
+        on && if meta.is_span() {
+            meta.target() == TARGET
+        } else {
+            meta.target().starts_with("toolgate") && *meta.level() <= tracing::Level::INFO
+        }
+    })
 }
 
 /// OTLP over HTTP with toolgate's reqwest, on the serving runtime: the
@@ -361,5 +367,130 @@ impl tonic::service::Interceptor for Metadata {
             request.metadata_mut().insert(k.clone(), v.clone());
         }
         Ok(request)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::config::{OtlpConfig, SourceDef};
+    use crate::secrets::MapEnv;
+
+    fn env(vars: &[(&str, &str)]) -> MapEnv {
+        MapEnv::new(
+            vars.iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect::<HashMap<_, _>>(),
+        )
+    }
+
+    fn configured(endpoint: Option<&str>, protocol: Option<OtlpProtocol>) -> TelemetryConfig {
+        TelemetryConfig {
+            otlp: Some(OtlpConfig {
+                endpoint: endpoint.map(|e| url::Url::parse(e).unwrap()),
+                protocol,
+                headers: vec![(
+                    HeaderName::from_static("x-token"),
+                    SourceDef::Env("TOKEN".into()),
+                )],
+            }),
+            ..TelemetryConfig::default()
+        }
+    }
+
+    #[test]
+    fn nothing_is_exported_without_an_endpoint() {
+        assert!(
+            resolve(&TelemetryConfig::default(), &env(&[]))
+                .unwrap()
+                .is_none()
+        );
+        let headers_only = configured(None, None);
+        assert!(
+            resolve(&headers_only, &env(&[("TOKEN", "t")]))
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn the_config_wins_over_the_environment() {
+        let e = env(&[
+            ("TOKEN", "from-source"),
+            (ENDPOINT, "http://env.example:4318"),
+            (PROTOCOL, "grpc"),
+            (HEADERS, "x-token=from-env,x-other=o%2Cther"),
+        ]);
+        let r = resolve(&configured(Some("http://cfg.example:4318"), None), &e)
+            .unwrap()
+            .unwrap();
+        // The protocol came from the environment, the endpoint from the config.
+        assert_eq!(r.protocol, OtlpProtocol::Grpc);
+        assert_eq!(r.url, "http://cfg.example:4318/");
+        let r = resolve(
+            &configured(
+                Some("http://cfg.example:4318/base"),
+                Some(OtlpProtocol::HttpProtobuf),
+            ),
+            &e,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(r.url, "http://cfg.example:4318/base/v1/traces");
+        let shown: Vec<(String, String)> = r
+            .headers
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.expose_secret().to_owned()))
+            .collect();
+        assert!(
+            shown.contains(&("x-token".into(), "from-source".into())),
+            "{shown:?}"
+        );
+        assert!(
+            shown.contains(&("x-other".into(), "o,ther".into())),
+            "{shown:?}"
+        );
+        assert_eq!(shown.len(), 2);
+        assert!(!format!("{r:?}").contains("from-source"));
+    }
+
+    #[test]
+    fn the_environment_alone_is_read_as_the_standard_says() {
+        let r = resolve(
+            &TelemetryConfig::default(),
+            &env(&[(ENDPOINT, "http://c:4318")]),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            (r.protocol, r.url.as_str()),
+            (OtlpProtocol::HttpProtobuf, "http://c:4318/v1/traces")
+        );
+        // The per-signal variable is the URL itself.
+        let r = resolve(
+            &TelemetryConfig::default(),
+            &env(&[
+                (ENDPOINT, "http://c:4318"),
+                (TRACES_ENDPOINT, "http://t:9/x"),
+            ]),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(r.url, "http://t:9/x");
+        for bad in [
+            vec![(ENDPOINT, "c:4318")],
+            vec![(ENDPOINT, "http://c:4318"), (PROTOCOL, "http/json")],
+            vec![(ENDPOINT, "http://c:4318"), (HEADERS, "novalue")],
+        ] {
+            let why = resolve(&TelemetryConfig::default(), &env(&bad)).unwrap_err();
+            assert!(why.starts_with("OTEL_EXPORTER_OTLP_"), "{why}");
+        }
+        let missing = resolve(&configured(Some("http://c:1"), None), &env(&[])).unwrap_err();
+        assert!(
+            missing.contains("telemetry.otlp.headers.x-token"),
+            "{missing}"
+        );
     }
 }

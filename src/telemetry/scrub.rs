@@ -181,6 +181,13 @@ mod tests {
     const SECRET: &str = "tok-9f8e7d6c+/=&%\"\\-end";
 
     fn span(name: &str, attributes: Vec<KeyValue>, state: &str) -> SpanData {
+        let mut events = SpanEvents::default();
+        events.events.push(Event::new(
+            format!("saw {SECRET}"),
+            SystemTime::now(),
+            vec![KeyValue::new("detail", format!("Bearer {SECRET}"))],
+            0,
+        ));
         SpanData {
             span_context: SpanContext::new(
                 TraceId::from(7),
@@ -197,15 +204,7 @@ mod tests {
             end_time: SystemTime::now(),
             attributes,
             dropped_attributes_count: 0,
-            events: SpanEvents {
-                events: vec![Event::new(
-                    format!("saw {SECRET}"),
-                    SystemTime::now(),
-                    vec![KeyValue::new("detail", format!("Bearer {SECRET}"))],
-                    0,
-                )],
-                dropped_count: 0,
-            },
+            events,
             links: SpanLinks::default(),
             status: Status::error(format!("upstream said {SECRET}")),
             instrumentation_scope: InstrumentationScope::builder("toolgate").build(),

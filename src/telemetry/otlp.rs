@@ -156,6 +156,8 @@ fn env_headers(list: &str) -> Result<Vec<(HeaderName, SecretString)>, String> {
 pub struct Traces {
     provider: SdkTracerProvider,
     headers: Vec<(HeaderName, SecretString)>,
+    url: String,
+    protocol: OtlpProtocol,
 }
 
 impl std::fmt::Debug for Traces {
@@ -219,10 +221,11 @@ impl Traces {
             .with_resource(resource.build())
             .with_batch_exporter(Scrubbing::new(exporter, redactor))
             .build();
-        tracing::info!(url = %resolved.url, protocol = ?resolved.protocol, "exporting traces over OTLP");
         Ok(Some(Traces {
             provider,
             headers: resolved.headers,
+            url: resolved.url,
+            protocol: resolved.protocol,
         }))
     }
 
@@ -241,11 +244,13 @@ impl Traces {
             .with_target(false)
     }
 
-    /// Make the header values known to the redactor.
+    /// Once the gateway is built: make the header values known to the
+    /// redactor, and say where traces go.
     pub fn known_to(&self, credentials: &Credentials) {
         for (name, value) in &self.headers {
             credentials.remember_extra(&format!("otlp-header-{name}"), value);
         }
+        tracing::info!(url = %self.url, protocol = ?self.protocol, "exporting traces over OTLP");
     }
 
     /// Export what is still batched, then stop.

@@ -453,16 +453,34 @@ fn log_json() -> bool {
 
 async fn serve(path: PathBuf, listen: Option<SocketAddr>) -> anyhow::Result<()> {
     let redactor = Arc::new(SharedRedactor::new(Redactor::empty()));
-    telemetry::init(redactor.clone(), log_json());
     let Some((config, warnings)) = load_or_report(&path) else {
+        telemetry::init(redactor, log_json(), None);
         anyhow::bail!("refusing to start with an invalid configuration");
     };
+    // Traces are set up with the log, before anything is logged; their
+    // header values are known to the redactor before anything is served.
+    let traces =
+        match telemetry::Traces::start(&config.config.telemetry, &ProcessEnv, redactor.clone()) {
+            Ok(t) => t,
+            Err(e) => {
+                telemetry::init(redactor, log_json(), None);
+                return Err(e.context("refusing to start: the trace export is misconfigured"));
+            }
+        };
+    telemetry::init(redactor.clone(), log_json(), traces.as_ref());
     print_diagnostics(&warnings);
     let addr = listen.unwrap_or(config.config.listen);
     let gw = Gateway::new(config, Arc::new(ProcessEnv), redactor)?;
+    if let Some(t) = &traces {
+        t.known_to(&gw.credentials);
+    }
     let listener = server::bind(addr).await?;
     tracing::info!(addr = %listener.local_addr()?, environment = %gw.config.environment, "toolgate serving");
-    server::serve(gw, listener, server::shutdown_signal()).await?;
+    let served = server::serve(gw, listener, server::shutdown_signal()).await;
+    if let Some(t) = traces {
+        t.shutdown().await;
+    }
+    served?;
     Ok(())
 }
 
@@ -493,7 +511,7 @@ fn health(url: &str) -> ExitCode {
 
 async fn sample_upstream(listen: SocketAddr) -> anyhow::Result<()> {
     let redactor = Arc::new(SharedRedactor::new(Redactor::empty()));
-    telemetry::init(redactor, log_json());
+    telemetry::init(redactor, log_json(), None);
     let credential = std::env::var(dev::EXAMPLE_CREDENTIAL_VAR).map_err(|_| {
         anyhow::anyhow!(
             "set {} to the credential the sample CRM accepts",
@@ -510,7 +528,7 @@ async fn sample_upstream(listen: SocketAddr) -> anyhow::Result<()> {
 
 async fn dev_mode(listen: SocketAddr) -> anyhow::Result<()> {
     let redactor = Arc::new(SharedRedactor::new(Redactor::empty()));
-    telemetry::init(redactor.clone(), log_json());
+    telemetry::init(redactor.clone(), log_json(), None);
     let keys = dev::mint_keys();
     let upstream_listener = dev::bind_sample_upstream().await?;
     let upstream_addr = upstream_listener.local_addr()?;

@@ -29,6 +29,9 @@
 //!
 //! The stages live in `pipeline/`, one module each; they know nothing of
 //! this file. Approvals, dead letters and the HTTP API sit above it.
+//!
+//! A call runs inside its `execute_tool` span (`telemetry::spans`), which
+//! the front door makes; each stage here runs in a child span of its name.
 
 pub(crate) mod approve;
 pub(crate) mod audit;
@@ -46,6 +49,8 @@ pub(crate) mod validate;
 
 use std::time::Instant;
 
+use tracing::Instrument;
+
 use crate::actions::{self, Action, Outcome, State};
 use crate::audit::Event;
 use crate::catalog::ToolBinding;
@@ -54,32 +59,42 @@ use crate::error::{ApiError, Code};
 use crate::gateway::Gateway;
 use crate::quarantine::{self, Seen};
 use crate::request::{FrozenRequest, UpstreamRequest};
+use crate::telemetry::spans::{CallSpan, stage};
 use audit::Trail;
 use authenticate::Presented;
 pub(crate) use call::Kept;
 use call::{Call, CallOutcome, CallReply, CallRequest, Failure, Origin, Reached, Timing};
 
-/// A direct tool call, `POST /v1/calls`: every stage, then [`finish`].
+/// A direct tool call, `POST /v1/calls`: every stage, then [`finish`], in
+/// the call's span.
 pub(crate) async fn call(
     gw: &Gateway,
     presented: &Presented,
     request: CallRequest,
+    span: CallSpan,
 ) -> (Result<CallReply, ApiError>, Timing) {
     let started = Instant::now();
-    let mut call = Call::new(gw, request, Origin::Direct);
-    let ended = stages(&mut call, presented).await;
-    let reply = match ended {
-        Ok(Stop::Answered(reply)) => Ok(reply),
-        Ok(Stop::Ran(ran)) => finish(&mut call, Ok(ran)).await.map(CallReply::Done),
-        Err(failure) => finish(&mut call, Err(failure)).await.map(CallReply::Done),
-    };
-    let reply = match reply {
-        Ok(r) => Ok(r),
-        Err(failure) => Err(keep_after_failure(&mut call, failure).await),
-    };
-    if let Ok(CallReply::Done(outcome)) = &reply {
-        keep_after_success(&call, outcome).await;
+    span.call_id(&request.call_id);
+    let mut call = Call::new(gw, request, Origin::Direct, span.clone());
+    let reply = async {
+        let ended = stages(&mut call, presented).await;
+        let reply = match ended {
+            Ok(Stop::Answered(reply)) => Ok(reply),
+            Ok(Stop::Ran(ran)) => finish(&mut call, Ok(ran)).await.map(CallReply::Done),
+            Err(failure) => finish(&mut call, Err(failure)).await.map(CallReply::Done),
+        };
+        let reply = match reply {
+            Ok(r) => Ok(r),
+            Err(failure) => Err(keep_after_failure(&mut call, failure).await),
+        };
+        if let Ok(CallReply::Done(outcome)) = &reply {
+            keep_after_success(&call, outcome).await;
+        }
+        reply
     }
+    .instrument(span.span().clone())
+    .await;
+    span.ended(reply.as_ref().err().map(|e| e.code.as_str()));
     count(&call, &reply, started.elapsed());
     (reply, call.timing)
 }
@@ -127,7 +142,8 @@ enum Stop {
 async fn stages(call: &mut Call<'_>, presented: &Presented) -> Result<Stop, Failure> {
     let gw = call.gateway;
     // 1. Who is asking, before anything else is looked at.
-    let agent = authenticate::agent(gw, presented)?;
+    let agent = stage("authenticate").in_scope(|| authenticate::agent(gw, presented))?;
+    call.span.caller(&agent.name, &agent.workflow.name);
     call.trail.agent(&agent.name, &agent.workflow.name);
     call.trail.subject = agent.subject.clone();
     call.trail.tool(&call.request.tool);
@@ -139,7 +155,8 @@ async fn stages(call: &mut Call<'_>, presented: &Presented) -> Result<Stop, Fail
     }
     // 2. Only a tool of the caller's workflow, with the same answer for
     //    unknown and not granted.
-    let binding = resolve::tool(&agent, &call.request.tool)?;
+    let binding = stage("resolve").in_scope(|| resolve::tool(&agent, &call.request.tool))?;
+    call.span.tool(&binding.tool.name);
     let args_sha256 = actions::sha256_json(&call.request.arguments);
     call.trail
         .arguments(&binding, &call.request.arguments, &args_sha256);
@@ -157,11 +174,22 @@ async fn stages(call: &mut Call<'_>, presented: &Presented) -> Result<Stop, Fail
     call.caller = Some(agent);
     call.binding = Some(binding.clone());
     // 3. No secret toolgate holds, then both schemas, before any state is touched.
-    validate::no_loaded_secret(&gw.redactor.load(), &call.request)?;
-    validate::arguments(&binding, &call.request.arguments)?;
+    stage("validate").in_scope(|| {
+        validate::no_loaded_secret(&gw.redactor.load(), &call.request)?;
+        validate::arguments(&binding, &call.request.arguments)
+    })?;
+    call.span.arguments(
+        gw.config.telemetry.record_payloads,
+        &gw.redactor.load(),
+        &binding.tool,
+        &call.request.arguments,
+    );
     // 4. Before the rate limit, so a replay costs no budget; the claim is
     //    released by `finish` unless an action is created for it.
-    if let Some(answer) = idempotency::claim(call, &args_sha256).await? {
+    if let Some(answer) = idempotency::claim(call, &args_sha256)
+        .instrument(stage("idempotency"))
+        .await?
+    {
         return Ok(Stop::Answered(answer));
     }
     // 5. Per agent and tool, shared by every replica.
@@ -171,16 +199,25 @@ async fn stages(call: &mut Call<'_>, presented: &Presented) -> Result<Stop, Fail
         &binding.tool.name,
         *rate_limit,
     )
+    .instrument(stage("rate_limit"))
     .await?;
     // 6. The exact request, before any decision that freezes it.
-    let request = build::request(&binding, &call.request.arguments)?;
+    let request = stage("build").in_scope(|| build::request(&binding, &call.request.arguments))?;
     // 7. A person decides, or the call runs now.
     if approval.applies(&call.request.arguments) {
-        return Ok(Stop::Answered(approve::hold(call, request).await?));
+        let held = approve::hold(call, request)
+            .instrument(stage("approve"))
+            .await?;
+        return Ok(Stop::Answered(held));
     }
-    idempotency::keep(call, &request).await?;
+    idempotency::keep(call, &request)
+        .instrument(stage("idempotency"))
+        .await?;
     // 8.
-    run(call, &binding, request).await.map(Stop::Ran)
+    run(call, &binding, request)
+        .instrument(stage("run"))
+        .await
+        .map(Stop::Ran)
 }
 
 /// Run a request that was frozen earlier — an approved action or a retried
@@ -191,11 +228,27 @@ pub(crate) async fn replay(
     kept: Kept<'_>,
     trail: Trail<'_>,
 ) -> Result<CallOutcome, Failure> {
-    let mut call = Call::replaying(gw, &kept, trail);
+    let span = CallSpan::replay(match kept.origin {
+        Origin::Direct => "direct",
+        Origin::Approved(_) => "approved",
+        Origin::DeadLetter(_) => "dead_letter",
+    });
+    span.call_id(kept.call_id);
+    let mut call = Call::replaying(gw, &kept, trail, span.clone());
+    let done = replay_run(&mut call, &kept)
+        .instrument(span.span().clone())
+        .await;
+    span.ended(done.as_ref().err().map(|f| f.error.code.as_str()));
+    done
+}
+
+async fn replay_run(call: &mut Call<'_>, kept: &Kept<'_>) -> Result<CallOutcome, Failure> {
+    let gw = call.gateway;
     let ran = match (gw.binding(kept.workflow, kept.tool), kept.request.thaw()) {
         (Some(binding), Some(request)) => {
             call.binding = Some(binding.clone());
-            run(&mut call, binding, request).await
+            call.span.tool(&binding.tool.name);
+            run(call, binding, request).instrument(stage("run")).await
         }
         (None, _) => Err(Failure::from(ApiError::new(
             Code::Conflict,
@@ -205,7 +258,7 @@ pub(crate) async fn replay(
             "the frozen request does not match its hash; nothing was sent",
         ))),
     };
-    finish(&mut call, ran).await
+    finish(call, ran).await
 }
 
 /// A canary's name, if the upstream's answer (body or any header) holds
@@ -248,7 +301,10 @@ async fn run(
         frozen: Some(FrozenRequest::freeze(&unsent)),
         reached,
     };
-    if let Err(e) = credential::attach(gw, binding, &mut request, &mut call.trail).await {
+    if let Err(e) = credential::attach(gw, binding, &mut request, &mut call.trail)
+        .instrument(stage("credential"))
+        .await
+    {
         if let Some(c) = &binding.credential {
             gw.metrics.credential_error(&c.name, e.code);
         }
@@ -261,7 +317,8 @@ async fn run(
         return Err(failed(e, Reached::Executing));
     }
     let started = Instant::now();
-    let sent = match forward::send(&gw.egress, &binding.tool, request).await {
+    let record = gw.config.telemetry.record_payloads;
+    let sent = match forward::send(&gw.egress, &binding.tool, request, record).await {
         Ok(response) => {
             gw.metrics
                 .upstream(&binding.tool.name, Some(response.status.as_u16()));
@@ -271,17 +328,22 @@ async fn run(
                 quarantine::canary_seen(gw, agent, &canary, Seen::Answer).await;
             }
             call.timing.upstream = Some(response.elapsed);
-            let shaped = shape::response(&gw.redactor.load(), &binding.tool, &response);
-            match &shaped {
-                Ok(shaped) => gw.metrics.redactions(&shaped.redactions),
-                Err(e) if e.code == Code::CredentialRejected => {
-                    if let Some(c) = &binding.credential {
-                        gw.metrics.credential_error(&c.name, e.code);
+            let redactor = gw.redactor.load();
+            stage("shape").in_scope(|| {
+                let shaped = shape::response(&redactor, &binding.tool, &response);
+                match &shaped {
+                    Ok(shaped) => gw.metrics.redactions(&shaped.redactions),
+                    Err(e) if e.code == Code::CredentialRejected => {
+                        if let Some(c) = &binding.credential {
+                            gw.metrics.credential_error(&c.name, e.code);
+                        }
                     }
+                    Err(_) => {}
                 }
-                Err(_) => {}
-            }
-            shaped.map(|shaped| (response.status.as_u16(), shaped))
+                let shaped = shaped?;
+                call.span.result(record, &redactor, &shaped.result);
+                Ok((response.status.as_u16(), shaped))
+            })
         }
         Err(e) => {
             // Refused at connect, nothing was sent; else no answer came.
@@ -333,6 +395,13 @@ async fn dispatch(gw: &Gateway, origin: &Origin) -> Result<(), ApiError> {
 /// Stage 9, finish: every call ends here. The outcome record (`executed`,
 /// `failed` or `call_denied`), and the internal detail of a failure logged once.
 async fn finish(call: &mut Call<'_>, ran: Result<Ran, Failure>) -> Result<CallOutcome, Failure> {
+    record_outcome(call, ran).instrument(stage("finish")).await
+}
+
+async fn record_outcome(
+    call: &mut Call<'_>,
+    ran: Result<Ran, Failure>,
+) -> Result<CallOutcome, Failure> {
     match ran {
         Ok(Ran {
             status,

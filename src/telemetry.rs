@@ -1,13 +1,22 @@
-//! Logging: structured `tracing` output written through the redactor, so a
-//! stray `debug!` of a header or an error cannot leak a loaded secret.
+//! Logging and traces: structured `tracing` output written through the
+//! redactor, so a stray `debug!` of a header or an error cannot leak a loaded
+//! secret; and, when an OTLP endpoint is configured, the spans of a call
+//! (`spans`) exported through the same redactor (`scrub`, `otlp`).
+
+mod otlp;
+mod scrub;
+pub(crate) mod spans;
 
 use std::io::{self, IsTerminal, Write};
 use std::sync::Arc;
 
-use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer, Registry};
 
 use crate::redact::SharedRedactor;
+pub use otlp::{Resolved, Traces, resolve};
 
 /// A `MakeWriter` whose every line passes the current redactor.
 #[derive(Clone)]
@@ -61,21 +70,43 @@ impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for RedactingWriter<M> {
     }
 }
 
-/// Install the global subscriber: `RUST_LOG` filters (default `info`), JSON lines
-/// when `TOOLGATE_LOG_FORMAT=json`, and every line scrubbed.
-pub fn init(redactor: Arc<SharedRedactor>, json: bool) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+/// Install the global subscriber: `RUST_LOG` filters the log (default
+/// `info`), JSON lines when `TOOLGATE_LOG_FORMAT=json`, and every line
+/// scrubbed; with `traces`, toolgate's spans are exported too (the log never
+/// shows them).
+pub fn init(redactor: Arc<SharedRedactor>, json: bool, traces: Option<&Traces>) {
+    let _ = subscriber(redactor, json, traces).try_init();
+}
+
+fn subscriber(
+    redactor: Arc<SharedRedactor>,
+    json: bool,
+    traces: Option<&Traces>,
+) -> impl tracing::Subscriber + Send + Sync + 'static {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info"))
+        .add_directive(
+            format!("{}=off", spans::TARGET)
+                .parse()
+                .expect("a constant directive parses"),
+        );
     let writer = RedactingWriter::new(io::stderr, redactor);
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let fmt = tracing_subscriber::fmt::layer()
         .with_writer(writer)
         .with_ansi(io::stderr().is_terminal())
         .with_target(false);
-    let _ = if json {
-        builder.json().flatten_event(true).try_init()
+    let fmt: Box<dyn Layer<Registry> + Send + Sync> = if json {
+        fmt.json().flatten_event(true).boxed()
     } else {
-        builder.try_init()
+        fmt.boxed()
     };
+    tracing_subscriber::registry()
+        .with(fmt.with_filter(filter))
+        .with(
+            traces
+                .map(Traces::layer)
+                .with_filter(otlp::only_traced(traces.is_some())),
+        )
 }
 
 #[cfg(test)]
@@ -83,7 +114,7 @@ mod tests {
     use std::sync::{Arc, Mutex};
 
     use super::*;
-    use crate::redact::RedactorBuilder;
+    use crate::redact::{Redactor, RedactorBuilder};
 
     #[derive(Clone, Default)]
     struct Capture(Arc<Mutex<Vec<u8>>>);
@@ -119,5 +150,25 @@ mod tests {
         assert!(out.contains("stray header dump"));
         assert!(out.contains("[REDACTED:credential:crm]"));
         assert!(!out.contains("tok-9f8e7d6c"), "a secret reached the log");
+    }
+
+    #[test]
+    fn without_an_exporter_call_spans_are_disabled_and_never_logged() {
+        let shared = Arc::new(SharedRedactor::new(Redactor::empty()));
+        tracing::subscriber::with_default(subscriber(shared, false, None), || {
+            let mut headers = http::HeaderMap::new();
+            headers.insert(
+                "traceparent",
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+                    .parse()
+                    .unwrap(),
+            );
+            let call = spans::CallSpan::rest(&headers);
+            assert!(call.span().is_disabled());
+            assert!(spans::stage("validate").is_disabled());
+            assert!(spans::traceparent(call.span()).is_none());
+            // The log's own spans are untouched.
+            assert!(!tracing::info_span!("request").is_disabled());
+        });
     }
 }

@@ -24,6 +24,7 @@ use crate::pipeline::call::{
     CallReply, CallRequest, MAX_CALL_ID, MAX_IDEMPOTENCY_KEY, MAX_MODEL, MAX_REASON, MAX_TOOL_NAME,
     Timing,
 };
+use crate::telemetry::spans::CallSpan;
 
 pub(super) async fn create(
     State(gw): State<Arc<Gateway>>,
@@ -33,7 +34,7 @@ pub(super) async fn create(
 ) -> Response {
     let started = Instant::now();
     let (outcome, timing) = match parse(&headers, &body) {
-        Ok(req) => pipeline::call(&gw, &who, req).await,
+        Ok(req) => pipeline::call(&gw, &who, req, CallSpan::rest(&headers)).await,
         Err(e) => (Err(e), Timing::default()),
     };
     let outcome = match outcome {

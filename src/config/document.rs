@@ -225,7 +225,9 @@ pub(super) fn header_name(name: &str, ctx: &mut FileCtx<'_>, pointer: &str) -> O
 }
 
 /// Headers the HTTP layer owns: a manifest setting them could change where or how the request goes.
-pub(super) const FORBIDDEN_HEADERS: [&str; 8] = [
+/// `traceparent` and `tracestate` are toolgate's own (`propagate_trace`): no
+/// manifest, and so no argument, can put a trace context upstream.
+pub(super) const FORBIDDEN_HEADERS: [&str; 10] = [
     "host",
     "content-length",
     "transfer-encoding",
@@ -234,4 +236,6 @@ pub(super) const FORBIDDEN_HEADERS: [&str; 8] = [
     "te",
     "trailer",
     "proxy-authorization",
+    "traceparent",
+    "tracestate",
 ];

@@ -21,6 +21,7 @@ pub mod lint;
 mod model;
 mod raw;
 mod sources;
+pub mod telemetry;
 pub mod template;
 mod tools;
 mod workflows;
@@ -96,6 +97,7 @@ pub(crate) fn read(path: &Path) -> (Option<Config>, Vec<Diagnostic>) {
     // One step per concern; each reports its own problems and keeps going.
     let env = raw.environment.clone();
     let settings = gateway::build(&raw, &base_dir, &mut ctx);
+    let telemetry = telemetry::build(raw.telemetry.as_ref(), &base_dir, &mut ctx);
     let credentials = credentials::build(raw.credentials, &env, &base_dir, &mut ctx);
     gateway::check_store_key(&settings, &credentials, &mut ctx);
     let workflows = workflows::build(
@@ -125,6 +127,7 @@ pub(crate) fn read(path: &Path) -> (Option<Config>, Vec<Diagnostic>) {
         store: settings.store,
         store_encryption_key: settings.store_encryption_key,
         audit: settings.audit,
+        telemetry,
         credentials,
         tools,
         workflows,

@@ -33,6 +33,7 @@ pub struct Config {
     /// Seals secret material the store keeps (OAuth2 tokens).
     pub store_encryption_key: Option<SourceDef>,
     pub audit: AuditConfig,
+    pub telemetry: TelemetryConfig,
     pub credentials: BTreeMap<String, Arc<CredentialDef>>,
     pub tools: BTreeMap<String, Arc<ToolDef>>,
     pub workflows: BTreeMap<String, WorkflowDef>,
@@ -144,6 +145,55 @@ pub struct AuditConfig {
     /// Below this much free space on the trail's file system, no record of
     /// an unauthenticated refusal is written (0: never held back).
     pub min_free_bytes: u64,
+}
+
+/// `telemetry:` — traces over OTLP, and what they may carry.
+#[derive(Debug, Clone, Default)]
+pub struct TelemetryConfig {
+    /// `telemetry.otlp`, as written; `None` when absent (the `OTEL_*`
+    /// variables alone may still turn export on).
+    pub otlp: Option<OtlpConfig>,
+    pub record_payloads: RecordPayloads,
+}
+
+/// `telemetry.otlp`: each key overrides its `OTEL_EXPORTER_OTLP_*` variable.
+#[derive(Debug, Clone, Default)]
+pub struct OtlpConfig {
+    /// A base URL, as `OTEL_EXPORTER_OTLP_ENDPOINT`: `/v1/traces` is appended for HTTP.
+    pub endpoint: Option<url::Url>,
+    pub protocol: Option<OtlpProtocol>,
+    /// Header name → where its value (a secret) lives.
+    pub headers: Vec<(HeaderName, SourceDef)>,
+}
+
+/// How spans travel to the collector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OtlpProtocol {
+    /// `http/protobuf`: POST `<endpoint>/v1/traces`.
+    HttpProtobuf,
+    /// `grpc`: the OTLP trace service at `<endpoint>`.
+    Grpc,
+}
+
+impl OtlpProtocol {
+    /// The `OTEL_EXPORTER_OTLP_PROTOCOL` spelling; `http/json` is not offered.
+    pub fn parse(s: &str) -> Option<OtlpProtocol> {
+        match s {
+            "http/protobuf" => Some(OtlpProtocol::HttpProtobuf),
+            "grpc" => Some(OtlpProtocol::Grpc),
+            _ => None,
+        }
+    }
+}
+
+/// Whether a call's arguments and result are span attributes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RecordPayloads {
+    /// Never (the default).
+    #[default]
+    None,
+    /// After redaction: `gen_ai.tool.call.arguments` and `gen_ai.tool.call.result`.
+    Redacted,
 }
 
 /// Where a file and line of the config sit, for lints reported after load.
@@ -274,6 +324,9 @@ pub struct UpstreamDef {
     pub timeout: Duration,
     pub credential_slot: Option<String>,
     pub allow_private_network: bool,
+    /// Send the W3C `traceparent` of the upstream request's span (only when
+    /// traces are exported).
+    pub propagate_trace: bool,
 }
 
 #[derive(Debug)]

@@ -29,6 +29,7 @@ pub(crate) struct RawConfig {
     pub sessions: Option<RawSessions>,
     pub limits: Option<RawLimits>,
     pub metrics: Option<RawMetrics>,
+    pub telemetry: Option<RawTelemetry>,
     #[serde(default)]
     pub credentials: BTreeMap<String, RawCredential>,
     #[serde(default)]
@@ -149,6 +150,32 @@ pub(crate) struct RawLimits {
     pub max_streams_per_connection: Option<u32>,
     pub body_read_timeout_ms: Option<u64>,
     pub min_body_bytes_per_sec: Option<u64>,
+}
+
+/// `telemetry: {otlp?, record_payloads?}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTelemetry {
+    pub otlp: Option<RawOtlp>,
+    pub record_payloads: Option<RawRecordPayloads>,
+}
+
+/// Where traces are exported; every key may also come from the standard
+/// `OTEL_EXPORTER_OTLP_*` variables, which these override.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawOtlp {
+    pub endpoint: Option<String>,
+    pub protocol: Option<String>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, RawSource>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum RawRecordPayloads {
+    None,
+    Redacted,
 }
 
 /// Where a secret lives: exactly one of `env`, `file`, `vault`, `oauth2`.
@@ -335,6 +362,8 @@ pub(crate) struct RawUpstream {
     pub credential: Option<String>,
     #[serde(default)]
     pub allow_private_network: bool,
+    #[serde(default)]
+    pub propagate_trace: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]

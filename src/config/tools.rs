@@ -263,6 +263,7 @@ fn build_tool(raw: RawTool, base_dir: &Path, ctx: &mut FileCtx<'_>) -> Option<To
             timeout: Duration::from_millis(raw.upstream.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS)),
             credential_slot: raw.upstream.credential,
             allow_private_network: raw.upstream.allow_private_network,
+            propagate_trace: raw.upstream.propagate_trace,
         },
         approval,
         response: ResponseDef {

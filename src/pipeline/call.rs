@@ -18,6 +18,7 @@ use crate::catalog::ToolBinding;
 use crate::error::ApiError;
 use crate::gateway::Gateway;
 use crate::request::FrozenRequest;
+use crate::telemetry::spans::CallSpan;
 
 /// A tool call as the orchestrator posted it, in toolgate's own terms.
 #[derive(Debug, Clone)]
@@ -71,11 +72,18 @@ pub(crate) struct Call<'g> {
     pub origin: Origin,
     /// The idempotency claim this call holds, until an action is created for it.
     pub claim: Option<Claim>,
+    /// The call's span, which the stages' spans are children of.
+    pub span: CallSpan,
 }
 
 impl<'g> Call<'g> {
     /// A call just posted.
-    pub(crate) fn new(gateway: &'g Gateway, request: CallRequest, origin: Origin) -> Call<'g> {
+    pub(crate) fn new(
+        gateway: &'g Gateway,
+        request: CallRequest,
+        origin: Origin,
+        span: CallSpan,
+    ) -> Call<'g> {
         let mut trail = Trail::new(gateway);
         trail.call(
             &request.call_id,
@@ -91,12 +99,18 @@ impl<'g> Call<'g> {
             timing: Timing::default(),
             origin,
             claim: None,
+            span,
         }
     }
 
     /// A request that waited in a queue, running now; `trail` holds what
     /// the queue knew of it.
-    pub(crate) fn replaying(gateway: &'g Gateway, kept: &Kept<'_>, trail: Trail<'g>) -> Call<'g> {
+    pub(crate) fn replaying(
+        gateway: &'g Gateway,
+        kept: &Kept<'_>,
+        trail: Trail<'g>,
+        span: CallSpan,
+    ) -> Call<'g> {
         Call {
             gateway,
             caller: None,
@@ -113,6 +127,7 @@ impl<'g> Call<'g> {
             timing: Timing::default(),
             origin: kept.origin.clone(),
             claim: None,
+            span,
         }
     }
 }

@@ -8,10 +8,13 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, StatusCode};
 
+use tracing::Instrument;
+
 use super::egress::{self, Egress};
-use crate::config::ToolDef;
+use crate::config::{RecordPayloads, ToolDef};
 use crate::error::{ApiError, Code};
 use crate::request::UpstreamRequest;
+use crate::telemetry::spans;
 
 /// What the upstream answered.
 pub(crate) struct UpstreamResponse {
@@ -28,7 +31,32 @@ pub(crate) fn egress_denied() -> ApiError {
     )
 }
 
+/// Send `req` in a client span. Trace headers go upstream only as the
+/// tool's `propagate_trace` says: a `traceparent` of this request's span,
+/// never one that came with the request.
 pub(crate) async fn send(
+    egress: &Egress,
+    tool: &ToolDef,
+    mut req: UpstreamRequest,
+    record: RecordPayloads,
+) -> Result<UpstreamResponse, ApiError> {
+    let span = spans::upstream(tool, &req.url, req.method.as_str(), record);
+    req.headers.remove("traceparent");
+    req.headers.remove("tracestate");
+    if tool.upstream.propagate_trace
+        && let Some(traceparent) = spans::traceparent(&span)
+    {
+        req.headers.insert("traceparent", traceparent);
+    }
+    let sent = exchange(egress, tool, req).instrument(span.clone()).await;
+    match &sent {
+        Ok(response) => spans::upstream_status(&span, response.status.as_u16()),
+        Err(e) => spans::failed(&span, e.code.as_str()),
+    }
+    sent
+}
+
+async fn exchange(
     egress: &Egress,
     tool: &ToolDef,
     req: UpstreamRequest,

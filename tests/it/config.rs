@@ -451,3 +451,58 @@ fn metrics_listen_must_be_an_address_other_than_listen() {
         assert!(msgs.contains(needle), "missing {needle:?} in:\n{msgs}");
     }
 }
+
+#[test]
+fn telemetry_settings_are_checked_at_load() {
+    let dir = ConfigDir::new();
+    std::fs::create_dir_all(dir.path().join("tools")).unwrap();
+    dir.write(
+        "toolgate.yaml",
+        "environment: test\ntelemetry:\n  otlp:\n    endpoint: \"collector:4318\"\n    protocol: http/json\n    headers:\n      content-type: { env: A }\n      \"bad name\": { env: B }\n      x-ok: { vault: { path: secret/data/x, field: f } }\n  record_payloads: all\n",
+    );
+    let msgs = messages(&dir);
+    let cfg = dir.config_path().display().to_string();
+    let has = |line: usize, text: &str| {
+        msgs.iter()
+            .any(|m| m.starts_with(&format!("{cfg}:{line}: error: ")) && m.contains(text))
+    };
+    assert!(has(5, "telemetry.otlp.protocol"), "{msgs:#?}");
+    assert!(has(10, "telemetry.record_payloads"), "{msgs:#?}");
+
+    // Past the schema: the URL itself, header names and sources.
+    dir.write(
+        "toolgate.yaml",
+        "environment: test\ntelemetry:\n  otlp:\n    endpoint: \"ftp://collector:4318\"\n    protocol: grpc\n    headers:\n      content-type: { env: A }\n      \"bad name\": { env: B }\n      x-ok: { vault: { path: secret/data/x, field: f } }\n",
+    );
+    let msgs = messages(&dir).join("\n");
+    assert!(
+        msgs.contains(&format!("{cfg}:4: error: telemetry.otlp.endpoint: an OTLP endpoint is an http:// or https:// URL")),
+        "{msgs}"
+    );
+    assert!(msgs.contains("toolgate sets content-type itself"), "{msgs}");
+    assert!(
+        msgs.contains("\"bad name\" is not a valid HTTP header name"),
+        "{msgs}"
+    );
+    assert!(
+        msgs.contains("a vault source outside credentials"),
+        "{msgs}"
+    );
+
+    dir.write(
+        "toolgate.yaml",
+        "environment: test\ntelemetry:\n  otlp: { endpoint: \"http://127.0.0.1:4318\", protocol: grpc, headers: { x-token: { env: T } } }\n  record_payloads: redacted\n",
+    );
+    assert!(messages(&dir).is_empty(), "{:#?}", messages(&dir));
+}
+
+#[test]
+fn manifests_cannot_set_trace_headers() {
+    let msgs = problems_of(&[
+        "name: a\ndescription: d\ninput_schema: { type: object }\nupstream: { method: GET, url: \"https://api.example.com/\", headers: { traceparent: \"{args.tp}\" } }\n",
+    ]);
+    assert!(
+        msgs.contains("upstream.headers.traceparent: toolgate sets traceparent itself"),
+        "{msgs}"
+    );
+}

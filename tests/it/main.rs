@@ -37,4 +37,5 @@ mod rotation;
 mod shutdown;
 mod sources;
 mod store;
+mod telemetry;
 mod vault;

@@ -14,6 +14,7 @@ pub mod crm;
 pub mod golden;
 pub mod http;
 pub mod modgraph;
+pub mod otlp;
 pub mod process;
 pub mod redis;
 pub mod sample_crm;

@@ -26,7 +26,6 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use crate::request::FrozenRequest;
 use crate::store::record;
@@ -140,27 +139,6 @@ fn already_dispatched() -> bool {
 
 pub fn new_id() -> String {
     format!("act_{}", uuid::Uuid::new_v4().simple())
-}
-
-/// SHA-256 of a JSON value's serialization (object keys are ordered).
-pub fn sha256_json(v: &Value) -> String {
-    let mut h = Sha256::new();
-    // Writing a `Value` into a hasher cannot fail: its keys are strings.
-    serde_json::to_writer(HashWriter(&mut h), v).expect("a JSON value always serializes");
-    hex::encode(h.finalize())
-}
-
-struct HashWriter<'a>(&'a mut Sha256);
-
-impl std::io::Write for HashWriter<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.update(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 pub(crate) fn lease_for(timeout: Duration) -> u64 {

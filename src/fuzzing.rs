@@ -16,6 +16,7 @@ use crate::audit::checkpoint::Checkpoint;
 use crate::audit::verify::{self, Report};
 use crate::catalog::{self, Loaded, ToolBinding};
 use crate::config::Diagnostic;
+use crate::digest::DigestKey;
 use crate::error::ApiError;
 use crate::redact::{JsonOptions, Redactor};
 use crate::request::{FrozenRequest, UpstreamRequest};
@@ -64,8 +65,8 @@ pub fn build_request(binding: &ToolBinding, args: &Value) -> Result<UpstreamRequ
 }
 
 /// A frozen request back to the request it was frozen from (`None`: damaged).
-pub fn thaw_request(frozen: &FrozenRequest) -> Option<UpstreamRequest> {
-    frozen.thaw()
+pub fn thaw_request(frozen: &FrozenRequest, key: &DigestKey) -> Option<UpstreamRequest> {
+    frozen.thaw(key)
 }
 
 /// One-shot redaction of bytes, as an upstream body is redacted.

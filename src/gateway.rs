@@ -11,6 +11,7 @@ use crate::audit;
 use crate::bus::{Bus, NoBus, RedisBus};
 use crate::catalog::{Catalog, Loaded, ToolBinding};
 use crate::config::{self, Config};
+use crate::digest::DigestKey;
 use crate::identity::Identities;
 use crate::pipeline::egress::{Egress, Lookup, SystemLookup};
 use crate::redact::{Redactor, SharedRedactor};
@@ -66,6 +67,10 @@ pub struct Gateway {
     pub(crate) load: crate::load::Load,
     /// What `/metrics` shows.
     pub(crate) metrics: Arc<crate::metrics::Metrics>,
+    /// The key of every stored digest of arguments or requests: derived
+    /// from a configured secret, or the deployment's, read from the store
+    /// when first needed ([`crate::digest`]).
+    digest: tokio::sync::OnceCell<DigestKey>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -144,6 +149,16 @@ impl Gateway {
             .is_active(&revocations::quarantine_key(agent))
     }
 
+    /// The digest key; the first use on a deployment without a configured
+    /// secret reads (or creates) it in the store, so a store that cannot
+    /// be reached fails the call closed.
+    pub(crate) async fn digest_key(&self) -> Result<&DigestKey, crate::error::ApiError> {
+        self.digest
+            .get_or_try_init(|| DigestKey::kept_in(self.store.as_ref()))
+            .await
+            .map_err(crate::error::ApiError::from)
+    }
+
     pub(crate) fn binding(&self, workflow: &str, tool: &str) -> Option<&Arc<ToolBinding>> {
         self.catalog.binding(workflow, tool)
     }
@@ -215,10 +230,18 @@ impl Gateway {
         };
         let metrics = Arc::new(crate::metrics::Metrics::new());
         let store: Arc<dyn Store> = Arc::new(store::Counted::new(store, metrics.clone()));
+        let mut digest = configured_key
+            .as_ref()
+            .map(|k| DigestKey::derive(secrecy::ExposeSecret::expose_secret(k).as_bytes()));
         if let Some(source) = &config.store_encryption_key {
             let key = credentials
                 .read_extra("store-encryption-key", source)
                 .map_err(|e| anyhow::anyhow!("cannot read store.encryption_key: {e}"))?;
+            if digest.is_none() {
+                digest = Some(DigestKey::derive(
+                    secrecy::ExposeSecret::expose_secret(&key).as_bytes(),
+                ));
+            }
             credentials.share_tokens(
                 store.clone(),
                 secrets::seal::Sealer::new(&key),
@@ -270,6 +293,7 @@ impl Gateway {
             refusals: audit::refusals::Refusals::default(),
             load,
             metrics,
+            digest: tokio::sync::OnceCell::new_with(digest),
         }))
     }
 

@@ -22,6 +22,7 @@ pub mod catalog;
 pub mod config;
 pub mod dead_letters;
 pub mod dev;
+pub mod digest;
 pub mod error;
 pub(crate) mod events;
 #[cfg(feature = "fuzzing")]

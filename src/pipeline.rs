@@ -157,7 +157,7 @@ async fn stages(call: &mut Call<'_>, presented: &Presented) -> Result<Stop, Fail
     //    unknown and not granted.
     let binding = stage("resolve").in_scope(|| resolve::tool(&agent, &call.request.tool))?;
     call.span.tool(&binding.tool.name);
-    let args_sha256 = actions::sha256_json(&call.request.arguments);
+    let args_sha256 = gw.digest_key().await?.json(&call.request.arguments);
     call.trail
         .arguments(&binding, &call.request.arguments, &args_sha256);
     // Every part of the binding is applied by a stage below, or says why not:
@@ -244,7 +244,11 @@ pub(crate) async fn replay(
 
 async fn replay_run(call: &mut Call<'_>, kept: &Kept<'_>) -> Result<CallOutcome, Failure> {
     let gw = call.gateway;
-    let ran = match (gw.binding(kept.workflow, kept.tool), kept.request.thaw()) {
+    let key = match gw.digest_key().await {
+        Ok(key) => key,
+        Err(e) => return finish(call, Err(Failure::from(e))).await,
+    };
+    let ran = match (gw.binding(kept.workflow, kept.tool), kept.request.thaw(key)) {
         (Some(binding), Some(request)) => {
             call.binding = Some(binding.clone());
             call.span.tool(&binding.tool.name);
@@ -296,9 +300,10 @@ async fn run(
     // Kept, without its credential, in case the credential fails it; frozen
     // (hashed) only if it does fail, never on the way to a success.
     let unsent = request.clone();
+    let key = gw.digest_key().await?;
     let failed = |error: ApiError, reached: Reached| Failure {
         error,
-        frozen: Some(FrozenRequest::freeze(&unsent)),
+        frozen: Some(FrozenRequest::freeze(&unsent, key)),
         reached,
     };
     if let Err(e) = credential::attach(gw, binding, &mut request, &mut call.trail)

@@ -15,6 +15,8 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+
+use crate::digest::{self, DigestKey};
 use url::Url;
 
 /// A request to an upstream, as built from a tool's template, without its
@@ -49,12 +51,15 @@ pub struct FrozenRequest {
     pub headers: Vec<(String, String)>,
     /// The body bytes, base64 (standard).
     pub body: Option<String>,
-    /// SHA-256 over method, URL, headers and body bytes.
+    /// The keyed digest (`hmac-sha256:…`) over method, URL, headers and
+    /// body bytes (the field keeps its name from when it was a bare SHA-256).
     pub sha256: String,
 }
 
 impl FrozenRequest {
-    pub fn freeze(req: &UpstreamRequest) -> FrozenRequest {
+    /// The request as it will be sent, minus its credential, with its keyed
+    /// digest (see [`crate::digest`]).
+    pub fn freeze(req: &UpstreamRequest, key: &DigestKey) -> FrozenRequest {
         let mut headers: Vec<(String, String)> = req
             .headers
             .iter()
@@ -70,32 +75,57 @@ impl FrozenRequest {
             .body
             .as_ref()
             .map(|b| base64::engine::general_purpose::STANDARD.encode(b));
-        let mut h = Sha256::new();
-        h.update(req.method.as_str().as_bytes());
+        let mut frozen = FrozenRequest {
+            method: req.method.as_str().to_owned(),
+            url: req.url.as_str().to_owned(),
+            headers,
+            body,
+            sha256: String::new(),
+        };
+        let mut mac = key.mac();
+        frozen.feed(&mut mac, req.body.as_deref());
+        frozen.sha256 = digest::finish(mac);
+        frozen
+    }
+
+    /// Method, URL, headers (sorted) and body bytes, in the order every
+    /// digest of a request reads them.
+    fn feed(&self, h: &mut impl Update, body: Option<&[u8]>) {
+        h.update(self.method.as_bytes());
         h.update(b"\n");
-        h.update(req.url.as_str().as_bytes());
+        h.update(self.url.as_bytes());
         h.update(b"\n");
-        for (k, v) in &headers {
+        for (k, v) in &self.headers {
             h.update(k.as_bytes());
             h.update(b": ");
             h.update(v.as_bytes());
             h.update(b"\n");
         }
         h.update(b"\n");
-        if let Some(b) = &req.body {
+        if let Some(b) = body {
             h.update(b);
-        }
-        FrozenRequest {
-            method: req.method.as_str().to_owned(),
-            url: req.url.as_str().to_owned(),
-            headers,
-            body,
-            sha256: hex::encode(h.finalize()),
         }
     }
 
+    /// The plain SHA-256 over exactly the bytes an approver is shown
+    /// (method, URL, sorted headers, a blank line, the body): theirs to
+    /// check; it is never stored.
+    pub(crate) fn shown_sha256(&self) -> String {
+        let mut h = Sha256::new();
+        self.feed(&mut h, self.body_bytes().as_deref());
+        hex::encode(h.finalize())
+    }
+
+    /// The body's bytes, if it has one.
+    pub(crate) fn body_bytes(&self) -> Option<Vec<u8>> {
+        let b = self.body.as_ref()?;
+        base64::engine::general_purpose::STANDARD.decode(b).ok()
+    }
+
     /// Back to a request, byte for byte; `None` if the record was damaged.
-    pub(crate) fn thaw(&self) -> Option<UpstreamRequest> {
+    /// A record written before digests were keyed carries a bare SHA-256,
+    /// which is checked as such.
+    pub(crate) fn thaw(&self, key: &DigestKey) -> Option<UpstreamRequest> {
         let mut headers = HeaderMap::new();
         for (k, v) in &self.headers {
             headers.append(
@@ -115,7 +145,13 @@ impl FrozenRequest {
             headers,
             body,
         };
-        (FrozenRequest::freeze(&req).sha256 == self.sha256).then_some(req)
+        let again = FrozenRequest::freeze(&req, key);
+        let intact = if self.sha256.starts_with(digest::PREFIX) {
+            again.sha256 == self.sha256
+        } else {
+            again.shown_sha256() == self.sha256
+        };
+        intact.then_some(req)
     }
 
     /// The body as JSON, for people to read.
@@ -128,6 +164,23 @@ impl FrozenRequest {
             .unwrap_or_default();
         serde_json::from_slice(&bytes)
             .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+    }
+}
+
+/// What both digests of a request are fed with.
+trait Update {
+    fn update(&mut self, data: &[u8]);
+}
+
+impl Update for Sha256 {
+    fn update(&mut self, data: &[u8]) {
+        Digest::update(self, data);
+    }
+}
+
+impl Update for hmac::Hmac<Sha256> {
+    fn update(&mut self, data: &[u8]) {
+        hmac::Mac::update(self, data);
     }
 }
 
@@ -171,16 +224,33 @@ mod tests {
             headers,
             body: Some(Bytes::from_static(br#"{"name":"A"}"#)),
         };
-        let f = FrozenRequest::freeze(&req);
-        let back = f.thaw().unwrap();
+        let key = DigestKey::derive(b"test");
+        let f = FrozenRequest::freeze(&req, &key);
+        assert!(f.sha256.starts_with(digest::PREFIX));
+        let back = f.thaw(&key).unwrap();
         assert_eq!(back.url.as_str(), req.url.as_str());
         assert_eq!(back.body, req.body);
-        assert_eq!(FrozenRequest::freeze(&back), f);
+        assert_eq!(FrozenRequest::freeze(&back, &key), f);
         assert_eq!(f.body_json(), json!({"name": "A"}));
+        // Another key cannot vouch for it.
+        assert!(f.thaw(&DigestKey::derive(b"other")).is_none());
+        // A record from before keyed digests carries the bare SHA-256.
+        let legacy = FrozenRequest {
+            sha256: f.shown_sha256(),
+            ..f.clone()
+        };
+        assert!(legacy.thaw(&key).is_some());
+        // The approver's hash is over exactly what they are shown.
+        let mut shown = Sha256::new();
+        Digest::update(
+            &mut shown,
+            b"POST\nhttps://api.example.com/v1/leads/a%2Fb?x=1\ncontent-type: application/json\nx-tag: t\n\n{\"name\":\"A\"}",
+        );
+        assert_eq!(f.shown_sha256(), hex::encode(shown.finalize()));
         let damaged = FrozenRequest {
             url: "https://api.example.com/v1/leads/other".into(),
             ..f
         };
-        assert!(damaged.thaw().is_none());
+        assert!(damaged.thaw(&key).is_none());
     }
 }

@@ -18,6 +18,7 @@ use libfuzzer_sys::fuzz_target;
 use serde_json::{Map, Value};
 use toolgate::catalog::ToolBinding;
 use toolgate::fuzzing::{build_request, load_config_dir, thaw_request};
+use toolgate::digest::DigestKey;
 use toolgate::request::FrozenRequest;
 
 const FIXTURE: &[(&str, &str)] = &[
@@ -137,12 +138,13 @@ fuzz_target!(|data: &[u8]| {
         );
     }
 
-    let frozen = FrozenRequest::freeze(&req);
-    let thawed = thaw_request(&frozen).expect("a frozen request thaws");
+    let key = DigestKey::derive(b"fuzz");
+    let frozen = FrozenRequest::freeze(&req, &key);
+    let thawed = thaw_request(&frozen, &key).expect("a frozen request thaws");
     assert_eq!(thawed.url, req.url, "the URL changed in the freezer");
     assert_eq!(thawed.body, req.body, "the body changed in the freezer");
     assert_eq!(
-        FrozenRequest::freeze(&thawed),
+        FrozenRequest::freeze(&thawed, &key),
         frozen,
         "a thawed request freezes differently"
     );

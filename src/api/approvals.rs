@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 
 use super::gate::WholeBody;
 use crate::approvals::decide;
-use crate::approvals::views::{self, Approver};
+use crate::approvals::shown;
+use crate::approvals::views::Approver;
 use crate::error::ApiError;
 use crate::gateway::Gateway;
 use crate::identity::Caller;
@@ -34,7 +35,7 @@ pub(super) async fn list(
         workflows: &workflows,
     };
     Ok(Json(
-        json!({ "actions": views::pending_for(&gw, &who).await? }),
+        json!({ "actions": shown::pending_for(&gw, &who).await? }),
     ))
 }
 
@@ -48,7 +49,7 @@ pub(super) async fn show(
         name: &name,
         workflows: &workflows,
     };
-    Ok(Json(views::view_for(&gw, &who, &id).await?))
+    Ok(Json(shown::view_for(&gw, &who, &id).await?))
 }
 
 /// `{reason, arguments?}`: a reason is required; `arguments` replaces the call's.

@@ -10,11 +10,13 @@
 
 use serde_json::Value;
 
+use super::shown::{approver_view, hidden_secret};
 use super::trail::{requeued, settled};
-use super::views::{Approver, approver_view};
+use super::views::Approver;
 use crate::actions::{self, Action, Decision, Edit, State, Step};
 use crate::audit::Event;
 use crate::dead_letters::record as dead_letter;
+use crate::digest::DigestKey;
 use crate::error::{ApiError, Code};
 use crate::gateway::Gateway;
 use crate::pipeline::audit::Trail;
@@ -47,7 +49,7 @@ struct Edited {
     request: FrozenRequest,
 }
 
-fn edit(gw: &Gateway, a: &Action, args: Value) -> Result<Edited, ApiError> {
+fn edit(gw: &Gateway, key: &DigestKey, a: &Action, args: Value) -> Result<Edited, ApiError> {
     let b = gw.binding(&a.workflow, &a.tool).ok_or_else(|| {
         ApiError::new(
             Code::Conflict,
@@ -58,9 +60,9 @@ fn edit(gw: &Gateway, a: &Action, args: Value) -> Result<Edited, ApiError> {
     validate::arguments(b, &args)?;
     let req = build::request(b, &args)?;
     Ok(Edited {
-        args_sha256: actions::sha256_json(&args),
+        args_sha256: key.json(&args),
         args,
-        request: FrozenRequest::freeze(&req),
+        request: FrozenRequest::freeze(&req, key),
     })
 }
 
@@ -82,7 +84,15 @@ pub(crate) async fn approve(
             "the agent that asked for this action has been revoked; it cannot be approved",
         ));
     }
-    let edit = edited.map(|args| edit(gw, &current, args)).transpose()?;
+    let key = gw.digest_key().await?;
+    let edit = edited
+        .map(|args| edit(gw, key, &current, args))
+        .transpose()?;
+    // What is approved must have been shown whole.
+    let request = edit.as_ref().map_or(&current.request, |e| &e.request);
+    if let Some(name) = hidden_secret(&gw.redactor.load(), request) {
+        return Err(validate::refused(&name));
+    }
     let now = now_ms();
     let mut before = None;
     let decided = actions::transition(gw.store.as_ref(), id, |a| {

@@ -12,11 +12,13 @@
 //! action that fails before it is sent goes back to the queue.
 //!
 //! `views` and `notify` sit below the pipeline (its approve stage uses
-//! them); `decide`, `wait`, `sweep` and `revoked` sit above it.
+//! them); `decide`, `wait`, `sweep`, `revoked` and `shown` (the approver's
+//! view of every byte) sit above it.
 
 pub(crate) mod decide;
 pub(crate) mod notify;
 pub(crate) mod revoked;
+pub(crate) mod shown;
 pub(crate) mod sweep;
 pub(crate) mod trail;
 pub(crate) mod views;

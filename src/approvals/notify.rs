@@ -9,14 +9,14 @@ use hmac::{Hmac, Mac};
 use serde_json::json;
 use sha2::Sha256;
 
-use super::views::approver_view;
+use super::views::notice_view;
 use crate::actions::Action;
 use crate::config::WorkflowDef;
 use crate::gateway::Gateway;
 
 /// Tell the workflow's webhook that an action is waiting (signed; no secret in it).
 pub(crate) fn announce(gw: &Gateway, workflow: &WorkflowDef, a: &Action) {
-    let mut view = approver_view(gw, a);
+    let mut view = notice_view(gw, a);
     view["event"] = json!("action.pending");
     post(gw, workflow, &view, &a.id);
 }

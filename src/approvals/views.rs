@@ -1,18 +1,17 @@
 //! What people and agents see of an action: the answer a call gets for
-//! it, the agent's status view, and the approver's view of the exact frozen
-//! request — always redacted, never a credential (the frozen request holds
-//! none).
+//! it, the agent's status view, and the webhook's redacted summary (the
+//! approver's view of every byte is in `shown`). Never a credential (the
+//! frozen request holds none).
 
 use std::time::{Duration, UNIX_EPOCH};
 
 use http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::actions::{self, Action, State};
+use crate::actions::{Action, State};
 use crate::error::{ApiError, Code};
 use crate::gateway::Gateway;
 use crate::redact::JsonOptions;
-use crate::store::now_ms;
 
 /// A time in the store's milliseconds, as RFC 3339 with milliseconds.
 pub(crate) fn rfc3339(ms: u64) -> String {
@@ -105,8 +104,11 @@ pub(crate) fn agent_view(a: &Action) -> Value {
     v
 }
 
-/// What an approver sees: the frozen request exactly, redacted.
-pub(crate) fn approver_view(gw: &Gateway, a: &Action) -> Value {
+/// A summary for the workflow's webhook: everything redacted (token
+/// shapes, sensitive keys, loaded secrets), and no hash of the request a
+/// receiver could test guesses against; the approver reads the full
+/// request in the queue ([`super::shown::approver_view`]).
+pub(crate) fn notice_view(gw: &Gateway, a: &Action) -> Value {
     let r = gw.redactor.load();
     let opts = JsonOptions::default();
     let mut args = a.arguments.clone();
@@ -139,7 +141,7 @@ pub(crate) fn approver_view(gw: &Gateway, a: &Action) -> Value {
             "url": r.redact_str(&a.request.url).0,
             "headers": headers,
             "body": body,
-            "sha256": a.request.sha256,
+            "digest": a.request.sha256,
         },
     })
 }
@@ -153,27 +155,5 @@ pub(crate) struct Approver<'a> {
 impl Approver<'_> {
     pub(crate) fn may_see(&self, a: &Action) -> bool {
         self.workflows.contains(&a.workflow)
-    }
-}
-
-/// Actions waiting in the approver's workflows.
-pub(crate) async fn pending_for(gw: &Gateway, who: &Approver<'_>) -> Result<Vec<Value>, ApiError> {
-    let now = now_ms();
-    let all = actions::open(gw.store.as_ref()).await?;
-    Ok(all
-        .iter()
-        .filter(|a| who.may_see(a) && a.state == State::PendingApproval && a.expires_at_ms > now)
-        .map(|a| approver_view(gw, a))
-        .collect())
-}
-
-pub(crate) async fn view_for(
-    gw: &Gateway,
-    who: &Approver<'_>,
-    id: &str,
-) -> Result<Value, ApiError> {
-    match actions::load(gw.store.as_ref(), id).await? {
-        Some(a) if who.may_see(&a) => Ok(approver_view(gw, &a)),
-        _ => Err(ApiError::new(Code::NotFound, "no such action")),
     }
 }

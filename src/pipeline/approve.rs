@@ -19,6 +19,7 @@ use crate::approvals::notify;
 use crate::approvals::views::rfc3339;
 use crate::audit::Event;
 use crate::catalog::ToolBinding;
+use crate::digest::DigestKey;
 use crate::error::ApiError;
 use crate::request::{FrozenRequest, UpstreamRequest};
 use crate::store::now_ms;
@@ -30,6 +31,7 @@ pub(crate) fn action(
     binding: &ToolBinding,
     req: &CallRequest,
     upstream_req: &UpstreamRequest,
+    key: &DigestKey,
 ) -> Action {
     Action {
         id,
@@ -42,8 +44,8 @@ pub(crate) fn action(
         expires_at_ms: 0,
         lease_until_ms: 0,
         arguments: req.arguments.clone(),
-        args_sha256: actions::sha256_json(&req.arguments),
-        request: FrozenRequest::freeze(upstream_req),
+        args_sha256: key.json(&req.arguments),
+        request: FrozenRequest::freeze(upstream_req, key),
         approvals_required: binding.approval.approvals_required,
         approvals: Vec::new(),
         denial: None,
@@ -69,7 +71,8 @@ pub(crate) async fn hold(
         None => actions::new_id(),
     };
     call.trail.action(&id);
-    let mut a = action(id, agent, binding, &call.request, &upstream_req);
+    let key = gw.digest_key().await?;
+    let mut a = action(id, agent, binding, &call.request, &upstream_req, key);
     a.expires_at_ms = a.created_at_ms
         + u64::try_from(binding.approval.expires_in.as_millis()).unwrap_or(u64::MAX);
     call.trail.request(&a.request.sha256);

@@ -107,6 +107,7 @@ pub(crate) async fn keep(call: &mut Call<'_>, request: &UpstreamRequest) -> Resu
         binding,
         &call.request,
         request,
+        call.gateway.digest_key().await?,
     );
     action.state = State::Executing;
     action.approvals_required = 0;

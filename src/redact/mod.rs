@@ -248,6 +248,10 @@ impl Redactor {
     }
 
     fn spans(&self, text: &[u8], pii: bool) -> Vec<Span> {
+        self.spans_of(text, self.detectors, pii)
+    }
+
+    fn spans_of(&self, text: &[u8], detectors: bool, pii: bool) -> Vec<Span> {
         let mut spans = Vec::new();
         if let Some(k) = &self.short {
             k.find_into(text, 0, &mut spans);
@@ -259,7 +263,7 @@ impl Redactor {
                 k.find_into(&text[a..b], a, &mut spans);
             }
         }
-        if self.detectors {
+        if detectors {
             let mut found = Vec::new();
             detectors::DETECTORS.find(text, &mut found);
             spans.extend(
@@ -459,6 +463,65 @@ impl Redactor {
             }
         }
         count
+    }
+
+    /// `s` with only the loaded secrets removed — what a person deciding on
+    /// a request may see of what a model wrote: token shapes are flagged
+    /// for them ([`Redactor::token_shapes`]), not hidden.
+    pub(crate) fn redact_known_str<'a>(&self, s: &'a str) -> (Cow<'a, str>, usize) {
+        let spans = self.spans_of(s.as_bytes(), false, false);
+        if spans.is_empty() {
+            return (Cow::Borrowed(s), 0);
+        }
+        let out = self.apply(s.as_bytes(), &spans);
+        (
+            Cow::Owned(String::from_utf8_lossy(&out).into_owned()),
+            spans.len(),
+        )
+    }
+
+    /// [`Redactor::redact_known_str`] over every string and object key of `v`.
+    pub(crate) fn redact_known_json(&self, v: &mut Value) -> usize {
+        let mut count = 0;
+        let mut stack = vec![v];
+        while let Some(v) = stack.pop() {
+            match v {
+                Value::String(s) => {
+                    if let (Cow::Owned(r), n) = self.redact_known_str(s) {
+                        *s = r;
+                        count += n;
+                    }
+                }
+                Value::Array(items) => stack.extend(items.iter_mut()),
+                Value::Object(map) => {
+                    let old = std::mem::take(map);
+                    for (k, val) in old {
+                        let (k2, n) = self.redact_known_str(&k);
+                        count += n;
+                        map.insert(k2.into_owned(), val);
+                    }
+                    stack.extend(map.values_mut());
+                }
+                _ => {}
+            }
+        }
+        count
+    }
+
+    /// The ids of the token-shape detectors that match in `text`, each once,
+    /// in the order they first match.
+    pub(crate) fn token_shapes(&self, text: &[u8]) -> Vec<&'static str> {
+        let mut found = Vec::new();
+        detectors::DETECTORS.find(text, &mut found);
+        found.sort_unstable();
+        let mut ids: Vec<&'static str> = Vec::new();
+        for (_, _, d) in found {
+            let id = detectors::DETECTORS.list[d].id;
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        ids
     }
 
     /// A streaming redactor over this one (chunks in, redacted bytes out).

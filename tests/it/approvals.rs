@@ -220,10 +220,16 @@ async fn an_edit_is_validated_frozen_and_hashed_again() {
     assert_eq!(st, 200, "{v}");
     assert_eq!(v["status"], "succeeded");
     let edit = &v["edits"][0];
-    assert_eq!(edit["previous_request_sha256"], before["request"]["sha256"]);
+    // Edits and records keep keyed digests; the approver's view also has
+    // the plain SHA-256 of what it shows.
+    assert_eq!(edit["previous_request_sha256"], before["request"]["digest"]);
     assert_eq!(edit["previous_args_sha256"], before["args_sha256"]);
     assert_ne!(edit["request_sha256"], edit["previous_request_sha256"]);
-    assert_eq!(edit["request_sha256"], v["request"]["sha256"]);
+    assert_eq!(edit["request_sha256"], v["request"]["digest"]);
+    for d in [&edit["request_sha256"], &edit["args_sha256"]] {
+        assert!(d.as_str().unwrap().starts_with("hmac-sha256:"), "{d}");
+    }
+    assert_ne!(v["request"]["sha256"], before["request"]["sha256"]);
     // The audit trail holds both requests: the one held, and the edited one approved and sent.
     let trail = std::fs::read_to_string(s.dir.path().join("data/audit.jsonl")).unwrap();
     let records: Vec<Value> = trail
@@ -380,7 +386,11 @@ async fn the_approver_view_of_a_pending_action_matches_its_golden_file() {
     assert_eq!(st, 200, "{v}");
     assert!(!leaks(&v.to_string(), &s.secret));
     // The request hash covers the upstream URL, whose port is random.
-    let text = golden::normalise_json(&v, &[(&s.up.base(), "http://UPSTREAM")], &["sha256"]);
+    let text = golden::normalise_json(
+        &v,
+        &[(&s.up.base(), "http://UPSTREAM")],
+        &["sha256", "digest", "args_sha256"],
+    );
     golden::check("approver_view.json", &text);
 }
 

@@ -12,31 +12,36 @@ use toolgate::identity::{Role, generate_key, key_sha256};
 
 use crate::support::{ConfigDir, TestGateway, canary, code, leaks};
 
-type Hooks = Arc<Mutex<Vec<Value>>>;
+pub(crate) type Hooks = Arc<Mutex<Vec<Value>>>;
+/// What the upstream received: path and body of each request.
+pub(crate) type Sent = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
 
-struct Rig {
-    gw: TestGateway,
-    agent: String,
-    approver: String,
-    admin: String,
-    decoy: String,
-    secret: String,
-    hooks: Hooks,
-    /// Requests the upstream received.
-    sent: Arc<Mutex<Vec<String>>>,
-    dir: ConfigDir,
+pub(crate) struct Rig {
+    pub gw: TestGateway,
+    pub agent: String,
+    pub approver: String,
+    pub admin: String,
+    pub decoy: String,
+    pub secret: String,
+    pub hooks: Hooks,
+    /// Requests the upstream received: path and body.
+    pub sent: Sent,
+    pub dir: ConfigDir,
 }
 
 /// An upstream: `/plain` and `/risky` answer `{"ok": true}`, `/lookup`
 /// answers a record that holds `decoy`; and a webhook receiver.
-async fn servers(decoy: &str, sent: Arc<Mutex<Vec<String>>>, hooks: Hooks) -> (String, String) {
+async fn servers(decoy: &str, sent: Sent, hooks: Hooks) -> (String, String) {
     let decoy = decoy.to_owned();
     let up = axum::Router::new().fallback(move |req: axum::extract::Request| {
         let sent = sent.clone();
         let decoy = decoy.clone();
         async move {
             let path = req.uri().path().to_owned();
-            sent.lock().unwrap().push(path.clone());
+            let body = axum::body::to_bytes(req.into_body(), 1 << 20)
+                .await
+                .unwrap_or_default();
+            sent.lock().unwrap().push((path.clone(), body.to_vec()));
             if path == "/lookup" {
                 axum::Json(json!({"note": format!("found in a ticket: {decoy}")}))
             } else {
@@ -66,10 +71,14 @@ async fn servers(decoy: &str, sent: Arc<Mutex<Vec<String>>>, hooks: Hooks) -> (S
     )
 }
 
-async fn rig() -> Rig {
+/// Workflow `sales` (agent `bot`, approver `alice`, admin `secops`, a
+/// notify webhook) with tools `plain`, `risky` (always held) and `lookup`,
+/// each taking `{note}` and sending its arguments as the body; credential
+/// `crm` and the canary `decoy`.
+pub(crate) async fn rig() -> Rig {
     let decoy = canary("decoy-");
     let secret = canary("crm-");
-    let sent = Arc::<Mutex<Vec<String>>>::default();
+    let sent = Sent::default();
     let hooks = Hooks::default();
     let (base, hook) = servers(&decoy, sent.clone(), hooks.clone()).await;
     let (agent, approver, admin) = (
@@ -78,17 +87,17 @@ async fn rig() -> Rig {
         generate_key(Role::Admin),
     );
     let dir = ConfigDir::new();
-    for (name, method, approval) in [
-        ("plain", "POST", "never"),
-        ("risky", "POST", "always"),
-        ("lookup", "GET", "never"),
+    for (name, method, approval, body) in [
+        ("plain", "POST", "never", ", body: \"{args}\""),
+        ("risky", "POST", "always", ", body: \"{args}\""),
+        ("lookup", "GET", "never", ""),
     ] {
         dir.write(
             &format!("tools/{name}.yaml"),
             &format!(
                 "name: {name}\ndescription: d\nscopes: [crm]\n\
                  input_schema: {{ type: object, additionalProperties: false, properties: {{ note: {{ type: string }} }} }}\n\
-                 upstream: {{ method: {method}, url: \"{base}/{name}\", credential: crm, allow_private_network: true }}\n\
+                 upstream: {{ method: {method}, url: \"{base}/{name}\", credential: crm, allow_private_network: true{body} }}\n\
                  approval: {approval}\n"
             ),
         );
@@ -144,12 +153,12 @@ admins:
 }
 
 impl Rig {
-    fn sent(&self) -> usize {
+    pub(crate) fn sent(&self) -> usize {
         self.sent.lock().unwrap().len()
     }
 
     /// The quarantine's webhook post (pending actions post their own).
-    async fn hook(&self) -> Value {
+    pub(crate) async fn hook(&self) -> Value {
         for _ in 0..100 {
             let found = self
                 .hooks
@@ -167,7 +176,7 @@ impl Rig {
     }
 
     /// The trail, and that neither the decoy nor the real key is in it.
-    fn trail(&self) -> Vec<Value> {
+    pub(crate) fn trail(&self) -> Vec<Value> {
         let text = std::fs::read_to_string(self.dir.path().join("data/audit.jsonl")).unwrap();
         assert!(!leaks(&text, &self.decoy), "the decoy reached the trail");
         assert!(!leaks(&text, &self.secret));

@@ -34,6 +34,7 @@ mod redaction;
 mod replicas;
 mod revocation;
 mod rotation;
+mod shown;
 mod shutdown;
 mod sources;
 mod store;

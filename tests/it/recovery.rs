@@ -12,6 +12,7 @@ use std::time::Duration;
 use serde_json::json;
 use toolgate::actions::{self, Action, Decision, State};
 use toolgate::audit::MemorySink;
+use toolgate::digest::DigestKey;
 use toolgate::request::FrozenRequest;
 use toolgate::secrets::MapEnv;
 use toolgate::store::{MemoryStore, Store};
@@ -293,7 +294,7 @@ fn frozen() -> FrozenRequest {
         headers: http::HeaderMap::new(),
         body: None,
     };
-    FrozenRequest::freeze(&req)
+    FrozenRequest::freeze(&req, &DigestKey::random())
 }
 
 fn executing(dispatched: bool) -> Action {
@@ -309,7 +310,7 @@ fn executing(dispatched: bool) -> Action {
         expires_at_ms: now + 60_000,
         lease_until_ms: now - 1,
         arguments: json!({}),
-        args_sha256: actions::sha256_json(&json!({})),
+        args_sha256: DigestKey::random().json(&json!({})),
         request: frozen(),
         approvals_required: 2,
         approvals: ["alice", "bob"]
@@ -434,8 +435,10 @@ async fn an_abandoned_idempotency_claim_is_taken_over_by_the_same_call() {
             .as_millis(),
     )
     .unwrap();
+    // The deployment's digest key, as the gateway will read it from its store.
+    let digest = DigestKey::kept_in(s.gw.gw.store.as_ref()).await.unwrap();
     for (key, at) in [("stale", now - 600_000), ("recent", now)] {
-        let record = json!({"tool": "echo", "args_sha256": actions::sha256_json(&args),
+        let record = json!({"tool": "echo", "args_sha256": digest.json(&args),
                             "action_id": format!("act_gone_{key}"), "claimed_at_ms": at});
         s.gw.gw
             .store

@@ -11,7 +11,7 @@
 use serde_json::Value;
 
 use super::trail::{requeued, settled};
-use super::views::{Approver, approver_view};
+use super::views::{Approver, ApproverView, approver_view};
 use crate::actions::{self, Action, Decision, Edit, State, Step};
 use crate::audit::Event;
 use crate::dead_letters::record as dead_letter;
@@ -71,7 +71,7 @@ pub(crate) async fn approve(
     id: &str,
     reason: String,
     edited: Option<Value>,
-) -> Result<Value, ApiError> {
+) -> Result<ApproverView, ApiError> {
     let current = actions::load(gw.store.as_ref(), id)
         .await?
         .filter(|a| who.may_see(a))
@@ -257,7 +257,7 @@ pub(crate) async fn deny(
     who: &Approver<'_>,
     id: &str,
     reason: String,
-) -> Result<Value, ApiError> {
+) -> Result<ApproverView, ApiError> {
     let now = now_ms();
     let mut before = None;
     let decided = actions::transition(gw.store.as_ref(), id, |a| {

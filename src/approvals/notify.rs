@@ -5,7 +5,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, Mac};
-use serde_json::json;
+use serde_json::{Value, json};
 use sha2::Sha256;
 
 use super::views::approver_view;
@@ -28,7 +28,7 @@ pub(crate) fn announce(gw: &Gateway, workflow: &WorkflowDef, a: &Action) {
             return;
         }
     };
-    let mut view = approver_view(gw, a);
+    let mut view = serde_json::to_value(approver_view(gw, a)).unwrap_or(Value::Null);
     view["event"] = json!("action.pending");
     let body = match serde_json::to_vec(&view) {
         Ok(b) => b,

@@ -95,6 +95,7 @@ enum SwitchState {
 #[utoipa::path(
     post,
     path = "/v1/admin/credentials/{name}/disable",
+    operation_id = "disable_credential",
     tag = "admin",
     params(("name" = String, Path, description = "The credential's name")),
     request_body(content = Reason, description = "Optional; an empty body is no reason"),
@@ -119,6 +120,7 @@ pub(super) async fn disable_credential(
 #[utoipa::path(
     post,
     path = "/v1/admin/credentials/{name}/enable",
+    operation_id = "enable_credential",
     tag = "admin",
     params(("name" = String, Path, description = "The credential's name")),
     request_body(content = Reason, description = "Optional; an empty body is no reason"),
@@ -194,6 +196,7 @@ enum ReloadState {
 #[utoipa::path(
     post,
     path = "/v1/admin/credentials/{name}/reload",
+    operation_id = "reload_credential",
     tag = "admin",
     params(("name" = String, Path, description = "The credential's name")),
     responses(
@@ -262,6 +265,7 @@ enum RevokeState {
 #[utoipa::path(
     post,
     path = "/v1/admin/agents/{name}/revoke",
+    operation_id = "revoke_agent",
     tag = "admin",
     params(("name" = String, Path, description = "The agent's name")),
     request_body(content = Reason, description = "Optional; an empty body is no reason"),
@@ -341,6 +345,7 @@ pub(super) struct UnsignedHead {
 #[utoipa::path(
     get,
     path = "/v1/admin/audit/head",
+    operation_id = "get_audit_head",
     tag = "admin",
     responses(
         (status = 200, description = "The audit trail's head", body = AuditHead),
@@ -376,6 +381,7 @@ pub(super) struct ReviewQuery {
 #[utoipa::path(
     get,
     path = "/v1/admin/access-review",
+    operation_id = "get_access_review",
     tag = "admin",
     params(ReviewQuery),
     responses(
@@ -423,6 +429,7 @@ pub(super) struct DeadLetters {
 #[utoipa::path(
     get,
     path = "/v1/admin/dead-letters",
+    operation_id = "list_dead_letters",
     tag = "admin",
     responses(
         (status = 200, description = "The dead letters, redacted", body = DeadLetters),
@@ -444,6 +451,7 @@ pub(super) async fn dead_letters(
 #[utoipa::path(
     post,
     path = "/v1/admin/dead-letters/{id}/retry",
+    operation_id = "retry_dead_letter",
     tag = "admin",
     params(("id" = String, Path, description = "The dead letter's id")),
     responses(
@@ -470,6 +478,7 @@ pub(super) async fn retry_dead_letter(
 #[utoipa::path(
     delete,
     path = "/v1/admin/dead-letters/{id}",
+    operation_id = "discard_dead_letter",
     tag = "admin",
     params(("id" = String, Path, description = "The dead letter's id")),
     responses(

@@ -35,6 +35,7 @@ pub(super) struct Pending {
 #[utoipa::path(
     get,
     path = "/v1/pending-actions",
+    operation_id = "list_pending_actions",
     tag = "approvers",
     responses(
         (status = 200, description = "Pending actions in the approver's workflows, redacted", body = Pending),
@@ -59,6 +60,7 @@ pub(super) async fn list(
 #[utoipa::path(
     get,
     path = "/v1/pending-actions/{id}",
+    operation_id = "get_pending_action",
     tag = "approvers",
     params(("id" = String, Path, description = "The action's id")),
     responses(
@@ -139,6 +141,7 @@ fn decision(body: WholeBody, allow_edit: bool) -> Result<Approval, ApiError> {
 #[utoipa::path(
     post,
     path = "/v1/pending-actions/{id}/approve",
+    operation_id = "approve_pending_action",
     tag = "approvers",
     params(("id" = String, Path, description = "The action's id")),
     request_body = Approval,
@@ -175,6 +178,7 @@ pub(super) async fn approve(
 #[utoipa::path(
     post,
     path = "/v1/pending-actions/{id}/deny",
+    operation_id = "deny_pending_action",
     tag = "approvers",
     params(("id" = String, Path, description = "The action's id")),
     request_body = Denial,

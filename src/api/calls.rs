@@ -109,6 +109,7 @@ pub(super) enum CallBody {
 #[utoipa::path(
     post,
     path = "/v1/calls",
+    operation_id = "create_call",
     tag = "agents",
     request_body = CallBody,
     responses(
@@ -390,6 +391,7 @@ pub(super) struct WaitQuery {
 #[utoipa::path(
     get,
     path = "/v1/calls/{action_id}",
+    operation_id = "get_call",
     tag = "agents",
     params(("action_id" = String, Path, description = "The action's id"), WaitQuery),
     responses(

@@ -22,6 +22,7 @@ use crate::gateway::Gateway;
 #[utoipa::path(
     get,
     path = "/metrics",
+    operation_id = "metrics",
     tag = "health",
     responses(
         (status = 200, description = "Prometheus metrics", body = String,
@@ -56,6 +57,7 @@ enum Alive {
 #[utoipa::path(
     get,
     path = "/healthz",
+    operation_id = "healthz",
     tag = "health",
     responses((status = 200, description = "The process is alive", body = Live)),
 )]
@@ -115,6 +117,7 @@ struct LoadCheck {
 #[utoipa::path(
     get,
     path = "/readyz",
+    operation_id = "readyz",
     tag = "health",
     responses(
         (status = 200, description = "Ready to serve", body = Ready),

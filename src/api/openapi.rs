@@ -2,7 +2,7 @@
 //! router and the document are built from.
 //!
 //! Each handler carries its path, parameters, bodies and the statuses it
-//! answers with (`#[utoipa::path]`); [`routes`] registers the handlers by
+//! answers with (`#[utoipa::path]`); [`routes()`] registers the handlers by
 //! those attributes, so a route cannot be served without being documented,
 //! nor documented at a path or method it is not served at. What the layers
 //! in front of a group of routes add — the bearer credential, `401`, and for
@@ -232,6 +232,7 @@ pub fn document_text() -> &'static str {
 #[utoipa::path(
     get,
     path = "/openapi.json",
+    operation_id = "openapi",
     tag = "health",
     responses((status = 200, description = "The API's OpenAPI 3.1 document", content_type = "application/json", body = Object)),
 )]
@@ -373,6 +374,18 @@ mod tests {
                 r["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/Error",
                 "{name}"
             );
+        }
+    }
+
+    #[test]
+    fn operation_ids_are_unique() {
+        let doc = doc();
+        let mut seen = std::collections::BTreeSet::new();
+        for item in doc["paths"].as_object().unwrap().values() {
+            for op in item.as_object().unwrap().values() {
+                let id = op["operationId"].as_str().expect("an operation id");
+                assert!(seen.insert(id.to_owned()), "{id} twice");
+            }
         }
     }
 

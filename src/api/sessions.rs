@@ -50,6 +50,7 @@ pub(super) struct Minted {
 #[utoipa::path(
     post,
     path = "/v1/sessions",
+    operation_id = "mint_session",
     tag = "agents",
     request_body = MintRequest,
     responses(

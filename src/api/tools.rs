@@ -23,6 +23,7 @@ pub(super) struct ListQuery {
 #[utoipa::path(
     get,
     path = "/v1/tools",
+    operation_id = "list_tools",
     tag = "agents",
     params(ListQuery),
     responses(

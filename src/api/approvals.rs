@@ -86,6 +86,7 @@ pub(super) async fn show(
 /// `POST /v1/pending-actions/{id}/approve`: `{reason, arguments?}`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"reason": "confirmed with the account owner"}))]
 pub(super) struct Approval {
     /// Why; at most 2000 bytes, not blank.
     #[schema(min_length = 1, max_length = 2000)]
@@ -99,6 +100,7 @@ pub(super) struct Approval {
 /// `POST /v1/pending-actions/{id}/deny`: `{reason}`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"reason": "not a customer of ours"}))]
 #[allow(dead_code)] // the body's shape for the API document; [`decision`] reads it
 pub(super) struct Denial {
     /// Why; at most 2000 bytes, not blank.

@@ -32,6 +32,7 @@ use crate::pipeline::call::{
 /// `POST /v1/calls` in toolgate's own shape.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"tool": "search_leads", "arguments": {"query": "acme", "limit": 5}, "call_id": "c-1"}))]
 #[allow(dead_code)] // the body's shape for the API document; [`parse`] reads it
 pub(super) struct NativeCall {
     /// The tool's name.
@@ -57,6 +58,7 @@ pub(super) struct NativeCall {
 /// `POST /v1/calls` as an OpenAI `tool_calls` item.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"id": "call_abc", "type": "function", "function": {"name": "search_leads", "arguments": "{\"query\":\"acme\"}"}}))]
 #[allow(dead_code)] // the body's shape for the API document; [`parse`] reads it
 pub(super) struct OpenAiCall {
     /// Used as the call id.
@@ -82,6 +84,7 @@ pub(super) struct OpenAiFunctionCall {
 /// `POST /v1/calls` as an Anthropic `tool_use` block.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"type": "tool_use", "id": "toolu_01", "name": "search_leads", "input": {"query": "acme"}}))]
 #[allow(dead_code)] // the body's shape for the API document; [`parse`] reads it
 pub(super) struct AnthropicCall {
     /// Used as the call id.

@@ -21,6 +21,7 @@ use crate::store::now_ms;
 /// `{ttl_seconds, scopes?, subject?, run_id?}`.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"ttl_seconds": 900, "subject": "user-42", "run_id": "run-7"}))]
 pub(super) struct MintRequest {
     /// At least 1; capped by `sessions.max_ttl_seconds`.
     #[schema(minimum = 1)]

@@ -120,6 +120,17 @@ wait_up "$base/healthz" "${pids[-1]}" || {
 curl -fsS "$base/openapi.json" -o "$work/openapi.json"
 openapi-spec-validator "$work/openapi.json"
 
+# The setup works end to end: the agent's call reaches the sample CRM, so
+# the run below sees successful answers too, not only refusals.
+answered=$(curl -sS -o /dev/null -w '%{http_code}' "$base/v1/calls" \
+  -H "Authorization: Bearer $agent_key" -H 'Content-Type: application/json' \
+  -d '{"tool": "search_leads", "arguments": {"query": "acme", "limit": 5}}')
+if [[ "$answered" != 200 ]]; then
+  echo "contract: the agent's call answered $answered, not 200" >&2
+  tail -n 20 "$work/gateway.log" >&2
+  exit 1
+fi
+
 checks=not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance
 status=0
 for role in agent approver admin; do

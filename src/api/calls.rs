@@ -64,9 +64,10 @@ pub(super) struct OpenAiCall {
     /// Used as the call id.
     #[schema(pattern = "^[!-~]{1,128}$")]
     id: Option<String>,
-    #[serde(rename = "type")]
-    #[schema(value_type = Option<String>, pattern = "^function$")]
-    kind: Option<String>,
+    /// `function` when present (not null).
+    #[serde(rename = "type", default)]
+    #[schema(pattern = "^function$")]
+    kind: String,
     function: OpenAiFunctionCall,
     index: Option<u32>,
 }

@@ -260,8 +260,16 @@ impl IntoResponse for ApiError {
         } else {
             tracing::debug!(code = self.code.as_str(), "request refused");
         }
-        let mut response = (self.code.status(), axum::Json(self.answer())).into_response();
-        if let Some(secs) = self.retry_after_secs {
+        let (status, retry_after) = (self.code.status(), self.retry_after_secs);
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code,
+                message: self.message,
+                details: self.details,
+            },
+        };
+        let mut response = (status, axum::Json(body)).into_response();
+        if let Some(secs) = retry_after {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));

@@ -7,10 +7,64 @@ use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
 
 use crate::catalog::Catalog;
 use crate::config::Config;
+
+/// The access review: granted vs. used, per agent and per credential.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccessReview {
+    pub environment: String,
+    /// The start of the period read (RFC 3339).
+    pub since: String,
+    pub generated_at: String,
+    pub agents: Vec<AgentReview>,
+    pub credentials: Vec<CredentialReview>,
+}
+
+/// What an agent may do against what it did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AgentReview {
+    pub agent: String,
+    pub workflow: String,
+    pub scopes_granted: Vec<String>,
+    pub scopes_used: Vec<String>,
+    pub scopes_unused: Vec<String>,
+    pub tools_callable: Vec<String>,
+    /// Per tool used in the period.
+    pub tools_used: BTreeMap<String, ToolUse>,
+    pub tools_unused: Vec<String>,
+    /// RFC 3339; null when never used in the period.
+    pub last_used: Option<String>,
+}
+
+/// How often, and when last, a tool was called.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ToolUse {
+    pub calls: u64,
+    pub last_used: Option<String>,
+}
+
+/// A credential's age, use, and scopes no bound tool needs.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CredentialReview {
+    pub credential: String,
+    /// The workflows with a tool bound to it.
+    pub bound_in: Vec<String>,
+    /// Null when its age is not known.
+    pub age_days: Option<u64>,
+    pub max_age_days: Option<u32>,
+    /// Older than `max_age_days`.
+    pub stale: bool,
+    pub calls: u64,
+    pub last_used: Option<String>,
+    pub scopes_held: Vec<String>,
+    pub scopes_needed: Vec<String>,
+    pub over_privileged: Vec<String>,
+}
 
 #[derive(Default)]
 struct Use {
@@ -33,7 +87,7 @@ pub fn review_configured(
     catalog: &Catalog,
     since: Duration,
     now: SystemTime,
-) -> Result<Value, String> {
+) -> Result<AccessReview, String> {
     if !config.audit.redis {
         return Ok(review(
             config,
@@ -65,7 +119,7 @@ pub(crate) fn review(
     trail: &[PathBuf],
     since: Duration,
     now: SystemTime,
-) -> Value {
+) -> AccessReview {
     let lines = crate::audit::verify::expand(trail)
         .into_iter()
         .filter_map(|path| std::fs::File::open(path).ok())
@@ -80,7 +134,7 @@ pub(crate) fn review_records(
     lines: impl Iterator<Item = String>,
     since: Duration,
     now: SystemTime,
-) -> Value {
+) -> AccessReview {
     let cutoff = now.checked_sub(since).unwrap_or(SystemTime::UNIX_EPOCH);
     let mut tools_used: BTreeMap<(String, String), Use> = BTreeMap::new();
     let mut agents_used: BTreeMap<String, Use> = BTreeMap::new();
@@ -108,7 +162,7 @@ pub(crate) fn review_records(
         }
     }
 
-    let agents: Vec<Value> = config
+    let agents: Vec<AgentReview> = config
         .agents
         .values()
         .map(|a| {
@@ -117,39 +171,45 @@ pub(crate) fn review_records(
             let callable: Vec<&String> = tools.map(|t| t.keys().collect()).unwrap_or_default();
             let granted: BTreeSet<&String> =
                 w.map(|w| w.scopes.iter().collect()).unwrap_or_default();
-            let mut used_tools = serde_json::Map::new();
+            let mut used_tools = BTreeMap::new();
             let mut used_scopes = BTreeSet::new();
             for t in &callable {
                 if let Some(u) = tools_used.get(&(a.name.clone(), (*t).clone())) {
-                    used_tools.insert((*t).clone(), json!({"calls": u.calls, "last_used": u.last}));
+                    used_tools.insert(
+                        (*t).clone(),
+                        ToolUse {
+                            calls: u.calls,
+                            last_used: u.last.clone(),
+                        },
+                    );
                     if let Some(b) = tools.and_then(|tools| tools.get(*t)) {
                         used_scopes.extend(b.tool.scopes.iter());
                     }
                 }
             }
-            let unused_scopes: Vec<&&String> = granted
-                .iter()
-                .filter(|s| !used_scopes.contains(**s))
-                .collect();
-            let unused_tools: Vec<&&String> = callable
-                .iter()
-                .filter(|t| !used_tools.contains_key(**t))
-                .collect();
-            json!({
-                "agent": a.name,
-                "workflow": a.workflow,
-                "scopes_granted": granted,
-                "scopes_used": used_scopes,
-                "scopes_unused": unused_scopes,
-                "tools_callable": callable,
-                "tools_used": used_tools,
-                "tools_unused": unused_tools,
-                "last_used": agents_used.get(&a.name).and_then(|u| u.last.clone()),
-            })
+            fn owned<'s>(names: impl Iterator<Item = &'s String>) -> Vec<String> {
+                names.cloned().collect()
+            }
+            AgentReview {
+                agent: a.name.clone(),
+                workflow: a.workflow.clone(),
+                scopes_granted: owned(granted.iter().copied()),
+                scopes_used: owned(used_scopes.iter().copied()),
+                scopes_unused: owned(granted.iter().copied().filter(|s| !used_scopes.contains(s))),
+                tools_callable: owned(callable.iter().copied()),
+                tools_unused: owned(
+                    callable
+                        .iter()
+                        .copied()
+                        .filter(|t| !used_tools.contains_key(*t)),
+                ),
+                tools_used: used_tools,
+                last_used: agents_used.get(&a.name).and_then(|u| u.last.clone()),
+            }
         })
         .collect();
 
-    let credentials: Vec<Value> = config
+    let credentials: Vec<CredentialReview> = config
         .credentials
         .values()
         .map(|c| {
@@ -158,51 +218,48 @@ pub(crate) fn review_records(
             for w in config.workflows.values() {
                 for b in catalog.tools(&w.name).into_iter().flat_map(|t| t.values()) {
                     if b.credential.as_ref().is_some_and(|bc| bc.name == c.name) {
-                        needed.extend(b.tool.scopes.iter());
-                        bound_in.insert(&w.name);
+                        needed.extend(b.tool.scopes.iter().cloned());
+                        bound_in.insert(w.name.clone());
                     }
                 }
             }
-            let over: Vec<&String> = c.scopes.iter().filter(|s| !needed.contains(s)).collect();
+            let over = c
+                .scopes
+                .iter()
+                .filter(|s| !needed.contains(*s))
+                .cloned()
+                .collect();
             let age_days = crate::config::lint::age(c, now).map(|a| a.as_secs() / 86_400);
             let stale =
                 matches!((age_days, c.max_age_days), (Some(a), Some(m)) if a > u64::from(m));
             let used = creds_used.get(&c.name);
-            json!({
-                "credential": c.name,
-                "bound_in": bound_in,
-                "age_days": age_days,
-                "max_age_days": c.max_age_days,
-                "stale": stale,
-                "calls": used.map_or(0, |u| u.calls),
-                "last_used": used.and_then(|u| u.last.clone()),
-                "scopes_held": c.scopes,
-                "scopes_needed": needed,
-                "over_privileged": over,
-            })
+            CredentialReview {
+                credential: c.name.clone(),
+                bound_in: bound_in.into_iter().collect(),
+                age_days,
+                max_age_days: c.max_age_days,
+                stale,
+                calls: used.map_or(0, |u| u.calls),
+                last_used: used.and_then(|u| u.last.clone()),
+                scopes_held: c.scopes.iter().cloned().collect(),
+                scopes_needed: needed.into_iter().collect(),
+                over_privileged: over,
+            }
         })
         .collect();
 
-    json!({
-        "environment": config.environment,
-        "since": humantime::format_rfc3339_seconds(cutoff).to_string(),
-        "generated_at": humantime::format_rfc3339_seconds(now).to_string(),
-        "agents": agents,
-        "credentials": credentials,
-    })
+    AccessReview {
+        environment: config.environment.clone(),
+        since: humantime::format_rfc3339_seconds(cutoff).to_string(),
+        generated_at: humantime::format_rfc3339_seconds(now).to_string(),
+        agents,
+        credentials,
+    }
 }
 
 /// The review as text, for people.
-pub fn render(v: &Value) -> String {
-    let list = |x: &Value| {
-        let items: Vec<String> = x
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|i| i.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default();
+pub fn render(v: &AccessReview) -> String {
+    let list = |items: &[String]| {
         if items.is_empty() {
             "-".to_owned()
         } else {
@@ -211,43 +268,42 @@ pub fn render(v: &Value) -> String {
     };
     let mut out = format!(
         "access review of {} since {}\n\nagents\n",
-        v["environment"].as_str().unwrap_or(""),
-        v["since"].as_str().unwrap_or("")
+        v.environment, v.since
     );
-    for a in v["agents"].as_array().into_iter().flatten() {
+    for a in &v.agents {
         out.push_str(&format!(
             "  {} (workflow {}), last used {}\n    scopes granted: {}\n    scopes unused:  {}\n    tools unused:   {}\n",
-            a["agent"].as_str().unwrap_or(""),
-            a["workflow"].as_str().unwrap_or(""),
-            a["last_used"].as_str().unwrap_or("never"),
-            list(&a["scopes_granted"]),
-            list(&a["scopes_unused"]),
-            list(&a["tools_unused"]),
+            a.agent,
+            a.workflow,
+            a.last_used.as_deref().unwrap_or("never"),
+            list(&a.scopes_granted),
+            list(&a.scopes_unused),
+            list(&a.tools_unused),
         ));
-        for (t, u) in a["tools_used"].as_object().into_iter().flatten() {
+        for (t, u) in &a.tools_used {
             out.push_str(&format!(
                 "    used {t}: {} call(s), last {}\n",
-                u["calls"],
-                u["last_used"].as_str().unwrap_or("")
+                u.calls,
+                u.last_used.as_deref().unwrap_or("")
             ));
         }
     }
     out.push_str("\ncredentials\n");
-    for c in v["credentials"].as_array().into_iter().flatten() {
-        let age = c["age_days"]
-            .as_u64()
+    for c in &v.credentials {
+        let age = c
+            .age_days
             .map_or("unknown".to_owned(), |d| format!("{d} days"));
         out.push_str(&format!(
             "  {}: age {age}{}, {} call(s), last used {}\n    over-privileged: {}\n",
-            c["credential"].as_str().unwrap_or(""),
-            if c["stale"] == true {
+            c.credential,
+            if c.stale {
                 " (STALE: past max_age_days)"
             } else {
                 ""
             },
-            c["calls"],
-            c["last_used"].as_str().unwrap_or("never"),
-            list(&c["over_privileged"]),
+            c.calls,
+            c.last_used.as_deref().unwrap_or("never"),
+            list(&c.over_privileged),
         ));
     }
     out

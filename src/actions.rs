@@ -39,8 +39,10 @@ pub(crate) const IDEMPOTENCY_TTL: Duration = Duration::from_secs(86_400);
 /// Extra time past the tool's timeout before an executing action counts as abandoned.
 const LEASE_MARGIN: Duration = Duration::from_secs(30);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Where an action is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = ActionState)]
 pub enum State {
     PendingApproval,
     Executing,
@@ -77,7 +79,7 @@ pub struct Decision {
 }
 
 /// An approver's change to the arguments: both versions' hashes are kept.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Edit {
     pub by: String,
     pub reason: String,

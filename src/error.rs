@@ -8,11 +8,17 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
 
-/// The stable error codes of SPEC §8, plus `overloaded` (load shedding),
-/// `request_timeout` (the whole-request bound) and `not_found` (no such endpoint).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The stable error codes: what went wrong, for a program to act on.
+// SPEC §8's codes, plus `overloaded` (load shedding), `request_timeout` (the
+// whole-request bound) and `not_found` (no such endpoint). The serialized
+// names are `as_str`'s; the API document's enum is derived from this type,
+// so a new code appears there by itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum Code {
     Unauthenticated,
     Forbidden,
@@ -167,14 +173,41 @@ impl ApiError {
         }
     }
 
-    /// The JSON body of SPEC §8.
-    pub(crate) fn body(&self) -> Value {
-        let mut error = json!({ "code": self.code.as_str(), "message": self.message });
-        if !self.details.is_empty() {
-            error["details"] = Value::Array(self.details.clone());
+    /// The JSON body of SPEC §8, typed.
+    pub(crate) fn answer(&self) -> ErrorBody {
+        ErrorBody {
+            error: ErrorDetail {
+                code: self.code,
+                message: self.message.clone(),
+                details: self.details.clone(),
+            },
         }
-        json!({ "error": error })
     }
+
+    /// The JSON body of SPEC §8, as a value (to keep with an action).
+    pub(crate) fn body(&self) -> Value {
+        serde_json::to_value(self.answer()).unwrap_or(Value::Null)
+    }
+}
+
+/// Every error answer: `{"error": {"code", "message", "details"?}}`.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Error)]
+pub(crate) struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// What went wrong, for the caller.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ErrorDetail {
+    pub code: Code,
+    /// Written for the caller (and the model); names nothing internal.
+    pub message: String,
+    /// Structured details, such as `[{pointer, reason}]` for a
+    /// `schema_violation` or the upstream's status for an `upstream_error`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub details: Vec<Value>,
 }
 
 impl std::fmt::Display for ApiError {
@@ -227,8 +260,16 @@ impl IntoResponse for ApiError {
         } else {
             tracing::debug!(code = self.code.as_str(), "request refused");
         }
-        let mut response = (self.code.status(), axum::Json(self.body())).into_response();
-        if let Some(secs) = self.retry_after_secs {
+        let (status, retry_after) = (self.code.status(), self.retry_after_secs);
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code,
+                message: self.message,
+                details: self.details,
+            },
+        };
+        let mut response = (status, axum::Json(body)).into_response();
+        if let Some(secs) = retry_after {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));

@@ -15,6 +15,7 @@
 pub mod access_review;
 pub mod actions;
 pub(crate) mod api;
+pub use api::document_text as openapi_document;
 pub(crate) mod approvals;
 pub mod audit;
 pub mod bus;

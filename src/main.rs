@@ -51,6 +51,8 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8090")]
         listen: SocketAddr,
     },
+    /// Print the HTTP API's OpenAPI 3.1 document (what `GET /openapi.json` serves).
+    Openapi,
     /// Run a complete local setup: bundled examples, a sample upstream and fresh keys.
     Dev {
         #[arg(long, default_value = "127.0.0.1:8080")]
@@ -180,6 +182,10 @@ fn main() -> ExitCode {
             json,
         ),
         Command::Dev { listen } => run(dev_mode(listen)),
+        Command::Openapi => {
+            println!("{}", toolgate::openapi_document());
+            ExitCode::SUCCESS
+        }
         Command::Health { url } => health(&url),
         Command::SampleUpstream { listen } => run(sample_upstream(listen)),
         Command::AccessReview {

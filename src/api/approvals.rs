@@ -5,13 +5,15 @@ use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::{Extension, Json};
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::gate::WholeBody;
 use crate::approvals::decide;
-use crate::approvals::shown;
+use crate::approvals::shown::{self, ApproverView};
 use crate::approvals::views::Approver;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::gateway::Gateway;
 use crate::identity::Caller;
 use crate::pipeline::authenticate::Presented;
@@ -25,25 +27,55 @@ fn approver(who: &Presented) -> Result<(String, Vec<String>), ApiError> {
     }
 }
 
+/// The actions waiting in the approver's workflows.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct Pending {
+    actions: Vec<ApproverView>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/pending-actions",
+    operation_id = "list_pending_actions",
+    tag = "approvers",
+    responses(
+        (status = 200, description = "Pending actions in the approver's workflows, redacted", body = Pending),
+        (status = 403, description = "`forbidden`: not an approver key", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`, or `overloaded`", body = ErrorBody),
+    ),
+)]
 pub(super) async fn list(
     State(gw): State<Arc<Gateway>>,
     Extension(who): Extension<Presented>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Pending>, ApiError> {
     let (name, workflows) = approver(&who)?;
     let who = Approver {
         name: &name,
         workflows: &workflows,
     };
-    Ok(Json(
-        json!({ "actions": shown::pending_for(&gw, &who).await? }),
-    ))
+    Ok(Json(Pending {
+        actions: shown::pending_for(&gw, &who).await?,
+    }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/pending-actions/{id}",
+    operation_id = "get_pending_action",
+    tag = "approvers",
+    params(("id" = String, Path, description = "The action's id")),
+    responses(
+        (status = 200, description = "The action, with its frozen request, redacted", body = ApproverView),
+        (status = 403, description = "`forbidden`: not an approver key", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such action in the approver's workflows", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`, or `overloaded`", body = ErrorBody),
+    ),
+)]
 pub(super) async fn show(
     State(gw): State<Arc<Gateway>>,
     Extension(who): Extension<Presented>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ApproverView>, ApiError> {
     let (name, workflows) = approver(&who)?;
     let who = Approver {
         name: &name,
@@ -52,8 +84,33 @@ pub(super) async fn show(
     Ok(Json(shown::view_for(&gw, &who, &id).await?))
 }
 
+/// `POST /v1/pending-actions/{id}/approve`: `{reason, arguments?}`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"reason": "confirmed with the account owner"}))]
+pub(super) struct Approval {
+    /// Why; at most 2000 bytes, not blank.
+    #[schema(min_length = 1, max_length = 2000)]
+    reason: String,
+    /// New arguments for the call: validated, built and frozen again; earlier
+    /// approvals are reset.
+    #[schema(value_type = Option<Object>)]
+    arguments: Option<Value>,
+}
+
+/// `POST /v1/pending-actions/{id}/deny`: `{reason}`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"reason": "not a customer of ours"}))]
+#[allow(dead_code)] // the body's shape for the API document; [`decision`] reads it
+pub(super) struct Denial {
+    /// Why; at most 2000 bytes, not blank.
+    #[schema(min_length = 1, max_length = 2000)]
+    reason: String,
+}
+
 /// `{reason, arguments?}`: a reason is required; `arguments` replaces the call's.
-fn decision(body: WholeBody, allow_edit: bool) -> Result<(String, Option<Value>), ApiError> {
+fn decision(body: WholeBody, allow_edit: bool) -> Result<Approval, ApiError> {
     let WholeBody(body) = body;
     let v: Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("the body is not valid JSON ({e})")))?;
@@ -81,17 +138,37 @@ fn decision(body: WholeBody, allow_edit: bool) -> Result<(String, Option<Value>)
             "unknown field in the decision: {k}"
         )));
     }
-    Ok((reason, arguments))
+    Ok(Approval { reason, arguments })
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/pending-actions/{id}/approve",
+    operation_id = "approve_pending_action",
+    tag = "approvers",
+    params(("id" = String, Path, description = "The action's id")),
+    request_body = Approval,
+    responses(
+        (status = 200, description = "The approval is recorded; once enough distinct approvers agree the action ran, and this is its final state", body = ApproverView),
+        (status = 400, description = "`bad_request`: no reason, unknown fields, or unusable arguments", body = ErrorBody),
+        (status = 403, description = "`forbidden` (not an approver key, or the action's own requester), `egress_denied`, or `secret_in_arguments` in edited arguments", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such action in the approver's workflows", body = ErrorBody),
+        (status = 409, description = "`conflict`: no longer pending, already approved by this approver, or its agent revoked", body = ErrorBody),
+        (status = 410, description = "`approval_expired`", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 422, description = "`schema_violation`: edited arguments do not fit the tool's schema", body = ErrorBody),
+        (status = 429, description = "`rate_limited`", body = ErrorBody),
+        (status = 503, description = "`credential_unavailable`, `audit_unavailable`, `store_unavailable` (the action stays pending), or `overloaded`", body = ErrorBody),
+    ),
+)]
 pub(super) async fn approve(
     State(gw): State<Arc<Gateway>>,
     Extension(who): Extension<Presented>,
     Path(id): Path<String>,
     body: WholeBody,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ApproverView>, ApiError> {
     let (name, workflows) = approver(&who)?;
-    let (reason, arguments) = decision(body, true)?;
+    let Approval { reason, arguments } = decision(body, true)?;
     let who = Approver {
         name: &name,
         workflows: &workflows,
@@ -101,14 +178,32 @@ pub(super) async fn approve(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/pending-actions/{id}/deny",
+    operation_id = "deny_pending_action",
+    tag = "approvers",
+    params(("id" = String, Path, description = "The action's id")),
+    request_body = Denial,
+    responses(
+        (status = 200, description = "The action, now `denied`", body = ApproverView),
+        (status = 400, description = "`bad_request`: no reason, or unknown fields", body = ErrorBody),
+        (status = 403, description = "`forbidden`: not an approver key", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such action in the approver's workflows", body = ErrorBody),
+        (status = 409, description = "`conflict`: no longer pending", body = ErrorBody),
+        (status = 410, description = "`approval_expired`", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 503, description = "`audit_unavailable` (the action stays pending), `store_unavailable`, or `overloaded`", body = ErrorBody),
+    ),
+)]
 pub(super) async fn deny(
     State(gw): State<Arc<Gateway>>,
     Extension(who): Extension<Presented>,
     Path(id): Path<String>,
     body: WholeBody,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ApproverView>, ApiError> {
     let (name, workflows) = approver(&who)?;
-    let (reason, _) = decision(body, false)?;
+    let reason = decision(body, false)?.reason;
     let who = Approver {
         name: &name,
         workflows: &workflows,

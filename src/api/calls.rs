@@ -15,17 +15,126 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde_json::{Map, Value};
 
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
 use super::gate::WholeBody;
-use crate::error::{ApiError, Code};
+use crate::approvals::views::{Accepted, AgentView};
+use crate::error::{ApiError, Code, ErrorBody};
 use crate::gateway::Gateway;
 use crate::pipeline;
 use crate::pipeline::authenticate::{self, Presented};
 use crate::pipeline::call::{
-    CallReply, CallRequest, MAX_CALL_ID, MAX_IDEMPOTENCY_KEY, MAX_MODEL, MAX_REASON, MAX_TOOL_NAME,
-    Timing,
+    CallReply, CallRequest, CallSucceeded, MAX_CALL_ID, MAX_IDEMPOTENCY_KEY, MAX_MODEL, MAX_REASON,
+    MAX_TOOL_NAME, Timing,
 };
 use crate::telemetry::spans::CallSpan;
 
+/// `POST /v1/calls` in toolgate's own shape.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"tool": "search_leads", "arguments": {"query": "acme", "limit": 5}, "call_id": "c-1"}))]
+#[allow(dead_code)] // the body's shape for the API document; [`parse`] reads it
+pub(super) struct NativeCall {
+    /// The tool's name.
+    #[schema(max_length = 128)]
+    tool: String,
+    /// The tool's arguments (default `{}`).
+    #[schema(value_type = Option<Object>)]
+    arguments: Option<Value>,
+    /// 1 to 128 printable ASCII characters without spaces; made when absent.
+    #[schema(pattern = "^[!-~]{1,128}$")]
+    call_id: Option<String>,
+    /// Per agent, kept 24 h: a retry with the same key and arguments gets the first answer.
+    #[schema(pattern = "^[!-~]{1,200}$")]
+    idempotency_key: Option<String>,
+    /// The model that asked for the call (at most 200 bytes), for the trail.
+    #[schema(max_length = 200)]
+    model: Option<String>,
+    /// Why the model made the call (at most 2000 bytes), for the trail.
+    #[schema(max_length = 2000)]
+    reason: Option<String>,
+}
+
+/// `POST /v1/calls` as an OpenAI `tool_calls` item.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"id": "call_abc", "type": "function", "function": {"name": "search_leads", "arguments": "{\"query\":\"acme\"}"}}))]
+#[allow(dead_code)] // the body's shape for the API document; [`parse`] reads it
+pub(super) struct OpenAiCall {
+    /// Used as the call id.
+    #[schema(pattern = "^[!-~]{1,128}$")]
+    id: Option<String>,
+    /// `function` when present (not null).
+    #[serde(rename = "type", default)]
+    #[schema(pattern = "^function$")]
+    kind: String,
+    function: OpenAiFunctionCall,
+    index: Option<u32>,
+}
+
+/// The function an OpenAI tool call names.
+#[derive(Debug, Deserialize, ToSchema)]
+#[allow(dead_code)] // the body's shape for the API document; [`parse`] reads it
+pub(super) struct OpenAiFunctionCall {
+    #[schema(max_length = 128)]
+    name: String,
+    /// A JSON-encoded object.
+    arguments: Option<String>,
+}
+
+/// `POST /v1/calls` as an Anthropic `tool_use` block.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"type": "tool_use", "id": "toolu_01", "name": "search_leads", "input": {"query": "acme"}}))]
+#[allow(dead_code)] // the body's shape for the API document; [`parse`] reads it
+pub(super) struct AnthropicCall {
+    /// Used as the call id.
+    #[schema(pattern = "^[!-~]{1,128}$")]
+    id: Option<String>,
+    #[serde(rename = "type")]
+    #[schema(value_type = String, pattern = "^tool_use$")]
+    kind: String,
+    #[schema(max_length = 128)]
+    name: String,
+    #[schema(value_type = Option<Object>)]
+    input: Option<Value>,
+}
+
+/// Any of the call shapes `POST /v1/calls` takes.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // the body's shape for the API document; [`parse`] reads it
+pub(super) enum CallBody {
+    Native(NativeCall),
+    OpenAi(OpenAiCall),
+    Anthropic(AnthropicCall),
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/calls",
+    operation_id = "create_call",
+    tag = "agents",
+    request_body = CallBody,
+    responses(
+        (status = 200, description = "The call succeeded upstream", body = CallSucceeded<'static>,
+         headers(("server-timing" = String, description = "Time in the gateway and upstream"))),
+        (status = 202, description = "Held for approval (`pending_approval`), or a repeat of a call still being made (`executing`)", body = Accepted),
+        (status = 400, description = "`bad_request`: malformed JSON, wrong content type, unknown fields, a caller text over its limit, an unusable path or header value", body = ErrorBody),
+        (status = 403, description = "`forbidden`, `egress_denied`, `secret_in_arguments`, or (a repeat) `approval_denied`", body = ErrorBody),
+        (status = 404, description = "`unknown_tool`: no such tool, or not granted", body = ErrorBody),
+        (status = 409, description = "`conflict`: an idempotency key reused with other arguments or still in use, or an action left `unknown`", body = ErrorBody),
+        (status = 410, description = "`approval_expired` (a repeat of an expired action)", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 422, description = "`schema_violation`; `details`: `[{pointer, reason}]`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`", body = ErrorBody,
+         headers(("retry-after" = u64, description = "Seconds to wait"))),
+        (status = 502, description = "`upstream_error` or `credential_rejected`", body = ErrorBody),
+        (status = 503, description = "`credential_unavailable`, `store_unavailable`, `audit_unavailable`, or `overloaded`", body = ErrorBody),
+        (status = 504, description = "`upstream_timeout`", body = ErrorBody),
+    ),
+)]
 pub(super) async fn create(
     State(gw): State<Arc<Gateway>>,
     Extension(who): Extension<Presented>,
@@ -275,19 +384,35 @@ fn parse_anthropic(obj: &Map<String, Value>) -> Result<CallRequest, ApiError> {
     })
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct WaitQuery {
+    /// Long-poll: wait up to this many seconds (at most 60) for a final state.
     wait: Option<u64>,
 }
 
 /// `GET /v1/calls/{action_id}?wait=N`: the action's state; with `wait`, long-polls
 /// up to N seconds (at most 60) for a final state. Only the agent that made the call sees it.
+#[utoipa::path(
+    get,
+    path = "/v1/calls/{action_id}",
+    operation_id = "get_call",
+    tag = "agents",
+    params(("action_id" = String, Path, description = "The action's id"), WaitQuery),
+    responses(
+        (status = 200, description = "The action's state and, when final, its result or error", body = AgentView),
+        (status = 400, description = "`bad_request`: `wait` is not a whole number of seconds", body = ErrorBody),
+        (status = 403, description = "`forbidden`: not an agent key or session token", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such action of this agent", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`, or `overloaded`", body = ErrorBody),
+    ),
+)]
 pub(super) async fn status(
     State(gw): State<Arc<Gateway>>,
     Extension(who): Extension<Presented>,
     axum::extract::Path(id): axum::extract::Path<String>,
     query: Result<axum::extract::Query<WaitQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AgentView>, ApiError> {
     let agent = authenticate::agent(&gw, &who)?;
     let Ok(axum::extract::Query(q)) = query else {
         return Err(ApiError::bad_request(

@@ -15,22 +15,118 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::config::StoreConfig;
 use crate::gateway::Gateway;
 
-pub(super) async fn live() -> Json<Value> {
-    Json(json!({ "status": "ok" }))
+/// `GET /healthz`: the process answers.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct Live {
+    status: Alive,
 }
 
-pub(super) async fn ready(State(gw): State<Arc<Gateway>>) -> (StatusCode, Json<Value>) {
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum Alive {
+    Ok,
+}
+
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    operation_id = "healthz",
+    tag = "health",
+    responses((status = 200, description = "The process is alive", body = Live)),
+)]
+pub(super) async fn live() -> Json<Live> {
+    Json(Live { status: Alive::Ok })
+}
+
+/// `GET /readyz`: whether the gateway can serve, what is not ready, and
+/// counts (never a credential's name).
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct Ready {
+    status: Readiness,
+    /// The subsystems that are not ready: `store`, `audit`,
+    /// `credentials:<source kind>` (`env`, `file`, `vault`, `oauth2`).
+    not_ready: Vec<String>,
+    checks: Checks,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum Readiness {
+    Ready,
+    NotReady,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+struct Checks {
+    credentials: CredentialsCheck,
+    store: StoreCheck,
+    audit: AuditCheck,
+    load: LoadCheck,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+struct CredentialsCheck {
+    /// How many credentials cannot be loaded now.
+    unavailable: usize,
+    /// Of those, how many by kind of source.
+    kinds: BTreeMap<&'static str, usize>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+struct StoreCheck {
+    ok: bool,
+    kind: SubsystemKind,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+struct AuditCheck {
+    ok: bool,
+    kind: SubsystemKind,
+    /// The trail's storage is below `audit.min_free_bytes` (does not make it unready).
+    low_space: bool,
+    /// Unauthenticated refusals counted but not recorded.
+    unrecorded_refusals: u64,
+}
+
+/// Which backend a store or trail is.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum SubsystemKind {
+    Memory,
+    File,
+    Redis,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+struct LoadCheck {
+    /// A request was refused for want of a slot in the last ten seconds.
+    shedding: bool,
+    shed_total: u64,
+}
+
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    operation_id = "readyz",
+    tag = "health",
+    responses(
+        (status = 200, description = "Ready to serve", body = Ready),
+        (status = 503, description = "Not ready: a credential, the store or the audit trail is unavailable (`not_ready` says which)", body = Ready),
+    ),
+)]
+pub(super) async fn ready(State(gw): State<Arc<Gateway>>) -> (StatusCode, Json<Ready>) {
     let unavailable = gw.credentials.unavailable().await;
     if !unavailable.is_empty() {
         tracing::warn!(credentials = ?unavailable, "credentials unavailable");
     }
     // Which kinds of source fail, never which credential or where it points.
-    let mut kinds = BTreeMap::<&str, usize>::new();
+    let mut kinds = BTreeMap::<&'static str, usize>::new();
     for name in &unavailable {
         let kind = gw
             .config
@@ -58,30 +154,43 @@ pub(super) async fn ready(State(gw): State<Arc<Gateway>>) -> (StatusCode, Json<V
     let ok = not_ready.is_empty();
     let load = gw.load.report();
     let store_kind = match gw.config.store {
-        StoreConfig::Memory => "memory",
-        StoreConfig::File(_) => "file",
-        StoreConfig::Redis(_) => "redis",
+        StoreConfig::Memory => SubsystemKind::Memory,
+        StoreConfig::File(_) => SubsystemKind::File,
+        StoreConfig::Redis(_) => SubsystemKind::Redis,
     };
     let audit_kind = if gw.config.audit.redis {
-        "redis"
+        SubsystemKind::Redis
     } else {
-        "file"
+        SubsystemKind::File
     };
-    let body = json!({
-        "status": if ok { "ready" } else { "not_ready" },
-        "not_ready": not_ready,
-        "checks": {
-            "credentials": { "unavailable": unavailable.len(), "kinds": kinds },
-            "store": { "ok": store_ok, "kind": store_kind },
-            "audit": {
-                "ok": audit_ok,
-                "kind": audit_kind,
-                "low_space": gw.audit_space_low(),
-                "unrecorded_refusals": gw.refusals.unrecorded_total(),
-            },
-            "load": { "shedding": load.shedding, "shed_total": load.shed_total },
+    let body = Ready {
+        status: if ok {
+            Readiness::Ready
+        } else {
+            Readiness::NotReady
         },
-    });
+        not_ready,
+        checks: Checks {
+            credentials: CredentialsCheck {
+                unavailable: unavailable.len(),
+                kinds,
+            },
+            store: StoreCheck {
+                ok: store_ok,
+                kind: store_kind,
+            },
+            audit: AuditCheck {
+                ok: audit_ok,
+                kind: audit_kind,
+                low_space: gw.audit_space_low(),
+                unrecorded_refusals: gw.refusals.unrecorded_total(),
+            },
+            load: LoadCheck {
+                shedding: load.shedding,
+                shed_total: load.shed_total,
+            },
+        },
+    };
     let status = if ok {
         StatusCode::OK
     } else {

@@ -9,10 +9,11 @@ use std::time::SystemTime;
 use axum::Router;
 use axum::extract::State;
 use axum::http::header;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use crate::actions::{self, State as ActionState};
+use crate::error::ErrorBody;
 use crate::gateway::Gateway;
 use crate::metrics::Snapshot;
 use crate::revocations;
@@ -20,13 +21,38 @@ use crate::revocations;
 /// The router of `metrics.listen`: `/metrics` and nothing else.
 pub(crate) fn router(gw: Arc<Gateway>) -> Router {
     Router::new()
-        .route("/metrics", get(metrics))
+        .route("/metrics", get(own))
         .fallback(super::not_found)
         .with_state(gw)
 }
 
-pub(super) async fn metrics(State(gw): State<Arc<Gateway>>) -> impl IntoResponse {
-    let text = gw.metrics.encode(&snapshot(&gw).await);
+/// `GET /metrics`. On the main listener it answers `404` when
+/// `metrics.listen` serves the metrics elsewhere.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    tag = "health",
+    responses(
+        (status = 200, description = "Prometheus metrics", body = String,
+         content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8"),
+        (status = 404, description = "`not_found`: `metrics.listen` is set, and serves them there", body = ErrorBody),
+    ),
+)]
+pub(super) async fn metrics(State(gw): State<Arc<Gateway>>) -> Response {
+    if gw.config.metrics_listen.is_some() {
+        return super::not_found().await.into_response();
+    }
+    served(&gw).await.into_response()
+}
+
+/// `/metrics` on `metrics.listen`.
+async fn own(State(gw): State<Arc<Gateway>>) -> Response {
+    served(&gw).await.into_response()
+}
+
+async fn served(gw: &Gateway) -> impl IntoResponse + use<> {
+    let text = gw.metrics.encode(&snapshot(gw).await);
     (
         [(
             header::CONTENT_TYPE,

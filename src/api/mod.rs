@@ -13,7 +13,7 @@
 //!    reserved tenth (at least one) shared by the approver and operator
 //!    routes, so people can act during an overload; beyond them requests are
 //!    refused at once (503 `overloaded`) rather than queued without bound.
-//!    `/healthz`, `/readyz` and `/metrics` take no slot;
+//!    `/healthz`, `/readyz`, `/metrics` and `/openapi.json` take no slot;
 //! 6. timeout — `request_timeout_ms` bounds a request inside its slot, so a
 //!    client sending its body slowly cannot hold a slot for ever (408);
 //! 7. body limit — on the routes, so a too-large body is refused (413)
@@ -25,8 +25,11 @@ pub(crate) mod calls;
 mod gate;
 mod health;
 pub(crate) mod metrics;
+mod openapi;
 mod sessions;
 mod tools;
+
+pub use openapi::document_text;
 
 use std::sync::Arc;
 
@@ -34,7 +37,6 @@ use axum::Router;
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::DefaultBodyLimit;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
 use tokio::sync::Semaphore;
 use tower::ServiceBuilder;
 use tower::limit::GlobalConcurrencyLimitLayer;
@@ -59,62 +61,25 @@ pub(crate) fn router(gw: Arc<Gateway>) -> Router {
             .timeout(timeout)
     };
     let gate = || axum::middleware::from_fn_with_state(gw.clone(), gate::gate);
+    let openapi::Routes {
+        agents,
+        people,
+        open,
+    } = openapi::routes();
     // Agents: tool calls and what goes with them.
-    let agents = Router::new()
-        .route("/v1/tools", get(tools::list))
-        .route("/v1/calls", post(calls::create))
-        .route("/v1/calls/{action_id}", get(calls::status))
-        .route("/v1/sessions", post(sessions::mint))
+    let agents = Router::from(agents.routes)
         .layer(slots(&gw.load.agents))
         .layer(gate());
     // People: approvers and operators keep slots of their own, so they can
     // act while agents overload the gateway.
-    let people = Router::new()
-        .route(
-            "/v1/admin/credentials/{name}/disable",
-            post(admin::disable_credential),
-        )
-        .route(
-            "/v1/admin/credentials/{name}/enable",
-            post(admin::enable_credential),
-        )
-        .route(
-            "/v1/admin/credentials/{name}/reload",
-            post(admin::reload_credential),
-        )
-        .route("/v1/admin/agents/{name}/revoke", post(admin::revoke_agent))
-        .route(
-            "/v1/admin/agents/{name}/release",
-            post(admin::release_agent),
-        )
-        .route("/v1/admin/audit/head", get(admin::audit_head))
-        .route("/v1/admin/dead-letters", get(admin::dead_letters))
-        .route(
-            "/v1/admin/dead-letters/{id}/retry",
-            post(admin::retry_dead_letter),
-        )
-        .route(
-            "/v1/admin/dead-letters/{id}",
-            axum::routing::delete(admin::discard_dead_letter),
-        )
-        .route("/v1/admin/access-review", get(admin::access_review))
-        .route("/v1/pending-actions", get(approvals::list))
-        .route("/v1/pending-actions/{id}", get(approvals::show))
-        .route("/v1/pending-actions/{id}/approve", post(approvals::approve))
-        .route("/v1/pending-actions/{id}/deny", post(approvals::deny))
+    let people = Router::from(people.routes)
         .layer(slots(&gw.load.people))
         .layer(gate());
-    let mut open = Router::new()
-        // Health answers even when every slot is taken.
-        .route("/healthz", get(health::live))
-        .route("/readyz", get(health::ready));
-    if gw.config.metrics_listen.is_none() {
-        open = open.route("/metrics", get(metrics::metrics));
-    }
     Router::new()
         .merge(agents)
         .merge(people)
-        .merge(open)
+        // Health and the document answer even when every slot is taken.
+        .merge(Router::from(open.routes))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))

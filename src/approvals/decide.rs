@@ -10,7 +10,7 @@
 
 use serde_json::Value;
 
-use super::shown::{approver_view, hidden_secret};
+use super::shown::{ApproverView, approver_view, hidden_secret};
 use super::trail::{requeued, settled};
 use super::views::Approver;
 use crate::actions::{self, Action, Decision, Edit, State, Step};
@@ -73,7 +73,7 @@ pub(crate) async fn approve(
     id: &str,
     reason: String,
     edited: Option<Value>,
-) -> Result<Value, ApiError> {
+) -> Result<ApproverView, ApiError> {
     let current = actions::load(gw.store.as_ref(), id)
         .await?
         .filter(|a| who.may_see(a))
@@ -267,7 +267,7 @@ pub(crate) async fn deny(
     who: &Approver<'_>,
     id: &str,
     reason: String,
-) -> Result<Value, ApiError> {
+) -> Result<ApproverView, ApiError> {
     let now = now_ms();
     let mut before = None;
     let decided = actions::transition(gw.store.as_ref(), id, |a| {

@@ -6,10 +6,12 @@
 use std::time::{Duration, UNIX_EPOCH};
 
 use http::StatusCode;
+use serde::Serialize;
 use serde_json::{Value, json};
+use utoipa::ToSchema;
 
-use crate::actions::{Action, State};
-use crate::error::{ApiError, Code};
+use crate::actions::{Action, Decision, State};
+use crate::error::{ApiError, Code, ErrorDetail};
 use crate::gateway::Gateway;
 use crate::redact::JsonOptions;
 
@@ -18,20 +20,35 @@ pub(crate) fn rfc3339(ms: u64) -> String {
     humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(ms)).to_string()
 }
 
+/// `202`: a call kept as an action, waiting for approval or being made.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Accepted {
+    pub call_id: String,
+    /// `pending_approval`, or `executing` (a repeat while the first call runs).
+    pub status: State,
+    pub action_id: String,
+    /// When a pending action expires unapproved (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+}
+
 /// The answer a call gets for its action, as `POST /v1/calls` answers.
 pub(crate) fn call_answer(a: &Action) -> (StatusCode, Value) {
+    let accepted = |expires_at| {
+        let body = Accepted {
+            call_id: a.call_id.clone(),
+            status: a.state,
+            action_id: a.id.clone(),
+            expires_at,
+        };
+        (
+            StatusCode::ACCEPTED,
+            serde_json::to_value(body).unwrap_or(Value::Null),
+        )
+    };
     match a.state {
-        State::PendingApproval => (
-            StatusCode::ACCEPTED,
-            json!({
-                "call_id": a.call_id, "status": "pending_approval", "action_id": a.id,
-                "expires_at": rfc3339(a.expires_at_ms),
-            }),
-        ),
-        State::Executing => (
-            StatusCode::ACCEPTED,
-            json!({"call_id": a.call_id, "status": "executing", "action_id": a.id}),
-        ),
+        State::PendingApproval => accepted(Some(rfc3339(a.expires_at_ms))),
+        State::Executing => accepted(None),
         State::Succeeded | State::Failed => match &a.outcome {
             Some(o) => {
                 let mut body = o.body.clone();
@@ -79,29 +96,78 @@ pub(crate) fn call_answer(a: &Action) -> (StatusCode, Value) {
     }
 }
 
-/// `GET /v1/calls/{id}`: the action's state and, when final, its result or error.
-pub(crate) fn agent_view(a: &Action) -> Value {
-    let mut v = json!({
-        "action_id": a.id,
-        "call_id": a.call_id,
-        "tool": a.tool,
-        "status": a.state.as_str(),
-        "created_at": rfc3339(a.created_at_ms),
-        "approvals": a.approvals.len(),
-        "approvals_required": a.approvals_required,
-    });
-    if a.expires_at_ms != 0 {
-        v["expires_at"] = json!(rfc3339(a.expires_at_ms));
-    }
+/// `GET /v1/calls/{action_id}`: the action's state and, when final, its result or error.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct AgentView {
+    pub action_id: String,
+    pub call_id: String,
+    pub tool: String,
+    pub status: State,
+    /// RFC 3339.
+    pub created_at: String,
+    /// Distinct approvals so far.
+    pub approvals: usize,
+    pub approvals_required: u32,
+    /// When a held action expires unapproved (RFC 3339); absent when it never does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    /// The upstream's answer, once `succeeded` (redacted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream_status: Option<u64>,
+    /// Upstream headers the tool passes on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub headers: Option<Value>,
+    /// Why a final action did not succeed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<ErrorDetail>)]
+    pub error: Option<Value>,
+}
+
+pub(crate) fn agent_view(a: &Action) -> AgentView {
+    let mut v = AgentView {
+        action_id: a.id.clone(),
+        call_id: a.call_id.clone(),
+        tool: a.tool.clone(),
+        status: a.state,
+        created_at: rfc3339(a.created_at_ms),
+        approvals: a.approvals.len(),
+        approvals_required: a.approvals_required,
+        expires_at: (a.expires_at_ms != 0).then(|| rfc3339(a.expires_at_ms)),
+        result: None,
+        upstream_status: None,
+        headers: None,
+        error: None,
+    };
     if a.state.is_final() {
-        let (_, body) = call_answer(a);
-        for k in ["result", "upstream_status", "headers", "error"] {
-            if let Some(x) = body.get(k) {
-                v[k] = x.clone();
-            }
-        }
+        let (_, mut body) = call_answer(a);
+        let mut take = |k: &str| body.get_mut(k).map(Value::take);
+        v.result = take("result");
+        v.upstream_status = take("upstream_status").and_then(|s| s.as_u64());
+        v.headers = take("headers");
+        v.error = take("error");
     }
     v
+}
+
+/// An approval or a denial: who, why, when (RFC 3339).
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct DecisionView {
+    pub by: String,
+    pub reason: String,
+    pub at: String,
+}
+
+impl From<&Decision> for DecisionView {
+    fn from(d: &Decision) -> DecisionView {
+        DecisionView {
+            by: d.by.clone(),
+            reason: d.reason.clone(),
+            at: rfc3339(d.at_ms),
+        }
+    }
 }
 
 /// A summary for the workflow's webhook: everything redacted (token
@@ -129,19 +195,14 @@ pub(crate) fn notice_view(gw: &Gateway, a: &Action) -> Value {
         "tool": a.tool,
         "call_id": a.call_id,
         "created_at": rfc3339(a.created_at_ms),
-        "expires_at": if a.expires_at_ms != 0 { json!(rfc3339(a.expires_at_ms)) } else { Value::Null },
+        "expires_at": (a.expires_at_ms != 0).then(|| rfc3339(a.expires_at_ms)),
         "approvals_required": a.approvals_required,
-        "approvals": a.approvals.iter().map(|d| json!({"by": d.by, "reason": d.reason, "at": rfc3339(d.at_ms)})).collect::<Vec<_>>(),
-        "denial": a.denial.as_ref().map(|d| json!({"by": d.by, "reason": d.reason, "at": rfc3339(d.at_ms)})),
-        "edits": a.edits,
         "arguments": args,
-        "args_sha256": a.args_sha256,
         "request": {
             "method": a.request.method,
             "url": r.redact_str(&a.request.url).0,
             "headers": headers,
             "body": body,
-            "digest": a.request.sha256,
         },
     })
 }

@@ -22,7 +22,8 @@ use sha2::{Digest, Sha256};
 
 use super::record::Receipt;
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// The trail's head, signed.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Checkpoint {
     pub seq: u64,
     pub hash: String,

@@ -6,11 +6,17 @@
 //! overlay; validation always enforces both schemas in full (`allOf`), so the
 //! picture shown can never be looser than what is enforced.
 
+use std::collections::BTreeSet;
+
+use serde::Serialize;
 use serde_json::{Map, Value, json};
+use utoipa::{PartialSchema, ToSchema};
 
 use super::{ToolBinding, WorkflowTools};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The shape tools are listed in: for OpenAI's or Anthropic's API, or toolgate's own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ToSchema)]
+#[schema(rename_all = "lowercase", as = ToolFormat)]
 pub enum Format {
     OpenAi,
     Anthropic,
@@ -28,47 +34,151 @@ impl Format {
     }
 }
 
+// The fields of the shapes below are in alphabetical order, as the
+// exported files have always been written.
+
+/// The workflow's tools, in the shape `format` asks for.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum Exported {
+    /// `native`: the workflow and its tools with scopes and upstream.
+    Native(NativeList),
+    /// `openai`: `tools` items for the Chat Completions API.
+    OpenAi(Vec<OpenAiTool>),
+    /// `anthropic`: `tools` items for the Messages API.
+    Anthropic(Vec<AnthropicTool>),
+}
+
+/// Any of the three shapes (`anyOf`: an empty list fits both list shapes).
+impl utoipa::PartialSchema for Exported {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{AnyOfBuilder, ArrayBuilder, Ref};
+        let list = |of: &str, description: &str| {
+            ArrayBuilder::new()
+                .items(Ref::from_schema_name(of))
+                .description(Some(description))
+        };
+        AnyOfBuilder::new()
+            .item(Ref::from_schema_name(NativeList::name()))
+            .item(list(
+                &OpenAiTool::name(),
+                "`openai`: `tools` items for the Chat Completions API",
+            ))
+            .item(list(
+                &AnthropicTool::name(),
+                "`anthropic`: `tools` items for the Messages API",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for Exported {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        schemas.push((NativeList::name().into(), NativeList::schema()));
+        NativeList::schemas(schemas);
+        schemas.push((OpenAiTool::name().into(), OpenAiTool::schema()));
+        OpenAiTool::schemas(schemas);
+        schemas.push((AnthropicTool::name().into(), AnthropicTool::schema()));
+        AnthropicTool::schemas(schemas);
+    }
+}
+
+/// `format=native`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NativeList {
+    pub tools: Vec<NativeTool>,
+    pub workflow: String,
+}
+
+/// A tool in toolgate's own terms.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NativeTool {
+    pub description: String,
+    /// The upstream host.
+    pub host: Option<String>,
+    /// The effective JSON Schema of its arguments.
+    #[schema(value_type = Object)]
+    pub input_schema: Value,
+    /// The upstream method.
+    pub method: String,
+    pub name: String,
+    pub scopes: BTreeSet<String>,
+}
+
+/// A tool as OpenAI's `tools` list takes it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OpenAiTool {
+    pub function: OpenAiFunction,
+    #[serde(rename = "type")]
+    #[schema(value_type = String, pattern = "^function$")]
+    pub kind: &'static str,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OpenAiFunction {
+    pub description: String,
+    pub name: String,
+    #[schema(value_type = Object)]
+    pub parameters: Value,
+}
+
+/// A tool as Anthropic's `tools` list takes it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AnthropicTool {
+    pub description: String,
+    #[schema(value_type = Object)]
+    pub input_schema: Value,
+    pub name: String,
+}
+
 /// The workflow's callable tools in `format`, sorted by name.
 pub fn export(
     workflow: &str,
     tools: &WorkflowTools,
     format: Format,
     offered: impl Fn(&ToolBinding) -> bool,
-) -> Value {
-    let tools: Vec<Value> = tools
-        .values()
-        .filter(|b| offered(b))
-        .map(|b| {
-            let t = &b.tool;
-            let schema = for_model(&b.effective_schema);
-            match format {
-                Format::OpenAi => json!({
-                    "type": "function",
-                    "function": {
-                        "name": t.name,
-                        "description": t.description,
-                        "parameters": schema,
-                    }
-                }),
-                Format::Anthropic => json!({
-                    "name": t.name,
-                    "description": t.description,
-                    "input_schema": schema,
-                }),
-                Format::Native => json!({
-                    "name": t.name,
-                    "description": t.description,
-                    "input_schema": schema,
-                    "scopes": t.scopes,
-                    "method": t.upstream.method.as_str(),
-                    "host": t.upstream.url.origin.host_str(),
-                }),
-            }
-        })
-        .collect();
+) -> Exported {
+    let offered = tools.values().filter(|b| offered(b));
     match format {
-        Format::Native => json!({ "workflow": workflow, "tools": tools }),
-        _ => Value::Array(tools),
+        Format::Native => Exported::Native(NativeList {
+            workflow: workflow.to_owned(),
+            tools: offered
+                .map(|b| NativeTool {
+                    name: b.tool.name.clone(),
+                    description: b.tool.description.clone(),
+                    input_schema: for_model(&b.effective_schema),
+                    scopes: b.tool.scopes.clone(),
+                    method: b.tool.upstream.method.as_str().to_owned(),
+                    host: b.tool.upstream.url.origin.host_str().map(str::to_owned),
+                })
+                .collect(),
+        }),
+        Format::OpenAi => Exported::OpenAi(
+            offered
+                .map(|b| OpenAiTool {
+                    kind: "function",
+                    function: OpenAiFunction {
+                        name: b.tool.name.clone(),
+                        description: b.tool.description.clone(),
+                        parameters: for_model(&b.effective_schema),
+                    },
+                })
+                .collect(),
+        ),
+        Format::Anthropic => Exported::Anthropic(
+            offered
+                .map(|b| AnthropicTool {
+                    name: b.tool.name.clone(),
+                    description: b.tool.description.clone(),
+                    input_schema: for_model(&b.effective_schema),
+                })
+                .collect(),
+        ),
     }
 }
 

@@ -20,7 +20,10 @@ use crate::config::{
     ToolDef, WorkflowDef,
 };
 
-pub use export::{Format, export, narrow};
+pub use export::{
+    AnthropicTool, Exported, Format, NativeList, NativeTool, OpenAiFunction, OpenAiTool, export,
+    narrow,
+};
 
 /// A tool as callable in one workflow.
 #[derive(Debug)]

@@ -19,7 +19,7 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::actions::Outcome;
 use crate::approvals::views::rfc3339;
@@ -34,7 +34,7 @@ pub(crate) const RETENTION: Duration = Duration::from_secs(7 * 86_400);
 /// How long a retry may hold a letter before it is presumed dead.
 const LEASE: Duration = Duration::from_secs(120);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LetterState {
     Pending,
@@ -130,21 +130,65 @@ pub(crate) async fn keep_if_recoverable(
     }
 }
 
+/// The request a letter keeps, as an admin sees it: redacted, no credential.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct KeptRequestView {
+    pub method: String,
+    pub url: String,
+    /// The body as JSON when it is JSON, else as text; null when there is none.
+    pub body: Value,
+    pub sha256: String,
+}
+
 /// What an admin sees of a letter: redacted, never a credential (it holds none).
-pub(crate) fn view(gw: &Gateway, d: &DeadLetter) -> Value {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct DeadLetterView {
+    pub id: String,
+    pub state: LetterState,
+    pub agent: Option<String>,
+    pub workflow: String,
+    pub tool: String,
+    pub call_id: Option<String>,
+    /// The error code the call failed with.
+    pub code: String,
+    /// The validated arguments, redacted.
+    #[schema(value_type = Option<Object>)]
+    pub arguments: Option<Value>,
+    /// RFC 3339.
+    pub created_at: String,
+    pub retried_by: Option<String>,
+    /// The answer of its retry: a call's `200` body or an error body.
+    #[schema(value_type = Option<Object>)]
+    pub outcome: Option<Value>,
+    pub request: KeptRequestView,
+}
+
+pub(crate) fn view(gw: &Gateway, d: &DeadLetter) -> DeadLetterView {
     let r = gw.redactor.load();
     let mut body = d.request.body_json();
     r.redact_json(&mut body, &Default::default());
-    json!({
-        "id": d.id, "state": d.state, "agent": d.agent, "workflow": d.workflow, "tool": d.tool,
-        "call_id": d.call_id, "code": d.code, "arguments": d.arguments,
-        "created_at": rfc3339(d.created_at_ms), "retried_by": d.retried_by,
-        "outcome": d.outcome.as_ref().map(|o| &o.body),
-        "request": { "method": d.request.method, "url": r.redact_str(&d.request.url).0, "body": body, "sha256": d.request.sha256 },
-    })
+    DeadLetterView {
+        id: d.id.clone(),
+        state: d.state,
+        agent: d.agent.clone(),
+        workflow: d.workflow.clone(),
+        tool: d.tool.clone(),
+        call_id: d.call_id.clone(),
+        code: d.code.clone(),
+        arguments: d.arguments.clone(),
+        created_at: rfc3339(d.created_at_ms),
+        retried_by: d.retried_by.clone(),
+        outcome: d.outcome.as_ref().map(|o| o.body.clone()),
+        request: KeptRequestView {
+            method: d.request.method.clone(),
+            url: r.redact_str(&d.request.url).0.into_owned(),
+            body,
+            sha256: d.request.sha256.clone(),
+        },
+    }
 }
 
-pub(crate) async fn list(gw: &Gateway) -> Result<Vec<Value>, ApiError> {
+pub(crate) async fn list(gw: &Gateway) -> Result<Vec<DeadLetterView>, ApiError> {
     let items = gw.store.list(Ns::DeadLetters, 10_000).await?;
     Ok(items
         .iter()

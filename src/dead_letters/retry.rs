@@ -5,9 +5,8 @@
 //! sent, leaves the letter `pending`.
 
 use http::StatusCode;
-use serde_json::{Value, json};
 
-use super::record::{self, LetterState};
+use super::record::{self, DeadLetterView, LetterState};
 use crate::actions::Outcome;
 use crate::audit::Event;
 use crate::error::{ApiError, Code};
@@ -25,7 +24,7 @@ fn already(what: &str) -> ApiError {
 }
 
 /// Send the kept request again, once, with the credential current now.
-pub(crate) async fn retry(gw: &Gateway, admin: &str, id: &str) -> Result<Value, ApiError> {
+pub(crate) async fn retry(gw: &Gateway, admin: &str, id: &str) -> Result<DeadLetterView, ApiError> {
     let store = gw.store.as_ref();
     let Some(d) = record::claim(store, id, LetterState::Retrying, admin).await? else {
         return Err(already("retried"));
@@ -84,7 +83,7 @@ pub(crate) async fn retry(gw: &Gateway, admin: &str, id: &str) -> Result<Value, 
     Ok(record::view(gw, &done))
 }
 
-pub(crate) async fn discard(gw: &Gateway, admin: &str, id: &str) -> Result<Value, ApiError> {
+pub(crate) async fn discard(gw: &Gateway, admin: &str, id: &str) -> Result<Discarded, ApiError> {
     let store = gw.store.as_ref();
     let Some(d) = record::claim(store, id, LetterState::Discarding, admin).await? else {
         return Err(already("discarded"));
@@ -94,5 +93,22 @@ pub(crate) async fn discard(gw: &Gateway, admin: &str, id: &str) -> Result<Value
         return Err(e);
     }
     store.delete(Ns::DeadLetters, id, None).await?;
-    Ok(json!({ "id": id, "state": "discarded" }))
+    Ok(Discarded {
+        id: id.to_owned(),
+        state: Gone::Discarded,
+    })
+}
+
+/// `DELETE /v1/admin/dead-letters/{id}`: the letter is gone.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct Discarded {
+    pub id: String,
+    pub state: Gone,
+}
+
+/// The state of a discarded letter.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Gone {
+    Discarded,
 }

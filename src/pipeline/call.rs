@@ -154,26 +154,39 @@ pub(crate) struct CallOutcome {
 }
 
 /// The 200 answer's body, serialized without copying the result.
-#[derive(serde::Serialize)]
-struct SucceededBody<'a> {
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct CallSucceeded<'a> {
+    #[schema(value_type = String)]
     call_id: &'a str,
+    #[schema(value_type = String, pattern = "^succeeded$")]
     status: &'static str,
+    /// The upstream's answer, redacted and shaped by the tool's `result` settings.
+    #[schema(value_type = Value)]
     result: &'a ResultBody,
     upstream_status: u16,
+    /// Upstream headers the tool passes on; absent when none.
     #[serde(skip_serializing_if = "Map::is_empty")]
+    #[schema(value_type = Option<Object>)]
     headers: &'a Map<String, Value>,
+    /// The audit record of the outcome.
+    #[schema(value_type = String)]
     audit_id: &'a str,
+    /// Set on a repeat with the same idempotency key: the action that holds the first answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    action_id: Option<&'a str>,
 }
 
 impl CallOutcome {
-    fn answer(&self) -> SucceededBody<'_> {
-        SucceededBody {
+    fn answer(&self) -> CallSucceeded<'_> {
+        CallSucceeded {
             call_id: &self.call_id,
             status: "succeeded",
             result: &self.result,
             upstream_status: self.upstream_status,
             headers: &self.headers,
             audit_id: &self.audit_id,
+            action_id: None,
         }
     }
 

@@ -28,6 +28,7 @@ mod limits;
 mod listener;
 mod metrics;
 mod oauth2;
+mod openapi;
 mod packaging;
 mod recovery;
 mod redaction;

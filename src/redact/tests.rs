@@ -133,6 +133,20 @@ fn every_detector_catches_its_positives_and_leaves_negatives() {
 }
 
 #[test]
+fn every_match_holds_one_of_its_detector_s_keywords() {
+    for (_, pos, neg) in vectors::vectors() {
+        for text in pos.into_iter().map(|(p, _)| p).chain(neg) {
+            let text = format!("x {text} y");
+            let without = detectors::DETECTORS.matches_without_keyword(text.as_bytes());
+            assert!(
+                without.is_empty(),
+                "{without:?} matched {text} without a keyword"
+            );
+        }
+    }
+}
+
+#[test]
 fn ordinary_text_passes_unchanged() {
     let r = Redactor::empty();
     let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b"hello"));

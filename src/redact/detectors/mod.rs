@@ -42,6 +42,8 @@ enum Finder {
 
 pub(crate) struct Detector {
     pub id: &'static str,
+    #[cfg(test)]
+    keywords: &'static [&'static str],
     finder: Finder,
     check: Option<Check>,
 }
@@ -88,6 +90,8 @@ pub(crate) static DETECTORS: LazyLock<Detectors> = LazyLock::new(|| {
             };
             Detector {
                 id: s.id,
+                #[cfg(test)]
+                keywords: s.keywords,
                 finder,
                 check: s.check,
             }
@@ -183,5 +187,29 @@ impl Detectors {
     #[cfg(test)]
     pub(crate) fn count(&self) -> usize {
         self.list.len()
+    }
+
+    /// The ids of the detectors whose pattern matches somewhere in `text`
+    /// without one of their keywords inside the match (the prefilter would
+    /// have skipped it).
+    #[cfg(test)]
+    pub(crate) fn matches_without_keyword(&self, text: &[u8]) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        for d in &self.list {
+            let Finder::Regex(re) = &d.finder else {
+                continue;
+            };
+            for m in re.find_iter(text) {
+                let lower = m.as_bytes().to_ascii_lowercase();
+                let held = d.keywords.iter().any(|k| {
+                    let k = k.to_ascii_lowercase();
+                    lower.windows(k.len()).any(|w| w == k.as_bytes())
+                });
+                if !held {
+                    out.push(d.id);
+                }
+            }
+        }
+        out
     }
 }

@@ -17,7 +17,7 @@ use crate::support::calls_config::{config_yaml, tools_yaml};
 use crate::support::process::{Proc, Serve, free_port};
 use crate::support::tmpfs::Tmpfs;
 use crate::support::upstream::Upstream;
-use crate::support::{ConfigDir, Keys, canary, code};
+use crate::support::{ConfigDir, Keys, canary, code, github_token};
 
 /// The distinct sources one refusals record window holds, plus one
 /// `other` record per code an unauthenticated refusal can have
@@ -410,17 +410,6 @@ async fn a_trail_short_of_space_keeps_authenticated_calls_and_says_so() {
     assert_eq!(ready["checks"]["audit"]["low_space"], false, "{ready}");
     drop(r);
     drop(fs);
-}
-
-/// A GitHub token's shape, random each run.
-fn github_token() -> String {
-    use rand::Rng as _;
-    let tail: String = rand::rng()
-        .sample_iter(rand::distr::Alphanumeric)
-        .take(36)
-        .map(char::from)
-        .collect();
-    format!("ghp_{tail}")
 }
 
 #[tokio::test]

@@ -94,7 +94,7 @@ async fn calls_are_counted_by_configured_names_and_outcome() {
     // Redactions of each kind a result can hold here.
     assert_eq!(call(json!({"tool": "leak"})).await, 200);
     assert_eq!(call(json!({"tool": "sensitive_result"})).await, 200);
-    let token = format!("ghp_{}", random_alphanumeric(36));
+    let token = crate::support::github_token();
     let echoed = json!({"tool": "echo", "arguments": {"id": "2", "nested": {"note": token}}});
     assert_eq!(call(echoed).await, 200);
     assert_eq!(call(json!({"tool": "missing_cred"})).await, 503);

@@ -302,3 +302,35 @@ pub async fn bare_gateway(limits: &str) -> (Binary, Keys, ConfigDir) {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     (Binary { proc, addr }, keys, dir)
 }
+
+/// A GitHub token's shape, random each run: `ghp_`, 30 random base62, and
+/// their CRC-32 in 6 base62 (the detector checks it).
+pub fn github_token() -> String {
+    use rand::Rng as _;
+    const BASE62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let body: Vec<u8> = (0..30)
+        .map(|_| BASE62[rand::rng().random_range(0..62)])
+        .collect();
+    let mut crc = !0u32;
+    for &b in &body {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    let mut sum = u64::from(!crc);
+    let mut tail = [b'0'; 6];
+    for slot in tail.iter_mut().rev() {
+        *slot = BASE62[(sum % 62) as usize];
+        sum /= 62;
+    }
+    format!(
+        "ghp_{}{}",
+        String::from_utf8_lossy(&body),
+        String::from_utf8_lossy(&tail)
+    )
+}

@@ -41,7 +41,7 @@ fn shown_sha256(request: &Value, body: &[u8]) -> String {
 #[tokio::test]
 async fn the_approver_sees_and_approves_every_byte_that_is_sent() {
     let r = rig().await;
-    let token = format!("ghp_{}", random_alphanumeric(36));
+    let token = crate::support::github_token();
     let note = format!(
         "rotate with token={token} and password: hunter2-{}",
         random_alphanumeric(6)

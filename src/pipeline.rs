@@ -173,9 +173,12 @@ async fn stages(call: &mut Call<'_>, presented: &Presented) -> Result<Stop, Fail
     let agent_name = agent.name.clone();
     call.caller = Some(agent);
     call.binding = Some(binding.clone());
-    // 3. No secret toolgate holds, then both schemas, before any state is touched.
+    // 3. No secret toolgate holds (nor, where the tool asks, a token shape),
+    //    then both schemas, before any state is touched.
     stage("validate").in_scope(|| {
-        validate::no_loaded_secret(&gw.redactor.load(), &call.request)?;
+        let redactor = gw.redactor.load();
+        validate::no_loaded_secret(&redactor, &call.request)?;
+        validate::no_token_shape(&redactor, &binding, &call.request.arguments)?;
         validate::arguments(&binding, &call.request.arguments)
     })?;
     call.span.arguments(

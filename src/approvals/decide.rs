@@ -57,6 +57,7 @@ fn edit(gw: &Gateway, key: &DigestKey, a: &Action, args: Value) -> Result<Edited
         )
     })?;
     validate::no_loaded_secret_in(&gw.redactor.load(), &args)?;
+    validate::no_token_shape(&gw.redactor.load(), b, &args)?;
     validate::arguments(b, &args)?;
     let req = build::request(b, &args)?;
     Ok(Edited {

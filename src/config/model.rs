@@ -350,6 +350,8 @@ pub struct ToolDef {
     /// property the input schema marks `x-sensitive: true`.
     pub sensitive_args: Vec<String>,
     pub pii: bool,
+    /// Refuse arguments holding text shaped like a token (`inbound.refuse_token_shapes`).
+    pub refuse_token_shapes: bool,
     pub loc: Loc,
 }
 

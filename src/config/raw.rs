@@ -345,6 +345,16 @@ pub(crate) struct RawTool {
     pub sensitive: Vec<String>,
     #[serde(default)]
     pub pii: bool,
+    #[serde(default)]
+    pub inbound: RawInbound,
+}
+
+/// `inbound: {refuse_token_shapes?}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawInbound {
+    #[serde(default)]
+    pub refuse_token_shapes: bool,
 }
 
 #[derive(Debug, Deserialize)]

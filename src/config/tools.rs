@@ -274,5 +274,6 @@ fn build_tool(raw: RawTool, base_dir: &Path, ctx: &mut FileCtx<'_>) -> Option<To
         sensitive_args,
         sensitive: raw.sensitive,
         pii: raw.pii,
+        refuse_token_shapes: raw.inbound.refuse_token_shapes,
     })
 }

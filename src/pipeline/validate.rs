@@ -62,6 +62,32 @@ fn scan<'r>(
     }))
 }
 
+/// With `inbound.refuse_token_shapes`, arguments holding text shaped like
+/// a token (any detector) are refused as a loaded secret would be: a model
+/// may have picked up a credential toolgate never loaded. The answer names
+/// the detector, never the text.
+pub(crate) fn no_token_shape(
+    redactor: &Redactor,
+    binding: &ToolBinding,
+    args: &Value,
+) -> Result<(), ApiError> {
+    if !binding.tool.refuse_token_shapes {
+        return Ok(());
+    }
+    let bytes = serde_json::to_vec(args)
+        .map_err(|e| ApiError::internal(format!("cannot scan the arguments: {e}")))?;
+    match redactor.token_shapes(&bytes).first() {
+        None => Ok(()),
+        Some(detector) => Err(ApiError::new(
+            Code::SecretInArguments,
+            format!(
+                "the arguments hold text shaped like a token ({detector}); this tool refuses them. \
+                 Do not pass credentials as arguments: toolgate attaches them itself"
+            ),
+        )),
+    }
+}
+
 /// The same guard for arguments alone (an approver's edit).
 pub(crate) fn no_loaded_secret_in(redactor: &Redactor, args: &Value) -> Result<(), ApiError> {
     // Unscanned arguments are never passed on.

@@ -72,7 +72,8 @@ async fn servers(decoy: &str, sent: Sent, hooks: Hooks) -> (String, String) {
 }
 
 /// Workflow `sales` (agent `bot`, approver `alice`, admin `secops`, a
-/// notify webhook) with tools `plain`, `risky` (always held) and `lookup`,
+/// notify webhook) with tools `plain`, `risky` (always held), `lookup` and
+/// `guarded` (refuses token shapes),
 /// each taking `{note}` and sending its arguments as the body; credential
 /// `crm` and the canary `decoy`.
 pub(crate) async fn rig() -> Rig {
@@ -91,14 +92,20 @@ pub(crate) async fn rig() -> Rig {
         ("plain", "POST", "never", ", body: \"{args}\""),
         ("risky", "POST", "always", ", body: \"{args}\""),
         ("lookup", "GET", "never", ""),
+        ("guarded", "POST", "never", ", body: \"{args}\""),
     ] {
+        let inbound = if name == "guarded" {
+            "inbound: { refuse_token_shapes: true }\n"
+        } else {
+            ""
+        };
         dir.write(
             &format!("tools/{name}.yaml"),
             &format!(
                 "name: {name}\ndescription: d\nscopes: [crm]\n\
                  input_schema: {{ type: object, additionalProperties: false, properties: {{ note: {{ type: string }} }} }}\n\
                  upstream: {{ method: {method}, url: \"{base}/{name}\", credential: crm, allow_private_network: true{body} }}\n\
-                 approval: {approval}\n"
+                 approval: {approval}\n{inbound}"
             ),
         );
     }

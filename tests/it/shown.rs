@@ -185,3 +185,33 @@ async fn a_low_entropy_argument_cannot_be_recovered_from_any_record() {
         shown_sha256(request, &body)
     );
 }
+
+#[tokio::test]
+async fn a_tool_may_refuse_token_shapes_in_its_arguments() {
+    let r = rig().await;
+    let token = crate::support::github_token();
+    let call = |tool: &str, note: &str| json!({"tool": tool, "arguments": {"note": note}});
+    let before = r.sent();
+    let (st, v, _) =
+        r.gw.call(&r.agent, call("guarded", &format!("use {token}")))
+            .await;
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (403, Some("secret_in_arguments")),
+        "{v}"
+    );
+    assert!(v.to_string().contains("github_token"), "{v}");
+    assert!(!v.to_string().contains(&token), "the token was echoed");
+    assert_eq!(r.sent(), before, "the upstream was called");
+    let trail = r.trail();
+    let text = serde_json::to_string(&trail).unwrap();
+    assert!(!text.contains(&token), "the token reached the trail");
+    // Ordinary text passes; other tools take shapes (flagged if held).
+    assert_eq!(r.gw.call(&r.agent, call("guarded", "hello")).await.0, 200);
+    assert_eq!(
+        r.gw.call(&r.agent, call("plain", &format!("use {token}")))
+            .await
+            .0,
+        200
+    );
+}

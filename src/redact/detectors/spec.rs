@@ -166,8 +166,12 @@ pub(crate) fn looks_random(s: &[u8]) -> bool {
         seen[usize::from(c)] = true;
     }
     let distinct = seen.iter().filter(|&&x| x).count();
+    let upper = s.iter().filter(|c| c.is_ascii_uppercase()).count();
+    let lower = s.iter().filter(|c| c.is_ascii_lowercase()).count();
+    // Without digits, only a thorough mix of cases (not camelCase words).
+    let mixed = upper * 4 >= s.len() && lower * 4 >= s.len();
     letters > 0
-        && digits > 0
+        && (digits > 0 || mixed)
         && distinct >= 10
         && !s.starts_with(b"/")
         && !s.starts_with(b"$")

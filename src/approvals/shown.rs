@@ -146,7 +146,8 @@ pub(crate) fn approver_view(gw: &Gateway, a: &Action) -> ApproverView {
         workflow: a.workflow.clone(),
         agent: a.agent.clone(),
         tool: a.tool.clone(),
-        call_id: a.call_id.clone(),
+        // The caller's own label, not sent upstream: redacted like its other fields.
+        call_id: r.redact_str(&a.call_id).0.into_owned(),
         created_at: rfc3339(a.created_at_ms),
         expires_at: (a.expires_at_ms != 0).then(|| rfc3339(a.expires_at_ms)),
         approvals_required: a.approvals_required,

@@ -193,7 +193,7 @@ pub(crate) fn notice_view(gw: &Gateway, a: &Action) -> Value {
         "workflow": a.workflow,
         "agent": a.agent,
         "tool": a.tool,
-        "call_id": a.call_id,
+        "call_id": r.redact_str(&a.call_id).0,
         "created_at": rfc3339(a.created_at_ms),
         "expires_at": (a.expires_at_ms != 0).then(|| rfc3339(a.expires_at_ms)),
         "approvals_required": a.approvals_required,

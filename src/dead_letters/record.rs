@@ -173,7 +173,8 @@ pub(crate) fn view(gw: &Gateway, d: &DeadLetter) -> DeadLetterView {
         agent: d.agent.clone(),
         workflow: d.workflow.clone(),
         tool: d.tool.clone(),
-        call_id: d.call_id.clone(),
+        // The caller wrote it: redacted like everything it sent.
+        call_id: d.call_id.as_deref().map(|c| r.redact_str(c).0.into_owned()),
         code: d.code.clone(),
         arguments: d.arguments.clone(),
         created_at: rfc3339(d.created_at_ms),

@@ -215,3 +215,49 @@ async fn a_tool_may_refuse_token_shapes_in_its_arguments() {
         200
     );
 }
+
+#[tokio::test]
+async fn a_token_in_a_caller_field_is_redacted_wherever_it_is_kept_or_shown() {
+    let r = rig().await;
+    let token = crate::support::github_token();
+    let (st, held, _) =
+        r.gw.call(
+            &r.agent,
+            json!({"tool": "risky", "arguments": {"note": "n"}, "call_id": format!("run-{token}"),
+                   "model": format!("m {token}"), "reason": format!("because {token}")}),
+        )
+        .await;
+    assert_eq!(st, 202, "{held}");
+    let id = held["action_id"].as_str().unwrap();
+    let (_, view) =
+        r.gw.get(Some(&r.approver), &format!("/v1/pending-actions/{id}"))
+            .await;
+    assert!(
+        view["call_id"]
+            .as_str()
+            .unwrap()
+            .contains("[REDACTED:pattern:github_token]"),
+        "{view}"
+    );
+    let notice = loop {
+        let found = r
+            .hooks
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|h| h["event"] == "action.pending")
+            .cloned();
+        if let Some(n) = found {
+            break n;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    let trail = serde_json::to_string(&r.trail()).unwrap();
+    for (what, text) in [
+        ("the approver's view", view.to_string()),
+        ("the webhook", notice.to_string()),
+        ("the trail", trail),
+    ] {
+        assert!(!text.contains(&token), "the token reached {what}");
+    }
+}

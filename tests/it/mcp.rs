@@ -264,6 +264,25 @@ async fn the_session_flow_lists_and_calls_tools_through_the_pipeline() {
 
     // Counted as MCP calls.
     assert!(metrics_text(&m).await.contains("via=\"mcp\""));
+    // Audited as MCP calls, with the session's id hashed, never in clear.
+    let trail = std::fs::read_to_string(m._dir.path().join("data/audit.jsonl")).unwrap();
+    assert!(!trail.contains(&s), "the session id is in the trail");
+    let hashed = toolgate::identity::key_sha256(&s);
+    let mcp_records: Vec<Value> = trail
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|r| r["via"] == "mcp")
+        .collect();
+    assert!(
+        mcp_records
+            .iter()
+            .any(|r| r["event"] == "executed" && r["tool"] == "leak")
+    );
+    assert!(
+        mcp_records
+            .iter()
+            .all(|r| r["mcp_session_sha256"] == hashed.as_str())
+    );
 
     // DELETE ends the session; GET offers no stream.
     let del = |key: &str| {

@@ -33,6 +33,7 @@ pub(crate) mod gateway;
 pub mod identity;
 pub(crate) mod listener;
 pub(crate) mod load;
+pub(crate) mod mcp;
 pub(crate) mod metrics;
 pub mod pipeline;
 pub(crate) mod quarantine;

@@ -303,12 +303,14 @@ impl Metrics {
         }
     }
 
-    /// One call's end. `tool` is a configured name or `unknown`; times are
+    /// One call's end. `tool` is a configured name or `unknown`, `via` the
+    /// front door (`rest`, `mcp`); times are
     /// the gateway's own and the upstream's, when it was called.
     pub(crate) fn call(
         &self,
         workflow: &str,
         tool: &str,
+        via: &'static str,
         outcome: CallOutcome,
         gateway: Duration,
         upstream: Option<Duration>,
@@ -323,7 +325,7 @@ impl Metrics {
             .get_or_create(&CallLabels {
                 workflow: workflow.to_owned(),
                 tool: tool.to_owned(),
-                via: "rest",
+                via,
                 outcome: name,
                 code,
             })

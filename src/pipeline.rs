@@ -63,19 +63,23 @@ use crate::telemetry::spans::{CallSpan, stage};
 use audit::Trail;
 use authenticate::Presented;
 pub(crate) use call::Kept;
-use call::{Call, CallOutcome, CallReply, CallRequest, Failure, Origin, Reached, Timing};
+use call::{Call, CallOutcome, CallReply, CallRequest, Door, Failure, Origin, Reached, Timing};
 
-/// A direct tool call, `POST /v1/calls`: every stage, then [`finish`], in
-/// the call's span.
+/// A direct tool call, `POST /v1/calls` or MCP's `tools/call` (`door`):
+/// every stage, then [`finish`], in the call's span.
 pub(crate) async fn call(
     gw: &Gateway,
     presented: &Presented,
     request: CallRequest,
     span: CallSpan,
+    door: Door,
 ) -> (Result<CallReply, ApiError>, Timing) {
     let started = Instant::now();
     span.call_id(&request.call_id);
     let mut call = Call::new(gw, request, Origin::Direct, span.clone());
+    if let Door::Mcp { session_sha256 } = &door {
+        call.trail.via(door.as_str(), Some(session_sha256));
+    }
     let reply = async {
         let ended = stages(&mut call, presented).await;
         let reply = match ended {
@@ -95,13 +99,18 @@ pub(crate) async fn call(
     .instrument(span.span().clone())
     .await;
     span.ended(reply.as_ref().err().map(|e| e.code.as_str()));
-    count(&call, &reply, started.elapsed());
+    count(&call, &door, &reply, started.elapsed());
     (reply, call.timing)
 }
 
 /// The call in `/metrics`: by configured names only (a tool not resolved
 /// is `unknown`), its outcome, and the time in the gateway and upstream.
-fn count(call: &Call<'_>, reply: &Result<CallReply, ApiError>, total: std::time::Duration) {
+fn count(
+    call: &Call<'_>,
+    door: &Door,
+    reply: &Result<CallReply, ApiError>,
+    total: std::time::Duration,
+) {
     use crate::metrics::CallOutcome;
     let workflow = call
         .caller
@@ -128,7 +137,7 @@ fn count(call: &Call<'_>, reply: &Result<CallReply, ApiError>, total: std::time:
     let gateway = total.saturating_sub(upstream.unwrap_or_default());
     call.gateway
         .metrics
-        .call(workflow, tool, outcome, gateway, upstream);
+        .call(workflow, tool, door.as_str(), outcome, gateway, upstream);
 }
 
 /// Where the stages stopped, short of a failure.

@@ -25,8 +25,8 @@ use crate::gateway::Gateway;
 use crate::pipeline;
 use crate::pipeline::authenticate::{self, Presented};
 use crate::pipeline::call::{
-    CallReply, CallRequest, CallSucceeded, MAX_CALL_ID, MAX_IDEMPOTENCY_KEY, MAX_MODEL, MAX_REASON,
-    MAX_TOOL_NAME, Timing,
+    CallReply, CallRequest, CallSucceeded, Door, MAX_CALL_ID, MAX_IDEMPOTENCY_KEY, MAX_MODEL,
+    MAX_REASON, MAX_TOOL_NAME, Timing,
 };
 use crate::telemetry::spans::CallSpan;
 
@@ -143,7 +143,7 @@ pub(super) async fn create(
 ) -> Response {
     let started = Instant::now();
     let (outcome, timing) = match parse(&headers, &body) {
-        Ok(req) => pipeline::call(&gw, &who, req, CallSpan::rest(&headers)).await,
+        Ok(req) => pipeline::call(&gw, &who, req, CallSpan::rest(&headers), Door::Rest).await,
         Err(e) => (Err(e), Timing::default()),
     };
     let outcome = match outcome {

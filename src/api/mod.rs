@@ -24,6 +24,7 @@ mod approvals;
 pub(crate) mod calls;
 mod gate;
 mod health;
+mod mcp;
 pub(crate) mod metrics;
 mod openapi;
 mod sessions;
@@ -75,9 +76,17 @@ pub(crate) fn router(gw: Arc<Gateway>) -> Router {
     let people = Router::from(people.routes)
         .layer(slots(&gw.load.people))
         .layer(gate());
+    // MCP: an agent route with a guard in front of the gate (`mcp`); not
+    // in the OpenAPI document, as JSON-RPC is not describable there.
+    let mcp = mcp::routes()
+        .layer(slots(&gw.load.agents))
+        .layer(gate())
+        .layer(axum::middleware::from_fn_with_state(gw.clone(), mcp::guard));
     Router::new()
         .merge(agents)
         .merge(people)
+        .merge(mcp)
+        .merge(mcp::metadata_routes())
         // Health and the document answer even when every slot is taken.
         .merge(Router::from(open.routes))
         .fallback(not_found)

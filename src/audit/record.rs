@@ -90,6 +90,12 @@ pub struct Entry {
     pub orchestrator_reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub config_sha256: Option<String>,
+    /// The front door of a call that did not come over REST (`mcp`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
+    /// The MCP session a call came in, as the SHA-256 of its id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mcp_session_sha256: Option<String>,
     /// Where counted refusals came from.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,

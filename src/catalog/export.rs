@@ -183,7 +183,7 @@ pub fn export(
 }
 
 /// A schema as handed to a model: without the meta keys some model APIs refuse.
-fn for_model(schema: &Value) -> Value {
+pub(crate) fn for_model(schema: &Value) -> Value {
     let mut s = schema.clone();
     if let Some(m) = s.as_object_mut() {
         m.remove("$schema");

@@ -8,6 +8,7 @@
 //! the problems of both in one list, file and line included.
 
 mod export;
+pub(crate) use export::for_model;
 
 use std::collections::BTreeMap;
 use std::path::Path;

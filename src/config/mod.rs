@@ -18,6 +18,7 @@ mod document;
 mod gateway;
 mod identities;
 pub mod lint;
+mod mcp;
 mod model;
 mod raw;
 mod sources;
@@ -98,6 +99,8 @@ pub(crate) fn read(path: &Path) -> (Option<Config>, Vec<Diagnostic>) {
     let env = raw.environment.clone();
     let settings = gateway::build(&raw, &base_dir, &mut ctx);
     let telemetry = telemetry::build(raw.telemetry.as_ref(), &base_dir, &mut ctx);
+    let public_url = mcp::public_url(raw.public_url.as_deref(), &mut ctx);
+    let mcp = mcp::build(raw.mcp.as_ref(), &mut ctx);
     let credentials = credentials::build(raw.credentials, &env, &base_dir, &mut ctx);
     gateway::check_store_key(&settings, &credentials, &mut ctx);
     let workflows = workflows::build(
@@ -128,6 +131,8 @@ pub(crate) fn read(path: &Path) -> (Option<Config>, Vec<Diagnostic>) {
         store_encryption_key: settings.store_encryption_key,
         audit: settings.audit,
         telemetry,
+        public_url,
+        mcp,
         credentials,
         tools,
         workflows,

@@ -34,6 +34,10 @@ pub struct Config {
     pub store_encryption_key: Option<SourceDef>,
     pub audit: AuditConfig,
     pub telemetry: TelemetryConfig,
+    /// The address clients reach the gateway at (`public_url`), without a
+    /// trailing `/`; `None`: the scheme and `Host` of each request.
+    pub public_url: Option<String>,
+    pub mcp: McpConfig,
     pub credentials: BTreeMap<String, Arc<CredentialDef>>,
     pub tools: BTreeMap<String, Arc<ToolDef>>,
     pub workflows: BTreeMap<String, WorkflowDef>,
@@ -145,6 +149,24 @@ pub struct AuditConfig {
     /// Below this much free space on the trail's file system, no record of
     /// an unauthenticated refusal is written (0: never held back).
     pub min_free_bytes: u64,
+}
+
+/// `mcp:` — the Model Context Protocol endpoint.
+#[derive(Debug, Clone)]
+pub struct McpConfig {
+    /// Browser origins allowed to call `/mcp` (exact `scheme://host[:port]`); none by default.
+    pub allowed_origins: BTreeSet<String>,
+    /// An MCP session ends after this long without a request.
+    pub session_ttl: Duration,
+}
+
+impl Default for McpConfig {
+    fn default() -> McpConfig {
+        McpConfig {
+            allowed_origins: BTreeSet::new(),
+            session_ttl: Duration::from_secs(3600),
+        }
+    }
 }
 
 /// `telemetry:` — traces over OTLP, and what they may carry.

@@ -30,6 +30,8 @@ pub(crate) struct RawConfig {
     pub limits: Option<RawLimits>,
     pub metrics: Option<RawMetrics>,
     pub telemetry: Option<RawTelemetry>,
+    pub public_url: Option<String>,
+    pub mcp: Option<RawMcp>,
     #[serde(default)]
     pub credentials: BTreeMap<String, RawCredential>,
     #[serde(default)]
@@ -150,6 +152,15 @@ pub(crate) struct RawLimits {
     pub max_streams_per_connection: Option<u32>,
     pub body_read_timeout_ms: Option<u64>,
     pub min_body_bytes_per_sec: Option<u64>,
+}
+
+/// `mcp: {allowed_origins?, session_ttl_seconds?}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMcp {
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
+    pub session_ttl_seconds: Option<u64>,
 }
 
 /// `telemetry: {otlp?, record_payloads?}`.

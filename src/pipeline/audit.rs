@@ -136,6 +136,13 @@ impl<'g> Trail<'g> {
         self.base.args_sha256 = Some(args_sha256.to_owned());
     }
 
+    /// The front door, for a call that did not come over REST, and the
+    /// hashed id of the MCP session it came in.
+    pub(crate) fn via(&mut self, via: &str, mcp_session_sha256: Option<&str>) {
+        self.base.via = Some(via.to_owned());
+        self.base.mcp_session_sha256 = mcp_session_sha256.map(str::to_owned);
+    }
+
     pub(crate) fn request(&mut self, request_sha256: &str) {
         self.base.request_sha256 = Some(request_sha256.to_owned());
     }

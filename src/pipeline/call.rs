@@ -42,6 +42,25 @@ pub(crate) enum Origin {
     DeadLetter(String),
 }
 
+/// The front door a call made now came through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Door {
+    /// `POST /v1/calls`.
+    Rest,
+    /// `tools/call` at `/mcp`, in the session whose id has this SHA-256.
+    Mcp { session_sha256: String },
+}
+
+impl Door {
+    /// The `via` of metrics and audit records.
+    pub(crate) fn as_str(&self) -> &'static str {
+        match self {
+            Door::Rest => "rest",
+            Door::Mcp { .. } => "mcp",
+        }
+    }
+}
+
 /// What a request that kept its place in a queue needs to run again.
 #[derive(Debug)]
 pub(crate) struct Kept<'a> {

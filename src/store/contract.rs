@@ -20,10 +20,12 @@ pub enum Ns {
     /// Credential reloads asked for by an admin (a counter per credential),
     /// for replicas that missed the announcement.
     Reloads,
+    /// MCP sessions (`/mcp`), by the SHA-256 of their id.
+    McpSessions,
 }
 
 impl Ns {
-    pub(crate) const ALL: [Ns; 8] = [
+    pub(crate) const ALL: [Ns; 9] = [
         Ns::Actions,
         Ns::OpenActions,
         Ns::Idempotency,
@@ -32,6 +34,7 @@ impl Ns {
         Ns::Revocations,
         Ns::Secrets,
         Ns::Reloads,
+        Ns::McpSessions,
     ];
 
     pub(crate) fn as_str(self) -> &'static str {
@@ -44,6 +47,7 @@ impl Ns {
             Ns::Revocations => "revocations",
             Ns::Secrets => "secrets",
             Ns::Reloads => "reloads",
+            Ns::McpSessions => "mcp_sessions",
         }
     }
 }

@@ -82,6 +82,23 @@ impl CallSpan {
         CallSpan(span)
     }
 
+    /// A `tools/call` at `/mcp`: a server span (continuing the caller's
+    /// trace, as for REST) with the MCP method and the session's hashed id.
+    pub(crate) fn mcp(headers: &HeaderMap, method: &'static str, session_sha256: &str) -> CallSpan {
+        let span = call_span!(
+            "server",
+            "mcp",
+            mcp.method.name = method,
+            mcp.session.id = session_sha256
+        );
+        if !span.is_disabled()
+            && let Some(parent) = remote_parent(headers)
+        {
+            let _ = span.set_parent(parent);
+        }
+        CallSpan(span)
+    }
+
     /// A request that waited (an approved action, a retried dead letter),
     /// running now: an internal span under whatever span is current.
     pub(crate) fn replay(origin: &'static str) -> CallSpan {

@@ -26,6 +26,7 @@ mod killswitch;
 mod layout;
 mod limits;
 mod listener;
+mod mcp;
 mod metrics;
 mod oauth2;
 mod openapi;

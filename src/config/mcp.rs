@@ -1,0 +1,100 @@
+//! `public_url:` and `mcp:` — the address clients use, and the Model
+//! Context Protocol endpoint's browser origins and session lifetime.
+
+use std::time::Duration;
+
+use url::Url;
+
+use super::document::FileCtx;
+use super::model::McpConfig;
+use super::raw::RawMcp;
+
+/// `public_url`: an absolute `http(s)` URL with no query or fragment, kept
+/// without its trailing `/`.
+pub(super) fn public_url(raw: Option<&str>, ctx: &mut FileCtx<'_>) -> Option<String> {
+    let raw = raw?;
+    match Url::parse(raw) {
+        Ok(u)
+            if matches!(u.scheme(), "http" | "https")
+                && u.host_str().is_some()
+                && u.query().is_none()
+                && u.fragment().is_none()
+                && u.username().is_empty()
+                && u.password().is_none() =>
+        {
+            Some(u.as_str().trim_end_matches('/').to_owned())
+        }
+        _ => {
+            ctx.error(
+                "/public_url",
+                "public_url must be an http(s) URL without credentials, query or fragment, e.g. https://toolgate.example.com",
+            );
+            None
+        }
+    }
+}
+
+pub(super) fn build(raw: Option<&RawMcp>, ctx: &mut FileCtx<'_>) -> McpConfig {
+    let Some(raw) = raw else {
+        return McpConfig::default();
+    };
+    let mut config = McpConfig::default();
+    for (i, o) in raw.allowed_origins.iter().enumerate() {
+        match origin(o) {
+            Some(o) => {
+                config.allowed_origins.insert(o);
+            }
+            None => ctx.error(
+                &format!("/mcp/allowed_origins/{i}"),
+                "an allowed origin is scheme://host[:port], e.g. https://app.example.com",
+            ),
+        }
+    }
+    match raw.session_ttl_seconds {
+        None => {}
+        Some(0) => ctx.error(
+            "/mcp/session_ttl_seconds",
+            "mcp.session_ttl_seconds must be at least 1",
+        ),
+        Some(s) => config.session_ttl = Duration::from_secs(s),
+    }
+    config
+}
+
+/// An origin as browsers send it: `scheme://host[:port]`, the port left out
+/// when it is the scheme's default.
+fn origin(raw: &str) -> Option<String> {
+    let u = Url::parse(raw).ok()?;
+    let bare = u.path() == "/" && !raw.ends_with('/');
+    if !bare || u.query().is_some() || u.fragment().is_some() || !u.username().is_empty() {
+        return None;
+    }
+    match u.origin() {
+        o @ url::Origin::Tuple(..) => Some(o.ascii_serialization()),
+        url::Origin::Opaque(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::origin;
+
+    #[test]
+    fn origins_are_kept_as_browsers_send_them() {
+        assert_eq!(
+            origin("https://app.example.com").as_deref(),
+            Some("https://app.example.com")
+        );
+        assert_eq!(
+            origin("https://app.example.com:443").as_deref(),
+            Some("https://app.example.com")
+        );
+        assert_eq!(
+            origin("http://localhost:6274").as_deref(),
+            Some("http://localhost:6274")
+        );
+        assert_eq!(origin("https://app.example.com/"), None);
+        assert_eq!(origin("https://app.example.com/x"), None);
+        assert_eq!(origin("app.example.com"), None);
+    }
+}

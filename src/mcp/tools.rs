@@ -1,0 +1,250 @@
+//! `tools/list` and `tools/call`: the caller's tools as MCP describes them,
+//! and a call through the same pipeline as `POST /v1/calls`, its answer
+//! turned into an MCP tool result.
+
+use http::HeaderMap;
+use serde_json::{Map, Value, json};
+
+use super::jsonrpc::{INVALID_PARAMS, RpcError};
+use crate::catalog::for_model;
+use crate::error::{ApiError, Code};
+use crate::gateway::Gateway;
+use crate::pipeline;
+use crate::pipeline::authenticate::{Agent, Presented};
+use crate::pipeline::call::{CallReply, CallRequest, Door, MAX_IDEMPOTENCY_KEY, MAX_TOOL_NAME};
+use crate::redact::JsonOptions;
+use crate::telemetry::spans::CallSpan;
+
+/// Where a call's idempotency key goes (the JSON-RPC id never is one).
+pub(crate) const IDEMPOTENCY_META: &str = "dev.toolgate/idempotency_key";
+/// Where an error result carries SPEC §8's code, message and details.
+pub(crate) const ERROR_META: &str = "dev.toolgate/error";
+
+/// The caller's callable tools, sorted by name.
+pub(crate) fn list(agent: &Agent<'_>) -> Value {
+    let tools: Vec<Value> = agent
+        .tools
+        .values()
+        .filter(|b| agent.may_use(b))
+        .map(|b| {
+            let read_only = b.tool.upstream.method == http::Method::GET;
+            json!({
+                "name": b.tool.name,
+                "title": title(&b.tool.name),
+                "description": b.tool.description,
+                "inputSchema": for_model(&b.effective_schema),
+                "annotations": {"readOnlyHint": read_only},
+            })
+        })
+        .collect();
+    json!({ "tools": tools })
+}
+
+/// A readable title from a tool's name: `search_leads` → `Search leads`.
+fn title(name: &str) -> String {
+    let spaced = name.replace(['_', '-'], " ");
+    let mut chars = spaced.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => spaced,
+    }
+}
+
+/// `tools/call` with `params`, as request `id`.
+pub(crate) async fn call(
+    gw: &Gateway,
+    presented: &Presented,
+    headers: &HeaderMap,
+    session_sha256: &str,
+    id: &Value,
+    params: &Map<String, Value>,
+) -> Result<Value, RpcError> {
+    let invalid = |m: &str| RpcError::new(id.clone(), INVALID_PARAMS, m);
+    let tool = match params.get("name") {
+        Some(Value::String(n)) if !n.is_empty() && n.len() <= MAX_TOOL_NAME => n.clone(),
+        _ => return Err(invalid("params.name must be a tool's name")),
+    };
+    let arguments = match params.get("arguments") {
+        None | Some(Value::Null) => Value::Object(Map::new()),
+        Some(v @ Value::Object(_)) => v.clone(),
+        Some(_) => return Err(invalid("params.arguments must be an object")),
+    };
+    let idempotency_key = match params.get("_meta").and_then(|m| m.get(IDEMPOTENCY_META)) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(k))
+            if !k.is_empty()
+                && k.len() <= MAX_IDEMPOTENCY_KEY
+                && k.bytes().all(|b| b.is_ascii_graphic()) =>
+        {
+            Some(k.clone())
+        }
+        Some(_) => {
+            return Err(invalid(
+                "_meta[\"dev.toolgate/idempotency_key\"] must be 1 to 200 printable ASCII characters without spaces",
+            ));
+        }
+    };
+    let request = CallRequest {
+        tool,
+        arguments,
+        call_id: format!("mcp_{}", uuid::Uuid::new_v4().simple()),
+        idempotency_key,
+        model: None,
+        reason: None,
+    };
+    let span = CallSpan::mcp(headers, "tools/call", session_sha256);
+    let door = Door::Mcp {
+        session_sha256: session_sha256.to_owned(),
+    };
+    let (reply, _) = pipeline::call(gw, presented, request, span, door).await;
+    let result = match reply {
+        Ok(CallReply::Done(outcome)) => {
+            let value = serde_json::to_value(&outcome.result).map_err(|e| {
+                RpcError::new(id.clone(), -32603, format!("cannot encode the result: {e}"))
+            })?;
+            // Redacted once more, then written out: the text is exactly
+            // the structured content's JSON.
+            return Ok(succeeded(redacted(gw, value)));
+        }
+        // Every string of the kept answer is redacted before the text is made of it.
+        Ok(CallReply::Action { body, .. }) => return Ok(kept(&redacted(gw, body))),
+        Err(e) if e.code == Code::UnknownTool => {
+            // Unknown and not granted answer alike, as over REST.
+            return Err(invalid(&e.message));
+        }
+        Err(e) => failed(&e),
+    };
+    Ok(redacted(gw, result))
+}
+
+/// A result the model gets: the text block is the result as JSON.
+fn succeeded(result: Value) -> Value {
+    let text = result.to_string();
+    let structured = match result {
+        Value::Object(_) => result,
+        other => json!({ "result": other }),
+    };
+    json!({
+        "content": [{"type": "text", "text": text}],
+        "structuredContent": structured,
+        "isError": false,
+    })
+}
+
+/// An answer kept with an action: held for approval, or (a repeated
+/// idempotency key) the first call's answer.
+fn kept(body: &Value) -> Value {
+    if body.get("status").and_then(Value::as_str) == Some("succeeded") {
+        return succeeded(body.get("result").cloned().unwrap_or(Value::Null));
+    }
+    if let Some(error) = body.get("error") {
+        let text = |k: &str| error.get(k).and_then(Value::as_str).unwrap_or_default();
+        let details = error
+            .get("details")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        return failed_with(text("code"), text("message"), &details, None);
+    }
+    let status = body
+        .get("status")
+        .and_then(Value::as_str)
+        .unwrap_or("pending_approval");
+    let action_id = body
+        .get("action_id")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let mut structured = json!({"status": status, "action_id": action_id});
+    if let Some(expires) = body.get("expires_at") {
+        structured["expires_at"] = expires.clone();
+    }
+    let text = if status == "pending_approval" {
+        format!(
+            "This call is held for a person's approval (action {action_id}{}); it has not run. \
+             Its outcome: GET /v1/calls/{action_id} with the same key (add ?wait=30 to wait for the decision).",
+            body.get("expires_at")
+                .and_then(Value::as_str)
+                .map(|e| format!(", expires {e}"))
+                .unwrap_or_default()
+        )
+    } else {
+        format!(
+            "This call is {status} (action {action_id}). Its outcome: GET /v1/calls/{action_id} with the same key."
+        )
+    };
+    json!({
+        "content": [{"type": "text", "text": text}],
+        "structuredContent": structured,
+        "isError": false,
+    })
+}
+
+/// A call that did not succeed, as a result the model can act on.
+fn failed(e: &ApiError) -> Value {
+    failed_with(e.code.as_str(), &e.message, &e.details, e.retry_after_secs)
+}
+
+fn failed_with(code: &str, message: &str, details: &[Value], retry_after: Option<u64>) -> Value {
+    let mut text = format!("{code}: {message}");
+    for d in details {
+        let pointer = d.get("pointer").and_then(Value::as_str);
+        match (pointer, d.get("reason").and_then(Value::as_str)) {
+            (Some(""), Some(r)) => text.push_str(&format!("\n- (arguments): {r}")),
+            (Some(p), Some(r)) => text.push_str(&format!("\n- {p}: {r}")),
+            _ => text.push_str(&format!("\n- {d}")),
+        }
+    }
+    let mut meta = json!({"code": code, "message": message, "details": details});
+    if let Some(secs) = retry_after {
+        text.push_str(&format!("\nRetry after {secs} s."));
+        meta["retry_after"] = json!(secs);
+    }
+    json!({
+        "content": [{"type": "text", "text": text}],
+        "isError": true,
+        "_meta": { ERROR_META: meta },
+    })
+}
+
+/// Every string of an answer through the redactor, once more.
+pub(crate) fn redacted(gw: &Gateway, mut v: Value) -> Value {
+    gw.redactor
+        .load()
+        .redact_json(&mut v, &JsonOptions::default());
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_result_that_is_not_an_object_is_wrapped() {
+        let r = succeeded(json!([1, 2]));
+        assert_eq!(r["structuredContent"], json!({"result": [1, 2]}));
+        assert_eq!(r["content"][0]["text"], "[1,2]");
+        let r = succeeded(json!({"a": 1}));
+        assert_eq!(r["structuredContent"], json!({"a": 1}));
+        assert_eq!(r["content"][0]["text"], r#"{"a":1}"#);
+    }
+
+    #[test]
+    fn a_failure_carries_its_stable_code() {
+        let e = ApiError::new(Code::SchemaViolation, "bad arguments")
+            .with_details(vec![json!({"pointer": "/n", "reason": "too big"})]);
+        let r = failed(&e);
+        assert_eq!(r["isError"], true);
+        assert_eq!(r["_meta"][ERROR_META]["code"], "schema_violation");
+        assert!(
+            r["content"][0]["text"]
+                .as_str()
+                .unwrap()
+                .contains("/n: too big")
+        );
+    }
+
+    #[test]
+    fn titles_read_like_words() {
+        assert_eq!(title("search_leads"), "Search leads");
+    }
+}

@@ -350,3 +350,103 @@ async fn the_environment_alone_turns_export_on() {
     stop(proc).await;
     assert_eq!(named(&receiver.spans(), "execute_tool quiet").len(), 1);
 }
+
+/// One JSON-RPC message to `/mcp`: the status, the session header, the body.
+async fn mcp(
+    proc: &Proc,
+    key: &str,
+    session: Option<&str>,
+    body: Value,
+) -> (u16, Option<String>, Value) {
+    let mut req = reqwest::Client::new()
+        .post(format!("{}/mcp", proc.base))
+        .bearer_auth(key)
+        .header("accept", "application/json, text/event-stream")
+        .json(&body);
+    if let Some(s) = session {
+        req = req
+            .header("mcp-session-id", s)
+            .header("mcp-protocol-version", "2025-06-18");
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let session = resp
+        .headers()
+        .get("mcp-session-id")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (status, session, resp.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_mcp_call_is_traced_with_its_method_and_hashed_session_and_continues_meta_traceparent() {
+    use sha2::{Digest, Sha256};
+    let secret = canary("crm-");
+    let crm = SampleCrm::start(&secret).await;
+    let receiver = Receiver::start().await;
+    let (keys, dir) = config(
+        &crm,
+        &format!(
+            "telemetry:\n  otlp:\n    endpoint: {}\n    protocol: http/protobuf\n",
+            receiver.url()
+        ),
+    );
+    let proc = Serve::new(&dir.config_path(), free_port())
+        .envs(&[("CRM_TOKEN", &secret), ("OTEL_BSP_SCHEDULE_DELAY", "100")])
+        .start()
+        .await;
+    let (status, session, body) = mcp(
+        &proc,
+        &keys.agent,
+        None,
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": "it", "version": "0"}}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let session = session.expect("a session id");
+    let (status, _, _) = mcp(
+        &proc,
+        &keys.agent,
+        Some(&session),
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+    )
+    .await;
+    assert_eq!(status, 202);
+    let traceparent = format!("00-{TRACE_ID}-{PARENT_ID}-01");
+    let (status, _, body) = mcp(
+        &proc,
+        &keys.agent,
+        Some(&session),
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+            "name": "quiet", "arguments": {"name": "Ada"},
+            "_meta": {"traceparent": traceparent}}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"]["isError"], json!(false), "{body}");
+    stop(proc).await;
+
+    let everything = receiver.all_bytes();
+    assert!(!leaks(&everything, &secret), "the credential was exported");
+    assert!(
+        !everything.contains(&session),
+        "the MCP session id was exported in clear"
+    );
+    let spans = receiver.spans();
+    let call = named(&spans, "execute_tool quiet");
+    let call = call.first().expect("the MCP call's span");
+    assert_eq!(call.kind, SpanKind::Server as i32);
+    assert_eq!(attr(call, "mcp.method.name").as_deref(), Some("tools/call"));
+    assert_eq!(
+        attr(call, "mcp.session.id"),
+        Some(hex::encode(Sha256::digest(session.as_bytes())))
+    );
+    assert_eq!(attr(call, "gen_ai.tool.name").as_deref(), Some("quiet"));
+    assert_eq!(hex::encode(&call.trace_id), TRACE_ID);
+    assert_eq!(hex::encode(&call.parent_span_id), PARENT_ID);
+    assert!(
+        !children(&spans, call).is_empty(),
+        "the stages are children of the MCP call's span"
+    );
+}

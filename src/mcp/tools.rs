@@ -218,6 +218,28 @@ pub(crate) fn redacted(gw: &Gateway, mut v: Value) -> Value {
     v
 }
 
+/// The request's headers, with a W3C `traceparent` (and `tracestate`) from
+/// the call's `_meta` in place of the HTTP ones when it carries them: an
+/// MCP client names the trace per request there.
+fn trace_headers(headers: &HeaderMap, params: &Map<String, Value>) -> HeaderMap {
+    let meta = params.get("_meta").and_then(Value::as_object);
+    let field = |name: &str| {
+        meta.and_then(|m| m.get(name))
+            .and_then(Value::as_str)
+            .and_then(|v| http::HeaderValue::from_str(v).ok())
+    };
+    let Some(traceparent) = field("traceparent") else {
+        return headers.clone();
+    };
+    let mut out = headers.clone();
+    out.insert("traceparent", traceparent);
+    out.remove("tracestate");
+    if let Some(state) = field("tracestate") {
+        out.insert("tracestate", state);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -251,26 +273,4 @@ mod tests {
     fn titles_read_like_words() {
         assert_eq!(title("search_leads"), "Search leads");
     }
-}
-
-/// The request's headers, with a W3C `traceparent` (and `tracestate`) from
-/// the call's `_meta` in place of the HTTP ones when it carries them: an
-/// MCP client names the trace per request there.
-fn trace_headers(headers: &HeaderMap, params: &Map<String, Value>) -> HeaderMap {
-    let meta = params.get("_meta").and_then(Value::as_object);
-    let field = |name: &str| {
-        meta.and_then(|m| m.get(name))
-            .and_then(Value::as_str)
-            .and_then(|v| http::HeaderValue::from_str(v).ok())
-    };
-    let Some(traceparent) = field("traceparent") else {
-        return headers.clone();
-    };
-    let mut out = headers.clone();
-    out.insert("traceparent", traceparent);
-    out.remove("tracestate");
-    if let Some(state) = field("tracestate") {
-        out.insert("tracestate", state);
-    }
-    out
 }

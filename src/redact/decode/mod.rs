@@ -21,32 +21,60 @@ pub(crate) const DEPTH: usize = 2;
 /// ten per decoding (`&#x10FFFF;`, `&lowbar;`), [`DEPTH`] decodings deep.
 pub(crate) const MAX_EXPANSION: usize = 100;
 
-/// A decoded text and, per byte of it and one past its end, where in the
-/// scanned text the escape (or literal byte) it came from starts.
+/// A piece of a view: where it starts in the view and in the scanned text,
+/// and whether it is a literal run (its bytes map one to one) or the bytes
+/// one escape stands for.
+#[derive(Clone, Copy)]
+struct Piece {
+    view: usize,
+    src: usize,
+    literal: bool,
+}
+
+/// A decoded text and its offset map: the pieces it is made of, in order
+/// (literal runs and decoded escapes, which cover the scanned text).
 pub(crate) struct View {
     pub(crate) text: Vec<u8>,
-    map: Vec<usize>,
+    pieces: Vec<Piece>,
+    /// The scanned text's length.
+    len: usize,
 }
 
 impl View {
+    /// The piece `text[p]` belongs to.
+    fn piece(&self, p: usize) -> usize {
+        self.pieces.partition_point(|x| x.view <= p) - 1
+    }
+
+    /// Where, in the scanned text, the piece after `i` starts.
+    fn next_src(&self, i: usize) -> usize {
+        self.pieces.get(i + 1).map_or(self.len, |x| x.src)
+    }
+
     /// The span of the scanned text that `text[a..b]` was decoded from
     /// (whole escapes: it never starts or ends inside one). `a < b`.
     pub(crate) fn source(&self, a: usize, b: usize) -> (usize, usize) {
-        let start = self.map[a];
-        let last = self.map[b - 1];
-        let mut j = b;
-        // `map` ends with the scanned text's length, past every start.
-        while self.map[j] == last {
-            j += 1;
-        }
-        (start, self.map[j])
+        let first = self.pieces[self.piece(a)];
+        let start = if first.literal {
+            first.src + (a - first.view)
+        } else {
+            first.src
+        };
+        let i = self.piece(b - 1);
+        let last = self.pieces[i];
+        let end = if last.literal {
+            last.src + (b - last.view)
+        } else {
+            self.next_src(i)
+        };
+        (start, end)
     }
 }
 
 /// A view under construction.
 struct Out {
     text: Vec<u8>,
-    map: Vec<usize>,
+    pieces: Vec<Piece>,
     decoded: bool,
 }
 
@@ -54,7 +82,7 @@ impl Out {
     fn new(len: usize) -> Out {
         Out {
             text: Vec::with_capacity(len),
-            map: Vec::with_capacity(len + 1),
+            pieces: Vec::new(),
             decoded: false,
         }
     }
@@ -62,15 +90,23 @@ impl Out {
     /// `src[from..to]`, copied as it is.
     fn literal(&mut self, src: &[u8], from: usize, to: usize) {
         if from < to {
+            self.pieces.push(Piece {
+                view: self.text.len(),
+                src: from,
+                literal: true,
+            });
             self.text.extend_from_slice(&src[from..to]);
-            self.map.extend(from..to);
         }
     }
 
     /// The bytes an escape starting at `at` stands for.
     fn decoded(&mut self, bytes: &[u8], at: usize) {
+        self.pieces.push(Piece {
+            view: self.text.len(),
+            src: at,
+            literal: false,
+        });
         self.text.extend_from_slice(bytes);
-        self.map.extend(std::iter::repeat_n(at, bytes.len()));
         self.decoded = true;
     }
 
@@ -80,14 +116,14 @@ impl Out {
     }
 
     /// The view, or `None` if nothing was decoded.
-    fn finish(mut self, len: usize) -> Option<View> {
+    fn finish(self, len: usize) -> Option<View> {
         if !self.decoded {
             return None;
         }
-        self.map.push(len);
         Some(View {
             text: self.text,
-            map: self.map,
+            pieces: self.pieces,
+            len,
         })
     }
 }

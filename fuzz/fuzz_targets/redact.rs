@@ -8,7 +8,9 @@
 //! UTF-8, lossily; one shorter than `MIN_REDACTABLE_LEN` is left out), then
 //! the text. In the text, byte
 //! 0x01 and the byte after it stand for one secret in one of its
-//! encodings (raw, base64 standard and URL-safe, hex, JSON-escaped).
+//! encodings (raw, base64 standard and URL-safe, hex, JSON-escaped, and
+//! two the redactor finds by decoding: partial lower-case percent-escapes
+//! and decimal HTML references).
 //!
 //! Checked: the text fed to a `StreamRedactor` in chunks of fuzzed sizes
 //! comes out exactly as one-shot redaction gives it (and `redact_str` the
@@ -45,6 +47,25 @@ fn forms(secret: &str) -> Vec<Vec<u8>> {
         URL_SAFE_NO_PAD.encode(secret).into_bytes(),
         hex::encode(secret).into_bytes(),
         json.as_bytes()[1..json.len() - 1].to_vec(),
+        // Found by decoding, not listed: lower-case percent-escapes of
+        // every other byte, decimal HTML references of every character.
+        secret
+            .bytes()
+            .enumerate()
+            .map(|(i, b)| {
+                if i % 2 == 0 && b.is_ascii_alphanumeric() {
+                    char::from(b).to_string()
+                } else {
+                    format!("%{b:02x}")
+                }
+            })
+            .collect::<String>()
+            .into_bytes(),
+        secret
+            .chars()
+            .map(|c| format!("&#{};", u32::from(c)))
+            .collect::<String>()
+            .into_bytes(),
     ]
 }
 

@@ -6,6 +6,10 @@
 //!   a larger base64 blob at each byte alignment; percent-encoding with `%20`
 //!   and `+`; JSON escaping incl. `\/` and `\uXXXX`; hex in both cases; the
 //!   composed `Bearer …` and Basic `user:pass` forms) → `[REDACTED:credential:NAME]`;
+//!   besides, the text is decoded (`decode`: percent-escapes in any mix,
+//!   JSON escapes anywhere, HTML references, two decodings deep) and a value
+//!   found in a decoded view is replaced where it stands in the original;
+//!   in JSON, a number whose digits are an all-digit secret is replaced too;
 //! - token shapes from the curated detectors → `[REDACTED:pattern:ID]`;
 //! - in JSON, values under sensitive keys and at the manifest's sensitive
 //!   pointers → `[REDACTED:key]`;
@@ -20,24 +24,26 @@
 //! runs. Markers name what was removed, never it.
 
 mod count;
+mod decode;
 pub(crate) mod detectors;
 mod forms;
 mod keys;
+mod known;
 mod pii;
 mod sample;
 pub mod stream;
 
 use std::borrow::Cow;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use aho_corasick::{AhoCorasick, Input, MatchKind};
 use arc_swap::ArcSwap;
 use serde_json::Value;
 
 pub(crate) use count::Redactions;
 use forms::encodings;
 pub(crate) use keys::{is_sensitive_key, may_hold_sensitive_keys};
+use known::{Matchers, Pattern, Span};
 pub use stream::StreamRedactor;
 
 /// Secrets shorter than this cannot be removed by value without mangling
@@ -48,9 +54,6 @@ pub(crate) fn too_short_to_redact(value: &str) -> bool {
     value.len() < MIN_REDACTABLE_LEN
 }
 
-/// A form of a known value, and the index of the credential it belongs to.
-type Pattern = (String, usize);
-
 #[derive(Default)]
 pub struct RedactorBuilder {
     patterns: Vec<Pattern>,
@@ -59,49 +62,12 @@ pub struct RedactorBuilder {
     /// Names of canary credentials (decoys watched for).
     canaries: HashSet<String>,
     no_detectors: bool,
-}
-
-/// With more long patterns than this, the sampling filter goes first (up to
-/// here Aho-Corasick's own SIMD prefilter is faster).
-const SAMPLE_ABOVE: usize = 64;
-
-/// One automaton and, per pattern, the credential it belongs to.
-struct Known {
-    ac: AhoCorasick,
-    owner: Vec<usize>,
-}
-
-impl Known {
-    fn new(patterns: &[&Pattern]) -> Option<Known> {
-        if patterns.is_empty() {
-            return None;
-        }
-        let ac = AhoCorasick::builder()
-            .match_kind(MatchKind::LeftmostLongest)
-            .build(patterns.iter().map(|(p, _)| p.as_bytes()))
-            .ok()?;
-        Some(Known {
-            ac,
-            owner: patterns.iter().map(|(_, o)| *o).collect(),
-        })
-    }
-
-    /// Every match in `text` (offset by `base`), including ones that start
-    /// inside an earlier match.
-    fn find_into(&self, text: &[u8], base: usize, spans: &mut Vec<Span>) {
-        let mut at = 0;
-        while at < text.len() {
-            let Some(m) = self.ac.find(Input::new(text).span(at..text.len())) else {
-                break;
-            };
-            spans.push((
-                base + m.start(),
-                base + m.end(),
-                self.owner[m.pattern().as_usize()],
-            ));
-            at = m.start() + 1;
-        }
-    }
+    /// The longest value given (the stream's window covers its encoded forms).
+    longest_value: usize,
+    /// All-digit values, matched in JSON numbers.
+    digits: HashMap<String, usize>,
+    /// Whether a value holds a space (so `+` is decoded as one).
+    space: bool,
 }
 
 impl RedactorBuilder {
@@ -125,6 +91,11 @@ impl RedactorBuilder {
             return self;
         }
         let idx = self.name_index(credential);
+        self.longest_value = self.longest_value.max(value.len());
+        self.space |= value.contains(' ');
+        if value.bytes().all(|b| b.is_ascii_digit()) {
+            self.digits.insert(value.to_owned(), idx);
+        }
         for form in encodings(value) {
             if !form.is_empty() && self.seen.insert(form.clone()) {
                 self.patterns.push((form, idx));
@@ -157,26 +128,6 @@ impl RedactorBuilder {
     }
 
     pub fn build(&self) -> Redactor {
-        // The sampler stands in for every pattern of at least `min_len`
-        // bytes; the rest (at most SAMPLE_ABOVE, so the automaton keeps its
-        // SIMD prefilter) are searched directly. The longer `min_len`, the
-        // sparser the samples.
-        let mut lens: Vec<usize> = self.patterns.iter().map(|(p, _)| p.len()).collect();
-        lens.sort_unstable();
-        let min_len = lens
-            .get(SAMPLE_ABOVE)
-            .copied()
-            .unwrap_or(0)
-            .clamp(sample::MIN_LEN, sample::MAX_MIN_LEN);
-        let (long, short): (Vec<&Pattern>, Vec<&Pattern>) =
-            self.patterns.iter().partition(|(p, _)| p.len() >= min_len);
-        let (short, long) = if long.len() > SAMPLE_ABOVE {
-            let sampler = sample::Sampler::new(long.iter().map(|(p, _)| p.as_bytes()), min_len);
-            (Known::new(&short), Known::new(&long).map(|k| (sampler, k)))
-        } else {
-            let all: Vec<&Pattern> = self.patterns.iter().collect();
-            (Known::new(&all), None)
-        };
         let mut markers: Vec<String> = self
             .names
             .iter()
@@ -195,8 +146,8 @@ impl RedactorBuilder {
                 .map(|d| format!("[REDACTED:pattern:{}]", d.id)),
         );
         Redactor {
-            short,
-            long,
+            known: Matchers::new(&self.patterns, self.space),
+            digits: self.digits.clone(),
             markers,
             first_detector,
             canary,
@@ -206,18 +157,18 @@ impl RedactorBuilder {
                 .iter()
                 .map(|(p, _)| p.len())
                 .max()
-                .unwrap_or(0),
+                .unwrap_or(0)
+                .max(self.longest_value * decode::MAX_EXPANSION),
         }
     }
 }
 
 /// An immutable matcher over a set of known secrets and the detectors.
 pub struct Redactor {
-    /// Known values searched directly.
-    short: Option<Known>,
-    /// Many long known values: the sampling filter, then the automaton
-    /// around its hits.
-    long: Option<(sample::Sampler, Known)>,
+    /// The known values' forms, searched in the text and its decoded views.
+    known: Matchers,
+    /// All-digit values, and their markers (matched in JSON numbers).
+    digits: HashMap<String, usize>,
     /// Credential markers, then one marker per detector.
     markers: Vec<String>,
     first_detector: usize,
@@ -233,16 +184,14 @@ pub(crate) struct JsonOptions {
     pub pii: bool,
 }
 
-/// A region to replace and the marker to put there.
-type Span = (usize, usize, usize);
-
 impl Redactor {
     /// No known secrets; detectors only.
     pub fn empty() -> Self {
         RedactorBuilder::new().build()
     }
 
-    /// The longest known pattern (the window a stream must hold back).
+    /// The longest known pattern, or encoded form of a known value to the
+    /// decoding depth (the window a stream must hold back).
     pub fn longest_pattern(&self) -> usize {
         self.longest
     }
@@ -253,16 +202,7 @@ impl Redactor {
 
     fn spans_of(&self, text: &[u8], detectors: bool, pii: bool) -> Vec<Span> {
         let mut spans = Vec::new();
-        if let Some(k) = &self.short {
-            k.find_into(text, 0, &mut spans);
-        }
-        if let Some((sampler, k)) = &self.long {
-            let mut regions = Vec::new();
-            sampler.regions(text, &mut regions);
-            for (a, b) in regions {
-                k.find_into(&text[a..b], a, &mut spans);
-            }
-        }
+        self.known.find(text, &mut spans);
         if detectors {
             let mut found = Vec::new();
             detectors::DETECTORS.find(text, &mut found);
@@ -311,20 +251,8 @@ impl Redactor {
     /// The name of the first known value in `text` whose marker `wanted` accepts.
     fn known_in(&self, text: &[u8], wanted: impl Fn(usize) -> bool) -> Option<&str> {
         let mut spans = Vec::new();
-        if let Some(k) = &self.short {
-            k.find_into(text, 0, &mut spans);
-        }
+        self.known.find(text, &mut spans);
         spans.retain(|&(_, _, m)| wanted(m));
-        if spans.is_empty()
-            && let Some((sampler, k)) = &self.long
-        {
-            let mut regions = Vec::new();
-            sampler.regions(text, &mut regions);
-            for (a, b) in regions {
-                k.find_into(&text[a..b], a, &mut spans);
-            }
-            spans.retain(|&(_, _, m)| wanted(m));
-        }
         let &(_, _, m) = spans.first()?;
         let marker = self.markers.get(m)?;
         marker
@@ -459,10 +387,28 @@ impl Redactor {
                     }
                     stack.extend(map.values_mut());
                 }
+                Value::Number(_) => {
+                    if let Some(m) = self.number(v) {
+                        count.credential += 1;
+                        count.canary += usize::from(self.canary.get(m).copied().unwrap_or(false));
+                    }
+                }
                 _ => {}
             }
         }
         count
+    }
+
+    /// A number whose digits are an all-digit known value becomes its
+    /// marker, a string. The marker's index, if it did.
+    fn number(&self, v: &mut Value) -> Option<usize> {
+        if self.digits.is_empty() {
+            return None;
+        }
+        let Value::Number(n) = v else { return None };
+        let &m = self.digits.get(&n.to_string())?;
+        *v = Value::String(self.marker(m).into_owned());
+        Some(m)
     }
 
     /// `s` with only the loaded secrets removed — what a person deciding on
@@ -502,6 +448,7 @@ impl Redactor {
                     }
                     stack.extend(map.values_mut());
                 }
+                Value::Number(_) => count += usize::from(self.number(v).is_some()),
                 _ => {}
             }
         }

@@ -1,6 +1,7 @@
 //! Streaming redaction: a secret split across chunks is still caught.
 //!
-//! The last `window` bytes seen are held back — the longest known pattern,
+//! The last `window` bytes seen are held back — the longest known pattern
+//! or encoded form of a value ([`Redactor::longest_pattern`]),
 //! and at least 4 KiB for token shapes — and only text that no match can
 //! still reach is emitted: if a match crosses the boundary, emission stops
 //! before it. Nothing unredacted leaves before the window past it was seen.

@@ -115,3 +115,48 @@ async fn a_credential_in_a_url_encoded_form_is_redacted() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn a_credential_echoed_in_raw_encoded_bodies_is_redacted() {
+    // A credential with the characters encoders treat differently; the
+    // upstream echoes the `Authorization` header it received (`Bearer …`)
+    // as HTML references in an error page, `\uXXXX` for every character in
+    // NDJSON and server-sent events, and partially percent-encoded with
+    // lower-case hex.
+    let up = Upstream::start().await;
+    let keys = Keys::new();
+    let dir = ConfigDir::new();
+    for (rel, text) in tools_yaml(&up.base()) {
+        dir.write(&rel, &text);
+    }
+    dir.write("toolgate.yaml", &config_yaml(&keys, ""));
+    let api = format!("{}+/=&%\"\\x", canary("api-"));
+    let p = Serve::new(&dir.config_path(), free_port())
+        .envs(&[
+            ("TEST_API_KEY", &api),
+            ("TEST_BASIC", &canary("basic-")),
+            ("TEST_QUERY", &canary("query-")),
+        ])
+        .start()
+        .await;
+    for (kind, status) in [("html", 502), ("ndjson", 200), ("sse", 200), ("pct", 200)] {
+        let (st, body, _) = p
+            .api
+            .call(
+                &keys.agent,
+                json!({"tool": "leak_encoded", "arguments": {"kind": kind}}),
+            )
+            .await;
+        let text = body.to_string();
+        assert_eq!(st, status, "{kind}: {text}");
+        assert!(
+            text.contains("[REDACTED:credential:api-key]"),
+            "{kind}: {text}"
+        );
+        // Neither the value nor the unique part of it, however written.
+        let core = &api[4..24];
+        assert!(!leaks(&text, &api), "{kind}: {text}");
+        assert!(!text.contains(core), "{kind}: {text}");
+    }
+    assert_eq!(up.count(), 4);
+}

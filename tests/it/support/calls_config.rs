@@ -85,6 +85,16 @@ response: {{ headers: [x-request-id] }}
             ),
         ),
         t(
+            "leak_encoded",
+            &format!(
+                r#"description: Echoes the credential in a raw body of the given encoding.
+scopes: [t:read]
+input_schema: {{ type: object, additionalProperties: false, required: [kind], properties: {{ kind: {{ enum: [html, ndjson, sse, pct] }} }} }}
+upstream: {{ method: GET, url: "{base}/encoded/{{kind}}", credential: api, allow_private_network: true }}
+"#
+            ),
+        ),
+        t(
             "leak_text",
             &format!(
                 r#"description: Echoes the credential as text.

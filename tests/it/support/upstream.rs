@@ -88,6 +88,70 @@ fn encodings(s: &str) -> Value {
     })
 }
 
+/// `s` with every character but letters and digits as an HTML character
+/// reference, named, decimal and hexadecimal in turn.
+fn html_refs(s: &str) -> String {
+    s.chars()
+        .enumerate()
+        .map(|(i, c)| match (c, i % 3) {
+            (c, _) if c.is_ascii_alphanumeric() => c.to_string(),
+            ('&', 0) => "&amp;".into(),
+            ('"', 0) => "&quot;".into(),
+            (c, 1) => format!("&#{};", c as u32),
+            (c, _) => format!("&#x{:x};", c as u32),
+        })
+        .collect()
+}
+
+/// `s` as a path encoder with lower-case hex writes it, every other letter
+/// escaped too (a partial encoding).
+fn pct_mixed(s: &str) -> String {
+    s.bytes()
+        .enumerate()
+        .map(|(i, b)| {
+            if b == b'/' || (b.is_ascii_alphanumeric() && i % 2 == 0) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02x}")
+            }
+        })
+        .collect()
+}
+
+/// A raw body holding `auth` in the encoding `kind` names, and its content type.
+fn encoded_body(kind: &str, auth: &str) -> Option<(StatusCode, &'static str, String)> {
+    let every_u: String = auth
+        .chars()
+        .map(|c| format!("\\u{:04X}", c as u32))
+        .collect();
+    Some(match kind {
+        "html" => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "text/html",
+            format!(
+                "<!doctype html><html><body><h1>500</h1><p>bad header: {}</p></body></html>",
+                html_refs(auth)
+            ),
+        ),
+        "ndjson" => (
+            StatusCode::OK,
+            "application/x-ndjson",
+            format!("{{\"n\":1}}\n{{\"seen\":\"{every_u}\"}}\n"),
+        ),
+        "sse" => (
+            StatusCode::OK,
+            "text/event-stream",
+            format!("event: echo\ndata: {{\"seen\":\"{every_u}\",\"bad\":\"\\ud800\"}}\n\n"),
+        ),
+        "pct" => (
+            StatusCode::OK,
+            "text/plain",
+            format!("GET /v1/echo/{}?x=1\n", pct_mixed(auth)),
+        ),
+        _ => return None,
+    })
+}
+
 async fn handle(State(rec): State<Arc<Record>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let body = axum::body::to_bytes(body, 16 << 20)
@@ -138,6 +202,12 @@ async fn handle(State(rec): State<Arc<Record>>, req: Request) -> Response {
             ),
         )
             .into_response();
+    }
+    if let Some((status, ct, text)) = path
+        .strip_prefix("/encoded/")
+        .and_then(|k| encoded_body(k, &auth))
+    {
+        return (status, [("content-type", ct)], text).into_response();
     }
     match path.as_str() {
         "/echo-secret" => {

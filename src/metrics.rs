@@ -102,9 +102,25 @@ pub(crate) enum CallOutcome {
     Failed(Code),
 }
 
+/// How long the store's counts (pending actions, dead letters) serve
+/// scrapes before they are read again: `/metrics` is open to anyone, so
+/// what it costs the store must not follow the rate it is scraped at.
+const STORE_COUNTS_FOR: Duration = Duration::from_secs(5);
+
+/// Counts per configured workflow read from the store; `None` when it
+/// could not be read.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct StoreCounts {
+    pub pending: Option<Vec<(String, u64)>>,
+    pub dead_letters: Option<Vec<(String, u64)>>,
+}
+
 /// Every metric family, and the registry that encodes them.
 #[derive(Debug)]
 pub(crate) struct Metrics {
+    /// The store's counts and when they were read; the lock also keeps
+    /// concurrent scrapes to one read.
+    store_counts: tokio::sync::Mutex<Option<(std::time::Instant, StoreCounts)>>,
     registry: Registry,
     calls: Family<CallLabels, Counter>,
     durations: Durations,
@@ -279,6 +295,7 @@ impl Metrics {
             Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]),
         );
         Metrics {
+            store_counts: tokio::sync::Mutex::new(None),
             registry,
             calls,
             durations,
@@ -421,6 +438,22 @@ impl Metrics {
                 code: code.as_str(),
             })
             .inc();
+    }
+
+    /// The store's counts, from `read` at most once per [`STORE_COUNTS_FOR`].
+    pub(crate) async fn store_counts<F>(&self, read: impl FnOnce() -> F) -> StoreCounts
+    where
+        F: std::future::Future<Output = StoreCounts>,
+    {
+        let mut kept = self.store_counts.lock().await;
+        if let Some((at, counts)) = kept.as_ref()
+            && at.elapsed() < STORE_COUNTS_FOR
+        {
+            return counts.clone();
+        }
+        let counts = read().await;
+        *kept = Some((std::time::Instant::now(), counts.clone()));
+        counts
     }
 
     /// A canary's value, seen.

@@ -39,7 +39,7 @@ pub(super) struct Pending {
     operation_id = "list_pending_actions",
     tag = "approvers",
     responses(
-        (status = 200, description = "Pending actions in the approver's workflows, redacted", body = Pending),
+        (status = 200, description = "Pending actions in the approver's workflows, each with every byte of its frozen request (the credential named, never shown) and its flags", body = Pending),
         (status = 403, description = "`forbidden`: not an approver key", body = ErrorBody),
         (status = 503, description = "`store_unavailable`, or `overloaded`", body = ErrorBody),
     ),
@@ -65,7 +65,7 @@ pub(super) async fn list(
     tag = "approvers",
     params(("id" = String, Path, description = "The action's id")),
     responses(
-        (status = 200, description = "The action, with its frozen request, redacted", body = ApproverView),
+        (status = 200, description = "The action, with every byte of its frozen request (the credential named, never shown), its flags and the SHA-256 of what is shown", body = ApproverView),
         (status = 403, description = "`forbidden`: not an approver key", body = ErrorBody),
         (status = 404, description = "`not_found`: no such action in the approver's workflows", body = ErrorBody),
         (status = 503, description = "`store_unavailable`, or `overloaded`", body = ErrorBody),
@@ -151,7 +151,7 @@ fn decision(body: WholeBody, allow_edit: bool) -> Result<Approval, ApiError> {
     responses(
         (status = 200, description = "The approval is recorded; once enough distinct approvers agree the action ran, and this is its final state", body = ApproverView),
         (status = 400, description = "`bad_request`: no reason, unknown fields, or unusable arguments", body = ErrorBody),
-        (status = 403, description = "`forbidden` (not an approver key, or the action's own requester), `egress_denied`, or `secret_in_arguments` in edited arguments", body = ErrorBody),
+        (status = 403, description = "`forbidden` (not an approver key, or the action's own requester), `egress_denied`, or `secret_in_arguments` (edited arguments hold a loaded secret or, for a tool that refuses them, a token shape; or the request holds a loaded secret and was not shown whole)", body = ErrorBody),
         (status = 404, description = "`not_found`: no such action in the approver's workflows", body = ErrorBody),
         (status = 409, description = "`conflict`: no longer pending, already approved by this approver, or its agent revoked", body = ErrorBody),
         (status = 410, description = "`approval_expired`", body = ErrorBody),

@@ -1,5 +1,6 @@
 //! `GET /metrics`: every family in OpenMetrics text (see [`crate::metrics`]),
-//! with the gauges that count what the store and config hold read now.
+//! with the gauges that count what the store and config hold: the config's
+//! at each scrape, the store's at most every few seconds.
 //! Served on the main listener, or only on `metrics.listen` when it is set.
 
 use std::collections::BTreeMap;
@@ -15,7 +16,7 @@ use axum::routing::get;
 use crate::actions::{self, State as ActionState};
 use crate::error::ErrorBody;
 use crate::gateway::Gateway;
-use crate::metrics::Snapshot;
+use crate::metrics::{Snapshot, StoreCounts};
 use crate::revocations;
 
 /// The router of `metrics.listen`: `/metrics` and nothing else.
@@ -73,6 +74,31 @@ fn per_workflow(gw: &Gateway, mut counts: BTreeMap<String, u64>) -> Vec<(String,
 }
 
 async fn snapshot(gw: &Gateway) -> Snapshot {
+    let StoreCounts {
+        pending,
+        dead_letters,
+    } = gw.metrics.store_counts(|| store_counts(gw)).await;
+    let now = SystemTime::now();
+    let credentials = gw
+        .config
+        .credentials
+        .iter()
+        .map(|(name, def)| {
+            let disabled = gw.revocations.is_active(&revocations::credential_key(name));
+            (name.clone(), crate::config::lint::age(def, now), !disabled)
+        })
+        .collect();
+    Snapshot {
+        low_space: gw.audit_space_low(),
+        unrecorded_refusals: gw.refusals.unrecorded_total(),
+        pending,
+        dead_letters,
+        credentials,
+    }
+}
+
+/// What the store holds now, per configured workflow.
+async fn store_counts(gw: &Gateway) -> StoreCounts {
     let pending = match actions::open(gw.store.as_ref()).await {
         Ok(open) => {
             let mut counts = BTreeMap::new();
@@ -97,21 +123,8 @@ async fn snapshot(gw: &Gateway) -> Snapshot {
                 None
             }
         };
-    let now = SystemTime::now();
-    let credentials = gw
-        .config
-        .credentials
-        .iter()
-        .map(|(name, def)| {
-            let disabled = gw.revocations.is_active(&revocations::credential_key(name));
-            (name.clone(), crate::config::lint::age(def, now), !disabled)
-        })
-        .collect();
-    Snapshot {
-        low_space: gw.audit_space_low(),
-        unrecorded_refusals: gw.refusals.unrecorded_total(),
+    StoreCounts {
         pending,
         dead_letters,
-        credentials,
     }
 }

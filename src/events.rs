@@ -136,7 +136,18 @@ pub(crate) async fn catch_up(gw: &Gateway) -> Result<(), StoreError> {
                 tracing::info!(credential = %name, version, "credential reloaded (asked on another replica)")
             }
             Err(e) => {
-                tracing::warn!(credential = %name, error = %e, "cannot reload a credential another replica reloaded")
+                tracing::warn!(credential = %name, error = %e, "cannot reload a credential another replica reloaded; trying again next second");
+                // Not seen yet: the next catch-up tries again, rather than
+                // this replica keeping the old value until it expires.
+                if let Some(seen) = gw
+                    .events_seen
+                    .reloads
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .as_mut()
+                {
+                    seen.remove(&name);
+                }
             }
         }
     }

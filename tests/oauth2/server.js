@@ -34,6 +34,11 @@ function client(req) {
 (async () => {
   const server = new OAuth2Server();
   await server.issuer.keys.generate('RS256');
+  // Every token unique, as a real provider's are: without an id, two tokens
+  // issued in the same second with the same claims are the same bytes.
+  server.service.on('beforeTokenSigning', (token) => {
+    token.payload.jti = require('node:crypto').randomUUID();
+  });
   server.service.on('beforeResponse', (response, req) => {
     stats.requests += 1;
     const grant = req.body.grant_type;

@@ -55,7 +55,7 @@ pub(crate) async fn call(
     gw: &Gateway,
     presented: &Presented,
     headers: &HeaderMap,
-    session_sha256: &str,
+    session_sha256: Option<&str>,
     id: &Value,
     params: &Map<String, Value>,
 ) -> Result<Value, RpcError> {
@@ -98,7 +98,7 @@ pub(crate) async fn call(
         session_sha256,
     );
     let door = Door::Mcp {
-        session_sha256: session_sha256.to_owned(),
+        session_sha256: session_sha256.map(str::to_owned),
     };
     let (reply, _) = pipeline::call(gw, presented, request, span, door).await;
     let result = match reply {

@@ -32,6 +32,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use crate::config::Limits;
+use crate::tls::ListenerTls;
 
 mod conn;
 
@@ -119,15 +120,17 @@ fn builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
     b
 }
 
-/// Serve `app` on `listener` until `stop` resolves; then stop accepting and
-/// return once every open connection has finished.
+/// Serve `app` on `listener` (over TLS when `tls` is given) until `stop`
+/// resolves; then stop accepting and return once every open connection has
+/// finished.
 pub(crate) async fn run(
     listener: TcpListener,
     app: Router,
     limits: &Limits,
+    tls: Option<Arc<ListenerTls>>,
     stop: impl Future<Output = ()>,
 ) {
-    let builder = builder(limits);
+    let builder = Arc::new(builder(limits));
     let (stop_all, stopping) = tokio::sync::watch::channel(false);
     let open = Arc::new(Semaphore::new(limits.max_connections));
     let per_client = Arc::new(PerClient::default());
@@ -164,13 +167,31 @@ pub(crate) async fn run(
             ),
             activity: activity.clone(),
         });
-        let served = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), service)
-            .into_owned();
+        let builder = builder.clone();
         let stopping = stopping.clone();
         let idle = limits.header_read_timeout;
+        let tls = tls.clone();
         tokio::spawn(async move {
-            conn::serve(served, activity, idle, stopping).await;
+            match tls {
+                None => {
+                    let served =
+                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                    conn::serve(served, activity, idle, stopping).await;
+                }
+                // The handshake is bounded like a request head: a client
+                // that opens a connection and stalls holds it no longer.
+                Some(tls) => {
+                    match tokio::time::timeout(idle, tls.acceptor().accept(stream)).await {
+                        Ok(Ok(stream)) => {
+                            let served = builder
+                                .serve_connection_with_upgrades(TokioIo::new(stream), service);
+                            conn::serve(served, activity, idle, stopping).await;
+                        }
+                        Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!("TLS handshake timed out"),
+                    }
+                }
+            }
             drop(slot);
             drop(permit);
         });

@@ -71,12 +71,6 @@ pub(super) fn build(raw: &RawConfig, base_dir: &Path, ctx: &mut FileCtx<'_>) -> 
             }
         }
     });
-    if raw.tls.is_some() {
-        ctx.unsupported(
-            "/tls",
-            "TLS on toolgate's own listener (terminate TLS in front of it)",
-        );
-    }
     let vault = vault(raw.vault.as_ref(), base_dir, ctx);
     let sessions_max_ttl = Duration::from_secs(
         raw.sessions

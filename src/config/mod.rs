@@ -24,6 +24,7 @@ mod raw;
 mod sources;
 pub mod telemetry;
 pub mod template;
+mod tls;
 mod tools;
 mod workflows;
 pub mod yaml;
@@ -101,6 +102,7 @@ pub(crate) fn read(path: &Path) -> (Option<Config>, Vec<Diagnostic>) {
     let telemetry = telemetry::build(raw.telemetry.as_ref(), &base_dir, &mut ctx);
     let public_url = mcp::public_url(raw.public_url.as_deref(), &mut ctx);
     let mcp = mcp::build(raw.mcp.as_ref(), &mut ctx);
+    let tls = tls::build(raw.tls.as_ref(), &base_dir, &mut ctx);
     let credentials = credentials::build(raw.credentials, &env, &base_dir, &mut ctx);
     gateway::check_store_key(&settings, &credentials, &mut ctx);
     let workflows = workflows::build(
@@ -123,6 +125,7 @@ pub(crate) fn read(path: &Path) -> (Option<Config>, Vec<Diagnostic>) {
         base_dir,
         environment: env,
         listen: settings.listen,
+        tls,
         metrics_listen: settings.metrics_listen,
         limits: settings.limits,
         sessions_max_ttl: settings.sessions_max_ttl,

@@ -23,6 +23,8 @@ pub struct Config {
     pub base_dir: PathBuf,
     pub environment: String,
     pub listen: SocketAddr,
+    /// TLS on the listener (`tls:`); plain HTTP without it.
+    pub tls: Option<crate::tls::TlsSettings>,
     /// Where `/metrics` is served instead of the main listener, when set.
     pub metrics_listen: Option<SocketAddr>,
     pub limits: Limits,

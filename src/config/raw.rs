@@ -50,14 +50,14 @@ pub(crate) struct RawToolsDir {
     pub tools_dir: Option<String>,
 }
 
-/// TLS on the listener: accepted by the schema, refused at load (not available yet).
+/// `tls: {cert, key, client_ca?, min_version?}`: TLS on the listener.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-#[allow(dead_code)]
 pub(crate) struct RawTls {
     pub cert: String,
     pub key: String,
     pub client_ca: Option<String>,
+    pub min_version: Option<String>,
 }
 
 /// `metrics: {listen?}`: where `/metrics` is served.

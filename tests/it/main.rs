@@ -41,4 +41,5 @@ mod shutdown;
 mod sources;
 mod store;
 mod telemetry;
+mod tls;
 mod vault;

@@ -213,7 +213,7 @@ impl Gateway {
                     credentials.remember_extra("redis-password", &decoded.into());
                 }
                 Some(
-                    store::redis_connect(url)
+                    store::redis_connect(url, &config.store_tls)
                         .map_err(|e| anyhow::anyhow!("cannot use the Redis store: {e}"))?,
                 )
             }
@@ -252,7 +252,7 @@ impl Gateway {
         }
         let bus: Arc<dyn Bus> = match (&redis, config.store.redis_url()) {
             (Some(conn), Some(url)) => Arc::new(
-                RedisBus::new(url, conn.clone(), &config.environment)
+                RedisBus::new(url, &config.store_tls, conn.clone(), &config.environment)
                     .map_err(|e| anyhow::anyhow!("cannot use the Redis store: {e}"))?,
             ),
             _ => Arc::new(NoBus),

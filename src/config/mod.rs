@@ -131,6 +131,7 @@ pub(crate) fn read(path: &Path) -> (Option<Config>, Vec<Diagnostic>) {
         sessions_max_ttl: settings.sessions_max_ttl,
         vault: settings.vault,
         store: settings.store,
+        store_tls: settings.store_tls,
         store_encryption_key: settings.store_encryption_key,
         audit: settings.audit,
         telemetry,

@@ -32,6 +32,8 @@ pub struct Config {
     pub sessions_max_ttl: Duration,
     pub vault: VaultConfig,
     pub store: StoreConfig,
+    /// `store.tls`: TLS to a `rediss://` store (system roots when empty).
+    pub store_tls: crate::store::RedisTls,
     /// Seals secret material the store keeps (OAuth2 tokens).
     pub store_encryption_key: Option<SourceDef>,
     pub audit: AuditConfig,

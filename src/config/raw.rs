@@ -81,7 +81,17 @@ pub(crate) enum RawStore {
     Redis {
         url: Option<String>,
         encryption_key: Option<RawSource>,
+        tls: Option<RawRedisTls>,
     },
+}
+
+/// `store.tls: {ca?, cert?, key?}`: TLS to Redis (`rediss://`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRedisTls {
+    pub ca: Option<String>,
+    pub cert: Option<String>,
+    pub key: Option<String>,
 }
 
 impl RawStore {

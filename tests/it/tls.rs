@@ -347,3 +347,53 @@ async fn with_a_client_ca_only_clients_it_issued_get_in() {
         .unwrap();
     assert!(with_outsider.get(&url).send().await.is_err());
 }
+
+#[tokio::test]
+async fn store_tls_is_checked_at_load() {
+    let ca = Ca::new("redis CA");
+    let client = ca.client("toolgate", None);
+    let up = Upstream::start().await;
+    let dir = ConfigDir::new();
+    for (rel, text) in tools_yaml(&up.base()) {
+        dir.write(&rel, &text);
+    }
+    dir.write("tls/ca.pem", &ca.pem);
+    dir.write("tls/client.crt", &client.cert);
+    dir.write("tls/client.key", &client.key);
+    dir.write("tls/empty.pem", "");
+    let keys = Keys::new();
+    let check = |store: &str| {
+        dir.write("toolgate.yaml", &config_yaml(&keys, store));
+        let out = toolgate()
+            .args(["check", "--config"])
+            .arg(dir.config_path())
+            .output()
+            .expect("toolgate check runs");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let good = "store: { kind: redis, url: \"rediss://localhost:6380/0\", tls: { ca: tls/ca.pem, cert: tls/client.crt, key: tls/client.key } }\n";
+    let (ok, out) = check(good);
+    assert!(ok, "{out}");
+    for (bad, says) in [
+        (
+            "store: { kind: redis, url: \"redis://localhost:6379/0\", tls: { ca: tls/ca.pem } }\n",
+            "rediss://",
+        ),
+        (
+            "store: { kind: redis, url: \"rediss://localhost:6380/0\", tls: { cert: tls/client.crt } }\n",
+            "go together",
+        ),
+        (
+            "store: { kind: redis, url: \"rediss://localhost:6380/0\", tls: { ca: tls/empty.pem } }\n",
+            "empty.pem",
+        ),
+        ("store: { kind: file, tls: { ca: tls/ca.pem } }\n", "tls"),
+    ] {
+        let (ok, out) = check(bad);
+        assert!(!ok && out.contains(says), "{bad}: {out}");
+    }
+}

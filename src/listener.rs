@@ -32,7 +32,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use crate::config::Limits;
-use crate::tls::ListenerTls;
+use crate::tls::{ClientCert, ListenerTls, PeerCert};
 
 mod conn;
 
@@ -158,15 +158,23 @@ pub(crate) async fn run(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        // Handlers and the gate see the client's address.
         let activity = conn::Activity::new();
-        let service = TowerToHyperService::new(conn::Tracked {
-            inner: tower::Layer::layer(
-                &axum::Extension(axum::extract::ConnectInfo(peer)),
-                app.clone(),
-            ),
-            activity: activity.clone(),
-        });
+        // Handlers and the gate see the client's address, and its
+        // certificate when it showed one.
+        let app = app.clone();
+        let service = {
+            let activity = activity.clone();
+            move |cert: Option<Arc<PeerCert>>| {
+                let app = tower::Layer::layer(&axum::Extension(ClientCert(cert)), app);
+                TowerToHyperService::new(conn::Tracked {
+                    inner: tower::Layer::layer(
+                        &axum::Extension(axum::extract::ConnectInfo(peer)),
+                        app,
+                    ),
+                    activity,
+                })
+            }
+        };
         let builder = builder.clone();
         let stopping = stopping.clone();
         let idle = limits.header_read_timeout;
@@ -175,7 +183,7 @@ pub(crate) async fn run(
             match tls {
                 None => {
                     let served =
-                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service(None));
                     conn::serve(served, activity, idle, stopping).await;
                 }
                 // The handshake is bounded like a request head: a client
@@ -183,8 +191,16 @@ pub(crate) async fn run(
                 Some(tls) => {
                     match tokio::time::timeout(idle, tls.acceptor().accept(stream)).await {
                         Ok(Ok(stream)) => {
-                            let served = builder
-                                .serve_connection_with_upgrades(TokioIo::new(stream), service);
+                            let cert = stream
+                                .get_ref()
+                                .1
+                                .peer_certificates()
+                                .and_then(|c| c.first())
+                                .map(|leaf| Arc::new(PeerCert::of(leaf)));
+                            let served = builder.serve_connection_with_upgrades(
+                                TokioIo::new(stream),
+                                service(cert),
+                            );
                             conn::serve(served, activity, idle, stopping).await;
                         }
                         Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),

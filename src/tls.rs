@@ -289,3 +289,43 @@ impl ResolvesServerCert for Certs {
         Some(self.current.load_full())
     }
 }
+
+/// The certificate a client presented on its connection (mutual TLS).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerCert {
+    /// SHA-256 of the leaf certificate's DER.
+    pub sha256: [u8; 32],
+    /// Its URI subject alternative names (SPIFFE IDs and the like).
+    pub uris: Vec<String>,
+}
+
+impl PeerCert {
+    /// What a verified leaf certificate says (rustls has checked it chains
+    /// to `tls.client_ca`; one it cannot parse keeps only its hash).
+    pub fn of(leaf: &CertificateDer<'_>) -> PeerCert {
+        let uris = x509_parser::parse_x509_certificate(leaf.as_ref())
+            .ok()
+            .and_then(|(_, cert)| {
+                cert.subject_alternative_name().ok().flatten().map(|san| {
+                    san.value
+                        .general_names
+                        .iter()
+                        .filter_map(|n| match n {
+                            x509_parser::extensions::GeneralName::URI(u) => Some((*u).to_owned()),
+                            _ => None,
+                        })
+                        .collect()
+                })
+            })
+            .unwrap_or_default();
+        PeerCert {
+            sha256: Sha256::digest(leaf.as_ref()).into(),
+            uris,
+        }
+    }
+}
+
+/// The connection's client certificate, as the gate sees it: none over
+/// plain HTTP or when the client showed none.
+#[derive(Debug, Clone)]
+pub struct ClientCert(pub Option<Arc<PeerCert>>);

@@ -114,6 +114,8 @@ pub(crate) fn read(path: &Path) -> (Option<Config>, Vec<Diagnostic>) {
         &mut ctx,
     );
     let ids = identities::build(raw.agents, raw.approvers, raw.admins, &workflows, &mut ctx);
+    let client_ca = tls.as_ref().is_some_and(|t| t.client_ca.is_some());
+    identities::check_pins(&ids, client_ca, &mut ctx);
 
     // Schema files are part of the configuration too.
     for (name, tool) in &tools {

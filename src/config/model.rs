@@ -498,6 +498,7 @@ pub struct AgentDef {
     pub name: String,
     pub workflow: String,
     pub key_sha256: [u8; 32],
+    pub pin: Option<CertPin>,
 }
 
 #[derive(Debug, Clone)]
@@ -505,12 +506,24 @@ pub struct ApproverDef {
     pub name: String,
     pub workflows: Vec<String>,
     pub key_sha256: [u8; 32],
+    pub pin: Option<CertPin>,
 }
 
 #[derive(Debug, Clone)]
 pub struct AdminDef {
     pub name: String,
     pub key_sha256: [u8; 32],
+    pub pin: Option<CertPin>,
+}
+
+/// The client certificate an identity's key must arrive over (`cert_sha256`,
+/// `cert_uri`; at least one is set, and every one set must hold).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertPin {
+    /// SHA-256 of the leaf certificate's DER.
+    pub sha256: Option<[u8; 32]>,
+    /// A URI subject alternative name the certificate must carry.
+    pub uri: Option<String>,
 }
 
 /// Default cap on an upstream response body.

@@ -333,6 +333,8 @@ pub(crate) struct RawAgent {
     pub key_sha256: String,
     #[allow(dead_code)]
     pub description: Option<String>,
+    pub cert_sha256: Option<String>,
+    pub cert_uri: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -340,12 +342,16 @@ pub(crate) struct RawAgent {
 pub(crate) struct RawApprover {
     pub key_sha256: String,
     pub workflows: Vec<String>,
+    pub cert_sha256: Option<String>,
+    pub cert_uri: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawAdmin {
     pub key_sha256: String,
+    pub cert_sha256: Option<String>,
+    pub cert_uri: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -35,6 +35,19 @@ async fn start(
     files: &[(&str, &str)],
     identity: Option<&str>,
 ) -> Tls {
+    start_edited(ca, server, extra, files, identity, &Keys::new(), |c| c).await
+}
+
+/// [`start`], with the config (for `keys`) edited by `edit`.
+async fn start_edited(
+    ca: &Ca,
+    server: &Pair,
+    extra: &str,
+    files: &[(&str, &str)],
+    identity: Option<&str>,
+    keys: &Keys,
+    edit: impl Fn(String) -> String,
+) -> Tls {
     let up = Upstream::start().await;
     let dir = ConfigDir::new();
     for (rel, text) in tools_yaml(&up.base()) {
@@ -45,17 +58,16 @@ async fn start(
     for (rel, text) in files {
         dir.write(rel, text);
     }
-    let keys = Keys::new();
     let tls = format!(
         "tls: {{ cert: tls/server.crt, key: tls/server.key{extra} }}\n\
          limits: {{ max_body_bytes: 65536, max_concurrency: 64, header_read_timeout_ms: 30000 }}\n"
     );
-    let config = config_yaml(&keys, &tls).replacen(
+    let config = config_yaml(keys, &tls).replacen(
         "limits: { max_body_bytes: 65536, max_concurrency: 64 }\n",
         "",
         1,
     );
-    dir.write("toolgate.yaml", &config);
+    dir.write("toolgate.yaml", &edit(config));
     let port = free_port();
     let proc = Serve::new(&dir.config_path(), port)
         .envs(&[
@@ -396,4 +408,135 @@ async fn store_tls_is_checked_at_load() {
         let (ok, out) = check(bad);
         assert!(!ok && out.contains(says), "{bad}: {out}");
     }
+}
+
+#[tokio::test]
+async fn a_key_pinned_to_a_certificate_is_taken_over_that_certificate_only() {
+    let ca = Ca::new("server CA");
+    let clients = Ca::new("client CA");
+    let alice_uri = "spiffe://example.test/approver/alice";
+    let agent_cert = clients.client("test-agent", None);
+    let alice_cert = clients.client("alice", Some(alice_uri));
+    let plain_cert = clients.client("someone", Some("spiffe://example.test/other"));
+    let keys = Keys::new();
+    let t = start_edited(
+        &ca,
+        &ca.server(),
+        ", client_ca: tls/clients.pem",
+        &[("tls/clients.pem", &clients.pem)],
+        Some(&agent_cert.identity_pem()),
+        &keys,
+        |c| {
+            c.replacen(
+                "test-agent: { workflow: main,",
+                &format!(
+                    "test-agent: {{ workflow: main, cert_sha256: \"{}\",",
+                    agent_cert.sha256
+                ),
+                1,
+            )
+            .replacen(
+                "alice: {",
+                &format!("alice: {{ cert_uri: \"{alice_uri}\","),
+                1,
+            )
+        },
+    )
+    .await;
+    let over = |pair: &Pair| Api::https(t.port, &ca.pem, Some(&pair.identity_pem()));
+    let status = |api: Api, key: String, path: &'static str| async move {
+        api.get(Some(&key), path).await.0
+    };
+    let (agent, other, approver) = (&keys.agent, &keys.other_agent, &keys.approver);
+    // Each pinned key over its own certificate.
+    assert_eq!(
+        status(over(&agent_cert), agent.clone(), "/v1/tools").await,
+        200
+    );
+    assert_eq!(
+        status(over(&alice_cert), approver.clone(), "/v1/pending-actions").await,
+        200
+    );
+    // A pinned key over any other certificate: refused.
+    assert_eq!(
+        status(over(&plain_cert), agent.clone(), "/v1/tools").await,
+        401
+    );
+    assert_eq!(
+        status(over(&alice_cert), agent.clone(), "/v1/tools").await,
+        401
+    );
+    assert_eq!(
+        status(over(&agent_cert), approver.clone(), "/v1/pending-actions").await,
+        401
+    );
+    assert_eq!(
+        status(over(&plain_cert), approver.clone(), "/v1/pending-actions").await,
+        401
+    );
+    // An unpinned key: over an unpinned certificate yes, over one pinned
+    // to another identity no.
+    assert_eq!(
+        status(over(&plain_cert), other.clone(), "/v1/tools").await,
+        200
+    );
+    assert_eq!(
+        status(over(&agent_cert), other.clone(), "/v1/tools").await,
+        401
+    );
+    assert_eq!(
+        status(over(&alice_cert), other.clone(), "/v1/tools").await,
+        401
+    );
+    let log = std::fs::read_to_string(t.dir.path().join("toolgate.log")).unwrap();
+    assert!(log.contains("not pinned to"), "{log}");
+    assert!(!log.contains(agent.as_str()), "a key is in the log");
+}
+
+#[tokio::test]
+async fn a_pin_without_client_certificates_or_shared_by_two_is_a_config_error() {
+    let ca = Ca::new("server CA");
+    let server = ca.server();
+    let up = Upstream::start().await;
+    let dir = ConfigDir::new();
+    for (rel, text) in tools_yaml(&up.base()) {
+        dir.write(&rel, &text);
+    }
+    dir.write("tls/server.crt", &server.cert);
+    dir.write("tls/server.key", &server.key);
+    dir.write("tls/clients.pem", &ca.pem);
+    let keys = Keys::new();
+    let pin = "cert_sha256: \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\",";
+    let check = |tls: &str, both: bool| {
+        let mut config = config_yaml(&keys, tls).replacen(
+            "test-agent: { workflow: main,",
+            &format!("test-agent: {{ workflow: main, {pin}"),
+            1,
+        );
+        if both {
+            config = config.replacen(
+                "other-agent: { workflow: other,",
+                &format!("other-agent: {{ workflow: other, {pin}"),
+                1,
+            );
+        }
+        dir.write("toolgate.yaml", &config);
+        let out = toolgate()
+            .args(["check", "--config"])
+            .arg(dir.config_path())
+            .output()
+            .expect("toolgate check runs");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let (ok, out) = check("", false);
+    assert!(!ok && out.contains("need tls.client_ca"), "{out}");
+    let mtls = "tls: { cert: tls/server.crt, key: tls/server.key, client_ca: tls/clients.pem }\n";
+    let (ok, out) = check(mtls, false);
+    assert!(ok, "{out}");
+    let (ok, out) = check(mtls, true);
+    assert!(!ok && out.contains("pins the same cert_sha256"), "{out}");
 }

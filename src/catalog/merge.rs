@@ -26,7 +26,8 @@ use crate::config::yaml;
 
 mod keywords;
 use keywords::{
-    Values, bound, contradiction, count, meet, multiple, type_value, types, union, values,
+    VALUES, Values, bound, contradiction, count, meet, multiple, part, type_value, types, union,
+    values,
 };
 
 /// Why no value at `pointer` (of the merged schema) could pass both schemas.
@@ -80,9 +81,6 @@ const GROUPS: [&[&str]; 6] = [
     &["maximum", "exclusiveMaximum"],
 ];
 
-/// `enum` and `const` are merged together, after `type` is known.
-const VALUES: [&str; 2] = ["enum", "const"];
-
 static TRUE: Value = Value::Bool(true);
 
 /// `tool` narrowed by `overlay`, as one schema accepting exactly what both accept.
@@ -126,14 +124,6 @@ fn mergeable(v: &Value, root: bool) -> bool {
 
 struct Merger {
     notes: Vec<String>,
-}
-
-/// The keywords of `m` in `group`.
-fn part(m: &Map<String, Value>, group: &[&str]) -> Map<String, Value> {
-    group
-        .iter()
-        .filter_map(|k| m.get(*k).map(|v| ((*k).to_owned(), v.clone())))
-        .collect()
 }
 
 fn pointer(at: &str, token: &str) -> String {

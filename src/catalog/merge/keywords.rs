@@ -5,7 +5,16 @@ use std::cmp::Ordering;
 
 use serde_json::{Map, Number, Value};
 
-use super::{VALUES, part};
+/// `enum` and `const` are merged together, after `type` is known.
+pub(super) const VALUES: [&str; 2] = ["enum", "const"];
+
+/// The keywords of `m` in `group`.
+pub(super) fn part(m: &Map<String, Value>, group: &[&str]) -> Map<String, Value> {
+    group
+        .iter()
+        .filter_map(|k| m.get(*k).map(|v| ((*k).to_owned(), v.clone())))
+        .collect()
+}
 
 /// The tighter of two bounds, each `minimum`/`exclusiveMinimum` (or the
 /// `maximum` pair): `tighter` is `Greater` for lower bounds. `None` when a

@@ -2,8 +2,8 @@
 //! so the OpenAI export can say `strict: true`.
 //!
 //! OpenAI's documented subset: the root is an object schema (not `anyOf`);
-//! every object sets `additionalProperties: false` and lists every property
-//! in `required`; types are string, number, integer, boolean, object, array
+//! every object sets `additionalProperties: false` and writes out
+//! `properties` and `required`, listing every property in `required`; types are string, number, integer, boolean, object, array
 //! and null; the keywords are `type`, `properties`, `required`,
 //! `additionalProperties`, `items`, `enum`, `const`, `anyOf`, `$defs` and
 //! `$ref` (internal), `title` and `description`, and the supported
@@ -177,19 +177,17 @@ fn closed_and_required(s: &Map<String, Value>, depth: usize, tally: &mut Tally) 
     if depth > MAX_DEPTH || s.get("additionalProperties") != Some(&Value::Bool(false)) {
         return false;
     }
-    let empty = Map::new();
-    let props = match s.get("properties") {
-        None => &empty,
-        Some(Value::Object(p)) => p,
-        Some(_) => return false,
+    // Both written out, even when empty: strict mode refuses an object
+    // schema without `properties` or `required`.
+    let Some(Value::Object(props)) = s.get("properties") else {
+        return false;
     };
     let required: Vec<&str> = match s.get("required") {
-        None => Vec::new(),
         Some(Value::Array(r)) => match r.iter().map(Value::as_str).collect::<Option<Vec<_>>>() {
             Some(r) => r,
             None => return false,
         },
-        Some(_) => return false,
+        _ => return false,
     };
     if required.len() != props.len() || !props.keys().all(|k| required.contains(&k.as_str())) {
         return false;
@@ -225,7 +223,11 @@ mod tests {
                     "properties": {"k": {"type": ["string", "null"], "enum": ["a", "b", null]}}}}
             }
         })));
-        assert!(openai_strict(
+        assert!(openai_strict(&json!({
+            "type": "object", "additionalProperties": false, "properties": {}, "required": []
+        })));
+        // Without `properties` and `required` written out, strict mode refuses it.
+        assert!(!openai_strict(
             &json!({"type": "object", "additionalProperties": false})
         ));
     }

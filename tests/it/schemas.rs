@@ -546,3 +546,33 @@ fn annotations_and_output_schemas_are_checked_at_load() {
         assert!(text.contains(says), "{to}: {text}");
     }
 }
+
+#[tokio::test]
+async fn the_official_python_sdk_accepts_the_output_schemas() {
+    let importable = std::process::Command::new("python3")
+        .args(["-c", "import mcp.client.streamable_http"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !importable {
+        crate::support::skip::unavailable(
+            "python3 with the `mcp` package (pip install mcp) is not available",
+        );
+        return;
+    }
+    let g = start().await;
+    let out = tokio::process::Command::new("python3")
+        .arg(crate::support::repo_root().join("tests/mcp/schemas.py"))
+        .arg(format!("{}/mcp", g.proc.base))
+        .env("TOOLGATE_KEY", &g.keys.agent)
+        .output()
+        .await
+        .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("ok"), "{stdout}");
+    assert!(!leaks(&stdout, &g.secret));
+}

@@ -74,7 +74,7 @@ const INERT: [&str; 5] = ["$schema", "$id", "$anchor", "$defs", "definitions"];
 /// Keywords that act together, merged (or kept apart) as one.
 const GROUPS: [&[&str]; 6] = [
     &["properties", "patternProperties", "additionalProperties"],
-    &["prefixItems", "items"],
+    &["prefixItems", "items", "additionalItems"],
     &["contains", "minContains", "maxContains"],
     &["if", "then", "else"],
     &["minimum", "exclusiveMinimum"],
@@ -391,7 +391,12 @@ impl Merger {
             return Ok(None);
         };
         let (ia, ib) = (a.get("items"), b.get("items"));
-        if ia.is_some_and(Value::is_array) || ib.is_some_and(Value::is_array) {
+        // Items as a list (and `additionalItems` after it) are an older
+        // draft's form: not merged.
+        let older = |m: &Map<String, Value>| {
+            m.contains_key("additionalItems") || m.get("items").is_some_and(Value::is_array)
+        };
+        if older(a) || older(b) {
             return Ok(None);
         }
         let mut out = Map::new();

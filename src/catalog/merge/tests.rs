@@ -433,6 +433,7 @@ fn keywords(sub: BoxedStrategy<Value>) -> impl Strategy<Value = Vec<(String, Val
         "not",
         "additionalProperties",
         "contains",
+        "additionalItems",
     ]);
     let lists = prop::sample::select(vec!["prefixItems", "anyOf", "oneOf", "allOf"]);
     prop_oneof![

@@ -38,6 +38,7 @@ pub use diag::{Diagnostic, Severity};
 pub use document::{CONFIG_SCHEMA, TOOL_SCHEMA, compile_schema};
 pub use gateway::{STORE_FILE_NAME, store_file};
 pub use model::*;
+pub use tools::is_object_schema;
 
 use document::{CONFIG_VALIDATOR, FileCtx, read_document, typed};
 use raw::{RawConfig, RawToolsDir};
@@ -122,6 +123,9 @@ pub(crate) fn read(path: &Path) -> (Option<Config>, Vec<Diagnostic>) {
         hasher.update(name.as_bytes());
         // A JSON value always serializes (its keys are strings).
         hasher.update(serde_json::to_vec(&tool.input_schema).expect("a JSON value serializes"));
+        if let Some(out) = &tool.response.output_schema {
+            hasher.update(serde_json::to_vec(&out.schema).expect("a JSON value serializes"));
+        }
     }
     let config = Config {
         base_dir,

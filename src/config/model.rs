@@ -360,6 +360,25 @@ pub struct ResponseDef {
     pub fields: Vec<String>,
     pub max_bytes: usize,
     pub headers: Vec<HeaderName>,
+    /// `response.output_schema`: what the shaped result must satisfy.
+    pub output_schema: Option<OutputSchema>,
+}
+
+/// A JSON Schema the shaped result must satisfy, compiled once at load.
+#[derive(Debug, Clone)]
+pub struct OutputSchema {
+    pub schema: Value,
+    pub validator: Arc<jsonschema::Validator>,
+}
+
+/// The MCP tool hints a manifest sets (`annotations`); unset ones are not shown.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ToolAnnotations {
+    /// `readOnlyHint`; unset, whether the method is GET.
+    pub read_only: Option<bool>,
+    pub destructive: Option<bool>,
+    pub idempotent: Option<bool>,
+    pub open_world: Option<bool>,
 }
 
 #[derive(Debug)]
@@ -378,6 +397,8 @@ pub struct ToolDef {
     pub pii: bool,
     /// Refuse arguments holding text shaped like a token (`inbound.refuse_token_shapes`).
     pub refuse_token_shapes: bool,
+    /// Hints for MCP clients (`annotations`).
+    pub annotations: ToolAnnotations,
     pub loc: Loc,
 }
 

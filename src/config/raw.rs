@@ -374,6 +374,18 @@ pub(crate) struct RawTool {
     pub pii: bool,
     #[serde(default)]
     pub inbound: RawInbound,
+    #[serde(default)]
+    pub annotations: RawAnnotations,
+}
+
+/// `annotations: {read_only?, destructive?, idempotent?, open_world?}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAnnotations {
+    pub read_only: Option<bool>,
+    pub destructive: Option<bool>,
+    pub idempotent: Option<bool>,
+    pub open_world: Option<bool>,
 }
 
 /// `inbound: {refuse_token_shapes?}`.
@@ -411,4 +423,5 @@ pub(crate) struct RawResponse {
     pub max_bytes: Option<usize>,
     #[serde(default)]
     pub headers: Vec<String>,
+    pub output_schema: Option<RawSchema>,
 }

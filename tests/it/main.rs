@@ -36,6 +36,7 @@ mod redaction;
 mod replicas;
 mod revocation;
 mod rotation;
+mod schemas;
 mod shown;
 mod shutdown;
 mod sources;

@@ -65,6 +65,9 @@ enum Command {
         /// Treat warnings as errors.
         #[arg(long)]
         deny_warnings: bool,
+        /// Also answer the pre-production checklist (pass / warn / fail).
+        #[arg(long)]
+        production: bool,
     },
     /// Generate a key for an agent, approver or admin; prints it once with its config line.
     Keygen {
@@ -152,7 +155,8 @@ fn main() -> ExitCode {
         Command::Check {
             config,
             deny_warnings,
-        } => check(&config, deny_warnings),
+            production,
+        } => check(&config, deny_warnings, production),
         Command::Keygen {
             role,
             name,
@@ -180,22 +184,29 @@ fn main() -> ExitCode {
                     public_key,
                     json,
                 },
-        } => audit_verify(
-            &paths,
-            environment.as_deref(),
-            &toolgate::store::RedisTls {
-                ca: redis_ca,
-                client: redis_client_cert.map(|mut p| {
-                    let key = p.pop().unwrap_or_default();
-                    (p.pop().unwrap_or_default(), key)
-                }),
-            },
-            key_env.as_deref(),
-            key_file.as_deref(),
-            checkpoint.as_deref(),
-            public_key.as_deref(),
-            json,
-        ),
+        } => {
+            let intact = toolgate::audit::command::verify(&toolgate::audit::command::Verify {
+                paths: &paths,
+                environment: environment.as_deref(),
+                redis_tls: &toolgate::store::RedisTls {
+                    ca: redis_ca,
+                    client: redis_client_cert.map(|mut p| {
+                        let key = p.pop().unwrap_or_default();
+                        (p.pop().unwrap_or_default(), key)
+                    }),
+                },
+                key_env: key_env.as_deref(),
+                key_file: key_file.as_deref(),
+                checkpoint: checkpoint.as_deref(),
+                public_key: public_key.as_deref(),
+                json,
+            });
+            if intact {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
         Command::Dev { listen } => run(dev_mode(listen)),
         Command::Openapi => {
             println!("{}", toolgate::openapi_document());
@@ -292,17 +303,27 @@ fn load_or_report(path: &Path) -> Option<(catalog::Loaded, Vec<Diagnostic>)> {
     }
 }
 
-fn check(path: &Path, deny_warnings: bool) -> ExitCode {
+fn check(path: &Path, deny_warnings: bool, production: bool) -> ExitCode {
     let Some((loaded, mut diags)) = load_or_report(path) else {
         return ExitCode::FAILURE;
     };
     let config = &loaded.config;
     diags.extend(config::lint::lint(config, &ProcessEnv, SystemTime::now()));
     print_diagnostics(&diags);
-    let warnings = diags
+    let mut warnings = diags
         .iter()
         .filter(|d| d.severity == Severity::Warning)
         .count();
+    let mut failed = false;
+    if production {
+        use config::production::Verdict;
+        println!("production checklist:");
+        for i in config::production::checklist(config) {
+            println!("  {}  {}: {}", i.verdict.as_str(), i.question, i.reason);
+            warnings += usize::from(i.verdict == Verdict::Warn);
+            failed |= i.verdict == Verdict::Fail;
+        }
+    }
     let tools = loaded.catalog.len();
     println!(
         "ok: environment {}, {} tool(s), {} workflow(s) ({} callable tool binding(s)), {} credential(s), {} warning(s)",
@@ -313,6 +334,10 @@ fn check(path: &Path, deny_warnings: bool) -> ExitCode {
         config.credentials.len(),
         warnings
     );
+    if failed {
+        eprintln!("toolgate: not ready for production (a checklist item failed)");
+        return ExitCode::FAILURE;
+    }
     if deny_warnings && warnings > 0 {
         eprintln!("toolgate: warnings denied (--deny-warnings)");
         return ExitCode::FAILURE;
@@ -351,122 +376,6 @@ fn export(path: &Path, workflow: &str, format: &str) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(_) => ExitCode::FAILURE,
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn audit_verify(
-    paths: &[PathBuf],
-    environment: Option<&str>,
-    redis_tls: &toolgate::store::RedisTls,
-    key_env: Option<&str>,
-    key_file: Option<&Path>,
-    checkpoint: Option<&Path>,
-    public_key: Option<&str>,
-    json: bool,
-) -> ExitCode {
-    let key = match (key_env, key_file) {
-        (Some(var), _) => match std::env::var(var) {
-            Ok(k) => Some(k.into_bytes()),
-            Err(_) => {
-                eprintln!("toolgate: environment variable {var} is not set");
-                return ExitCode::FAILURE;
-            }
-        },
-        (None, Some(f)) => match std::fs::read_to_string(f) {
-            Ok(k) => Some(k.trim_end_matches(['\n', '\r']).as_bytes().to_vec()),
-            Err(e) => {
-                eprintln!("toolgate: cannot read {}: {e}", f.display());
-                return ExitCode::FAILURE;
-            }
-        },
-        (None, None) => None,
-    };
-    let checkpoints = match checkpoint {
-        None => Vec::new(),
-        Some(f) => match toolgate::audit::checkpoint::read(f) {
-            Ok(c) if !c.is_empty() => c,
-            Ok(_) => {
-                eprintln!("toolgate: {} holds no checkpoint", f.display());
-                return ExitCode::FAILURE;
-            }
-            Err(e) => {
-                eprintln!("toolgate: cannot read {}: {e}", f.display());
-                return ExitCode::FAILURE;
-            }
-        },
-    };
-    let redis_url = paths
-        .first()
-        .and_then(|p| p.to_str())
-        .filter(|p| p.starts_with("redis://") || p.starts_with("rediss://"));
-    let report = match (redis_url, environment) {
-        (None, None) if public_key.is_some() && checkpoints.is_empty() => {
-            eprintln!("toolgate: --public-key needs --checkpoint (the checkpoints to check)");
-            return ExitCode::FAILURE;
-        }
-        (None, None) => {
-            toolgate::audit::verify::verify_with(paths, key.as_deref(), &checkpoints, public_key)
-        }
-        (Some(url), Some(env)) if paths.len() == 1 => {
-            let (reader, mut stored) =
-                match toolgate::audit::redis::open_reader_tls(url, redis_tls, env) {
-                    Ok(r) => r,
-                    Err(e) => {
-                        eprintln!("toolgate: cannot read the trail from Redis: {e}");
-                        return ExitCode::FAILURE;
-                    }
-                };
-            // The checkpoints kept beside the stream count too.
-            stored.extend(checkpoints);
-            if public_key.is_some() && stored.is_empty() {
-                eprintln!("toolgate: --public-key given, but there is no checkpoint to check");
-                return ExitCode::FAILURE;
-            }
-            let label = PathBuf::from(format!("redis:{env}"));
-            toolgate::audit::verify::verify_reader(
-                &label,
-                reader,
-                key.as_deref(),
-                &stored,
-                public_key,
-            )
-        }
-        (Some(_), _) => {
-            eprintln!(
-                "toolgate: give one redis:// URL and --environment (the trail's environment)"
-            );
-            return ExitCode::FAILURE;
-        }
-        (None, Some(_)) => {
-            eprintln!("toolgate: --environment is for a redis:// trail");
-            return ExitCode::FAILURE;
-        }
-    };
-    if json {
-        match serde_json::to_string_pretty(&report) {
-            Ok(text) => println!("{text}"),
-            Err(e) => {
-                eprintln!("toolgate: cannot encode the report: {e}");
-                return ExitCode::FAILURE;
-            }
-        }
-    } else {
-        match &report.problem {
-            None => println!(
-                "intact: {} record(s); head seq {} hash {}",
-                report.records, report.head_seq, report.head_hash
-            ),
-            Some(p) => {
-                println!("{}: {}:{}: {}", p.kind, p.file.display(), p.line, p.message);
-                println!("{} record(s) verified before it", report.records);
-            }
-        }
-    }
-    if report.intact() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
     }
 }
 

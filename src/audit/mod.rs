@@ -22,6 +22,7 @@
 
 pub mod chain;
 pub mod checkpoint;
+pub mod command;
 mod counted;
 mod file;
 mod memory;

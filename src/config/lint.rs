@@ -15,19 +15,15 @@ use serde_json::Value;
 use super::{Config, Diagnostic, Inject, Loc, SourceDef};
 use crate::secrets::{Credentials, EnvSource};
 
-pub fn lint(config: &Config, env: &dyn EnvSource, now: SystemTime) -> Vec<Diagnostic> {
-    let mut out = Vec::new();
-    let warn = |out: &mut Vec<Diagnostic>, loc: &Loc, key: &str, msg: String| {
-        let mut loc = loc.clone();
-        if !key.is_empty() {
-            loc.key = format!("{}.{key}", loc.key);
-        }
-        out.push(Diagnostic::warning(loc, msg));
-    };
+/// Credential name → the workflows that bind it.
+type BoundIn<'c> = BTreeMap<&'c str, BTreeSet<&'c str>>;
+/// Credential name → the scopes the tools it is bound to need.
+type Needed<'c> = BTreeMap<&'c str, BTreeSet<&'c str>>;
 
-    // Which workflows bind each credential, and which scopes their tools need.
-    let mut bound_in: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-    let mut needed: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+/// Which workflows bind each credential, and which scopes their tools need.
+pub(super) fn bindings(config: &Config) -> (BoundIn<'_>, Needed<'_>) {
+    let mut bound_in: BoundIn<'_> = BTreeMap::new();
+    let mut needed: Needed<'_> = BTreeMap::new();
     for w in config.workflows.values() {
         for t in config.tools.values().filter(|t| w.grants(t)) {
             if let Some(c) = w.credential_for(t) {
@@ -39,6 +35,20 @@ pub fn lint(config: &Config, env: &dyn EnvSource, now: SystemTime) -> Vec<Diagno
             }
         }
     }
+    (bound_in, needed)
+}
+
+pub fn lint(config: &Config, env: &dyn EnvSource, now: SystemTime) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let warn = |out: &mut Vec<Diagnostic>, loc: &Loc, key: &str, msg: String| {
+        let mut loc = loc.clone();
+        if !key.is_empty() {
+            loc.key = format!("{}.{key}", loc.key);
+        }
+        out.push(Diagnostic::warning(loc, msg));
+    };
+
+    let (bound_in, needed) = bindings(config);
     let agents_of = |wf: &str| config.agents.values().filter(|a| a.workflow == wf).count();
 
     for c in config.credentials.values() {

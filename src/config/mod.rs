@@ -20,6 +20,7 @@ mod identities;
 pub mod lint;
 mod mcp;
 mod model;
+pub mod production;
 mod raw;
 mod sources;
 pub mod telemetry;

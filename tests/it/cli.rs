@@ -330,3 +330,104 @@ fn check_and_serve_refuse_a_store_path_under_a_file() {
         );
     }
 }
+
+#[test]
+fn check_production_answers_the_checklist_from_the_config() {
+    let dir = ConfigDir::new();
+    let keys = Keys::new();
+    dir.write(
+        "tools/a.yaml",
+        "name: a\ndescription: d\nscopes: [s]\ninput_schema: { type: object, additionalProperties: false }\n\
+         upstream: { method: GET, url: \"https://api.example.com/a\", credential: c }\n",
+    );
+    // The other workflow's tool needs no credential.
+    dir.write(
+        "tools/o.yaml",
+        "name: o\ndescription: d\nscopes: [o]\ninput_schema: { type: object, additionalProperties: false }\n\
+         upstream: { method: GET, url: \"https://api.example.com/o\" }\n",
+    );
+    dir.write("secrets/api", &format!("{}\n", canary("api-")));
+    for name in ["hmac", "signing", "sealing"] {
+        dir.write(&format!("secrets/{name}"), &format!("{}\n", canary(name)));
+    }
+    let config = |extra: &str| {
+        format!(
+            "environment: test\nlisten: 0.0.0.0:8080\ncredentials:\n  api:\n    environment: test\n    source: {{ file: secrets/api }}\n    scopes: [s, admin]\n    inject: {{ header: Authorization }}\n\
+             workflows:\n  main: {{ environment: test, scopes: [s], credentials: {{ c: api }} }}\n  other: {{ environment: test, scopes: [o] }}\n{}{extra}",
+            keys.yaml()
+        )
+    };
+    let run = |text: &str, deny: bool| {
+        dir.write("toolgate.yaml", text);
+        let mut cmd = toolgate();
+        cmd.args(["check", "--production", "--config"])
+            .arg(dir.config_path());
+        if deny {
+            cmd.arg("--deny-warnings");
+        }
+        let out = cmd.output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            text.contains("production checklist:"),
+            "did not load: {err}"
+        );
+        (out.status.success(), format!("{text}{err}"))
+    };
+    // Bare: no audit key (fail), a plain listener on every address, no
+    // sealing key, a scope no tool needs, no max_age_days (warn).
+    let (ok, out) = run(&config(""), false);
+    assert!(!ok, "{out}");
+    let line = |needle: &str| {
+        out.lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no {needle:?} in:\n{out}"))
+            .trim()
+            .to_owned()
+    };
+    assert!(line("audit trail").starts_with("fail"));
+    assert!(
+        line("encryption in transit").starts_with("warn")
+            && line("in transit").contains("0.0.0.0:8080")
+    );
+    assert!(line("encryption at rest").starts_with("warn"));
+    assert!(
+        line("scopes no wider").starts_with("warn") && line("scopes no wider").contains("admin")
+    );
+    assert!(line("max_age_days").starts_with("warn"));
+    assert!(line("no secret in any config file").starts_with("pass"));
+    assert!(line("logs and traces").starts_with("pass"));
+    // Put right: keyed and signed trail, sealed store, loopback listener,
+    // max_age_days; only the wide scope is left (a warning).
+    let good = config(
+        "audit: { kind: file, hmac_key: { file: secrets/hmac }, signing_key: { file: secrets/signing } }\n\
+         store: { kind: file, encryption_key: { file: secrets/sealing } }\n",
+    )
+    .replace("listen: 0.0.0.0:8080", "listen: 127.0.0.1:8080")
+    .replace(
+        "    inject: { header: Authorization }\n",
+        "    inject: { header: Authorization }\n    max_age_days: 90\n",
+    );
+    let (ok, out) = run(&good, false);
+    assert!(ok, "{out}");
+    assert_eq!(out.matches("  fail  ").count(), 0, "{out}");
+    assert_eq!(out.matches("  warn  ").count(), 1, "{out}");
+    let (ok, _) = run(&good, true);
+    assert!(!ok, "a warning passed --deny-warnings");
+    let (ok, out) = run(&good.replace("scopes: [s, admin]", "scopes: [s]"), true);
+    assert!(ok, "{out}");
+    // A Redis password in the URL is a secret in the config file.
+    let (ok, out) = run(
+        &good.replace(
+            "store: { kind: file, encryption_key: { file: secrets/sealing } }",
+            "store: { kind: redis, url: \"redis://:hunter2-pass@127.0.0.1:6379/0\", encryption_key: { file: secrets/sealing } }",
+        ),
+        false,
+    );
+    assert!(!ok, "{out}");
+    assert!(
+        out.lines().any(|l| l.trim().starts_with("fail  no secret")),
+        "{out}"
+    );
+    assert!(!out.contains("hunter2"), "the password was printed");
+}

@@ -13,11 +13,12 @@
 //! - [`jsonrpc`]: messages and the standard error codes;
 //! - [`session`]: `Mcp-Session-Id`, kept in the store;
 //! - [`stateless`]: the 2026-07-28 revision's headers, `_meta` and results;
-//! - [`tools`]: the tool list and a call's result;
+//! - [`tools`]: the tool list and a call's result ([`result`]: shapes shared with [`status`]);
 //! - [`wait`]: a held call waiting for its decision, and its progress;
 //! - [`status`]: `toolgate_action_status`, a held call's outcome.
 
 pub(crate) mod jsonrpc;
+pub(crate) mod result;
 pub(crate) mod session;
 pub(crate) mod stateless;
 pub(crate) mod status;

@@ -9,7 +9,7 @@
 
 use serde_json::{Value, json};
 
-use super::tools::{failed_with, redacted};
+use super::result::{failed_with, redacted};
 use crate::actions::{self, State};
 use crate::approvals::views::{agent_view, call_answer};
 use crate::config::{ApprovalWhen, RESERVED_TOOL_NAME};

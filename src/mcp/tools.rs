@@ -6,6 +6,8 @@ use http::HeaderMap;
 use serde_json::{Map, Value, json};
 
 use super::jsonrpc::{INVALID_PARAMS, RpcError};
+use super::result::failed_with;
+pub(crate) use super::result::redacted;
 use super::status;
 use super::wait::{self, Progress};
 use crate::approvals::views::call_answer;
@@ -16,13 +18,10 @@ use crate::gateway::Gateway;
 use crate::pipeline;
 use crate::pipeline::authenticate::{Agent, Presented};
 use crate::pipeline::call::{CallReply, CallRequest, Door, MAX_IDEMPOTENCY_KEY, MAX_TOOL_NAME};
-use crate::redact::JsonOptions;
 use crate::telemetry::spans::CallSpan;
 
 /// Where a call's idempotency key goes (the JSON-RPC id never is one).
 pub(crate) const IDEMPOTENCY_META: &str = "dev.toolgate/idempotency_key";
-/// Where an error result carries SPEC §8's code, message and details.
-pub(crate) const ERROR_META: &str = "dev.toolgate/error";
 
 /// The caller's callable tools, sorted by name, as `catalog::mcp_tool`
 /// describes each.
@@ -229,41 +228,6 @@ fn failed(e: &ApiError) -> Value {
     failed_with(e.code.as_str(), &e.message, &e.details, e.retry_after_secs)
 }
 
-pub(super) fn failed_with(
-    code: &str,
-    message: &str,
-    details: &[Value],
-    retry_after: Option<u64>,
-) -> Value {
-    let mut text = format!("{code}: {message}");
-    for d in details {
-        let pointer = d.get("pointer").and_then(Value::as_str);
-        match (pointer, d.get("reason").and_then(Value::as_str)) {
-            (Some(""), Some(r)) => text.push_str(&format!("\n- (arguments): {r}")),
-            (Some(p), Some(r)) => text.push_str(&format!("\n- {p}: {r}")),
-            _ => text.push_str(&format!("\n- {d}")),
-        }
-    }
-    let mut meta = json!({"code": code, "message": message, "details": details});
-    if let Some(secs) = retry_after {
-        text.push_str(&format!("\nRetry after {secs} s."));
-        meta["retry_after"] = json!(secs);
-    }
-    json!({
-        "content": [{"type": "text", "text": text}],
-        "isError": true,
-        "_meta": { ERROR_META: meta },
-    })
-}
-
-/// Every string of an answer through the redactor, once more.
-pub(crate) fn redacted(gw: &Gateway, mut v: Value) -> Value {
-    gw.redactor
-        .load()
-        .redact_json(&mut v, &JsonOptions::default());
-    v
-}
-
 /// The request's headers, with a W3C `traceparent` (and `tracestate`) from
 /// the call's `_meta` in place of the HTTP ones when it carries them: an
 /// MCP client names the trace per request there.
@@ -288,6 +252,7 @@ fn trace_headers(headers: &HeaderMap, params: &Map<String, Value>) -> HeaderMap 
 
 #[cfg(test)]
 mod tests {
+    use super::super::result::ERROR_META;
     use super::*;
 
     #[test]

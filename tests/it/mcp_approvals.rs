@@ -504,6 +504,69 @@ async fn a_call_still_pending_is_read_through_toolgate_action_status() {
     let foreign = status(m.second.clone(), second, json!(id)).await;
     assert_eq!(foreign["_meta"]["dev.toolgate/error"]["code"], "not_found");
 
+    // The stateless revision: the same wait, streamed, its last event
+    // complete; still pending when the wait is over.
+    let r = m
+        .proc
+        .api
+        .http
+        .post(m.proc.api.url("/mcp"))
+        .bearer_auth(&agent)
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", "held")
+        .json(
+            &json!({"jsonrpc": "2.0", "id": 77, "method": "tools/call", "params": {
+            "name": "held", "arguments": {},
+            "_meta": {
+                "progressToken": 3,
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientCapabilities": {},
+                "io.modelcontextprotocol/clientInfo": {"name": "it", "version": "0"},
+            }}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let content_type = r.headers()["content-type"].to_str().unwrap().to_owned();
+    assert!(
+        content_type.starts_with("text/event-stream"),
+        "{content_type}"
+    );
+    let text = r.text().await.unwrap();
+    let stream = events(&text);
+    let (last, notes) = stream.split_last().unwrap();
+    assert!(!notes.is_empty(), "{text}");
+    assert!(
+        notes.iter().all(|(_, n)| n["params"]["progressToken"] == 3),
+        "{text}"
+    );
+    assert_eq!(last.1["id"], 77);
+    assert_eq!(last.1["result"]["resultType"], "complete", "{text}");
+    assert_eq!(
+        last.1["result"]["structuredContent"]["status"],
+        "pending_approval"
+    );
+    let stateless = last.1["result"]["structuredContent"]["action_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    m.decide(&stateless, "approve").await;
+    let trail = m.trail();
+    let records: Vec<&Value> = trail
+        .iter()
+        .filter(|r| r["action_id"] == stateless.as_str())
+        .collect();
+    assert!(records.iter().any(|r| r["event"] == "executed"));
+    assert!(
+        records
+            .iter()
+            .all(|r| r["via"] == "mcp" && r["mcp_session_sha256"].is_null()),
+        "{records:?}"
+    );
+
     // A denied one reads as its error.
     let body = m.call(&agent, &s, "held", json!({})).await;
     let denied = body["result"]["structuredContent"]["action_id"]

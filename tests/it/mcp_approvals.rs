@@ -46,6 +46,14 @@ async fn start(wait_seconds: u64) -> Held {
         dir.write(&rel, &text);
     }
     dir.write("tools/held.yaml", &held_tool(&up.base()));
+    // Held too, but nobody has long to approve it.
+    dir.write(
+        "tools/brief.yaml",
+        &format!(
+            "{}expires_in: 2s\n",
+            held_tool(&up.base()).replacen("name: held", "name: brief", 1)
+        ),
+    );
     let config = config_yaml(
         &keys,
         &format!("mcp: {{ approval_wait_seconds: {wait_seconds} }}\n"),
@@ -334,6 +342,20 @@ async fn a_held_call_waits_for_its_decision_and_streams_its_progress() {
             .starts_with("approval_denied:")
     );
     assert_eq!(m.up.count(), 1, "a denied call is not sent");
+
+    // Expired while it waits: its stable code.
+    let started = Instant::now();
+    let expired = m.call(&agent, &s, "brief", json!({})).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "it waited past the expiry"
+    );
+    assert_eq!(expired["result"]["isError"], true, "{expired}");
+    assert_eq!(
+        expired["result"]["_meta"]["dev.toolgate/error"]["code"],
+        "approval_expired"
+    );
+    assert_eq!(m.up.count(), 1, "an expired call is not sent");
 
     // A call that is not held answers at once as JSON, token or not.
     let r = m

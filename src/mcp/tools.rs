@@ -126,7 +126,7 @@ pub(crate) async fn call(
         // Every string of the kept answer is redacted before the text is made of it.
         Ok(CallReply::Action { body, .. }) => {
             let body = waited(gw, body, wait::progress_token(params), progress).await;
-            return Ok(kept(&redacted(gw, body)));
+            return Ok(kept(&redacted(gw, body), status::listed(agent)));
         }
         Err(e) if e.code == Code::UnknownTool => {
             // Unknown and not granted answer alike, as over REST.
@@ -176,8 +176,9 @@ fn succeeded(result: Value) -> Value {
 }
 
 /// An answer kept with an action: held for approval, or (a repeated
-/// idempotency key) the first call's answer.
-fn kept(body: &Value) -> Value {
+/// idempotency key) the first call's answer. `status_tool`: whether the
+/// caller has `toolgate_action_status` to read an open one's outcome.
+fn kept(body: &Value, status_tool: bool) -> Value {
     if body.get("status").and_then(Value::as_str) == Some("succeeded") {
         return succeeded(body.get("result").cloned().unwrap_or(Value::Null));
     }
@@ -210,6 +211,11 @@ fn kept(body: &Value) -> Value {
                 .and_then(Value::as_str)
                 .map(|e| format!(", expires {e}"))
                 .unwrap_or_default()
+        )
+    } else if status_tool {
+        format!(
+            "This call is {status} (action {action_id}). To get its outcome, call the tool \
+             {RESERVED_TOOL_NAME} with {{\"action_id\": \"{action_id}\"}} later."
         )
     } else {
         format!(

@@ -88,20 +88,28 @@ pub(crate) async fn decided(
     let Some(mut a) = wait_for(gw, id, Duration::ZERO).await? else {
         return Ok(None);
     };
-    let mut ticks = 0u32;
+    // The index of the next notification due: one at once, then one each
+    // PROGRESS_EVERY (a change that is not final wakes the wait early,
+    // but sends nothing before its time).
+    let mut due = 0u32;
     loop {
         let now = Instant::now();
         if a.state.is_final() || now >= deadline || !progress.listening() {
             return Ok(Some(a));
         }
-        if let Some(token) = token
-            && progress.open()
-        {
-            let left = deadline.saturating_duration_since(now);
-            progress.send(notification(gw, token, ticks, wait, left, &a));
+        let elapsed = now - started;
+        if elapsed >= PROGRESS_EVERY * due {
+            let tick =
+                u32::try_from(elapsed.as_millis() / PROGRESS_EVERY.as_millis()).unwrap_or(u32::MAX);
+            if let Some(token) = token
+                && progress.open()
+            {
+                let left = deadline.saturating_duration_since(now);
+                progress.send(notification(gw, token, tick, wait, left, &a));
+            }
+            due = tick.saturating_add(1);
         }
-        ticks += 1;
-        let next = (started + PROGRESS_EVERY * ticks).min(deadline);
+        let next = (started + PROGRESS_EVERY * due).min(deadline);
         match wait_for(gw, &a.id, next.saturating_duration_since(now)).await? {
             Some(read) => a = read,
             None => return Ok(None),
@@ -109,18 +117,19 @@ pub(crate) async fn decided(
     }
 }
 
-/// `notifications/progress`: the progress is the whole seconds waited so
-/// far (ticks of [`PROGRESS_EVERY`]) out of the whole wait, the message
-/// redacted like every MCP surface.
+/// `notifications/progress` at `tick` (of [`PROGRESS_EVERY`]): the progress
+/// is the seconds waited so far, in whole ticks — so it grows with each
+/// notification — out of the whole wait; the message redacted like every
+/// MCP surface.
 fn notification(
     gw: &Gateway,
     token: &Value,
-    ticks: u32,
+    tick: u32,
     wait: Duration,
     left: Duration,
     a: &Action,
 ) -> Value {
-    let waited = (PROGRESS_EVERY * ticks).min(wait).as_secs();
+    let waited = (PROGRESS_EVERY * tick).as_secs();
     let what = match a.state {
         State::PendingApproval => "waiting for approval",
         _ => "approved; waiting for the call to finish",

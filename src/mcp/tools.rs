@@ -12,7 +12,7 @@ use super::status;
 use super::wait::{self, Progress};
 use crate::approvals::views::call_answer;
 use crate::catalog::mcp_tool;
-use crate::config::RESERVED_TOOL_NAME;
+use crate::config::{ApprovalWhen, RESERVED_TOOL_NAME};
 use crate::error::{ApiError, Code};
 use crate::gateway::Gateway;
 use crate::pipeline;
@@ -30,7 +30,18 @@ pub(crate) fn list(agent: &Agent<'_>) -> Value {
         .tools
         .values()
         .filter(|b| agent.may_use(b))
-        .map(|b| mcp_tool(b, &title(&b.tool.name)))
+        .map(|b| {
+            let mut tool = mcp_tool(b, &title(&b.tool.name));
+            // A call that may be held can answer `pending_approval` in
+            // place of its result, which no output schema describes (and
+            // clients check `structuredContent` against it).
+            if !matches!(b.approval.when, ApprovalWhen::Never)
+                && let Some(t) = tool.as_object_mut()
+            {
+                t.remove("outputSchema");
+            }
+            tool
+        })
         .collect();
     json!({ "tools": with_status_tool(agent, tools) })
 }

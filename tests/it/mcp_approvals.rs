@@ -32,6 +32,7 @@ fn held_tool(base: &str) -> String {
         "name: held\ndescription: Needs approval.\nscopes: [t:held]\n\
          input_schema: {{ type: object, additionalProperties: false, properties: {{ note: {{ type: string }} }} }}\n\
          upstream: {{ method: POST, url: \"{base}/echo/held\", body: {{ note: \"{{args.note}}\" }}, credential: api, allow_private_network: true }}\n\
+         response: {{ output_schema: {{ type: object, required: [path] }} }}\n\
          approval: always\n"
     )
 }
@@ -418,6 +419,9 @@ async fn a_call_still_pending_is_read_through_toolgate_action_status() {
         .expect("listed");
     assert_eq!(status_tool["inputSchema"]["required"], json!(["action_id"]));
     assert_eq!(status_tool["inputSchema"]["additionalProperties"], false);
+    // A tool that may answer pending_approval lists no output schema.
+    let held = tools.iter().find(|t| t["name"] == "held").unwrap();
+    assert!(held.get("outputSchema").is_none(), "{held}");
     let other = m.initialize(&m.keys.other_agent).await;
     let theirs: Value =
         serde_json::from_str(&m.raw(&m.keys.other_agent, Some(&other), list).await.text).unwrap();

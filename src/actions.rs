@@ -133,6 +133,13 @@ pub struct Action {
     /// existed count as dispatched: the safe reading.)
     #[serde(default = "already_dispatched")]
     pub dispatched: bool,
+    /// The front door the call came through when not REST (`mcp`), and the
+    /// hashed MCP session: the records written when it is decided and run
+    /// say so too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mcp_session_sha256: Option<String>,
 }
 
 fn already_dispatched() -> bool {

@@ -6,13 +6,16 @@
 //! pointing at `/.well-known/oauth-protected-resource/mcp`. Behind it the
 //! request takes an agent slot like every agent route. `/mcp` is left out
 //! of the OpenAPI document: it is one JSON-RPC endpoint whose methods
-//! OpenAPI cannot describe (README, "MCP").
+//! OpenAPI cannot describe (README, "MCP"). A call that waits for its
+//! approval and was given a progress token is answered as server-sent
+//! events: its progress, then its answer.
 
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
+use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
@@ -84,27 +87,117 @@ fn base_url(gw: &Gateway, headers: &HeaderMap) -> String {
     format!("http://{host}")
 }
 
+/// A POST's answer: one JSON body, or — once a waiting call sends its
+/// first progress notification — a stream of server-sent events ending
+/// with the answer. The message is handled in a task of its own, so a
+/// client that goes away does not cut a call short; a waiter whose
+/// stream is gone stops waiting (the action stays pending).
 async fn post_message(
     State(gw): State<Arc<Gateway>>,
     Extension(who): Extension<Presented>,
     headers: HeaderMap,
     WholeBody(body): WholeBody,
 ) -> Response {
-    match mcp::post(&gw, &who, &headers, &body).await {
-        Ok(reply) => {
-            let mut response = match reply.body {
-                Some(body) => (reply.status, Json(body)).into_response(),
-                None => reply.status.into_response(),
-            };
-            if let Some(id) = reply.session_id
-                && let Ok(v) = HeaderValue::from_str(&id)
-            {
-                response.headers_mut().insert(mcp::SESSION_HEADER, v);
-            }
-            response
-        }
-        Err(e) => e.into_response(),
+    let (progress, mut notes) = if takes_events(&headers) {
+        mcp::Progress::channel()
+    } else {
+        let (_, rx) = mcp::Progress::channel();
+        (mcp::Progress::none(), rx)
+    };
+    let id = request_id(&body);
+    let mut task = tokio::spawn({
+        let gw = gw.clone();
+        async move { mcp::post(&gw, &who, &headers, &body, &progress).await }
+    });
+    tokio::select! {
+        biased;
+        done = &mut task => answered(done),
+        first = notes.recv() => match first {
+            None => answered(task.await),
+            Some(first) => streamed(gw, id, first, notes, task),
+        },
     }
+}
+
+/// Whether the client takes `text/event-stream` answers (MCP clients
+/// accept both it and JSON).
+fn takes_events(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.to_ascii_lowercase().contains("text/event-stream"))
+}
+
+/// The JSON-RPC id of a request body, for an answer made here.
+fn request_id(body: &[u8]) -> serde_json::Value {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("id").cloned())
+        .unwrap_or(serde_json::Value::Null)
+}
+
+type Handled = Result<Result<mcp::Reply, ApiError>, tokio::task::JoinError>;
+
+/// The answer as one response.
+fn answered(done: Handled) -> Response {
+    let reply = match done {
+        Ok(Ok(reply)) => reply,
+        Ok(Err(e)) => return e.into_response(),
+        Err(_) => return ApiError::internal("the MCP request ended abnormally").into_response(),
+    };
+    let mut response = match reply.body {
+        Some(body) => (reply.status, Json(body)).into_response(),
+        None => reply.status.into_response(),
+    };
+    if let Some(id) = reply.session_id
+        && let Ok(v) = HeaderValue::from_str(&id)
+    {
+        response.headers_mut().insert(mcp::SESSION_HEADER, v);
+    }
+    response
+}
+
+/// The notifications as they come, then the answer as the last event.
+fn streamed(
+    gw: Arc<Gateway>,
+    id: serde_json::Value,
+    first: serde_json::Value,
+    notes: tokio::sync::mpsc::UnboundedReceiver<serde_json::Value>,
+    task: tokio::task::JoinHandle<Result<mcp::Reply, ApiError>>,
+) -> Response {
+    let event = |v: &serde_json::Value| {
+        Ok::<_, std::convert::Infallible>(Event::default().event("message").data(v.to_string()))
+    };
+    let start = (Some(first), notes, Some(task));
+    let events = futures_util::stream::unfold(start, move |(first, mut notes, task)| {
+        let gw = gw.clone();
+        let id = id.clone();
+        async move {
+            if let Some(first) = first {
+                return Some((event(&first), (None, notes, task)));
+            }
+            if let Some(note) = notes.recv().await {
+                return Some((event(&note), (None, notes, task)));
+            }
+            // The sender is gone: the call has ended.
+            let last = match task?.await {
+                Ok(Ok(mcp::Reply {
+                    body: Some(body), ..
+                })) => body,
+                Ok(Ok(_)) => json!({"jsonrpc": "2.0", "id": id, "result": {}}),
+                Ok(Err(e)) => {
+                    let message = gw.redactor.load().redact_str(&e.message).0.into_owned();
+                    json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32603, "message": message}})
+                }
+                Err(_) => {
+                    json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32603, "message": "the request ended abnormally"}})
+                }
+            };
+            Some((event(&last), (None, notes, None)))
+        }
+    });
+    Sse::new(events).into_response()
 }
 
 /// No server-initiated stream is offered.

@@ -1,5 +1,6 @@
 //! `public_url:` and `mcp:` — the address clients use, and the Model
-//! Context Protocol endpoint's browser origins and session lifetime.
+//! Context Protocol endpoint's browser origins, session lifetime and how
+//! long a held call waits for its decision.
 
 use std::time::Duration;
 
@@ -34,6 +35,9 @@ pub(super) fn public_url(raw: Option<&str>, ctx: &mut FileCtx<'_>) -> Option<Str
     }
 }
 
+/// The longest a held `tools/call` may be configured to wait.
+const MAX_APPROVAL_WAIT_SECONDS: u64 = 300;
+
 pub(super) fn build(raw: Option<&RawMcp>, ctx: &mut FileCtx<'_>) -> McpConfig {
     let Some(raw) = raw else {
         return McpConfig::default();
@@ -57,6 +61,16 @@ pub(super) fn build(raw: Option<&RawMcp>, ctx: &mut FileCtx<'_>) -> McpConfig {
             "mcp.session_ttl_seconds must be at least 1",
         ),
         Some(s) => config.session_ttl = Duration::from_secs(s),
+    }
+    match raw.approval_wait_seconds {
+        None => {}
+        Some(s) if s > MAX_APPROVAL_WAIT_SECONDS => ctx.error(
+            "/mcp/approval_wait_seconds",
+            format!(
+                "mcp.approval_wait_seconds is at most {MAX_APPROVAL_WAIT_SECONDS} (0: answer a held call at once)"
+            ),
+        ),
+        Some(s) => config.approval_wait = Duration::from_secs(s),
     }
     config
 }

@@ -162,6 +162,9 @@ pub struct McpConfig {
     pub allowed_origins: BTreeSet<String>,
     /// An MCP session ends after this long without a request.
     pub session_ttl: Duration,
+    /// How long a held `tools/call` waits for its decision before answering
+    /// `pending_approval` (zero: it answers at once).
+    pub approval_wait: Duration,
 }
 
 impl Default for McpConfig {
@@ -169,6 +172,7 @@ impl Default for McpConfig {
         McpConfig {
             allowed_origins: BTreeSet::new(),
             session_ttl: Duration::from_secs(3600),
+            approval_wait: Duration::from_secs(25),
         }
     }
 }
@@ -380,6 +384,9 @@ pub struct ToolAnnotations {
     pub idempotent: Option<bool>,
     pub open_world: Option<bool>,
 }
+
+/// The tool `/mcp` lists itself (an action's status); no manifest may use the name.
+pub const RESERVED_TOOL_NAME: &str = "toolgate_action_status";
 
 #[derive(Debug)]
 pub struct ToolDef {

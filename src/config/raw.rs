@@ -164,13 +164,14 @@ pub(crate) struct RawLimits {
     pub min_body_bytes_per_sec: Option<u64>,
 }
 
-/// `mcp: {allowed_origins?, session_ttl_seconds?}`.
+/// `mcp: {allowed_origins?, session_ttl_seconds?, approval_wait_seconds?}`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawMcp {
     #[serde(default)]
     pub allowed_origins: Vec<String>,
     pub session_ttl_seconds: Option<u64>,
+    pub approval_wait_seconds: Option<u64>,
 }
 
 /// `telemetry: {otlp?, record_payloads?}`.

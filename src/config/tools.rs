@@ -18,8 +18,8 @@ use super::document::{
     read_document, typed,
 };
 use super::model::{
-    ApprovalSpec, ApprovalWhen, DEFAULT_MAX_BYTES, Loc, OutputSchema, RateLimit, ResponseDef,
-    ToolAnnotations, ToolDef, UpstreamDef,
+    ApprovalSpec, ApprovalWhen, DEFAULT_MAX_BYTES, Loc, OutputSchema, RESERVED_TOOL_NAME,
+    RateLimit, ResponseDef, ToolAnnotations, ToolDef, UpstreamDef,
 };
 use super::raw::{RawAnnotations, RawApproval, RawRateLimit, RawSchema, RawTool};
 use super::template::{UrlTemplate, ValueTemplate};
@@ -150,6 +150,12 @@ pub(super) fn rate_limit(raw: Option<&RawRateLimit>) -> Option<RateLimit> {
 
 fn build_tool(raw: RawTool, base_dir: &Path, ctx: &mut FileCtx<'_>) -> Option<ToolDef> {
     let before = ctx.count();
+    if raw.name == RESERVED_TOOL_NAME {
+        ctx.error(
+            "/name",
+            format!("the tool name {RESERVED_TOOL_NAME} is reserved: /mcp lists it to read a held call's outcome; give this tool another name"),
+        );
+    }
     let input_schema = load_schema(&raw.input_schema, base_dir, ctx, "/input_schema");
     if let Some(schema) = &input_schema
         && schema.get("type").and_then(Value::as_str) != Some("object")

@@ -13,12 +13,17 @@
 //! - [`jsonrpc`]: messages and the standard error codes;
 //! - [`session`]: `Mcp-Session-Id`, kept in the store;
 //! - [`stateless`]: the 2026-07-28 revision's headers, `_meta` and results;
-//! - [`tools`]: the tool list and a call's result.
+//! - [`tools`]: the tool list and a call's result ([`result`]: shapes shared with [`status`]);
+//! - [`wait`]: a held call waiting for its decision, and its progress;
+//! - [`status`]: `toolgate_action_status`, a held call's outcome.
 
 pub(crate) mod jsonrpc;
+pub(crate) mod result;
 pub(crate) mod session;
 pub(crate) mod stateless;
+pub(crate) mod status;
 pub(crate) mod tools;
+pub(crate) mod wait;
 
 use http::{HeaderMap, StatusCode};
 use serde_json::{Map, Value, json};
@@ -27,6 +32,7 @@ use crate::error::ApiError;
 use crate::gateway::Gateway;
 use crate::pipeline::authenticate::{self, Agent, Presented};
 use jsonrpc::{INVALID_REQUEST, METHOD_NOT_FOUND, Message, RpcError};
+pub(crate) use wait::Progress;
 
 /// The revisions served, newest first; an `initialize` asking for another
 /// gets the newest.
@@ -66,12 +72,14 @@ impl Reply {
     }
 }
 
-/// One POST to `/mcp` by a caller the gate let through.
+/// One POST to `/mcp` by a caller the gate let through; a call's progress
+/// notifications go to `progress`.
 pub(crate) async fn post(
     gw: &Gateway,
     presented: &Presented,
     headers: &HeaderMap,
     body: &[u8],
+    progress: &Progress,
 ) -> Result<Reply, ApiError> {
     // Approver and admin keys never reach the tools (403).
     let agent = authenticate::agent(gw, presented)?;
@@ -90,9 +98,9 @@ pub(crate) async fn post(
         return Ok(stateless::unsupported(&id, v, &SUPPORTED));
     }
     if asked == Some(stateless::VERSION) || modern_without_header(headers, &message) {
-        return stateless_post(gw, &agent, presented, headers, message).await;
+        return stateless_post(gw, &agent, presented, headers, message, progress).await;
     }
-    session_post(gw, &agent, presented, headers, message).await
+    session_post(gw, &agent, presented, headers, message, progress).await
 }
 
 /// Every revision served, newest first (`server/discover`, `-32022`).
@@ -120,6 +128,7 @@ async fn stateless_post(
     presented: &Presented,
     headers: &HeaderMap,
     message: Message,
+    progress: &Progress,
 ) -> Result<Reply, ApiError> {
     let (id, method, params) = match message {
         Message::Request { id, method, params } => (id, method, params),
@@ -141,7 +150,10 @@ async fn stateless_post(
     let answer = match method.as_str() {
         "server/discover" => Ok(stateless::discover(&SUPPORTED)),
         "tools/list" | "tools/call" => {
-            answer(gw, agent, presented, headers, None, &id, &method, &params).await
+            answer(
+                gw, agent, presented, headers, None, &id, &method, &params, progress,
+            )
+            .await
         }
         _ => return Ok(stateless::unknown_method(&id, &method)),
     };
@@ -160,6 +172,7 @@ async fn session_post(
     presented: &Presented,
     headers: &HeaderMap,
     message: Message,
+    progress: &Progress,
 ) -> Result<Reply, ApiError> {
     let ttl = gw.config.mcp.session_ttl;
     if let Message::Request { id, method, params } = &message
@@ -218,7 +231,7 @@ async fn session_post(
         "tools/list" | "tools/call" => {
             let session = Some(session_sha256.as_str());
             answer(
-                gw, agent, presented, headers, session, &id, &method, &params,
+                gw, agent, presented, headers, session, &id, &method, &params, progress,
             )
             .await
         }
@@ -242,9 +255,20 @@ async fn answer(
     id: &Value,
     method: &str,
     params: &Map<String, Value>,
+    progress: &Progress,
 ) -> Result<Value, RpcError> {
     if method == "tools/call" {
-        return tools::call(gw, presented, headers, session_sha256, id, params).await;
+        return tools::call(
+            gw,
+            agent,
+            presented,
+            headers,
+            session_sha256,
+            id,
+            params,
+            progress,
+        )
+        .await;
     }
     if params.get("cursor").is_some_and(|c| !c.is_null()) {
         return Err(RpcError::new(

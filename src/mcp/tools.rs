@@ -6,19 +6,22 @@ use http::HeaderMap;
 use serde_json::{Map, Value, json};
 
 use super::jsonrpc::{INVALID_PARAMS, RpcError};
+use super::result::failed_with;
+pub(crate) use super::result::redacted;
+use super::status;
+use super::wait::{self, Progress};
+use crate::approvals::views::call_answer;
 use crate::catalog::mcp_tool;
+use crate::config::{ApprovalWhen, RESERVED_TOOL_NAME};
 use crate::error::{ApiError, Code};
 use crate::gateway::Gateway;
 use crate::pipeline;
 use crate::pipeline::authenticate::{Agent, Presented};
 use crate::pipeline::call::{CallReply, CallRequest, Door, MAX_IDEMPOTENCY_KEY, MAX_TOOL_NAME};
-use crate::redact::JsonOptions;
 use crate::telemetry::spans::CallSpan;
 
 /// Where a call's idempotency key goes (the JSON-RPC id never is one).
 pub(crate) const IDEMPOTENCY_META: &str = "dev.toolgate/idempotency_key";
-/// Where an error result carries SPEC §8's code, message and details.
-pub(crate) const ERROR_META: &str = "dev.toolgate/error";
 
 /// The caller's callable tools, sorted by name, as `catalog::mcp_tool`
 /// describes each.
@@ -27,9 +30,30 @@ pub(crate) fn list(agent: &Agent<'_>) -> Value {
         .tools
         .values()
         .filter(|b| agent.may_use(b))
-        .map(|b| mcp_tool(b, &title(&b.tool.name)))
+        .map(|b| {
+            let mut tool = mcp_tool(b, &title(&b.tool.name));
+            // A call that may be held can answer `pending_approval` in
+            // place of its result, which no output schema describes (and
+            // clients check `structuredContent` against it).
+            if !matches!(b.approval.when, ApprovalWhen::Never)
+                && let Some(t) = tool.as_object_mut()
+            {
+                t.remove("outputSchema");
+            }
+            tool
+        })
         .collect();
-    json!({ "tools": tools })
+    json!({ "tools": with_status_tool(agent, tools) })
+}
+
+/// The list with `toolgate_action_status` in its place by name, where the
+/// workflow can hold a call.
+fn with_status_tool(agent: &Agent<'_>, mut tools: Vec<Value>) -> Vec<Value> {
+    if status::listed(agent) {
+        tools.push(status::tool());
+        tools.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+    }
+    tools
 }
 
 /// A readable title from a tool's name: `search_leads` → `Search leads`.
@@ -42,14 +66,19 @@ fn title(name: &str) -> String {
     }
 }
 
-/// `tools/call` with `params`, as request `id`.
+/// `tools/call` with `params`, as request `id`, by `agent`. A call held
+/// for approval waits for its decision (`mcp.approval_wait_seconds`),
+/// sending its progress to `progress` when the request gave a token.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn call(
     gw: &Gateway,
+    agent: &Agent<'_>,
     presented: &Presented,
     headers: &HeaderMap,
     session_sha256: Option<&str>,
     id: &Value,
     params: &Map<String, Value>,
+    progress: &Progress,
 ) -> Result<Value, RpcError> {
     let invalid = |m: &str| RpcError::new(id.clone(), INVALID_PARAMS, m);
     let tool = match params.get("name") {
@@ -61,6 +90,9 @@ pub(crate) async fn call(
         Some(v @ Value::Object(_)) => v.clone(),
         Some(_) => return Err(invalid("params.arguments must be an object")),
     };
+    if tool == RESERVED_TOOL_NAME && status::listed(agent) {
+        return Ok(redacted(gw, status::call(gw, agent, &arguments).await));
+    }
     let idempotency_key = match params.get("_meta").and_then(|m| m.get(IDEMPOTENCY_META)) {
         None | Some(Value::Null) => None,
         Some(Value::String(k))
@@ -103,7 +135,10 @@ pub(crate) async fn call(
             return Ok(succeeded(redacted(gw, value)));
         }
         // Every string of the kept answer is redacted before the text is made of it.
-        Ok(CallReply::Action { body, .. }) => return Ok(kept(&redacted(gw, body))),
+        Ok(CallReply::Action { body, .. }) => {
+            let body = waited(gw, body, wait::progress_token(params), progress).await;
+            return Ok(kept(&redacted(gw, body), status::listed(agent)));
+        }
         Err(e) if e.code == Code::UnknownTool => {
             // Unknown and not granted answer alike, as over REST.
             return Err(invalid(&e.message));
@@ -111,6 +146,30 @@ pub(crate) async fn call(
         Err(e) => failed(&e),
     };
     Ok(redacted(gw, result))
+}
+
+/// A kept answer still open (held, or being made): the answer once the
+/// action is final, or as it stands when `mcp.approval_wait_seconds` has
+/// passed. Zero: the answer as it was.
+async fn waited(gw: &Gateway, body: Value, token: Option<&Value>, progress: &Progress) -> Value {
+    let status = body.get("status").and_then(Value::as_str);
+    let open = matches!(status, Some("pending_approval" | "executing"));
+    let action_id = body.get("action_id").and_then(Value::as_str);
+    let (true, Some(action_id)) = (open, action_id) else {
+        return body;
+    };
+    if gw.config.mcp.approval_wait.is_zero() {
+        return body;
+    }
+    match wait::decided(gw, action_id, token, progress).await {
+        Ok(Some(a)) => call_answer(&a).1,
+        Ok(None) => body,
+        Err(e) => {
+            // Still kept as it was: the caller can ask for its outcome.
+            tracing::warn!(action_id, error = %e, "cannot wait for a held MCP call's decision");
+            body
+        }
+    }
 }
 
 /// A result the model gets: the text block is the result as JSON.
@@ -128,8 +187,9 @@ fn succeeded(result: Value) -> Value {
 }
 
 /// An answer kept with an action: held for approval, or (a repeated
-/// idempotency key) the first call's answer.
-fn kept(body: &Value) -> Value {
+/// idempotency key) the first call's answer. `status_tool`: whether the
+/// caller has `toolgate_action_status` to read an open one's outcome.
+fn kept(body: &Value, status_tool: bool) -> Value {
     if body.get("status").and_then(Value::as_str) == Some("succeeded") {
         return succeeded(body.get("result").cloned().unwrap_or(Value::Null));
     }
@@ -156,12 +216,17 @@ fn kept(body: &Value) -> Value {
     }
     let text = if status == "pending_approval" {
         format!(
-            "This call is held for a person's approval (action {action_id}{}); it has not run. \
-             Its outcome: GET /v1/calls/{action_id} with the same key (add ?wait=30 to wait for the decision).",
+            "This call is held for a person's approval (action {action_id}{}); it has not run yet. \
+             To get its outcome, call the tool {RESERVED_TOOL_NAME} with {{\"action_id\": \"{action_id}\"}} later.",
             body.get("expires_at")
                 .and_then(Value::as_str)
                 .map(|e| format!(", expires {e}"))
                 .unwrap_or_default()
+        )
+    } else if status_tool {
+        format!(
+            "This call is {status} (action {action_id}). To get its outcome, call the tool \
+             {RESERVED_TOOL_NAME} with {{\"action_id\": \"{action_id}\"}} later."
         )
     } else {
         format!(
@@ -178,36 +243,6 @@ fn kept(body: &Value) -> Value {
 /// A call that did not succeed, as a result the model can act on.
 fn failed(e: &ApiError) -> Value {
     failed_with(e.code.as_str(), &e.message, &e.details, e.retry_after_secs)
-}
-
-fn failed_with(code: &str, message: &str, details: &[Value], retry_after: Option<u64>) -> Value {
-    let mut text = format!("{code}: {message}");
-    for d in details {
-        let pointer = d.get("pointer").and_then(Value::as_str);
-        match (pointer, d.get("reason").and_then(Value::as_str)) {
-            (Some(""), Some(r)) => text.push_str(&format!("\n- (arguments): {r}")),
-            (Some(p), Some(r)) => text.push_str(&format!("\n- {p}: {r}")),
-            _ => text.push_str(&format!("\n- {d}")),
-        }
-    }
-    let mut meta = json!({"code": code, "message": message, "details": details});
-    if let Some(secs) = retry_after {
-        text.push_str(&format!("\nRetry after {secs} s."));
-        meta["retry_after"] = json!(secs);
-    }
-    json!({
-        "content": [{"type": "text", "text": text}],
-        "isError": true,
-        "_meta": { ERROR_META: meta },
-    })
-}
-
-/// Every string of an answer through the redactor, once more.
-pub(crate) fn redacted(gw: &Gateway, mut v: Value) -> Value {
-    gw.redactor
-        .load()
-        .redact_json(&mut v, &JsonOptions::default());
-    v
 }
 
 /// The request's headers, with a W3C `traceparent` (and `tracestate`) from
@@ -234,6 +269,7 @@ fn trace_headers(headers: &HeaderMap, params: &Map<String, Value>) -> HeaderMap 
 
 #[cfg(test)]
 mod tests {
+    use super::super::result::ERROR_META;
     use super::*;
 
     #[test]

@@ -12,6 +12,7 @@
 use http::StatusCode;
 use serde_json::json;
 
+use super::audit::Trail;
 use super::authenticate::Agent;
 use super::call::{Call, CallReply, CallRequest};
 use crate::actions::{self, Action, State};
@@ -24,9 +25,11 @@ use crate::error::ApiError;
 use crate::request::{FrozenRequest, UpstreamRequest};
 use crate::store::now_ms;
 
-/// A new action for this call, its request frozen.
+/// A new action for this call, its request frozen; it keeps the front
+/// door the trail names.
 pub(crate) fn action(
     id: String,
+    trail: &Trail<'_>,
     agent: &Agent<'_>,
     binding: &ToolBinding,
     req: &CallRequest,
@@ -54,6 +57,8 @@ pub(crate) fn action(
         idempotency_key: req.idempotency_key.clone(),
         subject: agent.subject.clone(),
         dispatched: false,
+        via: trail.entry().via.clone(),
+        mcp_session_sha256: trail.entry().mcp_session_sha256.clone(),
     }
 }
 
@@ -72,7 +77,15 @@ pub(crate) async fn hold(
     };
     call.trail.action(&id);
     let key = gw.digest_key().await?;
-    let mut a = action(id, agent, binding, &call.request, &upstream_req, key);
+    let mut a = action(
+        id,
+        &call.trail,
+        agent,
+        binding,
+        &call.request,
+        &upstream_req,
+        key,
+    );
     a.expires_at_ms = a.created_at_ms
         + u64::try_from(binding.approval.expires_in.as_millis()).unwrap_or(u64::MAX);
     call.trail.request(&a.request.sha256);

@@ -82,6 +82,9 @@ impl<'g> Trail<'g> {
         t.action(&a.id);
         t.request(&a.request.sha256);
         t.subject = a.subject.clone();
+        if let Some(via) = &a.via {
+            t.via(via, a.mcp_session_sha256.as_deref());
+        }
         match gw.binding(&a.workflow, &a.tool) {
             Some(b) => t.arguments(b, &a.arguments, &a.args_sha256),
             None => t.base.args_sha256 = Some(a.args_sha256.clone()),

@@ -103,6 +103,7 @@ pub(crate) async fn keep(call: &mut Call<'_>, request: &UpstreamRequest) -> Resu
     };
     let mut action = approve::action(
         claim.action_id.clone(),
+        &call.trail,
         agent,
         binding,
         &call.request,

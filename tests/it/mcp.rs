@@ -39,7 +39,7 @@ async fn start() -> Mcp {
     // Only `main` (which has an approver) is granted the held tool.
     let config = config_yaml(
         &keys,
-        "mcp: { allowed_origins: [\"https://app.example.com\"] }\n",
+        "mcp: { allowed_origins: [\"https://app.example.com\"], approval_wait_seconds: 0 }\n",
     )
     .replacen(
         "  main:\n    environment: test\n    scopes: [t:read]",
@@ -253,7 +253,9 @@ async fn the_session_flow_lists_and_calls_tools_through_the_pipeline() {
         body["result"]["content"][0]["text"]
             .as_str()
             .unwrap()
-            .contains(&format!("/v1/calls/{action}"))
+            .contains(&format!(
+                "toolgate_action_status with {{\"action_id\": \"{action}\"}}"
+            ))
     );
     let (status, view) = m
         .proc

@@ -327,6 +327,8 @@ fn executing(dispatched: bool) -> Action {
         idempotency_key: None,
         subject: None,
         dispatched,
+        via: None,
+        mcp_session_sha256: None,
     }
 }
 

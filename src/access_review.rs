@@ -101,9 +101,15 @@ pub fn review_configured(
         .store
         .redis_url()
         .ok_or_else(|| "the Redis trail needs the Redis store".to_owned())?;
-    let (reader, _) =
-        crate::audit::redis::open_reader_tls(url, &config.store_tls, &config.environment)
-            .map_err(|e| e.to_string())?;
+    let mut options = config.store_redis.clone();
+    if let Some(source) = &config.store_password {
+        options.password = Some(
+            crate::secrets::Credentials::read_source(source, &crate::secrets::ProcessEnv)
+                .ok_or_else(|| "store.password cannot be read".to_owned())?,
+        );
+    }
+    let (reader, _) = crate::audit::redis::open_reader_with(url, &options, &config.environment)
+        .map_err(|e| e.to_string())?;
     Ok(review_records(
         config,
         catalog,

@@ -91,7 +91,7 @@ impl std::fmt::Debug for RedisBus {
 impl RedisBus {
     pub fn new(
         url: &str,
-        tls: &crate::store::RedisTls,
+        tls: &crate::store::RedisOptions,
         conn: redis::aio::ConnectionManager,
         environment: &str,
     ) -> Result<RedisBus, BusError> {

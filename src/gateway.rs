@@ -201,6 +201,15 @@ impl Gateway {
             )),
             None => None,
         };
+        // The store's Redis options, with the password read from its source
+        // (known to the redactor, like every secret).
+        let mut redis_options = config.store_redis.clone();
+        if let Some(source) = &config.store_password {
+            let password = credentials
+                .read_extra("redis-password", source)
+                .map_err(|e| anyhow::anyhow!("cannot read store.password: {e}"))?;
+            redis_options.password = Some(password);
+        }
         let redis = match config.store.redis_url() {
             Some(url) => {
                 if let Some(pw) = url::Url::parse(url)
@@ -213,7 +222,7 @@ impl Gateway {
                     credentials.remember_extra("redis-password", &decoded.into());
                 }
                 Some(
-                    store::redis_connect(url, &config.store_tls)
+                    store::redis_connect(url, &redis_options)
                         .map_err(|e| anyhow::anyhow!("cannot use the Redis store: {e}"))?,
                 )
             }
@@ -252,7 +261,7 @@ impl Gateway {
         }
         let bus: Arc<dyn Bus> = match (&redis, config.store.redis_url()) {
             (Some(conn), Some(url)) => Arc::new(
-                RedisBus::new(url, &config.store_tls, conn.clone(), &config.environment)
+                RedisBus::new(url, &redis_options, conn.clone(), &config.environment)
                     .map_err(|e| anyhow::anyhow!("cannot use the Redis store: {e}"))?,
             ),
             _ => Arc::new(NoBus),

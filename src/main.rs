@@ -188,12 +188,13 @@ fn main() -> ExitCode {
             let intact = toolgate::audit::command::verify(&toolgate::audit::command::Verify {
                 paths: &paths,
                 environment: environment.as_deref(),
-                redis_tls: &toolgate::store::RedisTls {
+                redis: &toolgate::store::RedisOptions {
                     ca: redis_ca,
                     client: redis_client_cert.map(|mut p| {
                         let key = p.pop().unwrap_or_default();
                         (p.pop().unwrap_or_default(), key)
                     }),
+                    ..Default::default()
                 },
                 key_env: key_env.as_deref(),
                 key_file: key_file.as_deref(),

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::store::RedisTls;
+use crate::store::RedisOptions;
 
 /// What `toolgate audit verify` was given.
 #[derive(Debug, Clone, Copy)]
@@ -12,7 +12,7 @@ pub struct Verify<'a> {
     pub paths: &'a [PathBuf],
     /// The environment of a Redis trail.
     pub environment: Option<&'a str>,
-    pub redis_tls: &'a RedisTls,
+    pub redis: &'a RedisOptions,
     pub key_env: Option<&'a str>,
     pub key_file: Option<&'a Path>,
     pub checkpoint: Option<&'a Path>,
@@ -25,7 +25,7 @@ pub fn verify(args: &Verify<'_>) -> bool {
     let Verify {
         paths,
         environment,
-        redis_tls,
+        redis,
         key_env,
         key_file,
         checkpoint,
@@ -76,14 +76,14 @@ pub fn verify(args: &Verify<'_>) -> bool {
             crate::audit::verify::verify_with(paths, key.as_deref(), &checkpoints, public_key)
         }
         (Some(url), Some(env)) if paths.len() == 1 => {
-            let (reader, mut stored) =
-                match crate::audit::redis::open_reader_tls(url, redis_tls, env) {
-                    Ok(r) => r,
-                    Err(e) => {
-                        eprintln!("toolgate: cannot read the trail from Redis: {e}");
-                        return false;
-                    }
-                };
+            let (reader, mut stored) = match crate::audit::redis::open_reader_with(url, redis, env)
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("toolgate: cannot read the trail from Redis: {e}");
+                    return false;
+                }
+            };
             // The checkpoints kept beside the stream count too.
             stored.extend(checkpoints);
             if public_key.is_some() && stored.is_empty() {

@@ -296,13 +296,13 @@ pub fn open_reader(
     url: &str,
     environment: &str,
 ) -> Result<(TrailReader, Vec<Checkpoint>), AuditError> {
-    open_reader_tls(url, &crate::store::RedisTls::default(), environment)
+    open_reader_with(url, &crate::store::RedisOptions::default(), environment)
 }
 
 /// As [`open_reader`], with `store.tls` for a `rediss://` URL.
-pub fn open_reader_tls(
+pub fn open_reader_with(
     url: &str,
-    tls: &crate::store::RedisTls,
+    tls: &crate::store::RedisOptions,
     environment: &str,
 ) -> Result<(TrailReader, Vec<Checkpoint>), AuditError> {
     let client = crate::store::redis_client(url, tls).map_err(|e| AuditError(e.0))?;

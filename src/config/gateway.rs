@@ -15,7 +15,7 @@ use super::model::{
 };
 use super::raw::{RawAudit, RawAuditKind, RawConfig, RawLimits, RawStore, RawVault};
 use super::sources::{SourceUse, source};
-use crate::store::RedisTls;
+use crate::store::RedisOptions;
 
 /// The database file's name when `store.path` names a directory.
 pub const STORE_FILE_NAME: &str = "toolgate.redb";
@@ -37,7 +37,8 @@ pub(super) struct Settings {
     pub sessions_max_ttl: Duration,
     pub vault: VaultConfig,
     pub store: StoreConfig,
-    pub store_tls: RedisTls,
+    pub store_redis: RedisOptions,
+    pub store_password: Option<SourceDef>,
     pub store_encryption_key: Option<SourceDef>,
     pub audit: AuditConfig,
 }
@@ -81,7 +82,13 @@ pub(super) fn build(raw: &RawConfig, base_dir: &Path, ctx: &mut FileCtx<'_>) -> 
             .unwrap_or(3600),
     );
     let store = store(raw.store.as_ref(), base_dir, ctx);
-    let store_tls = store_tls(raw.store.as_ref(), base_dir, ctx);
+    let store_redis = store_redis(raw.store.as_ref(), base_dir, ctx);
+    let store_password = match raw.store.as_ref() {
+        Some(RawStore::Redis {
+            password: Some(p), ..
+        }) => source(p, base_dir, ctx, "/store/password", SourceUse::Setting),
+        _ => None,
+    };
     let store_encryption_key = raw
         .store
         .as_ref()
@@ -109,21 +116,27 @@ pub(super) fn build(raw: &RawConfig, base_dir: &Path, ctx: &mut FileCtx<'_>) -> 
         sessions_max_ttl,
         vault,
         store,
-        store_tls,
+        store_redis,
+        store_password,
         store_encryption_key,
         audit,
     }
 }
 
-/// `store.tls`: only for a `rediss://` URL; its files are read and checked here.
-fn store_tls(raw: Option<&RawStore>, base_dir: &Path, ctx: &mut FileCtx<'_>) -> RedisTls {
+/// `store.tls` (only for a `rediss://` URL; its files are read and checked
+/// here) and `store.username`. The password is a source, read at start.
+fn store_redis(raw: Option<&RawStore>, base_dir: &Path, ctx: &mut FileCtx<'_>) -> RedisOptions {
     let Some(RawStore::Redis {
-        url,
-        tls: Some(tls),
-        ..
+        url, tls, username, ..
     }) = raw
     else {
-        return RedisTls::default();
+        return RedisOptions::default();
+    };
+    let Some(tls) = tls else {
+        return RedisOptions {
+            username: username.clone(),
+            ..RedisOptions::default()
+        };
     };
     if !url.as_deref().is_some_and(|u| u.starts_with("rediss://")) {
         ctx.error(
@@ -154,7 +167,12 @@ fn store_tls(raw: Option<&RawStore>, base_dir: &Path, ctx: &mut FileCtx<'_>) -> 
             None
         }
     };
-    RedisTls { ca, client }
+    RedisOptions {
+        ca,
+        client,
+        username: username.clone(),
+        password: None,
+    }
 }
 
 /// OAuth2 tokens are kept in the store, sealed: a persistent store needs the key.

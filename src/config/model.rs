@@ -33,7 +33,9 @@ pub struct Config {
     pub vault: VaultConfig,
     pub store: StoreConfig,
     /// `store.tls`: TLS to a `rediss://` store (system roots when empty).
-    pub store_tls: crate::store::RedisTls,
+    pub store_redis: crate::store::RedisOptions,
+    /// `store.password`: the Redis password's source, read at start.
+    pub store_password: Option<SourceDef>,
     /// Seals secret material the store keeps (OAuth2 tokens).
     pub store_encryption_key: Option<SourceDef>,
     pub audit: AuditConfig,

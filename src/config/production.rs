@@ -82,7 +82,7 @@ fn no_secret_in_config(config: &Config) -> Item {
         return item(
             Verdict::Fail,
             Q,
-            "store.url holds the Redis password, so whoever reads toolgate.yaml has it (a password from a source is not yet available)",
+            "store.url holds the Redis password, so whoever reads toolgate.yaml has it: move it to store.password (a source)",
         );
     }
     item(

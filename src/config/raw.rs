@@ -82,6 +82,8 @@ pub(crate) enum RawStore {
         url: Option<String>,
         encryption_key: Option<RawSource>,
         tls: Option<RawRedisTls>,
+        username: Option<String>,
+        password: Option<RawSource>,
     },
 }
 

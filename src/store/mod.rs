@@ -22,7 +22,7 @@ mod file;
 mod memory;
 pub(crate) mod record;
 mod redis;
-mod redis_tls;
+mod redis_client;
 
 pub(crate) use clock::now_ms;
 pub use contract::{Inserted, Ns, RateDecision, Store, StoreError, Swapped, Versioned};
@@ -30,4 +30,4 @@ pub(crate) use counted::Counted;
 pub use file::FileStore;
 pub use memory::MemoryStore;
 pub use redis::{RedisStore, connect as redis_connect};
-pub use redis_tls::{RedisTls, client as redis_client, redis_error_text};
+pub use redis_client::{RedisOptions, client as redis_client, redis_error_text};

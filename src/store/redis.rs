@@ -29,7 +29,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Script, Value};
 
 use super::contract::{Inserted, Ns, RateDecision, Store, StoreError, Swapped, Versioned};
-use super::redis_tls::{RedisTls, redis_error_text};
+use super::redis_client::{RedisOptions, redis_error_text};
 
 /// How long one Redis operation may take before the call fails closed.
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -37,8 +37,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Open a self-reconnecting connection (lazily: the process starts while
 /// Redis is down and serves as soon as it is up).
-pub fn connect(url: &str, tls: &RedisTls) -> Result<ConnectionManager, StoreError> {
-    let client = super::redis_tls::client(url, tls)?;
+pub fn connect(url: &str, tls: &RedisOptions) -> Result<ConnectionManager, StoreError> {
+    let client = super::redis_client::client(url, tls)?;
     let config = ConnectionManagerConfig::new()
         .set_response_timeout(Some(RESPONSE_TIMEOUT))
         .set_connection_timeout(Some(CONNECT_TIMEOUT))
@@ -145,13 +145,13 @@ pub struct RedisStore {
 impl RedisStore {
     /// A store for `environment` on the Redis at `url`. Connects lazily.
     pub fn open(url: &str, environment: &str) -> Result<RedisStore, StoreError> {
-        RedisStore::open_tls(url, &RedisTls::default(), environment)
+        RedisStore::open_tls(url, &RedisOptions::default(), environment)
     }
 
     /// As [`RedisStore::open`], with `store.tls` for a `rediss://` URL.
     pub fn open_tls(
         url: &str,
-        tls: &RedisTls,
+        tls: &RedisOptions,
         environment: &str,
     ) -> Result<RedisStore, StoreError> {
         Ok(RedisStore::new(connect(url, tls)?, environment))

@@ -361,7 +361,7 @@ async fn with_a_client_ca_only_clients_it_issued_get_in() {
 }
 
 #[tokio::test]
-async fn store_tls_is_checked_at_load() {
+async fn store_redis_is_checked_at_load() {
     let ca = Ca::new("redis CA");
     let client = ca.client("toolgate", None);
     let up = Upstream::start().await;

@@ -150,7 +150,7 @@ async fn over_tls_a_server_that_does_not_verify_or_a_missing_client_certificate_
         .await
         .expect("a verified server with our certificate");
     // Its CA not trusted (the system's roots, or another CA): refused.
-    let refused = |tls: toolgate::store::RedisTls| {
+    let refused = |tls: toolgate::store::RedisOptions| {
         let url = redis.url.clone();
         let env = env.clone();
         async move {
@@ -158,9 +158,10 @@ async fn over_tls_a_server_that_does_not_verify_or_a_missing_client_certificate_
             s.ping().await.is_err() && s.get(Ns::Actions, "a").await.is_err()
         }
     };
-    let without_ca = toolgate::store::RedisTls {
+    let without_ca = toolgate::store::RedisOptions {
         ca: None,
         client: redis.tls.client.clone(),
+        ..Default::default()
     };
     assert!(
         refused(without_ca).await,
@@ -169,21 +170,65 @@ async fn over_tls_a_server_that_does_not_verify_or_a_missing_client_certificate_
     let other = tempfile::tempdir().unwrap();
     let other_ca = other.path().join("ca.pem");
     std::fs::write(&other_ca, crate::support::certs::Ca::new("other").pem).unwrap();
-    let wrong_ca = toolgate::store::RedisTls {
+    let wrong_ca = toolgate::store::RedisOptions {
         ca: Some(other_ca),
         client: redis.tls.client.clone(),
+        ..Default::default()
     };
     assert!(
         refused(wrong_ca).await,
         "a server another CA vouches for was used"
     );
     // The server asks for a client certificate: without one, refused.
-    let no_client = toolgate::store::RedisTls {
+    let no_client = toolgate::store::RedisOptions {
         ca: redis.tls.ca.clone(),
         client: None,
+        ..Default::default()
     };
     assert!(
         refused(no_client).await,
         "served without a client certificate"
+    );
+}
+
+#[tokio::test]
+async fn the_redis_password_can_come_from_outside_the_url() {
+    let Some(redis) = TestRedis::own().await else {
+        return;
+    };
+    let password = crate::support::canary("redis-");
+    let client = redis::Client::open(redis.url.as_str()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("requirepass")
+        .arg(&password)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let env = unique_env("password");
+    let with = toolgate::store::RedisOptions {
+        password: Some(password.clone().into()),
+        ..Default::default()
+    };
+    let store = RedisStore::open_tls(&redis.url, &with, &env).unwrap();
+    store
+        .ping()
+        .await
+        .expect("the password from the options is used");
+    let without = RedisStore::open(&redis.url, &env).unwrap();
+    assert!(without.ping().await.is_err(), "served without the password");
+    let wrong = toolgate::store::RedisOptions {
+        password: Some(format!("{password}x").into()),
+        ..Default::default()
+    };
+    let e = RedisStore::open_tls(&redis.url, &wrong, &env)
+        .unwrap()
+        .ping()
+        .await
+        .expect_err("a wrong password is refused");
+    assert!(
+        !format!("{e:?}").contains(&password),
+        "the password is in the error"
     );
 }

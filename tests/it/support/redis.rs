@@ -6,12 +6,12 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use toolgate::store::RedisTls;
+use toolgate::store::RedisOptions;
 
 pub struct TestRedis {
     pub url: String,
     /// What a client needs to connect (`store.tls`); empty for plain Redis.
-    pub tls: RedisTls,
+    pub tls: RedisOptions,
     port: u16,
     child: Option<Child>,
     dir: Option<tempfile::TempDir>,
@@ -39,7 +39,7 @@ impl TestRedis {
         if let Ok(url) = std::env::var("TOOLGATE_TEST_REDIS_URL") {
             return Some(TestRedis {
                 url,
-                tls: RedisTls::default(),
+                tls: RedisOptions::default(),
                 port: 0,
                 child: None,
                 dir: None,
@@ -59,7 +59,7 @@ impl TestRedis {
             .port();
         let mut r = TestRedis {
             url: format!("redis://127.0.0.1:{port}/0"),
-            tls: RedisTls::default(),
+            tls: RedisOptions::default(),
             port,
             child: None,
             dir: Some(dir),
@@ -102,9 +102,10 @@ impl TestRedis {
         );
         let mut r = TestRedis {
             url: format!("rediss://localhost:{port}/0"),
-            tls: RedisTls {
+            tls: RedisOptions {
                 ca: Some(ca_path),
                 client: mutual.then_some(client_pair),
+                ..Default::default()
             },
             port,
             child: None,

@@ -153,6 +153,26 @@ fn bench(c: &mut Criterion) {
             });
         }
     }
+    // A UTF-16 body (the JSON body, little-endian, no mark: told by the NUL
+    // pattern), redacted in its own encoding.
+    let wide: Vec<u8> = body(1024 * 1024)
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    g.throughput(Throughput::Bytes(wide.len() as u64));
+    for detectors in [false, true] {
+        let mut b = RedactorBuilder::new();
+        b.detectors(detectors).known_secret("c", &secret);
+        let r = b.build();
+        let label = format!(
+            "{}KB/1secrets/utf16/{}",
+            wide.len() / 1024,
+            if detectors { "detectors" } else { "values" }
+        );
+        g.bench_with_input(BenchmarkId::new("toolgate", &label), &wide, |bch, t| {
+            bch.iter(|| r.redact_body(t, None).1)
+        });
+    }
     g.finish();
 }
 

@@ -211,7 +211,7 @@ async fn a_credential_in_utf16_quoted_printable_and_mime_base64_bodies_is_redact
         dir.write(&rel, &text);
     }
     dir.write("toolgate.yaml", &config_yaml(&keys, ""));
-    let api = format!("{}+/=&%\"\\é", canary("api-"));
+    let api = format!("{}+/=&%\"\\x", canary("api-"));
     let p = Serve::new(&dir.config_path(), free_port())
         .envs(&[
             ("TEST_API_KEY", &api),

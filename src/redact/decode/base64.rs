@@ -104,10 +104,15 @@ fn blob_end(src: &[u8], mut at: usize) -> usize {
         while matches!(src.get(next), Some(b' ' | b'\t')) {
             next += 1;
         }
-        if !src.get(next).is_some_and(|&b| is_b64(b)) {
-            break;
+        match src.get(next) {
+            Some(&b) if is_b64(b) => at = next,
+            // Padding wrapped onto a line of its own.
+            Some(b'=') => {
+                at = next;
+                break;
+            }
+            _ => break,
         }
-        at = next;
     }
     while at < src.len() && src[at] == b'=' {
         at += 1;
@@ -143,14 +148,24 @@ fn step(min: usize) -> usize {
     }
 }
 
+/// Whether `b` is an alphabet character that is not a hex digit or `-`.
+fn past_hex(b: u8) -> bool {
+    let letter = (b | 0x20).wrapping_sub(b'g') < 20;
+    letter | (b == b'+') | (b == b'/') | (b == b'_')
+}
+
 /// The first block of `N` bytes at a multiple of `N`, at or after `from`,
-/// that is all alphabet.
+/// that is all alphabet and not all hex digits (a block of a digest or a
+/// UUID starts no closer look; a real blob has other blocks).
 fn first_block_of<const N: usize>(src: &[u8], from: usize) -> Option<usize> {
     let start = from.next_multiple_of(N);
     let blocks = src.get(start..)?.chunks_exact(N);
     for (k, block) in blocks.enumerate() {
         let block: &[u8; N] = block.try_into().ok()?;
-        if block.iter().fold(true, |all, &b| all & in_alphabet(b)) {
+        let (all, past) = block.iter().fold((true, false), |(all, past), &b| {
+            (all & in_alphabet(b), past | past_hex(b))
+        });
+        if all & past {
             return Some(start + k * N);
         }
     }
@@ -221,8 +236,9 @@ fn blob(src: &[u8], a: usize, b: usize, out: &mut Out) {
 }
 
 /// Whether decoded bytes look like text (worth decoding further): almost no
-/// control bytes, as random binary data has one in eight.
+/// control bytes in their first 256, as random binary data has one in eight.
 fn text_like(bytes: &[u8]) -> bool {
+    let bytes = &bytes[..bytes.len().min(256)];
     let control = bytes
         .iter()
         .filter(|&&b| (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || b == 0x7F)

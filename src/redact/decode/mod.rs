@@ -91,20 +91,21 @@ impl View {
         (start, end)
     }
 
-    /// Whether some decoded piece holds one of `bytes`, or follows one in
-    /// the `reach` bytes before it: only then can a decoder that starts its
-    /// escapes with them read this view differently from the text it was
-    /// decoded from.
-    fn decoded_near(&self, bytes: &[u8], reach: usize) -> bool {
-        let find = |t: &[u8]| t.iter().any(|b| bytes.contains(b));
-        self.pieces.iter().enumerate().any(|(i, p)| {
+    /// Which escapes' first bytes ([`Decoder::bit`]) some decoded piece
+    /// holds or follows within [`REACH`] bytes: only a decoder whose escapes
+    /// start with one of them can read this view differently from the text
+    /// it was decoded from.
+    fn decoded_near(&self) -> u8 {
+        let mut found = 0;
+        for (i, p) in self.pieces.iter().enumerate() {
             if let Map::Escape = p.map {
                 let end = self.pieces.get(i + 1).map_or(self.text.len(), |x| x.view);
-                find(&self.text[p.view.saturating_sub(reach)..end])
-            } else {
-                false
+                for &b in &self.text[p.view.saturating_sub(REACH)..end] {
+                    found |= starter(b);
+                }
             }
-        })
+        }
+        found
     }
 }
 
@@ -212,8 +213,23 @@ pub(crate) struct Scan {
     pub(crate) min_b64: usize,
 }
 
-/// The decoders, each with the bytes its escapes start with and how far
-/// into an escape a decoded byte may stand (for [`View::decoded_near`]).
+/// The longest escape (`\uD83D\uDE00`, `&#x000002B;`): how far after an
+/// escape's first byte a decoded byte may stand in it.
+const REACH: usize = 12;
+
+/// The bit of the escapes `b` may start ([`Decoder::bit`]), or 0.
+fn starter(b: u8) -> u8 {
+    match b {
+        b'%' => 1,
+        b'+' => 2,
+        b'\\' => 4,
+        b'&' => 8,
+        b'=' => 16,
+        _ => 0,
+    }
+}
+
+/// The decoders.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Decoder {
     Percent,
@@ -234,15 +250,15 @@ const ALL: [Decoder; 6] = [
 ];
 
 impl Decoder {
-    /// The bytes its escapes start with, and their longest length.
-    fn starts(self) -> (&'static [u8], usize) {
+    /// The bits ([`starter`]) of the bytes its escapes start with.
+    fn bit(self) -> u8 {
         match self {
-            Decoder::Percent => (b"%", 3),
-            Decoder::Plus => (b"%+", 3),
-            Decoder::Json => (b"\\", 12),
-            Decoder::Html => (b"&", 12),
-            Decoder::Qp => (b"=", 3),
-            Decoder::Base64 => (b"", 0),
+            Decoder::Percent => 1,
+            Decoder::Plus => 1 | 2,
+            Decoder::Json => 4,
+            Decoder::Html => 8,
+            Decoder::Qp => 16,
+            Decoder::Base64 => 0,
         }
     }
 
@@ -279,6 +295,8 @@ struct Entry {
     parent: Option<usize>,
     by: Decoder,
     nest: bool,
+    /// [`View::decoded_near`], for the views decoded further.
+    near: u8,
 }
 
 /// The views of a text: each decoding of it, then each decoding of those,
@@ -299,11 +317,13 @@ impl Views {
                 continue;
             }
             if let Some((view, nest)) = d.run(text, scan) {
+                let near = if DEPTH > 1 { view.decoded_near() } else { 0 };
                 list.push(Entry {
                     view,
                     parent: None,
                     by: d,
                     nest,
+                    near,
                 });
             }
         }
@@ -324,6 +344,7 @@ impl Views {
                             parent: Some(parent),
                             by: d,
                             nest,
+                            near: 0,
                         });
                     }
                 }
@@ -343,13 +364,11 @@ impl Views {
         if e.by == Decoder::Base64 || d == Decoder::Base64 {
             return true;
         }
-        let (starts, reach) = d.starts();
-        if e.view.decoded_near(starts, reach) {
+        if e.near & d.bit() != 0 {
             return true;
         }
         // Independent of the parent: the same view as `e.by` over `d`'s,
         // unless that one depends on `d`'s decoded bytes.
-        let (theirs, their_reach) = e.by.starts();
         let sibling = list[..parent]
             .iter()
             .chain(&list[parent + 1..])
@@ -357,7 +376,7 @@ impl Views {
         match sibling {
             // `d` did not change the text: `e.by`'s view is all there is.
             None => false,
-            Some(s) => s.view.decoded_near(theirs, their_reach) || (e.by as u8) < (d as u8),
+            Some(s) => s.near & e.by.bit() != 0 || (e.by as u8) < (d as u8),
         }
     }
     #[cfg(test)]

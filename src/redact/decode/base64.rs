@@ -138,13 +138,17 @@ fn in_alphabet(b: u8) -> bool {
     letter | digit | (b == b'+') | (b == b'/') | (b == b'-') | (b == b'_')
 }
 
-/// The block size looked at: every run of `2 × step - 1` or more characters
-/// covers a block of `step` bytes at a multiple of `step`.
-fn step(min: usize) -> usize {
+/// The blocks looked at: `N` bytes at each multiple of `S`, which every run
+/// of `S + N - 1` characters covers — as long as the shortest blob worth
+/// decoding, and never longer than 63, so that PEM's 64-column and MIME's
+/// 76-column lines are always seen.
+fn blocks(min: usize) -> (usize, usize) {
     match min {
-        31.. => 16,
-        15..=30 => 8,
-        _ => 4,
+        63.. => (16, 48),
+        47..=62 => (16, 32),
+        31..=46 => (16, 16),
+        15..=30 => (8, 8),
+        _ => (4, 4),
     }
 }
 
@@ -154,37 +158,37 @@ fn past_hex(b: u8) -> bool {
     letter | (b == b'+') | (b == b'/') | (b == b'_')
 }
 
-/// The first block of `N` bytes at a multiple of `N`, at or after `from`,
-/// that is all alphabet and not all hex digits (a block of a digest or a
-/// UUID starts no closer look; a real blob has other blocks).
-fn first_block_of<const N: usize>(src: &[u8], from: usize) -> Option<usize> {
-    let start = from.next_multiple_of(N);
-    let blocks = src.get(start..)?.chunks_exact(N);
-    for (k, block) in blocks.enumerate() {
-        let block: &[u8; N] = block.try_into().ok()?;
+/// The first block of `N` bytes at a multiple of `stride`, at or after
+/// `from`, that is all alphabet and not all hex digits (a block of a
+/// digest or a UUID starts no closer look; a real blob has other blocks).
+fn first_block_of<const N: usize>(src: &[u8], from: usize, stride: usize) -> Option<usize> {
+    let mut i = from.next_multiple_of(stride);
+    while i + N <= src.len() {
+        let block: &[u8; N] = src[i..i + N].try_into().ok()?;
         let (all, past) = block.iter().fold((true, false), |(all, past), &b| {
             (all & in_alphabet(b), past | past_hex(b))
         });
         if all & past {
-            return Some(start + k * N);
+            return Some(i);
         }
+        i += stride;
     }
     None
 }
 
-/// The first block at or after `from` (at a multiple of the step for
+/// The first block at or after `from` (as [`blocks`] places them for
 /// `min`) that is all alphabet.
 fn first_block(src: &[u8], from: usize, min: usize) -> Option<usize> {
-    match step(min) {
-        16 => first_block_of::<16>(src, from),
-        8 => first_block_of::<8>(src, from),
-        _ => first_block_of::<4>(src, from),
+    match blocks(min) {
+        (16, stride) => first_block_of::<16>(src, from, stride),
+        (8, stride) => first_block_of::<8>(src, from, stride),
+        (_, stride) => first_block_of::<4>(src, from, stride),
     }
 }
 
 /// The next blob at or after `from`.
 fn next_blob(src: &[u8], from: usize, min: usize) -> Option<(usize, usize)> {
-    let step = step(min);
+    let (step, _) = blocks(min);
     let mut at = from;
     while let Some(i) = first_block(src, at, min) {
         let (a, b) = (blob_start(src, i).max(from), blob_end(src, i + step));

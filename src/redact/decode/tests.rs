@@ -131,7 +131,7 @@ fn wrapped(text: &str, width: usize, eol: &str) -> String {
 fn base64_blobs_at_every_alignment_across_line_breaks() {
     let secret = b"s3cr3t+/=&%\"\\-value";
     for align in 0..3 {
-        for (eol, width, indent) in [("\r\n", 76, ""), ("\n", 64, ""), ("\n", 30, "    ")] {
+        for (eol, width, indent) in [("\r\n", 76, ""), ("\n", 64, ""), ("\n", 33, "    ")] {
             let mut data: Vec<u8> = (0..100u8 + align).collect();
             data.extend_from_slice(secret);
             data.extend((0..50u8).rev());

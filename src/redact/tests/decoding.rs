@@ -39,7 +39,7 @@ pub(super) fn layer() -> impl Strategy<Value = Layer> {
 }
 
 /// `s` in base64: the alphabet, padding and line width chosen by `p`
-/// (unwrapped, or lines of MIME's 76, PEM's 64, or 31 to 70 characters,
+/// (unwrapped, or lines of MIME's 76, PEM's 64, or 63 to 76 characters,
 /// ending in CRLF or LF).
 fn base64_of(s: &str, p: u8) -> String {
     let engine = [&STANDARD, &STANDARD_NO_PAD, &URL_SAFE, &URL_SAFE_NO_PAD][usize::from(p % 4)];
@@ -48,7 +48,7 @@ fn base64_of(s: &str, p: u8) -> String {
         0 => return enc,
         1 => 76,
         2 => 64,
-        _ => 31 + usize::from(p / 16) % 40,
+        _ => 63 + usize::from(p / 16) % 14,
     };
     let eol = if p >= 128 { "\r\n" } else { "\n" };
     let lines: Vec<&str> = enc

@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use base64::Engine as _;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use rand::Rng;
 use rand::distr::Alphanumeric;
@@ -102,6 +103,74 @@ fn bench(c: &mut Criterion) {
         );
         g.bench_with_input(BenchmarkId::new("toolgate", &label), &text, |bch, t| {
             bch.iter(|| r.redact_str(t).1)
+        });
+    }
+    // Bodies in the other encodings decoding reads, none holding a secret:
+    // JSON records each with a base64 field (a cursor, a thumbnail), a MIME
+    // part (76-column base64 of random bytes), quoted-printable text.
+    let mut rng = rand::rng();
+    let mut blob = |n: usize| -> Vec<u8> { (0..n).map(|_| rng.random::<u8>()).collect() };
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut records = String::from("{\"items\":[");
+    while records.len() < 1024 * 1024 {
+        records.push_str(&format!(
+            "{{\"id\":\"{}\",\"cursor\":\"{}\",\"status\":\"qualified\"}},",
+            uuid::Uuid::new_v4(),
+            b64.encode(blob(48))
+        ));
+    }
+    records.pop();
+    records.push_str("]}");
+    let mime = {
+        let enc = b64.encode(blob(768 * 1024));
+        let lines: Vec<&str> = enc
+            .as_bytes()
+            .chunks(76)
+            .map(|l| std::str::from_utf8(l).unwrap())
+            .collect();
+        format!(
+            "Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n",
+            lines.join("\r\n")
+        )
+    };
+    let qp = {
+        let line = "Caf=C3=A9 cr=C3=A8me, 2 =3D 1+1; the r=C3=A9sum=C3=A9 of the =\r\nmeeting is attached.\r\n";
+        line.repeat(1024 * 1024 / line.len())
+    };
+    for (kind, text) in [("base64-fields", records), ("mime", mime), ("qp", qp)] {
+        g.throughput(Throughput::Bytes(text.len() as u64));
+        for detectors in [false, true] {
+            let mut b = RedactorBuilder::new();
+            b.detectors(detectors).known_secret("c", &secret);
+            let r = b.build();
+            let label = format!(
+                "{}KB/1secrets/{kind}/{}",
+                text.len() / 1024,
+                if detectors { "detectors" } else { "values" }
+            );
+            g.bench_with_input(BenchmarkId::new("toolgate", &label), &text, |bch, t| {
+                bch.iter(|| r.redact_str(t).1)
+            });
+        }
+    }
+    // A UTF-16 body (the JSON body, little-endian, no mark: told by the NUL
+    // pattern), redacted in its own encoding.
+    let wide: Vec<u8> = body(1024 * 1024)
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    g.throughput(Throughput::Bytes(wide.len() as u64));
+    for detectors in [false, true] {
+        let mut b = RedactorBuilder::new();
+        b.detectors(detectors).known_secret("c", &secret);
+        let r = b.build();
+        let label = format!(
+            "{}KB/1secrets/utf16/{}",
+            wide.len() / 1024,
+            if detectors { "detectors" } else { "values" }
+        );
+        g.bench_with_input(BenchmarkId::new("toolgate", &label), &wide, |bch, t| {
+            bch.iter(|| r.redact_body(t, None).1)
         });
     }
     g.finish();

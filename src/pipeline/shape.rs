@@ -20,7 +20,7 @@ use serde_json::{Map, Value, json};
 use super::forward::UpstreamResponse;
 use crate::config::{OutputSchema, ToolDef};
 use crate::error::{ApiError, Code};
-use crate::redact::{JsonOptions, Redactions, Redactor};
+use crate::redact::{JsonOptions, Redactions, Redactor, body_text};
 
 /// Upstream headers passed back unless a manifest adds more.
 static DEFAULT_HEADERS: [HeaderName; 5] = [
@@ -61,21 +61,22 @@ pub(crate) struct Shaped {
 }
 
 /// The body as JSON when it is JSON, else as (lossy UTF-8) text; redacted.
+/// `body` is the upstream's, a UTF-16/32 one decoded ([`body_text`]).
 fn redacted_body(
     redactor: &Redactor,
     tool: &ToolDef,
-    resp: &UpstreamResponse,
+    body: &[u8],
     limit: Option<usize>,
 ) -> (Value, Redactions) {
     let opts = JsonOptions {
         sensitive_pointers: tool.sensitive.clone(),
         pii: tool.pii,
     };
-    if let Ok(mut v) = serde_json::from_slice::<Value>(&resp.body) {
+    if let Ok(mut v) = serde_json::from_slice::<Value>(body) {
         let n = redactor.redact_json_counted(&mut v, &opts);
         return (v, n);
     }
-    let text = String::from_utf8_lossy(&resp.body);
+    let text = String::from_utf8_lossy(body);
     let (text, n) = redactor.redact_str_counted(&text);
     let text = match limit {
         Some(max) if text.len() > max => {
@@ -110,8 +111,15 @@ pub(crate) fn response(
         )
         .with_details(vec![json!({ "upstream_status": status.as_u16() })]));
     }
+    // A UTF-16 or UTF-32 body (by its mark, charset or NUL pattern) is
+    // read as the text it is, so JSON in it is parsed and redacted as JSON.
+    let content_type = resp
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let text = body_text(&resp.body, content_type);
     if !status.is_success() {
-        let (body, _) = redacted_body(redactor, tool, resp, Some(ERROR_BODY_MAX));
+        let (body, _) = redacted_body(redactor, tool, &text, Some(ERROR_BODY_MAX));
         return Err(ApiError::new(
             Code::UpstreamError,
             format!("the upstream answered {}", status.as_u16()),
@@ -123,10 +131,10 @@ pub(crate) fn response(
 
     let (result, mut redactions) = if resp.body.is_empty() {
         (ResultBody::Value(Value::Null), Redactions::default())
-    } else if let Some(fast) = raw_fast_path(redactor, tool, &resp.body) {
+    } else if let Some(fast) = raw_fast_path(redactor, tool, &text) {
         fast
     } else {
-        let (body, n) = redacted_body(redactor, tool, resp, None);
+        let (body, n) = redacted_body(redactor, tool, &text, None);
         let body = if tool.response.fields.is_empty() {
             body
         } else {

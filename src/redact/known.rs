@@ -4,7 +4,7 @@
 
 use aho_corasick::{AhoCorasick, Input, MatchKind};
 
-use crate::redact::decode::Views;
+use crate::redact::decode::{Scan, Views};
 use crate::redact::sample::{MAX_MIN_LEN, MIN_LEN, Sampler};
 
 /// A form of a known value, and the index of the credential it belongs to.
@@ -63,12 +63,14 @@ pub(crate) struct Matchers {
     /// Many long known values: the sampling filter, then the automaton
     /// around its hits.
     long: Option<(Sampler, Known)>,
-    /// Whether a known value holds a space (so `+` is worth decoding).
-    plus: bool,
+    /// What decoding reads (`+` as a space when a known value holds one;
+    /// base64 blobs as long as the shortest value's base64).
+    scan: Scan,
 }
 
 impl Matchers {
-    pub(crate) fn new(patterns: &[Pattern], plus: bool) -> Matchers {
+    /// `shortest`: the shortest known value's length.
+    pub(crate) fn new(patterns: &[Pattern], plus: bool, shortest: usize) -> Matchers {
         // The sampler stands in for every pattern of at least `min_len`
         // bytes; the rest (at most SAMPLE_ABOVE, so the automaton keeps its
         // SIMD prefilter) are searched directly. The longer `min_len`, the
@@ -89,7 +91,14 @@ impl Matchers {
             let all: Vec<&Pattern> = patterns.iter().collect();
             (Known::new(&all), None)
         };
-        Matchers { short, long, plus }
+        // A value's base64, or the base64 of a longer form of it, fills at
+        // least this many characters.
+        let min_b64 = (shortest * 4).div_ceil(3).max(11);
+        Matchers {
+            short,
+            long,
+            scan: Scan { plus, min_b64 },
+        }
     }
 
     /// Whether the sampling filter goes first.
@@ -119,7 +128,7 @@ impl Matchers {
             return;
         }
         self.literal(text, spans);
-        let views = Views::of(text, self.plus);
+        let views = Views::of(text, self.scan);
         let mut found = Vec::new();
         for (i, t) in views.texts() {
             found.clear();

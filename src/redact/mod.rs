@@ -7,8 +7,10 @@
 //!   and `+`; JSON escaping incl. `\/` and `\uXXXX`; hex in both cases; the
 //!   composed `Bearer …` and Basic `user:pass` forms) → `[REDACTED:credential:NAME]`;
 //!   besides, the text is decoded (`decode`: percent-escapes in any mix,
-//!   JSON escapes anywhere, HTML references, two decodings deep) and a value
-//!   found in a decoded view is replaced where it stands in the original;
+//!   JSON escapes anywhere, HTML references, quoted-printable, base64 blobs
+//!   wrapped in lines or not, two decodings deep; UTF-16 and UTF-32 bodies
+//!   before those, `body`) and a value found in a decoded view is replaced
+//!   where it stands in the original;
 //!   in JSON, a number whose digits are an all-digit secret is replaced too;
 //! - token shapes from the curated detectors → `[REDACTED:pattern:ID]`;
 //! - in JSON, values under sensitive keys and at the manifest's sensitive
@@ -23,6 +25,7 @@
 //! a sampling filter (`sample`) rules out most text before the automaton
 //! runs. Markers name what was removed, never it.
 
+mod body;
 mod count;
 mod decode;
 pub(crate) mod detectors;
@@ -40,6 +43,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use serde_json::Value;
 
+pub(crate) use body::body_text;
 pub(crate) use count::Redactions;
 use forms::encodings;
 pub(crate) use keys::{is_sensitive_key, may_hold_sensitive_keys};
@@ -64,6 +68,9 @@ pub struct RedactorBuilder {
     no_detectors: bool,
     /// The longest value given (the stream's window covers its encoded forms).
     longest_value: usize,
+    /// The shortest value given (base64 blobs shorter than its base64 are
+    /// not decoded); 0 before the first.
+    shortest_value: usize,
     /// All-digit values, matched in JSON numbers.
     digits: HashMap<String, usize>,
     /// Whether a value holds a space (so `+` is decoded as one).
@@ -92,6 +99,10 @@ impl RedactorBuilder {
         }
         let idx = self.name_index(credential);
         self.longest_value = self.longest_value.max(value.len());
+        self.shortest_value = match self.shortest_value {
+            0 => value.len(),
+            n => n.min(value.len()),
+        };
         self.space |= value.contains(' ');
         if value.bytes().all(|b| b.is_ascii_digit()) {
             self.digits.insert(value.to_owned(), idx);
@@ -146,7 +157,7 @@ impl RedactorBuilder {
                 .map(|d| format!("[REDACTED:pattern:{}]", d.id)),
         );
         Redactor {
-            known: Matchers::new(&self.patterns, self.space),
+            known: Matchers::new(&self.patterns, self.space, self.shortest_value),
             digits: self.digits.clone(),
             markers,
             first_detector,
@@ -473,7 +484,13 @@ impl Redactor {
 
     /// A streaming redactor over this one (chunks in, redacted bytes out).
     pub fn stream(self: &Arc<Self>) -> StreamRedactor {
-        StreamRedactor::new(self.clone())
+        StreamRedactor::new(self.clone(), None)
+    }
+
+    /// A streaming redactor for a body of the given content type (whose
+    /// `charset` may say it is UTF-16 or UTF-32).
+    pub fn stream_for(self: &Arc<Self>, content_type: Option<&str>) -> StreamRedactor {
+        StreamRedactor::new(self.clone(), content_type)
     }
 }
 

@@ -12,9 +12,16 @@
 //! searched again with what follows: a token shape found by what stands
 //! before it (the value after `password=`) is caught however the chunks
 //! fall, though its keyword has left.
+//!
+//! A UTF-16 or UTF-32 stream (by its mark, the content type given, or the
+//! NUL pattern of its first 4 KiB, looked at before anything is emitted)
+//! is redacted as a wide body is ([`Redactor::redact_body`]): the windows
+//! count in characters, cuts fall between whole code units, and markers
+//! are written in the stream's encoding.
 
 use std::sync::Arc;
 
+use super::decode::Wide;
 use super::{Redactor, Span};
 
 const MIN_WINDOW: usize = 4096;
@@ -26,10 +33,14 @@ pub struct StreamRedactor {
     context: usize,
     window: usize,
     count: usize,
+    /// The content type the stream was declared with, if any.
+    content_type: Option<String>,
+    /// Once decided (before the first byte leaves): wide or not.
+    wide: Option<Option<Wide>>,
 }
 
 impl StreamRedactor {
-    pub(super) fn new(redactor: Arc<Redactor>) -> Self {
+    pub(super) fn new(redactor: Arc<Redactor>, content_type: Option<&str>) -> Self {
         let window = redactor.longest_pattern().max(MIN_WINDOW);
         StreamRedactor {
             redactor,
@@ -37,16 +48,37 @@ impl StreamRedactor {
             context: 0,
             window,
             count: 0,
+            content_type: content_type.map(str::to_owned),
+            wide: None,
         }
+    }
+
+    /// The stream's encoding, decided on what has come so far (the first
+    /// time, before anything is emitted, so `pending` starts the stream).
+    fn wide(&mut self) -> Option<Wide> {
+        if self.wide.is_none() {
+            self.wide = Some(Wide::detect(&self.pending, self.content_type.as_deref()));
+        }
+        self.wide.flatten()
+    }
+
+    /// Bytes per code unit.
+    fn unit(&self) -> usize {
+        self.wide.flatten().map_or(1, Wide::unit)
     }
 
     /// Feed a chunk; get back the bytes that are safe to emit now.
     pub fn push(&mut self, chunk: &[u8]) -> Vec<u8> {
         self.pending.extend_from_slice(chunk);
-        if self.pending.len() - self.context <= self.window {
+        // Decided only once a full window has come (at least 4 KiB).
+        let unit = if self.wide.is_some() { self.unit() } else { 4 };
+        let window = self.window * unit;
+        if self.pending.len() - self.context <= window {
             return Vec::new();
         }
-        let cut = self.pending.len() - self.window;
+        self.wide();
+        let (unit, window) = (self.unit(), self.window * self.unit());
+        let cut = (self.pending.len() - window) / unit * unit;
         let spans = self.spans();
         let end = spans
             .iter()
@@ -55,8 +87,8 @@ impl StreamRedactor {
         let settled: Vec<_> = spans.into_iter().filter(|&(_, e, _)| e <= end).collect();
         self.count += settled.len();
         let out = self.emit(end, &settled);
-        // Keep the context for the next search.
-        let keep_from = end.saturating_sub(MIN_WINDOW);
+        // Keep the context for the next search (whole code units).
+        let keep_from = end.saturating_sub(MIN_WINDOW * unit) / unit * unit;
         self.pending.drain(..keep_from);
         self.context = end - keep_from;
         out
@@ -64,6 +96,7 @@ impl StreamRedactor {
 
     /// The rest, at the end of the stream, and how many redactions were made in all.
     pub fn finish(mut self) -> (Vec<u8>, usize) {
+        self.wide();
         let spans = self.spans();
         self.count += spans.len();
         let out = self.emit(self.pending.len(), &spans);
@@ -74,7 +107,10 @@ impl StreamRedactor {
     /// context, cut to start where it ends (what is before was emitted).
     fn spans(&self) -> Vec<Span> {
         let context = self.context;
-        let mut spans = self.redactor.spans(&self.pending, false);
+        let mut spans = match self.wide.flatten() {
+            Some(w) => self.redactor.wide_spans(&self.pending, w),
+            None => self.redactor.spans(&self.pending, false),
+        };
         spans.retain(|&(_, e, _)| e > context);
         for s in &mut spans {
             s.0 = s.0.max(context);
@@ -90,7 +126,8 @@ impl StreamRedactor {
             .iter()
             .map(|&(s, e, m)| (s - context, e - context, m))
             .collect();
-        self.redactor.apply(&self.pending[context..end], &shifted)
+        self.redactor
+            .apply_in(&self.pending[context..end], &shifted, self.wide.flatten())
     }
 
     pub fn count(&self) -> usize {

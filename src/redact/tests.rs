@@ -16,6 +16,7 @@ mod make;
 mod platforms;
 mod services;
 mod vectors;
+mod wide;
 
 fn rand_str(n: usize) -> String {
     rand::rng()

@@ -160,3 +160,107 @@ async fn a_credential_echoed_in_raw_encoded_bodies_is_redacted() {
     }
     assert_eq!(up.count(), 4);
 }
+
+/// The base64 of `secret`'s bytes at each of the three alignments inside a
+/// larger blob: the characters that depend on its bytes alone.
+fn base64_fragments(secret: &str) -> Vec<String> {
+    use base64::Engine as _;
+    (0..3usize)
+        .map(|align| {
+            let mut padded = vec![0u8; align];
+            padded.extend_from_slice(secret.as_bytes());
+            let enc = base64::engine::general_purpose::STANDARD_NO_PAD.encode(&padded);
+            enc[(align * 8).div_ceil(6)..(padded.len() * 8) / 6].to_owned()
+        })
+        .collect()
+}
+
+/// Quoted-printable decoded, leniently: `=XX` and soft line breaks.
+fn qp_decoded(text: &str) -> String {
+    let text = text.replace("=\r\n", "").replace("=\n", "");
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let hex = b
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+            Some(v) if b[i] == b'=' => {
+                out.push(v);
+                i += 3;
+            }
+            _ => {
+                out.push(b[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[tokio::test]
+async fn a_credential_in_utf16_quoted_printable_and_mime_base64_bodies_is_redacted() {
+    // The upstream echoes the `Authorization` header it received in a
+    // UTF-16 JSON body (told by its charset), in a quoted-printable mail,
+    // and inside a binary blob in a MIME part wrapped at 76 columns.
+    let up = Upstream::start().await;
+    let keys = Keys::new();
+    let dir = ConfigDir::new();
+    for (rel, text) in tools_yaml(&up.base()) {
+        dir.write(&rel, &text);
+    }
+    dir.write("toolgate.yaml", &config_yaml(&keys, ""));
+    let api = format!("{}+/=&%\"\\x", canary("api-"));
+    let p = Serve::new(&dir.config_path(), free_port())
+        .envs(&[
+            ("TEST_API_KEY", &api),
+            ("TEST_BASIC", &canary("basic-")),
+            ("TEST_QUERY", &canary("query-")),
+        ])
+        .start()
+        .await;
+    let core = &api[4..24];
+    for kind in ["utf16", "qp", "mime"] {
+        let (st, body, _) = p
+            .api
+            .call(
+                &keys.agent,
+                json!({"tool": "leak_encoded", "arguments": {"kind": kind}}),
+            )
+            .await;
+        let text = body.to_string();
+        assert_eq!(st, 200, "{kind}: {text}");
+        assert!(
+            text.contains("[REDACTED:credential:api-key]"),
+            "{kind}: {text}"
+        );
+        assert!(
+            !leaks(&text, &api) && !text.contains(core),
+            "{kind}: {text}"
+        );
+        let result = &body["result"];
+        match kind {
+            // Decoded for the caller: JSON, the credential gone, the rest kept.
+            "utf16" => {
+                assert_eq!(result["seen"], "[REDACTED:credential:api-key]", "{text}");
+                assert_eq!(result["note"], "échoed", "{text}");
+            }
+            "qp" => {
+                let raw = result.as_str().expect("text");
+                let decoded = qp_decoded(raw);
+                assert!(!decoded.contains(core), "{decoded}");
+                assert!(raw.starts_with("From: echo@example.com"), "{raw}");
+            }
+            _ => {
+                let raw = result.as_str().expect("text");
+                let blob: String = raw.split("\r\n").collect();
+                for f in base64_fragments(&api) {
+                    assert!(!blob.contains(&f), "{raw}");
+                }
+                assert!(raw.ends_with("\r\n--b--\r\n"), "{raw}");
+            }
+        }
+    }
+    assert_eq!(up.count(), 3);
+}

@@ -1,35 +1,71 @@
 //! Known values found by decoding: random secrets (with `+/=&%"\`, a
 //! space and non-ASCII) encoded in random mixes of percent-escapes, JSON
-//! escapes and HTML references, nested to the documented depth, in random
-//! text: none survives, and the text around them is left as it was.
+//! escapes, HTML references, quoted-printable and base64 (either alphabet,
+//! padded or not, wrapped in lines or not), nested to the documented
+//! depth, in random text: none survives, and the text around them is left
+//! as it was.
 
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use proptest::prelude::*;
 use serde_json::Value;
 
 use crate::redact::RedactorBuilder;
 
-const MARKER: &str = "[REDACTED:credential:s]";
+pub(super) const MARKER: &str = "[REDACTED:credential:s]";
 
 /// The characters secrets are drawn from.
-const SECRET_CHARS: &str = "[A-Za-z0-9+/=&%\"\\\\ éå€😀<>'#;.~_-]{12,24}";
+pub(super) const SECRET_CHARS: &str = "[A-Za-z0-9+/=&%\"\\\\ éå€😀<>'#;.~_-]{12,24}";
 
 /// How each character is written: a choice per character, so the forms
 /// mix escaped and unescaped characters as partial encoders do.
 #[derive(Debug, Clone, Copy)]
-enum Layer {
+pub(super) enum Layer {
     Percent,
     Json,
     Html,
+    Qp,
+    Base64,
 }
 
-fn layer() -> impl Strategy<Value = Layer> {
-    prop_oneof![Just(Layer::Percent), Just(Layer::Json), Just(Layer::Html)]
+pub(super) fn layer() -> impl Strategy<Value = Layer> {
+    prop_oneof![
+        Just(Layer::Percent),
+        Just(Layer::Json),
+        Just(Layer::Html),
+        Just(Layer::Qp),
+        Just(Layer::Base64),
+    ]
+}
+
+/// `s` in base64: the alphabet, padding and line width chosen by `p`
+/// (unwrapped, or lines of MIME's 76, PEM's 64, or 63 to 76 characters,
+/// ending in CRLF or LF).
+fn base64_of(s: &str, p: u8) -> String {
+    let engine = [&STANDARD, &STANDARD_NO_PAD, &URL_SAFE, &URL_SAFE_NO_PAD][usize::from(p % 4)];
+    let enc = engine.encode(s);
+    let width = match (p / 4) % 4 {
+        0 => return enc,
+        1 => 76,
+        2 => 64,
+        _ => 63 + usize::from(p / 16) % 14,
+    };
+    let eol = if p >= 128 { "\r\n" } else { "\n" };
+    let lines: Vec<&str> = enc
+        .as_bytes()
+        .chunks(width)
+        .map(|l| std::str::from_utf8(l).expect("ascii"))
+        .collect();
+    lines.join(eol)
 }
 
 /// `s` written in `layer`, each character chosen by the next of `picks`.
 fn encode(s: &str, layer: Layer, picks: &mut impl Iterator<Item = u8>) -> String {
+    if let Layer::Base64 = layer {
+        return base64_of(s, picks.next().unwrap_or(0));
+    }
     let mut out = String::new();
-    for c in s.chars() {
+    for (i, c) in s.chars().enumerate() {
         let p = picks.next().unwrap_or(0);
         match layer {
             Layer::Percent => {
@@ -87,12 +123,31 @@ fn encode(s: &str, layer: Layer, picks: &mut impl Iterator<Item = u8>) -> String
                     _ => out.push_str(&format!("&#x{:X};", c as u32)),
                 }
             }
+            Layer::Qp => {
+                // A soft line break between two characters, now and then.
+                if i > 0 && p % 8 == 7 {
+                    out.push_str(if p % 16 == 7 { "=\r\n" } else { "=\n" });
+                }
+                if c.is_ascii_graphic() && c != '=' && !p.is_multiple_of(3) {
+                    out.push(c);
+                } else {
+                    let mut buf = [0u8; 4];
+                    for b in c.encode_utf8(&mut buf).bytes() {
+                        if p.is_multiple_of(2) {
+                            out.push_str(&format!("={b:02x}"));
+                        } else {
+                            out.push_str(&format!("={b:02X}"));
+                        }
+                    }
+                }
+            }
+            Layer::Base64 => unreachable!("encoded whole above"),
         }
     }
     out
 }
 
-fn encoded(secret: &str, layers: &[Layer], picks: &[u8]) -> String {
+pub(super) fn encoded(secret: &str, layers: &[Layer], picks: &[u8]) -> String {
     let mut picks = picks.iter().copied().cycle();
     layers
         .iter()
@@ -112,7 +167,7 @@ fn strings(v: &Value) -> Vec<String> {
     }
 }
 
-fn redactor(secret: &str) -> crate::redact::Redactor {
+pub(super) fn redactor(secret: &str) -> crate::redact::Redactor {
     RedactorBuilder::new().known_secret("s", secret).build()
 }
 
@@ -203,10 +258,12 @@ proptest! {
     ) {
         let r = redactor(&secret);
         let enc = encoded(&secret, &layers, &picks);
-        let text = format!("{before}{enc}{after}");
+        // Apart from the text around it (base64 glued to letters would be
+        // read from the first of them).
+        let text = format!("{before} {enc} {after}");
         let (out, n) = r.redact_str(&text);
         prop_assert!(n >= 1, "{layers:?} {enc:?} survived");
-        prop_assert_eq!(out.as_ref(), format!("{before}{MARKER}{after}"));
+        prop_assert_eq!(out.as_ref(), format!("{before} {MARKER} {after}"));
         // The same in a stream, in small chunks.
         let r = std::sync::Arc::new(r);
         let mut s = r.stream();

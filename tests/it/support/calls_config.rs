@@ -89,7 +89,7 @@ response: {{ headers: [x-request-id] }}
             &format!(
                 r#"description: Echoes the credential in a raw body of the given encoding.
 scopes: [t:read]
-input_schema: {{ type: object, additionalProperties: false, required: [kind], properties: {{ kind: {{ enum: [html, ndjson, sse, pct] }} }} }}
+input_schema: {{ type: object, additionalProperties: false, required: [kind], properties: {{ kind: {{ enum: [html, ndjson, sse, pct, utf16, qp, mime] }} }} }}
 upstream: {{ method: GET, url: "{base}/encoded/{{kind}}", credential: api, allow_private_network: true }}
 "#
             ),

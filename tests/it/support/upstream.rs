@@ -118,8 +118,48 @@ fn pct_mixed(s: &str) -> String {
         .collect()
 }
 
+/// `s` quoted-printable as a mail client writes it: every byte but letters
+/// and digits as `=XX`, a soft line break before a line reaches 76.
+fn quoted_printable(s: &str) -> String {
+    let mut out = String::new();
+    let mut line = 0;
+    for b in s.bytes() {
+        let piece = if b.is_ascii_alphanumeric() {
+            char::from(b).to_string()
+        } else {
+            format!("={b:02X}")
+        };
+        if line + piece.len() > 75 {
+            out.push_str("=\r\n");
+            line = 0;
+        }
+        line += piece.len();
+        out.push_str(&piece);
+    }
+    out
+}
+
+/// `s` inside a larger binary blob (one byte before it, so at the second
+/// alignment), base64-encoded and wrapped at 76 columns with CRLF, as a
+/// MIME part.
+fn mime_base64(s: &str) -> String {
+    let mut data = vec![0x89u8];
+    data.extend_from_slice(format!("auth seen: {s}\n").as_bytes());
+    data.extend((0..=255u8).cycle().take(300));
+    let enc = base64::engine::general_purpose::STANDARD.encode(&data);
+    let lines: Vec<&str> = enc
+        .as_bytes()
+        .chunks(76)
+        .map(|l| std::str::from_utf8(l).unwrap())
+        .collect();
+    format!(
+        "--b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n--b--\r\n",
+        lines.join("\r\n")
+    )
+}
+
 /// A raw body holding `auth` in the encoding `kind` names, and its content type.
-fn encoded_body(kind: &str, auth: &str) -> Option<(StatusCode, &'static str, String)> {
+fn encoded_body(kind: &str, auth: &str) -> Option<(StatusCode, &'static str, Vec<u8>)> {
     let every_u: String = auth
         .chars()
         .map(|c| format!("\\u{:04X}", c as u32))
@@ -148,8 +188,24 @@ fn encoded_body(kind: &str, auth: &str) -> Option<(StatusCode, &'static str, Str
             "text/plain",
             format!("GET /v1/echo/{}?x=1\n", pct_mixed(auth)),
         ),
+        // UTF-16 (little-endian, no mark): told by the charset.
+        "utf16" => {
+            let text = json!({"seen": auth, "note": "échoed"}).to_string();
+            let body = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
+            return Some((StatusCode::OK, "application/json; charset=utf-16", body));
+        }
+        "qp" => (
+            StatusCode::OK,
+            "message/rfc822",
+            format!(
+                "From: echo@example.com\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nYour header was: {}\r\n",
+                quoted_printable(auth)
+            ),
+        ),
+        "mime" => (StatusCode::OK, "multipart/mixed; boundary=b", mime_base64(auth)),
         _ => return None,
     })
+    .map(|(st, ct, text)| (st, ct, text.into_bytes()))
 }
 
 async fn handle(State(rec): State<Arc<Record>>, req: Request) -> Response {

@@ -96,6 +96,24 @@ enum Command {
         #[command(subcommand)]
         command: ToolsCommand,
     },
+    /// Model Context Protocol clients.
+    Mcp {
+        #[command(subcommand)]
+        command: McpCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum McpCommand {
+    /// Bridge a stdio MCP client to a toolgate's /mcp (the agent key from the environment).
+    Stdio {
+        /// The /mcp endpoint, e.g. https://toolgate.example/mcp.
+        #[arg(long)]
+        url: String,
+        /// The environment variable holding the agent key.
+        #[arg(long, default_value = "TOOLGATE_KEY")]
+        key_env: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -161,6 +179,9 @@ fn main() -> ExitCode {
                 },
         } => export(&config, &workflow, &format),
         Command::Serve { config, listen } => run(serve(config, listen)),
+        Command::Mcp {
+            command: McpCommand::Stdio { url, key_env },
+        } => toolgate::mcp_stdio::main(&url, &key_env),
         Command::Audit {
             command:
                 AuditCommand::Verify {

@@ -27,6 +27,7 @@ mod layout;
 mod limits;
 mod listener;
 mod mcp;
+mod mcp_clients;
 mod metrics;
 mod oauth2;
 mod openapi;

@@ -16,6 +16,10 @@
 //!   nothing; an error status whose body is JSON-RPC is forwarded. Anything
 //!   else (no connection, not JSON-RPC) becomes a JSON-RPC error answer to
 //!   that request, saying what went wrong.
+//! - When toolgate has ended the session (idle past its lifetime, or ended
+//!   elsewhere), the bridge opens a new one with the client's own
+//!   `initialize` and sends the request again, once: a stdio client never
+//!   expects to initialize twice.
 //! - When stdin closes (or on SIGTERM / SIGINT) it lets requests in flight
 //!   finish for up to [`DRAIN`], ends the session with `DELETE`, and exits 0.
 //!   Logs go to stderr only.
@@ -32,7 +36,9 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::task::JoinSet;
 
 mod events;
+mod messages;
 use events::{Events, MAX_MESSAGE_BYTES};
+use messages::{error_answer, is_message, refusal, request_id};
 
 const SESSION_HEADER: &str = "mcp-session-id";
 const VERSION_HEADER: &str = "mcp-protocol-version";
@@ -90,6 +96,12 @@ struct Bridge {
     /// `Mcp-Session-Id` and the negotiated revision, once `initialize` answered.
     session: Mutex<Option<String>>,
     version: Mutex<Option<String>>,
+    /// The client's `initialize`, to open a new session when toolgate has
+    /// ended the old one (idle past `mcp.session_ttl_seconds`, or ended
+    /// elsewhere): a stdio client never expects to initialize twice.
+    init: Mutex<Option<Value>>,
+    /// One renewal at a time, for all the requests that found the session gone.
+    renewing: tokio::sync::Mutex<()>,
     out: tokio::sync::Mutex<tokio::io::Stdout>,
 }
 
@@ -126,6 +138,8 @@ impl Bridge {
             auth,
             session: Mutex::new(None),
             version: Mutex::new(None),
+            init: Mutex::new(None),
+            renewing: tokio::sync::Mutex::new(()),
             out: tokio::sync::Mutex::new(tokio::io::stdout()),
         })
     }
@@ -189,13 +203,25 @@ impl Bridge {
     async fn forward(&self, message: Value) {
         let id = request_id(&message);
         let is_initialize = message.get("method").and_then(Value::as_str) == Some("initialize");
-        let response = match self.post(&message).await {
+        if is_initialize {
+            *lock(&self.init) = Some(message.clone());
+        }
+        let sent_in = lock(&self.session).clone();
+        let mut response = match self.post(&message).await {
             Ok(r) => r,
-            Err(e) => {
-                let msg = format!("cannot reach toolgate at {}: {}", self.url, causes(&e));
-                return self.fail(id.as_ref(), &msg, None).await;
-            }
+            Err(e) => return self.unreachable(id.as_ref(), &e).await,
         };
+        // The session is gone: once more in a new one.
+        if response.status() == StatusCode::NOT_FOUND
+            && !is_initialize
+            && sent_in.is_some()
+            && self.renew(sent_in.as_deref()).await
+        {
+            response = match self.post(&message).await {
+                Ok(r) => r,
+                Err(e) => return self.unreachable(id.as_ref(), &e).await,
+            };
+        }
         let status = response.status();
         if is_initialize && status.is_success() {
             let sid = response
@@ -225,6 +251,13 @@ impl Bridge {
             }
         };
         match serde_json::from_slice::<Value>(&body) {
+            // A notification gets no answer, even an error.
+            Ok(v) if id.is_none() => {
+                let why = v["error"]["message"].as_str().unwrap_or("no reason given");
+                log(&self.scrub(&format!(
+                    "toolgate refused a notification (HTTP {status}): {why}"
+                )));
+            }
             Ok(v) if is_message(&v) => {
                 if is_initialize {
                     self.agreed(&v);
@@ -274,6 +307,57 @@ impl Bridge {
             }
         }
         h
+    }
+
+    async fn unreachable(&self, id: Option<&Value>, e: &reqwest::Error) {
+        let msg = format!("cannot reach toolgate at {}: {}", self.url, causes(e));
+        self.fail(id, &msg, None).await;
+    }
+
+    /// Open a new session in place of `old`, with the client's own
+    /// `initialize` (its answer is not written: the client has had one).
+    /// True when there is a new session to retry in.
+    async fn renew(&self, old: Option<&str>) -> bool {
+        let _one = self.renewing.lock().await;
+        if lock(&self.session).as_deref() != old {
+            return true; // renewed meanwhile
+        }
+        let Some(mut init) = lock(&self.init).clone() else {
+            return false;
+        };
+        init["id"] = json!("toolgate-mcp-stdio-renew");
+        let answer = match self.post(&init).await {
+            Ok(r) if r.status().is_success() => r,
+            Ok(r) => {
+                log(&format!("cannot open a new session: HTTP {}", r.status()));
+                return false;
+            }
+            Err(e) => {
+                log(&format!("cannot open a new session: {}", causes(&e)));
+                return false;
+            }
+        };
+        let Some(sid) = answer
+            .headers()
+            .get(SESSION_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+        else {
+            log("cannot open a new session: no Mcp-Session-Id in the answer");
+            return false;
+        };
+        *lock(&self.session) = Some(sid);
+        if let Ok(body) = read_capped(answer).await
+            && let Ok(v) = serde_json::from_slice::<Value>(&body)
+        {
+            self.agreed(&v);
+        }
+        let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+        if let Err(e) = self.post(&initialized).await {
+            log(&format!("cannot confirm the new session: {}", causes(&e)));
+        }
+        log("toolgate had ended the session; continuing in a new one");
+        true
     }
 
     /// The revision an `initialize` answer agreed on.
@@ -397,44 +481,6 @@ fn log(msg: &str) {
     eprintln!("toolgate mcp stdio: {msg}");
 }
 
-/// The id of a request (a message with a method and an id); `None` for a
-/// notification or a response, which get no answer.
-fn request_id(message: &Value) -> Option<Value> {
-    message.get("method")?;
-    message.get("id").filter(|id| !id.is_null()).cloned()
-}
-
-/// A JSON-RPC 2.0 message (or a batch of them).
-fn is_message(v: &Value) -> bool {
-    match v {
-        Value::Array(items) => !items.is_empty() && items.iter().all(is_message),
-        Value::Object(o) => {
-            o.get("jsonrpc").and_then(Value::as_str) == Some("2.0")
-                && (o.contains_key("method") || o.contains_key("result") || o.contains_key("error"))
-        }
-        _ => false,
-    }
-}
-
-fn error_answer(id: &Value, code: i64, message: &str, data: Option<Value>) -> Value {
-    let mut error = json!({"code": code, "message": message});
-    if let Some(d) = data {
-        error["data"] = d;
-    }
-    json!({"jsonrpc": "2.0", "id": id, "error": error})
-}
-
-/// A JSON answer that is not JSON-RPC: toolgate's own error body
-/// (`{"error": {"code", "message"}}`, e.g. a 401 or 403 from the gate).
-fn refusal(status: StatusCode, body: &Value) -> String {
-    let code = body["error"]["code"].as_str();
-    let message = body["error"]["message"].as_str();
-    match (code, message) {
-        (Some(c), Some(m)) => format!("toolgate refused the request (HTTP {status}, {c}): {m}"),
-        _ => format!("toolgate answered HTTP {status} with JSON that is not JSON-RPC"),
-    }
-}
-
 /// An error and its causes, innermost last ("connection refused", …).
 fn causes(e: &reqwest::Error) -> String {
     let mut text = if e.is_timeout() {
@@ -491,29 +537,6 @@ async fn stop_signal() {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_requests_have_an_id_to_answer_and_only_json_rpc_is_forwarded() {
-        assert_eq!(
-            request_id(&json!({"jsonrpc": "2.0", "id": 7, "method": "ping"})),
-            Some(json!(7))
-        );
-        assert_eq!(
-            request_id(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"})),
-            None
-        );
-        assert_eq!(
-            request_id(&json!({"jsonrpc": "2.0", "id": 7, "result": {}})),
-            None
-        );
-        assert!(is_message(
-            &json!({"jsonrpc": "2.0", "id": 1, "error": {"code": -1, "message": "x"}})
-        ));
-        assert!(!is_message(
-            &json!({"error": {"code": "unauthorized", "message": "x"}})
-        ));
-        assert!(!is_message(&json!([])));
-    }
 
     #[test]
     fn a_bad_url_or_key_is_refused_before_anything_is_sent() {

@@ -250,7 +250,8 @@ async fn next_line<R: tokio::io::AsyncBufRead + Unpin>(lines: &mut tokio::io::Li
 }
 
 #[tokio::test]
-async fn the_bridge_answers_concurrently_and_ends_its_session_when_stdin_closes() {
+async fn the_bridge_answers_concurrently_renews_an_ended_session_and_ends_its_own_when_stdin_closes()
+ {
     let g = start().await;
     let relay = Relay::start(&g.mcp_url()).await;
     let mut child = bridge(&relay.url, Some(&g.keys.agent)).spawn().unwrap();
@@ -301,13 +302,43 @@ async fn the_bridge_answers_concurrently_and_ends_its_session_when_stdin_closes(
         answers[2]["result"]["structuredContent"]["slow"], true,
         "{answers:?}"
     );
-    // The negotiated revision and the session went on every later request.
+    // The session went on every later request.
     let session = relay.session();
     assert!(
         relay.seen()[1..]
             .iter()
             .all(|s| s.sent_session.as_deref() == Some(&session))
     );
+
+    // The session ends behind the bridge's back (as when it idles out): the
+    // next request opens a new one with the client's initialize, and is answered.
+    let ended = g
+        .proc
+        .api
+        .http
+        .delete(g.mcp_url())
+        .bearer_auth(&g.keys.agent)
+        .header("mcp-session-id", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ended.status(), 204);
+    stdin
+        .write_all(&send(
+            json!({"jsonrpc": "2.0", "id": 4, "method": "tools/list"}),
+        ))
+        .await
+        .unwrap();
+    let listed = next_line(&mut lines).await;
+    assert_eq!(listed["id"], 4, "{listed}");
+    assert!(listed["result"]["tools"].is_array(), "{listed}");
+    let renewed = relay
+        .seen()
+        .iter()
+        .filter_map(|s| s.got_session.clone())
+        .last()
+        .unwrap();
+    assert_ne!(renewed, session);
 
     drop(stdin);
     let status = tokio::time::timeout(Duration::from_secs(5), child.wait())
@@ -322,8 +353,10 @@ async fn the_bridge_answers_concurrently_and_ends_its_session_when_stdin_closes(
         ("DELETE", 204),
         "{seen:?}"
     );
-    assert_eq!(last.sent_session.as_deref(), Some(session.as_str()));
-    assert_eq!(g.ping_status(&session).await, 404);
+    assert_eq!(last.sent_session.as_deref(), Some(renewed.as_str()));
+    assert_eq!(g.ping_status(&renewed).await, 404);
+    // Nothing more was written: the renewal's own initialize answer is not the client's.
+    assert!(lines.next_line().await.unwrap().is_none());
 }
 
 /// Run the bridge with `input` on stdin to its end: exit status, stdout, stderr.
@@ -397,9 +430,13 @@ async fn the_bridge_needs_a_key_and_answers_every_failure_as_json_rpc_without_it
     );
     assert!(!leaks(&out, &key) && !leaks(&err, &key));
 
-    // A request before initialize: toolgate's 400 and its JSON-RPC error, forwarded.
-    let (ok, out, _) = run_bridge(&g.mcp_url(), Some(&g.keys.agent), ping).await;
+    // A request before initialize: toolgate's 400 and its JSON-RPC error,
+    // forwarded; a notification's is only logged (a notification gets no answer).
+    let early = format!("{{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}}\n{ping}");
+    let (ok, out, err) = run_bridge(&g.mcp_url(), Some(&g.keys.agent), &early).await;
     assert!(ok);
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(err.contains("refused a notification"), "{err}");
     let answer: Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(
         (&answer["id"], &answer["error"]["code"]),

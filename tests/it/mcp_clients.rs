@@ -335,8 +335,8 @@ async fn the_bridge_answers_concurrently_renews_an_ended_session_and_ends_its_ow
     let renewed = relay
         .seen()
         .iter()
-        .filter_map(|s| s.got_session.clone())
-        .last()
+        .rev()
+        .find_map(|s| s.got_session.clone())
         .unwrap();
     assert_ne!(renewed, session);
 

@@ -178,8 +178,9 @@ fn python_sdk() -> bool {
 
 fn bridge(url: &str, key: Option<&str>) -> tokio::process::Command {
     let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_toolgate"));
+    // Nothing from the test's environment (a proxy, a key): only what is given.
     c.args(["mcp", "stdio", "--url", url])
-        .env_remove("TOOLGATE_KEY")
+        .env_clear()
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -49,7 +49,7 @@ async fn main() {
         args.get(i)
             .map_or(default, |a| a.parse().expect("a number"))
     };
-    let (rate, secs, rounds) = (arg(1, 500.0), arg(2, 8.0), arg(3, 3.0) as usize);
+    let (rate, secs, rounds) = (arg(1, 150.0), arg(2, 8.0), arg(3, 5.0) as usize);
 
     let secret = format!("bench-{}", generate_key(Role::Agent));
     let upstream = start_upstream(&secret).await;
@@ -127,21 +127,23 @@ async fn main() {
 
     let mut p50 = vec![Vec::new(); targets.len()];
     let mut p99 = vec![Vec::new(); targets.len()];
+    let mut ratios = Vec::new();
     for round in 1..=rounds {
-        for (i, t) in targets.iter().enumerate() {
-            let (a, b, errors) = fixed_rate(&client, t, rate, secs).await;
+        let measured = interleaved(&client, &targets, rate, secs).await;
+        for (i, (t, (a, b, errors))) in targets.iter().zip(&measured).enumerate() {
             eprintln!(
                 "round {round} {}: p50 {a:.3} ms, p99 {b:.3} ms, errors {errors}",
                 t.name
             );
             assert_eq!(
-                errors, 0,
+                *errors, 0,
                 "{} answered errors; the figures would be meaningless",
                 t.name
             );
-            p50[i].push(a);
-            p99[i].push(b);
+            p50[i].push(*a);
+            p99[i].push(*b);
         }
+        ratios.push((measured[2].0 - measured[0].0) / (measured[1].0 - measured[0].0));
     }
     let _ = toolgate.kill();
     let _ = toolgate.wait();
@@ -181,8 +183,13 @@ async fn main() {
         "| MCP added / REST added, p99 | {r99:.2}× | ≤ 1.2× — {} |",
         verdict(r99)
     );
+    let spread: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
+    println!("| the same, per round (p50) | {} | |", spread.join(", "));
     println!();
-    println!("Medians of {rounds} alternating rounds of {secs} s at {rate} requests/s each.");
+    println!(
+        "Medians of {rounds} rounds of {secs} s; in each round the three targets take turns request by \
+         request (each at {rate} requests/s), so all three see the same machine."
+    );
 }
 
 async fn send(client: &reqwest::Client, t: &Target) -> reqwest::Response {
@@ -195,30 +202,40 @@ async fn send(client: &reqwest::Client, t: &Target) -> reqwest::Response {
         .expect("the target answers")
 }
 
-/// Requests on a fixed schedule for `secs`: p50, p99 (ms) and failures.
-async fn fixed_rate(
+/// Requests on a fixed schedule for `secs`, the targets taking turns (each
+/// at `rate`): per target, p50 and p99 (ms) and failures.
+async fn interleaved(
     client: &reqwest::Client,
-    t: &Target,
+    targets: &[Target],
     rate: f64,
     secs: f64,
-) -> (f64, f64, usize) {
-    for _ in 0..20 {
-        let _ = send(client, t).await.bytes().await;
+) -> Vec<(f64, f64, usize)> {
+    for t in targets {
+        for _ in 0..20 {
+            let _ = send(client, t).await.bytes().await;
+        }
     }
-    let total = (rate * secs) as u32;
-    let interval = Duration::from_secs_f64(1.0 / rate);
-    let (tx, mut rx) = mpsc::unbounded_channel::<(u64, bool)>();
+    let n = targets.len();
+    let total = (rate * secs) as u32 * n as u32;
+    let interval = Duration::from_secs_f64(1.0 / (rate * n as f64));
+    let (tx, mut rx) = mpsc::unbounded_channel::<(usize, u64, bool)>();
     let start = Instant::now() + Duration::from_millis(50);
-    let shared = Arc::new((
-        t.url.clone(),
-        t.headers.clone(),
-        t.body.clone(),
-        t.failure_marker,
-    ));
+    let shared: Vec<_> = targets
+        .iter()
+        .map(|t| {
+            Arc::new((
+                t.url.clone(),
+                t.headers.clone(),
+                t.body.clone(),
+                t.failure_marker,
+            ))
+        })
+        .collect();
     for i in 0..total {
+        let which = i as usize % n;
         let scheduled = start + interval * i;
         tokio::time::sleep_until(scheduled.into()).await;
-        let (client, shared, tx) = (client.clone(), shared.clone(), tx.clone());
+        let (client, shared, tx) = (client.clone(), shared[which].clone(), tx.clone());
         tokio::spawn(async move {
             let (url, headers, body, marker) = &*shared;
             let ok = match client
@@ -235,21 +252,26 @@ async fn fixed_rate(
                 }
                 Err(_) => false,
             };
-            let _ = tx.send((scheduled.elapsed().as_micros() as u64, ok));
+            let _ = tx.send((which, scheduled.elapsed().as_micros() as u64, ok));
         });
     }
     drop(tx);
-    let mut lat = Vec::with_capacity(total as usize);
-    let mut errors = 0;
-    while let Some((us, ok)) = rx.recv().await {
-        lat.push(us);
-        errors += usize::from(!ok);
+    let mut lat = vec![Vec::new(); n];
+    let mut errors = vec![0; n];
+    while let Some((which, us, ok)) = rx.recv().await {
+        lat[which].push(us);
+        errors[which] += usize::from(!ok);
     }
-    lat.sort_unstable();
-    let pct = |p: f64| {
-        lat[((lat.len() as f64 * p).ceil() as usize).clamp(1, lat.len()) - 1] as f64 / 1000.0
-    };
-    (pct(0.50), pct(0.99), errors)
+    lat.iter_mut()
+        .zip(errors)
+        .map(|(l, e)| {
+            l.sort_unstable();
+            let pct = |p: f64| {
+                l[((l.len() as f64 * p).ceil() as usize).clamp(1, l.len()) - 1] as f64 / 1000.0
+            };
+            (pct(0.50), pct(0.99), e)
+        })
+        .collect()
 }
 
 fn median(v: &[f64]) -> f64 {

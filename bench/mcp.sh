@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
 # MCP vs REST: the same tool call through /mcp (tools/call in a session) and
-# through POST /v1/calls, in one run with alternating rounds, each at a fixed
-# request rate; the latency each adds over calling the upstream directly, and
-# their ratio (target: MCP's added latency ≤ 1.2× REST's). See bench/mcp.rs.
+# through POST /v1/calls, in one run, taking turns request by request with a
+# direct call to the upstream, each at a fixed request rate; the latency each
+# path adds over the direct call, and their ratio (target: MCP's added
+# latency ≤ 1.2× REST's). See bench/mcp.rs.
 #
-#   bash bench/mcp.sh                          # RATE=500 DURATION=8 ROUNDS=3
+#   bash bench/mcp.sh                          # RATE=150 DURATION=8 ROUNDS=5 (RATE per target)
 #   RATE=1000 DURATION=10 ROUNDS=5 bash bench/mcp.sh
 #
 # Writes bench/results/mcp.md and the "MCP vs REST" section of
 # bench/results/latest.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-RATE=${RATE:-500}
+RATE=${RATE:-150}
 DURATION=${DURATION:-8}
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-5}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
 
 echo "building toolgate and the benchmark (release)..." >&2

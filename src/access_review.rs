@@ -102,7 +102,8 @@ pub fn review_configured(
         .redis_url()
         .ok_or_else(|| "the Redis trail needs the Redis store".to_owned())?;
     let (reader, _) =
-        crate::audit::redis::open_reader(url, &config.environment).map_err(|e| e.to_string())?;
+        crate::audit::redis::open_reader_tls(url, &config.store_tls, &config.environment)
+            .map_err(|e| e.to_string())?;
     Ok(review_records(
         config,
         catalog,

@@ -91,10 +91,11 @@ impl std::fmt::Debug for RedisBus {
 impl RedisBus {
     pub fn new(
         url: &str,
+        tls: &crate::store::RedisTls,
         conn: redis::aio::ConnectionManager,
         environment: &str,
     ) -> Result<RedisBus, BusError> {
-        let client = redis::Client::open(url).map_err(|e| BusError(redis_text(&e)))?;
+        let client = crate::store::redis_client(url, tls).map_err(|e| BusError(e.0))?;
         Ok(RedisBus {
             client,
             conn,

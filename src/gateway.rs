@@ -67,6 +67,8 @@ pub struct Gateway {
     pub(crate) load: crate::load::Load,
     /// What `/metrics` shows.
     pub(crate) metrics: Arc<crate::metrics::Metrics>,
+    /// TLS on the listener (`tls:`), its pair re-read as the files change.
+    pub(crate) tls: Option<Arc<crate::tls::ListenerTls>>,
     /// The key of every stored digest of arguments or requests: derived
     /// from a configured secret, or the deployment's, read from the store
     /// when first needed ([`crate::digest`]).
@@ -211,7 +213,7 @@ impl Gateway {
                     credentials.remember_extra("redis-password", &decoded.into());
                 }
                 Some(
-                    store::redis_connect(url)
+                    store::redis_connect(url, &config.store_tls)
                         .map_err(|e| anyhow::anyhow!("cannot use the Redis store: {e}"))?,
                 )
             }
@@ -250,7 +252,7 @@ impl Gateway {
         }
         let bus: Arc<dyn Bus> = match (&redis, config.store.redis_url()) {
             (Some(conn), Some(url)) => Arc::new(
-                RedisBus::new(url, conn.clone(), &config.environment)
+                RedisBus::new(url, &config.store_tls, conn.clone(), &config.environment)
                     .map_err(|e| anyhow::anyhow!("cannot use the Redis store: {e}"))?,
             ),
             _ => Arc::new(NoBus),
@@ -273,6 +275,12 @@ impl Gateway {
             ),
         };
         let load = crate::load::Load::new(config.limits.max_concurrency);
+        let tls = match &config.tls {
+            Some(settings) => Some(Arc::new(
+                crate::tls::ListenerTls::new(settings).map_err(anyhow::Error::msg)?,
+            )),
+            None => None,
+        };
         let audit: Arc<dyn audit::AuditSink> =
             Arc::new(audit::Counted::new(audit, metrics.clone()));
         Ok(Arc::new(Gateway {
@@ -293,6 +301,7 @@ impl Gateway {
             refusals: audit::refusals::Refusals::default(),
             load,
             metrics,
+            tls,
             digest: tokio::sync::OnceCell::new_with(digest),
         }))
     }

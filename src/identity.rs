@@ -14,7 +14,8 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::config::Config;
+use crate::config::{CertPin, Config};
+use crate::tls::PeerCert;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -58,37 +59,75 @@ pub(crate) enum Caller {
     },
 }
 
+impl Caller {
+    /// The identity's configured name, whatever its role.
+    pub(crate) fn name(&self) -> &str {
+        match self {
+            Caller::Agent { name, .. } | Caller::Approver { name, .. } | Caller::Admin { name } => {
+                name
+            }
+        }
+    }
+}
+
 /// Every configured identity, with its key hash.
 pub struct Identities {
     entries: Vec<([u8; 32], Arc<Caller>)>,
+    /// The identities pinned to a client certificate, and how.
+    pins: Vec<(Arc<Caller>, CertPin)>,
 }
 
 impl Identities {
     pub(crate) fn new(config: &Config) -> Self {
         let mut entries = Vec::new();
+        let mut pins = Vec::new();
+        let mut add = |key: [u8; 32], caller: Caller, pin: &Option<CertPin>| {
+            let caller = Arc::new(caller);
+            if let Some(pin) = pin {
+                pins.push((caller.clone(), pin.clone()));
+            }
+            entries.push((key, caller));
+        };
         for a in config.agents.values() {
             let caller = Caller::Agent {
                 name: a.name.clone(),
                 workflow: a.workflow.clone(),
             };
-            entries.push((a.key_sha256, Arc::new(caller)));
+            add(a.key_sha256, caller, &a.pin);
         }
         for a in config.approvers.values() {
             let caller = Caller::Approver {
                 name: a.name.clone(),
                 workflows: a.workflows.clone(),
             };
-            entries.push((a.key_sha256, Arc::new(caller)));
+            add(a.key_sha256, caller, &a.pin);
         }
         for a in config.admins.values() {
-            entries.push((
-                a.key_sha256,
-                Arc::new(Caller::Admin {
-                    name: a.name.clone(),
-                }),
-            ));
+            let caller = Caller::Admin {
+                name: a.name.clone(),
+            };
+            add(a.key_sha256, caller, &a.pin);
         }
-        Identities { entries }
+        Identities { entries, pins }
+    }
+
+    /// Whether `caller`'s key may be used over a connection that showed
+    /// `cert`: a pinned identity only over its certificate, and nobody over
+    /// a certificate pinned to another identity.
+    pub(crate) fn cert_allows(&self, caller: &Arc<Caller>, cert: Option<&PeerCert>) -> bool {
+        let matches = |pin: &CertPin| {
+            cert.is_some_and(|c| {
+                pin.sha256.is_none_or(|h| bool::from(h.ct_eq(&c.sha256)))
+                    && pin.uri.as_ref().is_none_or(|u| c.uris.contains(u))
+            })
+        };
+        self.pins.iter().all(|(pinned, pin)| {
+            if Arc::ptr_eq(pinned, caller) {
+                matches(pin)
+            } else {
+                !matches(pin)
+            }
+        })
     }
 
     /// The caller holding `key`, if any, with the key's hash.

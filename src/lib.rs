@@ -46,5 +46,6 @@ pub mod server;
 pub(crate) mod sessions;
 pub mod store;
 pub mod telemetry;
+pub mod tls;
 
 pub use gateway::{Gateway, Parts};

@@ -32,6 +32,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use crate::config::Limits;
+use crate::tls::{ClientCert, ListenerTls, PeerCert};
 
 mod conn;
 
@@ -119,15 +120,17 @@ fn builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
     b
 }
 
-/// Serve `app` on `listener` until `stop` resolves; then stop accepting and
-/// return once every open connection has finished.
+/// Serve `app` on `listener` (over TLS when `tls` is given) until `stop`
+/// resolves; then stop accepting and return once every open connection has
+/// finished.
 pub(crate) async fn run(
     listener: TcpListener,
     app: Router,
     limits: &Limits,
+    tls: Option<Arc<ListenerTls>>,
     stop: impl Future<Output = ()>,
 ) {
-    let builder = builder(limits);
+    let builder = Arc::new(builder(limits));
     let (stop_all, stopping) = tokio::sync::watch::channel(false);
     let open = Arc::new(Semaphore::new(limits.max_connections));
     let per_client = Arc::new(PerClient::default());
@@ -155,22 +158,56 @@ pub(crate) async fn run(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        // Handlers and the gate see the client's address.
         let activity = conn::Activity::new();
-        let service = TowerToHyperService::new(conn::Tracked {
-            inner: tower::Layer::layer(
-                &axum::Extension(axum::extract::ConnectInfo(peer)),
-                app.clone(),
-            ),
-            activity: activity.clone(),
-        });
-        let served = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), service)
-            .into_owned();
+        // Handlers and the gate see the client's address, and its
+        // certificate when it showed one.
+        let app = app.clone();
+        let service = {
+            let activity = activity.clone();
+            move |cert: Option<Arc<PeerCert>>| {
+                let app = tower::Layer::layer(&axum::Extension(ClientCert(cert)), app);
+                TowerToHyperService::new(conn::Tracked {
+                    inner: tower::Layer::layer(
+                        &axum::Extension(axum::extract::ConnectInfo(peer)),
+                        app,
+                    ),
+                    activity,
+                })
+            }
+        };
+        let builder = builder.clone();
         let stopping = stopping.clone();
         let idle = limits.header_read_timeout;
+        let tls = tls.clone();
         tokio::spawn(async move {
-            conn::serve(served, activity, idle, stopping).await;
+            match tls {
+                None => {
+                    let served =
+                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service(None));
+                    conn::serve(served, activity, idle, stopping).await;
+                }
+                // The handshake is bounded like a request head: a client
+                // that opens a connection and stalls holds it no longer.
+                Some(tls) => {
+                    match tokio::time::timeout(idle, tls.acceptor().accept(stream)).await {
+                        Ok(Ok(stream)) => {
+                            let cert = stream
+                                .get_ref()
+                                .1
+                                .peer_certificates()
+                                .and_then(|c| c.first())
+                                .map(|leaf| Arc::new(PeerCert::of(leaf)));
+                            let served = builder.serve_connection_with_upgrades(
+                                TokioIo::new(stream),
+                                service(cert),
+                            );
+                            conn::serve(served, activity, idle, stopping).await;
+                        }
+                        Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!("TLS handshake timed out"),
+                    }
+                }
+            }
             drop(slot);
             drop(permit);
         });

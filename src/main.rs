@@ -121,12 +121,18 @@ enum AuditCommand {
     /// Check a trail: every record's hash, sequence and link. Exit 0 only when intact.
     Verify {
         /// Trail files in order; rotated siblings of a live file are included
-        /// before it. Or one `redis://` URL, with `--environment`, for a Redis trail.
+        /// before it. Or one `redis://` (or `rediss://`) URL, with `--environment`, for a Redis trail.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
         /// The environment whose Redis trail to read (with a `redis://` URL).
         #[arg(long)]
         environment: Option<String>,
+        /// CA certificates (PEM) to verify a `rediss://` server with, instead of the system's.
+        #[arg(long)]
+        redis_ca: Option<PathBuf>,
+        /// A client certificate and its key (PEM) for a `rediss://` server that asks for one.
+        #[arg(long, num_args = 2, value_names = ["CERT", "KEY"])]
+        redis_client_cert: Option<Vec<PathBuf>>,
         /// Environment variable holding the audit HMAC key (for a keyed trail).
         #[arg(long)]
         key_env: Option<String>,
@@ -187,6 +193,8 @@ fn main() -> ExitCode {
                 AuditCommand::Verify {
                     paths,
                     environment,
+                    redis_ca,
+                    redis_client_cert,
                     key_env,
                     key_file,
                     checkpoint,
@@ -196,6 +204,13 @@ fn main() -> ExitCode {
         } => audit_verify(
             &paths,
             environment.as_deref(),
+            &toolgate::store::RedisTls {
+                ca: redis_ca,
+                client: redis_client_cert.map(|mut p| {
+                    let key = p.pop().unwrap_or_default();
+                    (p.pop().unwrap_or_default(), key)
+                }),
+            },
             key_env.as_deref(),
             key_file.as_deref(),
             checkpoint.as_deref(),
@@ -364,6 +379,7 @@ fn export(path: &Path, workflow: &str, format: &str) -> ExitCode {
 fn audit_verify(
     paths: &[PathBuf],
     environment: Option<&str>,
+    redis_tls: &toolgate::store::RedisTls,
     key_env: Option<&str>,
     key_file: Option<&Path>,
     checkpoint: Option<&Path>,
@@ -414,13 +430,14 @@ fn audit_verify(
             toolgate::audit::verify::verify_with(paths, key.as_deref(), &checkpoints, public_key)
         }
         (Some(url), Some(env)) if paths.len() == 1 => {
-            let (reader, mut stored) = match toolgate::audit::redis::open_reader(url, env) {
-                Ok(r) => r,
-                Err(e) => {
-                    eprintln!("toolgate: cannot read the trail from Redis: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
+            let (reader, mut stored) =
+                match toolgate::audit::redis::open_reader_tls(url, redis_tls, env) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        eprintln!("toolgate: cannot read the trail from Redis: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                };
             // The checkpoints kept beside the stream count too.
             stored.extend(checkpoints);
             if public_key.is_some() && stored.is_empty() {

@@ -78,7 +78,7 @@ pub(crate) async fn call(
     span.call_id(&request.call_id);
     let mut call = Call::new(gw, request, Origin::Direct, span.clone());
     if let Door::Mcp { session_sha256 } = &door {
-        call.trail.via(door.as_str(), Some(session_sha256));
+        call.trail.via(door.as_str(), session_sha256.as_deref());
     }
     let reply = async {
         let ended = stages(&mut call, presented).await;

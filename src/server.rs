@@ -78,12 +78,16 @@ pub async fn serve(
         let app = crate::api::metrics::router(gw.clone());
         let limits = limits.clone();
         AbortOnDrop(tokio::spawn(async move {
-            crate::listener::run(listener, app, &limits, std::future::pending()).await;
+            crate::listener::run(listener, app, &limits, None, std::future::pending()).await;
         }))
     });
+    let _tls_watch = gw
+        .tls
+        .clone()
+        .map(|tls| AbortOnDrop(tokio::spawn(tls.watch())));
     let app = crate::api::router(gw.clone());
     let (stopped_tx, stopped_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = crate::listener::run(listener, app, &limits, async move {
+    let server = crate::listener::run(listener, app, &limits, gw.tls.clone(), async move {
         stop.await;
         tracing::info!("shutting down: no new connections; draining calls in flight");
         let _ = stopped_tx.send(());

@@ -29,13 +29,18 @@ use crate::config::Limits;
 use crate::error::{ApiError, Code};
 use crate::gateway::Gateway;
 use crate::pipeline::authenticate;
+use crate::tls::ClientCert;
 
 /// How long a body may take before the minimum rate applies.
 const BODY_GRACE: Duration = Duration::from_secs(1);
 
 /// Check the credential; refuse, or pass the request on with a paced body.
 pub(super) async fn gate(State(gw): State<Arc<Gateway>>, req: Request, next: Next) -> Response {
-    match authenticate::presented(&gw, req.headers()).await {
+    let cert = req
+        .extensions()
+        .get::<ClientCert>()
+        .and_then(|c| c.0.clone());
+    match authenticate::presented(&gw, req.headers(), cert.as_deref()).await {
         Ok(presented) => {
             let (mut parts, body) = req.into_parts();
             parts.extensions.insert(presented);

@@ -2,7 +2,9 @@
 //! ready — `store`, `audit`, `credentials:<source kind>` — and counts, never
 //! a credential's name, value or path.
 //!
-//! Two details do not make the gateway unready, because it still serves:
+//! Three details do not make the gateway unready, because it still serves:
+//! `tls.reload_failed` (changed certificate files could not be used; the
+//! previous pair is served),
 //! `audit.low_space` (the trail's storage is below `audit.min_free_bytes`;
 //! unauthenticated refusals are counted, not recorded, and
 //! `unrecorded_refusals` says how many) and `load.shedding` (a request was
@@ -68,6 +70,17 @@ struct Checks {
     store: StoreCheck,
     audit: AuditCheck,
     load: LoadCheck,
+    /// Present when the listener serves TLS.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tls: Option<TlsCheck>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+struct TlsCheck {
+    /// The certificate or key files changed and cannot be served; the
+    /// previous pair still is (does not make the gateway unready; the log
+    /// says which file and why).
+    reload_failed: bool,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -189,6 +202,9 @@ pub(super) async fn ready(State(gw): State<Arc<Gateway>>) -> (StatusCode, Json<R
                 shedding: load.shedding,
                 shed_total: load.shed_total,
             },
+            tls: gw.tls.as_ref().map(|t| TlsCheck {
+                reload_failed: t.problem().is_some(),
+            }),
         },
     };
     let status = if ok {

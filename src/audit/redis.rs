@@ -296,7 +296,16 @@ pub fn open_reader(
     url: &str,
     environment: &str,
 ) -> Result<(TrailReader, Vec<Checkpoint>), AuditError> {
-    let client = redis::Client::open(url).map_err(|e| err(&e))?;
+    open_reader_tls(url, &crate::store::RedisTls::default(), environment)
+}
+
+/// As [`open_reader`], with `store.tls` for a `rediss://` URL.
+pub fn open_reader_tls(
+    url: &str,
+    tls: &crate::store::RedisTls,
+    environment: &str,
+) -> Result<(TrailReader, Vec<Checkpoint>), AuditError> {
+    let client = crate::store::redis_client(url, tls).map_err(|e| AuditError(e.0))?;
     let mut conn = client
         .get_connection_with_timeout(Duration::from_secs(5))
         .map_err(|e| err(&e))?;

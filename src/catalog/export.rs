@@ -1,10 +1,10 @@
 //! What a workflow offers the model: tools with their effective schemas, in
-//! the shapes the model APIs accept (OpenAI, Anthropic, toolgate's own), and
-//! how the effective schema is drawn from a tool's schema and an overlay.
+//! the shapes the model APIs accept (OpenAI, Anthropic, toolgate's own) and
+//! as MCP's `tools/list` describes them.
 //!
-//! The effective schema shown is the tool schema narrowed by the workflow's
-//! overlay; validation always enforces both schemas in full (`allOf`), so the
-//! picture shown can never be looser than what is enforced.
+//! The effective schema shown is the tool schema and the workflow's overlay
+//! merged (`merge`), which accepts exactly what validation enforces: both
+//! schemas in full.
 
 use std::collections::BTreeSet;
 
@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use utoipa::{PartialSchema, ToSchema};
 
-use super::{ToolBinding, WorkflowTools};
+use super::{ToolBinding, WorkflowTools, strict};
 
 /// The shape tools are listed in: for OpenAI's or Anthropic's API, or toolgate's own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ToSchema)]
@@ -125,6 +125,10 @@ pub struct OpenAiFunction {
     pub name: String,
     #[schema(value_type = Object)]
     pub parameters: Value,
+    /// Whether `parameters` fits OpenAI's strict mode (structured outputs):
+    /// every object closed with all its properties required, and only the
+    /// keywords strict mode supports. Always written, `false` when not.
+    pub strict: bool,
 }
 
 /// A tool as Anthropic's `tools` list takes it.
@@ -160,13 +164,17 @@ pub fn export(
         }),
         Format::OpenAi => Exported::OpenAi(
             offered
-                .map(|b| OpenAiTool {
-                    kind: "function",
-                    function: OpenAiFunction {
-                        name: b.tool.name.clone(),
-                        description: b.tool.description.clone(),
-                        parameters: for_model(&b.effective_schema),
-                    },
+                .map(|b| {
+                    let parameters = for_model(&b.effective_schema);
+                    OpenAiTool {
+                        kind: "function",
+                        function: OpenAiFunction {
+                            name: b.tool.name.clone(),
+                            description: b.tool.description.clone(),
+                            strict: strict::openai_strict(&parameters),
+                            parameters,
+                        },
+                    }
                 })
                 .collect(),
         ),
@@ -182,6 +190,59 @@ pub fn export(
     }
 }
 
+/// One tool as MCP's `tools/list` shows it: `inputSchema` is the effective
+/// schema; `annotations` carry `readOnlyHint` (the manifest's `read_only`,
+/// else whether the method is GET) and the hints the manifest sets;
+/// `outputSchema` is `response.output_schema`, as it describes the call's
+/// `structuredContent` (see [`mcp_output_schema`]).
+pub(crate) fn mcp_tool(b: &ToolBinding, title: &str) -> Value {
+    let hints = &b.tool.annotations;
+    let read_only = hints
+        .read_only
+        .unwrap_or(b.tool.upstream.method == http::Method::GET);
+    let mut annotations = Map::new();
+    annotations.insert("readOnlyHint".into(), Value::Bool(read_only));
+    for (key, hint) in [
+        ("destructiveHint", hints.destructive),
+        ("idempotentHint", hints.idempotent),
+        ("openWorldHint", hints.open_world),
+    ] {
+        if let Some(v) = hint {
+            annotations.insert(key.into(), Value::Bool(v));
+        }
+    }
+    let mut tool = json!({
+        "name": b.tool.name,
+        "title": title,
+        "description": b.tool.description,
+        "inputSchema": for_model(&b.effective_schema),
+        "annotations": annotations,
+    });
+    if let Some(out) = &b.tool.response.output_schema {
+        tool["outputSchema"] = mcp_output_schema(&out.schema);
+    }
+    tool
+}
+
+/// A declared output schema as MCP takes it: of type object. A result that
+/// is an object is a call's `structuredContent` as it is, so an
+/// object-typed schema is shown as declared; any other result is carried
+/// as `{"result": <value>}`, so a schema of other types is shown wrapped
+/// the same way. (A schema whose types mix object and others is refused at
+/// load, since the two cases could not be told apart.)
+pub(crate) fn mcp_output_schema(schema: &Value) -> Value {
+    let schema = for_model(schema);
+    if crate::config::is_object_schema(&schema) {
+        return schema;
+    }
+    json!({
+        "type": "object",
+        "properties": { "result": schema },
+        "required": ["result"],
+        "additionalProperties": false,
+    })
+}
+
 /// A schema as handed to a model: without the meta keys some model APIs refuse.
 pub(crate) fn for_model(schema: &Value) -> Value {
     let mut s = schema.clone();
@@ -190,106 +251,4 @@ pub(crate) fn for_model(schema: &Value) -> Value {
         m.remove("$id");
     }
     s
-}
-
-/// The tool schema narrowed by an overlay, for display.
-///
-/// Properties present in both are merged keyword by keyword when no keyword
-/// conflicts, otherwise shown as `allOf` of the two; `required` is the union;
-/// any other overlay keyword is kept through a top-level `allOf`.
-pub fn narrow(tool: &Value, overlay: &Value) -> Value {
-    let (Some(base), Some(over)) = (tool.as_object(), overlay.as_object()) else {
-        return json!({ "allOf": [tool, overlay] });
-    };
-    let mut out = base.clone();
-    let mut rest = Map::new();
-    for (k, v) in over {
-        match k.as_str() {
-            "properties" => {
-                let props = out
-                    .entry("properties")
-                    .or_insert_with(|| Value::Object(Map::new()));
-                if let (Some(props), Some(over_props)) = (props.as_object_mut(), v.as_object()) {
-                    for (name, o) in over_props {
-                        let merged = match props.get(name) {
-                            Some(b) => merge_property(b, o),
-                            None => o.clone(),
-                        };
-                        props.insert(name.clone(), merged);
-                    }
-                }
-            }
-            "required" => {
-                let mut req: Vec<Value> = out
-                    .get("required")
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default();
-                for r in v.as_array().into_iter().flatten() {
-                    if !req.contains(r) {
-                        req.push(r.clone());
-                    }
-                }
-                out.insert("required".into(), Value::Array(req));
-            }
-            "$schema" | "$id" | "title" | "description" => {}
-            "type" if out.get("type") == Some(v) => {}
-            "additionalProperties" if v == &Value::Bool(false) => {
-                out.insert(k.clone(), v.clone());
-            }
-            _ => {
-                rest.insert(k.clone(), v.clone());
-            }
-        }
-    }
-    if !rest.is_empty() {
-        let mut all = out
-            .get("allOf")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        all.push(Value::Object(rest));
-        out.insert("allOf".into(), Value::Array(all));
-    }
-    Value::Object(out)
-}
-
-fn merge_property(base: &Value, over: &Value) -> Value {
-    if let (Some(b), Some(o)) = (base.as_object(), over.as_object()) {
-        let conflict = o.iter().any(|(k, v)| b.get(k).is_some_and(|bv| bv != v));
-        if !conflict {
-            let mut m = b.clone();
-            m.extend(o.iter().map(|(k, v)| (k.clone(), v.clone())));
-            return Value::Object(m);
-        }
-    }
-    json!({ "allOf": [base, over] })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn narrowing_merges_and_keeps_conflicts() {
-        let tool = json!({
-            "type": "object", "additionalProperties": false, "required": ["name"],
-            "properties": {"name": {"type": "string"}, "value_usd": {"type": "number", "maximum": 1000000}}
-        });
-        let overlay = json!({
-            "type": "object", "required": ["value_usd"],
-            "properties": {"name": {"maxLength": 80}, "value_usd": {"maximum": 50000}}
-        });
-        let n = narrow(&tool, &overlay);
-        assert_eq!(n["required"], json!(["name", "value_usd"]));
-        assert_eq!(
-            n["properties"]["name"],
-            json!({"type": "string", "maxLength": 80})
-        );
-        assert_eq!(
-            n["properties"]["value_usd"],
-            json!({"allOf": [{"type": "number", "maximum": 1000000}, {"maximum": 50000}]})
-        );
-        assert_eq!(n["additionalProperties"], false);
-    }
 }

@@ -8,7 +8,9 @@
 //! the problems of both in one list, file and line included.
 
 mod export;
-pub(crate) use export::for_model;
+mod merge;
+mod strict;
+pub(crate) use export::mcp_tool;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -23,8 +25,9 @@ use crate::config::{
 
 pub use export::{
     AnthropicTool, Exported, Format, NativeList, NativeTool, OpenAiFunction, OpenAiTool, export,
-    narrow,
 };
+pub use merge::{Empty, Merged, merge};
+pub use strict::openai_strict;
 
 /// A tool as callable in one workflow.
 #[derive(Debug)]
@@ -32,7 +35,8 @@ pub struct ToolBinding {
     pub tool: Arc<ToolDef>,
     /// The tool's schema and the workflow's overlay, both enforced.
     pub validator: jsonschema::Validator,
-    /// What the model is shown: the tool schema narrowed by the overlay.
+    /// What the model is shown: the tool schema and the overlay merged into
+    /// one schema that accepts exactly what `validator` accepts.
     pub effective_schema: Value,
     /// The credential bound to the tool's slot in this workflow.
     pub credential: Option<Arc<CredentialDef>>,
@@ -170,7 +174,32 @@ fn bind_workflow(config: &Config, w: &WorkflowDef, diags: &mut Vec<Diagnostic>) 
         };
         let effective_schema = match overlay {
             None => tool.input_schema.clone(),
-            Some(o) => narrow(&tool.input_schema, o),
+            Some(o) => match merge(&tool.input_schema, o) {
+                Ok(m) => {
+                    for note in m.notes {
+                        diags.push(Diagnostic::warning(
+                            ov.map_or(w.loc.clone(), |ov| ov.schema_loc.clone()),
+                            format!("workflow {}, tool \"{tname}\": {note}", w.name),
+                        ));
+                    }
+                    m.schema
+                }
+                Err(e) => {
+                    let at = if e.pointer.is_empty() {
+                        "the arguments".to_owned()
+                    } else {
+                        e.pointer
+                    };
+                    diags.push(Diagnostic::error(
+                        ov.map_or(w.loc.clone(), |ov| ov.schema_loc.clone()),
+                        format!(
+                            "workflow {}, tool \"{tname}\": no call could pass both the tool's schema and this overlay: at {at}, {}",
+                            w.name, e.reason
+                        ),
+                    ));
+                    continue;
+                }
+            },
         };
         let default = ApprovalSpec::default();
         let approval = ApprovalPolicy::merge(&tool.approval, ov.map_or(&default, |o| &o.approval));

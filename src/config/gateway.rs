@@ -15,6 +15,7 @@ use super::model::{
 };
 use super::raw::{RawAudit, RawAuditKind, RawConfig, RawLimits, RawStore, RawVault};
 use super::sources::{SourceUse, source};
+use crate::store::RedisTls;
 
 /// The database file's name when `store.path` names a directory.
 pub const STORE_FILE_NAME: &str = "toolgate.redb";
@@ -36,6 +37,7 @@ pub(super) struct Settings {
     pub sessions_max_ttl: Duration,
     pub vault: VaultConfig,
     pub store: StoreConfig,
+    pub store_tls: RedisTls,
     pub store_encryption_key: Option<SourceDef>,
     pub audit: AuditConfig,
 }
@@ -71,12 +73,6 @@ pub(super) fn build(raw: &RawConfig, base_dir: &Path, ctx: &mut FileCtx<'_>) -> 
             }
         }
     });
-    if raw.tls.is_some() {
-        ctx.unsupported(
-            "/tls",
-            "TLS on toolgate's own listener (terminate TLS in front of it)",
-        );
-    }
     let vault = vault(raw.vault.as_ref(), base_dir, ctx);
     let sessions_max_ttl = Duration::from_secs(
         raw.sessions
@@ -85,6 +81,7 @@ pub(super) fn build(raw: &RawConfig, base_dir: &Path, ctx: &mut FileCtx<'_>) -> 
             .unwrap_or(3600),
     );
     let store = store(raw.store.as_ref(), base_dir, ctx);
+    let store_tls = store_tls(raw.store.as_ref(), base_dir, ctx);
     let store_encryption_key = raw
         .store
         .as_ref()
@@ -112,9 +109,52 @@ pub(super) fn build(raw: &RawConfig, base_dir: &Path, ctx: &mut FileCtx<'_>) -> 
         sessions_max_ttl,
         vault,
         store,
+        store_tls,
         store_encryption_key,
         audit,
     }
+}
+
+/// `store.tls`: only for a `rediss://` URL; its files are read and checked here.
+fn store_tls(raw: Option<&RawStore>, base_dir: &Path, ctx: &mut FileCtx<'_>) -> RedisTls {
+    let Some(RawStore::Redis {
+        url,
+        tls: Some(tls),
+        ..
+    }) = raw
+    else {
+        return RedisTls::default();
+    };
+    if !url.as_deref().is_some_and(|u| u.starts_with("rediss://")) {
+        ctx.error(
+            "/store/tls",
+            "store.tls applies to a rediss:// URL; use rediss:// to connect over TLS",
+        );
+    }
+    let ca = tls.ca.as_ref().map(|c| base_dir.join(c));
+    if let Some(ca) = &ca
+        && let Err(e) = crate::tls::load_roots(ca)
+    {
+        ctx.error("/store/tls/ca", e);
+    }
+    let client = match (&tls.cert, &tls.key) {
+        (Some(cert), Some(key)) => {
+            let (cert, key) = (base_dir.join(cert), base_dir.join(key));
+            if let Err(e) = crate::tls::load_pair(&cert, &key) {
+                ctx.error("/store/tls/cert", e.to_string());
+            }
+            Some((cert, key))
+        }
+        (None, None) => None,
+        _ => {
+            ctx.error(
+                "/store/tls",
+                "store.tls.cert and store.tls.key go together (a client certificate and its key)",
+            );
+            None
+        }
+    };
+    RedisTls { ca, client }
 }
 
 /// OAuth2 tokens are kept in the store, sealed: a persistent store needs the key.
@@ -190,13 +230,10 @@ fn store(raw: Option<&RawStore>, base_dir: &Path, ctx: &mut FileCtx<'_>) -> Stor
         }
         Some(RawStore::Redis { url: Some(url), .. }) => {
             match url::Url::parse(url) {
-                Ok(u) if u.scheme() == "redis" && u.host_str().is_some() => {}
-                Ok(u) if u.scheme() == "rediss" => {
-                    ctx.unsupported("/store/url", "TLS to Redis (rediss://)")
-                }
+                Ok(u) if matches!(u.scheme(), "redis" | "rediss") && u.host_str().is_some() => {}
                 _ => ctx.error(
                     "/store/url",
-                    "not a Redis URL; expected redis://[:password@]host:port/db",
+                    "not a Redis URL; expected redis://[:password@]host:port/db, or rediss:// for TLS",
                 ),
             }
             StoreConfig::Redis(url.clone())

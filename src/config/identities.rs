@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::document::FileCtx;
-use super::model::{AdminDef, AgentDef, ApproverDef, WorkflowDef};
+use super::model::{AdminDef, AgentDef, ApproverDef, CertPin, WorkflowDef};
 use super::raw::{RawAdmin, RawAgent, RawApprover};
 use super::yaml;
 
@@ -12,6 +12,14 @@ pub(super) struct Identities {
     pub agents: BTreeMap<String, AgentDef>,
     pub approvers: BTreeMap<String, ApproverDef>,
     pub admins: BTreeMap<String, AdminDef>,
+}
+
+/// `cert_sha256` and `cert_uri`, when either is set.
+fn pin(sha256: Option<&str>, uri: Option<&String>) -> Option<CertPin> {
+    (sha256.is_some() || uri.is_some()).then(|| CertPin {
+        sha256: sha256.map(parse_hash),
+        uri: uri.cloned(),
+    })
 }
 
 /// The schema already enforced 64 lower-case hex digits.
@@ -56,6 +64,7 @@ pub(super) fn build(
                 name,
                 workflow: ra.workflow,
                 key_sha256: key,
+                pin: pin(ra.cert_sha256.as_deref(), ra.cert_uri.as_ref()),
             },
         );
     }
@@ -78,6 +87,7 @@ pub(super) fn build(
                 name,
                 workflows: ra.workflows,
                 key_sha256: key,
+                pin: pin(ra.cert_sha256.as_deref(), ra.cert_uri.as_ref()),
             },
         );
     }
@@ -91,6 +101,7 @@ pub(super) fn build(
             AdminDef {
                 name,
                 key_sha256: key,
+                pin: pin(ra.cert_sha256.as_deref(), ra.cert_uri.as_ref()),
             },
         );
     }
@@ -98,5 +109,53 @@ pub(super) fn build(
         agents,
         approvers,
         admins,
+    }
+}
+
+/// Pins need client certificates to check (`tls.client_ca`), and each
+/// certificate or URI belongs to one identity.
+pub(super) fn check_pins(ids: &Identities, client_ca: bool, ctx: &mut FileCtx<'_>) {
+    let pins = ids
+        .agents
+        .iter()
+        .map(|(n, a)| (format!("/agents/{}", yaml::escape_token(n)), a.pin.as_ref()))
+        .chain(ids.approvers.iter().map(|(n, a)| {
+            (
+                format!("/approvers/{}", yaml::escape_token(n)),
+                a.pin.as_ref(),
+            )
+        }))
+        .chain(
+            ids.admins
+                .iter()
+                .map(|(n, a)| (format!("/admins/{}", yaml::escape_token(n)), a.pin.as_ref())),
+        );
+    let mut seen: BTreeMap<String, String> = BTreeMap::new();
+    for (pointer, pin) in pins {
+        let Some(pin) = pin else { continue };
+        if !client_ca {
+            ctx.error(
+                &pointer,
+                "cert_sha256 and cert_uri need tls.client_ca: without client certificates there is nothing to check them against",
+            );
+        }
+        let marks = [
+            pin.sha256
+                .map(|h| (format!("cert_sha256 {}", hex::encode(h)), "cert_sha256")),
+            pin.uri
+                .as_ref()
+                .map(|u| (format!("cert_uri {u}"), "cert_uri")),
+        ];
+        for (mark, key) in marks.into_iter().flatten() {
+            match seen.get(&mark) {
+                Some(other) => ctx.error(
+                    &format!("{pointer}/{key}"),
+                    format!("{other} pins the same {key}; a certificate belongs to one identity"),
+                ),
+                None => {
+                    seen.insert(mark, pointer.trim_start_matches('/').to_owned());
+                }
+            }
+        }
     }
 }

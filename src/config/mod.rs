@@ -24,6 +24,7 @@ mod raw;
 mod sources;
 pub mod telemetry;
 pub mod template;
+mod tls;
 mod tools;
 mod workflows;
 pub mod yaml;
@@ -37,6 +38,7 @@ pub use diag::{Diagnostic, Severity};
 pub use document::{CONFIG_SCHEMA, TOOL_SCHEMA, compile_schema};
 pub use gateway::{STORE_FILE_NAME, store_file};
 pub use model::*;
+pub use tools::is_object_schema;
 
 use document::{CONFIG_VALIDATOR, FileCtx, read_document, typed};
 use raw::{RawConfig, RawToolsDir};
@@ -101,6 +103,7 @@ pub(crate) fn read(path: &Path) -> (Option<Config>, Vec<Diagnostic>) {
     let telemetry = telemetry::build(raw.telemetry.as_ref(), &base_dir, &mut ctx);
     let public_url = mcp::public_url(raw.public_url.as_deref(), &mut ctx);
     let mcp = mcp::build(raw.mcp.as_ref(), &mut ctx);
+    let tls = tls::build(raw.tls.as_ref(), &base_dir, &mut ctx);
     let credentials = credentials::build(raw.credentials, &env, &base_dir, &mut ctx);
     gateway::check_store_key(&settings, &credentials, &mut ctx);
     let workflows = workflows::build(
@@ -112,22 +115,29 @@ pub(crate) fn read(path: &Path) -> (Option<Config>, Vec<Diagnostic>) {
         &mut ctx,
     );
     let ids = identities::build(raw.agents, raw.approvers, raw.admins, &workflows, &mut ctx);
+    let client_ca = tls.as_ref().is_some_and(|t| t.client_ca.is_some());
+    identities::check_pins(&ids, client_ca, &mut ctx);
 
     // Schema files are part of the configuration too.
     for (name, tool) in &tools {
         hasher.update(name.as_bytes());
         // A JSON value always serializes (its keys are strings).
         hasher.update(serde_json::to_vec(&tool.input_schema).expect("a JSON value serializes"));
+        if let Some(out) = &tool.response.output_schema {
+            hasher.update(serde_json::to_vec(&out.schema).expect("a JSON value serializes"));
+        }
     }
     let config = Config {
         base_dir,
         environment: env,
         listen: settings.listen,
+        tls,
         metrics_listen: settings.metrics_listen,
         limits: settings.limits,
         sessions_max_ttl: settings.sessions_max_ttl,
         vault: settings.vault,
         store: settings.store,
+        store_tls: settings.store_tls,
         store_encryption_key: settings.store_encryption_key,
         audit: settings.audit,
         telemetry,

@@ -23,6 +23,8 @@ pub struct Config {
     pub base_dir: PathBuf,
     pub environment: String,
     pub listen: SocketAddr,
+    /// TLS on the listener (`tls:`); plain HTTP without it.
+    pub tls: Option<crate::tls::TlsSettings>,
     /// Where `/metrics` is served instead of the main listener, when set.
     pub metrics_listen: Option<SocketAddr>,
     pub limits: Limits,
@@ -30,6 +32,8 @@ pub struct Config {
     pub sessions_max_ttl: Duration,
     pub vault: VaultConfig,
     pub store: StoreConfig,
+    /// `store.tls`: TLS to a `rediss://` store (system roots when empty).
+    pub store_tls: crate::store::RedisTls,
     /// Seals secret material the store keeps (OAuth2 tokens).
     pub store_encryption_key: Option<SourceDef>,
     pub audit: AuditConfig,
@@ -356,6 +360,25 @@ pub struct ResponseDef {
     pub fields: Vec<String>,
     pub max_bytes: usize,
     pub headers: Vec<HeaderName>,
+    /// `response.output_schema`: what the shaped result must satisfy.
+    pub output_schema: Option<OutputSchema>,
+}
+
+/// A JSON Schema the shaped result must satisfy, compiled once at load.
+#[derive(Debug, Clone)]
+pub struct OutputSchema {
+    pub schema: Value,
+    pub validator: Arc<jsonschema::Validator>,
+}
+
+/// The MCP tool hints a manifest sets (`annotations`); unset ones are not shown.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ToolAnnotations {
+    /// `readOnlyHint`; unset, whether the method is GET.
+    pub read_only: Option<bool>,
+    pub destructive: Option<bool>,
+    pub idempotent: Option<bool>,
+    pub open_world: Option<bool>,
 }
 
 #[derive(Debug)]
@@ -374,6 +397,8 @@ pub struct ToolDef {
     pub pii: bool,
     /// Refuse arguments holding text shaped like a token (`inbound.refuse_token_shapes`).
     pub refuse_token_shapes: bool,
+    /// Hints for MCP clients (`annotations`).
+    pub annotations: ToolAnnotations,
     pub loc: Loc,
 }
 
@@ -494,6 +519,7 @@ pub struct AgentDef {
     pub name: String,
     pub workflow: String,
     pub key_sha256: [u8; 32],
+    pub pin: Option<CertPin>,
 }
 
 #[derive(Debug, Clone)]
@@ -501,12 +527,24 @@ pub struct ApproverDef {
     pub name: String,
     pub workflows: Vec<String>,
     pub key_sha256: [u8; 32],
+    pub pin: Option<CertPin>,
 }
 
 #[derive(Debug, Clone)]
 pub struct AdminDef {
     pub name: String,
     pub key_sha256: [u8; 32],
+    pub pin: Option<CertPin>,
+}
+
+/// The client certificate an identity's key must arrive over (`cert_sha256`,
+/// `cert_uri`; at least one is set, and every one set must hold).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertPin {
+    /// SHA-256 of the leaf certificate's DER.
+    pub sha256: Option<[u8; 32]>,
+    /// A URI subject alternative name the certificate must carry.
+    pub uri: Option<String>,
 }
 
 /// Default cap on an upstream response body.

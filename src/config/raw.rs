@@ -50,14 +50,14 @@ pub(crate) struct RawToolsDir {
     pub tools_dir: Option<String>,
 }
 
-/// TLS on the listener: accepted by the schema, refused at load (not available yet).
+/// `tls: {cert, key, client_ca?, min_version?}`: TLS on the listener.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-#[allow(dead_code)]
 pub(crate) struct RawTls {
     pub cert: String,
     pub key: String,
     pub client_ca: Option<String>,
+    pub min_version: Option<String>,
 }
 
 /// `metrics: {listen?}`: where `/metrics` is served.
@@ -81,7 +81,17 @@ pub(crate) enum RawStore {
     Redis {
         url: Option<String>,
         encryption_key: Option<RawSource>,
+        tls: Option<RawRedisTls>,
     },
+}
+
+/// `store.tls: {ca?, cert?, key?}`: TLS to Redis (`rediss://`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRedisTls {
+    pub ca: Option<String>,
+    pub cert: Option<String>,
+    pub key: Option<String>,
 }
 
 impl RawStore {
@@ -323,6 +333,8 @@ pub(crate) struct RawAgent {
     pub key_sha256: String,
     #[allow(dead_code)]
     pub description: Option<String>,
+    pub cert_sha256: Option<String>,
+    pub cert_uri: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -330,12 +342,16 @@ pub(crate) struct RawAgent {
 pub(crate) struct RawApprover {
     pub key_sha256: String,
     pub workflows: Vec<String>,
+    pub cert_sha256: Option<String>,
+    pub cert_uri: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawAdmin {
     pub key_sha256: String,
+    pub cert_sha256: Option<String>,
+    pub cert_uri: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -358,6 +374,18 @@ pub(crate) struct RawTool {
     pub pii: bool,
     #[serde(default)]
     pub inbound: RawInbound,
+    #[serde(default)]
+    pub annotations: RawAnnotations,
+}
+
+/// `annotations: {read_only?, destructive?, idempotent?, open_world?}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAnnotations {
+    pub read_only: Option<bool>,
+    pub destructive: Option<bool>,
+    pub idempotent: Option<bool>,
+    pub open_world: Option<bool>,
 }
 
 /// `inbound: {refuse_token_shapes?}`.
@@ -395,4 +423,5 @@ pub(crate) struct RawResponse {
     pub max_bytes: Option<usize>,
     #[serde(default)]
     pub headers: Vec<String>,
+    pub output_schema: Option<RawSchema>,
 }

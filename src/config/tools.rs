@@ -18,10 +18,10 @@ use super::document::{
     read_document, typed,
 };
 use super::model::{
-    ApprovalSpec, ApprovalWhen, DEFAULT_MAX_BYTES, Loc, RateLimit, ResponseDef, ToolDef,
-    UpstreamDef,
+    ApprovalSpec, ApprovalWhen, DEFAULT_MAX_BYTES, Loc, OutputSchema, RateLimit, ResponseDef,
+    ToolAnnotations, ToolDef, UpstreamDef,
 };
-use super::raw::{RawApproval, RawRateLimit, RawTool};
+use super::raw::{RawAnnotations, RawApproval, RawRateLimit, RawSchema, RawTool};
 use super::template::{UrlTemplate, ValueTemplate};
 use super::yaml;
 
@@ -233,6 +233,11 @@ fn build_tool(raw: RawTool, base_dir: &Path, ctx: &mut FileCtx<'_>) -> Option<To
         "",
     );
     let response = raw.response;
+    let output_schema = response
+        .output_schema
+        .as_ref()
+        .and_then(|s| output_schema(s, base_dir, ctx));
+    let annotations = annotations(&raw.annotations, method.as_ref(), ctx);
     let mut response_headers = Vec::new();
     for (i, h) in response.headers.iter().enumerate() {
         if let Some(name) = header_name(h, ctx, &format!("/response/headers/{i}")) {
@@ -270,10 +275,78 @@ fn build_tool(raw: RawTool, base_dir: &Path, ctx: &mut FileCtx<'_>) -> Option<To
             fields: response.fields,
             max_bytes: response.max_bytes.unwrap_or(DEFAULT_MAX_BYTES),
             headers: response_headers,
+            output_schema,
         },
         sensitive_args,
         sensitive: raw.sensitive,
         pii: raw.pii,
         refuse_token_shapes: raw.inbound.refuse_token_shapes,
+        annotations,
     })
+}
+
+/// Whether a schema's `type` admits objects and nothing else.
+pub fn is_object_schema(schema: &Value) -> bool {
+    match schema.get("type") {
+        Some(Value::String(t)) => t == "object",
+        Some(Value::Array(ts)) => !ts.is_empty() && ts.iter().all(|t| t == "object"),
+        _ => false,
+    }
+}
+
+/// `response.output_schema`, compiled. Its `type` must say whether results
+/// are objects: an MCP client gets an object result as it is and any other
+/// wrapped as `{"result": …}`, and the schema shown has to say which.
+fn output_schema(raw: &RawSchema, base_dir: &Path, ctx: &mut FileCtx<'_>) -> Option<OutputSchema> {
+    let p = "/response/output_schema";
+    let schema = load_schema(raw, base_dir, ctx, p)?;
+    let types: Option<Vec<&str>> = match schema.get("type") {
+        Some(Value::String(t)) => Some(vec![t.as_str()]),
+        Some(Value::Array(ts)) => ts.iter().map(Value::as_str).collect(),
+        _ => None,
+    };
+    let clear = types.is_some_and(|t| {
+        !t.is_empty() && (t.iter().all(|t| *t == "object") || !t.contains(&"object"))
+    });
+    if !clear {
+        ctx.error(
+            p,
+            "an output schema must set \"type\": \"object\", or types without object (such a result is shown to MCP clients as {\"result\": …})",
+        );
+        return None;
+    }
+    match compile_schema(&schema) {
+        Ok(v) => Some(OutputSchema {
+            schema,
+            validator: Arc::new(v),
+        }),
+        // load_schema compiled it already; kept for the type's sake.
+        Err(e) => {
+            ctx.error(p, format!("the schema does not compile: {}", e.masked()));
+            None
+        }
+    }
+}
+
+/// `annotations`: hints for MCP clients. `read_only` defaults to whether
+/// the method is GET; a read-only tool cannot be `destructive`.
+fn annotations(
+    raw: &RawAnnotations,
+    method: Option<&Method>,
+    ctx: &mut FileCtx<'_>,
+) -> ToolAnnotations {
+    let a = ToolAnnotations {
+        read_only: raw.read_only,
+        destructive: raw.destructive,
+        idempotent: raw.idempotent,
+        open_world: raw.open_world,
+    };
+    let read_only = a.read_only.unwrap_or(method == Some(&Method::GET));
+    if read_only && a.destructive == Some(true) {
+        ctx.error(
+            "/annotations/destructive",
+            "a read-only tool cannot be destructive; set annotations.read_only: false if this tool changes anything",
+        );
+    }
+    a
 }

@@ -32,6 +32,8 @@ pub(crate) struct RpcError {
     pub id: Value,
     pub code: i64,
     pub message: String,
+    /// The error's `data` member, when it has one.
+    pub data: Option<Value>,
 }
 
 impl RpcError {
@@ -40,15 +42,21 @@ impl RpcError {
             id,
             code,
             message: message.into(),
+            data: None,
         }
     }
 
+    pub(crate) fn with_data(mut self, data: Value) -> RpcError {
+        self.data = Some(data);
+        self
+    }
+
     pub(crate) fn to_value(&self) -> Value {
-        json!({
-            "jsonrpc": "2.0",
-            "id": self.id,
-            "error": {"code": self.code, "message": self.message},
-        })
+        let mut error = json!({"code": self.code, "message": self.message});
+        if let Some(data) = &self.data {
+            error["data"] = data.clone();
+        }
+        json!({"jsonrpc": "2.0", "id": self.id, "error": error})
     }
 }
 

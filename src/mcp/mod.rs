@@ -1,35 +1,36 @@
-//! `/mcp`: toolgate as a Model Context Protocol server (streamable HTTP,
-//! the 2025 session revisions), a second front door to the one pipeline.
+//! `/mcp`: toolgate as a Model Context Protocol server (streamable HTTP),
+//! a second front door to the one pipeline. Both eras are served from the
+//! one endpoint: a POST with `MCP-Protocol-Version: 2026-07-28` is answered
+//! statelessly ([`stateless`]); every other request follows the 2025
+//! session rules ([`session`]).
 //!
 //! The HTTP side (`api::mcp`) authenticates at the gate like every agent
 //! route and hands the body here; this module reads the JSON-RPC message,
-//! applies the session rules and answers `initialize`, `ping`,
-//! `tools/list` and `tools/call`. A tool call runs `pipeline::call` exactly
+//! applies the era's rules and answers `initialize`, `ping` or
+//! `server/discover`, `tools/list` and `tools/call`. A tool call runs `pipeline::call` exactly
 //! as `POST /v1/calls` does, with `via = mcp`.
 //!
 //! - [`jsonrpc`]: messages and the standard error codes;
 //! - [`session`]: `Mcp-Session-Id`, kept in the store;
+//! - [`stateless`]: the 2026-07-28 revision's headers, `_meta` and results;
 //! - [`tools`]: the tool list and a call's result.
 
 pub(crate) mod jsonrpc;
 pub(crate) mod session;
+pub(crate) mod stateless;
 pub(crate) mod tools;
 
 use http::{HeaderMap, StatusCode};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use crate::error::ApiError;
 use crate::gateway::Gateway;
-use crate::pipeline::authenticate::{self, Presented};
+use crate::pipeline::authenticate::{self, Agent, Presented};
 use jsonrpc::{INVALID_REQUEST, METHOD_NOT_FOUND, Message, RpcError};
 
 /// The revisions served, newest first; an `initialize` asking for another
 /// gets the newest.
 pub(crate) const VERSIONS: [&str; 3] = ["2025-11-25", "2025-06-18", "2025-03-26"];
-/// Assumed when a request after `initialize` names none (as the 2025-06-18
-/// revision says).
-const DEFAULT_VERSION: &str = "2025-03-26";
-
 pub(crate) const SESSION_HEADER: &str = "mcp-session-id";
 pub(crate) const VERSION_HEADER: &str = "mcp-protocol-version";
 
@@ -78,6 +79,88 @@ pub(crate) async fn post(
         Ok(m) => m,
         Err(e) => return Ok(Reply::error(StatusCode::BAD_REQUEST, &e)),
     };
+    let id = match &message {
+        Message::Request { id, .. } => id.clone(),
+        _ => Value::Null,
+    };
+    let asked = header(headers, VERSION_HEADER);
+    if let Some(v) = asked
+        && !SUPPORTED.contains(&v)
+    {
+        return Ok(stateless::unsupported(&id, v, &SUPPORTED));
+    }
+    if asked == Some(stateless::VERSION) || modern_without_header(headers, &message) {
+        return stateless_post(gw, &agent, presented, headers, message).await;
+    }
+    session_post(gw, &agent, presented, headers, message).await
+}
+
+/// Every revision served, newest first (`server/discover`, `-32022`).
+const SUPPORTED: [&str; 4] = [stateless::VERSION, VERSIONS[0], VERSIONS[1], VERSIONS[2]];
+
+/// A request shaped for the stateless revision (its version in `_meta`, no
+/// session) that did not send the version header: served by that
+/// revision's rules, which refuse it for the missing header.
+fn modern_without_header(headers: &HeaderMap, message: &Message) -> bool {
+    let Message::Request { method, params, .. } = message else {
+        return false;
+    };
+    method != "initialize"
+        && header(headers, SESSION_HEADER).is_none()
+        && params
+            .get("_meta")
+            .and_then(|m| m.get(stateless::META_VERSION))
+            .is_some()
+}
+
+/// The `2026-07-28` revision: each request stands alone.
+async fn stateless_post(
+    gw: &Gateway,
+    agent: &Agent<'_>,
+    presented: &Presented,
+    headers: &HeaderMap,
+    message: Message,
+) -> Result<Reply, ApiError> {
+    let (id, method, params) = match message {
+        Message::Request { id, method, params } => (id, method, params),
+        Message::Notification => return Ok(Reply::accepted()),
+        Message::Response => {
+            return Ok(Reply::error(
+                StatusCode::BAD_REQUEST,
+                &RpcError::new(
+                    Value::Null,
+                    INVALID_REQUEST,
+                    "this server sends no requests, so it takes no responses",
+                ),
+            ));
+        }
+    };
+    if let Err(refused) = stateless::check(headers, &id, &method, &params) {
+        return Ok(refused);
+    }
+    let answer = match method.as_str() {
+        "server/discover" => Ok(stateless::discover(&SUPPORTED)),
+        "tools/list" | "tools/call" => {
+            answer(gw, agent, presented, headers, None, &id, &method, &params).await
+        }
+        _ => return Ok(stateless::unknown_method(&id, &method)),
+    };
+    Ok(reply(
+        gw,
+        id,
+        answer.map(|r| stateless::complete(&method, r)),
+    ))
+}
+
+/// The 2025 revisions: `initialize` opens a session, which every later
+/// request names.
+async fn session_post(
+    gw: &Gateway,
+    agent: &Agent<'_>,
+    presented: &Presented,
+    headers: &HeaderMap,
+    message: Message,
+) -> Result<Reply, ApiError> {
     let ttl = gw.config.mcp.session_ttl;
     if let Message::Request { id, method, params } = &message
         && method == "initialize"
@@ -112,20 +195,6 @@ pub(crate) async fn post(
             ),
         ));
     };
-    let version = header(headers, VERSION_HEADER).unwrap_or(DEFAULT_VERSION);
-    if !VERSIONS.contains(&version) {
-        return Ok(Reply::error(
-            StatusCode::BAD_REQUEST,
-            &RpcError::new(
-                id,
-                INVALID_REQUEST,
-                format!(
-                    "unsupported MCP-Protocol-Version; supported: {}",
-                    VERSIONS.join(", ")
-                ),
-            ),
-        ));
-    }
     if session::find(gw.store.as_ref(), session_id, &agent.name, ttl)
         .await?
         .is_none()
@@ -146,26 +215,56 @@ pub(crate) async fn post(
     let session_sha256 = session::hash(session_id);
     let answer = match method.as_str() {
         "ping" => Ok(json!({})),
-        "tools/list" if params.get("cursor").is_some_and(|c| !c.is_null()) => Err(RpcError::new(
-            id.clone(),
-            jsonrpc::INVALID_PARAMS,
-            "invalid cursor: the list has one page",
-        )),
-        "tools/list" => Ok(tools::redacted(gw, tools::list(&agent))),
-        "tools/call" => tools::call(gw, presented, headers, &session_sha256, &id, &params).await,
+        "tools/list" | "tools/call" => {
+            let session = Some(session_sha256.as_str());
+            answer(
+                gw, agent, presented, headers, session, &id, &method, &params,
+            )
+            .await
+        }
         _ => Err(RpcError::new(
             id.clone(),
             METHOD_NOT_FOUND,
             "method not found; this server offers initialize, ping, tools/list and tools/call",
         )),
     };
-    Ok(match answer {
+    Ok(reply(gw, id, answer))
+}
+
+/// `tools/list` or `tools/call`, the same in every revision.
+#[allow(clippy::too_many_arguments)]
+async fn answer(
+    gw: &Gateway,
+    agent: &Agent<'_>,
+    presented: &Presented,
+    headers: &HeaderMap,
+    session_sha256: Option<&str>,
+    id: &Value,
+    method: &str,
+    params: &Map<String, Value>,
+) -> Result<Value, RpcError> {
+    if method == "tools/call" {
+        return tools::call(gw, presented, headers, session_sha256, id, params).await;
+    }
+    if params.get("cursor").is_some_and(|c| !c.is_null()) {
+        return Err(RpcError::new(
+            id.clone(),
+            jsonrpc::INVALID_PARAMS,
+            "invalid cursor: the list has one page",
+        ));
+    }
+    Ok(tools::redacted(gw, tools::list(agent)))
+}
+
+/// A JSON-RPC answer, its error message redacted like every other surface.
+fn reply(gw: &Gateway, id: Value, answer: Result<Value, RpcError>) -> Reply {
+    match answer {
         Ok(result) => Reply::json(StatusCode::OK, jsonrpc::result(id, result)),
         Err(mut e) => {
             e.message = gw.redactor.load().redact_str(&e.message).0.into_owned();
             Reply::error(StatusCode::OK, &e)
         }
-    })
+    }
 }
 
 /// `DELETE /mcp`: end the caller's session. `Ok(false)` when there is none.

@@ -6,7 +6,7 @@ use http::HeaderMap;
 use serde_json::{Map, Value, json};
 
 use super::jsonrpc::{INVALID_PARAMS, RpcError};
-use crate::catalog::for_model;
+use crate::catalog::mcp_tool;
 use crate::error::{ApiError, Code};
 use crate::gateway::Gateway;
 use crate::pipeline;
@@ -20,22 +20,14 @@ pub(crate) const IDEMPOTENCY_META: &str = "dev.toolgate/idempotency_key";
 /// Where an error result carries SPEC §8's code, message and details.
 pub(crate) const ERROR_META: &str = "dev.toolgate/error";
 
-/// The caller's callable tools, sorted by name.
+/// The caller's callable tools, sorted by name, as `catalog::mcp_tool`
+/// describes each.
 pub(crate) fn list(agent: &Agent<'_>) -> Value {
     let tools: Vec<Value> = agent
         .tools
         .values()
         .filter(|b| agent.may_use(b))
-        .map(|b| {
-            let read_only = b.tool.upstream.method == http::Method::GET;
-            json!({
-                "name": b.tool.name,
-                "title": title(&b.tool.name),
-                "description": b.tool.description,
-                "inputSchema": for_model(&b.effective_schema),
-                "annotations": {"readOnlyHint": read_only},
-            })
-        })
+        .map(|b| mcp_tool(b, &title(&b.tool.name)))
         .collect();
     json!({ "tools": tools })
 }
@@ -55,7 +47,7 @@ pub(crate) async fn call(
     gw: &Gateway,
     presented: &Presented,
     headers: &HeaderMap,
-    session_sha256: &str,
+    session_sha256: Option<&str>,
     id: &Value,
     params: &Map<String, Value>,
 ) -> Result<Value, RpcError> {
@@ -98,7 +90,7 @@ pub(crate) async fn call(
         session_sha256,
     );
     let door = Door::Mcp {
-        session_sha256: session_sha256.to_owned(),
+        session_sha256: session_sha256.map(str::to_owned),
     };
     let (reply, _) = pipeline::call(gw, presented, request, span, door).await;
     let result = match reply {

@@ -18,6 +18,7 @@ use crate::gateway::Gateway;
 use crate::identity::{Caller, bearer};
 use crate::revocations;
 use crate::sessions::{self, Session, TOKEN_PREFIX};
+use crate::tls::PeerCert;
 
 /// An agent and the one workflow it acts in.
 pub(crate) struct Agent<'g> {
@@ -89,8 +90,13 @@ impl Presented {
     }
 }
 
-/// Check the credential a request presents, from its headers alone.
-pub(crate) async fn presented(gw: &Gateway, headers: &HeaderMap) -> Result<Presented, ApiError> {
+/// Check the credential a request presents, from its headers and the
+/// client certificate its connection showed (if any).
+pub(crate) async fn presented(
+    gw: &Gateway,
+    headers: &HeaderMap,
+    cert: Option<&PeerCert>,
+) -> Result<Presented, ApiError> {
     let token = bearer(headers).ok_or_else(ApiError::unauthenticated)?;
     // With replicas, a switch set elsewhere must have had a chance to arrive.
     gw.revocations.check_fresh(gw.store.is_shared())?;
@@ -122,6 +128,15 @@ pub(crate) async fn presented(gw: &Gateway, headers: &HeaderMap) -> Result<Prese
             session: None,
         }
     };
+    // A key pinned to a certificate arrives over that certificate only, and
+    // no key over a certificate pinned to someone else.
+    if !gw.identities.cert_allows(&presented.caller, cert) {
+        tracing::warn!(
+            caller = presented.caller.name(),
+            "a key arrived over a client certificate it is not pinned to; refused"
+        );
+        return Err(ApiError::unauthenticated());
+    }
     presented.unrevoked(gw)?;
     Ok(presented)
 }

@@ -47,8 +47,9 @@ pub(crate) enum Origin {
 pub(crate) enum Door {
     /// `POST /v1/calls`.
     Rest,
-    /// `tools/call` at `/mcp`, in the session whose id has this SHA-256.
-    Mcp { session_sha256: String },
+    /// `tools/call` at `/mcp`, in the session whose id has this SHA-256
+    /// (none in the stateless revision).
+    Mcp { session_sha256: Option<String> },
 }
 
 impl Door {

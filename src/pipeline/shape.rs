@@ -1,11 +1,14 @@
 //! Stage 8, run — shape the upstream's answer for the caller: redact it, keep
-//! only allow-listed headers, and project the manifest's `fields`.
+//! only allow-listed headers, project the manifest's `fields`, and check the
+//! result against the manifest's `output_schema`.
 //!
 //! Redaction runs on the parsed JSON (every string and key) or on the text,
 //! before projection, so no path around it exists. The upstream status
 //! decides the outcome: 2xx succeeds; 401/403 is `credential_rejected`; a
 //! redirect is never followed; any other status is `upstream_error` with the
-//! redacted answer in the details, so the model can correct its call.
+//! redacted answer in the details, so the model can correct its call. A
+//! 2xx answer whose shaped result does not satisfy `output_schema` is
+//! `upstream_error` too, and nothing of it is returned (fail closed).
 
 use std::sync::Arc;
 
@@ -15,7 +18,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 use super::forward::UpstreamResponse;
-use crate::config::ToolDef;
+use crate::config::{OutputSchema, ToolDef};
 use crate::error::{ApiError, Code};
 use crate::redact::{JsonOptions, Redactions, Redactor};
 
@@ -30,6 +33,9 @@ static DEFAULT_HEADERS: [HeaderName; 5] = [
 
 /// How much of an upstream error body is passed back.
 const ERROR_BODY_MAX: usize = 4096;
+
+/// At most this many output schema violations are listed in one answer.
+const MAX_VIOLATIONS: usize = 20;
 
 /// A result as the caller gets it: parsed JSON, or — on the fast path — the
 /// upstream's JSON text itself, already redacted and checked to be JSON.
@@ -128,6 +134,9 @@ pub(crate) fn response(
         };
         (ResultBody::Value(body), n)
     };
+    if let (Some(out), ResultBody::Value(v)) = (&tool.response.output_schema, &result) {
+        satisfies(out, tool, status, v)?;
+    }
 
     let mut headers = Map::new();
     let allowed = DEFAULT_HEADERS.iter().chain(tool.response.headers.iter());
@@ -160,6 +169,7 @@ fn raw_fast_path(
     body: &[u8],
 ) -> Option<(ResultBody, Redactions)> {
     if !tool.response.fields.is_empty()
+        || tool.response.output_schema.is_some()
         || !tool.sensitive.is_empty()
         || tool.pii
         || body.contains(&b'\\')
@@ -171,6 +181,60 @@ fn raw_fast_path(
     let text = std::str::from_utf8(&text).ok()?;
     let raw = RawValue::from_string(text.trim().to_owned()).ok()?;
     Some((ResultBody::Raw(raw), n))
+}
+
+/// The shaped (redacted, projected) result against the manifest's output
+/// schema. A violation names where in the result and which keyword of the
+/// schema, never the value.
+fn satisfies(
+    out: &OutputSchema,
+    tool: &ToolDef,
+    status: StatusCode,
+    result: &Value,
+) -> Result<(), ApiError> {
+    let violations: Vec<Value> = out
+        .validator
+        .iter_errors(result)
+        .take(MAX_VIOLATIONS)
+        .map(|e| {
+            json!({
+                "pointer": e.instance_path().as_str(),
+                "schema_pointer": e.schema_path().as_str(),
+                "reason": e.masked_with("the value").to_string(),
+            })
+        })
+        .collect();
+    if violations.is_empty() {
+        return Ok(());
+    }
+    let summary: Vec<String> = violations
+        .iter()
+        .map(|v| {
+            format!(
+                "{} ({})",
+                v["pointer"].as_str().unwrap_or_default(),
+                v["schema_pointer"].as_str().unwrap_or_default()
+            )
+        })
+        .collect();
+    Err(ApiError::new(
+        Code::UpstreamError,
+        format!(
+            "the upstream's answer does not match the output schema of {} ({} problem(s)), so none of it is returned. \
+             The call reached the upstream and may have taken effect; an operator has to repair the manifest or the upstream",
+            tool.name,
+            violations.len()
+        ),
+    )
+    .with_details(vec![json!({
+        "upstream_status": status.as_u16(),
+        "output_schema_violations": violations,
+    })])
+    .with_internal(format!(
+        "the shaped result of {} violates response.output_schema at {}",
+        tool.name,
+        summary.join(", ")
+    )))
 }
 
 /// Keep only the values at `pointers`, in their places; `*` spans every array item.

@@ -22,10 +22,12 @@ mod file;
 mod memory;
 pub(crate) mod record;
 mod redis;
+mod redis_tls;
 
 pub(crate) use clock::now_ms;
 pub use contract::{Inserted, Ns, RateDecision, Store, StoreError, Swapped, Versioned};
 pub(crate) use counted::Counted;
 pub use file::FileStore;
 pub use memory::MemoryStore;
-pub use redis::{RedisStore, connect as redis_connect, redis_error_text};
+pub use redis::{RedisStore, connect as redis_connect};
+pub use redis_tls::{RedisTls, client as redis_client, redis_error_text};

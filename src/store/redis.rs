@@ -29,6 +29,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Script, Value};
 
 use super::contract::{Inserted, Ns, RateDecision, Store, StoreError, Swapped, Versioned};
+use super::redis_tls::{RedisTls, redis_error_text};
 
 /// How long one Redis operation may take before the call fails closed.
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -36,8 +37,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Open a self-reconnecting connection (lazily: the process starts while
 /// Redis is down and serves as soon as it is up).
-pub fn connect(url: &str) -> Result<ConnectionManager, StoreError> {
-    let client = redis::Client::open(url).map_err(|e| StoreError(redis_error_text(&e)))?;
+pub fn connect(url: &str, tls: &RedisTls) -> Result<ConnectionManager, StoreError> {
+    let client = super::redis_tls::client(url, tls)?;
     let config = ConnectionManagerConfig::new()
         .set_response_timeout(Some(RESPONSE_TIMEOUT))
         .set_connection_timeout(Some(CONNECT_TIMEOUT))
@@ -46,12 +47,6 @@ pub fn connect(url: &str) -> Result<ConnectionManager, StoreError> {
         .set_max_delay(Duration::from_millis(500));
     ConnectionManager::new_lazy_with_config(client, config)
         .map_err(|e| StoreError(redis_error_text(&e)))
-}
-
-/// A Redis error as text: the error's kind and detail, never the URL (which
-/// may hold a password).
-pub fn redis_error_text(e: &redis::RedisError) -> String {
-    format!("redis: {e}")
 }
 
 fn err(e: &redis::RedisError) -> StoreError {
@@ -150,7 +145,16 @@ pub struct RedisStore {
 impl RedisStore {
     /// A store for `environment` on the Redis at `url`. Connects lazily.
     pub fn open(url: &str, environment: &str) -> Result<RedisStore, StoreError> {
-        Ok(RedisStore::new(connect(url)?, environment))
+        RedisStore::open_tls(url, &RedisTls::default(), environment)
+    }
+
+    /// As [`RedisStore::open`], with `store.tls` for a `rediss://` URL.
+    pub fn open_tls(
+        url: &str,
+        tls: &RedisTls,
+        environment: &str,
+    ) -> Result<RedisStore, StoreError> {
+        Ok(RedisStore::new(connect(url, tls)?, environment))
     }
 
     /// A store for `environment` over an existing connection.

@@ -83,8 +83,13 @@ impl CallSpan {
     }
 
     /// A `tools/call` at `/mcp`: a server span (continuing the caller's
-    /// trace, as for REST) with the MCP method and the session's hashed id.
-    pub(crate) fn mcp(headers: &HeaderMap, method: &'static str, session_sha256: &str) -> CallSpan {
+    /// trace, as for REST) with the MCP method and the session's hashed id
+    /// (none in the stateless revision).
+    pub(crate) fn mcp(
+        headers: &HeaderMap,
+        method: &'static str,
+        session_sha256: Option<&str>,
+    ) -> CallSpan {
         let span = call_span!(
             "server",
             "mcp",

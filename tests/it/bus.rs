@@ -14,8 +14,8 @@ use crate::support::redis::{TestRedis, unique_env};
 const WAIT: Duration = Duration::from_secs(3);
 
 fn redis_bus(r: &TestRedis, env: &str) -> Arc<dyn Bus> {
-    let conn = toolgate::store::redis_connect(&r.url).expect("redis url");
-    Arc::new(RedisBus::new(&r.url, conn, env).expect("bus"))
+    let conn = toolgate::store::redis_connect(&r.url, &Default::default()).expect("redis url");
+    Arc::new(RedisBus::new(&r.url, &Default::default(), conn, env).expect("bus"))
 }
 
 async fn next(s: &mut BoxStream<'static, Signal>) -> Option<Signal> {

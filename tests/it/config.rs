@@ -322,11 +322,12 @@ fn oauth2_and_shared_store_settings_are_checked_at_load() {
     assert!(m.contains("not a Redis URL"), "{m}");
     let m = load("audit: { kind: redis }\n", ok);
     assert!(m.contains("writes to the store's Redis"), "{m}");
+    // rediss:// is TLS; its own settings only with it (tests/it/tls.rs).
     let m = load(
-        "store: { kind: redis, url: \"rediss://h:6380/0\", encryption_key: { env: K } }\n",
+        "store: { kind: redis, url: \"redis://h:6379/0\", tls: {} }\n",
         ok,
     );
-    assert!(m.contains("not available in this version"), "{m}");
+    assert!(m.contains("applies to a rediss:// URL"), "{m}");
     let m = load("store: { kind: redis }\n", ok);
     assert!(m.contains("needs `url"), "{m}");
 }

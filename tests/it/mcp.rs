@@ -415,19 +415,260 @@ async fn the_official_python_sdk_lists_and_calls() {
         return;
     }
     let m = start().await;
-    let out = tokio::process::Command::new("python3")
-        .arg(repo_root().join("tests/mcp/client.py"))
-        .arg(format!("{}/mcp", m.proc.base))
-        .env("TOOLGATE_KEY", &m.keys.agent)
-        .output()
-        .await
-        .expect("python3 runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    // Both eras: a 2025 session, and the stateless 2026-07-28 revision.
+    for era in ["legacy", "modern"] {
+        let out = tokio::process::Command::new("python3")
+            .arg(repo_root().join("tests/mcp/client.py"))
+            .arg(format!("{}/mcp", m.proc.base))
+            .arg(era)
+            .env("TOOLGATE_KEY", &m.keys.agent)
+            .output()
+            .await
+            .expect("python3 runs");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{era}: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.contains("ok"), "{stdout}");
+        assert!(!leaks(&stdout, &m.secret));
+    }
+    let trail = std::fs::read_to_string(m._dir.path().join("data/audit.jsonl")).unwrap();
+    let executed = |session: bool| {
+        trail
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|r| r["event"] == "executed" && r["via"] == "mcp")
+            .any(|r| r["mcp_session_sha256"].is_string() == session)
+    };
     assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+        executed(true) && executed(false),
+        "one call in each era: {trail}"
     );
-    assert!(stdout.contains("ok"), "{stdout}");
-    assert!(!leaks(&stdout, &m.secret));
+}
+
+/// The `_meta` every request of the 2026-07-28 revision carries.
+fn modern_meta() -> Value {
+    json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": {"name": "it", "version": "0"},
+    })
+}
+
+impl Mcp {
+    /// A raw POST with exactly these headers (and the bearer key).
+    async fn modern(&self, headers: &[(&str, &str)], body: Value) -> (u16, HeaderMap, Value) {
+        let mut req = self
+            .proc
+            .api
+            .http
+            .post(self.proc.api.url("/mcp"))
+            .bearer_auth(&self.keys.agent)
+            .header("accept", "application/json, text/event-stream")
+            .json(&body);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let r = req.send().await.expect("POST /mcp");
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let text = r.text().await.unwrap_or_default();
+        (
+            status,
+            headers,
+            serde_json::from_str(&text).unwrap_or(Value::Null),
+        )
+    }
+
+    /// A well-formed stateless request: the version, method and name
+    /// mirrored into the headers.
+    async fn stateless(&self, method: &str, params: Value) -> (u16, HeaderMap, Value) {
+        let mut params = params;
+        params["_meta"] = modern_meta();
+        let name = params["name"].as_str().map(str::to_owned);
+        let mut headers = vec![
+            ("mcp-protocol-version", "2026-07-28"),
+            ("mcp-method", method),
+        ];
+        if let Some(n) = &name {
+            headers.push(("mcp-name", n));
+        }
+        let body = json!({"jsonrpc": "2.0", "id": 7, "method": method, "params": params});
+        self.modern(&headers, body).await
+    }
+}
+
+#[tokio::test]
+async fn the_stateless_revision_serves_each_request_alone() {
+    let m = start().await;
+
+    // Discovery: both eras, cacheable privately, no session minted.
+    let (status, headers, body) = m.stateless("server/discover", json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(headers.get("mcp-session-id").is_none());
+    let found = &body["result"];
+    assert_eq!(found["resultType"], "complete");
+    let versions = found["supportedVersions"].as_array().unwrap();
+    assert!(versions.contains(&json!("2026-07-28")) && versions.contains(&json!("2025-06-18")));
+    assert!(found["capabilities"]["tools"].is_object());
+    assert_eq!(found["cacheScope"], "private");
+    assert!(found["ttlMs"].as_u64().is_some());
+    assert_eq!(
+        found["_meta"]["io.modelcontextprotocol/serverInfo"]["name"],
+        "toolgate"
+    );
+
+    // The list: the same tools as the session flow's, cacheable privately.
+    let (status, _, body) = m.stateless("tools/list", json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    let listed = &body["result"];
+    assert_eq!(listed["resultType"], "complete");
+    assert_eq!(listed["cacheScope"], "private");
+    assert!(listed["ttlMs"].as_u64().is_some());
+    let names: Vec<&str> = listed["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"echo") && !names.contains(&"admin_only"),
+        "{names:?}"
+    );
+
+    // A call through the pipeline, its credential redacted, audited
+    // without a session.
+    let (status, _, body) = m
+        .stateless("tools/call", json!({"name": "leak", "arguments": {}}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"]["resultType"], "complete");
+    assert_eq!(body["result"]["isError"], false, "{body}");
+    assert!(!leaks(&body.to_string(), &m.secret), "leaked: {body}");
+    let (_, _, body) = m
+        .stateless(
+            "tools/call",
+            json!({"name": "echo", "arguments": {"id": "x", "n": 77}}),
+        )
+        .await;
+    assert_eq!(body["result"]["isError"], true, "{body}");
+    assert_eq!(body["result"]["resultType"], "complete");
+    assert_eq!(
+        body["result"]["_meta"]["dev.toolgate/error"]["code"],
+        "schema_violation"
+    );
+    let (_, _, body) = m
+        .stateless("tools/call", json!({"name": "admin_only", "arguments": {}}))
+        .await;
+    assert_eq!(body["error"]["code"], -32602, "{body}");
+    let trail = std::fs::read_to_string(m._dir.path().join("data/audit.jsonl")).unwrap();
+    let executed: Vec<Value> = trail
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|r| r["event"] == "executed" && r["tool"] == "leak")
+        .collect();
+    assert_eq!(executed.len(), 1, "{trail}");
+    assert_eq!(executed[0]["via"], "mcp");
+    assert!(executed[0]["mcp_session_sha256"].is_null());
+
+    // A session id from the other era is ignored, not required or checked.
+    let call = |name: &str| {
+        json!({"jsonrpc": "2.0", "id": 8, "method": "tools/call",
+               "params": {"name": name, "arguments": {"id": "a"}, "_meta": modern_meta()}})
+    };
+    let v = ("mcp-protocol-version", "2026-07-28");
+    let method = ("mcp-method", "tools/call");
+    let (status, _, body) = m
+        .modern(
+            &[
+                v,
+                method,
+                ("mcp-name", "echo"),
+                ("mcp-session-id", "made-up"),
+            ],
+            call("echo"),
+        )
+        .await;
+    assert_eq!(
+        (status, &body["result"]["isError"]),
+        (200, &json!(false)),
+        "{body}"
+    );
+
+    // Headers that disagree with the body, or are missing: 400, -32020,
+    // and the upstream is not called.
+    for headers in [
+        vec![v, method, ("mcp-name", "leak")],
+        vec![v, method],
+        vec![v, ("mcp-method", "tools/list"), ("mcp-name", "echo")],
+        vec![v, ("mcp-name", "echo")],
+        vec![method, ("mcp-name", "echo")],
+    ] {
+        let (status, _, body) = m.modern(&headers, call("echo")).await;
+        assert_eq!(
+            (status, &body["error"]["code"]),
+            (400, &json!(-32020)),
+            "{headers:?} {body}"
+        );
+        assert_eq!(body["id"], 8);
+    }
+    let mut other = call("echo");
+    other["params"]["_meta"]["io.modelcontextprotocol/protocolVersion"] = json!("2025-11-25");
+    let (status, _, body) = m.modern(&[v, method, ("mcp-name", "echo")], other).await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (400, &json!(-32020)),
+        "{body}"
+    );
+    let mut bare = call("echo");
+    bare["params"]["_meta"]
+        .as_object_mut()
+        .unwrap()
+        .remove("io.modelcontextprotocol/clientCapabilities");
+    let (status, _, body) = m.modern(&[v, method, ("mcp-name", "echo")], bare).await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (400, &json!(-32602)),
+        "{body}"
+    );
+
+    // A version not served: 400, -32022, with the ones that are.
+    let (status, _, body) = m
+        .modern(
+            &[("mcp-protocol-version", "2099-01-01"), ("mcp-method", "server/discover")],
+            json!({"jsonrpc": "2.0", "id": 9, "method": "server/discover", "params": {"_meta": modern_meta()}}),
+        )
+        .await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (400, &json!(-32022)),
+        "{body}"
+    );
+    assert_eq!(body["error"]["data"]["requested"], "2099-01-01");
+    assert!(
+        body["error"]["data"]["supported"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("2026-07-28"))
+    );
+
+    // Methods of the other era, or none at all: 404, -32601.
+    for name in ["ping", "initialize", "resources/list"] {
+        let (status, _, body) = m.stateless(name, json!({})).await;
+        assert_eq!(
+            (status, &body["error"]["code"]),
+            (404, &json!(-32601)),
+            "{name} {body}"
+        );
+    }
+    // A notification is accepted; nothing is answered.
+    let (status, _, _) = m
+        .modern(
+            &[v, ("mcp-method", "notifications/cancelled")],
+            json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"_meta": modern_meta()}}),
+        )
+        .await;
+    assert_eq!(status, 202);
 }

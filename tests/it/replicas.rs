@@ -35,10 +35,26 @@ fn cluster(up: Upstream, redis: &TestRedis, sales_extra: &str) -> Cluster {
         dir.write(&rel, &text);
     }
     let config = config.replace("environment: test", &format!("environment: {env}"));
+    let mut tls = Vec::new();
+    if let Some(ca) = &redis.tls.ca {
+        tls.push(format!("ca: \"{}\"", ca.display()));
+    }
+    if let Some((cert, key)) = &redis.tls.client {
+        tls.push(format!(
+            "cert: \"{}\", key: \"{}\"",
+            cert.display(),
+            key.display()
+        ));
+    }
+    let tls = if tls.is_empty() {
+        String::new()
+    } else {
+        format!(", tls: {{ {} }}", tls.join(", "))
+    };
     dir.write(
         "toolgate.yaml",
         &format!(
-            "{config}admins:\n  secops: {{ key_sha256: \"{}\" }}\nstore: {{ kind: redis, url: \"{}\" }}\naudit: {{ kind: redis }}\n",
+            "{config}admins:\n  secops: {{ key_sha256: \"{}\" }}\nstore: {{ kind: redis, url: \"{}\"{tls} }}\naudit: {{ kind: redis }}\n",
             key_sha256(&admin),
             redis.url
         ),
@@ -78,10 +94,15 @@ impl Cluster {
     }
 
     fn verify_trail(&self, redis: &TestRedis) -> String {
-        let out = toolgate()
-            .args(["audit", "verify", &redis.url, "--environment", &self.env])
-            .output()
-            .unwrap();
+        let mut cmd = toolgate();
+        cmd.args(["audit", "verify", &redis.url, "--environment", &self.env]);
+        if let Some(ca) = &redis.tls.ca {
+            cmd.arg("--redis-ca").arg(ca);
+        }
+        if let Some((cert, key)) = &redis.tls.client {
+            cmd.arg("--redis-client-cert").arg(cert).arg(key);
+        }
+        let out = cmd.output().unwrap();
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         assert!(out.status.success(), "audit verify: {text}");
         text
@@ -121,9 +142,21 @@ async fn redis_or_skip() -> Option<TestRedis> {
 
 #[tokio::test]
 async fn an_action_created_on_one_replica_is_approved_on_the_other_and_runs_once() {
-    let Some(redis) = redis_or_skip().await else {
-        return;
-    };
+    if let Some(redis) = redis_or_skip().await {
+        approved_on_the_other_runs_once(redis).await;
+    }
+}
+
+/// The same over TLS: `rediss://`, the server verified against its CA, a
+/// client certificate presented (store, audit stream and pub/sub alike).
+#[tokio::test]
+async fn over_tls_an_action_created_on_one_replica_is_approved_on_the_other_and_runs_once() {
+    if let Some(redis) = TestRedis::own_tls(true).await {
+        approved_on_the_other_runs_once(redis).await;
+    }
+}
+
+async fn approved_on_the_other_runs_once(redis: TestRedis) {
     let c = cluster(Upstream::start().await, &redis, "");
     let (a, b) = (c.replica().await, c.replica().await);
     let id = c.hold(&a, "Shared").await;
@@ -185,9 +218,19 @@ async fn an_action_created_on_one_replica_is_approved_on_the_other_and_runs_once
 
 #[tokio::test]
 async fn kill_switches_set_on_one_replica_hold_on_the_other_within_a_second() {
-    let Some(redis) = redis_or_skip().await else {
-        return;
-    };
+    if let Some(redis) = redis_or_skip().await {
+        kill_switches_hold_on_the_other(redis).await;
+    }
+}
+
+#[tokio::test]
+async fn over_tls_kill_switches_set_on_one_replica_hold_on_the_other_within_a_second() {
+    if let Some(redis) = TestRedis::own_tls(true).await {
+        kill_switches_hold_on_the_other(redis).await;
+    }
+}
+
+async fn kill_switches_hold_on_the_other(redis: TestRedis) {
     let c = cluster(Upstream::start().await, &redis, "");
     let (a, b) = (c.replica().await, c.replica().await);
     let plain = json!({"tool": "plain", "arguments": {"name": "x"}});

@@ -1,6 +1,6 @@
 //! One conformance suite for every store backend: each property of the
 //! `Store` contract is its own function, and `suite!` runs every one against
-//! memory, the embedded file store and Redis, so a failure names the
+//! memory, the embedded file store, Redis and Redis over TLS, so a failure names the
 //! property and the backend (`store::redis::ttl_expiry_frees_a_key`), and a
 //! new backend gets the whole contract by adding one line.
 //!
@@ -53,12 +53,25 @@ async fn redis() -> Option<Backend> {
     })
 }
 
+/// Redis over TLS (`rediss://`), verified against the CA made for it,
+/// presenting a client certificate the server requires.
+async fn rediss() -> Option<Backend> {
+    let redis = TestRedis::own_tls(true).await?;
+    let store = RedisStore::open_tls(&redis.url, &redis.tls, &unique_env("conformance")).unwrap();
+    Some(Backend {
+        store: Arc::new(store),
+        shared: true,
+        _keep: Box::new(redis),
+    })
+}
+
 /// Every property, once per backend.
 macro_rules! suite {
     ($($property:ident),+ $(,)?) => {
         suite!(@backend memory: $($property),+);
         suite!(@backend file: $($property),+);
         suite!(@backend redis: $($property),+);
+        suite!(@backend rediss: $($property),+);
     };
     (@backend $backend:ident: $($property:ident),+) => {
         mod $backend {

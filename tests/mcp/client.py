@@ -1,7 +1,10 @@
 """Drive toolgate's /mcp with the official MCP Python SDK: list the tools,
 call one, and check a schema error comes back as an error result.
 
-Usage: client.py URL   (the agent key in TOOLGATE_KEY)
+Usage: client.py URL [legacy|modern]   (the agent key in TOOLGATE_KEY)
+
+`legacy` (the default) opens a 2025 session with initialize; `modern` speaks
+the stateless 2026-07-28 revision, starting with server/discover.
 """
 
 import asyncio
@@ -29,12 +32,17 @@ def field(obj, new, old):
     return getattr(obj, new) if hasattr(obj, new) else getattr(obj, old)
 
 
-async def main(url: str) -> None:
+async def main(url: str, era: str) -> None:
     headers = {"Authorization": f"Bearer {os.environ['TOOLGATE_KEY']}"}
     async with connect(url, headers) as streams:
         read, write = streams[0], streams[1]
         async with ClientSession(read, write) as session:
-            await session.initialize()
+            if era == "modern":
+                await session.discover()
+                assert session.protocol_version == "2026-07-28", session.protocol_version
+            else:
+                await session.initialize()
+                assert session.protocol_version != "2026-07-28", session.protocol_version
             listed = await session.list_tools()
             names = [t.name for t in listed.tools]
             assert names == sorted(names), names
@@ -53,4 +61,4 @@ async def main(url: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1]))
+    asyncio.run(main(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "legacy"))

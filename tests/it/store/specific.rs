@@ -137,3 +137,53 @@ async fn redis_store_fails_fast_while_down_and_recovers_by_itself() {
         b"acknowledged"
     );
 }
+
+#[tokio::test]
+async fn over_tls_a_server_that_does_not_verify_or_a_missing_client_certificate_is_refused() {
+    let Some(redis) = TestRedis::own_tls(true).await else {
+        return;
+    };
+    let env = unique_env("tls");
+    // As the server asks: verified and served.
+    let good = RedisStore::open_tls(&redis.url, &redis.tls, &env).unwrap();
+    good.ping()
+        .await
+        .expect("a verified server with our certificate");
+    // Its CA not trusted (the system's roots, or another CA): refused.
+    let refused = |tls: toolgate::store::RedisTls| {
+        let url = redis.url.clone();
+        let env = env.clone();
+        async move {
+            let s = RedisStore::open_tls(&url, &tls, &env).unwrap();
+            s.ping().await.is_err() && s.get(Ns::Actions, "a").await.is_err()
+        }
+    };
+    let without_ca = toolgate::store::RedisTls {
+        ca: None,
+        client: redis.tls.client.clone(),
+    };
+    assert!(
+        refused(without_ca).await,
+        "a server the system roots do not know was used"
+    );
+    let other = tempfile::tempdir().unwrap();
+    let other_ca = other.path().join("ca.pem");
+    std::fs::write(&other_ca, crate::support::certs::Ca::new("other").pem).unwrap();
+    let wrong_ca = toolgate::store::RedisTls {
+        ca: Some(other_ca),
+        client: redis.tls.client.clone(),
+    };
+    assert!(
+        refused(wrong_ca).await,
+        "a server another CA vouches for was used"
+    );
+    // The server asks for a client certificate: without one, refused.
+    let no_client = toolgate::store::RedisTls {
+        ca: redis.tls.ca.clone(),
+        client: None,
+    };
+    assert!(
+        refused(no_client).await,
+        "served without a client certificate"
+    );
+}

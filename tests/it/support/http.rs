@@ -26,6 +26,22 @@ impl Api {
         }
     }
 
+    /// `https://localhost:port`, trusting only `ca_pem`, presenting
+    /// `identity_pem` (a certificate and its key) when given.
+    pub fn https(port: u16, ca_pem: &str, identity_pem: Option<&str>) -> Api {
+        let mut b = reqwest::Client::builder()
+            .no_proxy()
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(reqwest::Certificate::from_pem(ca_pem.as_bytes()).expect("a CA"));
+        if let Some(id) = identity_pem {
+            b = b.identity(reqwest::Identity::from_pem(id.as_bytes()).expect("an identity"));
+        }
+        Api {
+            base: format!("https://localhost:{port}"),
+            http: b.build().unwrap(),
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

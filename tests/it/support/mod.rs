@@ -10,6 +10,7 @@
 
 pub mod approvals_config;
 pub mod calls_config;
+pub mod certs;
 pub mod crm;
 pub mod golden;
 pub mod http;

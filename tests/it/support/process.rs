@@ -22,6 +22,8 @@ pub struct Serve {
     env: Vec<(String, String)>,
     rust_log: String,
     stderr: Option<PathBuf>,
+    /// Serve over HTTPS: the CA the client trusts, and its own certificate.
+    https: Option<(String, Option<String>)>,
 }
 
 impl Serve {
@@ -32,6 +34,7 @@ impl Serve {
             env: Vec::new(),
             rust_log: "warn".to_owned(),
             stderr: None,
+            https: None,
         }
     }
 
@@ -58,6 +61,14 @@ impl Serve {
         self
     }
 
+    /// The config serves TLS: talk to it at `https://localhost:port`,
+    /// trusting `ca_pem`, presenting `identity_pem` (certificate and key)
+    /// when given.
+    pub fn https(mut self, ca_pem: &str, identity_pem: Option<&str>) -> Serve {
+        self.https = Some((ca_pem.to_owned(), identity_pem.map(str::to_owned)));
+        self
+    }
+
     /// Spawn and wait until `/healthz` answers.
     pub async fn start(self) -> Proc {
         let stderr = match &self.stderr {
@@ -75,7 +86,10 @@ impl Serve {
             .stderr(stderr)
             .spawn()
             .expect("spawn toolgate");
-        let api = Api::new(format!("http://127.0.0.1:{}", self.port));
+        let api = match &self.https {
+            None => Api::new(format!("http://127.0.0.1:{}", self.port)),
+            Some((ca, identity)) => Api::https(self.port, ca, identity.as_deref()),
+        };
         let mut p = Proc {
             child: Some(child),
             base: api.base.clone(),

@@ -6,11 +6,17 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use toolgate::store::RedisTls;
+
 pub struct TestRedis {
     pub url: String,
+    /// What a client needs to connect (`store.tls`); empty for plain Redis.
+    pub tls: RedisTls,
     port: u16,
     child: Option<Child>,
     dir: Option<tempfile::TempDir>,
+    /// Served over TLS only (`rediss://`), requiring a client certificate when set.
+    served_tls: Option<bool>,
 }
 
 impl Drop for TestRedis {
@@ -33,9 +39,11 @@ impl TestRedis {
         if let Ok(url) = std::env::var("TOOLGATE_TEST_REDIS_URL") {
             return Some(TestRedis {
                 url,
+                tls: RedisTls::default(),
                 port: 0,
                 child: None,
                 dir: None,
+                served_tls: None,
             });
         }
         TestRedis::own().await
@@ -51,13 +59,61 @@ impl TestRedis {
             .port();
         let mut r = TestRedis {
             url: format!("redis://127.0.0.1:{port}/0"),
+            tls: RedisTls::default(),
             port,
             child: None,
             dir: Some(dir),
+            served_tls: None,
         };
         if !r.start().await {
             super::skip::unavailable(
                 "no Redis (set TOOLGATE_TEST_REDIS_URL or put `redis-server` on PATH: apt-get install redis-server)",
+            );
+            return None;
+        }
+        Some(r)
+    }
+
+    /// A `redis-server` of the test's own serving TLS only, with a
+    /// certificate from a CA made for it; with `mutual`, clients must
+    /// present a certificate that CA issued. `tls` holds the CA (and the
+    /// client's pair). None = skip.
+    pub async fn own_tls(mutual: bool) -> Option<TestRedis> {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let ca = super::certs::Ca::new("redis test CA");
+        let server = ca.server();
+        let client = ca.client("toolgate", None);
+        let write = |name: &str, text: &str| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, text).unwrap();
+            p
+        };
+        write("server.crt", &server.cert);
+        write("server.key", &server.key);
+        let ca_path = write("ca.crt", &ca.pem);
+        let client_pair = (
+            write("client.crt", &client.cert),
+            write("client.key", &client.key),
+        );
+        let mut r = TestRedis {
+            url: format!("rediss://localhost:{port}/0"),
+            tls: RedisTls {
+                ca: Some(ca_path),
+                client: mutual.then_some(client_pair),
+            },
+            port,
+            child: None,
+            dir: Some(dir),
+            served_tls: Some(mutual),
+        };
+        if !r.start().await {
+            super::skip::unavailable(
+                "no Redis with TLS (put a `redis-server` built with TLS on PATH: apt-get install redis-server)",
             );
             return None;
         }
@@ -70,10 +126,31 @@ impl TestRedis {
 
     /// Start (again, on the same port and data directory).
     pub async fn start(&mut self) -> bool {
+        let dir = self.dir();
+        let file = |name: &str| dir.join(name).to_str().unwrap().to_owned();
+        let (plain_port, tls_args) = match self.served_tls {
+            None => (self.port, Vec::new()),
+            Some(mutual) => (
+                0,
+                vec![
+                    "--tls-port".to_owned(),
+                    self.port.to_string(),
+                    "--tls-cert-file".to_owned(),
+                    file("server.crt"),
+                    "--tls-key-file".to_owned(),
+                    file("server.key"),
+                    "--tls-ca-cert-file".to_owned(),
+                    file("ca.crt"),
+                    "--tls-auth-clients".to_owned(),
+                    if mutual { "yes" } else { "no" }.to_owned(),
+                ],
+            ),
+        };
         let Ok(child) = Command::new("redis-server")
+            .args(tls_args)
             .args([
                 "--port",
-                &self.port.to_string(),
+                &plain_port.to_string(),
                 "--bind",
                 "127.0.0.1",
                 "--save",
@@ -110,7 +187,7 @@ impl TestRedis {
     }
 
     pub async fn ping(&self) -> bool {
-        let Ok(client) = redis::Client::open(self.url.as_str()) else {
+        let Ok(client) = toolgate::store::redis_client(&self.url, &self.tls) else {
             return false;
         };
         let Ok(Ok(mut conn)) = tokio::time::timeout(
@@ -129,7 +206,7 @@ impl TestRedis {
 
     /// Every key and value under `pattern` (to scan for secrets).
     pub async fn dump(&self, pattern: &str) -> Vec<u8> {
-        let client = redis::Client::open(self.url.as_str()).unwrap();
+        let client = toolgate::store::redis_client(&self.url, &self.tls).unwrap();
         let mut conn = client.get_multiplexed_async_connection().await.unwrap();
         let keys: Vec<Vec<u8>> = redis::cmd("KEYS")
             .arg(pattern)

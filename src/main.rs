@@ -99,20 +99,7 @@ enum Command {
     /// Model Context Protocol clients.
     Mcp {
         #[command(subcommand)]
-        command: McpCommand,
-    },
-}
-
-#[derive(Subcommand)]
-enum McpCommand {
-    /// Bridge a stdio MCP client to a toolgate's /mcp (the agent key from the environment).
-    Stdio {
-        /// The /mcp endpoint, e.g. https://toolgate.example/mcp.
-        #[arg(long)]
-        url: String,
-        /// The environment variable holding the agent key.
-        #[arg(long, default_value = "TOOLGATE_KEY")]
-        key_env: String,
+        command: toolgate::mcp_stdio::Command,
     },
 }
 
@@ -185,9 +172,7 @@ fn main() -> ExitCode {
                 },
         } => export(&config, &workflow, &format),
         Command::Serve { config, listen } => run(serve(config, listen)),
-        Command::Mcp {
-            command: McpCommand::Stdio { url, key_env },
-        } => toolgate::mcp_stdio::main(&url, &key_env),
+        Command::Mcp { command } => command.run(),
         Command::Audit {
             command:
                 AuditCommand::Verify {

@@ -50,6 +50,29 @@ const BRIDGE_ERROR: i64 = -32000;
 /// How long requests in flight may finish once stdin has closed.
 pub const DRAIN: Duration = Duration::from_secs(1);
 
+/// `toolgate mcp …`.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Bridge a stdio MCP client to a toolgate's /mcp (the agent key from the environment).
+    Stdio {
+        /// The /mcp endpoint, e.g. https://toolgate.example/mcp.
+        #[arg(long)]
+        url: String,
+        /// The environment variable holding the agent key.
+        #[arg(long, default_value = "TOOLGATE_KEY")]
+        key_env: String,
+    },
+}
+
+impl Command {
+    /// Run it; the process's exit code.
+    pub fn run(self) -> ExitCode {
+        match self {
+            Command::Stdio { url, key_env } => main(&url, &key_env),
+        }
+    }
+}
+
 /// `toolgate mcp stdio --url URL --key-env VAR`: the agent key from `VAR`;
 /// exit 1 with a message when it is missing or empty, else bridge until
 /// stdin closes and exit 0.

@@ -16,6 +16,9 @@
 //!   nothing; an error status whose body is JSON-RPC is forwarded. Anything
 //!   else (no connection, not JSON-RPC) becomes a JSON-RPC error answer to
 //!   that request, saying what went wrong.
+//! - A request of the stateless `2026-07-28` revision (its version in
+//!   `params._meta`) goes alone, outside the session, with the headers it
+//!   must mirror (`MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name`).
 //! - When toolgate has ended the session (idle past its lifetime, or ended
 //!   elsewhere), the bridge opens a new one with the client's own
 //!   `initialize` and sends the request again, once: a stdio client never
@@ -38,7 +41,7 @@ use tokio::task::JoinSet;
 mod events;
 mod messages;
 use events::{Events, MAX_MESSAGE_BYTES};
-use messages::{error_answer, is_message, refusal, request_id};
+use messages::{error_answer, is_message, refusal, request_id, stateless_headers};
 
 const SESSION_HEADER: &str = "mcp-session-id";
 const VERSION_HEADER: &str = "mcp-protocol-version";
@@ -237,6 +240,7 @@ impl Bridge {
         // The session is gone: once more in a new one.
         if response.status() == StatusCode::NOT_FOUND
             && !is_initialize
+            && stateless_headers(&message).is_none()
             && sent_in.is_some()
             && self.renew(sent_in.as_deref()).await
         {
@@ -309,12 +313,28 @@ impl Bridge {
         let body = serde_json::to_vec(message).unwrap_or_default();
         self.http
             .post(self.url.clone())
-            .headers(self.headers())
+            .headers(self.headers_for(message))
             .header(CONTENT_TYPE, "application/json")
             .header(ACCEPT, "application/json, text/event-stream")
             .body(body)
             .send()
             .await
+    }
+
+    /// A request of the stateless revision mirrors its body; any other
+    /// goes in the session.
+    fn headers_for(&self, message: &Value) -> HeaderMap {
+        let Some(mirrored) = stateless_headers(message) else {
+            return self.headers();
+        };
+        let mut h = HeaderMap::new();
+        h.insert(AUTHORIZATION, self.auth.clone());
+        for (name, value) in mirrored {
+            if let Ok(v) = HeaderValue::from_str(&value) {
+                h.insert(name, v);
+            }
+        }
+        h
     }
 
     fn headers(&self) -> HeaderMap {

@@ -489,3 +489,38 @@ async fn the_official_typescript_sdk_lists_calls_and_sees_credentials_redacted()
     }
     assert!(!leaks(&stdout, &g.secret));
 }
+
+#[tokio::test]
+async fn the_bridge_carries_the_stateless_revision_with_its_mirrored_headers() {
+    let g = start().await;
+    let relay = Relay::start(&g.mcp_url()).await;
+    let meta = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                      "io.modelcontextprotocol/clientCapabilities": {}});
+    let input = [
+        json!({"jsonrpc": "2.0", "id": 1, "method": "server/discover", "params": {"_meta": meta}}),
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+               "params": {"name": "echo", "arguments": {"id": "a1"}, "_meta": meta}}),
+    ]
+    .iter()
+    .map(|m| format!("{m}\n"))
+    .collect::<String>();
+    let (ok, out, err) = run_bridge(&relay.url, Some(&g.keys.agent), &input).await;
+    assert!(ok, "{err}");
+    let answers: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(answers.len(), 2, "{out}");
+    for a in &answers {
+        assert_eq!(a["result"]["resultType"], "complete", "{a}");
+    }
+    let call = answers.iter().find(|a| a["id"] == 2).unwrap();
+    assert_eq!(call["result"]["isError"], false, "{call}");
+    // No session was opened, none sent, none to end.
+    let seen = relay.seen();
+    assert!(
+        seen.iter()
+            .all(|s| s.sent_session.is_none() && s.got_session.is_none())
+    );
+    assert!(seen.iter().all(|s| s.method == "POST"), "{seen:?}");
+}

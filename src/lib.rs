@@ -34,6 +34,7 @@ pub mod identity;
 pub(crate) mod listener;
 pub(crate) mod load;
 pub(crate) mod mcp;
+pub mod mcp_stdio;
 pub(crate) mod metrics;
 pub mod pipeline;
 pub(crate) mod quarantine;

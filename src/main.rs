@@ -99,6 +99,11 @@ enum Command {
         #[command(subcommand)]
         command: ToolsCommand,
     },
+    /// Model Context Protocol clients.
+    Mcp {
+        #[command(subcommand)]
+        command: toolgate::mcp_stdio::Command,
+    },
 }
 
 #[derive(Subcommand)]
@@ -171,6 +176,7 @@ fn main() -> ExitCode {
                 },
         } => export(&config, &workflow, &format),
         Command::Serve { config, listen } => run(serve(config, listen)),
+        Command::Mcp { command } => command.run(),
         Command::Audit {
             command:
                 AuditCommand::Verify {

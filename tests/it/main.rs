@@ -28,6 +28,7 @@ mod limits;
 mod listener;
 mod mcp;
 mod mcp_approvals;
+mod mcp_clients;
 mod metrics;
 mod oauth2;
 mod openapi;

@@ -58,7 +58,7 @@ pub const DRAIN: Duration = Duration::from_secs(1);
 pub enum Command {
     /// Bridge a stdio MCP client to a toolgate's /mcp (the agent key from the environment).
     Stdio {
-        /// The /mcp endpoint, e.g. https://toolgate.example/mcp.
+        /// The /mcp endpoint, e.g. `https://toolgate.example/mcp`.
         #[arg(long)]
         url: String,
         /// The environment variable holding the agent key.

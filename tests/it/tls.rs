@@ -87,6 +87,21 @@ async fn start_edited(
     }
 }
 
+/// `toolgate check` on `config` written into `dir`: whether it passed,
+/// and everything it printed.
+fn check_config(dir: &ConfigDir, config: &str) -> (bool, String) {
+    dir.write("toolgate.yaml", config);
+    let out = toolgate()
+        .args(["check", "--config"])
+        .arg(dir.config_path())
+        .output()
+        .expect("toolgate check runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
 fn client(ca: &Ca) -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .no_proxy()
@@ -157,19 +172,7 @@ async fn a_bad_pair_is_refused_at_start_naming_the_file() {
     dir.write("tls/other.key", &b.key);
     dir.write("tls/empty.pem", "");
     let keys = Keys::new();
-    let check = |tls: &str| {
-        dir.write("toolgate.yaml", &config_yaml(&keys, tls));
-        let out = toolgate()
-            .args(["check", "--config"])
-            .arg(dir.config_path())
-            .output()
-            .expect("toolgate check runs");
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned()
-                + &String::from_utf8_lossy(&out.stderr),
-        )
-    };
+    let check = |tls: &str| check_config(&dir, &config_yaml(&keys, tls));
     let (ok, out) = check("tls: { cert: tls/server.crt, key: tls/other.key }\n");
     assert!(!ok, "{out}");
     assert!(
@@ -374,19 +377,7 @@ async fn store_redis_is_checked_at_load() {
     dir.write("tls/client.key", &client.key);
     dir.write("tls/empty.pem", "");
     let keys = Keys::new();
-    let check = |store: &str| {
-        dir.write("toolgate.yaml", &config_yaml(&keys, store));
-        let out = toolgate()
-            .args(["check", "--config"])
-            .arg(dir.config_path())
-            .output()
-            .expect("toolgate check runs");
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned()
-                + &String::from_utf8_lossy(&out.stderr),
-        )
-    };
+    let check = |store: &str| check_config(&dir, &config_yaml(&keys, store));
     let good = "store: { kind: redis, url: \"rediss://localhost:6380/0\", tls: { ca: tls/ca.pem, cert: tls/client.crt, key: tls/client.key } }\n";
     let (ok, out) = check(good);
     assert!(ok, "{out}");
@@ -520,17 +511,7 @@ async fn a_pin_without_client_certificates_or_shared_by_two_is_a_config_error() 
                 1,
             );
         }
-        dir.write("toolgate.yaml", &config);
-        let out = toolgate()
-            .args(["check", "--config"])
-            .arg(dir.config_path())
-            .output()
-            .expect("toolgate check runs");
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned()
-                + &String::from_utf8_lossy(&out.stderr),
-        )
+        check_config(&dir, &config)
     };
     let (ok, out) = check("", false);
     assert!(!ok && out.contains("need tls.client_ca"), "{out}");

@@ -191,8 +191,10 @@ pub fn export(
 }
 
 /// One tool as MCP's `tools/list` shows it: `inputSchema` is the effective
-/// schema; `annotations` carry `readOnlyHint` (the manifest's `read_only`,
-/// else whether the method is GET) and the hints the manifest sets;
+/// schema as it is, `$schema` and `$id` included (MCP takes JSON Schema
+/// 2020-12 and its dialect marker; only the model-API exports drop them);
+/// `annotations` carry `readOnlyHint` (the manifest's `read_only`, else
+/// whether the method is GET) and the hints the manifest sets;
 /// `outputSchema` is `response.output_schema`, as it describes the call's
 /// `structuredContent` (see [`mcp_output_schema`]).
 pub(crate) fn mcp_tool(b: &ToolBinding, title: &str) -> Value {
@@ -215,7 +217,7 @@ pub(crate) fn mcp_tool(b: &ToolBinding, title: &str) -> Value {
         "name": b.tool.name,
         "title": title,
         "description": b.tool.description,
-        "inputSchema": for_model(&b.effective_schema),
+        "inputSchema": b.effective_schema,
         "annotations": annotations,
     });
     if let Some(out) = &b.tool.response.output_schema {
@@ -231,10 +233,10 @@ pub(crate) fn mcp_tool(b: &ToolBinding, title: &str) -> Value {
 /// the same way. (A schema whose types mix object and others is refused at
 /// load, since the two cases could not be told apart.)
 pub(crate) fn mcp_output_schema(schema: &Value) -> Value {
-    let schema = for_model(schema);
-    if crate::config::is_object_schema(&schema) {
-        return schema;
+    if crate::config::is_object_schema(schema) {
+        return schema.clone();
     }
+    let schema = for_model(schema);
     json!({
         "type": "object",
         "properties": { "result": schema },

@@ -140,13 +140,18 @@ pub(crate) async fn call(
             return Ok(kept(&redacted(gw, body), status::listed(agent)));
         }
         Err(e) if e.code == Code::UnknownTool => {
-            // Unknown and not granted answer alike, as over REST.
-            return Err(invalid(&e.message));
+            // Unknown and not granted answer alike, as over REST; the hint
+            // names the MCP way to list them.
+            return Err(invalid(UNKNOWN_TOOL));
         }
         Err(e) => failed(&e),
     };
     Ok(redacted(gw, result))
 }
+
+/// What an unknown or not-granted tool gets over MCP (`-32602`).
+const UNKNOWN_TOOL: &str =
+    "no tool by that name is available to this agent; list them with tools/list";
 
 /// A kept answer still open (held, or being made): the answer once the
 /// action is final, or as it stands when `mcp.approval_wait_seconds` has

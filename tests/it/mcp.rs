@@ -241,6 +241,7 @@ async fn the_session_flow_lists_and_calls_tools_through_the_pipeline() {
             .replace("no_such_tool", "admin_only")
     };
     assert_eq!(msg(&unknown), msg(&denied));
+    assert!(msg(&unknown).contains("tools/list"), "{unknown}");
 
     // Held for approval: pending, with how to get the outcome.
     let body = m.call(&s, "held", json!({})).await;

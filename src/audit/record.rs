@@ -24,6 +24,8 @@ pub enum Event {
     AdminRevoke,
     DeadLetterRetry,
     DeadLetterDiscard,
+    /// A dead letter's retention passed: it was deleted (`decision` says how long it was kept).
+    DeadLetterPurged,
     /// An approved action or a retried dead letter went back to its queue: nothing was sent.
     Requeued,
     /// Requests refused before they authenticated, counted per code and

@@ -40,6 +40,7 @@ pub use document::{CONFIG_SCHEMA, TOOL_SCHEMA, compile_schema};
 pub use gateway::{STORE_FILE_NAME, store_file};
 pub use model::*;
 pub use tools::is_object_schema;
+pub(crate) use workflows::DEFAULT_DEAD_LETTER_RETENTION;
 
 use document::{CONFIG_VALIDATOR, FileCtx, read_document, typed};
 use raw::{RawConfig, RawToolsDir};

@@ -494,6 +494,8 @@ pub struct WorkflowDef {
     /// The workflow's `tools:` entries, by tool name.
     pub overrides: BTreeMap<String, ToolOverride>,
     pub notify: Option<NotifyDef>,
+    /// How long a dead letter of this workflow is kept (`dead_letters.retention`).
+    pub dead_letter_retention: Duration,
     pub loc: Loc,
     /// Where `credentials:` is (or would be) written, for slot diagnostics.
     pub credentials_loc: Loc,

@@ -55,11 +55,7 @@ pub fn checklist(config: &Config) -> Vec<Item> {
             "logs and traces redacted",
             "always: every log line and exported span passes the redactor (known values and detectors)",
         ),
-        item(
-            Verdict::Pass,
-            "dead letters redacted, with a retention",
-            "always: a dead letter is stored redacted and dropped after 7 days",
-        ),
+        dead_letters(config),
         audit(config),
         at_rest(config),
         in_transit(config),
@@ -69,6 +65,29 @@ pub fn checklist(config: &Config) -> Vec<Item> {
             "README, \"Incident response: a credential has leaked\": disable, revoke, rotate, reload, retry, review",
         ),
     ]
+}
+
+fn dead_letters(config: &Config) -> Item {
+    let mut longest: Option<(&str, std::time::Duration)> = None;
+    for w in config.workflows.values() {
+        if longest.is_none_or(|(_, d)| w.dead_letter_retention > d) {
+            longest = Some((&w.name, w.dead_letter_retention));
+        }
+    }
+    let kept = match longest {
+        Some((name, d)) => format!(
+            "; the longest retention is {} days (workflow {name})",
+            d.as_secs_f64() / 86_400.0
+        ),
+        None => String::new(),
+    };
+    item(
+        Verdict::Pass,
+        "dead letters redacted, with a retention",
+        format!(
+            "always: a dead letter is stored redacted and purged, with a record, once its workflow's dead_letters.retention has passed{kept}"
+        ),
+    )
 }
 
 fn no_secret_in_config(config: &Config) -> Item {

@@ -317,6 +317,14 @@ pub(crate) struct RawWorkflow {
     pub notify: Option<RawNotify>,
     #[serde(default)]
     pub tools: BTreeMap<String, RawToolOverride>,
+    pub dead_letters: Option<RawDeadLetters>,
+}
+
+/// `workflows.<name>.dead_letters`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDeadLetters {
+    pub retention: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

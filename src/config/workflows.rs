@@ -6,10 +6,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
-use super::document::{FileCtx, load_schema};
+use super::document::{FileCtx, duration, load_schema};
 use super::model::{CredentialDef, NotifyDef, ToolDef, ToolOverride, WorkflowDef};
-use super::raw::{RawNotify, RawWorkflow};
+use super::raw::{RawDeadLetters, RawNotify, RawWorkflow};
 use super::sources::{SourceUse, source};
 use super::tools::{approval_spec, rate_limit};
 use super::yaml;
@@ -116,6 +117,29 @@ fn build_workflow(
         rate_limit: rate_limit(rw.rate_limit.as_ref()),
         overrides,
         notify,
+        dead_letter_retention: dead_letter_retention(rw.dead_letters.as_ref(), ctx, &p),
+    }
+}
+
+/// How long a dead letter is kept when its workflow does not say.
+pub(crate) const DEFAULT_DEAD_LETTER_RETENTION: Duration = Duration::from_secs(7 * 86_400);
+/// The longest `dead_letters.retention` a workflow may set.
+pub(crate) const MAX_DEAD_LETTER_RETENTION: Duration = Duration::from_secs(365 * 86_400);
+
+/// `dead_letters.retention`: 1s to 365d, 7d when unset.
+fn dead_letter_retention(raw: Option<&RawDeadLetters>, ctx: &mut FileCtx<'_>, p: &str) -> Duration {
+    let Some(text) = raw.and_then(|d| d.retention.as_deref()) else {
+        return DEFAULT_DEAD_LETTER_RETENTION;
+    };
+    match duration(text) {
+        Some(d) if d > Duration::ZERO && d <= MAX_DEAD_LETTER_RETENTION => d,
+        _ => {
+            ctx.error(
+                &format!("{p}/dead_letters/retention"),
+                "retention must be a duration between 1s and 365d, such as 7d or 12h",
+            );
+            DEFAULT_DEAD_LETTER_RETENTION
+        }
     }
 }
 

@@ -6,5 +6,6 @@
 //! `record` (the letter and its store operations) sits below the pipeline,
 //! which keeps letters; `retry` (an admin's retry or discard) sits above it.
 
+pub(crate) mod purge;
 pub mod record;
 pub(crate) mod retry;

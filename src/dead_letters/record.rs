@@ -7,7 +7,9 @@
 //! and records how it ended. A retry that fails — or whose process dies —
 //! before the mark leaves the letter `pending`, to be retried again; one
 //! that dies after it leaves the letter `unknown`, never re-sent. Kept for
-//! `RETENTION`, then dropped by the store.
+//! its workflow's `dead_letters.retention`, then purged with an audit record
+//! ([`super::purge`]); the store drops a letter a day after that on its own,
+//! should no toolgate be left to purge it.
 //!
 //! ```text
 //! pending ──retry──▶ retrying ──dispatched──▶ retried | failed
@@ -24,13 +26,16 @@ use serde_json::Value;
 use crate::actions::Outcome;
 use crate::approvals::views::rfc3339;
 use crate::audit::{Entry, Event};
+use crate::config::DEFAULT_DEAD_LETTER_RETENTION;
 use crate::error::{ApiError, Code};
 use crate::gateway::Gateway;
 use crate::request::FrozenRequest;
 use crate::store::record::{self, Step};
 use crate::store::{Ns, Store, StoreError, now_ms};
 
-pub(crate) const RETENTION: Duration = Duration::from_secs(7 * 86_400);
+/// How long the store keeps a letter past its retention, for a store that
+/// no toolgate purges any more.
+pub(crate) const BACKSTOP: Duration = Duration::from_secs(86_400);
 /// How long a retry may hold a letter before it is presumed dead.
 const LEASE: Duration = Duration::from_secs(120);
 
@@ -72,6 +77,35 @@ pub struct DeadLetter {
     /// While `retrying`: the request may have left toolgate.
     #[serde(default)]
     pub dispatched: bool,
+    /// When the letter is to be purged, by its workflow's retention when it
+    /// was kept (0: a letter kept before retentions were recorded, purged
+    /// 7 days after it was made).
+    #[serde(default)]
+    pub retain_until_ms: u64,
+}
+
+impl DeadLetter {
+    /// When it is to be purged: at the retention it was kept with, or
+    /// sooner if its workflow's retention has been shortened since.
+    pub(crate) fn purge_at_ms(&self, retention_now: Option<Duration>) -> u64 {
+        let kept = match self.retain_until_ms {
+            0 => self
+                .created_at_ms
+                .saturating_add(ms(DEFAULT_DEAD_LETTER_RETENTION)),
+            t => t,
+        };
+        retention_now.map_or(kept, |r| kept.min(self.created_at_ms.saturating_add(ms(r))))
+    }
+
+    /// How long the store is to keep it from now: its own retention and the backstop.
+    fn store_ttl(&self) -> Duration {
+        let until = self.purge_at_ms(None).saturating_add(ms(BACKSTOP));
+        Duration::from_millis(until.saturating_sub(now_ms()).max(1))
+    }
+}
+
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 const RECORD: (Ns, &str) = (Ns::DeadLetters, "dead letter");
@@ -80,7 +114,7 @@ fn encode(d: &DeadLetter) -> Result<Vec<u8>, StoreError> {
     record::encode(RECORD.1, d)
 }
 
-fn decode(bytes: &[u8]) -> Result<DeadLetter, StoreError> {
+pub(super) fn decode(bytes: &[u8]) -> Result<DeadLetter, StoreError> {
     record::decode(RECORD.1, bytes)
 }
 
@@ -97,27 +131,31 @@ pub(crate) async fn keep_if_recoverable(
     if !matches!(code, Code::CredentialRejected | Code::CredentialUnavailable) {
         return;
     }
+    let workflow = entry.workflow.clone().unwrap_or_default();
+    let retention = retention_of(gw, &workflow).unwrap_or(DEFAULT_DEAD_LETTER_RETENTION);
+    let created_at_ms = now_ms();
     let dl = DeadLetter {
         id: format!("dl_{}", uuid::Uuid::new_v4().simple()),
         state: LetterState::Pending,
         agent: entry.agent.clone(),
-        workflow: entry.workflow.clone().unwrap_or_default(),
+        workflow,
         tool: tool.to_owned(),
         call_id: entry.call_id.clone(),
         code: code.as_str().to_owned(),
         arguments: entry.arguments.clone(),
         request,
-        created_at_ms: now_ms(),
+        created_at_ms,
         outcome: None,
         retried_by: None,
         subject,
         lease_until_ms: 0,
         dispatched: false,
+        retain_until_ms: created_at_ms.saturating_add(ms(retention)),
     };
     let kept = match encode(&dl) {
         Ok(bytes) => gw
             .store
-            .insert_new(Ns::DeadLetters, &dl.id, &bytes, Some(RETENTION))
+            .insert_new(Ns::DeadLetters, &dl.id, &bytes, Some(dl.store_ttl()))
             .await
             .map(|_| ()),
         Err(e) => Err(e),
@@ -140,6 +178,14 @@ pub(crate) struct KeptRequestView {
     pub sha256: String,
 }
 
+/// The retention its workflow sets now (`None`: no such workflow any more).
+pub(crate) fn retention_of(gw: &Gateway, workflow: &str) -> Option<Duration> {
+    gw.config
+        .workflows
+        .get(workflow)
+        .map(|w| w.dead_letter_retention)
+}
+
 /// What an admin sees of a letter: redacted, never a credential (it holds none).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct DeadLetterView {
@@ -156,6 +202,8 @@ pub(crate) struct DeadLetterView {
     pub arguments: Option<Value>,
     /// RFC 3339.
     pub created_at: String,
+    /// When it will be purged (RFC 3339): its workflow's `dead_letters.retention` after it was kept.
+    pub purge_at: String,
     pub retried_by: Option<String>,
     /// The answer of its retry: a call's `200` body or an error body.
     #[schema(value_type = Option<Object>)]
@@ -178,6 +226,7 @@ pub(crate) fn view(gw: &Gateway, d: &DeadLetter) -> DeadLetterView {
         code: d.code.clone(),
         arguments: d.arguments.clone(),
         created_at: rfc3339(d.created_at_ms),
+        purge_at: rfc3339(d.purge_at_ms(retention_of(gw, &d.workflow))),
         retried_by: d.retried_by.clone(),
         outcome: d.outcome.as_ref().map(|o| o.body.clone()),
         request: KeptRequestView {
@@ -225,7 +274,7 @@ async fn update<T>(
     id: &str,
     f: impl FnMut(&mut DeadLetter) -> Step<T>,
 ) -> Result<Option<(DeadLetter, T)>, StoreError> {
-    record::update(store, RECORD, id, |_| Some(RETENTION), f).await
+    record::update(store, RECORD, id, |d: &DeadLetter| Some(d.store_ttl()), f).await
 }
 
 /// Move a pending letter to `state` for `admin`; `None` if it is not pending.
@@ -241,7 +290,7 @@ pub async fn claim(
         }
         d.state = state;
         d.retried_by = Some(admin.to_owned());
-        d.lease_until_ms = now_ms() + u64::try_from(LEASE.as_millis()).unwrap_or(u64::MAX);
+        d.lease_until_ms = now_ms() + ms(LEASE);
         d.dispatched = false;
         Step::Write(true)
     })
@@ -251,6 +300,55 @@ pub async fn claim(
         Some((d, true)) => Ok(Some(d)),
         Some((_, false)) => Ok(None),
     }
+}
+
+/// Whether a retry or discard holds it.
+pub(super) fn held(d: &DeadLetter) -> bool {
+    matches!(d.state, LetterState::Retrying | LetterState::Discarding)
+}
+
+/// Claim a letter past its retention for its purge (held like a discard,
+/// whatever its state was): the letter as it was and as claimed, or `None`
+/// if it is held, not yet due, or gone.
+pub(super) async fn claim_for_purge(
+    store: &dyn Store,
+    id: &str,
+    retention_now: Option<Duration>,
+    now: u64,
+) -> Result<Option<(DeadLetter, DeadLetter)>, StoreError> {
+    let mut prior = None;
+    let r = update(store, id, |d| {
+        if held(d) || d.purge_at_ms(retention_now) > now {
+            return Step::Keep(false);
+        }
+        prior = Some(d.clone());
+        d.state = LetterState::Discarding;
+        d.lease_until_ms = now + ms(LEASE);
+        Step::Write(true)
+    })
+    .await?;
+    Ok(match (r, prior) {
+        (Some((claimed, true)), Some(prior)) => Some((prior, claimed)),
+        _ => None,
+    })
+}
+
+/// A purge that could not be recorded puts the letter back as it was.
+pub(super) async fn unclaim(
+    store: &dyn Store,
+    id: &str,
+    prior: &DeadLetter,
+) -> Result<(), StoreError> {
+    update(store, id, |d| {
+        if d.state != LetterState::Discarding {
+            return Step::Keep(());
+        }
+        d.state = prior.state;
+        d.lease_until_ms = prior.lease_until_ms;
+        Step::Write(())
+    })
+    .await?;
+    Ok(())
 }
 
 /// A claim that sent nothing is let go: the letter is `pending` again.
@@ -372,7 +470,7 @@ pub(crate) async fn record(
     Ok(())
 }
 
-fn entry(gw: &Gateway, event: Event, d: &DeadLetter) -> Entry {
+pub(super) fn entry(gw: &Gateway, event: Event, d: &DeadLetter) -> Entry {
     let mut e = Entry::new(event);
     e.environment = Some(gw.config.environment.clone());
     e.target = Some(format!("dead_letter/{}", d.id));

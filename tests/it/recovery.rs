@@ -391,6 +391,7 @@ async fn a_dead_letter_retry_abandoned_before_dispatch_is_pending_again() {
         subject: None,
         lease_until_ms: 0,
         dispatched: false,
+        retain_until_ms: 0,
     };
     for id in ["dl_a", "dl_b"] {
         let bytes = serde_json::to_vec(&letter(id)).unwrap();

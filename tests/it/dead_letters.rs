@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use crate::support::redis::{TestRedis, unique_env};
 use crate::support::sample_crm::{SampleCrm, write_crm_config};
+use crate::support::tmpfs::Tmpfs;
 use crate::support::{ConfigDir, Keys, TestGateway, canary, code, leaks};
 
 #[tokio::test]
@@ -108,13 +109,13 @@ async fn rejected_calls_are_kept_repaired_and_retried_once() {
 }
 
 /// The CRM config with a rejected key, `dead_letters` set on the workflow,
-/// in `environment`, with `store` added when given.
+/// in `environment`, with the top-level keys `top` (a store, an audit trail) added.
 fn rejecting_crm(
     crm: &SampleCrm,
     keys: &Keys,
     dead_letters: &str,
     env: &str,
-    store: &str,
+    top: &str,
 ) -> ConfigDir {
     let dir = ConfigDir::new();
     dir.write("secrets/crm", &canary("bad-"));
@@ -126,7 +127,7 @@ fn rejecting_crm(
     let config = config
         .replace(bound, &format!("{bound}    dead_letters: {dead_letters}\n"))
         .replace("environment: test", &format!("environment: {env}"));
-    dir.write("toolgate.yaml", &format!("{store}{config}"));
+    dir.write("toolgate.yaml", &format!("{top}{config}"));
     dir
 }
 
@@ -245,4 +246,46 @@ async fn an_admin_sees_the_letters_of_their_own_environment_only() {
         .get(Some(&prod_keys.admin), "/v1/admin/dead-letters")
         .await;
     assert_eq!(st, 401);
+}
+
+#[tokio::test]
+async fn a_purge_that_cannot_be_recorded_keeps_the_letter_until_it_can() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(mnt) = Tmpfs::mount(dir.path()) else {
+        return;
+    };
+    let audit = mnt.path().join("audit.jsonl");
+    let crm = SampleCrm::start(&canary("good-")).await;
+    let keys = Keys::new();
+    let top = format!("audit: {{ kind: file, path: \"{}\" }}\n", audit.display());
+    let config = rejecting_crm(&crm, &keys, "{ retention: 2s }", "test", &top);
+    let gw = TestGateway::start(&config.config_path(), Default::default()).await;
+    reject_one(&gw, &keys).await;
+    mnt.fill();
+    // The trail's last page may take a few more records (each a letter) before it refuses.
+    let call = json!({"tool": "create", "arguments": {"name": "Ada"}});
+    let mut refused = false;
+    for _ in 0..100 {
+        let (st, body, _) = gw.call(&keys.agent, call.clone()).await;
+        if st == 503 {
+            assert_eq!(code(&body), "audit_unavailable", "{body}");
+            refused = true;
+            break;
+        }
+    }
+    assert!(refused, "the full disk never refused a call");
+    let kept = letters(&gw, &keys.admin).await.len();
+    // Well past their retention, with the trail full: still kept.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(letters(&gw, &keys.admin).await.len(), kept);
+    // The trail writable again: purged, each with its one record.
+    mnt.free();
+    let start = Instant::now();
+    while !letters(&gw, &keys.admin).await.is_empty() {
+        assert!(start.elapsed() < Duration::from_secs(10), "never purged");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let trail = std::fs::read_to_string(&audit).unwrap();
+    let purged = trail.matches(r#""event":"dead_letter_purged""#).count();
+    assert_eq!(purged, kept, "{trail}");
 }

@@ -1,9 +1,17 @@
-//! Who is calling: agents, approvers and admins, each by their own key.
+//! Who is calling: agents, approvers and admins, each by their own key — or,
+//! over mutual TLS, by a client certificate alone.
 //!
 //! Config holds only the SHA-256 of each key. A presented key is hashed once
 //! and compared with every configured hash in constant time, without early
 //! exit, so timing reveals neither which identity matched nor how much of a
 //! hash did. Keys are generated here too (`toolgate keygen`).
+//!
+//! An identity without a key is known by its certificate pin (`cert_sha256`,
+//! `cert_uri`): a request with no `Authorization` header over a connection
+//! whose certificate matches that pin — and no other — is that identity. In
+//! place of a key hash it has the SHA-256 of its pin, under which
+//! revocations and sessions are kept (a new pin is, like a new key, a new
+//! credential); no key is ever checked against it.
 
 use std::sync::Arc;
 
@@ -12,7 +20,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::HeaderMap;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
+use subtle::{Choice, ConstantTimeEq};
 
 use crate::config::{CertPin, Config};
 use crate::tls::PeerCert;
@@ -70,9 +78,10 @@ impl Caller {
     }
 }
 
-/// Every configured identity, with its key hash.
+/// Every configured identity, with its key hash (or its pin's) and whether
+/// it has a key.
 pub struct Identities {
-    entries: Vec<([u8; 32], Arc<Caller>)>,
+    entries: Vec<([u8; 32], Arc<Caller>, bool)>,
     /// The identities pinned to a client certificate, and how.
     pins: Vec<(Arc<Caller>, CertPin)>,
 }
@@ -81,12 +90,16 @@ impl Identities {
     pub(crate) fn new(config: &Config) -> Self {
         let mut entries = Vec::new();
         let mut pins = Vec::new();
-        let mut add = |key: [u8; 32], caller: Caller, pin: &Option<CertPin>| {
+        let mut add = |key: Option<[u8; 32]>, caller: Caller, pin: &Option<CertPin>| {
             let caller = Arc::new(caller);
             if let Some(pin) = pin {
                 pins.push((caller.clone(), pin.clone()));
             }
-            entries.push((key, caller));
+            // Config refuses an identity with neither a key nor a pin.
+            let Some(hash) = key.or_else(|| pin.as_ref().map(pin_sha256)) else {
+                return;
+            };
+            entries.push((hash, caller, key.is_some()));
         };
         for a in config.agents.values() {
             let caller = Caller::Agent {
@@ -115,32 +128,73 @@ impl Identities {
     /// `cert`: a pinned identity only over its certificate, and nobody over
     /// a certificate pinned to another identity.
     pub(crate) fn cert_allows(&self, caller: &Arc<Caller>, cert: Option<&PeerCert>) -> bool {
-        let matches = |pin: &CertPin| {
-            cert.is_some_and(|c| {
-                pin.sha256.is_none_or(|h| bool::from(h.ct_eq(&c.sha256)))
-                    && pin.uri.as_ref().is_none_or(|u| c.uris.contains(u))
-            })
-        };
         self.pins.iter().all(|(pinned, pin)| {
             if Arc::ptr_eq(pinned, caller) {
-                matches(pin)
+                pin_matches(pin, cert)
             } else {
-                !matches(pin)
+                !pin_matches(pin, cert)
             }
         })
     }
 
-    /// The caller holding `key`, if any, with the key's hash.
+    /// The caller holding `key`, if any, with the key's hash. Identities
+    /// without a key are never matched by one.
     pub(crate) fn authenticate(&self, key: &str) -> Option<(Arc<Caller>, [u8; 32])> {
         let presented: [u8; 32] = Sha256::digest(key.as_bytes()).into();
         let mut found = None;
-        for (hash, caller) in &self.entries {
-            if bool::from(hash.ct_eq(&presented)) {
+        for (hash, caller, by_key) in &self.entries {
+            if bool::from(hash.ct_eq(&presented) & Choice::from(u8::from(*by_key))) {
                 found = Some(caller.clone());
             }
         }
         found.map(|c| (c, presented))
     }
+
+    /// The identity without a key that `cert` is pinned to, with its pin's
+    /// hash: `None` without a certificate, when it matches no such identity,
+    /// or when it matches more than one (one by `cert_sha256`, another by
+    /// `cert_uri`), which is refused rather than guessed.
+    pub(crate) fn by_certificate(
+        &self,
+        cert: Option<&PeerCert>,
+    ) -> Option<(Arc<Caller>, [u8; 32])> {
+        cert?;
+        let mut found = self.pins.iter().filter(|(caller, pin)| {
+            pin_matches(pin, cert)
+                && self
+                    .entries
+                    .iter()
+                    .any(|(_, c, by_key)| !by_key && Arc::ptr_eq(c, caller))
+        });
+        let (caller, pin) = found.next()?;
+        if let Some((other, _)) = found.next() {
+            tracing::warn!(
+                first = caller.name(),
+                second = other.name(),
+                "a client certificate matches two identities without a key; refused"
+            );
+            return None;
+        }
+        Some((caller.clone(), pin_sha256(pin)))
+    }
+}
+
+/// Whether `cert` satisfies `pin`: every part set holds.
+fn pin_matches(pin: &CertPin, cert: Option<&PeerCert>) -> bool {
+    cert.is_some_and(|c| {
+        pin.sha256.is_none_or(|h| bool::from(h.ct_eq(&c.sha256)))
+            && pin.uri.as_ref().is_none_or(|u| c.uris.contains(u))
+    })
+}
+
+/// What stands for the key hash of an identity known by its pin.
+fn pin_sha256(pin: &CertPin) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(b"toolgate certificate identity\n");
+    h.update(pin.sha256.map(hex::encode).unwrap_or_default());
+    h.update(b"\n");
+    h.update(pin.uri.as_deref().unwrap_or_default());
+    h.finalize().into()
 }
 
 /// The token of an `Authorization: Bearer <token>` header.
@@ -164,8 +218,8 @@ impl Identities {
     pub(crate) fn agent(&self, name: &str) -> Option<(Arc<Caller>, [u8; 32])> {
         self.entries
             .iter()
-            .find(|(_, c)| matches!(c.as_ref(), Caller::Agent { name: n, .. } if n == name))
-            .map(|(h, c)| (c.clone(), *h))
+            .find(|(_, c, _)| matches!(c.as_ref(), Caller::Agent { name: n, .. } if n == name))
+            .map(|(h, c, _)| (c.clone(), *h))
     }
 }
 

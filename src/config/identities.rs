@@ -1,5 +1,6 @@
-//! Identities (`agents:`, `approvers:`, `admins:`): key hashes, the workflow
-//! each one may act in, and the rule that no two identities share a key.
+//! Identities (`agents:`, `approvers:`, `admins:`): key hashes (or, for an
+//! identity known by its client certificate alone, none), the workflow each
+//! one may act in, and the rule that no two identities share a key.
 
 use std::collections::BTreeMap;
 
@@ -37,7 +38,21 @@ pub(super) fn build(
     ctx: &mut FileCtx<'_>,
 ) -> Identities {
     let mut seen_keys: BTreeMap<[u8; 32], String> = BTreeMap::new();
-    let mut check_key = |ctx: &mut FileCtx<'_>, pointer: String, who: String, key: [u8; 32]| {
+    // The key's hash; `None` for an identity known by its certificate alone.
+    let mut check_key = |ctx: &mut FileCtx<'_>,
+                         pointer: String,
+                         who: String,
+                         key: Option<&str>,
+                         pin: &Option<CertPin>| {
+        let Some(key) = key.map(parse_hash) else {
+            if pin.is_none() {
+                ctx.error(
+                    &pointer,
+                    format!("{who} needs key_sha256, or a client certificate to be known by instead (cert_sha256 or cert_uri, with tls.client_ca)"),
+                );
+            }
+            return None;
+        };
         if let Some(other) = seen_keys.get(&key) {
             ctx.error(
                 &format!("{pointer}/key_sha256"),
@@ -46,6 +61,7 @@ pub(super) fn build(
         } else {
             seen_keys.insert(key, who);
         }
+        Some(key)
     };
     let mut agents = BTreeMap::new();
     for (name, ra) in agents_raw {
@@ -56,15 +72,21 @@ pub(super) fn build(
                 format!("unknown workflow \"{}\"", ra.workflow),
             );
         }
-        let key = parse_hash(&ra.key_sha256);
-        check_key(ctx, p, format!("agent {name}"), key);
+        let pin = pin(ra.cert_sha256.as_deref(), ra.cert_uri.as_ref());
+        let key = check_key(
+            ctx,
+            p,
+            format!("agent {name}"),
+            ra.key_sha256.as_deref(),
+            &pin,
+        );
         agents.insert(
             name.clone(),
             AgentDef {
                 name,
                 workflow: ra.workflow,
                 key_sha256: key,
-                pin: pin(ra.cert_sha256.as_deref(), ra.cert_uri.as_ref()),
+                pin,
             },
         );
     }
@@ -79,29 +101,41 @@ pub(super) fn build(
                 );
             }
         }
-        let key = parse_hash(&ra.key_sha256);
-        check_key(ctx, p, format!("approver {name}"), key);
+        let pin = pin(ra.cert_sha256.as_deref(), ra.cert_uri.as_ref());
+        let key = check_key(
+            ctx,
+            p,
+            format!("approver {name}"),
+            ra.key_sha256.as_deref(),
+            &pin,
+        );
         approvers.insert(
             name.clone(),
             ApproverDef {
                 name,
                 workflows: ra.workflows,
                 key_sha256: key,
-                pin: pin(ra.cert_sha256.as_deref(), ra.cert_uri.as_ref()),
+                pin,
             },
         );
     }
     let mut admins = BTreeMap::new();
     for (name, ra) in admins_raw {
         let p = format!("/admins/{}", yaml::escape_token(&name));
-        let key = parse_hash(&ra.key_sha256);
-        check_key(ctx, p, format!("admin {name}"), key);
+        let pin = pin(ra.cert_sha256.as_deref(), ra.cert_uri.as_ref());
+        let key = check_key(
+            ctx,
+            p,
+            format!("admin {name}"),
+            ra.key_sha256.as_deref(),
+            &pin,
+        );
         admins.insert(
             name.clone(),
             AdminDef {
                 name,
                 key_sha256: key,
-                pin: pin(ra.cert_sha256.as_deref(), ra.cert_uri.as_ref()),
+                pin,
             },
         );
     }

@@ -529,7 +529,8 @@ pub struct ToolOverride {
 pub struct AgentDef {
     pub name: String,
     pub workflow: String,
-    pub key_sha256: [u8; 32],
+    /// The SHA-256 of its key; `None`: known by its certificate alone (`pin`).
+    pub key_sha256: Option<[u8; 32]>,
     pub pin: Option<CertPin>,
 }
 
@@ -537,19 +538,22 @@ pub struct AgentDef {
 pub struct ApproverDef {
     pub name: String,
     pub workflows: Vec<String>,
-    pub key_sha256: [u8; 32],
+    /// The SHA-256 of its key; `None`: known by its certificate alone (`pin`).
+    pub key_sha256: Option<[u8; 32]>,
     pub pin: Option<CertPin>,
 }
 
 #[derive(Debug, Clone)]
 pub struct AdminDef {
     pub name: String,
-    pub key_sha256: [u8; 32],
+    /// The SHA-256 of its key; `None`: known by its certificate alone (`pin`).
+    pub key_sha256: Option<[u8; 32]>,
     pub pin: Option<CertPin>,
 }
 
 /// The client certificate an identity's key must arrive over (`cert_sha256`,
-/// `cert_uri`; at least one is set, and every one set must hold).
+/// `cert_uri`; at least one is set, and every one set must hold) — or, for
+/// an identity without a key, the certificate it is known by.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CertPin {
     /// SHA-256 of the leaf certificate's DER.

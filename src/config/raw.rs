@@ -341,7 +341,7 @@ pub(crate) struct RawToolOverride {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawAgent {
     pub workflow: String,
-    pub key_sha256: String,
+    pub key_sha256: Option<String>,
     #[allow(dead_code)]
     pub description: Option<String>,
     pub cert_sha256: Option<String>,
@@ -351,7 +351,7 @@ pub(crate) struct RawAgent {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawApprover {
-    pub key_sha256: String,
+    pub key_sha256: Option<String>,
     pub workflows: Vec<String>,
     pub cert_sha256: Option<String>,
     pub cert_uri: Option<String>,
@@ -360,7 +360,7 @@ pub(crate) struct RawApprover {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawAdmin {
-    pub key_sha256: String,
+    pub key_sha256: Option<String>,
     pub cert_sha256: Option<String>,
     pub cert_uri: Option<String>,
 }

@@ -97,10 +97,15 @@ pub(crate) async fn presented(
     headers: &HeaderMap,
     cert: Option<&PeerCert>,
 ) -> Result<Presented, ApiError> {
-    let token = bearer(headers).ok_or_else(ApiError::unauthenticated)?;
+    let token = bearer(headers);
+    if token.is_none() && (cert.is_none() || headers.contains_key(http::header::AUTHORIZATION)) {
+        // No credential; or not a bearer token, refused rather than taken
+        // for no header at all.
+        return Err(ApiError::unauthenticated());
+    }
     // With replicas, a switch set elsewhere must have had a chance to arrive.
     gw.revocations.check_fresh(gw.store.is_shared())?;
-    let presented = if token.starts_with(TOKEN_PREFIX) {
+    let presented = if let Some(token) = token.filter(|t| t.starts_with(TOKEN_PREFIX)) {
         let session = sessions::find(gw.store.as_ref(), token)
             .await?
             .ok_or_else(ApiError::unauthenticated)?;
@@ -118,10 +123,12 @@ pub(crate) async fn presented(
             session: Some(Arc::new(session)),
         }
     } else {
-        let (caller, key_sha256) = gw
-            .identities
-            .authenticate(token)
-            .ok_or_else(ApiError::unauthenticated)?;
+        // A key; without one, the client certificate of an identity that has none.
+        let (caller, key_sha256) = match token {
+            Some(key) => gw.identities.authenticate(key),
+            None => gw.identities.by_certificate(cert),
+        }
+        .ok_or_else(ApiError::unauthenticated)?;
         Presented {
             caller,
             key_sha256,

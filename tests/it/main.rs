@@ -45,4 +45,5 @@ mod sources;
 mod store;
 mod telemetry;
 mod tls;
+mod tls_identity;
 mod vault;

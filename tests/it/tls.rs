@@ -18,10 +18,10 @@ use crate::support::process::{Proc, Serve, free_port, toolgate};
 use crate::support::upstream::Upstream;
 use crate::support::{Api, ConfigDir, Keys, canary};
 
-struct Tls {
+pub(crate) struct Tls {
     proc: Proc,
-    dir: ConfigDir,
-    port: u16,
+    pub(crate) dir: ConfigDir,
+    pub(crate) port: u16,
     _up: Upstream,
 }
 
@@ -39,7 +39,7 @@ async fn start(
 }
 
 /// [`start`], with the config (for `keys`) edited by `edit`.
-async fn start_edited(
+pub(crate) async fn start_edited(
     ca: &Ca,
     server: &Pair,
     extra: &str,

@@ -123,6 +123,15 @@ enum AuditCommand {
         /// A client certificate and its key (PEM) for a `rediss://` server that asks for one.
         #[arg(long, num_args = 2, value_names = ["CERT", "KEY"])]
         redis_client_cert: Option<Vec<PathBuf>>,
+        /// The Redis ACL user, in place of the URL's.
+        #[arg(long, value_name = "USER")]
+        redis_user: Option<String>,
+        /// Environment variable holding the Redis password (so it is not in the URL, or the shell history).
+        #[arg(long, value_name = "VAR", conflicts_with = "redis_password_file")]
+        redis_password_env: Option<String>,
+        /// File holding the Redis password.
+        #[arg(long, value_name = "FILE")]
+        redis_password_file: Option<PathBuf>,
         /// Environment variable holding the audit HMAC key (for a keyed trail).
         #[arg(long)]
         key_env: Option<String>,
@@ -184,6 +193,9 @@ fn main() -> ExitCode {
                     environment,
                     redis_ca,
                     redis_client_cert,
+                    redis_user,
+                    redis_password_env,
+                    redis_password_file,
                     key_env,
                     key_file,
                     checkpoint,
@@ -191,6 +203,13 @@ fn main() -> ExitCode {
                     json,
                 },
         } => {
+            let password = match redis_password(redis_password_env, redis_password_file) {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("toolgate: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
             let intact = toolgate::audit::command::verify(&toolgate::audit::command::Verify {
                 paths: &paths,
                 environment: environment.as_deref(),
@@ -200,7 +219,8 @@ fn main() -> ExitCode {
                         let key = p.pop().unwrap_or_default();
                         (p.pop().unwrap_or_default(), key)
                     }),
-                    ..Default::default()
+                    username: redis_user,
+                    password,
                 },
                 key_env: key_env.as_deref(),
                 key_file: key_file.as_deref(),
@@ -494,4 +514,33 @@ async fn dev_mode(listen: SocketAddr) -> anyhow::Result<()> {
     server::serve(gw, listener, server::shutdown_signal()).await?;
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
+}
+
+/// The Redis password for `audit verify`, from a variable or a file (a
+/// trailing newline dropped), never from the command line itself.
+fn redis_password(
+    env: Option<String>,
+    file: Option<PathBuf>,
+) -> Result<Option<secrecy::SecretString>, String> {
+    if let Some(var) = env {
+        return match std::env::var(&var) {
+            Ok(p) if !p.is_empty() => Ok(Some(p.into())),
+            _ => Err(format!("--redis-password-env: {var} is not set")),
+        };
+    }
+    let Some(path) = file else {
+        return Ok(None);
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(p) => {
+            let p = p.strip_suffix('\n').unwrap_or(&p);
+            let p = p.strip_suffix('\r').unwrap_or(p);
+            Ok(Some(p.to_owned().into()))
+        }
+        Err(e) => Err(format!(
+            "--redis-password-file: cannot read {}: {}",
+            path.display(),
+            e.kind()
+        )),
+    }
 }

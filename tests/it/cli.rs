@@ -431,3 +431,83 @@ fn check_production_answers_the_checklist_from_the_config() {
     );
     assert!(!out.contains("hunter2"), "the password was printed");
 }
+
+#[tokio::test]
+async fn audit_verify_takes_the_redis_password_from_a_variable_or_a_file_not_the_url() {
+    let Some(redis) = crate::support::redis::TestRedis::own().await else {
+        return;
+    };
+    let password = canary("redis-pass-");
+    let client = redis::Client::open(redis.url.as_str()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let _: () = redis::cmd("ACL")
+        .arg("SETUSER")
+        .arg("auditor")
+        .arg("on")
+        .arg(format!(">{password}"))
+        .arg("~*")
+        .arg("+@read")
+        .arg("+@connection")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("requirepass")
+        .arg(canary("default-"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let dir = ConfigDir::new();
+    let file = dir.write("redis-password", &format!("{password}\n"));
+    let env = crate::support::redis::unique_env("verify");
+    let verify = |args: &[&str], vars: &[(&str, &str)]| {
+        let out = toolgate()
+            .args(["audit", "verify", &redis.url, "--environment", &env])
+            .args(args)
+            .envs(vars.iter().copied())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !text.contains(&password),
+            "the password was printed: {text}"
+        );
+        (out.status.success(), text)
+    };
+    let (ok, text) = verify(&[], &[]);
+    assert!(!ok && text.contains("cannot read the trail"), "{text}");
+    let by_env = [
+        "--redis-user",
+        "auditor",
+        "--redis-password-env",
+        "AUDIT_REDIS_PASSWORD",
+    ];
+    let (ok, text) = verify(&by_env, &[("AUDIT_REDIS_PASSWORD", password.as_str())]);
+    assert!(ok, "{text}");
+    let by_file = [
+        "--redis-user",
+        "auditor",
+        "--redis-password-file",
+        file.to_str().unwrap(),
+    ];
+    let (ok, text) = verify(&by_file, &[]);
+    assert!(ok, "{text}");
+    let (ok, text) = verify(&by_env, &[]);
+    assert!(
+        !ok && text.contains("AUDIT_REDIS_PASSWORD is not set"),
+        "{text}"
+    );
+    let wrong = dir.write("wrong", "not-it");
+    let (ok, text) = verify(
+        &[
+            "--redis-user",
+            "auditor",
+            "--redis-password-file",
+            wrong.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(!ok && text.contains("cannot read the trail"), "{text}");
+}

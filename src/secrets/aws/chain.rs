@@ -19,25 +19,9 @@ use std::time::{Duration, SystemTime};
 use secrecy::SecretString;
 use serde_json::Value;
 
+use super::keys::AwsCredentials;
 use super::profile::Profiles;
 use crate::secrets::EnvSource;
-
-/// Keys to sign with.
-pub(crate) struct AwsCredentials {
-    pub(crate) access_key_id: String,
-    pub(crate) secret_access_key: SecretString,
-    pub(crate) session_token: Option<SecretString>,
-    /// When temporary credentials end; `None` for static keys.
-    pub(crate) expires: Option<SystemTime>,
-}
-
-impl std::fmt::Debug for AwsCredentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AwsCredentials")
-            .field("access_key_id", &self.access_key_id)
-            .finish_non_exhaustive()
-    }
-}
 
 /// Temporary credentials are renewed this long before they expire.
 const RENEW_BEFORE: Duration = Duration::from_secs(300);

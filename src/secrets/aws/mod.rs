@@ -17,6 +17,7 @@
 
 mod chain;
 mod client;
+mod keys;
 mod profile;
 mod sigv4;
 

@@ -12,7 +12,7 @@ use std::path::Path;
 
 use secrecy::SecretString;
 
-use super::chain::AwsCredentials;
+use super::keys::AwsCredentials;
 
 pub(super) struct Profiles {
     name: String,

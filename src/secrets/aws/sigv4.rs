@@ -14,7 +14,7 @@ use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
-use super::chain::AwsCredentials;
+use super::keys::AwsCredentials;
 
 /// What one signed request says about itself.
 pub(super) struct Request<'a> {

@@ -5,6 +5,7 @@
 //! that fail closed, and a scan of the store, the trail and the logs of
 //! the real binary that finds none of the secrets.
 
+mod contract;
 mod moto;
 
 use std::collections::HashMap;

@@ -190,11 +190,7 @@ impl Chain {
                 status.as_u16()
             ));
         }
-        let body = r
-            .text()
-            .await
-            .map_err(|_| "STS answered garbage".to_owned())?;
-        let body = zeroize::Zeroizing::new(body);
+        let body = read_capped(r).await.map_err(|e| format!("STS: {e}"))?;
         let creds = xml_text(&body, "Credentials").ok_or("STS gave no credentials")?;
         let field = |name| xml_text(creds, name).map(unescape);
         Ok(AwsCredentials {
@@ -250,11 +246,9 @@ impl Chain {
                 r.status().as_u16()
             ));
         }
-        let v: Value = r
-            .json()
-            .await
-            .map_err(|_| "container credentials endpoint answered garbage".to_owned())?;
-        from_json(&v, "container credentials endpoint")
+        let from = "container credentials endpoint";
+        let text = read_capped(r).await.map_err(|e| format!("{from}: {e}"))?;
+        from_json(&json(&text, from)?, from)
     }
 
     /// IMDSv2: a session token (PUT), the instance role's name, its credentials.
@@ -280,7 +274,9 @@ impl Chain {
                 r.status().as_u16()
             ));
         }
-        let token = SecretString::from(r.text().await.map_err(unreachable)?);
+        let from = "instance metadata";
+        let text = read_capped(r).await.map_err(|e| format!("{from}: {e}"))?;
+        let token = SecretString::from(text.trim().to_owned());
         let get = |path: String| {
             self.http
                 .get(format!(
@@ -300,7 +296,7 @@ impl Chain {
                 r.status().as_u16()
             ));
         }
-        let names = r.text().await.map_err(unreachable)?;
+        let names = read_capped(r).await.map_err(|e| format!("{from}: {e}"))?;
         let role = names.lines().next().map(str::trim).unwrap_or_default();
         if role.is_empty()
             || !role
@@ -316,15 +312,40 @@ impl Chain {
                 r.status().as_u16()
             ));
         }
-        let v: Value = r
-            .json()
-            .await
-            .map_err(|_| "instance metadata answered garbage".to_owned())?;
+        let text = read_capped(r).await.map_err(|e| format!("{from}: {e}"))?;
+        let v = json(&text, from)?;
         if v["Code"].as_str().is_some_and(|c| c != "Success") {
             return Err("instance metadata has no credentials for the role".into());
         }
         from_json(&v, "instance metadata")
     }
+}
+
+/// Most of an answer read: Secrets Manager values are at most 64 KiB,
+/// credentials a few; more is refused rather than held.
+const MAX_ANSWER: usize = 1 << 20;
+
+/// The body of `r` as text, at most [`MAX_ANSWER`] bytes, kept zeroized.
+pub(super) async fn read_capped(
+    mut r: reqwest::Response,
+) -> Result<zeroize::Zeroizing<String>, String> {
+    let mut buf = zeroize::Zeroizing::new(Vec::new());
+    while let Some(chunk) = r
+        .chunk()
+        .await
+        .map_err(|e| format!("the answer broke off: {}", e.without_url()))?
+    {
+        if buf.len() + chunk.len() > MAX_ANSWER {
+            return Err("the answer is too large".into());
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    let text = std::str::from_utf8(&buf).map_err(|_| "the answer is not UTF-8".to_owned())?;
+    Ok(zeroize::Zeroizing::new(text.to_owned()))
+}
+
+fn json(text: &str, from: &str) -> Result<Value, String> {
+    serde_json::from_str(text).map_err(|_| format!("{from} answered garbage"))
 }
 
 /// A full container URI: https, or http to loopback or the container

@@ -143,11 +143,9 @@ impl Client {
             .await
             .map_err(|e| other(format!("Secrets Manager unreachable: {}", e.without_url())))?;
         let status = r.status();
-        let text = zeroize::Zeroizing::new(
-            r.text()
-                .await
-                .map_err(|_| other("Secrets Manager answered garbage".into()))?,
-        );
+        let text = super::chain::read_capped(r)
+            .await
+            .map_err(|e| other(format!("Secrets Manager: {e}")))?;
         let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
         if !status.is_success() {
             let kind = v["__type"]

@@ -75,6 +75,15 @@ fn build_credential(
             "a canary's value is a decoy to watch for; it cannot come from an OAuth2 token endpoint",
         );
     }
+    if raw.canary
+        && let RawSource::AwsSecretsManager(a) = &raw.source
+        && (a.secret_id.contains("{agent}") || a.secret_id.contains("{subject}"))
+    {
+        ctx.error(
+            &format!("{p}/source"),
+            "a canary's value must be one value to watch for; its secret_id cannot hold {agent} or {subject}",
+        );
+    }
     Some(CredentialDef {
         loc: ctx.at(&p),
         name: name.to_owned(),

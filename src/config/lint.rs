@@ -97,7 +97,10 @@ pub fn lint(config: &Config, env: &dyn EnvSource, now: SystemTime) -> Vec<Diagno
         }
         // A Vault value or an OAuth2 token is read at run time; there is
         // nothing to measure here but an OAuth2 client secret kept locally.
-        let local = !matches!(c.source, SourceDef::Vault { .. } | SourceDef::OAuth2(_));
+        let local = !matches!(
+            c.source,
+            SourceDef::Vault { .. } | SourceDef::OAuth2(_) | SourceDef::AwsSecretsManager(_)
+        );
         if let SourceDef::OAuth2(o) = &c.source
             && matches!(o.client_secret, SourceDef::Env(_) | SourceDef::File(_))
             && Credentials::read_source(&o.client_secret, env).is_none()

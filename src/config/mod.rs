@@ -23,6 +23,7 @@ mod model;
 pub mod production;
 mod raw;
 mod sources;
+mod sources_aws;
 pub mod telemetry;
 pub mod template;
 mod tls;
@@ -39,6 +40,7 @@ pub use diag::{Diagnostic, Severity};
 pub use document::{CONFIG_SCHEMA, TOOL_SCHEMA, compile_schema};
 pub use gateway::{STORE_FILE_NAME, store_file};
 pub use model::*;
+pub(crate) use sources_aws::valid_region as valid_aws_region;
 pub use tools::is_object_schema;
 pub(crate) use workflows::DEFAULT_DEAD_LETTER_RETENTION;
 

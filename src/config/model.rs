@@ -248,6 +248,23 @@ pub enum SourceDef {
     },
     /// Access tokens from an OAuth2 token endpoint.
     OAuth2(Box<OAuth2Def>),
+    /// A secret (or a field of its JSON) in AWS Secrets Manager.
+    AwsSecretsManager(Box<AwsSecretDef>),
+}
+
+/// `{aws_secrets_manager: {…}}`, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsSecretDef {
+    /// A name or ARN; may hold `{agent}` and `{subject}`.
+    pub secret_id: String,
+    /// A key of the JSON `SecretString`; `None`: the whole string.
+    pub field: Option<String>,
+    /// `None`: `AWS_REGION`, `AWS_DEFAULT_REGION`, then the profile's.
+    pub region: Option<String>,
+    pub version_stage: String,
+    /// In place of `https://secretsmanager.<region>.amazonaws.com/`.
+    pub endpoint_url: Option<url::Url>,
+    pub cache: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -278,6 +295,7 @@ impl SourceDef {
             SourceDef::File(_) => "file",
             SourceDef::Vault { .. } => "vault",
             SourceDef::OAuth2(_) => "oauth2",
+            SourceDef::AwsSecretsManager(_) => "aws_secrets_manager",
         }
     }
 
@@ -290,6 +308,10 @@ impl SourceDef {
                 "OAuth2 token endpoint at {}",
                 o.token_url.host_str().unwrap_or("?")
             ),
+            SourceDef::AwsSecretsManager(a) => match &a.field {
+                Some(f) => format!("AWS Secrets Manager secret {}#{f}", a.secret_id),
+                None => format!("AWS Secrets Manager secret {}", a.secret_id),
+            },
         }
     }
 }

@@ -195,8 +195,10 @@ fn rotation(config: &Config) -> Item {
         .credentials
         .values()
         .filter(|c| {
-            !matches!(c.source, SourceDef::OAuth2(_) | SourceDef::Vault { .. })
-                && c.max_age_days.is_none()
+            !matches!(
+                c.source,
+                SourceDef::OAuth2(_) | SourceDef::Vault { .. } | SourceDef::AwsSecretsManager(_)
+            ) && c.max_age_days.is_none()
                 && !c.canary
         })
         .map(|c| c.name.as_str())
@@ -205,14 +207,14 @@ fn rotation(config: &Config) -> Item {
         item(
             Verdict::Pass,
             Q,
-            "every credential is an OAuth2 token, a Vault secret, or has max_age_days",
+            "every credential is an OAuth2 token, a Vault or AWS Secrets Manager secret, or has max_age_days",
         )
     } else {
         item(
             Verdict::Warn,
             Q,
             format!(
-                "no max_age_days and not from Vault or OAuth2: {}; nothing says when they are too old",
+                "no max_age_days and not from Vault, AWS Secrets Manager or OAuth2: {}; nothing says when they are too old",
                 unwatched.join(", ")
             ),
         )

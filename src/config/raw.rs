@@ -202,7 +202,8 @@ pub(crate) enum RawRecordPayloads {
     Redacted,
 }
 
-/// Where a secret lives: exactly one of `env`, `file`, `vault`, `oauth2`.
+/// Where a secret lives: exactly one of `env`, `file`, `vault`, `oauth2`,
+/// `aws_secrets_manager`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub(crate) enum RawSource {
@@ -210,6 +211,18 @@ pub(crate) enum RawSource {
     File(String),
     Vault(RawVaultRef),
     Oauth2(Box<RawOAuth2>),
+    AwsSecretsManager(Box<RawAwsSecret>),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAwsSecret {
+    pub secret_id: String,
+    pub field: Option<String>,
+    pub region: Option<String>,
+    pub version_stage: Option<String>,
+    pub endpoint_url: Option<String>,
+    pub cache_seconds: Option<u64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -1,14 +1,15 @@
-//! Secret sources (`env`, `file`, `vault`, `oauth2`) as `SourceDef`s, and
-//! where each kind may be used: a credential's source may be any of them; the
-//! secrets of an OAuth2 source come from env, file or vault; every other
-//! setting that names a secret (audit keys, store key, Vault login, webhook
-//! secrets) takes env or file.
+//! Secret sources (`env`, `file`, `vault`, `oauth2`, `aws_secrets_manager`)
+//! as `SourceDef`s, and where each kind may be used: a credential's source
+//! may be any of them; the secrets of an OAuth2 source come from env, file or
+//! vault; every other setting that names a secret (audit keys, store key,
+//! Vault login, webhook secrets) takes env or file.
 
 use std::path::Path;
 
 use super::document::FileCtx;
 use super::model::{Grant, OAuth2Def, SourceDef};
 use super::raw::{RawGrant, RawOAuth2, RawSource, RawVaultRef};
+use super::sources_aws::aws_source;
 
 /// What a source is for, which decides the kinds it may be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +53,17 @@ pub(super) fn source(
                 return None;
             }
             oauth2_source(o, base_dir, ctx, &pointer)
+        }
+        RawSource::AwsSecretsManager(a) => {
+            let pointer = format!("{pointer}/aws_secrets_manager");
+            if usage != SourceUse::Credential {
+                ctx.error(
+                    &pointer,
+                    "an aws_secrets_manager source is for credentials only; this setting takes env or file (or vault for an OAuth2 secret)",
+                );
+                return None;
+            }
+            aws_source(a, ctx, &pointer)
         }
     }
 }

@@ -37,7 +37,7 @@ pub(crate) async fn attach(
     }
     let loaded = gw
         .credentials
-        .current(&def.name, trail.subject.as_deref())
+        .current_for(&def.name, trail.agent_name(), trail.subject.as_deref())
         .await?;
     trail.credential(&def.name, &loaded);
     inject(def, &loaded, req)?;

@@ -39,11 +39,37 @@ pub(crate) fn is_egress_denied(err: &(dyn std::error::Error + 'static)) -> bool 
     false
 }
 
-/// Addresses refused even when private networks are allowed.
+/// Addresses refused even when private networks are allowed: unspecified,
+/// multicast, broadcast, and link-local with the cloud metadata services
+/// on it (169.254.169.254, the container endpoints 169.254.170.2 and .23,
+/// AWS's fd00:ec2::/32), also inside IPv4-mapped, NAT64 and 6to4 forms.
+/// Only toolgate's own AWS client reaches a metadata address, never a tool.
 fn never_reachable(ip: IpAddr) -> bool {
     match ip {
-        IpAddr::V4(v4) => v4.is_unspecified() || v4.is_multicast() || v4.is_broadcast(),
-        IpAddr::V6(v6) => v6.is_unspecified() || v6.is_multicast(),
+        IpAddr::V4(v4) => {
+            v4.is_unspecified() || v4.is_multicast() || v4.is_broadcast() || v4.is_link_local()
+        }
+        IpAddr::V6(v6) => {
+            let bits = u128::from(v6);
+            let seg = v6.segments();
+            let embedded = if let Some(v4) = v6.to_ipv4_mapped() {
+                Some(v4)
+            } else if bits >> 32 == 0 && bits > 1 {
+                // IPv4-compatible (deprecated) ::a.b.c.d
+                Some(std::net::Ipv4Addr::from(bits as u32))
+            } else if bits >> 32 == 0x0064_ff9b_0000_0000_0000_0000 {
+                Some(std::net::Ipv4Addr::from(bits as u32))
+            } else if seg[0] == 0x2002 {
+                Some(std::net::Ipv4Addr::from((bits >> 80) as u32))
+            } else {
+                None
+            };
+            embedded.is_some_and(|v4| never_reachable(IpAddr::V4(v4)))
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (seg[0] & 0xffc0) == 0xfe80
+                || (seg[0] == 0xfd00 && seg[1] == 0x0ec2)
+        }
     }
 }
 
@@ -174,6 +200,33 @@ fn client(allow_private: bool, lookup: Arc<dyn Lookup>) -> Result<reqwest::Clien
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn metadata_and_link_local_are_refused_even_with_private_networks_allowed() {
+        for ip in [
+            "169.254.169.254",
+            "169.254.170.2",
+            "169.254.170.23",
+            "169.254.0.1",
+            "fd00:ec2::254",
+            "fd00:ec2::23",
+            "fe80::1",
+            "::ffff:169.254.169.254",
+            "::169.254.169.254",
+            "64:ff9b::a9fe:a9fe",
+            "2002:a9fe:a9fe::",
+        ] {
+            let ip: IpAddr = ip.parse().unwrap();
+            assert!(!allowed(ip, true), "{ip} must be refused for every tool");
+        }
+        for ip in ["10.1.2.3", "127.0.0.1", "::1", "fd00::1", "192.168.1.1"] {
+            let ip: IpAddr = ip.parse().unwrap();
+            assert!(
+                allowed(ip, true),
+                "{ip} is a private address a tool may allow"
+            );
+        }
+    }
 
     #[test]
     fn refuses_internal_addresses() {

@@ -10,7 +10,7 @@ use secrecy::SecretString;
 use super::env;
 use super::source::{Context, SecretSource};
 use super::vars::EnvSource;
-use super::{file, oauth2, vault};
+use super::{aws, file, oauth2, vault};
 use crate::config::{Config, CredentialDef, SourceDef};
 
 /// The clients remote sources share, each built on first need. A client
@@ -19,6 +19,7 @@ pub(super) struct Clients<'a> {
     config: &'a Config,
     vault: Option<Option<Arc<vault::Client>>>,
     tokens: Option<Option<Arc<oauth2::TokenClient>>>,
+    aws: Option<Option<Arc<aws::Client>>>,
 }
 
 impl<'a> Clients<'a> {
@@ -27,6 +28,7 @@ impl<'a> Clients<'a> {
             config,
             vault: None,
             tokens: None,
+            aws: None,
         }
     }
 
@@ -38,6 +40,12 @@ impl<'a> Clients<'a> {
                     vault::Client::new(config, env.clone(), read_local)
                 })
             })
+            .clone()
+    }
+
+    fn aws(&mut self, env: &Arc<dyn EnvSource>) -> Option<Arc<aws::Client>> {
+        self.aws
+            .get_or_insert_with(|| logged("AWS", || aws::Client::new(env.clone())))
             .clone()
     }
 
@@ -80,6 +88,12 @@ pub(super) fn build(
             clients.tokens(),
             ctx.clone(),
         )),
+        SourceDef::AwsSecretsManager(a) => Arc::new(aws::AwsSecret::new(
+            def.clone(),
+            a,
+            clients.aws(&ctx.env),
+            ctx.clone(),
+        )),
     }
 }
 
@@ -89,6 +103,6 @@ pub(super) fn read_local(source: &SourceDef, env: &dyn EnvSource) -> Option<Secr
     match source {
         SourceDef::Env(var) => env::read(env, var),
         SourceDef::File(path) => file::read_secret_file(path).ok(),
-        SourceDef::Vault { .. } | SourceDef::OAuth2(_) => None,
+        SourceDef::Vault { .. } | SourceDef::OAuth2(_) | SourceDef::AwsSecretsManager(_) => None,
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! [`Credentials`] is the facade the rest of toolgate uses. It owns the map
 //! of credential name to its `SecretSource` (`source.rs`; one module per
-//! kind: `env`, `file`, `vault`, `oauth2`, each owning its own caches,
+//! kind: `env`, `file`, `vault`, `oauth2`, `aws`, each owning its own caches,
 //! timers and tokens) and the concerns every kind shares: the subject check
 //! of per-subject credentials, and the redactor's knowledge of every value
 //! ever loaded (`known.rs`).
@@ -14,6 +14,7 @@
 //! before it can be used, and stays known to it after a rotation. Nothing in
 //! here logs a value or puts one in an error message.
 
+mod aws;
 mod build;
 mod env;
 mod file;
@@ -137,7 +138,25 @@ impl Credentials {
         name: &str,
         subject: Option<&str>,
     ) -> Result<Arc<Loaded>, CredentialError> {
+        self.current_for(name, None, subject).await
+    }
+
+    /// [`Credentials::current`] for a caller known by its agent too: a
+    /// credential whose source names the agent (an AWS secret id with
+    /// `{agent}`) needs it, and each agent has its own value.
+    pub async fn current_for(
+        &self,
+        name: &str,
+        agent: Option<&str>,
+        subject: Option<&str>,
+    ) -> Result<Arc<Loaded>, CredentialError> {
         let source = self.source(name)?;
+        if source.per_agent() && agent.is_none() {
+            return Err(unavailable(
+                name,
+                "it is per agent, and the caller is no agent".into(),
+            ));
+        }
         let subject = if source.per_subject() {
             let valid = subject
                 .filter(|s| crate::sessions::valid_label(s))
@@ -152,7 +171,7 @@ impl Credentials {
             None
         };
         source
-            .current(subject)
+            .current_as(agent, subject)
             .await
             .map_err(|reason| unavailable(name, reason))
     }
@@ -187,7 +206,7 @@ impl Credentials {
     pub async fn unavailable(&self) -> Vec<String> {
         let mut out = Vec::new();
         for (n, s) in &self.sources {
-            if s.per_subject() {
+            if s.per_subject() || s.per_agent() {
                 // Read per caller; nothing to check without one.
                 continue;
             }

@@ -38,6 +38,24 @@ pub(crate) trait SecretSource: std::fmt::Debug + Send + Sync {
         false
     }
 
+    /// Whether the caller's agent selects the value (an AWS secret id with
+    /// `{agent}`). The facade then passes the agent to
+    /// [`SecretSource::current_as`].
+    fn per_agent(&self) -> bool {
+        false
+    }
+
+    /// The value for a caller: its agent and its session's subject. Sources
+    /// that do not depend on the agent answer [`SecretSource::current`].
+    async fn current_as(
+        &self,
+        agent: Option<&str>,
+        subject: Option<&str>,
+    ) -> Result<Arc<Loaded>, String> {
+        let _ = agent;
+        self.current(subject).await
+    }
+
     /// Load now, at start, where that needs no waiting (local sources), so
     /// the redactor knows the value before any call. Remote sources load
     /// on first use.

@@ -1,6 +1,7 @@
 //! The `SecretSource` contract: one function per property, each run against
 //! every kind of source that has the property — `env`, `file`, `vault` (a
-//! real `bao server -dev`) and `oauth2` (a real OAuth2 server). A failing
+//! real `bao server -dev`), `oauth2` (a real OAuth2 server) and, in
+//! `aws/contract.rs`, `aws_secrets_manager` (moto). A failing
 //! test names the kind; the panic names the property.
 //!
 //! Each property gets a fresh `Credentials` (the facade the gateway uses)
@@ -23,10 +24,10 @@ use crate::vault::{Bao, bao_or_skip};
 
 /// Environment variables that a test can change while toolgate runs.
 #[derive(Default)]
-struct TestEnv(Mutex<HashMap<String, String>>);
+pub(crate) struct TestEnv(Mutex<HashMap<String, String>>);
 
 impl TestEnv {
-    fn set(&self, k: &str, v: &str) {
+    pub(crate) fn set(&self, k: &str, v: &str) {
         self.0.lock().unwrap().insert(k.to_owned(), v.to_owned());
     }
     fn unset(&self, k: &str) {
@@ -41,22 +42,28 @@ impl EnvSource for TestEnv {
 }
 
 /// One credential `crm` over a source of the kind under test.
-struct Harness {
+pub(crate) struct Harness {
     creds: Credentials,
     redactor: Arc<SharedRedactor>,
     env: Arc<TestEnv>,
     dir: ConfigDir,
     /// The value the source holds (env, file, vault); OAuth2 asks its provider.
-    value: Mutex<String>,
-    /// Vault: the secret's API path.
-    path: String,
+    pub(crate) value: Mutex<String>,
+    /// Vault: the secret's API path (AWS: the secret's name).
+    pub(crate) path: String,
     provider: Option<Provider>,
 }
 
 impl Harness {
     /// Credentials from a toolgate.yaml with `top` (e.g. a vault block) and
     /// credential `crm` reading `source`.
-    fn new(top: &str, source: &str, env: Arc<TestEnv>, dir: ConfigDir, value: String) -> Harness {
+    pub(crate) fn new(
+        top: &str,
+        source: &str,
+        env: Arc<TestEnv>,
+        dir: ConfigDir,
+        value: String,
+    ) -> Harness {
         std::fs::create_dir_all(dir.path().join("tools")).unwrap();
         dir.write(
             "toolgate.yaml",
@@ -91,7 +98,7 @@ impl Harness {
 }
 
 /// What the contract needs to know about one kind of source.
-trait Kind {
+pub(crate) trait Kind {
     /// A credential whose source holds a fresh value.
     async fn fresh(&self) -> Harness;
     /// A credential whose source has nothing to give.
@@ -282,7 +289,7 @@ async fn values_never_show_in_debug_output(k: &impl Kind) {
 }
 
 /// Every property, in order, against one kind.
-async fn contract(k: &impl Kind) {
+pub(crate) async fn contract(k: &impl Kind) {
     reads_the_current_value(k).await;
     a_reload_picks_up_a_new_version_and_the_old_stays_redacted(k).await;
     a_change_is_picked_up_without_reload(k).await;

@@ -177,7 +177,8 @@ impl Held {
 
     /// The one pending action in the approver's queue, once it is there.
     async fn pending(&self) -> String {
-        let until = Instant::now() + Duration::from_secs(10);
+        // Generous: the held call runs in another task, slow on a loaded machine.
+        let until = Instant::now() + Duration::from_secs(30);
         loop {
             let (status, list) = self
                 .proc

@@ -37,15 +37,17 @@ async def decide(base: str, verb: str, after_progress: asyncio.Event) -> str:
     """Wait for the held action and for a progress notification, then decide it."""
     approver = {"Authorization": f"Bearer {os.environ['TOOLGATE_APPROVER_KEY']}"}
     async with httpx.AsyncClient(base_url=base, headers=approver) as http:
-        for _ in range(200):
+        # A deadline, not a count of tries: on a loaded machine each poll is slow.
+        deadline = asyncio.get_running_loop().time() + 30
+        while True:
             listed = (await http.get("/v1/pending-actions")).json()
             if listed.get("actions"):
                 break
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError("no action was held")
             await asyncio.sleep(0.05)
-        else:
-            raise AssertionError("no action was held")
         action_id = listed["actions"][0]["action_id"]
-        await asyncio.wait_for(after_progress.wait(), 10)
+        await asyncio.wait_for(after_progress.wait(), 30)
         r = await http.post(f"/v1/pending-actions/{action_id}/{verb}", json={"reason": "checked"})
         assert r.status_code == 200, r.text
         return action_id

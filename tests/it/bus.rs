@@ -14,8 +14,20 @@ use crate::support::redis::{TestRedis, unique_env};
 const WAIT: Duration = Duration::from_secs(3);
 
 fn redis_bus(r: &TestRedis, env: &str) -> Arc<dyn Bus> {
-    let conn = toolgate::store::redis_connect(&r.url, &Default::default()).expect("redis url");
-    Arc::new(RedisBus::new(&r.url, &Default::default(), conn, env).expect("bus"))
+    let conn = toolgate::store::redis_connect(
+        &toolgate::store::RedisTarget::Node(r.url.clone()),
+        &Default::default(),
+    )
+    .expect("redis url");
+    Arc::new(
+        RedisBus::new(
+            &toolgate::store::RedisTarget::Node(r.url.clone()),
+            &Default::default(),
+            conn,
+            env,
+        )
+        .expect("bus"),
+    )
 }
 
 async fn next(s: &mut BoxStream<'static, Signal>) -> Option<Signal> {

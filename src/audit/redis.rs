@@ -46,6 +46,8 @@ use super::sink::{AuditSink, check_against_head};
 
 /// Most records appended in one script call.
 const MAX_BATCH: usize = 512;
+/// How often a failed writer checks whether Redis is back.
+const PROBE_INTERVAL: Duration = Duration::from_millis(250);
 /// How long a batch keeps re-sealing after other replicas' appends.
 const CONTENTION_BUDGET: Duration = Duration::from_secs(2);
 
@@ -162,7 +164,26 @@ struct Writer {
 impl Writer {
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Job>) {
         let mut batch = Vec::with_capacity(MAX_BATCH);
-        while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        loop {
+            let received = if self.healthy.load(Ordering::SeqCst) {
+                rx.recv_many(&mut batch, MAX_BATCH).await
+            } else {
+                // After a failure, say ready again once the trail's head can
+                // be read, even if no call comes (a load balancer sends none
+                // to a replica that is not ready).
+                tokio::select! {
+                    n = rx.recv_many(&mut batch, MAX_BATCH) => n,
+                    () = tokio::time::sleep(PROBE_INTERVAL) => {
+                        if self.probe().await {
+                            self.healthy.store(true, Ordering::SeqCst);
+                        }
+                        continue;
+                    }
+                }
+            };
+            if received == 0 {
+                return;
+            }
             let result = self.commit(&batch).await;
             self.healthy.store(result.is_ok(), Ordering::SeqCst);
             match result {
@@ -178,6 +199,19 @@ impl Writer {
                     }
                 }
             }
+        }
+    }
+
+    /// Whether the head can be read and continues the chain this writer knows.
+    async fn probe(&self) -> bool {
+        let text: Result<Option<String>, _> = redis::cmd("GET")
+            .arg(&self.keys.head)
+            .query_async(&mut self.conn.clone())
+            .await;
+        match text {
+            Ok(t) => parse_head(t.as_deref().unwrap_or(""))
+                .is_some_and(|h| h.seq >= self.chain.seq || self.chain.seq == 0),
+            Err(_) => false,
         }
     }
 

@@ -97,9 +97,9 @@ pub fn review_configured(
             now,
         ));
     }
-    let url = config
+    let target = config
         .store
-        .redis_url()
+        .redis()
         .ok_or_else(|| "the Redis trail needs the Redis store".to_owned())?;
     let mut options = config.store_redis.clone();
     if let Some(source) = &config.store_password {
@@ -108,7 +108,7 @@ pub fn review_configured(
                 .ok_or_else(|| "store.password cannot be read".to_owned())?,
         );
     }
-    let (reader, _) = crate::audit::redis::open_reader_with(url, &options, &config.environment)
+    let (reader, _) = crate::audit::redis::open_reader_with(target, &options, &config.environment)
         .map_err(|e| e.to_string())?;
     Ok(review_records(
         config,

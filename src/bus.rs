@@ -3,7 +3,9 @@
 //!
 //! Behind the [`Bus`] trait: [`NoBus`] for a gateway alone on its store, and
 //! [`RedisBus`] (pub/sub on `toolgate:{<env>:events}`) for replicas sharing a
-//! Redis store. The bus is best effort — every change is also in the store,
+//! Redis store. On a Redis Cluster a classic `PUBLISH` reaches the
+//! subscribers of every node, so each replica subscribes on one node and,
+//! when that node fails, on the next of the configured ones. The bus is best effort — every change is also in the store,
 //! and each replica checks the store every second (`events`), so a lost
 //! message delays a change by a second at most.
 //!
@@ -11,6 +13,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -74,8 +77,11 @@ impl Bus for NoBus {
 
 /// Pub/sub on the shared Redis.
 pub struct RedisBus {
-    client: redis::Client,
-    conn: redis::aio::ConnectionManager,
+    /// One per configured node (one, or a cluster's seeds).
+    clients: Vec<redis::Client>,
+    /// The node to subscribe on next: after a broken subscription, the next one.
+    next: AtomicUsize,
+    conn: crate::store::RedisConn,
     channel: String,
 }
 
@@ -90,14 +96,19 @@ impl std::fmt::Debug for RedisBus {
 
 impl RedisBus {
     pub fn new(
-        url: &str,
+        target: &crate::store::RedisTarget,
         tls: &crate::store::RedisOptions,
-        conn: redis::aio::ConnectionManager,
+        conn: crate::store::RedisConn,
         environment: &str,
     ) -> Result<RedisBus, BusError> {
-        let client = crate::store::redis_client(url, tls).map_err(|e| BusError(e.0))?;
+        let clients = target
+            .urls()
+            .iter()
+            .map(|url| crate::store::redis_client(url, tls).map_err(|e| BusError(e.0)))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(RedisBus {
-            client,
+            clients,
+            next: AtomicUsize::new(0),
             conn,
             channel: format!("toolgate:{{{environment}:events}}"),
         })
@@ -127,11 +138,33 @@ impl Bus for RedisBus {
     }
 
     async fn subscribe(&self) -> Result<BoxStream<'static, Signal>, BusError> {
-        let mut pubsub =
-            tokio::time::timeout(Duration::from_secs(2), self.client.get_async_pubsub())
-                .await
-                .map_err(|_| BusError("redis: connection timed out".into()))?
-                .map_err(|e| BusError(redis_text(&e)))?;
+        // Round the configured nodes: each attempt (and each broken
+        // subscription's successor) starts on the next one.
+        let mut last = BusError("redis: no node configured".into());
+        for _ in 0..self.clients.len() {
+            let i = self.next.fetch_add(1, Ordering::Relaxed) % self.clients.len();
+            match self.subscribe_on(&self.clients[i]).await {
+                Ok(stream) => {
+                    // Stay on this node until it fails.
+                    self.next.store(i, Ordering::Relaxed);
+                    return Ok(stream);
+                }
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    }
+}
+
+impl RedisBus {
+    async fn subscribe_on(
+        &self,
+        client: &redis::Client,
+    ) -> Result<BoxStream<'static, Signal>, BusError> {
+        let mut pubsub = tokio::time::timeout(Duration::from_secs(2), client.get_async_pubsub())
+            .await
+            .map_err(|_| BusError("redis: connection timed out".into()))?
+            .map_err(|e| BusError(redis_text(&e)))?;
         pubsub
             .subscribe(&self.channel)
             .await

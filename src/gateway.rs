@@ -210,19 +210,21 @@ impl Gateway {
                 .map_err(|e| anyhow::anyhow!("cannot read store.password: {e}"))?;
             redis_options.password = Some(password);
         }
-        let redis = match config.store.redis_url() {
-            Some(url) => {
-                if let Some(pw) = url::Url::parse(url)
-                    .ok()
-                    .and_then(|u| u.password().map(str::to_owned))
-                {
-                    let decoded = percent_encoding::percent_decode_str(&pw)
-                        .decode_utf8_lossy()
-                        .into_owned();
-                    credentials.remember_extra("redis-password", &decoded.into());
+        let redis = match config.store.redis() {
+            Some(target) => {
+                for url in target.urls() {
+                    if let Some(pw) = url::Url::parse(url)
+                        .ok()
+                        .and_then(|u| u.password().map(str::to_owned))
+                    {
+                        let decoded = percent_encoding::percent_decode_str(&pw)
+                            .decode_utf8_lossy()
+                            .into_owned();
+                        credentials.remember_extra("redis-password", &decoded.into());
+                    }
                 }
                 Some(
-                    store::redis_connect(url, &redis_options)
+                    store::redis_connect(target, &redis_options)
                         .map_err(|e| anyhow::anyhow!("cannot use the Redis store: {e}"))?,
                 )
             }
@@ -259,9 +261,9 @@ impl Gateway {
                 &config.environment,
             );
         }
-        let bus: Arc<dyn Bus> = match (&redis, config.store.redis_url()) {
-            (Some(conn), Some(url)) => Arc::new(
-                RedisBus::new(url, &redis_options, conn.clone(), &config.environment)
+        let bus: Arc<dyn Bus> = match (&redis, config.store.redis()) {
+            (Some(conn), Some(target)) => Arc::new(
+                RedisBus::new(target, &redis_options, conn.clone(), &config.environment)
                     .map_err(|e| anyhow::anyhow!("cannot use the Redis store: {e}"))?,
             ),
             _ => Arc::new(NoBus),

@@ -111,7 +111,8 @@ enum AuditCommand {
     /// Check a trail: every record's hash, sequence and link. Exit 0 only when intact.
     Verify {
         /// Trail files in order; rotated siblings of a live file are included
-        /// before it. Or one `redis://` (or `rediss://`) URL, with `--environment`, for a Redis trail.
+        /// before it. Or one `redis://` (or `rediss://`) URL, with `--environment`, for a Redis trail;
+        /// for a Redis Cluster, its nodes' URLs joined by commas (`redis://a:7000,redis://b:7001`).
         #[arg(required = true)]
         paths: Vec<PathBuf>,
         /// The environment whose Redis trail to read (with a `redis://` URL).

@@ -8,7 +8,8 @@ use crate::store::RedisOptions;
 /// What `toolgate audit verify` was given.
 #[derive(Debug, Clone, Copy)]
 pub struct Verify<'a> {
-    /// Trail files in order, or one `redis://` / `rediss://` URL.
+    /// Trail files in order, or one `redis://` / `rediss://` URL (a Redis
+    /// Cluster's nodes: the URLs joined by commas).
     pub paths: &'a [PathBuf],
     /// The environment of a Redis trail.
     pub environment: Option<&'a str>,
@@ -76,14 +77,15 @@ pub fn verify(args: &Verify<'_>) -> bool {
             crate::audit::verify::verify_with(paths, key.as_deref(), &checkpoints, public_key)
         }
         (Some(url), Some(env)) if paths.len() == 1 => {
-            let (reader, mut stored) = match crate::audit::redis::open_reader_with(url, redis, env)
-            {
-                Ok(r) => r,
-                Err(e) => {
-                    eprintln!("toolgate: cannot read the trail from Redis: {e}");
-                    return false;
-                }
-            };
+            let target = crate::store::RedisTarget::parse(url);
+            let (reader, mut stored) =
+                match crate::audit::redis::open_reader_with(&target, redis, env) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        eprintln!("toolgate: cannot read the trail from Redis: {e}");
+                        return false;
+                    }
+                };
             // The checkpoints kept beside the stream count too.
             stored.extend(checkpoints);
             if public_key.is_some() && stored.is_empty() {
@@ -95,7 +97,7 @@ pub fn verify(args: &Verify<'_>) -> bool {
         }
         (Some(_), _) => {
             eprintln!(
-                "toolgate: give one redis:// URL and --environment (the trail's environment)"
+                "toolgate: give one redis:// URL (a cluster's as one comma-separated list) and --environment (the trail's environment)"
             );
             return false;
         }

@@ -11,6 +11,9 @@
 //! the replica re-seals the batch after it and tries again. So the stream is
 //! one chain, in order, with no gaps — verified exactly like a file
 //! (`toolgate audit verify redis://… --environment <env>`), checkpoints and all.
+//! On a Redis Cluster the head, the stream and the checkpoints share the
+//! hash tag `{<env>:audit}`, so they live in one slot and the script stays
+//! atomic; while that slot's master is failing over, appends fail closed.
 //!
 //! Like the file sink, a caller is answered only after its record is written
 //! (and durable as far as Redis is configured to make it: run Redis with
@@ -34,7 +37,6 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use redis::Script;
-use redis::aio::ConnectionManager;
 use tokio::sync::{mpsc, oneshot};
 
 use super::chain::{Chain, GENESIS};
@@ -44,6 +46,8 @@ use super::sink::{AuditSink, check_against_head};
 
 /// Most records appended in one script call.
 const MAX_BATCH: usize = 512;
+/// How often a failed writer checks whether Redis is back.
+const PROBE_INTERVAL: Duration = Duration::from_millis(250);
 /// How long a batch keeps re-sealing after other replicas' appends.
 const CONTENTION_BUDGET: Duration = Duration::from_secs(2);
 
@@ -84,7 +88,7 @@ struct Job {
 pub struct RedisSink {
     tx: mpsc::UnboundedSender<Job>,
     healthy: Arc<AtomicBool>,
-    conn: ConnectionManager,
+    conn: crate::store::RedisConn,
     keys: Keys,
 }
 
@@ -117,7 +121,11 @@ fn err(e: &redis::RedisError) -> AuditError {
 impl RedisSink {
     /// Append to `environment`'s trail over `conn`. The head is learned on
     /// the first append, so the gateway may start while Redis is down.
-    pub fn open(conn: ConnectionManager, environment: &str, key: Option<Arc<[u8]>>) -> RedisSink {
+    pub fn open(
+        conn: crate::store::RedisConn,
+        environment: &str,
+        key: Option<Arc<[u8]>>,
+    ) -> RedisSink {
         let (tx, rx) = mpsc::unbounded_channel();
         let healthy = Arc::new(AtomicBool::new(true));
         let keys = Keys::new(environment);
@@ -146,7 +154,7 @@ fn parse_checkpoints(lines: &[String]) -> Vec<Checkpoint> {
 }
 
 struct Writer {
-    conn: ConnectionManager,
+    conn: crate::store::RedisConn,
     keys: Keys,
     chain: Chain,
     script: Script,
@@ -156,7 +164,26 @@ struct Writer {
 impl Writer {
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Job>) {
         let mut batch = Vec::with_capacity(MAX_BATCH);
-        while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        loop {
+            let received = if self.healthy.load(Ordering::SeqCst) {
+                rx.recv_many(&mut batch, MAX_BATCH).await
+            } else {
+                // After a failure, say ready again once the trail's head can
+                // be read, even if no call comes (a load balancer sends none
+                // to a replica that is not ready).
+                tokio::select! {
+                    n = rx.recv_many(&mut batch, MAX_BATCH) => n,
+                    () = tokio::time::sleep(PROBE_INTERVAL) => {
+                        if self.probe().await {
+                            self.healthy.store(true, Ordering::SeqCst);
+                        }
+                        continue;
+                    }
+                }
+            };
+            if received == 0 {
+                return;
+            }
             let result = self.commit(&batch).await;
             self.healthy.store(result.is_ok(), Ordering::SeqCst);
             match result {
@@ -172,6 +199,19 @@ impl Writer {
                     }
                 }
             }
+        }
+    }
+
+    /// Whether the head can be read and continues the chain this writer knows.
+    async fn probe(&self) -> bool {
+        let text: Result<Option<String>, _> = redis::cmd("GET")
+            .arg(&self.keys.head)
+            .query_async(&mut self.conn.clone())
+            .await;
+        match text {
+            Ok(t) => parse_head(t.as_deref().unwrap_or(""))
+                .is_some_and(|h| h.seq >= self.chain.seq || self.chain.seq == 0),
+            Err(_) => false,
         }
     }
 
@@ -296,25 +336,28 @@ pub fn open_reader(
     url: &str,
     environment: &str,
 ) -> Result<(TrailReader, Vec<Checkpoint>), AuditError> {
-    open_reader_with(url, &crate::store::RedisOptions::default(), environment)
+    open_reader_with(
+        &crate::store::RedisTarget::Node(url.to_owned()),
+        &crate::store::RedisOptions::default(),
+        environment,
+    )
 }
 
-/// As [`open_reader`], with `store.tls` for a `rediss://` URL.
+/// As [`open_reader`], on one Redis or a Redis Cluster, with `store.tls`
+/// for `rediss://`.
 pub fn open_reader_with(
-    url: &str,
+    target: &crate::store::RedisTarget,
     tls: &crate::store::RedisOptions,
     environment: &str,
 ) -> Result<(TrailReader, Vec<Checkpoint>), AuditError> {
-    let client = crate::store::redis_client(url, tls).map_err(|e| AuditError(e.0))?;
-    let mut conn = client
-        .get_connection_with_timeout(Duration::from_secs(5))
-        .map_err(|e| err(&e))?;
+    let mut conn =
+        crate::store::redis_connect_blocking(target, tls).map_err(|e| AuditError(e.0))?;
     let keys = Keys::new(environment);
     let lines: Vec<String> = redis::cmd("LRANGE")
         .arg(&keys.checkpoints)
         .arg(0)
         .arg(-1)
-        .query(&mut conn)
+        .query(conn.as_mut())
         .map_err(|e| err(&e))?;
     let checkpoints = parse_checkpoints(&lines);
     Ok((
@@ -332,7 +375,7 @@ pub fn open_reader_with(
 
 /// Reads a trail stream as the bytes of a JSON-lines file.
 pub struct TrailReader {
-    conn: redis::Connection,
+    conn: Box<dyn redis::ConnectionLike + Send>,
     stream: String,
     /// The next id to read from (`-`, or `(<last id>`).
     next: String,
@@ -350,7 +393,7 @@ impl TrailReader {
             .arg("+")
             .arg("COUNT")
             .arg(1000)
-            .query(&mut self.conn)
+            .query(self.conn.as_mut())
             .map_err(|e| std::io::Error::other(crate::store::redis_error_text(&e)))?;
         self.buf.clear();
         self.pos = 0;

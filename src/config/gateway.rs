@@ -15,7 +15,7 @@ use super::model::{
 };
 use super::raw::{RawAudit, RawAuditKind, RawConfig, RawLimits, RawStore, RawVault};
 use super::sources::{SourceUse, source};
-use crate::store::RedisOptions;
+use crate::store::{RedisOptions, RedisTarget};
 
 /// The database file's name when `store.path` names a directory.
 pub const STORE_FILE_NAME: &str = "toolgate.redb";
@@ -103,10 +103,10 @@ pub(super) fn build(raw: &RawConfig, base_dir: &Path, ctx: &mut FileCtx<'_>) -> 
             )
         });
     let audit = audit(raw.audit.as_ref(), base_dir, ctx);
-    if audit.redis && store.redis_url().is_none() {
+    if audit.redis && store.redis().is_none() {
         ctx.error(
             "/audit/kind",
-            "`audit: {kind: redis}` writes to the store's Redis; set `store: {kind: redis, url: ...}`",
+            "`audit: {kind: redis}` writes to the store's Redis; set `store: {kind: redis, url: ...}` (or `cluster: [...]`)",
         );
     }
     Settings {
@@ -127,7 +127,11 @@ pub(super) fn build(raw: &RawConfig, base_dir: &Path, ctx: &mut FileCtx<'_>) -> 
 /// here) and `store.username`. The password is a source, read at start.
 fn store_redis(raw: Option<&RawStore>, base_dir: &Path, ctx: &mut FileCtx<'_>) -> RedisOptions {
     let Some(RawStore::Redis {
-        url, tls, username, ..
+        url,
+        cluster,
+        tls,
+        username,
+        ..
     }) = raw
     else {
         return RedisOptions::default();
@@ -138,10 +142,15 @@ fn store_redis(raw: Option<&RawStore>, base_dir: &Path, ctx: &mut FileCtx<'_>) -
             ..RedisOptions::default()
         };
     };
-    if !url.as_deref().is_some_and(|u| u.starts_with("rediss://")) {
+    let all_tls = match (url, cluster) {
+        (Some(u), _) => u.starts_with("rediss://"),
+        (None, Some(c)) => !c.is_empty() && c.iter().all(|u| u.starts_with("rediss://")),
+        (None, None) => false,
+    };
+    if !all_tls {
         ctx.error(
             "/store/tls",
-            "store.tls applies to a rediss:// URL; use rediss:// to connect over TLS",
+            "store.tls applies to rediss:// URLs; use rediss:// to connect over TLS",
         );
     }
     let ca = tls.ca.as_ref().map(|c| base_dir.join(c));
@@ -242,21 +251,83 @@ fn store(raw: Option<&RawStore>, base_dir: &Path, ctx: &mut FileCtx<'_>) -> Stor
             }
             StoreConfig::File(file)
         }
-        Some(RawStore::Redis { url: None, .. }) => {
-            ctx.error("/store", "`kind: redis` needs `url: redis://host:port/db`");
+        Some(RawStore::Redis {
+            url: None,
+            cluster: None,
+            ..
+        }) => {
+            ctx.error(
+                "/store",
+                "`kind: redis` needs `url: redis://host:port/db`, or `cluster: [redis://host:port, ...]` for a Redis Cluster",
+            );
             StoreConfig::Memory
         }
-        Some(RawStore::Redis { url: Some(url), .. }) => {
-            match url::Url::parse(url) {
-                Ok(u) if matches!(u.scheme(), "redis" | "rediss") && u.host_str().is_some() => {}
-                _ => ctx.error(
+        Some(RawStore::Redis {
+            url: Some(_),
+            cluster: Some(_),
+            ..
+        }) => {
+            ctx.error(
+                "/store/cluster",
+                "store.url and store.cluster exclude each other: give `url` for one Redis, `cluster` for a Redis Cluster",
+            );
+            StoreConfig::Memory
+        }
+        Some(RawStore::Redis {
+            url: Some(url),
+            cluster: None,
+            ..
+        }) => {
+            if !redis_url_ok(url) {
+                ctx.error(
                     "/store/url",
                     "not a Redis URL; expected redis://[:password@]host:port/db, or rediss:// for TLS",
-                ),
+                );
             }
-            StoreConfig::Redis(url.clone())
+            StoreConfig::Redis(RedisTarget::Node(url.clone()))
+        }
+        Some(RawStore::Redis {
+            url: None,
+            cluster: Some(urls),
+            ..
+        }) => {
+            if urls.is_empty() {
+                ctx.error(
+                    "/store/cluster",
+                    "store.cluster is empty; list some of the cluster's nodes, e.g. [redis://a:7000, redis://b:7001]",
+                );
+            }
+            for (i, url) in urls.iter().enumerate() {
+                if !redis_url_ok(url) {
+                    ctx.error(
+                        &format!("/store/cluster/{i}"),
+                        "not a Redis URL; expected redis://host:port (or rediss:// for TLS), as for store.url",
+                    );
+                } else if url::Url::parse(url).is_ok_and(|u| !matches!(u.path(), "" | "/" | "/0")) {
+                    ctx.error(
+                        &format!("/store/cluster/{i}"),
+                        "a Redis Cluster has only database 0; leave the /db out",
+                    );
+                }
+            }
+            let schemes: std::collections::BTreeSet<_> = urls
+                .iter()
+                .filter_map(|u| u.split_once("://").map(|(s, _)| s))
+                .collect();
+            if schemes.len() > 1 {
+                ctx.error(
+                    "/store/cluster",
+                    "mixes redis:// and rediss://; a cluster's nodes are reached all over TLS or all without",
+                );
+            }
+            StoreConfig::Redis(RedisTarget::Cluster(urls.clone()))
         }
     }
+}
+
+/// `redis://` or `rediss://` with a host.
+fn redis_url_ok(url: &str) -> bool {
+    matches!(url::Url::parse(url), Ok(u) if matches!(u.scheme(), "redis" | "rediss") && u.host_str().is_some())
 }
 
 /// The database file `store: {kind: file, path}` names (relative to `base_dir`).

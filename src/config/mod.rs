@@ -162,12 +162,26 @@ pub(crate) fn read(path: &Path) -> (Option<Config>, Vec<Diagnostic>) {
 #[cfg(test)]
 mod store_config_tests {
     use super::StoreConfig;
+    use crate::store::RedisTarget;
 
     #[test]
     fn a_redis_password_is_never_printed() {
-        let c = StoreConfig::Redis("redis://:s3cr%2Bt-pass@redis.internal:6379/0".into());
+        let c = StoreConfig::Redis(RedisTarget::Node(
+            "redis://:s3cr%2Bt-pass@redis.internal:6379/0".into(),
+        ));
         let shown = format!("{c:?}");
         assert!(!shown.contains("s3cr"), "{shown}");
         assert!(shown.contains("redis.internal"), "{shown}");
+    }
+
+    #[test]
+    fn a_cluster_member_password_is_never_printed() {
+        let c = StoreConfig::Redis(RedisTarget::Cluster(vec![
+            "redis://:s3cr%2Bt-pass@a.internal:7000".into(),
+            "redis://:s3cr%2Bt-pass@b.internal:7001".into(),
+        ]));
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("s3cr"), "{shown}");
+        assert!(shown.contains("b.internal:7001"), "{shown}");
     }
 }

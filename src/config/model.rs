@@ -104,9 +104,10 @@ impl Default for Limits {
 pub enum StoreConfig {
     Memory,
     File(PathBuf),
-    /// A Redis (or Valkey) URL, `redis://[user:password@]host:port/db`. The
-    /// URL may hold a password: it is never logged or echoed.
-    Redis(String),
+    /// A Redis (or Valkey) server, `redis://[user:password@]host:port/db`,
+    /// or a Redis Cluster by its seed nodes. A URL may hold a password: it
+    /// is never logged or echoed.
+    Redis(crate::store::RedisTarget),
 }
 
 /// Never prints a Redis URL's password.
@@ -115,28 +116,23 @@ impl std::fmt::Debug for StoreConfig {
         match self {
             StoreConfig::Memory => f.write_str("Memory"),
             StoreConfig::File(p) => f.debug_tuple("File").field(p).finish(),
-            StoreConfig::Redis(url) => {
-                let shown = match url::Url::parse(url) {
-                    Ok(mut u) => {
-                        if u.password().is_some() {
-                            let _ = u.set_password(Some("***"));
-                        }
-                        u.to_string()
-                    }
-                    Err(_) => "(unparsable)".to_owned(),
-                };
-                f.debug_tuple("Redis").field(&shown).finish()
-            }
+            StoreConfig::Redis(target) => f.debug_tuple("Redis").field(target).finish(),
         }
     }
 }
 
 impl StoreConfig {
-    pub fn redis_url(&self) -> Option<&str> {
+    /// The store's Redis (one server or a cluster), when it is on Redis.
+    pub fn redis(&self) -> Option<&crate::store::RedisTarget> {
         match self {
-            StoreConfig::Redis(url) => Some(url),
+            StoreConfig::Redis(target) => Some(target),
             _ => None,
         }
+    }
+
+    /// Every Redis URL configured (`store.url`, or each of `store.cluster`).
+    pub fn redis_urls(&self) -> &[String] {
+        self.redis().map(|t| t.urls()).unwrap_or(&[])
     }
 }
 

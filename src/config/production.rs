@@ -94,14 +94,15 @@ fn no_secret_in_config(config: &Config) -> Item {
     const Q: &str = "no secret in any config file";
     let redis_password = config
         .store
-        .redis_url()
-        .and_then(|u| url::Url::parse(u).ok())
-        .is_some_and(|u| u.password().is_some());
+        .redis_urls()
+        .iter()
+        .filter_map(|u| url::Url::parse(u).ok())
+        .any(|u| u.password().is_some());
     if redis_password {
         return item(
             Verdict::Fail,
             Q,
-            "store.url holds the Redis password, so whoever reads toolgate.yaml has it: move it to store.password (a source)",
+            "store.url (or a store.cluster node) holds the Redis password, so whoever reads toolgate.yaml has it: move it to store.password (a source)",
         );
     }
     item(
@@ -272,12 +273,14 @@ fn in_transit(config: &Config) -> Item {
             config.listen
         ));
     }
-    if let Some(url) = config.store.redis_url()
-        && let Ok(u) = url::Url::parse(url)
-        && u.scheme() == "redis"
-        && !loopback(u.host_str())
-    {
-        problems.push("store.url is redis:// to another host: use rediss://".to_owned());
+    if config.store.redis_urls().iter().any(|url| {
+        url::Url::parse(url).is_ok_and(|u| u.scheme() == "redis" && !loopback(u.host_str()))
+    }) {
+        let key = match config.store.redis() {
+            Some(crate::store::RedisTarget::Cluster(_)) => "store.cluster",
+            _ => "store.url",
+        };
+        problems.push(format!("{key} is redis:// to another host: use rediss://"));
     }
     if let Some(addr) = &config.vault.address
         && let Ok(u) = url::Url::parse(addr)

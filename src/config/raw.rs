@@ -80,6 +80,7 @@ pub(crate) enum RawStore {
     },
     Redis {
         url: Option<String>,
+        cluster: Option<Vec<String>>,
         encryption_key: Option<RawSource>,
         tls: Option<RawRedisTls>,
         username: Option<String>,

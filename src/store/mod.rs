@@ -29,5 +29,8 @@ pub use contract::{Inserted, Ns, RateDecision, Store, StoreError, Swapped, Versi
 pub(crate) use counted::Counted;
 pub use file::FileStore;
 pub use memory::MemoryStore;
-pub use redis::{RedisStore, connect as redis_connect};
-pub use redis_client::{RedisOptions, client as redis_client, redis_error_text};
+pub use redis::RedisStore;
+pub use redis_client::{
+    RedisConn, RedisOptions, RedisTarget, client as redis_client, connect as redis_connect,
+    connect_blocking as redis_connect_blocking, redis_error_text,
+};

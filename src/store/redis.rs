@@ -1,5 +1,6 @@
-//! The shared store (`store: {kind: redis, url}`): every replica talks to one
-//! Redis (or Valkey) and so acts as one gateway.
+//! The shared store (`store: {kind: redis, url | cluster}`): every replica
+//! talks to one Redis (or Valkey), or one Redis Cluster, and so acts as one
+//! gateway.
 //!
 //! Layout. A value is a hash `{v: bytes, n: version}` at
 //! `toolgate:{<env>:<ns>}:<key>`, with a native TTL. Each namespace has an
@@ -7,16 +8,19 @@
 //! keys and whose scores are their expiry times (ms, server clock; `+inf` for
 //! none), so listing skips expired keys and every write prunes the index of
 //! them. A value and its index share the hash tag `{<env>:<ns>}`, so on Redis
-//! Cluster each atomic step touches one slot. Rate-limit state is one key
-//! per limit, `toolgate:{<env>:rate}:<key>`.
+//! Cluster each atomic step touches one slot (each script names every key it
+//! touches in `KEYS`, all under one tag; a listing's pipeline reads keys of
+//! one namespace, so of one slot too). Rate-limit state is one key per
+//! limit, `toolgate:{<env>:rate}:<key>`.
 //!
 //! Atomicity. Every transition (insert-if-absent, compare-and-swap, delete,
 //! the GCRA step) is one Lua script, which Redis runs without interleaving;
 //! times come from the server (`TIME`), so replicas with skewed clocks agree.
 //!
-//! Faults. The connection is re-established by itself after Redis returns;
-//! until then each operation fails at once (or after the response timeout)
-//! with [`StoreError`], which callers turn into `503 store_unavailable`.
+//! Faults. The connection is re-established by itself after Redis returns
+//! (on a cluster, after the failed master's replica took over); until then
+//! each operation fails at once (or after the response timeout) with
+//! [`StoreError`], which callers turn into `503 store_unavailable`.
 //!
 //! Owns the `toolgate:{<env>:…}` keys of one environment and never touches
 //! another's; never reads the local clock for a TTL or a limit; never puts
@@ -25,29 +29,10 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Script, Value};
 
 use super::contract::{Inserted, Ns, RateDecision, Store, StoreError, Swapped, Versioned};
-use super::redis_client::{RedisOptions, redis_error_text};
-
-/// How long one Redis operation may take before the call fails closed.
-const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
-
-/// Open a self-reconnecting connection (lazily: the process starts while
-/// Redis is down and serves as soon as it is up).
-pub fn connect(url: &str, tls: &RedisOptions) -> Result<ConnectionManager, StoreError> {
-    let client = super::redis_client::client(url, tls)?;
-    let config = ConnectionManagerConfig::new()
-        .set_response_timeout(Some(RESPONSE_TIMEOUT))
-        .set_connection_timeout(Some(CONNECT_TIMEOUT))
-        .set_number_of_retries(1)
-        .set_min_delay(Duration::from_millis(50))
-        .set_max_delay(Duration::from_millis(500));
-    ConnectionManager::new_lazy_with_config(client, config)
-        .map_err(|e| StoreError(redis_error_text(&e)))
-}
+use super::redis_client::{RedisConn, RedisOptions, RedisTarget, connect, redis_error_text};
 
 fn err(e: &redis::RedisError) -> StoreError {
     StoreError(redis_error_text(e))
@@ -136,7 +121,7 @@ struct Scripts {
 }
 
 pub struct RedisStore {
-    conn: ConnectionManager,
+    conn: RedisConn,
     /// `toolgate:{<env>:`
     prefix: String,
     scripts: Scripts,
@@ -154,11 +139,20 @@ impl RedisStore {
         tls: &RedisOptions,
         environment: &str,
     ) -> Result<RedisStore, StoreError> {
-        Ok(RedisStore::new(connect(url, tls)?, environment))
+        RedisStore::open_target(&RedisTarget::Node(url.to_owned()), tls, environment)
+    }
+
+    /// A store for `environment` on one Redis or a Redis Cluster.
+    pub fn open_target(
+        target: &RedisTarget,
+        options: &RedisOptions,
+        environment: &str,
+    ) -> Result<RedisStore, StoreError> {
+        Ok(RedisStore::new(connect(target, options)?, environment))
     }
 
     /// A store for `environment` over an existing connection.
-    pub(crate) fn new(conn: ConnectionManager, environment: &str) -> RedisStore {
+    pub(crate) fn new(conn: RedisConn, environment: &str) -> RedisStore {
         let with_now = |body: &str| Script::new(&format!("{NOW_MS}{body}"));
         RedisStore {
             conn,

@@ -1,6 +1,6 @@
 //! The event bus contract: one function per property, run against every bus
 //! it applies to — `NoBus` (a gateway alone) and `RedisBus` (a real
-//! `redis-server` of the test's own).
+//! `redis-server` of the test's own, and a real Redis Cluster).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,8 +14,20 @@ use crate::support::redis::{TestRedis, unique_env};
 const WAIT: Duration = Duration::from_secs(3);
 
 fn redis_bus(r: &TestRedis, env: &str) -> Arc<dyn Bus> {
-    let conn = toolgate::store::redis_connect(&r.url, &Default::default()).expect("redis url");
-    Arc::new(RedisBus::new(&r.url, &Default::default(), conn, env).expect("bus"))
+    let conn = toolgate::store::redis_connect(
+        &toolgate::store::RedisTarget::Node(r.url.clone()),
+        &Default::default(),
+    )
+    .expect("redis url");
+    Arc::new(
+        RedisBus::new(
+            &toolgate::store::RedisTarget::Node(r.url.clone()),
+            &Default::default(),
+            conn,
+            env,
+        )
+        .expect("bus"),
+    )
 }
 
 async fn next(s: &mut BoxStream<'static, Signal>) -> Option<Signal> {
@@ -111,6 +123,59 @@ async fn redis_a_lost_server_ends_the_subscription_and_the_bus_recovers() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(published, "publishing works again");
+    assert_eq!(next(&mut s).await, Some(Signal::Switches));
+}
+
+/// A bus on a Redis Cluster by `seeds` (it subscribes on the first that answers).
+fn cluster_bus(seeds: &[String], env: &str) -> Arc<dyn Bus> {
+    let target = toolgate::store::RedisTarget::Cluster(seeds.to_vec());
+    let conn = toolgate::store::redis_connect(&target, &Default::default()).expect("cluster");
+    Arc::new(RedisBus::new(&target, &Default::default(), conn, env).expect("bus"))
+}
+
+/// On a cluster, a classic PUBLISH reaches subscribers on every node: A
+/// subscribes on one master, B on another.
+#[tokio::test]
+async fn cluster_published_signals_reach_subscribers_on_every_node() {
+    let Some(cluster) = crate::support::redis_cluster::TestCluster::shared() else {
+        return;
+    };
+    let env = unique_env("bus");
+    let mut rotated = cluster.urls.clone();
+    rotated.rotate_left(1);
+    let (a, b) = (
+        cluster_bus(&cluster.urls, &env),
+        cluster_bus(&rotated, &env),
+    );
+    published_signals_reach_every_subscriber_in_order(a, b).await;
+}
+
+/// With the node it subscribed on killed, the subscription ends, and the
+/// next one is made on another node and hears what is published.
+#[tokio::test]
+async fn cluster_a_failed_node_moves_the_subscription_to_another() {
+    let Some(mut cluster) = crate::support::redis_cluster::TestCluster::own(1) else {
+        return;
+    };
+    let bus = cluster_bus(&cluster.urls, &unique_env("bus"));
+    let mut s = bus.subscribe().await.expect("subscribe");
+    let first: u16 = cluster.urls[0].rsplit(':').next().unwrap().parse().unwrap();
+    cluster.kill(first);
+    assert_eq!(
+        next(&mut s).await,
+        None,
+        "the subscription ends with its node"
+    );
+    let mut s = bus.subscribe().await.expect("subscribed on another node");
+    let mut published = false;
+    for _ in 0..100 {
+        if bus.publish(&Signal::Switches).await.is_ok() {
+            published = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(published, "publishing works again");
     assert_eq!(next(&mut s).await, Some(Signal::Switches));

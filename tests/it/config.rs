@@ -327,9 +327,54 @@ fn oauth2_and_shared_store_settings_are_checked_at_load() {
         "store: { kind: redis, url: \"redis://h:6379/0\", tls: {} }\n",
         ok,
     );
-    assert!(m.contains("applies to a rediss:// URL"), "{m}");
+    assert!(m.contains("applies to rediss:// URLs"), "{m}");
     let m = load("store: { kind: redis }\n", ok);
     assert!(m.contains("needs `url"), "{m}");
+}
+
+#[test]
+fn a_redis_cluster_is_a_list_of_node_urls_checked_at_load() {
+    let dir = ConfigDir::new();
+    dir.write("tools/a.yaml", &tool("a"));
+    let load = |store: &str| {
+        dir.write("toolgate.yaml", &format!("environment: test\n{store}"));
+        messages(&dir).join("\n")
+    };
+    assert_eq!(
+        load(
+            "store: { kind: redis, cluster: [\"redis://a:7000\", \"redis://b:7001\"] }\naudit: { kind: redis }\n"
+        ),
+        ""
+    );
+    let m =
+        load("store: { kind: redis, url: \"redis://a:7000/0\", cluster: [\"redis://a:7000\"] }\n");
+    assert!(
+        m.contains("store.cluster:") && m.contains("exclude each other"),
+        "{m}"
+    );
+    let m = load("store: { kind: redis, cluster: [] }\n");
+    assert!(
+        m.contains("store.cluster:") && m.contains("is empty"),
+        "{m}"
+    );
+    let m = load("store: { kind: redis, cluster: [\"redis://a:7000\", \"http://b:7001\"] }\n");
+    assert!(
+        m.contains("store.cluster[1]") && m.contains("not a Redis URL"),
+        "{m}"
+    );
+    let m = load("store: { kind: redis, cluster: [\"redis://a:7000/3\"] }\n");
+    assert!(
+        m.contains("store.cluster[0]") && m.contains("only database 0"),
+        "{m}"
+    );
+    let m = load("store: { kind: redis, cluster: [\"redis://a:7000\", \"rediss://b:7001\"] }\n");
+    assert!(m.contains("mixes redis:// and rediss://"), "{m}");
+    let m = load("store: { kind: redis, cluster: [\"redis://a:7000\"], tls: {} }\n");
+    assert!(m.contains("applies to rediss:// URLs"), "{m}");
+    assert_eq!(
+        load("store: { kind: redis, cluster: [\"rediss://a:7000\"], tls: {}, username: tg }\n"),
+        ""
+    );
 }
 
 #[test]

@@ -37,6 +37,7 @@ mod packaging;
 mod recovery;
 mod redaction;
 mod replicas;
+mod replicas_cluster;
 mod revocation;
 mod rotation;
 mod schemas;

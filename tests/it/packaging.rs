@@ -93,7 +93,7 @@ fn the_compose_config_loads_once_keys_are_filled_in() {
     dir.write("toolgate.yaml", &filled);
     let loaded = crate::support::load(&dir.config_path());
     let cfg = &loaded.config;
-    assert_eq!(cfg.store.redis_url(), Some("redis://redis:6379/0"));
+    assert_eq!(cfg.store.redis_urls(), ["redis://redis:6379/0".to_owned()]);
     assert!(cfg.audit.redis);
     assert_eq!(cfg.tools.len(), 2);
     let compose = repo("docker-compose.yml");

@@ -15,18 +15,65 @@ use crate::support::redis::{TestRedis, unique_env};
 use crate::support::upstream::Upstream;
 use crate::support::{ConfigDir, canary, code, leaks};
 
-struct Cluster {
-    up: Upstream,
-    dir: ConfigDir,
-    k: Approvers,
-    admin: String,
-    secret: String,
-    env: String,
+pub(crate) struct Cluster {
+    pub up: Upstream,
+    pub dir: ConfigDir,
+    pub k: Approvers,
+    pub admin: String,
+    pub secret: String,
+    pub env: String,
+    /// `toolgate audit verify`'s target and options for the shared trail.
+    verify: Vec<String>,
+}
+
+/// Where the replicas' Redis is: the inside of `store: {…}`, and how
+/// `toolgate audit verify` reaches its trail.
+pub(crate) struct Shared {
+    pub store: String,
+    pub verify: Vec<String>,
+}
+
+impl Shared {
+    /// One Redis (over TLS when it serves TLS).
+    pub fn redis(redis: &TestRedis) -> Shared {
+        let mut tls = Vec::new();
+        let mut verify = vec![redis.url.clone()];
+        if let Some(ca) = &redis.tls.ca {
+            tls.push(format!("ca: \"{}\"", ca.display()));
+            verify.extend(["--redis-ca".to_owned(), ca.display().to_string()]);
+        }
+        if let Some((cert, key)) = &redis.tls.client {
+            tls.push(format!(
+                "cert: \"{}\", key: \"{}\"",
+                cert.display(),
+                key.display()
+            ));
+            verify.extend([
+                "--redis-client-cert".to_owned(),
+                cert.display().to_string(),
+                key.display().to_string(),
+            ]);
+        }
+        let tls = if tls.is_empty() {
+            String::new()
+        } else {
+            format!(", tls: {{ {} }}", tls.join(", "))
+        };
+        Shared {
+            store: format!("kind: redis, url: \"{}\"{tls}", redis.url),
+            verify,
+        }
+    }
 }
 
 /// The approvals config on a Redis store and audit stream, with an admin and
 /// `extra` added to the `sales` workflow.
 fn cluster(up: Upstream, redis: &TestRedis, sales_extra: &str) -> Cluster {
+    replicas_on(up, &Shared::redis(redis), sales_extra)
+}
+
+/// As [`cluster`], on any shared Redis.
+pub(crate) fn replicas_on(up: Upstream, shared: &Shared, sales_extra: &str) -> Cluster {
     let (config, tools, k) = approval_config(&up.base(), sales_extra);
     let env = unique_env("replicas");
     let admin = generate_key(Role::Admin);
@@ -35,28 +82,12 @@ fn cluster(up: Upstream, redis: &TestRedis, sales_extra: &str) -> Cluster {
         dir.write(&rel, &text);
     }
     let config = config.replace("environment: test", &format!("environment: {env}"));
-    let mut tls = Vec::new();
-    if let Some(ca) = &redis.tls.ca {
-        tls.push(format!("ca: \"{}\"", ca.display()));
-    }
-    if let Some((cert, key)) = &redis.tls.client {
-        tls.push(format!(
-            "cert: \"{}\", key: \"{}\"",
-            cert.display(),
-            key.display()
-        ));
-    }
-    let tls = if tls.is_empty() {
-        String::new()
-    } else {
-        format!(", tls: {{ {} }}", tls.join(", "))
-    };
     dir.write(
         "toolgate.yaml",
         &format!(
-            "{config}admins:\n  secops: {{ key_sha256: \"{}\" }}\nstore: {{ kind: redis, url: \"{}\"{tls} }}\naudit: {{ kind: redis }}\n",
+            "{config}admins:\n  secops: {{ key_sha256: \"{}\" }}\nstore: {{ {} }}\naudit: {{ kind: redis }}\n",
             key_sha256(&admin),
-            redis.url
+            shared.store
         ),
     );
     Cluster {
@@ -66,11 +97,12 @@ fn cluster(up: Upstream, redis: &TestRedis, sales_extra: &str) -> Cluster {
         admin,
         secret: canary("crm-"),
         env,
+        verify: shared.verify.clone(),
     }
 }
 
 impl Cluster {
-    async fn replica(&self) -> Proc {
+    pub async fn replica(&self) -> Proc {
         Proc::start(
             &self.dir.config_path(),
             free_port(),
@@ -80,7 +112,7 @@ impl Cluster {
     }
 
     /// A call that waits for approval, made on `p`; its action id.
-    async fn hold(&self, p: &Proc, name: &str) -> String {
+    pub async fn hold(&self, p: &Proc, name: &str) -> String {
         let (st, v) = p
             .send(
                 "POST",
@@ -93,15 +125,12 @@ impl Cluster {
         v["action_id"].as_str().unwrap().to_owned()
     }
 
-    fn verify_trail(&self, redis: &TestRedis) -> String {
+    /// `toolgate audit verify` of the shared trail; its report (it must pass).
+    pub fn verify_trail(&self) -> String {
         let mut cmd = toolgate();
-        cmd.args(["audit", "verify", &redis.url, "--environment", &self.env]);
-        if let Some(ca) = &redis.tls.ca {
-            cmd.arg("--redis-ca").arg(ca);
-        }
-        if let Some((cert, key)) = &redis.tls.client {
-            cmd.arg("--redis-client-cert").arg(cert).arg(key);
-        }
+        cmd.args(["audit", "verify"])
+            .args(&self.verify)
+            .args(["--environment", &self.env]);
         let out = cmd.output().unwrap();
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         assert!(out.status.success(), "audit verify: {text}");
@@ -111,7 +140,7 @@ impl Cluster {
 
 /// Call the `plain` tool on `p` until `done` holds of the answer; fail
 /// with `what` once `within` has passed.
-async fn call_until(
+pub(crate) async fn call_until(
     p: &Proc,
     key: &str,
     within: Duration,
@@ -158,6 +187,16 @@ async fn over_tls_an_action_created_on_one_replica_is_approved_on_the_other_and_
 
 async fn approved_on_the_other_runs_once(redis: TestRedis) {
     let c = cluster(Upstream::start().await, &redis, "");
+    approved_on_the_other_runs_once_on(&c).await;
+    // Redis holds no credential.
+    let dump = redis.dump(&format!("toolgate:{{{}:*", c.env)).await;
+    assert!(!dump.is_empty());
+    assert!(!leaks(&String::from_utf8_lossy(&dump), &c.secret));
+}
+
+/// An action held on A, listed and approved (20 times at once, across A
+/// and B) on B, runs once; the shared trail verifies.
+pub(crate) async fn approved_on_the_other_runs_once_on(c: &Cluster) {
     let (a, b) = (c.replica().await, c.replica().await);
     let id = c.hold(&a, "Shared").await;
     // B lists it for its approvers.
@@ -208,12 +247,9 @@ async fn approved_on_the_other_runs_once(redis: TestRedis) {
         .find(|a| a["agent"] == "bot")
         .unwrap_or_else(|| panic!("{v}"));
     assert_eq!(bot["tools_used"]["risky"]["calls"], 1, "{v}");
-    // The shared trail is one intact chain; Redis holds no credential.
-    let report = c.verify_trail(&redis);
+    // The shared trail is one intact chain.
+    let report = c.verify_trail();
     assert!(report.starts_with("intact"), "{report}");
-    let dump = redis.dump(&format!("toolgate:{{{}:*", c.env)).await;
-    assert!(!dump.is_empty());
-    assert!(!leaks(&String::from_utf8_lossy(&dump), &c.secret));
 }
 
 #[tokio::test]
@@ -231,7 +267,11 @@ async fn over_tls_kill_switches_set_on_one_replica_hold_on_the_other_within_a_se
 }
 
 async fn kill_switches_hold_on_the_other(redis: TestRedis) {
-    let c = cluster(Upstream::start().await, &redis, "");
+    kill_switches_hold_on_the_other_on(&cluster(Upstream::start().await, &redis, "")).await;
+}
+
+/// Disabling, enabling and revoking on A hold on B within a second.
+pub(crate) async fn kill_switches_hold_on_the_other_on(c: &Cluster) {
     let (a, b) = (c.replica().await, c.replica().await);
     let plain = json!({"tool": "plain", "arguments": {"name": "x"}});
     let (st, v) = b
@@ -283,7 +323,7 @@ async fn kill_switches_hold_on_the_other(redis: TestRedis) {
         |st, _| st == 401,
     )
     .await;
-    c.verify_trail(&redis);
+    c.verify_trail();
 }
 
 #[tokio::test]
@@ -291,9 +331,14 @@ async fn one_rate_limit_spans_the_replicas() {
     let Some(redis) = redis_or_skip().await else {
         return;
     };
-    let c = cluster(
+    one_rate_limit_spans_the_replicas_on(&Shared::redis(&redis)).await;
+}
+
+/// A burst of 5 a minute, called 12 times alternately on A and B: 5 pass.
+pub(crate) async fn one_rate_limit_spans_the_replicas_on(shared: &Shared) {
+    let c = replicas_on(
         Upstream::start().await,
-        &redis,
+        shared,
         "    rate_limit: { per_minute: 1, burst: 5 }\n",
     );
     let (a, b) = (c.replica().await, c.replica().await);
@@ -399,5 +444,5 @@ async fn with_redis_down_calls_fail_closed_and_service_returns_with_nothing_lost
             .count(),
         1
     );
-    c.verify_trail(&redis);
+    c.verify_trail();
 }

@@ -1,6 +1,6 @@
 //! One conformance suite for every store backend: each property of the
 //! `Store` contract is its own function, and `suite!` runs every one against
-//! memory, the embedded file store, Redis and Redis over TLS, so a failure names the
+//! memory, the embedded file store, Redis, Redis over TLS and a Redis Cluster, so a failure names the
 //! property and the backend (`store::redis::ttl_expiry_frees_a_key`), and a
 //! new backend gets the whole contract by adding one line.
 //!
@@ -12,7 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use toolgate::store::{
-    FileStore, Inserted, MemoryStore, Ns, RateDecision, RedisStore, Store, Swapped, Versioned,
+    FileStore, Inserted, MemoryStore, Ns, RateDecision, RedisOptions, RedisStore, RedisTarget,
+    Store, Swapped, Versioned,
 };
 
 use crate::support::redis::{TestRedis, unique_env};
@@ -65,6 +66,23 @@ async fn rediss() -> Option<Backend> {
     })
 }
 
+/// A real three-master Redis Cluster (shared by the tests that do not stop
+/// its nodes).
+async fn redis_cluster() -> Option<Backend> {
+    let cluster = crate::support::redis_cluster::TestCluster::shared()?;
+    let store = RedisStore::open_target(
+        &RedisTarget::Cluster(cluster.urls.clone()),
+        &RedisOptions::default(),
+        &unique_env("conformance"),
+    )
+    .unwrap();
+    Some(Backend {
+        store: Arc::new(store),
+        shared: true,
+        _keep: Box::new(cluster),
+    })
+}
+
 /// Every property, once per backend.
 macro_rules! suite {
     ($($property:ident),+ $(,)?) => {
@@ -72,6 +90,7 @@ macro_rules! suite {
         suite!(@backend file: $($property),+);
         suite!(@backend redis: $($property),+);
         suite!(@backend rediss: $($property),+);
+        suite!(@backend redis_cluster: $($property),+);
     };
     (@backend $backend:ident: $($property:ident),+) => {
         mod $backend {

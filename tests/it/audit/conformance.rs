@@ -321,7 +321,11 @@ async fn redis_replicas_append_to_one_chain() {
     // Two replicas, each with its own connection, appending at once.
     let sinks: Vec<Arc<RedisSink>> = (0..2)
         .map(|_| {
-            let conn = toolgate::store::redis_connect(&redis.url, &Default::default()).unwrap();
+            let conn = toolgate::store::redis_connect(
+                &toolgate::store::RedisTarget::Node(redis.url.clone()),
+                &Default::default(),
+            )
+            .unwrap();
             Arc::new(RedisSink::open(conn, &env, Some(key.clone())))
         })
         .collect();
@@ -396,7 +400,11 @@ async fn redis_environments_keep_their_own_trails() {
         return;
     };
     let open = |env: &str| {
-        let conn = toolgate::store::redis_connect(&redis.url, &Default::default()).unwrap();
+        let conn = toolgate::store::redis_connect(
+            &toolgate::store::RedisTarget::Node(redis.url.clone()),
+            &Default::default(),
+        )
+        .unwrap();
         RedisSink::open(conn, env, None)
     };
     let (one, other) = (open(&unique_env("one")), open(&unique_env("other")));

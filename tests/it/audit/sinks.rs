@@ -123,7 +123,11 @@ pub(super) fn redis(setup: Setup) -> Opened {
         };
         let key = key(setup);
         let env = unique_env("audit");
-        let conn = toolgate::store::redis_connect(&redis.url, &Default::default()).unwrap();
+        let conn = toolgate::store::redis_connect(
+            &toolgate::store::RedisTarget::Node(redis.url.clone()),
+            &Default::default(),
+        )
+        .unwrap();
         let sink = RedisSink::open(conn, &env, key.clone());
         Some(Backend {
             sink: Arc::new(sink),

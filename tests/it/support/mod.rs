@@ -1,7 +1,7 @@
 //! Test harness, shared by every test file: a real toolgate on 127.0.0.1:0
 //! from a YAML config written to a temp dir ([`TestGateway`]) or as a child
 //! process ([`process`]), one request helper family ([`http`]), real upstream
-//! servers ([`upstream`], [`redis`]), a disk to fill ([`tmpfs`]), the one
+//! servers ([`upstream`], [`redis`], [`redis_cluster`]), a disk to fill ([`tmpfs`]), the one
 //! skip rule ([`skip`]), the configs the tests share ([`calls_config`],
 //! [`approvals_config`], the one-credential [`crm`]), golden files, and
 //! secrets generated per run.
@@ -18,6 +18,7 @@ pub mod modgraph;
 pub mod otlp;
 pub mod process;
 pub mod redis;
+pub mod redis_cluster;
 pub mod sample_crm;
 pub mod skip;
 pub mod tmpfs;

@@ -430,6 +430,26 @@ fn check_production_answers_the_checklist_from_the_config() {
         "{out}"
     );
     assert!(!out.contains("hunter2"), "the password was printed");
+    // So is one in a cluster node's URL; and plain redis:// to other hosts
+    // is flagged for a cluster as for one Redis.
+    let (ok, out) = run(
+        &good.replace(
+            "store: { kind: file, encryption_key: { file: secrets/sealing } }",
+            "store: { kind: redis, cluster: [\"redis://10.0.0.1:7000\", \"redis://:hunter2-pass@10.0.0.2:7000\"], encryption_key: { file: secrets/sealing } }",
+        ),
+        false,
+    );
+    assert!(!ok, "{out}");
+    assert!(
+        out.lines().any(|l| l.trim().starts_with("fail  no secret")),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.contains("in transit") && l.contains("store.cluster is redis://")),
+        "{out}"
+    );
+    assert!(!out.contains("hunter2"), "the password was printed");
 }
 
 #[tokio::test]

@@ -38,6 +38,7 @@ mod recovery;
 mod redaction;
 mod replicas;
 mod revocation;
+mod rotate;
 mod rotation;
 mod schemas;
 mod shown;

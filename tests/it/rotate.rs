@@ -484,6 +484,154 @@ async fn a_failed_mint_leaves_the_key_in_use_and_is_retried_and_the_admin_endpoi
 }
 
 #[tokio::test]
+async fn a_restart_in_the_grace_period_still_revokes_the_old_key() {
+    let Some(bao) = bao_or_skip().await else {
+        return;
+    };
+    let first = canary("first-");
+    let (url, vendor) = vendor(&first).await;
+    let path = format!("secret/data/rot{}", rand::random::<u32>());
+    seeded(&bao, &path, &first).await;
+    let keys = Keys::new();
+    let dir = setup(
+        &keys,
+        "test",
+        "",
+        &bao,
+        &path,
+        &url,
+        ("1h", "2s"),
+        BY_SECRET,
+    );
+    let gw = start(&dir, &bao).await;
+    let (st, v) = gw
+        .post_json(&keys.admin, "/v1/admin/credentials/crm/rotate", json!({}))
+        .await;
+    assert_eq!((st, &v["phase"]), (200, &json!("grace")), "{v}");
+    // Stopped before the grace passes: nothing is revoked yet.
+    gw.stop().await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(vendor.revoked(), 0);
+    let gw = start(&dir, &bao).await;
+    wait_for("the revoke after the restart", 20, || {
+        vendor.is_revoked(&first)
+    })
+    .await;
+    let (st, body, _) = gw.call(&keys.agent, json!({"tool": "data"})).await;
+    assert_eq!(st, 200, "{body}");
+    assert_ne!(vendor.seen.lock().unwrap().last().unwrap().0, first);
+    vendor.assert_never_used_after_revocation();
+    let audit = read(&dir, "data/audit.jsonl");
+    let kinds: Vec<String> = events(&audit)
+        .iter()
+        .map(|r| r["event"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "rotation_started",
+            "rotation_minted",
+            "rotation_switched",
+            "rotation_revoked"
+        ],
+        "one rotation, resumed"
+    );
+}
+
+#[tokio::test]
+async fn the_binary_killed_in_the_grace_period_resumes_and_its_logs_hold_no_key() {
+    use crate::support::process::{Serve, free_port};
+    let Some(bao) = bao_or_skip().await else {
+        return;
+    };
+    let first = canary("first-");
+    let (url, vendor) = vendor(&first).await;
+    let path = format!("secret/data/rot{}", rand::random::<u32>());
+    seeded(&bao, &path, &first).await;
+    let keys = Keys::new();
+    let dir = setup(
+        &keys,
+        "test",
+        "",
+        &bao,
+        &path,
+        &url,
+        ("1h", "2s"),
+        BY_SECRET,
+    );
+    let serve = |log: &str| {
+        Serve::new(&dir.config_path(), free_port())
+            .env("VT", &bao.token)
+            .rust_log("trace")
+            .stderr_to(&dir.path().join(log))
+            .start()
+    };
+    let p = serve("one.log").await;
+    // A failed mint first, retried by the schedule; then killed mid-grace.
+    vendor.fail_mints.store(1, Ordering::SeqCst);
+    let (st, v) = p
+        .send(
+            "POST",
+            &keys.admin,
+            "/v1/admin/credentials/crm/rotate",
+            None,
+        )
+        .await;
+    assert_eq!((st, &v["last_error"]["step"]), (200, &json!("mint")), "{v}");
+    wait_for("the retried mint", 20, || {
+        vendor.mints.load(Ordering::SeqCst) == 1
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (st, body) = p
+        .send(
+            "POST",
+            &keys.agent,
+            "/v1/calls",
+            Some(json!({"tool": "data"})),
+        )
+        .await;
+    assert_eq!(st, 200, "{body}");
+    p.kill9();
+    assert_eq!(vendor.revoked(), 0);
+    let p = serve("two.log").await;
+    wait_for("the revoke after the restart", 20, || {
+        vendor.is_revoked(&first)
+    })
+    .await;
+    let (st, body) = p
+        .send(
+            "POST",
+            &keys.agent,
+            "/v1/calls",
+            Some(json!({"tool": "data"})),
+        )
+        .await;
+    assert_eq!(st, 200, "{body}");
+    vendor.assert_never_used_after_revocation();
+    drop(p);
+    let mut scanned = String::new();
+    for file in [
+        "one.log",
+        "two.log",
+        "data/audit.jsonl",
+        "data/toolgate.redb",
+    ] {
+        scanned.push_str(&read(&dir, file));
+    }
+    assert!(
+        scanned.contains("rotation"),
+        "the logs say nothing of the rotation"
+    );
+    for secret in vendor.secrets().iter().chain([&bao.token]) {
+        assert!(
+            !leaks(&scanned, secret),
+            "a log, the trail or the store holds a key"
+        );
+    }
+}
+
+#[tokio::test]
 async fn two_replicas_on_redis_rotate_once_and_neither_fails_a_call() {
     let Some(bao) = bao_or_skip().await else {
         return;

@@ -106,17 +106,17 @@ fn due(r: &Record, rot: &RotationDef, now: u64) -> bool {
 
 /// Do whatever step is due for `def`, holding the lease while doing it, and
 /// go on to the next step while one is due. `asked_by`: an admin asks for a
-/// rotation now (refused while one is under way).
-pub(crate) async fn advance(
+/// rotation now (refused while one is under way). `None` when nothing was
+/// due or another replica holds the lease.
+async fn advance(
     gw: &Gateway,
     def: &CredentialDef,
     rot: &RotationDef,
     owner: &str,
     asked_by: Option<&str>,
-) -> Result<Record, StoreError> {
-    let store = gw.store.as_ref();
+) -> Result<Option<Record>, StoreError> {
     let lease = lease_ms(rot);
-    let taken = state::take(store, &def.name, owner, lease, |r, now| {
+    let taken = state::take(gw.store.as_ref(), &def.name, owner, lease, |r, now| {
         if let Some(admin) = asked_by {
             if r.phase != Phase::Idle {
                 return false;
@@ -127,9 +127,23 @@ pub(crate) async fn advance(
         due(r, rot, now)
     })
     .await?;
-    let Some(mut record) = taken else {
-        return state::load(store, &def.name).await;
-    };
+    match taken {
+        None => Ok(None),
+        Some(record) => run(gw, def, rot, owner, lease, record).await.map(Some),
+    }
+}
+
+/// The steps due, from `record` (whose lease this owner holds), then the
+/// lease released.
+async fn run(
+    gw: &Gateway,
+    def: &CredentialDef,
+    rot: &RotationDef,
+    owner: &str,
+    lease: u64,
+    mut record: Record,
+) -> Result<Record, StoreError> {
+    let store = gw.store.as_ref();
     loop {
         let step = step_name(record.phase);
         let result = match record.phase {
@@ -176,17 +190,18 @@ pub(crate) async fn rotate_now(
         return Err(Refused::InProgress(Box::new(before)));
     }
     let owner = format!("{:032x}", rand::random::<u128>());
-    let after = advance(gw, def, rot, &owner, Some(admin))
+    match advance(gw, def, rot, &owner, Some(admin))
         .await
-        .map_err(Refused::Store)?;
-    if after.completed == before.completed
-        && after.phase == Phase::Idle
-        && after.failures == before.failures
+        .map_err(Refused::Store)?
     {
-        // Another replica took the lease between the look and the take.
-        return Err(Refused::InProgress(Box::new(after)));
+        Some(after) => Ok(after),
+        // Another replica took the lease (or began) between the look and the take.
+        None => Err(Refused::InProgress(Box::new(
+            state::load(store, &def.name)
+                .await
+                .map_err(Refused::Store)?,
+        ))),
     }
-    Ok(after)
 }
 
 enum Step {

@@ -212,6 +212,8 @@ pub(crate) enum RawSource {
     Vault(RawVaultRef),
     Oauth2(Box<RawOAuth2>),
     AwsSecretsManager(Box<RawAwsSecret>),
+    /// `{store: {initial: <source>}}`: recognised, refused (not yet available).
+    Store(#[allow(dead_code)] Value),
 }
 
 #[derive(Debug, Clone, Deserialize)]

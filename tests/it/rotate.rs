@@ -779,6 +779,11 @@ fn every_bad_rotation_is_reported_at_its_key() {
             "credentials.crm.rotation.mint.url",
         ),
         (
+            ok.clone(),
+            "{ store: { initial: { env: CRM } } }",
+            "a store source (versions kept sealed in toolgate's store, for rotation) is not available",
+        ),
+        (
             ok,
             "{ vault: { path: \"secret/data/{subject}/crm\", field: k } }",
             "one key (a path without {subject})",

@@ -64,6 +64,19 @@ pub struct CredentialReview {
     pub scopes_held: Vec<String>,
     pub scopes_needed: Vec<String>,
     pub over_privileged: Vec<String>,
+    /// For a credential toolgate rotates: from the audit trail.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rotation: Option<RotationReview>,
+}
+
+/// A rotated credential's last rotation and its failure not yet overcome.
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct RotationReview {
+    /// RFC 3339: the last rotation completed in the period; null: none.
+    pub last_rotated: Option<String>,
+    /// The last failed step after it (`decision` of `rotation_failed`).
+    pub failing: Option<String>,
+    pub failed_at: Option<String>,
 }
 
 #[derive(Default)]
@@ -146,15 +159,33 @@ pub(crate) fn review_records(
     let mut tools_used: BTreeMap<(String, String), Use> = BTreeMap::new();
     let mut agents_used: BTreeMap<String, Use> = BTreeMap::new();
     let mut creds_used: BTreeMap<String, Use> = BTreeMap::new();
+    let mut rotations: BTreeMap<String, RotationReview> = BTreeMap::new();
     for line in lines {
         let Ok(r) = serde_json::from_str::<Value>(&line) else {
             continue;
         };
-        if r["event"] != "executed" && r["event"] != "failed" {
-            continue;
-        }
         let time = r["time"].as_str().unwrap_or_default();
         if humantime::parse_rfc3339(time).map_or(true, |t| t < cutoff) {
+            continue;
+        }
+        if let Some(c) = r["credential"].as_str()
+            && matches!(
+                r["event"].as_str(),
+                Some("rotation_revoked" | "rotation_failed")
+            )
+        {
+            let review = rotations.entry(c.to_owned()).or_default();
+            if r["event"] == "rotation_revoked" {
+                *review = RotationReview {
+                    last_rotated: Some(time.to_owned()),
+                    ..RotationReview::default()
+                };
+            } else {
+                review.failing = r["decision"].as_str().map(str::to_owned);
+                review.failed_at = Some(time.to_owned());
+            }
+        }
+        if r["event"] != "executed" && r["event"] != "failed" {
             continue;
         }
         if let (Some(a), Some(t)) = (r["agent"].as_str(), r["tool"].as_str()) {
@@ -251,6 +282,10 @@ pub(crate) fn review_records(
                 scopes_held: c.scopes.iter().cloned().collect(),
                 scopes_needed: needed.into_iter().collect(),
                 over_privileged: over,
+                rotation: c
+                    .rotation
+                    .as_ref()
+                    .map(|_| rotations.remove(&c.name).unwrap_or_default()),
             }
         })
         .collect();
@@ -312,6 +347,15 @@ pub fn render(v: &AccessReview) -> String {
             c.last_used.as_deref().unwrap_or("never"),
             list(&c.over_privileged),
         ));
+        if let Some(r) = &c.rotation {
+            out.push_str(&format!(
+                "    rotated by toolgate, last {}\n",
+                r.last_rotated.as_deref().unwrap_or("not in the period")
+            ));
+            if let (Some(why), Some(at)) = (&r.failing, &r.failed_at) {
+                out.push_str(&format!("    ROTATION FAILING since {at}: {why}\n"));
+            }
+        }
     }
     out
 }

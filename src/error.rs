@@ -14,7 +14,8 @@ use utoipa::ToSchema;
 
 /// The stable error codes: what went wrong, for a program to act on.
 // SPEC §8's codes, plus `overloaded` (load shedding), `request_timeout` (the
-// whole-request bound) and `not_found` (no such endpoint). The serialized
+// whole-request bound), `not_found` (no such endpoint) and
+// `rotation_in_progress` (an admin's rotation while one is under way). The serialized
 // names are `as_str`'s; the API document's enum is derived from this type,
 // so a new code appears there by itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
@@ -42,6 +43,9 @@ pub enum Code {
     RequestTimeout,
     /// A loaded secret found in a call's arguments or caller fields.
     SecretInArguments,
+    /// A rotation of the credential is under way (minting, switching, or
+    /// in its grace period).
+    RotationInProgress,
     Internal,
 }
 
@@ -69,6 +73,7 @@ impl Code {
             Code::Overloaded => "overloaded",
             Code::RequestTimeout => "request_timeout",
             Code::SecretInArguments => "secret_in_arguments",
+            Code::RotationInProgress => "rotation_in_progress",
             Code::Internal => "internal",
         }
     }
@@ -92,7 +97,7 @@ impl Code {
             Code::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             Code::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Code::BadRequest => StatusCode::BAD_REQUEST,
-            Code::Conflict => StatusCode::CONFLICT,
+            Code::Conflict | Code::RotationInProgress => StatusCode::CONFLICT,
             Code::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }

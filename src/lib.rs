@@ -8,7 +8,7 @@
 //! `config`, `secrets`, `identity`, `bus`), the request and action records
 //! (`request`, `actions`, `dead_letters::record`, `approvals::views`), the
 //! [`Gateway`] that holds them, the `pipeline` and its stages, what runs on
-//! top of it (`approvals`, `dead_letters::retry`), and the HTTP `api`.
+//! top of it (`approvals`, `dead_letters::retry`, `rotation`), and the HTTP `api`.
 
 #![forbid(unsafe_code)]
 
@@ -41,6 +41,7 @@ pub(crate) mod quarantine;
 pub mod redact;
 pub mod request;
 pub mod revocations;
+pub(crate) mod rotation;
 pub mod secrets;
 pub mod server;
 pub(crate) mod sessions;

@@ -142,6 +142,14 @@ pub(crate) struct Metrics {
     dead_letters: Family<WorkflowLabels, Gauge>,
     store_errors: Family<OpLabels, Counter>,
     canaries: Family<CredentialLabels, Counter>,
+    rotations: Family<CredentialLabels, Counter>,
+    rotation_failures: Family<RotationLabels, Counter>,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RotationLabels {
+    credential: String,
+    step: &'static str,
 }
 
 /// What `/metrics` reads when it is scraped: the gauges that are counts of
@@ -289,6 +297,18 @@ impl Metrics {
             "Times a canary credential's value was seen (each quarantines an agent)",
             canaries.clone(),
         );
+        let rotations = Family::<CredentialLabels, Counter>::default();
+        registry.register(
+            "toolgate_rotations",
+            "Rotations completed (new key in use, old one revoked), by credential",
+            rotations.clone(),
+        );
+        let rotation_failures = Family::<RotationLabels, Counter>::default();
+        registry.register(
+            "toolgate_rotation_failures",
+            "Rotation steps that failed (the key in use stayed in use), by credential and step",
+            rotation_failures.clone(),
+        );
         registry.register(
             "toolgate_build",
             "The running build",
@@ -317,6 +337,8 @@ impl Metrics {
             dead_letters,
             store_errors,
             canaries,
+            rotations,
+            rotation_failures,
         }
     }
 
@@ -461,6 +483,25 @@ impl Metrics {
         self.canaries
             .get_or_create(&CredentialLabels {
                 credential: credential.to_owned(),
+            })
+            .inc();
+    }
+
+    /// A rotation completed.
+    pub(crate) fn rotation_completed(&self, credential: &str) {
+        self.rotations
+            .get_or_create(&CredentialLabels {
+                credential: credential.to_owned(),
+            })
+            .inc();
+    }
+
+    /// A rotation step that failed.
+    pub(crate) fn rotation_failed(&self, credential: &str, step: &'static str) {
+        self.rotation_failures
+            .get_or_create(&RotationLabels {
+                credential: credential.to_owned(),
+                step,
             })
             .inc();
     }

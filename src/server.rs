@@ -74,6 +74,7 @@ pub async fn serve(
     let _checkpoints = AbortOnDrop(tokio::spawn(checkpointer(gw.clone())));
     let _refusals = AbortOnDrop(tokio::spawn(refusals_writer(gw.clone())));
     let _purger = AbortOnDrop(tokio::spawn(crate::dead_letters::purge::purger(gw.clone())));
+    let _rotations = AbortOnDrop(tokio::spawn(crate::rotation::scheduler(gw.clone())));
     let limits = gw.config.limits.clone();
     let _metrics = metrics.map(|listener| {
         let app = crate::api::metrics::router(gw.clone());

@@ -20,7 +20,7 @@ use crate::identity::Caller;
 use crate::pipeline::authenticate::Presented;
 use crate::revocations::{self, switch};
 
-fn admin(who: &Presented) -> Result<String, ApiError> {
+pub(super) fn admin(who: &Presented) -> Result<String, ApiError> {
     match who.caller() {
         Caller::Admin { name } => Ok(name.clone()),
         _ => Err(ApiError::forbidden("only admin keys may use /v1/admin")),
@@ -74,7 +74,7 @@ async fn record(
         .map_err(ApiError::from)
 }
 
-fn unknown_credential() -> ApiError {
+pub(super) fn unknown_credential() -> ApiError {
     ApiError::new(Code::NotFound, "no credential by that name")
 }
 

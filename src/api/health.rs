@@ -2,13 +2,14 @@
 //! ready — `store`, `audit`, `credentials:<source kind>` — and counts, never
 //! a credential's name, value or path.
 //!
-//! Three details do not make the gateway unready, because it still serves:
+//! Four details do not make the gateway unready, because it still serves:
 //! `tls.reload_failed` (changed certificate files could not be used; the
 //! previous pair is served),
 //! `audit.low_space` (the trail's storage is below `audit.min_free_bytes`;
 //! unauthenticated refusals are counted, not recorded, and
 //! `unrecorded_refusals` says how many) and `load.shedding` (a request was
-//! refused for want of a slot in the last ten seconds). A balancer that
+//! refused for want of a slot in the last ten seconds). Nor does
+//! `rotation.failing` (a rotation step failed; the key in use still works). A balancer that
 //! took a shedding replica out would only move its load onto the others.
 
 use std::collections::BTreeMap;
@@ -73,6 +74,18 @@ struct Checks {
     /// Present when the listener serves TLS.
     #[serde(skip_serializing_if = "Option::is_none")]
     tls: Option<TlsCheck>,
+    /// Present when a credential has `rotation`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rotation: Option<RotationCheck>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+struct RotationCheck {
+    /// How many rotated credentials have a failed step not yet overcome
+    /// (does not make the gateway unready: the key in use still works;
+    /// `/v1/admin/credentials/{name}/rotate`'s 409 details and the audit
+    /// trail say which step and why). Null when the store cannot be read.
+    failing: Option<usize>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -176,6 +189,13 @@ pub(super) async fn ready(State(gw): State<Arc<Gateway>>) -> (StatusCode, Json<R
     } else {
         SubsystemKind::File
     };
+    let rotation = if gw.config.credentials.values().any(|c| c.rotation.is_some()) {
+        Some(RotationCheck {
+            failing: crate::rotation::failing(&gw).await.ok(),
+        })
+    } else {
+        None
+    };
     let body = Ready {
         status: if ok {
             Readiness::Ready
@@ -205,6 +225,7 @@ pub(super) async fn ready(State(gw): State<Arc<Gateway>>) -> (StatusCode, Json<R
             tls: gw.tls.as_ref().map(|t| TlsCheck {
                 reload_failed: t.problem().is_some(),
             }),
+            rotation,
         },
     };
     let status = if ok {

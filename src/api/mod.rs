@@ -27,6 +27,7 @@ mod health;
 mod mcp;
 pub(crate) mod metrics;
 mod openapi;
+mod rotate;
 mod sessions;
 mod tools;
 

@@ -20,7 +20,7 @@ use utoipa::{OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{admin, approvals, calls, health, metrics, sessions, tools};
+use super::{admin, approvals, calls, health, metrics, rotate, sessions, tools};
 use crate::catalog::Format;
 use crate::error::{Code, ErrorBody};
 use crate::gateway::Gateway;
@@ -164,6 +164,7 @@ pub(super) fn routes() -> Routes {
         .routes(routes!(admin::disable_credential))
         .routes(routes!(admin::enable_credential))
         .routes(routes!(admin::reload_credential))
+        .routes(routes!(rotate::rotate_credential))
         .routes(routes!(admin::revoke_agent))
         .routes(routes!(admin::release_agent))
         .routes(routes!(admin::audit_head))
@@ -256,7 +257,7 @@ mod tests {
 
     /// Every variant, listed once more; the test below fails when the
     /// derived enum and this list disagree, so a new code is noticed.
-    const ALL: [Code; 22] = [
+    const ALL: [Code; 23] = [
         Code::Unauthenticated,
         Code::Forbidden,
         Code::UnknownTool,
@@ -278,6 +279,7 @@ mod tests {
         Code::Overloaded,
         Code::RequestTimeout,
         Code::SecretInArguments,
+        Code::RotationInProgress,
         Code::Internal,
     ];
 

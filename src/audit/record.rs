@@ -36,6 +36,19 @@ pub enum Event {
     CanarySeen,
     /// An admin let a quarantined agent back (`admin`, `reason`).
     AdminRelease,
+    /// A rotation began (`credential`; `admin` when one asked for it).
+    RotationStarted,
+    /// A new key was minted and written to the source (`decision`: its id
+    /// and the source's version).
+    RotationMinted,
+    /// Calls were switched to the new key; the grace period began.
+    RotationSwitched,
+    /// The grace period passed: the old key was revoked (or why not, in
+    /// `decision`); the rotation is complete.
+    RotationRevoked,
+    /// A rotation step failed (`decision`: the step, why, when it is
+    /// retried); the key in use stays in use.
+    RotationFailed,
 }
 
 /// A record before the chain fields are set. Empty fields are left out.

@@ -24,6 +24,7 @@ pub(super) fn build(
             credentials.insert(name, Arc::new(c));
         }
     }
+    super::rotation::check_credentials(&credentials, ctx);
     credentials
 }
 
@@ -84,6 +85,11 @@ fn build_credential(
             "a canary's value must be one value to watch for; its secret_id cannot hold {agent} or {subject}",
         );
     }
+    let rotation = match &raw.rotation {
+        None => Some(None),
+        Some(r) => super::rotation::build(r, source.as_ref(), raw.canary, &p, ctx)
+            .map(|r| Some(Arc::new(r))),
+    };
     Some(CredentialDef {
         loc: ctx.at(&p),
         name: name.to_owned(),
@@ -94,6 +100,7 @@ fn build_credential(
         canary: raw.canary,
         max_age_days: raw.max_age_days,
         rotated_at: raw.rotated_at,
+        rotation: rotation?,
     })
 }
 

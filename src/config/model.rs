@@ -14,6 +14,7 @@ use std::time::Duration;
 use http::{HeaderName, Method};
 use serde_json::Value;
 
+use super::rotation_model::RotationDef;
 use super::template::{UrlTemplate, ValueTemplate};
 
 /// The validated configuration of one gateway process.
@@ -361,6 +362,8 @@ pub struct CredentialDef {
     pub canary: bool,
     pub max_age_days: Option<u32>,
     pub rotated_at: Option<String>,
+    /// `rotation:`: toolgate mints, writes, switches and revokes keys itself.
+    pub rotation: Option<Arc<RotationDef>>,
     pub loc: Loc,
 }
 

@@ -200,6 +200,7 @@ fn rotation(config: &Config) -> Item {
                 c.source,
                 SourceDef::OAuth2(_) | SourceDef::Vault { .. } | SourceDef::AwsSecretsManager(_)
             ) && c.max_age_days.is_none()
+                && c.rotation.is_none()
                 && !c.canary
         })
         .map(|c| c.name.as_str())
@@ -208,14 +209,14 @@ fn rotation(config: &Config) -> Item {
         item(
             Verdict::Pass,
             Q,
-            "every credential is an OAuth2 token, a Vault or AWS Secrets Manager secret, or has max_age_days",
+            "every credential is rotated by toolgate, an OAuth2 token, a Vault or AWS Secrets Manager secret, or has max_age_days",
         )
     } else {
         item(
             Verdict::Warn,
             Q,
             format!(
-                "no max_age_days and not from Vault, AWS Secrets Manager or OAuth2: {}; nothing says when they are too old",
+                "no rotation, no max_age_days and not from Vault, AWS Secrets Manager or OAuth2: {}; nothing says when they are too old",
                 unwatched.join(", ")
             ),
         )

@@ -213,6 +213,8 @@ pub(crate) enum RawSource {
     Vault(RawVaultRef),
     Oauth2(Box<RawOAuth2>),
     AwsSecretsManager(Box<RawAwsSecret>),
+    /// `{store: {initial: <source>}}`: recognised, refused (not yet available).
+    Store(#[allow(dead_code)] Value),
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -268,6 +270,44 @@ pub(crate) struct RawCredential {
     pub canary: bool,
     pub max_age_days: Option<u32>,
     pub rotated_at: Option<String>,
+    pub rotation: Option<RawRotation>,
+}
+
+/// `rotation: {every, grace, retry?, mint, revoke?}`: toolgate makes new keys itself.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRotation {
+    pub every: String,
+    pub grace: String,
+    pub retry: Option<RawRetry>,
+    pub mint: RawRotationRequest,
+    pub revoke: Option<RawRotationRequest>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRetry {
+    pub initial: Option<String>,
+    pub max: Option<String>,
+}
+
+/// A request toolgate sends itself, written like a tool's upstream.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRotationRequest {
+    pub method: String,
+    pub url: String,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    pub body: Option<Value>,
+    pub credential: Option<String>,
+    #[serde(default)]
+    pub allow_private_network: bool,
+    pub timeout_ms: Option<u64>,
+    /// Mint only: where the new secret is in the answer.
+    pub secret_at: Option<String>,
+    /// Mint only: where the new key's id is in the answer.
+    pub id_at: Option<String>,
 }
 
 /// Kept as optional keys (not an enum) so "exactly one of" is reported in the user's terms.

@@ -54,6 +54,13 @@ pub(super) fn source(
             }
             oauth2_source(o, base_dir, ctx, &pointer)
         }
+        RawSource::Store(_) => {
+            ctx.unsupported(
+                &format!("{pointer}/store"),
+                "a store source (versions kept sealed in toolgate's store, for rotation)",
+            );
+            None
+        }
         RawSource::AwsSecretsManager(a) => {
             let pointer = format!("{pointer}/aws_secrets_manager");
             if usage != SourceUse::Credential {

@@ -44,7 +44,7 @@ pub(crate) async fn attach(
     Ok(())
 }
 
-fn inject(
+pub(crate) fn inject(
     def: &Arc<CredentialDef>,
     loaded: &Loaded,
     req: &mut UpstreamRequest,

@@ -146,6 +146,7 @@ mod tests {
             canary: false,
             max_age_days: None,
             rotated_at: None,
+            rotation: None,
             loc: Loc {
                 file: "toolgate.yaml".into(),
                 line: 1,

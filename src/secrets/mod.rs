@@ -123,6 +123,42 @@ impl Credentials {
             .map_err(|reason| unavailable(name, reason))
     }
 
+    /// The number of the newest version in `name`'s (writable) source.
+    pub(crate) async fn source_head(&self, name: &str) -> Result<u64, CredentialError> {
+        self.source(name)?
+            .head()
+            .await
+            .map_err(|reason| unavailable(name, reason))
+    }
+
+    /// The value of version `version` in `name`'s (writable) source, known
+    /// to the redactor before it is returned.
+    pub(crate) async fn source_read_at(
+        &self,
+        name: &str,
+        version: u64,
+    ) -> Result<SecretString, CredentialError> {
+        self.source(name)?
+            .read_at(version)
+            .await
+            .map_err(|reason| unavailable(name, reason))
+    }
+
+    /// Write `value` as the version after `after` of `name`'s source
+    /// (check-and-set); the new version's number. The redactor knows the
+    /// value before it leaves.
+    pub(crate) async fn source_write(
+        &self,
+        name: &str,
+        value: &SecretString,
+        after: u64,
+    ) -> Result<u64, CredentialError> {
+        self.source(name)?
+            .write(value, after)
+            .await
+            .map_err(|reason| unavailable(name, reason))
+    }
+
     pub(crate) fn exists(&self, name: &str) -> bool {
         self.sources.contains_key(name)
     }

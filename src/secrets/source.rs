@@ -70,6 +70,25 @@ pub(crate) trait SecretSource: std::fmt::Debug + Send + Sync {
     /// Read again at once (an operator's reload asked for at `since_ms`,
     /// here or on another replica), returning the version now current.
     async fn reload(&self, since_ms: u64) -> Result<u64, String>;
+
+    /// The number of the source's newest version (a writable source).
+    async fn head(&self) -> Result<u64, String> {
+        Err("toolgate cannot write this source".into())
+    }
+
+    /// The value of version `version` (a writable source).
+    async fn read_at(&self, version: u64) -> Result<SecretString, String> {
+        let _ = version;
+        Err("toolgate cannot write this source".into())
+    }
+
+    /// Write `value` as the version after `after`, only if `after` is
+    /// still the newest (check-and-set). The redactor knows the value
+    /// before it is sent. The new version's number.
+    async fn write(&self, value: &SecretString, after: u64) -> Result<u64, String> {
+        let _ = (value, after);
+        Err("toolgate cannot write this source".into())
+    }
 }
 
 /// One loaded version of a credential.

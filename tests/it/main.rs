@@ -39,6 +39,7 @@ mod redaction;
 mod replicas;
 mod replicas_cluster;
 mod revocation;
+mod rotate;
 mod rotation;
 mod schemas;
 mod shown;

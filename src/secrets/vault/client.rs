@@ -1,4 +1,5 @@
-//! The Vault / OpenBao KV v2 client: read a field of a secret.
+//! The Vault / OpenBao KV v2 client: read a field of a secret (the newest
+//! version or a given one), and write a new version with check-and-set.
 //!
 //! Authentication is a token (from a source, or `VAULT_TOKEN` as the Vault
 //! CLI does) or AppRole (role and secret ids from sources; the client token
@@ -121,13 +122,21 @@ impl Client {
         }
     }
 
-    /// The field's value (of the secret's newest version).
-    pub(crate) async fn read(&self, path: &str, field: &str) -> Result<SecretString, String> {
+    /// The secret's data and its version: the newest, or `version`.
+    async fn get(
+        &self,
+        path: &str,
+        version: Option<u64>,
+    ) -> Result<(serde_json::Map<String, Value>, u64), String> {
         let address = self.address()?;
         let token = self.token(&address).await?;
+        let mut url = format!("{address}/v1/{path}");
+        if let Some(v) = version {
+            url.push_str(&format!("?version={v}"));
+        }
         let r = self
             .http
-            .get(format!("{address}/v1/{path}"))
+            .get(url)
             .header("X-Vault-Token", token.expose_secret())
             .send()
             .await
@@ -140,14 +149,92 @@ impl Client {
             }
             return Err(format!("Vault answered {} for {path}", status.as_u16()));
         }
-        let v: Value = r
+        let mut v: Value = r
             .json()
             .await
             .map_err(|_| "Vault answered garbage".to_owned())?;
-        let value = v["data"]["data"][field]
-            .as_str()
+        let version = v["data"]["metadata"]["version"].as_u64().unwrap_or(0);
+        match v["data"]["data"].take() {
+            Value::Object(data) => Ok((data, version)),
+            _ => Err(format!("{path} has no data (deleted or destroyed)")),
+        }
+    }
+
+    fn field(
+        data: &serde_json::Map<String, Value>,
+        path: &str,
+        field: &str,
+    ) -> Result<SecretString, String> {
+        let value = data
+            .get(field)
+            .and_then(Value::as_str)
             .filter(|s| !s.is_empty())
             .ok_or_else(|| format!("{path} has no field {field}"))?;
         Ok(SecretString::from(value.to_owned()))
+    }
+
+    /// The field's value (of the secret's newest version).
+    pub(crate) async fn read(&self, path: &str, field: &str) -> Result<SecretString, String> {
+        let (data, _) = self.get(path, None).await?;
+        Self::field(&data, path, field)
+    }
+
+    /// The newest version's number (0: the secret has none yet).
+    pub(crate) async fn head(&self, path: &str) -> Result<u64, String> {
+        self.get(path, None).await.map(|(_, v)| v)
+    }
+
+    /// The field's value in version `version` of the secret.
+    pub(crate) async fn read_at(
+        &self,
+        path: &str,
+        field: &str,
+        version: u64,
+    ) -> Result<SecretString, String> {
+        let (data, _) = self.get(path, Some(version)).await?;
+        Self::field(&data, path, field)
+    }
+
+    /// Write a new version: version `after`'s data with `field` set to
+    /// `value`, with check-and-set on `after`, so that of two writers that
+    /// read the same version only one succeeds. The new version's number.
+    pub(crate) async fn write(
+        &self,
+        path: &str,
+        field: &str,
+        value: &SecretString,
+        after: u64,
+    ) -> Result<u64, String> {
+        let (mut data, _) = self.get(path, Some(after)).await?;
+        data.insert(
+            field.to_owned(),
+            Value::String(value.expose_secret().to_owned()),
+        );
+        let body = serde_json::json!({"options": {"cas": after}, "data": data});
+        let address = self.address()?;
+        let token = self.token(&address).await?;
+        let r = self
+            .http
+            .post(format!("{address}/v1/{path}"))
+            .header("X-Vault-Token", token.expose_secret())
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| format!("Vault unreachable: {}", e.without_url()))?;
+        let status = r.status();
+        if !status.is_success() {
+            // 400 is KV v2's answer to a check-and-set that did not match.
+            return Err(match status.as_u16() {
+                400 => format!("{path} changed since version {after} (check-and-set refused)"),
+                s => format!("Vault answered {s} to the write of {path}"),
+            });
+        }
+        let v: Value = r
+            .json()
+            .await
+            .map_err(|_| "Vault answered garbage to a write".to_owned())?;
+        v["data"]["version"]
+            .as_u64()
+            .ok_or_else(|| "Vault's answer to a write names no version".to_owned())
     }
 }

@@ -8,6 +8,9 @@
 //! credential fails closed. The HTTP client (and its AppRole login) is
 //! [`client::Client`], shared by every Vault credential.
 //!
+//! A path without `{subject}` is writable: a rotation writes a new version
+//! with check-and-set on the version it read ([`client::Client::write`]).
+//!
 //! Never logs a value or puts one in an error.
 
 mod client;
@@ -17,6 +20,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub(super) use client::Client;
+
+use secrecy::SecretString;
 
 use super::source::Loaded;
 use super::source::{Context, SecretSource, Versions};
@@ -150,6 +155,27 @@ impl SecretSource for VaultSecret {
             (Some(subjects), Some(s)) => self.read(&self.for_subject(subjects, s), false).await,
             (Some(_), None) => Err("it is per subject, and no subject was given".into()),
         }
+    }
+
+    async fn head(&self) -> Result<u64, String> {
+        let vault = self.client.as_ref().ok_or("no Vault client")?;
+        vault.head(&self.one.path).await
+    }
+
+    async fn read_at(&self, version: u64) -> Result<SecretString, String> {
+        let vault = self.client.as_ref().ok_or("no Vault client")?;
+        let value = vault.read_at(&self.one.path, &self.field, version).await?;
+        self.ctx.known.learn(&self.def, None, &value);
+        Ok(value)
+    }
+
+    async fn write(&self, value: &SecretString, after: u64) -> Result<u64, String> {
+        if self.subjects.is_some() {
+            return Err("a per-subject path is not written".into());
+        }
+        let vault = self.client.as_ref().ok_or("no Vault client")?;
+        self.ctx.known.learn(&self.def, None, value);
+        vault.write(&self.one.path, &self.field, value, after).await
     }
 
     async fn reload(&self, _since_ms: u64) -> Result<u64, String> {

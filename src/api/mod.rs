@@ -82,8 +82,15 @@ pub(crate) fn router(gw: Arc<Gateway>) -> Router {
         .layer(slots(&gw.load.agents))
         .layer(gate())
         .layer(axum::middleware::from_fn_with_state(gw.clone(), mcp::guard));
+    // The console: people's pages, with the people's slots.
+    let console = if gw.config.ui.enabled {
+        crate::console::routes().layer(slots(&gw.load.people))
+    } else {
+        Router::new()
+    };
     Router::new()
         .merge(agents)
+        .merge(console)
         .merge(people)
         .merge(mcp)
         .merge(mcp::metadata_routes())

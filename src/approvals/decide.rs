@@ -167,6 +167,7 @@ pub(crate) async fn approve(
     let recorded = Trail::for_action(gw, &action)
         .record(Event::Approved, |e| {
             e.approver = Some(who.name.to_owned());
+            e.approver_via = who.via.map(str::to_owned);
             e.reason = Some(reason.clone());
             e.decision = Some(format!(
                 "approved {}/{}",
@@ -305,6 +306,7 @@ pub(crate) async fn deny(
     let recorded = Trail::for_action(gw, &action)
         .record(Event::Denied, |e| {
             e.approver = Some(who.name.to_owned());
+            e.approver_via = who.via.map(str::to_owned);
             e.reason = Some(reason.clone());
             e.decision = Some("denied".into());
         })

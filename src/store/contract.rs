@@ -22,10 +22,12 @@ pub enum Ns {
     Reloads,
     /// MCP sessions (`/mcp`), by the SHA-256 of their id.
     McpSessions,
+    /// Console sign-ins (`/ui`), by the SHA-256 of their cookie.
+    UiSessions,
 }
 
 impl Ns {
-    pub(crate) const ALL: [Ns; 9] = [
+    pub(crate) const ALL: [Ns; 10] = [
         Ns::Actions,
         Ns::OpenActions,
         Ns::Idempotency,
@@ -35,6 +37,7 @@ impl Ns {
         Ns::Secrets,
         Ns::Reloads,
         Ns::McpSessions,
+        Ns::UiSessions,
     ];
 
     pub(crate) fn as_str(self) -> &'static str {
@@ -48,6 +51,7 @@ impl Ns {
             Ns::Secrets => "secrets",
             Ns::Reloads => "reloads",
             Ns::McpSessions => "mcp_sessions",
+            Ns::UiSessions => "ui_sessions",
         }
     }
 }

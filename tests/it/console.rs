@@ -643,3 +643,65 @@ async fn unknown_console_paths_are_a_404_page_and_a_disabled_console_is_not_serv
     let r = b.login(&off.k.alice).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_session_outlives_a_restart_but_not_the_removal_of_its_key() {
+    let Console {
+        gw,
+        up: _up,
+        k,
+        secret,
+        dir,
+    } = console("").await;
+    let env = HashMap::from([("CRM_KEY".to_owned(), secret)]);
+    let b = Browser {
+        http: reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        base: gw.url(""),
+    };
+    let r = b.login(&k.alice).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let pair = r.headers()[SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let replay = |gw: &TestGateway, pair: String| {
+        let url = gw.url("/ui/");
+        async move {
+            reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap()
+                .get(url)
+                .header("cookie", pair)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(replay(&gw, pair.clone()).await, StatusCode::OK);
+    gw.stop().await;
+
+    // Kept in the store: the same cookie works after a restart.
+    let gw = TestGateway::start(&dir.config_path(), env.clone()).await;
+    assert_eq!(replay(&gw, pair.clone()).await, StatusCode::OK);
+    gw.stop().await;
+
+    // alice gets a new key: sessions signed in with the old one end.
+    let config = std::fs::read_to_string(dir.config_path()).unwrap();
+    let new_key = toolgate::identity::generate_key(toolgate::identity::Role::Approver);
+    let config = config.replace(
+        &toolgate::identity::key_sha256(&k.alice),
+        &toolgate::identity::key_sha256(&new_key),
+    );
+    dir.write("toolgate.yaml", &config);
+    let gw = TestGateway::start(&dir.config_path(), env).await;
+    assert_eq!(replay(&gw, pair).await, StatusCode::SEE_OTHER);
+}

@@ -67,6 +67,18 @@ fn edit(gw: &Gateway, key: &DigestKey, a: &Action, args: Value) -> Result<Edited
     })
 }
 
+/// What approving `a` with these arguments would send: validated, built
+/// and frozen exactly as [`approve`] does with them; nothing is stored.
+pub(crate) async fn preview(gw: &Gateway, a: &Action, args: Value) -> Result<Action, ApiError> {
+    let key = gw.digest_key().await?;
+    let e = edit(gw, key, a, args)?;
+    let mut edited = a.clone();
+    edited.arguments = e.args;
+    edited.args_sha256 = e.args_sha256;
+    edited.request = e.request;
+    Ok(edited)
+}
+
 /// Approve (optionally with edited arguments). Runs the action when the quorum is reached.
 pub(crate) async fn approve(
     gw: &Gateway,

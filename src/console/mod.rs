@@ -2,7 +2,8 @@
 //! gateway's own listener, working without JavaScript. People sign in with
 //! their approver or admin key (`login`); an approver sees the queue of
 //! their workflows, each action's frozen request exactly as it will be
-//! sent, and decides it through the same code as the REST API (`pages`).
+//! sent, and decides it through the same code as the REST API (`pages`),
+//! after editing its arguments if need be (`edit`).
 //!
 //! Every answer under `/ui` carries the security headers below: nothing
 //! from another origin, no framing, no scripts, no referrer, no caching.
@@ -11,6 +12,7 @@
 //! (`templates`).
 
 mod csrf;
+mod edit;
 mod login;
 mod pages;
 mod session;
@@ -38,6 +40,8 @@ pub(crate) fn routes() -> Router<Arc<Gateway>> {
         .route("/ui/actions/{id}", get(pages::action))
         .route("/ui/actions/{id}/approve", post(pages::approve))
         .route("/ui/actions/{id}/deny", post(pages::deny))
+        .route("/ui/actions/{id}/edit", post(edit::preview))
+        .route("/ui/actions/{id}/approve-edited", post(edit::approve))
         .route("/ui/static/console.css", get(style))
         .route("/ui/{*rest}", any(pages::nothing))
         .layer(axum::middleware::map_response(secured))

@@ -20,7 +20,7 @@ use super::session::{self, Person};
 use super::templates::Page;
 use crate::actions::{self, Action, State as ActionState};
 use crate::approvals::decide;
-use crate::approvals::shown::approver_view;
+use crate::approvals::shown::{ApproverView, approver_view};
 use crate::approvals::views::{Approver, DecisionView, rfc3339};
 use crate::config::ApprovalWhen;
 use crate::error::{ApiError, Code};
@@ -34,7 +34,7 @@ const MAX_REASON: usize = 2000;
 const HISTORY: usize = 200;
 
 /// An approver's name and workflows; `None` for an admin.
-fn approver(p: &Person) -> Option<Approver<'_>> {
+pub(super) fn approver(p: &Person) -> Option<Approver<'_>> {
     match p.caller.as_ref() {
         Caller::Approver { name, workflows } => Some(Approver {
             name,
@@ -46,7 +46,7 @@ fn approver(p: &Person) -> Option<Approver<'_>> {
 }
 
 /// A duration for people: `45 s`, `12 min`, `3 h 5 min`, `2 d 4 h`.
-fn human(ms: u64) -> String {
+pub(super) fn human(ms: u64) -> String {
     let s = ms / 1000;
     match s {
         0..=59 => format!("{s} s"),
@@ -72,7 +72,7 @@ fn base_ctx(p: &Person) -> Value {
     serde_json::json!({ "who": p.name(), "role": p.role(), "csrf": p.csrf })
 }
 
-fn page(status: StatusCode, name: &str, p: &Person, extra: Value) -> Page {
+pub(super) fn page(status: StatusCode, name: &str, p: &Person, extra: Value) -> Page {
     let mut ctx = base_ctx(p);
     if let (Some(c), Value::Object(e)) = (ctx.as_object_mut(), extra) {
         c.extend(e);
@@ -124,7 +124,7 @@ pub(super) async fn home(State(gw): State<Arc<Gateway>>, parts: Parts) -> Respon
 }
 
 /// The approver's action, or the page to answer with instead.
-async fn visible(gw: &Gateway, p: &Person, id: &str) -> Result<Action, Page> {
+pub(super) async fn visible(gw: &Gateway, p: &Person, id: &str) -> Result<Action, Page> {
     let Some(who) = approver(p) else {
         return Err(Page::not_found(Some(p.name())));
     };
@@ -153,7 +153,7 @@ fn policy(gw: &Gateway, a: &Action) -> String {
     )
 }
 
-fn pretty(v: &Value) -> String {
+pub(super) fn pretty(v: &Value) -> String {
     serde_json::to_string_pretty(v).unwrap_or_default()
 }
 
@@ -172,11 +172,6 @@ pub(super) async fn action(
     };
     let view = approver_view(&gw, &a);
     let now = now_ms();
-    let body = match (&view.request.body, &view.request.body_text) {
-        (Value::Null, None) => String::new(),
-        (Value::Null, Some(text)) => text.clone(),
-        (json, _) => pretty(json),
-    };
     let approvals: Vec<DecisionView> = a.approvals.iter().map(DecisionView::from).collect();
     let pending = a.state == ActionState::PendingApproval && a.expires_at_ms > now;
     let ctx = serde_json::json!({
@@ -201,22 +196,33 @@ pub(super) async fn action(
             "model": a.model,
             "orchestrator_reason": a.orchestrator_reason,
         },
-        "request": {
-            "method": view.request.method,
-            "url": view.request.url,
-            "headers": view.request.headers,
-            "credential": view.request.credential,
-            "body": body,
-            "sha256": view.request.sha256,
-        },
+        "request": request_ctx(&view),
         "arguments": pretty(&view.arguments),
         "flags": view.flags,
     });
     page(StatusCode::OK, "action.html", &p, ctx).into_response()
 }
 
+/// The frozen request of an approver's view, for a page: the body
+/// pretty-printed when it is JSON, else as its text.
+pub(super) fn request_ctx(view: &ApproverView) -> Value {
+    let body = match (&view.request.body, &view.request.body_text) {
+        (Value::Null, None) => String::new(),
+        (Value::Null, Some(text)) => text.clone(),
+        (json, _) => pretty(json),
+    };
+    serde_json::json!({
+        "method": view.request.method,
+        "url": view.request.url,
+        "headers": view.request.headers,
+        "credential": view.request.credential,
+        "body": body,
+        "sha256": view.request.sha256,
+    })
+}
+
 /// A decision's reason, as the API requires it: not blank, at most 2000 bytes.
-fn reason(form: &Form) -> Result<String, ApiError> {
+pub(super) fn reason(form: &Form) -> Result<String, ApiError> {
     match form.get("reason").map(str::trim) {
         Some(r) if !r.is_empty() && r.len() <= MAX_REASON => Ok(r.to_owned()),
         _ => Err(ApiError::bad_request(

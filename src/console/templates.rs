@@ -20,6 +20,7 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("home.html", include_str!("templates/home.html")),
         ("queue.html", include_str!("templates/queue.html")),
         ("action.html", include_str!("templates/action.html")),
+        ("edit.html", include_str!("templates/edit.html")),
         ("history.html", include_str!("templates/history.html")),
         ("message.html", include_str!("templates/message.html")),
     ];
@@ -126,6 +127,7 @@ mod tests {
             "home.html",
             "queue.html",
             "action.html",
+            "edit.html",
             "history.html",
             "message.html",
         ] {

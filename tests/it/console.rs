@@ -705,3 +705,114 @@ async fn a_session_outlives_a_restart_but_not_the_removal_of_its_key() {
     let gw = TestGateway::start(&dir.config_path(), env).await;
     assert_eq!(replay(&gw, pair).await, StatusCode::SEE_OTHER);
 }
+
+#[tokio::test]
+async fn an_edit_is_checked_and_shown_with_its_new_hash_before_it_is_approved() {
+    let c = console("").await;
+    let id = c
+        .pending("risky", json!({"name": "Ada", "value_usd": 5}))
+        .await;
+    let b = c.signed_in(&c.k.alice).await;
+    let (_, _, html) = b.get(&format!("/ui/actions/{id}")).await;
+    let token = field(&html, "csrf");
+    let original = field(&html, "request_sha256");
+    let edit = format!("/ui/actions/{id}/edit");
+
+    let r = b
+        .post(&edit, &[("csrf", &token), ("arguments", "{not json")])
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.text().await.unwrap().contains("not valid JSON"));
+    let r = b
+        .post(
+            &edit,
+            &[
+                ("csrf", &token),
+                ("arguments", r#"{"name": "far too long a name for it"}"#),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains("schema_violation") && page.contains("<code>&#x2f;name</code>"),
+        "{page}"
+    );
+    let r = b
+        .post(&edit, &[("arguments", r#"{"name": "Grace"}"#)])
+        .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::FORBIDDEN,
+        "the form token is required"
+    );
+
+    let r = b
+        .post(
+            &edit,
+            &[
+                ("csrf", &token),
+                ("arguments", r#"{"name": "Grace", "value_usd": 7}"#),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("&quot;value_usd&quot;: 7"));
+    assert!(page.contains("- ") && page.contains("+ "));
+    let new_sha = field(&page, "request_sha256");
+    assert_ne!(new_sha, original);
+    assert!(page.contains(&format!("<code id=\"new-request-sha256\">{new_sha}</code>")));
+    assert_eq!(field(&page, "original_sha256"), original);
+    assert_eq!(c.up.count(), 0, "checking an edit sends nothing");
+
+    // Arguments swapped under the hash shown are refused.
+    let approve = format!("/ui/actions/{id}/approve-edited");
+    let r = b
+        .post(
+            &approve,
+            &[
+                ("csrf", &token),
+                ("arguments", r#"{"name": "Mallory", "value_usd": 7}"#),
+                ("original_sha256", &original),
+                ("request_sha256", &new_sha),
+                ("reason", "fixed the name"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert_eq!(c.up.count(), 0);
+
+    let r = b
+        .post(
+            &approve,
+            &[
+                ("csrf", &token),
+                (
+                    "arguments",
+                    &field(&page, "arguments").replace("&quot;", "\""),
+                ),
+                ("original_sha256", &original),
+                ("request_sha256", &new_sha),
+                ("reason", "fixed the name"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(c.hits("/echo/risky"), 1);
+    assert_eq!(
+        serde_json::from_slice::<Value>(&c.up.last().body).unwrap(),
+        json!({"name": "Grace", "value_usd": 7})
+    );
+    let (_, api) =
+        c.gw.get(Some(&c.k.alice), &format!("/v1/pending-actions/{id}"))
+            .await;
+    assert_eq!(api["request"]["sha256"], new_sha.as_str());
+    let approved: Vec<Value> = c
+        .trail()
+        .into_iter()
+        .filter(|r| r["event"] == "approved")
+        .collect();
+    assert_eq!(approved[0]["approver_via"], "console");
+    assert!(approved[0]["previous_request_sha256"].is_string());
+}

@@ -816,3 +816,29 @@ async fn an_edit_is_checked_and_shown_with_its_new_hash_before_it_is_approved() 
     assert_eq!(approved[0]["approver_via"], "console");
     assert!(approved[0]["previous_request_sha256"].is_string());
 }
+
+#[tokio::test]
+async fn the_cookie_is_secure_when_clients_reach_the_gateway_over_https() {
+    let c = console("public_url: https://toolgate.example.com\n").await;
+    let b = c.browser();
+    let r = b.login(&c.k.alice).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let cookie = r.headers()[SET_COOKIE].to_str().unwrap();
+    assert!(cookie.ends_with("; Secure"), "{cookie}");
+    // Without Sec-Fetch-Site, the Origin must be public_url's.
+    let post = |origin: &'static str| {
+        b.http
+            .post(b.url("/ui/login"))
+            .header("origin", origin)
+            .form(&[("key", c.k.bob.as_str())])
+            .send()
+    };
+    assert_eq!(
+        post("http://toolgate.example.com").await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        post("https://toolgate.example.com").await.unwrap().status(),
+        StatusCode::SEE_OTHER
+    );
+}

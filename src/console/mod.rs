@@ -29,21 +29,38 @@ use crate::gateway::Gateway;
 
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-/// The console's routes, each answer with the security headers.
-pub(crate) fn routes() -> Router<Arc<Gateway>> {
-    Router::new()
-        .route("/ui", get(|| async { Redirect::permanent("/ui/") }))
+/// The console's routes, each answer with the security headers. Pages for
+/// a signed-in person pass [`session::gate`] first — the session is checked
+/// before a slot is taken, as the API's gate checks keys — and then take
+/// one of the people's slots (`people` adds that layer); sign-in, the style
+/// sheet and unknown paths, open to anyone, take an agent's (`anyone`), so
+/// anonymous traffic cannot use up the slots kept for people.
+pub(crate) fn routes(
+    gw: &Arc<Gateway>,
+    people: impl FnOnce(Router<Arc<Gateway>>) -> Router<Arc<Gateway>>,
+    anyone: impl FnOnce(Router<Arc<Gateway>>) -> Router<Arc<Gateway>>,
+) -> Router<Arc<Gateway>> {
+    let signed_in = Router::new()
         .route("/ui/", get(pages::home))
-        .route("/ui/login", get(login::form).post(login::submit))
         .route("/ui/logout", post(login::logout))
         .route("/ui/history", get(pages::history))
         .route("/ui/actions/{id}", get(pages::action))
         .route("/ui/actions/{id}/approve", post(pages::approve))
         .route("/ui/actions/{id}/deny", post(pages::deny))
         .route("/ui/actions/{id}/edit", post(edit::preview))
-        .route("/ui/actions/{id}/approve-edited", post(edit::approve))
+        .route("/ui/actions/{id}/approve-edited", post(edit::approve));
+    let signed_in = people(signed_in).layer(axum::middleware::from_fn_with_state(
+        gw.clone(),
+        session::gate,
+    ));
+    let open = Router::new()
+        .route("/ui", get(|| async { Redirect::permanent("/ui/") }))
+        .route("/ui/login", get(login::form).post(login::submit))
         .route("/ui/static/console.css", get(style))
-        .route("/ui/{*rest}", any(pages::nothing))
+        .route("/ui/{*rest}", any(pages::nothing));
+    Router::new()
+        .merge(signed_in)
+        .merge(anyone(open))
         .layer(axum::middleware::map_response(secured))
 }
 

@@ -8,8 +8,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::{Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -154,9 +156,31 @@ pub(super) async fn signed_in(
     }))
 }
 
-/// The person signed in on a request, or the answer that sends them to
-/// sign in (or says the store cannot be read).
+/// The gate in front of the pages for a signed-in person: no live session,
+/// and the answer sends them to sign in (or says the store cannot be read);
+/// otherwise the [`Person`] rides on the request.
+pub(super) async fn gate(State(gw): State<Arc<Gateway>>, req: Request, next: Next) -> Response {
+    let cert = req
+        .extensions()
+        .get::<ClientCert>()
+        .and_then(|c| c.0.clone());
+    match signed_in(&gw, req.headers(), cert.as_deref()).await {
+        Ok(Some(p)) => {
+            let mut req = req;
+            req.extensions_mut().insert(p);
+            next.run(req).await
+        }
+        Ok(None) => Redirect::to("/ui/login").into_response(),
+        Err(e) => Page::from_error(&e.into(), None).into_response(),
+    }
+}
+
+/// The person [`gate`] let in; outside the gate (sign-in, unknown paths),
+/// the person signed in on the request, if any.
 pub(super) async fn required(gw: &Gateway, parts: &Parts) -> Result<Person, Response> {
+    if let Some(p) = parts.extensions.get::<Person>() {
+        return Ok(p.clone());
+    }
     let cert = parts
         .extensions
         .get::<ClientCert>()

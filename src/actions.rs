@@ -140,6 +140,12 @@ pub struct Action {
     pub via: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mcp_session_sha256: Option<String>,
+    /// What the caller said of the call (`model`, `reason`), as the trail
+    /// keeps them: redacted and capped. Shown to the approver.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub orchestrator_reason: Option<String>,
 }
 
 fn already_dispatched() -> bool {
@@ -186,6 +192,12 @@ pub async fn load(store: &dyn Store, id: &str) -> Result<Option<Action>, StoreEr
         Some(v) => decode(&v.value).map(Some),
         None => Ok(None),
     }
+}
+
+/// Every action still kept (a final one stays for [`RETENTION`]), for a history.
+pub(crate) async fn kept(store: &dyn Store) -> Result<Vec<Action>, StoreError> {
+    let listed = store.list(Ns::Actions, usize::MAX).await?;
+    listed.iter().map(|(_, v)| decode(&v.value)).collect()
 }
 
 /// Actions not yet final (pending or executing). Index entries of actions

@@ -150,6 +150,20 @@ impl Identities {
         found.map(|c| (c, presented))
     }
 
+    /// The identity whose key hashes to `hash` (constant time, as
+    /// [`Self::authenticate`]): a console session names its holder by the
+    /// key's hash and is looked up again on every request, so a removed or
+    /// changed key ends it.
+    pub(crate) fn by_key_sha256(&self, hash: &[u8; 32]) -> Option<Arc<Caller>> {
+        let mut found = None;
+        for (h, caller, by_key) in &self.entries {
+            if bool::from(h.ct_eq(hash) & Choice::from(u8::from(*by_key))) {
+                found = Some(caller.clone());
+            }
+        }
+        found
+    }
+
     /// The identity without a key that `cert` is pinned to, with its pin's
     /// hash: `None` without a certificate, when it matches no such identity,
     /// or when it matches more than one (one by `cert_sha256`, another by

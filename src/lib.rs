@@ -21,6 +21,7 @@ pub mod audit;
 pub mod bus;
 pub mod catalog;
 pub mod config;
+pub(crate) mod console;
 pub mod dead_letters;
 pub mod dev;
 pub mod digest;

@@ -52,6 +52,7 @@ pub(super) async fn list(
     let who = Approver {
         name: &name,
         workflows: &workflows,
+        via: None,
     };
     Ok(Json(Pending {
         actions: shown::pending_for(&gw, &who).await?,
@@ -80,6 +81,7 @@ pub(super) async fn show(
     let who = Approver {
         name: &name,
         workflows: &workflows,
+        via: None,
     };
     Ok(Json(shown::view_for(&gw, &who, &id).await?))
 }
@@ -172,6 +174,7 @@ pub(super) async fn approve(
     let who = Approver {
         name: &name,
         workflows: &workflows,
+        via: None,
     };
     Ok(Json(
         decide::approve(&gw, &who, &id, reason, arguments).await?,
@@ -207,6 +210,7 @@ pub(super) async fn deny(
     let who = Approver {
         name: &name,
         workflows: &workflows,
+        via: None,
     };
     Ok(Json(decide::deny(&gw, &who, &id, reason).await?))
 }

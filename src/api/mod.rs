@@ -14,6 +14,8 @@
 //!    routes, so people can act during an overload; beyond them requests are
 //!    refused at once (503 `overloaded`) rather than queued without bound.
 //!    `/healthz`, `/readyz`, `/metrics` and `/openapi.json` take no slot;
+//!    the console's signed-in pages take a people's slot after their session
+//!    is checked, its open pages (sign-in) an agent's;
 //! 6. timeout — `request_timeout_ms` bounds a request inside its slot, so a
 //!    client sending its body slowly cannot hold a slot for ever (408);
 //! 7. body limit — on the routes, so a too-large body is refused (413)
@@ -83,8 +85,19 @@ pub(crate) fn router(gw: Arc<Gateway>) -> Router {
         .layer(slots(&gw.load.agents))
         .layer(gate())
         .layer(axum::middleware::from_fn_with_state(gw.clone(), mcp::guard));
+    // The console: signed-in pages take the people's slots, the rest an agent's.
+    let console = if gw.config.ui.enabled {
+        crate::console::routes(
+            &gw,
+            |r| r.layer(slots(&gw.load.people)),
+            |r| r.layer(slots(&gw.load.agents)),
+        )
+    } else {
+        Router::new()
+    };
     Router::new()
         .merge(agents)
+        .merge(console)
         .merge(people)
         .merge(mcp)
         .merge(mcp::metadata_routes())

@@ -67,6 +67,18 @@ fn edit(gw: &Gateway, key: &DigestKey, a: &Action, args: Value) -> Result<Edited
     })
 }
 
+/// What approving `a` with these arguments would send: validated, built
+/// and frozen exactly as [`approve`] does with them; nothing is stored.
+pub(crate) async fn preview(gw: &Gateway, a: &Action, args: Value) -> Result<Action, ApiError> {
+    let key = gw.digest_key().await?;
+    let e = edit(gw, key, a, args)?;
+    let mut edited = a.clone();
+    edited.arguments = e.args;
+    edited.args_sha256 = e.args_sha256;
+    edited.request = e.request;
+    Ok(edited)
+}
+
 /// Approve (optionally with edited arguments). Runs the action when the quorum is reached.
 pub(crate) async fn approve(
     gw: &Gateway,
@@ -167,6 +179,7 @@ pub(crate) async fn approve(
     let recorded = Trail::for_action(gw, &action)
         .record(Event::Approved, |e| {
             e.approver = Some(who.name.to_owned());
+            e.approver_via = who.via.map(str::to_owned);
             e.reason = Some(reason.clone());
             e.decision = Some(format!(
                 "approved {}/{}",
@@ -305,6 +318,7 @@ pub(crate) async fn deny(
     let recorded = Trail::for_action(gw, &action)
         .record(Event::Denied, |e| {
             e.approver = Some(who.name.to_owned());
+            e.approver_via = who.via.map(str::to_owned);
             e.reason = Some(reason.clone());
             e.decision = Some("denied".into());
         })

@@ -211,6 +211,9 @@ pub(crate) fn notice_view(gw: &Gateway, a: &Action) -> Value {
 pub(crate) struct Approver<'a> {
     pub name: &'a str,
     pub workflows: &'a [String],
+    /// How the decision arrives when not over the REST API (`console`); the
+    /// records of the decision say so.
+    pub via: Option<&'static str>,
 }
 
 impl Approver<'_> {

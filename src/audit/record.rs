@@ -108,6 +108,10 @@ pub struct Entry {
     /// The front door of a call that did not come over REST (`mcp`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub via: Option<String>,
+    /// How an approver reached their decision when not over the REST API
+    /// (`console`: the web console, signed in with their key).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approver_via: Option<String>,
     /// The MCP session a call came in, as the SHA-256 of its id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mcp_session_sha256: Option<String>,

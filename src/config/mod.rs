@@ -30,6 +30,7 @@ pub mod telemetry;
 pub mod template;
 mod tls;
 mod tools;
+mod ui;
 mod workflows;
 pub mod yaml;
 
@@ -45,6 +46,7 @@ pub use model::*;
 pub use rotation_model::{RotationDef, RotationRequest};
 pub(crate) use sources_aws::valid_region as valid_aws_region;
 pub use tools::is_object_schema;
+pub use ui::UiConfig;
 pub(crate) use workflows::DEFAULT_DEAD_LETTER_RETENTION;
 
 use document::{CONFIG_VALIDATOR, FileCtx, read_document, typed};
@@ -110,6 +112,7 @@ pub(crate) fn read(path: &Path) -> (Option<Config>, Vec<Diagnostic>) {
     let telemetry = telemetry::build(raw.telemetry.as_ref(), &base_dir, &mut ctx);
     let public_url = mcp::public_url(raw.public_url.as_deref(), &mut ctx);
     let mcp = mcp::build(raw.mcp.as_ref(), &mut ctx);
+    let ui = ui::build(raw.ui.as_ref(), |at, msg| ctx.error(at, msg));
     let tls = tls::build(raw.tls.as_ref(), &base_dir, &mut ctx);
     let credentials = credentials::build(raw.credentials, &env, &base_dir, &mut ctx);
     gateway::check_store_key(&settings, &credentials, &mut ctx);
@@ -151,6 +154,7 @@ pub(crate) fn read(path: &Path) -> (Option<Config>, Vec<Diagnostic>) {
         telemetry,
         public_url,
         mcp,
+        ui,
         credentials,
         tools,
         workflows,

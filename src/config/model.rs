@@ -16,6 +16,7 @@ use serde_json::Value;
 
 use super::rotation_model::RotationDef;
 use super::template::{UrlTemplate, ValueTemplate};
+use super::ui::UiConfig;
 
 /// The validated configuration of one gateway process.
 #[derive(Debug)]
@@ -45,6 +46,7 @@ pub struct Config {
     /// trailing `/`; `None`: the scheme and `Host` of each request.
     pub public_url: Option<String>,
     pub mcp: McpConfig,
+    pub ui: UiConfig,
     pub credentials: BTreeMap<String, Arc<CredentialDef>>,
     pub tools: BTreeMap<String, Arc<ToolDef>>,
     pub workflows: BTreeMap<String, WorkflowDef>,

@@ -32,6 +32,7 @@ pub(crate) struct RawConfig {
     pub telemetry: Option<RawTelemetry>,
     pub public_url: Option<String>,
     pub mcp: Option<RawMcp>,
+    pub ui: Option<RawUi>,
     #[serde(default)]
     pub credentials: BTreeMap<String, RawCredential>,
     #[serde(default)]
@@ -175,6 +176,15 @@ pub(crate) struct RawMcp {
     pub allowed_origins: Vec<String>,
     pub session_ttl_seconds: Option<u64>,
     pub approval_wait_seconds: Option<u64>,
+}
+
+/// `ui: {enabled?, session_ttl_seconds?}`; `oidc` is read only to be refused.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawUi {
+    pub enabled: Option<bool>,
+    pub session_ttl_seconds: Option<u64>,
+    pub oidc: Option<Value>,
 }
 
 /// `telemetry: {otlp?, record_payloads?}`.

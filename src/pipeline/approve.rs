@@ -59,6 +59,8 @@ pub(crate) fn action(
         dispatched: false,
         via: trail.entry().via.clone(),
         mcp_session_sha256: trail.entry().mcp_session_sha256.clone(),
+        model: trail.entry().model.clone(),
+        orchestrator_reason: trail.entry().orchestrator_reason.clone(),
     }
 }
 

@@ -24,10 +24,12 @@ pub enum Ns {
     McpSessions,
     /// Rotations toolgate performs: one state record per credential.
     Rotations,
+    /// Console sign-ins (`/ui`), by the SHA-256 of their cookie.
+    UiSessions,
 }
 
 impl Ns {
-    pub(crate) const ALL: [Ns; 10] = [
+    pub(crate) const ALL: [Ns; 11] = [
         Ns::Actions,
         Ns::OpenActions,
         Ns::Idempotency,
@@ -38,6 +40,7 @@ impl Ns {
         Ns::Reloads,
         Ns::McpSessions,
         Ns::Rotations,
+        Ns::UiSessions,
     ];
 
     pub(crate) fn as_str(self) -> &'static str {
@@ -52,6 +55,7 @@ impl Ns {
             Ns::Reloads => "reloads",
             Ns::McpSessions => "mcp_sessions",
             Ns::Rotations => "rotations",
+            Ns::UiSessions => "ui_sessions",
         }
     }
 }

@@ -552,3 +552,37 @@ fn manifests_cannot_set_trace_headers() {
         "{msgs}"
     );
 }
+
+#[test]
+fn console_settings_are_checked_and_single_sign_on_is_refused() {
+    let dir = ConfigDir::new();
+    std::fs::create_dir_all(dir.path().join("tools")).unwrap();
+    let problems = |yaml: &str| {
+        dir.write("toolgate.yaml", &format!("environment: test\n{yaml}"));
+        messages(&dir).join("\n")
+    };
+    let msgs = problems("ui: { session_ttl_seconds: 0 }\n");
+    assert!(
+        msgs.contains("ui.session_ttl_seconds: value is less than the minimum of 1"),
+        "{msgs}"
+    );
+    let msgs = problems("ui:\n  oidc: { issuer: \"https://id.example.com\", client_id: c }\n");
+    assert!(
+        msgs.contains(
+            ":3: error: ui.oidc: ui.oidc (single sign-on) is not available in this version"
+        ),
+        "{msgs}"
+    );
+    let msgs = problems("ui: { enabled: true, sesion_ttl_seconds: 5 }\n");
+    assert!(
+        msgs.contains("unknown key \"sesion_ttl_seconds\""),
+        "{msgs}"
+    );
+    assert_eq!(
+        problems("ui: { enabled: false, session_ttl_seconds: 60 }\n"),
+        ""
+    );
+    let (loaded, _) = toolgate::catalog::load(&dir.config_path()).expect("loads");
+    assert!(!loaded.config.ui.enabled);
+    assert_eq!(loaded.config.ui.session_ttl.as_secs(), 60);
+}

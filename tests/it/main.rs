@@ -13,6 +13,8 @@ mod calls;
 mod canary;
 mod cli;
 mod config;
+mod console;
+mod console_browser;
 mod crash;
 mod credentials;
 mod dead_letters;

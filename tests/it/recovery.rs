@@ -329,6 +329,8 @@ fn executing(dispatched: bool) -> Action {
         dispatched,
         via: None,
         mcp_session_sha256: None,
+        model: None,
+        orchestrator_reason: None,
     }
 }
 

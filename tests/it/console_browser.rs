@@ -1,0 +1,90 @@
+//! The web console in a real browser: tests/ui/console.mjs drives Debian's
+//! Chromium (headless, through playwright-core) against a real toolgate
+//! and upstream — sign-in, the cookie hidden from scripts, markup in the
+//! arguments inert, a post without its token and a cross-site post
+//! refused, an approval that sends the request once, sign-out.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde_json::json;
+
+use crate::support::approvals_config::approval_config;
+use crate::support::upstream::Upstream;
+use crate::support::{ConfigDir, TestGateway, canary, repo_root, skip};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+#[tokio::test]
+async fn a_person_signs_in_reads_and_approves_in_chromium() {
+    let ui = repo_root().join("tests/ui");
+    if !skip::on_path("node") {
+        return skip::unavailable("node is not on PATH");
+    }
+    if !ui.join("node_modules/playwright-core").is_dir() {
+        return skip::unavailable("playwright-core is not installed (npm ci --prefix tests/ui)");
+    }
+    if !Path::new(CHROMIUM).exists() {
+        return skip::unavailable("Chromium is not installed (apt-get install chromium)");
+    }
+    let up = Upstream::start().await;
+    let (config, tools, k) = approval_config(&up.base(), "");
+    let dir = ConfigDir::new();
+    for (rel, text) in tools {
+        dir.write(&rel, &text);
+    }
+    dir.write("toolgate.yaml", &config);
+    let env = HashMap::from([("CRM_KEY".to_owned(), canary("crm-"))]);
+    let gw = TestGateway::start(&dir.config_path(), env).await;
+    let hold = |args| {
+        let gw = &gw;
+        let agent = k.agent.clone();
+        async move {
+            let (st, body, _) = gw
+                .call(&agent, json!({"tool": "risky", "arguments": args}))
+                .await;
+            assert_eq!(st, 202, "{body}");
+            body["action_id"].as_str().unwrap().to_owned()
+        }
+    };
+    let id = hold(json!({"name": "<img src=x onload=1>"})).await;
+    let forged = hold(json!({"name": "Bo"})).await;
+
+    let out = tokio::process::Command::new("node")
+        .arg(ui.join("console.mjs"))
+        .env("TOOLGATE_URL", gw.url("").trim_end_matches('/'))
+        .env("APPROVER_KEY", &k.alice)
+        .env("AGENT_KEY", &k.agent)
+        .env("ACTION_ID", &id)
+        .env("FORGED_ID", &forged)
+        .env("CHROMIUM", CHROMIUM)
+        .output()
+        .await
+        .expect("node runs");
+    assert!(
+        out.status.success(),
+        "the browser test failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Sent once; the forged denial did nothing; the session is gone.
+    assert_eq!(
+        up.requests()
+            .iter()
+            .filter(|r| r.path == "/echo/risky")
+            .count(),
+        1
+    );
+    let (_, v) = gw.get(Some(&k.agent), &format!("/v1/calls/{forged}")).await;
+    assert_eq!(v["status"], "pending_approval");
+    let (_, v) = gw.get(Some(&k.agent), &format!("/v1/calls/{id}")).await;
+    assert_eq!(v["status"], "succeeded");
+    let left = gw
+        .gw
+        .store
+        .list(toolgate::store::Ns::UiSessions, 10)
+        .await
+        .unwrap();
+    assert!(left.is_empty(), "signed out server-side");
+}

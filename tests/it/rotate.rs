@@ -194,7 +194,7 @@ fn setup(
              credentials:\n  crm:\n    environment: {env}\n    source: {{ vault: {{ path: \"{path}\", field: api_key }} }}\n\
              \x20   inject: {{ header: Authorization, format: \"Bearer {{secret}}\" }}\n\
              \x20   rotation:\n      every: {every}\n      grace: {grace}\n      retry: {{ initial: 1s, max: 2s }}\n\
-             \x20     mint: {{ method: POST, url: \"{vendor}/keys\", allow_private_network: true, secret_at: /data/key, id_at: /id }}\n\
+             \x20     mint: {{ method: POST, url: \"{vendor}/keys\", allow_private_network: true, secret_at: /data/key, id_at: /id, timeout_ms: 5000 }}\n\
              \x20     revoke: {revoke}\n\
              workflows:\n  main: {{ environment: {env}, scopes: [crm], credentials: {{ crm: crm }} }}\n  other: {{ environment: {env} }}\n{}",
             bao.addr,
@@ -582,20 +582,35 @@ async fn the_binary_killed_in_the_grace_period_resumes_and_its_logs_hold_no_key(
         vendor.mints.load(Ordering::SeqCst) == 1
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let (st, body) = p
-        .send(
-            "POST",
-            &keys.agent,
-            "/v1/calls",
-            Some(json!({"tool": "data"})),
-        )
-        .await;
-    assert_eq!(st, 200, "{body}");
+    // Killed once calls use the new key (in the grace period). Killed while
+    // it held the lease, the next process would wait for the lease to run out.
+    let until = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (st, body) = p
+            .send(
+                "POST",
+                &keys.agent,
+                "/v1/calls",
+                Some(json!({"tool": "data"})),
+            )
+            .await;
+        assert_eq!(st, 200, "{body}");
+        if vendor.seen.lock().unwrap().last().unwrap().0 != first {
+            break;
+        }
+        assert!(
+            Instant::now() < until,
+            "calls never switched to the new key"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
     p.kill9();
     assert_eq!(vendor.revoked(), 0);
     let p = serve("two.log").await;
-    wait_for("the revoke after the restart", 20, || {
+    // At most the lease (twice the 5 s request timeout, and 30 s) when the
+    // kill came while the lease was held.
+    wait_for("the revoke after the restart", 60, || {
         vendor.is_revoked(&first)
     })
     .await;
@@ -671,11 +686,15 @@ async fn two_replicas_on_redis_rotate_once_and_neither_fails_a_call() {
     .await;
     stop.store(true, Ordering::Relaxed);
     let ((na, fa), (nb, fb)) = (on_a.await.unwrap(), on_b.await.unwrap());
-    let minted = vendor.mints.load(Ordering::SeqCst);
     drop((a, b));
+    // Both stopped (a rotation cut short by the stop may have minted a key
+    // it never wrote).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let minted = vendor.mints.load(Ordering::SeqCst);
     assert_eq!((fa, fb), (0, 0), "of {na} and {nb} calls");
     vendor.assert_never_used_after_revocation();
-    // Each rotation minted one key and wrote one version: never two.
+    // Each rotation minted one key and wrote one version: never two (a
+    // second writer's check-and-set would fail, recorded as rotation_failed).
     let now = bao.api("GET", &path, Value::Null).await;
     let version = now["data"]["metadata"]["version"].as_u64().unwrap() as usize;
     let trails: Vec<Value> = dirs
@@ -686,8 +705,16 @@ async fn two_replicas_on_redis_rotate_once_and_neither_fails_a_call() {
         .iter()
         .filter(|r| r["event"] == "rotation_minted")
         .count();
-    assert_eq!(version - 1, minted, "one version per mint");
-    assert_eq!(minted_records, minted, "one record per mint");
+    assert_eq!(
+        minted_records,
+        version - 1,
+        "one record per version written"
+    );
+    assert!(
+        minted == version - 1 || minted == version,
+        "{minted} mints for {} versions written",
+        version - 1
+    );
     assert!(
         !trails.iter().any(|r| r["event"] == "rotation_failed"),
         "{trails:?}"

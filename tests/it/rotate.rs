@@ -463,6 +463,14 @@ async fn a_failed_mint_leaves_the_key_in_use_and_is_retried_and_the_admin_endpoi
     vendor.seen.lock().unwrap().pop();
     vendor.assert_never_used_after_revocation();
 
+    wait_for("the revoke recorded", 10, || {
+        events(&read(&dir, "data/audit.jsonl"))
+            .iter()
+            .filter(|r| r["event"] == "rotation_revoked")
+            .count()
+            >= 2
+    })
+    .await;
     let audit = read(&dir, "data/audit.jsonl");
     let revoked: Vec<String> = events(&audit)
         .iter()
@@ -521,6 +529,14 @@ async fn a_restart_in_the_grace_period_still_revokes_the_old_key() {
     assert_eq!(st, 200, "{body}");
     assert_ne!(vendor.seen.lock().unwrap().last().unwrap().0, first);
     vendor.assert_never_used_after_revocation();
+    wait_for("the revoke recorded", 10, || {
+        events(&read(&dir, "data/audit.jsonl"))
+            .iter()
+            .filter(|r| r["event"] == "rotation_revoked")
+            .count()
+            >= 1
+    })
+    .await;
     let audit = read(&dir, "data/audit.jsonl");
     let kinds: Vec<String> = events(&audit)
         .iter()
@@ -669,7 +685,7 @@ async fn two_replicas_on_redis_rotate_once_and_neither_fails_a_call() {
             &bao,
             &path,
             &url,
-            ("2s", "1s"),
+            ("3s", "1s"),
             BY_SECRET,
         )
     });
@@ -678,43 +694,51 @@ async fn two_replicas_on_redis_rotate_once_and_neither_fails_a_call() {
     let stop = Arc::new(AtomicBool::new(false));
     let on_a = load(a.clone(), &keys.agent, 4, stop.clone());
     let on_b = load(b.clone(), &keys.agent, 4, stop.clone());
-    // Three rotations, the last one complete (its old key revoked).
-    wait_for("three rotations", 60, || {
-        vendor.mints.load(Ordering::SeqCst) >= 3
-            && vendor.revoked() == vendor.mints.load(Ordering::SeqCst)
-    })
-    .await;
+    // Three rotations, the last one complete (its old key revoked); counted
+    // between two rotations, while no mint happens.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let (minted, version, trails) = loop {
+        wait_for("three rotations", 60, || {
+            vendor.mints.load(Ordering::SeqCst) >= 3
+                && vendor.revoked() == vendor.mints.load(Ordering::SeqCst)
+        })
+        .await;
+        let minted = vendor.mints.load(Ordering::SeqCst);
+        let now = bao.api("GET", &path, Value::Null).await;
+        let version = now["data"]["metadata"]["version"].as_u64().unwrap() as usize;
+        let trails: Vec<Value> = dirs
+            .iter()
+            .flat_map(|d| events(&read(d, "data/audit.jsonl")))
+            .collect();
+        let revoked_records = trails
+            .iter()
+            .filter(|r| r["event"] == "rotation_revoked")
+            .count();
+        let quiet = vendor.mints.load(Ordering::SeqCst) == minted && vendor.revoked() == minted;
+        // The last revoke's record follows the vendor's answer by a moment.
+        if quiet && (revoked_records == minted || Instant::now() > deadline) {
+            break (minted, version, trails);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     stop.store(true, Ordering::Relaxed);
     let ((na, fa), (nb, fb)) = (on_a.await.unwrap(), on_b.await.unwrap());
     drop((a, b));
-    // Both stopped (a rotation cut short by the stop may have minted a key
-    // it never wrote).
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let minted = vendor.mints.load(Ordering::SeqCst);
     assert_eq!((fa, fb), (0, 0), "of {na} and {nb} calls");
     vendor.assert_never_used_after_revocation();
     // Each rotation minted one key and wrote one version: never two (a
     // second writer's check-and-set would fail, recorded as rotation_failed).
-    let now = bao.api("GET", &path, Value::Null).await;
-    let version = now["data"]["metadata"]["version"].as_u64().unwrap() as usize;
-    let trails: Vec<Value> = dirs
-        .iter()
-        .flat_map(|d| events(&read(d, "data/audit.jsonl")))
-        .collect();
     let minted_records = trails
         .iter()
         .filter(|r| r["event"] == "rotation_minted")
         .count();
-    assert_eq!(
-        minted_records,
-        version - 1,
-        "one record per version written"
-    );
-    assert!(
-        minted == version - 1 || minted == version,
-        "{minted} mints for {} versions written",
-        version - 1
-    );
+    assert_eq!(version - 1, minted, "one version written per mint");
+    assert_eq!(minted_records, minted, "one record per mint");
+    let revoked_records = trails
+        .iter()
+        .filter(|r| r["event"] == "rotation_revoked")
+        .count();
+    assert_eq!(revoked_records, minted, "one revoke per rotation");
     assert!(
         !trails.iter().any(|r| r["event"] == "rotation_failed"),
         "{trails:?}"

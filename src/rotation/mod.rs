@@ -163,6 +163,9 @@ async fn run(
                 return failed(gw, def, rot, owner, lease, step, reason).await;
             }
         };
+        if record.lease.is_none() {
+            return Ok(record);
+        }
         if !due(&record, rot, now_ms()) {
             break;
         }
@@ -433,7 +436,9 @@ async fn revoke(
             }
         }
     };
-    let r = state::change(gw.store.as_ref(), &def.name, owner, lease, false, |r| {
+    // Complete, and the lease released with it: the next rotation may be
+    // asked for as soon as this one is recorded.
+    let r = state::change(gw.store.as_ref(), &def.name, owner, lease, true, |r| {
         r.phase = Phase::Idle;
         r.old = None;
         r.asked_by = None;

@@ -194,7 +194,7 @@ fn setup(
              credentials:\n  crm:\n    environment: {env}\n    source: {{ vault: {{ path: \"{path}\", field: api_key }} }}\n\
              \x20   inject: {{ header: Authorization, format: \"Bearer {{secret}}\" }}\n\
              \x20   rotation:\n      every: {every}\n      grace: {grace}\n      retry: {{ initial: 1s, max: 2s }}\n\
-             \x20     mint: {{ method: POST, url: \"{vendor}/keys\", allow_private_network: true, secret_at: /data/key, id_at: /id }}\n\
+             \x20     mint: {{ method: POST, url: \"{vendor}/keys\", allow_private_network: true, secret_at: /data/key, id_at: /id, timeout_ms: 5000 }}\n\
              \x20     revoke: {revoke}\n\
              workflows:\n  main: {{ environment: {env}, scopes: [crm], credentials: {{ crm: crm }} }}\n  other: {{ environment: {env} }}\n{}",
             bao.addr,
@@ -463,6 +463,14 @@ async fn a_failed_mint_leaves_the_key_in_use_and_is_retried_and_the_admin_endpoi
     vendor.seen.lock().unwrap().pop();
     vendor.assert_never_used_after_revocation();
 
+    wait_for("the revoke recorded", 10, || {
+        events(&read(&dir, "data/audit.jsonl"))
+            .iter()
+            .filter(|r| r["event"] == "rotation_revoked")
+            .count()
+            >= 2
+    })
+    .await;
     let audit = read(&dir, "data/audit.jsonl");
     let revoked: Vec<String> = events(&audit)
         .iter()
@@ -521,6 +529,14 @@ async fn a_restart_in_the_grace_period_still_revokes_the_old_key() {
     assert_eq!(st, 200, "{body}");
     assert_ne!(vendor.seen.lock().unwrap().last().unwrap().0, first);
     vendor.assert_never_used_after_revocation();
+    wait_for("the revoke recorded", 10, || {
+        events(&read(&dir, "data/audit.jsonl"))
+            .iter()
+            .filter(|r| r["event"] == "rotation_revoked")
+            .count()
+            >= 1
+    })
+    .await;
     let audit = read(&dir, "data/audit.jsonl");
     let kinds: Vec<String> = events(&audit)
         .iter()
@@ -582,20 +598,35 @@ async fn the_binary_killed_in_the_grace_period_resumes_and_its_logs_hold_no_key(
         vendor.mints.load(Ordering::SeqCst) == 1
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let (st, body) = p
-        .send(
-            "POST",
-            &keys.agent,
-            "/v1/calls",
-            Some(json!({"tool": "data"})),
-        )
-        .await;
-    assert_eq!(st, 200, "{body}");
+    // Killed once calls use the new key (in the grace period). Killed while
+    // it held the lease, the next process would wait for the lease to run out.
+    let until = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (st, body) = p
+            .send(
+                "POST",
+                &keys.agent,
+                "/v1/calls",
+                Some(json!({"tool": "data"})),
+            )
+            .await;
+        assert_eq!(st, 200, "{body}");
+        if vendor.seen.lock().unwrap().last().unwrap().0 != first {
+            break;
+        }
+        assert!(
+            Instant::now() < until,
+            "calls never switched to the new key"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
     p.kill9();
     assert_eq!(vendor.revoked(), 0);
     let p = serve("two.log").await;
-    wait_for("the revoke after the restart", 20, || {
+    // At most the lease (twice the 5 s request timeout, and 30 s) when the
+    // kill came while the lease was held.
+    wait_for("the revoke after the restart", 60, || {
         vendor.is_revoked(&first)
     })
     .await;
@@ -654,7 +685,7 @@ async fn two_replicas_on_redis_rotate_once_and_neither_fails_a_call() {
             &bao,
             &path,
             &url,
-            ("2s", "1s"),
+            ("3s", "1s"),
             BY_SECRET,
         )
     });
@@ -663,31 +694,51 @@ async fn two_replicas_on_redis_rotate_once_and_neither_fails_a_call() {
     let stop = Arc::new(AtomicBool::new(false));
     let on_a = load(a.clone(), &keys.agent, 4, stop.clone());
     let on_b = load(b.clone(), &keys.agent, 4, stop.clone());
-    // Three rotations, the last one complete (its old key revoked).
-    wait_for("three rotations", 60, || {
-        vendor.mints.load(Ordering::SeqCst) >= 3
-            && vendor.revoked() == vendor.mints.load(Ordering::SeqCst)
-    })
-    .await;
+    // Three rotations, the last one complete (its old key revoked); counted
+    // between two rotations, while no mint happens.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let (minted, version, trails) = loop {
+        wait_for("three rotations", 60, || {
+            vendor.mints.load(Ordering::SeqCst) >= 3
+                && vendor.revoked() == vendor.mints.load(Ordering::SeqCst)
+        })
+        .await;
+        let minted = vendor.mints.load(Ordering::SeqCst);
+        let now = bao.api("GET", &path, Value::Null).await;
+        let version = now["data"]["metadata"]["version"].as_u64().unwrap() as usize;
+        let trails: Vec<Value> = dirs
+            .iter()
+            .flat_map(|d| events(&read(d, "data/audit.jsonl")))
+            .collect();
+        let revoked_records = trails
+            .iter()
+            .filter(|r| r["event"] == "rotation_revoked")
+            .count();
+        let quiet = vendor.mints.load(Ordering::SeqCst) == minted && vendor.revoked() == minted;
+        // The last revoke's record follows the vendor's answer by a moment.
+        if quiet && (revoked_records == minted || Instant::now() > deadline) {
+            break (minted, version, trails);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     stop.store(true, Ordering::Relaxed);
     let ((na, fa), (nb, fb)) = (on_a.await.unwrap(), on_b.await.unwrap());
-    let minted = vendor.mints.load(Ordering::SeqCst);
     drop((a, b));
     assert_eq!((fa, fb), (0, 0), "of {na} and {nb} calls");
     vendor.assert_never_used_after_revocation();
-    // Each rotation minted one key and wrote one version: never two.
-    let now = bao.api("GET", &path, Value::Null).await;
-    let version = now["data"]["metadata"]["version"].as_u64().unwrap() as usize;
-    let trails: Vec<Value> = dirs
-        .iter()
-        .flat_map(|d| events(&read(d, "data/audit.jsonl")))
-        .collect();
+    // Each rotation minted one key and wrote one version: never two (a
+    // second writer's check-and-set would fail, recorded as rotation_failed).
     let minted_records = trails
         .iter()
         .filter(|r| r["event"] == "rotation_minted")
         .count();
-    assert_eq!(version - 1, minted, "one version per mint");
+    assert_eq!(version - 1, minted, "one version written per mint");
     assert_eq!(minted_records, minted, "one record per mint");
+    let revoked_records = trails
+        .iter()
+        .filter(|r| r["event"] == "rotation_revoked")
+        .count();
+    assert_eq!(revoked_records, minted, "one revoke per rotation");
     assert!(
         !trails.iter().any(|r| r["event"] == "rotation_failed"),
         "{trails:?}"

@@ -22,6 +22,7 @@
 mod admin;
 mod approvals;
 pub(crate) mod calls;
+mod connections;
 mod gate;
 mod health;
 mod mcp;
@@ -65,6 +66,7 @@ pub(crate) fn router(gw: Arc<Gateway>) -> Router {
     let openapi::Routes {
         agents,
         people,
+        browser,
         open,
     } = openapi::routes();
     // Agents: tool calls and what goes with them.
@@ -76,6 +78,9 @@ pub(crate) fn router(gw: Arc<Gateway>) -> Router {
     let people = Router::from(people.routes)
         .layer(slots(&gw.load.people))
         .layer(gate());
+    // The connect callback: an end user's browser, with no credential,
+    // taking an agent slot.
+    let browser = Router::from(browser.routes).layer(slots(&gw.load.agents));
     // MCP: an agent route with a guard in front of the gate (`mcp`); not
     // in the OpenAPI document, as JSON-RPC is not describable there.
     let mcp = mcp::routes()
@@ -85,6 +90,7 @@ pub(crate) fn router(gw: Arc<Gateway>) -> Router {
     Router::new()
         .merge(agents)
         .merge(people)
+        .merge(browser)
         .merge(mcp)
         .merge(mcp::metadata_routes())
         // Health and the document answer even when every slot is taken.

@@ -32,6 +32,7 @@ pub(crate) struct RawConfig {
     pub telemetry: Option<RawTelemetry>,
     pub public_url: Option<String>,
     pub mcp: Option<RawMcp>,
+    pub connections: Option<RawConnections>,
     #[serde(default)]
     pub credentials: BTreeMap<String, RawCredential>,
     #[serde(default)]
@@ -176,6 +177,15 @@ pub(crate) struct RawMcp {
     pub approval_wait_seconds: Option<u64>,
 }
 
+/// `connections: {return_to_origins?, state_ttl_seconds?}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawConnections {
+    #[serde(default)]
+    pub return_to_origins: Vec<String>,
+    pub state_ttl_seconds: Option<u64>,
+}
+
 /// `telemetry: {otlp?, record_payloads?}`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -237,6 +247,7 @@ pub(crate) struct RawVaultRef {
 pub(crate) enum RawGrant {
     ClientCredentials,
     RefreshToken,
+    AuthorizationCode,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -251,6 +262,10 @@ pub(crate) struct RawOAuth2 {
     pub scopes: Vec<String>,
     pub audience: Option<String>,
     pub resource: Option<String>,
+    pub authorize_url: Option<String>,
+    pub revocation_url: Option<String>,
+    #[serde(default)]
+    pub per_subject: bool,
 }
 
 #[derive(Debug, Deserialize)]

@@ -13,6 +13,7 @@ mod calls;
 mod canary;
 mod cli;
 mod config;
+mod connections;
 mod crash;
 mod credentials;
 mod dead_letters;

@@ -631,3 +631,64 @@ fn connection_credentials_are_checked_at_load() {
     let m = load(keyed, &good, "connections: { state_ttl_seconds: 0 }\n");
     assert!(m.contains("state_ttl_seconds"), "{m}");
 }
+
+#[tokio::test]
+async fn replicas_on_one_redis_share_states_and_connections_and_redis_holds_them_sealed() {
+    let secret = canary("client-");
+    let Some(p) = Provider::start(&secret, None, 3600) else {
+        return;
+    };
+    let Some(redis) = crate::support::redis::TestRedis::any().await else {
+        return;
+    };
+    let up = Upstream::start().await;
+    let keys = Keys::new();
+    let name = crate::support::redis::unique_env("connections");
+    let dir = ConfigDir::new();
+    crm::write_tool(&dir, "plain", &format!("{}/echo/plain", up.base()));
+    let source = format!(
+        "{{ oauth2: {{ grant: authorization_code, per_subject: true, authorize_url: \"{}\", token_url: \"{}\", client_id: toolgate, client_secret: {{ env: CLIENT_SECRET }} }} }}",
+        p.url("/authorize"),
+        p.token_url(),
+    );
+    let top = format!(
+        "store: {{ kind: redis, url: \"{}\", encryption_key: {{ env: STORE_KEY }} }}\n",
+        redis.url
+    );
+    crm::write_config(&dir, &keys, &name, &top, &source, "Bearer");
+    let store_key = canary("store-");
+    let a = TestGateway::start(&dir.config_path(), env(&secret, &store_key)).await;
+    let b = TestGateway::start(&dir.config_path(), env(&secret, &store_key)).await;
+    // The connect URL from A; the provider sends the browser back to B.
+    let url = connect_url(&a, &keys.agent, "gina", None).await;
+    let back = consent(&url).await;
+    let state = query(&back)["state"].clone();
+    let on_b = back.replacen(&a.url(""), &b.url(""), 1);
+    assert_ne!(on_b, back);
+    let (st, _, body) = arrive(&on_b).await;
+    assert_eq!(st, 200, "{body}");
+    // Either replica calls with gina's token; a disconnect on B ends it on A.
+    let gina = session(&a, &keys.agent, "gina").await;
+    let (st, v) = call(&a, &gina).await;
+    assert_eq!(st, 200, "{v}");
+    let token = bearer(&up);
+    let (st, _) = call(&b, &gina).await;
+    assert_eq!((st, bearer(&up)), (200, token));
+    let dump =
+        String::from_utf8_lossy(&redis.dump(&format!("toolgate:{{{name}:*")).await).into_owned();
+    assert!(
+        dump.contains("connection/crm/gina"),
+        "the sealed connection is kept"
+    );
+    for s in p.issued().iter().chain([&state, &secret]) {
+        assert!(!leaks(&dump, s), "a secret is in Redis");
+    }
+    let (st, v) = send(&b, "DELETE", &keys.agent, "/v1/connections/crm/gina", None).await;
+    assert_eq!(
+        (st, v["revocation"].as_str()),
+        (200, Some("not_configured")),
+        "{v}"
+    );
+    let (st, v) = call(&a, &gina).await;
+    assert_eq!((st, code(&v)), (503, "credential_unavailable"), "{v}");
+}

@@ -180,8 +180,9 @@ impl ConnectedSecret {
     async fn token(&self, subject: &str) -> Result<Arc<Loaded>, String> {
         let shared = self.shared()?;
         let records = self.records(shared);
-        let slot = self.slot(subject);
+        // A slot only for a subject that has connected (no entry per label tried).
         let read = records.read(subject).await?.ok_or(NOT_CONNECTED)?;
+        let slot = self.slot(subject);
         if read.stored.token.usable(None) {
             return Ok(self.install(&slot, subject, &read.stored));
         }

@@ -14,8 +14,9 @@ use utoipa::ToSchema;
 
 /// The stable error codes: what went wrong, for a program to act on.
 // SPEC §8's codes, plus `overloaded` (load shedding), `request_timeout` (the
-// whole-request bound), `not_found` (no such endpoint) and
-// `rotation_in_progress` (an admin's rotation while one is under way). The serialized
+// whole-request bound), `not_found` (no such endpoint),
+// `rotation_in_progress` (an admin's rotation while one is under way), and
+// the connect callback's `oauth_state_invalid` and `oauth_denied`. The serialized
 // names are `as_str`'s; the API document's enum is derived from this type,
 // so a new code appears there by itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
@@ -46,6 +47,10 @@ pub enum Code {
     /// A rotation of the credential is under way (minting, switching, or
     /// in its grace period).
     RotationInProgress,
+    /// A connect callback's `state` is unknown, already used or expired.
+    OauthStateInvalid,
+    /// The end user (or the provider) refused a connection's consent.
+    OauthDenied,
     Internal,
 }
 
@@ -74,6 +79,8 @@ impl Code {
             Code::RequestTimeout => "request_timeout",
             Code::SecretInArguments => "secret_in_arguments",
             Code::RotationInProgress => "rotation_in_progress",
+            Code::OauthStateInvalid => "oauth_state_invalid",
+            Code::OauthDenied => "oauth_denied",
             Code::Internal => "internal",
         }
     }
@@ -84,7 +91,8 @@ impl Code {
             Code::Forbidden
             | Code::EgressDenied
             | Code::ApprovalDenied
-            | Code::SecretInArguments => StatusCode::FORBIDDEN,
+            | Code::SecretInArguments
+            | Code::OauthDenied => StatusCode::FORBIDDEN,
             Code::UnknownTool | Code::NotFound => StatusCode::NOT_FOUND,
             Code::SchemaViolation => StatusCode::UNPROCESSABLE_ENTITY,
             Code::RateLimited => StatusCode::TOO_MANY_REQUESTS,
@@ -96,7 +104,7 @@ impl Code {
             Code::CredentialRejected | Code::UpstreamError => StatusCode::BAD_GATEWAY,
             Code::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             Code::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Code::BadRequest => StatusCode::BAD_REQUEST,
+            Code::BadRequest | Code::OauthStateInvalid => StatusCode::BAD_REQUEST,
             Code::Conflict | Code::RotationInProgress => StatusCode::CONFLICT,
             Code::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -250,6 +258,20 @@ impl From<crate::audit::AuditError> for ApiError {
 /// A credential could not be read from its source.
 impl From<crate::secrets::CredentialError> for ApiError {
     fn from(e: crate::secrets::CredentialError) -> ApiError {
+        if let crate::secrets::CredentialError::NotConnected { name } = &e {
+            // What the orchestrator needs to offer the end user the link.
+            return ApiError::new(
+                Code::CredentialUnavailable,
+                format!(
+                    "credential {name} needs the end user's connection, and this session's subject has none; create one with POST /v1/connections and have the end user open its connect_url. The call was not made"
+                ),
+            )
+            .with_details(vec![serde_json::json!({
+                "credential": name,
+                "reason": "connection_required",
+                "connect": "POST /v1/connections",
+            })]);
+        }
         ApiError::new(
             Code::CredentialUnavailable,
             "the credential for this tool is not available right now; the call was not made",

@@ -73,6 +73,8 @@ pub struct Gateway {
     /// from a configured secret, or the deployment's, read from the store
     /// when first needed ([`crate::digest`]).
     digest: tokio::sync::OnceCell<DigestKey>,
+    /// Seals the state of per-user connect URLs (`store.encryption_key`).
+    pub(crate) connect_sealer: Option<secrets::seal::Sealer>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -246,6 +248,7 @@ impl Gateway {
         let mut digest = configured_key
             .as_ref()
             .map(|k| DigestKey::derive(secrecy::ExposeSecret::expose_secret(k).as_bytes()));
+        let mut connect_sealer = None;
         if let Some(source) = &config.store_encryption_key {
             let key = credentials
                 .read_extra("store-encryption-key", source)
@@ -255,6 +258,7 @@ impl Gateway {
                     secrecy::ExposeSecret::expose_secret(&key).as_bytes(),
                 ));
             }
+            connect_sealer = Some(secrets::seal::Sealer::new(&key));
             credentials.share_tokens(
                 store.clone(),
                 secrets::seal::Sealer::new(&key),
@@ -294,6 +298,7 @@ impl Gateway {
         };
         let audit: Arc<dyn audit::AuditSink> =
             Arc::new(audit::Counted::new(audit, metrics.clone()));
+        credentials.audit_to(audit.clone());
         Ok(Arc::new(Gateway {
             identities: Identities::new(&config),
             config: Arc::new(config),
@@ -314,6 +319,7 @@ impl Gateway {
             metrics,
             tls,
             digest: tokio::sync::OnceCell::new_with(digest),
+            connect_sealer,
         }))
     }
 

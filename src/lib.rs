@@ -8,7 +8,8 @@
 //! `config`, `secrets`, `identity`, `bus`), the request and action records
 //! (`request`, `actions`, `dead_letters::record`, `approvals::views`), the
 //! [`Gateway`] that holds them, the `pipeline` and its stages, what runs on
-//! top of it (`approvals`, `dead_letters::retry`, `rotation`), and the HTTP `api`.
+//! top of it (`approvals`, `dead_letters::retry`, `rotation`, `connections`),
+//! and the HTTP `api`.
 
 #![forbid(unsafe_code)]
 
@@ -22,6 +23,7 @@ pub mod bus;
 pub mod catalog;
 pub mod config;
 pub(crate) mod console;
+pub(crate) mod connections;
 pub mod dead_letters;
 pub mod dev;
 pub mod digest;

@@ -70,7 +70,7 @@ pub(super) async fn guard(State(gw): State<Arc<Gateway>>, req: Request, next: Ne
 }
 
 /// `public_url`, else the scheme and `Host` the request came with.
-fn base_url(gw: &Gateway, headers: &HeaderMap) -> String {
+pub(super) fn base_url(gw: &Gateway, headers: &HeaderMap) -> String {
     if let Some(url) = &gw.config.public_url {
         return url.clone();
     }
@@ -83,8 +83,13 @@ fn base_url(gw: &Gateway, headers: &HeaderMap) -> String {
                     .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
         })
         .unwrap_or("localhost");
-    // toolgate's own listener speaks plain HTTP; behind TLS, set public_url.
-    format!("http://{host}")
+    // Behind a proxy that ends TLS, set public_url.
+    let scheme = if gw.config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    format!("{scheme}://{host}")
 }
 
 /// A POST's answer: one JSON body, or — once a waiting call sends its

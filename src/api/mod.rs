@@ -24,6 +24,7 @@
 mod admin;
 mod approvals;
 pub(crate) mod calls;
+mod connections;
 mod gate;
 mod health;
 mod mcp;
@@ -68,6 +69,7 @@ pub(crate) fn router(gw: Arc<Gateway>) -> Router {
     let openapi::Routes {
         agents,
         people,
+        browser,
         open,
     } = openapi::routes();
     // Agents: tool calls and what goes with them.
@@ -79,6 +81,9 @@ pub(crate) fn router(gw: Arc<Gateway>) -> Router {
     let people = Router::from(people.routes)
         .layer(slots(&gw.load.people))
         .layer(gate());
+    // The connect callback: an end user's browser, with no credential,
+    // taking an agent slot.
+    let browser = Router::from(browser.routes).layer(slots(&gw.load.agents));
     // MCP: an agent route with a guard in front of the gate (`mcp`); not
     // in the OpenAPI document, as JSON-RPC is not describable there.
     let mcp = mcp::routes()
@@ -99,6 +104,7 @@ pub(crate) fn router(gw: Arc<Gateway>) -> Router {
         .merge(agents)
         .merge(console)
         .merge(people)
+        .merge(browser)
         .merge(mcp)
         .merge(mcp::metadata_routes())
         // Health and the document answer even when every slot is taken.

@@ -20,7 +20,7 @@ use utoipa::{OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{admin, approvals, calls, health, metrics, rotate, sessions, tools};
+use super::{admin, approvals, calls, connections, health, metrics, rotate, sessions, tools};
 use crate::catalog::Format;
 use crate::error::{Code, ErrorBody};
 use crate::gateway::Gateway;
@@ -42,6 +42,7 @@ every error is `{\"error\": {\"code\", \"message\", \"details\"?}}` with a stabl
         (name = "agents", description = "Tool calls, for agent keys and their session tokens"),
         (name = "approvers", description = "The approval queue, for approver keys"),
         (name = "admin", description = "Kill switches, dead letters and reviews, for admin keys"),
+        (name = "connections", description = "The provider's redirect back to toolgate when an end user connects their account; no credential"),
         (name = "health", description = "Liveness, readiness, metrics and this document; no credential"),
     ),
 )]
@@ -150,6 +151,8 @@ pub(super) struct Routes {
     pub agents: Group,
     /// Approvers and operators, with slots of their own.
     pub people: Group,
+    /// No credential, a slot: where an end user's browser arrives.
+    pub browser: Group,
     /// No credential and no slot: they answer even when every slot is taken.
     pub open: Group,
 }
@@ -159,7 +162,10 @@ pub(super) fn routes() -> Routes {
         .routes(routes!(tools::list))
         .routes(routes!(calls::create))
         .routes(routes!(calls::status))
-        .routes(routes!(sessions::mint));
+        .routes(routes!(sessions::mint))
+        .routes(routes!(connections::create, connections::list))
+        .routes(routes!(connections::delete));
+    let browser = OpenApiRouter::new().routes(routes!(connections::callback));
     let people = OpenApiRouter::new()
         .routes(routes!(admin::disable_credential))
         .routes(routes!(admin::enable_credential))
@@ -184,6 +190,7 @@ pub(super) fn routes() -> Routes {
     Routes {
         agents: Group::new(agents, true, true),
         people: Group::new(people, true, true),
+        browser: Group::new(browser, false, true),
         open: Group::new(open, false, false),
     }
 }
@@ -193,10 +200,11 @@ pub(crate) fn document() -> openapi::OpenApi {
     let Routes {
         agents,
         people,
+        browser,
         open,
     } = routes();
     let mut doc = Base::openapi();
-    for group in [agents, people, open] {
+    for group in [agents, people, browser, open] {
         doc.merge(group.document());
     }
     let components = doc.components.get_or_insert_with(Default::default);
@@ -257,7 +265,7 @@ mod tests {
 
     /// Every variant, listed once more; the test below fails when the
     /// derived enum and this list disagree, so a new code is noticed.
-    const ALL: [Code; 23] = [
+    const ALL: [Code; 25] = [
         Code::Unauthenticated,
         Code::Forbidden,
         Code::UnknownTool,
@@ -280,6 +288,8 @@ mod tests {
         Code::RequestTimeout,
         Code::SecretInArguments,
         Code::RotationInProgress,
+        Code::OauthStateInvalid,
+        Code::OauthDenied,
         Code::Internal,
     ];
 
@@ -323,9 +333,15 @@ mod tests {
         let Routes {
             agents,
             people,
+            browser,
             open,
         } = routes();
-        for (group, gated) in [(agents, true), (people, true), (open, false)] {
+        for (group, gated) in [
+            (agents, true),
+            (people, true),
+            (browser, false),
+            (open, false),
+        ] {
             let doc = serde_json::to_value(group.document()).unwrap();
             let paths = doc["paths"].as_object().unwrap();
             assert!(!paths.is_empty());
@@ -358,7 +374,7 @@ mod tests {
         for (path, item) in doc["paths"].as_object().unwrap() {
             for (method, op) in item.as_object().unwrap() {
                 for (status, r) in op["responses"].as_object().unwrap() {
-                    if status.starts_with('2') || path == "/readyz" {
+                    if status.starts_with('2') || status.starts_with('3') || path == "/readyz" {
                         continue;
                     }
                     let schema = match r.get("$ref") {

@@ -49,6 +49,22 @@ pub enum Event {
     /// A rotation step failed (`decision`: the step, why, when it is
     /// retried); the key in use stays in use.
     RotationFailed,
+    /// A connect URL was handed out (`credential`, `subject`, `agent` or
+    /// `admin` who asked).
+    ConnectionStarted,
+    /// The end user consented and the code was exchanged: the subject's
+    /// tokens are kept.
+    Connected,
+    /// The end user or the provider refused consent (`reason`: the
+    /// provider's error code).
+    ConnectionDenied,
+    /// A connection could not be made or kept (the code refused, a refresh
+    /// token refused: `reason`).
+    ConnectionFailed,
+    /// A subject's token was refreshed.
+    ConnectionRefreshed,
+    /// A connection was ended (`decision`: whether the provider revoked it).
+    Disconnected,
 }
 
 /// A record before the chain fields are set. Empty fields are left out.
@@ -81,6 +97,9 @@ pub struct Entry {
     pub credential: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub credential_fingerprint: Option<String>,
+    /// The end user a per-user connection is for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decision: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

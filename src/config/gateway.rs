@@ -184,7 +184,8 @@ fn store_redis(raw: Option<&RawStore>, base_dir: &Path, ctx: &mut FileCtx<'_>) -
     }
 }
 
-/// OAuth2 tokens are kept in the store, sealed: a persistent store needs the key.
+/// OAuth2 tokens are kept in the store, sealed: a persistent store needs the
+/// key, and per-user connections (which live only there) always do.
 pub(super) fn check_store_key(
     settings: &Settings,
     credentials: &BTreeMap<String, Arc<CredentialDef>>,
@@ -197,6 +198,20 @@ pub(super) fn check_store_key(
         ctx.error(
             "/store",
             "OAuth2 credentials keep their tokens in the store, sealed: set store.encryption_key: <source> (a high-entropy secret)",
+        );
+    }
+    let connected = credentials.values().find(|c| {
+        matches!(&c.source, SourceDef::OAuth2(o) if o.grant == super::model::Grant::AuthorizationCode)
+    });
+    if let Some(c) = connected
+        && settings.store_encryption_key.is_none()
+    {
+        ctx.error(
+            "/store",
+            format!(
+                "credential {} keeps each end user's tokens in the store, sealed: set store.encryption_key: <source> (a high-entropy secret)",
+                c.name
+            ),
         );
     }
 }

@@ -1,14 +1,16 @@
-//! `public_url:` and `mcp:` — the address clients use, and the Model
-//! Context Protocol endpoint's browser origins, session lifetime and how
-//! long a held call waits for its decision.
+//! `public_url:`, `mcp:` and `connections:` — the address clients use, the
+//! Model Context Protocol endpoint's browser origins, session lifetime and
+//! how long a held call waits for its decision, and where a per-user
+//! connection may send the browser back to.
 
 use std::time::Duration;
 
 use url::Url;
 
+use super::connections::ConnectionsConfig;
 use super::document::FileCtx;
 use super::model::McpConfig;
-use super::raw::RawMcp;
+use super::raw::{RawConnections, RawMcp};
 
 /// `public_url`: an absolute `http(s)` URL with no query or fragment, kept
 /// without its trailing `/`.
@@ -75,9 +77,42 @@ pub(super) fn build(raw: Option<&RawMcp>, ctx: &mut FileCtx<'_>) -> McpConfig {
     config
 }
 
+/// The longest a connect URL may be configured to stay usable.
+const MAX_STATE_TTL_SECONDS: u64 = 3600;
+
+pub(super) fn connections(
+    raw: Option<&RawConnections>,
+    ctx: &mut FileCtx<'_>,
+) -> ConnectionsConfig {
+    let mut config = ConnectionsConfig::default();
+    let Some(raw) = raw else {
+        return config;
+    };
+    for (i, o) in raw.return_to_origins.iter().enumerate() {
+        match origin(o) {
+            Some(o) => {
+                config.return_to_origins.insert(o);
+            }
+            None => ctx.error(
+                &format!("/connections/return_to_origins/{i}"),
+                "a return_to origin is scheme://host[:port], e.g. https://app.example.com",
+            ),
+        }
+    }
+    match raw.state_ttl_seconds {
+        None => {}
+        Some(s) if s == 0 || s > MAX_STATE_TTL_SECONDS => ctx.error(
+            "/connections/state_ttl_seconds",
+            format!("connections.state_ttl_seconds is 1 to {MAX_STATE_TTL_SECONDS}"),
+        ),
+        Some(s) => config.state_ttl = Duration::from_secs(s),
+    }
+    config
+}
+
 /// An origin as browsers send it: `scheme://host[:port]`, the port left out
 /// when it is the scheme's default.
-fn origin(raw: &str) -> Option<String> {
+pub(crate) fn origin(raw: &str) -> Option<String> {
     let u = Url::parse(raw).ok()?;
     let bare = u.path() == "/" && !raw.ends_with('/');
     if !bare || u.query().is_some() || u.fragment().is_some() || !u.username().is_empty() {

@@ -12,6 +12,7 @@
 //! built from it lives in `catalog`, whose `catalog::load` runs this load and
 //! then its own checks, so one run reports both.
 
+mod connections;
 mod credentials;
 mod diag;
 mod document;
@@ -39,6 +40,7 @@ use std::path::Path;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
+pub use connections::ConnectionsConfig;
 pub use diag::{Diagnostic, Severity};
 pub use document::{CONFIG_SCHEMA, TOOL_SCHEMA, compile_schema};
 pub use gateway::{STORE_FILE_NAME, store_file};
@@ -113,6 +115,7 @@ pub(crate) fn read(path: &Path) -> (Option<Config>, Vec<Diagnostic>) {
     let public_url = mcp::public_url(raw.public_url.as_deref(), &mut ctx);
     let mcp = mcp::build(raw.mcp.as_ref(), &mut ctx);
     let ui = ui::build(raw.ui.as_ref(), |at, msg| ctx.error(at, msg));
+    let connections = mcp::connections(raw.connections.as_ref(), &mut ctx);
     let tls = tls::build(raw.tls.as_ref(), &base_dir, &mut ctx);
     let credentials = credentials::build(raw.credentials, &env, &base_dir, &mut ctx);
     gateway::check_store_key(&settings, &credentials, &mut ctx);
@@ -155,6 +158,7 @@ pub(crate) fn read(path: &Path) -> (Option<Config>, Vec<Diagnostic>) {
         public_url,
         mcp,
         ui,
+        connections,
         credentials,
         tools,
         workflows,

@@ -47,6 +47,7 @@ pub struct Config {
     pub public_url: Option<String>,
     pub mcp: McpConfig,
     pub ui: UiConfig,
+    pub connections: super::connections::ConnectionsConfig,
     pub credentials: BTreeMap<String, Arc<CredentialDef>>,
     pub tools: BTreeMap<String, Arc<ToolDef>>,
     pub workflows: BTreeMap<String, WorkflowDef>,
@@ -270,6 +271,9 @@ pub struct AwsSecretDef {
 pub enum Grant {
     ClientCredentials,
     RefreshToken,
+    /// Per-user connections: each session subject's tokens, obtained by the
+    /// authorization code grant with PKCE (`POST /v1/connections`).
+    AuthorizationCode,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -284,6 +288,12 @@ pub struct OAuth2Def {
     pub scopes: Vec<String>,
     pub audience: Option<String>,
     pub resource: Option<String>,
+    /// `grant: authorization_code`: where the end user consents.
+    pub authorize_url: Option<url::Url>,
+    /// `grant: authorization_code`: the RFC 7009 endpoint called on disconnect.
+    pub revocation_url: Option<url::Url>,
+    /// Each session subject has its own tokens (`grant: authorization_code`).
+    pub per_subject: bool,
 }
 
 impl SourceDef {

@@ -33,6 +33,7 @@ pub(crate) struct RawConfig {
     pub public_url: Option<String>,
     pub mcp: Option<RawMcp>,
     pub ui: Option<RawUi>,
+    pub connections: Option<RawConnections>,
     #[serde(default)]
     pub credentials: BTreeMap<String, RawCredential>,
     #[serde(default)]
@@ -187,6 +188,15 @@ pub(crate) struct RawUi {
     pub oidc: Option<Value>,
 }
 
+/// `connections: {return_to_origins?, state_ttl_seconds?}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawConnections {
+    #[serde(default)]
+    pub return_to_origins: Vec<String>,
+    pub state_ttl_seconds: Option<u64>,
+}
+
 /// `telemetry: {otlp?, record_payloads?}`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -250,6 +260,7 @@ pub(crate) struct RawVaultRef {
 pub(crate) enum RawGrant {
     ClientCredentials,
     RefreshToken,
+    AuthorizationCode,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -264,6 +275,10 @@ pub(crate) struct RawOAuth2 {
     pub scopes: Vec<String>,
     pub audience: Option<String>,
     pub resource: Option<String>,
+    pub authorize_url: Option<String>,
+    pub revocation_url: Option<String>,
+    #[serde(default)]
+    pub per_subject: bool,
 }
 
 #[derive(Debug, Deserialize)]

@@ -99,6 +99,29 @@ fn vault_source(v: &RawVaultRef, ctx: &mut FileCtx<'_>, pointer: &str) -> Option
     })
 }
 
+/// An endpoint of the provider: `https://`, or `http://` on loopback only.
+fn endpoint(raw: &str, key: &str, ctx: &mut FileCtx<'_>, pointer: &str) -> Option<url::Url> {
+    match url::Url::parse(raw) {
+        Ok(u)
+            if (u.scheme() == "https"
+                || (u.scheme() == "http"
+                    && matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"))))
+                && u.username().is_empty()
+                && u.password().is_none()
+                && u.fragment().is_none() =>
+        {
+            Some(u)
+        }
+        _ => {
+            ctx.error(
+                &format!("{pointer}/{key}"),
+                format!("{key} must be an https:// URL (http:// only on loopback), without credentials or fragment"),
+            );
+            None
+        }
+    }
+}
+
 fn oauth2_source(
     o: &RawOAuth2,
     base_dir: &Path,
@@ -106,22 +129,7 @@ fn oauth2_source(
     pointer: &str,
 ) -> Option<SourceDef> {
     let before = ctx.count();
-    let token_url = match url::Url::parse(&o.token_url) {
-        Ok(u)
-            if u.scheme() == "https"
-                || (u.scheme() == "http"
-                    && matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"))) =>
-        {
-            Some(u)
-        }
-        _ => {
-            ctx.error(
-                &format!("{pointer}/token_url"),
-                "token_url must be an https:// URL (http:// only on loopback)",
-            );
-            None
-        }
-    };
+    let token_url = endpoint(&o.token_url, "token_url", ctx, pointer);
     let client_secret = source(
         &o.client_secret,
         base_dir,
@@ -141,15 +149,17 @@ fn oauth2_source(
     let grant = match o.grant {
         RawGrant::RefreshToken => Grant::RefreshToken,
         RawGrant::ClientCredentials => Grant::ClientCredentials,
+        RawGrant::AuthorizationCode => Grant::AuthorizationCode,
     };
+    let (authorize_url, revocation_url) = connection_endpoints(o, &grant, ctx, pointer);
     match (&grant, &refresh_token) {
         (Grant::RefreshToken, None) => ctx.error(
             &format!("{pointer}/refresh_token"),
             "grant: refresh_token needs refresh_token: <source> (the first refresh token)",
         ),
-        (Grant::ClientCredentials, Some(_)) => ctx.error(
+        (Grant::ClientCredentials | Grant::AuthorizationCode, Some(_)) => ctx.error(
             &format!("{pointer}/refresh_token"),
-            "a refresh_token is only used with grant: refresh_token",
+            "a refresh_token is only used with grant: refresh_token (with grant: authorization_code each subject's comes from its connection)",
         ),
         _ => {}
     }
@@ -165,5 +175,57 @@ fn oauth2_source(
         scopes: o.scopes.clone(),
         audience: o.audience.clone(),
         resource: o.resource.clone(),
+        authorize_url,
+        revocation_url,
+        per_subject: o.per_subject,
     })))
+}
+
+/// `authorize_url`, `revocation_url` and `per_subject`: the keys of a
+/// per-user connection, required with `grant: authorization_code` and
+/// refused with any other grant.
+fn connection_endpoints(
+    o: &RawOAuth2,
+    grant: &Grant,
+    ctx: &mut FileCtx<'_>,
+    pointer: &str,
+) -> (Option<url::Url>, Option<url::Url>) {
+    if *grant != Grant::AuthorizationCode {
+        for (key, set) in [
+            ("authorize_url", o.authorize_url.is_some()),
+            ("revocation_url", o.revocation_url.is_some()),
+            ("per_subject", o.per_subject),
+        ] {
+            if set {
+                ctx.error(
+                    &format!("{pointer}/{key}"),
+                    format!(
+                        "{key} is only used with grant: authorization_code (per-user connections)"
+                    ),
+                );
+            }
+        }
+        return (None, None);
+    }
+    if !o.per_subject {
+        ctx.error(
+            &format!("{pointer}/per_subject"),
+            "grant: authorization_code connects each end user's own account: set per_subject: true",
+        );
+    }
+    let authorize_url = match &o.authorize_url {
+        Some(u) => endpoint(u, "authorize_url", ctx, pointer),
+        None => {
+            ctx.error(
+                &format!("{pointer}/authorize_url"),
+                "grant: authorization_code needs authorize_url (the provider's authorization endpoint)",
+            );
+            None
+        }
+    };
+    let revocation_url = o
+        .revocation_url
+        .as_ref()
+        .and_then(|u| endpoint(u, "revocation_url", ctx, pointer));
+    (authorize_url, revocation_url)
 }

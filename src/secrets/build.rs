@@ -82,18 +82,41 @@ pub(super) fn build(
             clients.vault(&ctx.env),
             ctx.clone(),
         )),
-        SourceDef::OAuth2(o) => Arc::new(oauth2::OAuth2Secret::new(
-            def.clone(),
-            o,
-            clients.tokens(),
-            ctx.clone(),
-        )),
+        SourceDef::OAuth2(o) => match connected(def, clients, ctx) {
+            Some(c) => c,
+            None => Arc::new(oauth2::OAuth2Secret::new(
+                def.clone(),
+                o,
+                clients.tokens(),
+                ctx.clone(),
+            )),
+        },
         SourceDef::AwsSecretsManager(a) => Arc::new(aws::AwsSecret::new(
             def.clone(),
             a,
             clients.aws(&ctx.env),
             ctx.clone(),
         )),
+    }
+}
+
+/// The source of a per-user connection credential, typed (the facade
+/// reaches its connections through it); `None` for any other credential.
+pub(super) fn connected(
+    def: &Arc<CredentialDef>,
+    clients: &mut Clients<'_>,
+    ctx: &Arc<Context>,
+) -> Option<Arc<oauth2::connected::ConnectedSecret>> {
+    match &def.source {
+        SourceDef::OAuth2(o) if o.grant == crate::config::Grant::AuthorizationCode => {
+            Some(Arc::new(oauth2::connected(
+                def.clone(),
+                o,
+                clients.tokens(),
+                ctx.clone(),
+            )))
+        }
+        _ => None,
     }
 }
 

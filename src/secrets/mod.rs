@@ -33,6 +33,8 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::{Config, CredentialDef, SourceDef};
 use crate::redact::SharedRedactor;
+pub(crate) use oauth2::connected::ConnectedSecret;
+pub use oauth2::connected::{ConnectionInfo, ExchangeError};
 pub use source::Loaded;
 use source::{Context, SecretSource, SharedStore};
 pub use vars::{EnvSource, MapEnv, ProcessEnv};
@@ -44,11 +46,19 @@ pub enum CredentialError {
     Unknown(String),
     #[error("credential {name} is unavailable: {reason}")]
     Unavailable { name: String, reason: String },
+    /// A per-user connection credential the caller's subject has not connected.
+    #[error(
+        "credential {name} is unavailable: {}",
+        oauth2::connected::NOT_CONNECTED
+    )]
+    NotConnected { name: String },
 }
 
 /// All credentials of the process and the redactor that knows their values.
 pub struct Credentials {
     sources: BTreeMap<String, Arc<dyn SecretSource>>,
+    /// The per-user connection credentials among them, typed.
+    connected: BTreeMap<String, Arc<ConnectedSecret>>,
     ctx: Arc<Context>,
 }
 
@@ -67,19 +77,35 @@ impl Credentials {
             known: known::Known::new(redactor),
             shared: std::sync::OnceLock::new(),
             local: build::read_local,
+            audit: std::sync::OnceLock::new(),
         });
         let mut clients = build::Clients::new(config);
+        let mut connected = BTreeMap::new();
         let sources: BTreeMap<String, Arc<dyn SecretSource>> = config
             .credentials
             .iter()
-            .map(|(name, def)| (name.clone(), build::build(def, &mut clients, &ctx)))
+            .map(|(name, def)| {
+                let source: Arc<dyn SecretSource> = match build::connected(def, &mut clients, &ctx)
+                {
+                    Some(c) => {
+                        connected.insert(name.clone(), c.clone());
+                        c
+                    }
+                    None => build::build(def, &mut clients, &ctx),
+                };
+                (name.clone(), source)
+            })
             .collect();
         for (name, s) in &sources {
             if let Err(e) = s.preload() {
                 tracing::warn!(credential = %name, error = %e, "credential not loaded at start");
             }
         }
-        Credentials { sources, ctx }
+        Credentials {
+            sources,
+            connected,
+            ctx,
+        }
     }
 
     /// Keep OAuth2 tokens in `store`, sealed with `sealer`, so that other
@@ -95,6 +121,21 @@ impl Credentials {
             sealer,
             environment: environment.to_owned(),
         });
+    }
+
+    /// Let sources record what they do on their own (a connection's refresh).
+    pub(crate) fn audit_to(&self, sink: Arc<dyn crate::audit::AuditSink>) {
+        let _ = self.ctx.audit.set(sink);
+    }
+
+    /// The per-user connection credential `name`, if it is one.
+    pub(crate) fn connection(&self, name: &str) -> Option<&ConnectedSecret> {
+        self.connected.get(name).map(Arc::as_ref)
+    }
+
+    /// Every per-user connection credential.
+    pub(crate) fn connections(&self) -> impl Iterator<Item = &ConnectedSecret> {
+        self.connected.values().map(Arc::as_ref)
     }
 
     fn source(&self, name: &str) -> Result<&Arc<dyn SecretSource>, CredentialError> {
@@ -206,10 +247,15 @@ impl Credentials {
         } else {
             None
         };
-        source
-            .current_as(agent, subject)
-            .await
-            .map_err(|reason| unavailable(name, reason))
+        source.current_as(agent, subject).await.map_err(|reason| {
+            if reason == oauth2::connected::NOT_CONNECTED {
+                CredentialError::NotConnected {
+                    name: name.to_owned(),
+                }
+            } else {
+                unavailable(name, reason)
+            }
+        })
     }
 
     /// Make a secret toolgate holds for itself (not a credential) known to

@@ -116,6 +116,9 @@ pub(super) struct Context {
     /// Reads a source that needs no I/O beyond the process (env, file);
     /// handed in by the builder, which knows every kind.
     pub(super) local: fn(&SourceDef, &dyn EnvSource) -> Option<SecretString>,
+    /// Where sources record what they do on their own (a connection's
+    /// refresh), once the trail is open.
+    pub(super) audit: OnceLock<Arc<dyn crate::audit::AuditSink>>,
 }
 
 impl Context {

@@ -15,6 +15,7 @@ mod cli;
 mod config;
 mod console;
 mod console_browser;
+mod connections;
 mod crash;
 mod credentials;
 mod dead_letters;

@@ -91,11 +91,16 @@ impl Provider {
         format!("http://127.0.0.1:{}/token", self.port)
     }
 
-    fn stats(&self) -> Value {
+    /// An endpoint of the provider (`/authorize`, `/revoke`, …).
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    pub fn stats(&self) -> Value {
         serde_json::from_slice(&std::fs::read(&self.stats).unwrap()).unwrap()
     }
 
-    fn count(&self, grant: &str) -> u64 {
+    pub fn count(&self, grant: &str) -> u64 {
         self.stats()[grant].as_u64().unwrap_or(0)
     }
 

@@ -1,7 +1,9 @@
 //! Talking to an OAuth2 token endpoint: one token request by the
-//! client-credentials or the refresh-token grant (RFC 6749 §4.4, §6), with
-//! `scope`, `audience` and `resource` (RFC 8707) parameters, and the token
-//! as issued ([`TokenState`]) with the times toolgate keeps for it.
+//! client-credentials, the refresh-token or the authorization-code grant
+//! with its PKCE verifier (RFC 6749 §4.4, §6, §4.1; RFC 7636), with `scope`,
+//! `audience` and `resource` (RFC 8707) parameters, the token as issued
+//! ([`TokenState`]) with the times toolgate keeps for it, and a token's
+//! revocation (RFC 7009).
 //!
 //! Owns no state between requests. The client secret is sent as
 //! `client_secret_basic`, in a header marked sensitive; error messages name
@@ -12,7 +14,7 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Grant, OAuth2Def};
+use crate::config::OAuth2Def;
 use crate::store::now_ms;
 
 /// How long a token request may take.
@@ -27,6 +29,9 @@ pub(super) struct TokenState {
     refresh_token: Option<String>,
     obtained_ms: u64,
     expires_ms: u64,
+    /// The scope the provider granted, when it said.
+    #[serde(default)]
+    scope: Option<String>,
 }
 
 impl std::fmt::Debug for TokenState {
@@ -59,6 +64,10 @@ impl TokenState {
         self.expires_ms
     }
 
+    pub(super) fn scope(&self) -> Option<&str> {
+        self.scope.as_deref()
+    }
+
     /// Fresh enough to use, and (after a reload at `since`) obtained since.
     pub(super) fn usable(&self, since: Option<u64>) -> bool {
         now_ms() < self.refresh_at_ms() && since.is_none_or(|t| self.obtained_ms >= t)
@@ -86,6 +95,20 @@ struct TokenResponse {
     access_token: String,
     expires_in: Option<u64>,
     refresh_token: Option<String>,
+    scope: Option<String>,
+}
+
+/// What a token request asks with: the grant and what it needs.
+pub(super) enum Ask<'a> {
+    ClientCredentials,
+    Refresh(&'a SecretString),
+    /// An authorization code, the PKCE verifier it was asked with, and the
+    /// redirect URI it was sent to.
+    Code {
+        code: &'a SecretString,
+        verifier: &'a SecretString,
+        redirect_uri: &'a str,
+    },
 }
 
 #[derive(Deserialize)]
@@ -109,25 +132,33 @@ impl TokenClient {
             .map_err(|e| format!("cannot build the OAuth2 client: {e}"))
     }
 
-    /// One token request. `refresh_token` is sent with the refresh-token grant.
+    /// One token request.
     pub(super) async fn request(
         &self,
         def: &OAuth2Def,
         client_secret: &SecretString,
-        refresh_token: Option<&SecretString>,
+        ask: Ask<'_>,
     ) -> Result<TokenState, TokenError> {
         let mut form: Vec<(&str, &str)> = Vec::new();
-        match def.grant {
-            Grant::ClientCredentials => form.push(("grant_type", "client_credentials")),
-            Grant::RefreshToken => {
+        let scope = def.scopes.join(" ");
+        match ask {
+            Ask::ClientCredentials => form.push(("grant_type", "client_credentials")),
+            Ask::Refresh(rt) => {
                 form.push(("grant_type", "refresh_token"));
-                let rt = refresh_token
-                    .ok_or_else(|| TokenError::Other("no refresh token to use".into()))?;
                 form.push(("refresh_token", rt.expose_secret()));
             }
+            Ask::Code {
+                code,
+                verifier,
+                redirect_uri,
+            } => {
+                form.push(("grant_type", "authorization_code"));
+                form.push(("code", code.expose_secret()));
+                form.push(("code_verifier", verifier.expose_secret()));
+                form.push(("redirect_uri", redirect_uri));
+            }
         }
-        let scope = def.scopes.join(" ");
-        if !scope.is_empty() {
+        if !scope.is_empty() && !form.iter().any(|(k, _)| *k == "code") {
             form.push(("scope", &scope));
         }
         if let Some(a) = &def.audience {
@@ -136,20 +167,11 @@ impl TokenClient {
         if let Some(r) = &def.resource {
             form.push(("resource", r));
         }
-        // client_secret_basic (RFC 6749 §2.3.1): each part form-encoded.
-        let enc = |s: &str| {
-            percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
-        };
-        let basic = SecretString::from(format!(
-            "{}:{}",
-            enc(&def.client_id),
-            enc(client_secret.expose_secret())
-        ));
         let started = now_ms();
         let response = self
             .http
             .post(def.token_url.clone())
-            .basic_auth_secret(&basic)
+            .basic_auth_secret(&client_basic(def, client_secret))
             .header(http::header::ACCEPT, "application/json")
             .form(&form)
             .send()
@@ -198,8 +220,46 @@ impl TokenClient {
             refresh_token: t.refresh_token.filter(|r| !r.is_empty()),
             obtained_ms: started,
             expires_ms: started.saturating_add(life),
+            scope: t.scope.filter(|s| s.len() <= 1000),
         })
     }
+
+    /// Revoke a token at the provider's RFC 7009 endpoint. The provider's
+    /// answer for a token it no longer knows is a success too.
+    pub(super) async fn revoke(
+        &self,
+        def: &OAuth2Def,
+        url: &url::Url,
+        client_secret: &SecretString,
+        token: &SecretString,
+        hint: &str,
+    ) -> Result<(), String> {
+        let form = [("token", token.expose_secret()), ("token_type_hint", hint)];
+        let response = self
+            .http
+            .post(url.clone())
+            .basic_auth_secret(&client_basic(def, client_secret))
+            .form(&form)
+            .send()
+            .await
+            .map_err(|_| "the revocation endpoint cannot be reached".to_owned())?;
+        match response.status() {
+            s if s.is_success() => Ok(()),
+            s => Err(format!("the revocation endpoint answered {}", s.as_u16())),
+        }
+    }
+}
+
+/// client_secret_basic (RFC 6749 §2.3.1): each part form-encoded, joined.
+fn client_basic(def: &OAuth2Def, client_secret: &SecretString) -> SecretString {
+    let enc = |s: &str| {
+        percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+    };
+    SecretString::from(format!(
+        "{}:{}",
+        enc(&def.client_id),
+        enc(client_secret.expose_secret())
+    ))
 }
 
 trait BasicSecret {

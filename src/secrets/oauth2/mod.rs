@@ -12,11 +12,16 @@
 //!   expired the call fails with `credential_unavailable`. An expired token
 //!   is never sent.
 //!
+//! With `grant: authorization_code` the source is [`connected`]: each end
+//! user's own tokens, from a connection.
+//!
 //! Owns the token's versions and timers, the newest refresh token, and the
 //! refresh lock. Every token, refresh token and client secret is known to
 //! the redactor before it is used; none is ever logged or put in an error.
 
 mod client;
+pub(crate) mod connected;
+mod record;
 mod shared;
 
 use std::sync::Arc;
@@ -25,7 +30,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use secrecy::{ExposeSecret, SecretString};
 
 pub(super) use client::TokenClient;
-use client::{TokenError, TokenState};
+use client::{Ask, TokenError, TokenState};
 use shared::{Locked, SharedTokens};
 
 use super::source::Loaded;
@@ -36,6 +41,16 @@ use crate::store::now_ms;
 /// After a failed refresh, how long before the next attempt (the current
 /// token serving meanwhile, while it has not expired).
 const RETRY_MS: u64 = 1000;
+
+/// The source of a per-user connection credential (`grant: authorization_code`).
+pub(super) fn connected(
+    def: Arc<CredentialDef>,
+    oauth2: &OAuth2Def,
+    client: Option<Arc<TokenClient>>,
+    ctx: Arc<Context>,
+) -> connected::ConnectedSecret {
+    connected::ConnectedSecret::new(def, oauth2, client, ctx)
+}
 
 /// A credential that is an OAuth2 access token.
 pub(super) struct OAuth2Secret {
@@ -194,7 +209,7 @@ impl OAuth2Secret {
         let client = self.client.as_ref().ok_or("no OAuth2 client")?;
         if self.def.grant == Grant::ClientCredentials {
             return client
-                .request(&self.def, secret, None)
+                .request(&self.def, secret, Ask::ClientCredentials)
                 .await
                 .map_err(|e| e.to_string());
         }
@@ -224,7 +239,7 @@ impl OAuth2Secret {
             {
                 continue;
             }
-            match client.request(&self.def, secret, Some(&rt)).await {
+            match client.request(&self.def, secret, Ask::Refresh(&rt)).await {
                 Ok(mut state) => {
                     state.keep_refresh_token(&rt);
                     return Ok(state);

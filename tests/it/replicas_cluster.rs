@@ -17,18 +17,47 @@ use crate::support::code;
 use crate::support::redis_cluster::TestCluster;
 use crate::support::upstream::Upstream;
 
-/// The store on `cluster`; `audit verify` given its nodes comma-separated.
+/// The store on `cluster`; `audit verify` given its nodes comma-separated
+/// (and, over TLS, the CA and client certificate).
 fn on(cluster: &TestCluster) -> Shared {
     let nodes: Vec<String> = cluster.urls.iter().map(|u| format!("\"{u}\"")).collect();
+    let mut verify = vec![cluster.urls.join(",")];
+    let mut tls = String::new();
+    if let (Some(ca), Some((cert, key))) = (&cluster.tls.ca, &cluster.tls.client) {
+        tls = format!(
+            ", tls: {{ ca: \"{}\", cert: \"{}\", key: \"{}\" }}",
+            ca.display(),
+            cert.display(),
+            key.display()
+        );
+        verify.extend([
+            "--redis-ca".to_owned(),
+            ca.display().to_string(),
+            "--redis-client-cert".to_owned(),
+            cert.display().to_string(),
+            key.display().to_string(),
+        ]);
+    }
     Shared {
-        store: format!("kind: redis, cluster: [{}]", nodes.join(", ")),
-        verify: vec![cluster.urls.join(",")],
+        store: format!("kind: redis, cluster: [{}]{tls}", nodes.join(", ")),
+        verify,
     }
 }
 
 #[tokio::test]
 async fn on_a_cluster_an_action_created_on_one_replica_is_approved_on_the_other_and_runs_once() {
     let Some(cluster) = TestCluster::shared() else {
+        return;
+    };
+    let c = replicas_on(Upstream::start().await, &on(&cluster), "");
+    approved_on_the_other_runs_once_on(&c).await;
+}
+
+/// The same on a cluster served over TLS only (`rediss://` nodes).
+#[tokio::test]
+async fn on_a_tls_cluster_an_action_created_on_one_replica_is_approved_on_the_other_and_runs_once()
+{
+    let Some(cluster) = TestCluster::shared_tls() else {
         return;
     };
     let c = replicas_on(Upstream::start().await, &on(&cluster), "");

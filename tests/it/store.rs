@@ -1,6 +1,6 @@
 //! One conformance suite for every store backend: each property of the
 //! `Store` contract is its own function, and `suite!` runs every one against
-//! memory, the embedded file store, Redis, Redis over TLS and a Redis Cluster, so a failure names the
+//! memory, the embedded file store, Redis, Redis over TLS and a Redis Cluster (plain and over TLS), so a failure names the
 //! property and the backend (`store::redis::ttl_expiry_frees_a_key`), and a
 //! new backend gets the whole contract by adding one line.
 //!
@@ -83,6 +83,23 @@ async fn redis_cluster() -> Option<Backend> {
     })
 }
 
+/// A Redis Cluster over TLS only (`rediss://` nodes, the cluster bus on
+/// TLS too), verified against the CA made for it, with a client certificate.
+async fn rediss_cluster() -> Option<Backend> {
+    let cluster = crate::support::redis_cluster::TestCluster::shared_tls()?;
+    let store = RedisStore::open_target(
+        &RedisTarget::Cluster(cluster.urls.clone()),
+        &cluster.tls,
+        &unique_env("conformance"),
+    )
+    .unwrap();
+    Some(Backend {
+        store: Arc::new(store),
+        shared: true,
+        _keep: Box::new(cluster),
+    })
+}
+
 /// Every property, once per backend.
 macro_rules! suite {
     ($($property:ident),+ $(,)?) => {
@@ -91,6 +108,7 @@ macro_rules! suite {
         suite!(@backend redis: $($property),+);
         suite!(@backend rediss: $($property),+);
         suite!(@backend redis_cluster: $($property),+);
+        suite!(@backend rediss_cluster: $($property),+);
     };
     (@backend $backend:ident: $($property:ident),+) => {
         mod $backend {

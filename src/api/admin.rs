@@ -12,7 +12,7 @@ use super::gate::WholeBody;
 use crate::access_review::AccessReview;
 use crate::audit::checkpoint::Checkpoint;
 use crate::audit::{Entry, Event};
-use crate::dead_letters::record::DeadLetterView;
+use crate::dead_letters::record::{Admin, DeadLetterView};
 use crate::dead_letters::retry::Discarded;
 use crate::error::{ApiError, Code, ErrorBody};
 use crate::gateway::Gateway;
@@ -545,7 +545,15 @@ pub(super) async fn retry_dead_letter(
 ) -> Result<Json<DeadLetterView>, ApiError> {
     let who = admin(&who)?;
     Ok(Json(
-        crate::dead_letters::retry::retry(&gw, &who, &id).await?,
+        crate::dead_letters::retry::retry(
+            &gw,
+            &Admin {
+                name: &who,
+                via: None,
+            },
+            &id,
+        )
+        .await?,
     ))
 }
 
@@ -571,6 +579,14 @@ pub(super) async fn discard_dead_letter(
 ) -> Result<Json<Discarded>, ApiError> {
     let who = admin(&who)?;
     Ok(Json(
-        crate::dead_letters::retry::discard(&gw, &who, &id).await?,
+        crate::dead_letters::retry::discard(
+            &gw,
+            &Admin {
+                name: &who,
+                via: None,
+            },
+            &id,
+        )
+        .await?,
     ))
 }

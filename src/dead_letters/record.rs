@@ -457,15 +457,24 @@ pub(crate) async fn settled(gw: &Gateway, d: &DeadLetter) {
     }
 }
 
+/// An admin acting on a letter, and how when not over the REST API
+/// (`console`): the record says so.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Admin<'a> {
+    pub name: &'a str,
+    pub via: Option<&'static str>,
+}
+
 /// The record of an admin's step on a letter.
 pub(crate) async fn record(
     gw: &Gateway,
     event: Event,
-    admin: &str,
+    admin: &Admin<'_>,
     d: &DeadLetter,
 ) -> Result<(), ApiError> {
     let mut e = entry(gw, event, d);
-    e.admin = Some(admin.to_owned());
+    e.admin = Some(admin.name.to_owned());
+    e.admin_via = admin.via.map(str::to_owned);
     gw.audit.append(e).await?;
     Ok(())
 }

@@ -14,6 +14,7 @@ mod canary;
 mod cli;
 mod config;
 mod console;
+mod console_admin;
 mod console_browser;
 mod crash;
 mod credentials;

@@ -26,6 +26,10 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
             "dead_letters.html",
             include_str!("templates/dead_letters.html"),
         ),
+        (
+            "credentials.html",
+            include_str!("templates/credentials.html"),
+        ),
         ("message.html", include_str!("templates/message.html")),
     ];
     for (name, text) in pages {
@@ -134,6 +138,7 @@ mod tests {
             "edit.html",
             "history.html",
             "dead_letters.html",
+            "credentials.html",
             "message.html",
         ] {
             TEMPLATES.get_template(name).expect(name);

@@ -29,6 +29,7 @@ use crate::audit::{Entry, Event};
 use crate::config::DEFAULT_DEAD_LETTER_RETENTION;
 use crate::error::{ApiError, Code};
 use crate::gateway::Gateway;
+use crate::identity::Acting;
 use crate::request::FrozenRequest;
 use crate::store::record::{self, Step};
 use crate::store::{Ns, Store, StoreError, now_ms};
@@ -457,19 +458,11 @@ pub(crate) async fn settled(gw: &Gateway, d: &DeadLetter) {
     }
 }
 
-/// An admin acting on a letter, and how when not over the REST API
-/// (`console`): the record says so.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Admin<'a> {
-    pub name: &'a str,
-    pub via: Option<&'static str>,
-}
-
 /// The record of an admin's step on a letter.
 pub(crate) async fn record(
     gw: &Gateway,
     event: Event,
-    admin: &Admin<'_>,
+    admin: &Acting<'_>,
     d: &DeadLetter,
 ) -> Result<(), ApiError> {
     let mut e = entry(gw, event, d);

@@ -6,11 +6,12 @@
 
 use http::StatusCode;
 
-use super::record::{self, Admin, DeadLetterView, LetterState};
+use super::record::{self, DeadLetterView, LetterState};
 use crate::actions::Outcome;
 use crate::audit::Event;
 use crate::error::{ApiError, Code};
 use crate::gateway::Gateway;
+use crate::identity::Acting;
 use crate::pipeline::audit::Trail;
 use crate::pipeline::call::Origin;
 use crate::pipeline::{self, Kept};
@@ -26,7 +27,7 @@ fn already(what: &str) -> ApiError {
 /// Send the kept request again, once, with the credential current now.
 pub(crate) async fn retry(
     gw: &Gateway,
-    admin: &Admin<'_>,
+    admin: &Acting<'_>,
     id: &str,
 ) -> Result<DeadLetterView, ApiError> {
     let store = gw.store.as_ref();
@@ -89,7 +90,7 @@ pub(crate) async fn retry(
 
 pub(crate) async fn discard(
     gw: &Gateway,
-    admin: &Admin<'_>,
+    admin: &Acting<'_>,
     id: &str,
 ) -> Result<Discarded, ApiError> {
     let store = gw.store.as_ref();

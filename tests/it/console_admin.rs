@@ -128,3 +128,105 @@ async fn an_admin_retries_and_discards_dead_letters_in_the_console() {
         assert_eq!(r["admin_via"], "console");
     }
 }
+
+async fn post_reason(
+    b: &reqwest::Client,
+    gw: &TestGateway,
+    path: &str,
+    csrf: &str,
+    reason: &str,
+) -> u16 {
+    b.post(gw.url(path))
+        .header("sec-fetch-site", "same-origin")
+        .form(&[("csrf", csrf), ("reason", reason)])
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn an_admin_disables_enables_and_reloads_a_credential_in_the_console() {
+    let good = canary("good-");
+    let crm = SampleCrm::start(&good).await;
+    let keys = Keys::new();
+    let dir = ConfigDir::new();
+    dir.write("secrets/crm", &good);
+    crm.write_create_tool(&dir);
+    write_crm_config(&dir, &keys, "{ file: secrets/crm }", "");
+    let gw = TestGateway::start(&dir.config_path(), Default::default()).await;
+    let call = || {
+        gw.call(
+            &keys.agent,
+            json!({"tool": "create", "arguments": {"name": "Ada"}}),
+        )
+    };
+
+    let approver = sign_in(&gw, &keys.approver).await;
+    assert_eq!(page(&approver, &gw, "/ui/credentials").await.0, 404);
+    let admin = sign_in(&gw, &keys.admin).await;
+    let (st, html) = page(&admin, &gw, "/ui/credentials").await;
+    assert_eq!(st, 200);
+    assert!(html.contains("id=\"credential-crm\"") && html.contains("enabled"));
+    assert!(!leaks(&html, &good) && !html.contains(good.split('+').next().unwrap()));
+    let token = csrf(&html);
+
+    // A reason is required; then the switch holds and the call fails closed.
+    let disable = "/ui/credentials/crm/disable";
+    assert_eq!(post_reason(&admin, &gw, disable, &token, " ").await, 400);
+    assert_eq!(
+        post_reason(&approver, &gw, disable, &token, "x").await,
+        403,
+        "another session's token"
+    );
+    assert_eq!(
+        post_reason(&admin, &gw, disable, &token, "suspected leak").await,
+        303
+    );
+    let (st, body, _) = call().await;
+    assert_eq!((st, code(&body)), (503, "credential_unavailable"));
+    assert!(crm.accepted().await.is_empty());
+    let (_, html) = page(&admin, &gw, "/ui/credentials").await;
+    assert!(html.contains("disabled") && html.contains("/ui/credentials/crm/enable"));
+
+    assert_eq!(
+        post_reason(&admin, &gw, "/ui/credentials/crm/enable", &token, "rotated").await,
+        303
+    );
+    assert_eq!(
+        post_reason(
+            &admin,
+            &gw,
+            "/ui/credentials/crm/reload",
+            &token,
+            "new file"
+        )
+        .await,
+        303
+    );
+    assert_eq!(
+        post_reason(&admin, &gw, "/ui/credentials/nope/reload", &token, "x").await,
+        404
+    );
+    let (st, body, _) = call().await;
+    assert_eq!((st, &body["upstream_status"]), (200, &json!(201)), "{body}");
+    assert_eq!(crm.accepted().await.len(), 1);
+
+    let trail: Vec<Value> = std::fs::read_to_string(dir.path().join("data/audit.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    for (event, reason) in [
+        ("admin_disable", "suspected leak"),
+        ("admin_enable", "rotated"),
+        ("admin_reload", "new file"),
+    ] {
+        let r = trail.iter().find(|r| r["event"] == event).expect(event);
+        assert_eq!(r["admin"], "secops");
+        assert_eq!(r["admin_via"], "console");
+        assert_eq!(r["reason"], reason);
+        assert_eq!(r["target"], "credential/crm");
+    }
+}

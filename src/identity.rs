@@ -78,6 +78,14 @@ impl Caller {
     }
 }
 
+/// An admin acting, and how when not over the REST API (`console`): the
+/// records of what they do say so (`admin_via`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Acting<'a> {
+    pub name: &'a str,
+    pub via: Option<&'static str>,
+}
+
 /// Every configured identity, with its key hash (or its pin's) and whether
 /// it has a key.
 pub struct Identities {

@@ -10,13 +10,14 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::gate::WholeBody;
 use crate::access_review::AccessReview;
+use crate::audit::Event;
 use crate::audit::checkpoint::Checkpoint;
-use crate::audit::{Entry, Event};
 use crate::dead_letters::record::DeadLetterView;
 use crate::dead_letters::retry::Discarded;
 use crate::error::{ApiError, Code, ErrorBody};
 use crate::gateway::Gateway;
-use crate::identity::Caller;
+use crate::identity::{Acting, Caller};
+use crate::operator;
 use crate::pipeline::authenticate::Presented;
 use crate::revocations::{self, switch};
 
@@ -52,7 +53,7 @@ fn reason(WholeBody(body): WholeBody) -> Result<String, ApiError> {
     }
 }
 
-/// Audit an admin action; if it cannot be recorded the action is not reported as done.
+/// Audit an admin action over the API; if it cannot be recorded the action is not reported as done.
 async fn record(
     gw: &Gateway,
     event: Event,
@@ -60,22 +61,11 @@ async fn record(
     target: &str,
     reason: &str,
 ) -> Result<(), ApiError> {
-    let mut entry = Entry::new(event);
-    entry.environment = Some(gw.config.environment.clone());
-    entry.admin = Some(admin.to_owned());
-    entry.target = Some(target.to_owned());
-    if !reason.is_empty() {
-        entry.reason = Some(gw.redactor.load().redact_str(reason).0.into_owned());
-    }
-    gw.audit
-        .append(entry)
-        .await
-        .map(|_| ())
-        .map_err(ApiError::from)
-}
-
-pub(super) fn unknown_credential() -> ApiError {
-    ApiError::new(Code::NotFound, "no credential by that name")
+    let admin = Acting {
+        name: admin,
+        via: None,
+    };
+    operator::record(gw, event, &admin, target, reason).await
 }
 
 /// The kill switch's new position for a credential.
@@ -152,26 +142,16 @@ async fn switch_credential(
 ) -> Result<Json<Switched>, ApiError> {
     let who = admin(who)?;
     let why = reason(body)?;
-    if !gw.credentials.exists(&name) {
-        return Err(unknown_credential());
-    }
-    let key = revocations::credential_key(&name);
-    let stored = if disable {
-        gw.revocations
-            .set(gw.store.as_ref(), &key, &switch(&who, &why))
-            .await
-    } else {
-        gw.revocations.clear(gw.store.as_ref(), &key).await
+    let acting = Acting {
+        name: &who,
+        via: None,
     };
-    stored.map_err(ApiError::from)?;
-    crate::events::publish(gw, &crate::bus::Signal::Switches).await;
-    let (event, status) = if disable {
-        (Event::AdminDisable, SwitchState::Disabled)
+    operator::switch_credential(gw, &acting, &name, &why, disable).await?;
+    let status = if disable {
+        SwitchState::Disabled
     } else {
-        (Event::AdminEnable, SwitchState::Enabled)
+        SwitchState::Enabled
     };
-    record(gw, event, &who, &format!("credential/{name}"), &why).await?;
-    tracing::warn!(admin = %who, credential = %name, reason = %why, status = ?status, "credential kill switch");
     Ok(Json(Switched {
         credential: name,
         status,
@@ -212,33 +192,11 @@ pub(super) async fn reload_credential(
     Path(name): Path<String>,
 ) -> Result<Json<Reloaded>, ApiError> {
     let who = admin(&who)?;
-    if !gw.credentials.exists(&name) {
-        return Err(unknown_credential());
-    }
-    let asked = crate::store::now_ms();
-    let version = gw
-        .credentials
-        .reload_since(&name, asked)
-        .await
-        .map_err(|e| {
-            ApiError::new(
-                Code::CredentialUnavailable,
-                "the credential's source cannot be read now",
-            )
-            .with_internal(e.to_string())
-        })?;
-    crate::events::reloaded(&gw, &name, asked)
-        .await
-        .map_err(ApiError::from)?;
-    record(
-        &gw,
-        Event::AdminReload,
-        &who,
-        &format!("credential/{name}"),
-        "",
-    )
-    .await?;
-    tracing::warn!(admin = %who, credential = %name, version, "credential reloaded");
+    let acting = Acting {
+        name: &who,
+        via: None,
+    };
+    let version = operator::reload_credential(&gw, &acting, &name, "").await?;
     Ok(Json(Reloaded {
         credential: name,
         status: ReloadState::Reloaded,
@@ -545,7 +503,15 @@ pub(super) async fn retry_dead_letter(
 ) -> Result<Json<DeadLetterView>, ApiError> {
     let who = admin(&who)?;
     Ok(Json(
-        crate::dead_letters::retry::retry(&gw, &who, &id).await?,
+        crate::dead_letters::retry::retry(
+            &gw,
+            &Acting {
+                name: &who,
+                via: None,
+            },
+            &id,
+        )
+        .await?,
     ))
 }
 
@@ -571,6 +537,14 @@ pub(super) async fn discard_dead_letter(
 ) -> Result<Json<Discarded>, ApiError> {
     let who = admin(&who)?;
     Ok(Json(
-        crate::dead_letters::retry::discard(&gw, &who, &id).await?,
+        crate::dead_letters::retry::discard(
+            &gw,
+            &Acting {
+                name: &who,
+                via: None,
+            },
+            &id,
+        )
+        .await?,
     ))
 }

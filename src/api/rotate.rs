@@ -10,9 +10,10 @@ use axum::{Extension, Json};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::admin::{admin, unknown_credential};
+use super::admin::admin;
 use crate::error::{ApiError, Code, ErrorBody};
 use crate::gateway::Gateway;
+use crate::operator::unknown_credential;
 use crate::pipeline::authenticate::Presented;
 use crate::rotation::state::{Phase, Record};
 use crate::rotation::{Refused, rotate_now};

@@ -131,6 +131,9 @@ pub struct Entry {
     /// (`console`: the web console, signed in with their key).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub approver_via: Option<String>,
+    /// How an admin acted when not over the REST API (`console`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admin_via: Option<String>,
     /// The MCP session a call came in, as the SHA-256 of its id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mcp_session_sha256: Option<String>,

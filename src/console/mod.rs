@@ -3,7 +3,8 @@
 //! their approver or admin key (`login`); an approver sees the queue of
 //! their workflows, each action's frozen request exactly as it will be
 //! sent, and decides it through the same code as the REST API (`pages`),
-//! after editing its arguments if need be (`edit`).
+//! after editing its arguments if need be (`edit`). An admin switches and
+//! reloads credentials, and retries or discards dead letters (`admin`).
 //!
 //! Every answer under `/ui` carries the security headers below: nothing
 //! from another origin, no framing, no scripts, no referrer, no caching.
@@ -11,6 +12,7 @@
 //! store (`session`), and pages are templates embedded in the binary
 //! (`templates`).
 
+mod admin;
 mod csrf;
 mod edit;
 mod login;
@@ -48,7 +50,14 @@ pub(crate) fn routes(
         .route("/ui/actions/{id}/approve", post(pages::approve))
         .route("/ui/actions/{id}/deny", post(pages::deny))
         .route("/ui/actions/{id}/edit", post(edit::preview))
-        .route("/ui/actions/{id}/approve-edited", post(edit::approve));
+        .route("/ui/actions/{id}/approve-edited", post(edit::approve))
+        .route("/ui/credentials", get(admin::credentials))
+        .route("/ui/credentials/{name}/disable", post(admin::disable))
+        .route("/ui/credentials/{name}/enable", post(admin::enable))
+        .route("/ui/credentials/{name}/reload", post(admin::reload))
+        .route("/ui/dead-letters", get(admin::dead_letters))
+        .route("/ui/dead-letters/{id}/retry", post(admin::retry_letter))
+        .route("/ui/dead-letters/{id}/discard", post(admin::discard_letter));
     let signed_in = people(signed_in).layer(axum::middleware::from_fn_with_state(
         gw.clone(),
         session::gate,

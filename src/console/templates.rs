@@ -22,6 +22,14 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("action.html", include_str!("templates/action.html")),
         ("edit.html", include_str!("templates/edit.html")),
         ("history.html", include_str!("templates/history.html")),
+        (
+            "dead_letters.html",
+            include_str!("templates/dead_letters.html"),
+        ),
+        (
+            "credentials.html",
+            include_str!("templates/credentials.html"),
+        ),
         ("message.html", include_str!("templates/message.html")),
     ];
     for (name, text) in pages {
@@ -129,6 +137,8 @@ mod tests {
             "action.html",
             "edit.html",
             "history.html",
+            "dead_letters.html",
+            "credentials.html",
             "message.html",
         ] {
             TEMPLATES.get_template(name).expect(name);

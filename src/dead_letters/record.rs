@@ -29,6 +29,7 @@ use crate::audit::{Entry, Event};
 use crate::config::DEFAULT_DEAD_LETTER_RETENTION;
 use crate::error::{ApiError, Code};
 use crate::gateway::Gateway;
+use crate::identity::Acting;
 use crate::request::FrozenRequest;
 use crate::store::record::{self, Step};
 use crate::store::{Ns, Store, StoreError, now_ms};
@@ -461,11 +462,12 @@ pub(crate) async fn settled(gw: &Gateway, d: &DeadLetter) {
 pub(crate) async fn record(
     gw: &Gateway,
     event: Event,
-    admin: &str,
+    admin: &Acting<'_>,
     d: &DeadLetter,
 ) -> Result<(), ApiError> {
     let mut e = entry(gw, event, d);
-    e.admin = Some(admin.to_owned());
+    e.admin = Some(admin.name.to_owned());
+    e.admin_via = admin.via.map(str::to_owned);
     gw.audit.append(e).await?;
     Ok(())
 }

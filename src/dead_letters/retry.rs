@@ -11,6 +11,7 @@ use crate::actions::Outcome;
 use crate::audit::Event;
 use crate::error::{ApiError, Code};
 use crate::gateway::Gateway;
+use crate::identity::Acting;
 use crate::pipeline::audit::Trail;
 use crate::pipeline::call::Origin;
 use crate::pipeline::{self, Kept};
@@ -24,9 +25,13 @@ fn already(what: &str) -> ApiError {
 }
 
 /// Send the kept request again, once, with the credential current now.
-pub(crate) async fn retry(gw: &Gateway, admin: &str, id: &str) -> Result<DeadLetterView, ApiError> {
+pub(crate) async fn retry(
+    gw: &Gateway,
+    admin: &Acting<'_>,
+    id: &str,
+) -> Result<DeadLetterView, ApiError> {
     let store = gw.store.as_ref();
-    let Some(d) = record::claim(store, id, LetterState::Retrying, admin).await? else {
+    let Some(d) = record::claim(store, id, LetterState::Retrying, admin.name).await? else {
         return Err(already("retried"));
     };
     if d.agent.as_deref().is_some_and(|a| gw.agent_revoked(a)) {
@@ -83,9 +88,13 @@ pub(crate) async fn retry(gw: &Gateway, admin: &str, id: &str) -> Result<DeadLet
     Ok(record::view(gw, &done))
 }
 
-pub(crate) async fn discard(gw: &Gateway, admin: &str, id: &str) -> Result<Discarded, ApiError> {
+pub(crate) async fn discard(
+    gw: &Gateway,
+    admin: &Acting<'_>,
+    id: &str,
+) -> Result<Discarded, ApiError> {
     let store = gw.store.as_ref();
-    let Some(d) = record::claim(store, id, LetterState::Discarding, admin).await? else {
+    let Some(d) = record::claim(store, id, LetterState::Discarding, admin.name).await? else {
         return Err(already("discarded"));
     };
     if let Err(e) = record::record(gw, Event::DeadLetterDiscard, admin, &d).await {

@@ -237,3 +237,127 @@ impl SecretSource for StoreSecret {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::OnceLock;
+
+    use super::*;
+    use crate::config::{Inject, Loc, SourceDef};
+    use crate::redact::{RedactorBuilder, SharedRedactor};
+    use crate::secrets::known::Known;
+    use crate::secrets::seal::Sealer;
+    use crate::secrets::vars::MapEnv;
+    use crate::store::{MemoryStore, Store};
+
+    fn def(source: SourceDef) -> Arc<CredentialDef> {
+        Arc::new(CredentialDef {
+            name: "crm".into(),
+            environment: "test".into(),
+            source,
+            scopes: Default::default(),
+            inject: Inject::Header {
+                name: http::header::AUTHORIZATION,
+                prefix: String::new(),
+                suffix: String::new(),
+            },
+            canary: false,
+            max_age_days: None,
+            rotated_at: None,
+            rotation: None,
+            loc: Loc {
+                file: "toolgate.yaml".into(),
+                line: 1,
+                key: "crm".into(),
+            },
+        })
+    }
+
+    fn secret(label: &str) -> String {
+        format!("{label}-+/=&%\"\\-{:032x}", rand::random::<u128>())
+    }
+
+    /// One process's store source over `store`, its `initial` the variable
+    /// FIRST = `first`, sealed with `key`.
+    fn replica(store: &Arc<dyn Store>, first: &str, key: &str) -> StoreSecret {
+        let env = Arc::new(MapEnv::new([("FIRST".to_owned(), first.to_owned())].into()));
+        let shared = OnceLock::new();
+        let _ = shared.set(SharedStore {
+            store: store.clone(),
+            sealer: Sealer::new(&SecretString::from(key.to_owned())),
+            environment: "test".into(),
+        });
+        let ctx = Arc::new(Context {
+            env,
+            known: Known::new(Arc::new(SharedRedactor::new(
+                RedactorBuilder::new().build(),
+            ))),
+            shared,
+            local: crate::secrets::build::read_local,
+        });
+        let initial = def(SourceDef::Env("FIRST".into()));
+        let outer = def(SourceDef::Store {
+            initial: Box::new(initial.source.clone()),
+        });
+        let first = Arc::new(crate::secrets::env::EnvSecret::new(
+            initial,
+            "FIRST",
+            ctx.clone(),
+        ));
+        StoreSecret::new(outer, first, ctx)
+    }
+
+    async fn value(s: &StoreSecret) -> String {
+        s.current(None)
+            .await
+            .unwrap()
+            .value
+            .expose_secret()
+            .to_owned()
+    }
+
+    #[tokio::test]
+    async fn the_first_seal_wins_one_writer_wins_and_nothing_is_kept_in_clear() {
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        let key = secret("key");
+        let (first_a, first_b) = (secret("first-a"), secret("first-b"));
+        let a = replica(&store, &first_a, &key);
+        let b = replica(&store, &first_b, &key);
+        // A sealed its `initial` first: B uses it, not its own.
+        assert_eq!(value(&a).await, first_a);
+        assert_eq!(value(&b).await, first_a);
+        assert_eq!((a.head().await.unwrap(), b.head().await.unwrap()), (1, 1));
+        // Both write after version 1: one wins.
+        let (new_a, new_b) = (secret("new-a"), secret("new-b"));
+        assert_eq!(a.write(&SecretString::from(new_a.clone()), 1).await, Ok(2));
+        let lost = b.write(&SecretString::from(new_b.clone()), 1).await;
+        assert!(lost.unwrap_err().contains("another writer came first"));
+        // B switches on its reload; the previous version is still readable.
+        b.reload(0).await.unwrap();
+        assert_eq!(value(&b).await, new_a);
+        assert_eq!(b.read_at(1).await.unwrap().expose_secret(), first_a);
+        // Only the newest versions are kept.
+        for v in 2..=4 {
+            a.write(&SecretString::from(secret("more")), v)
+                .await
+                .unwrap();
+        }
+        assert!(a.read_at(1).await.is_err());
+        assert!(a.read_at(3).await.is_ok());
+        let raw = store
+            .get(Ns::Secrets, "store-source/crm")
+            .await
+            .unwrap()
+            .unwrap()
+            .value;
+        let text = String::from_utf8_lossy(&raw);
+        for clear in [&first_a, &first_b, &new_a, &new_b, &key] {
+            assert!(!text.contains(clear.as_str()), "a value in clear");
+        }
+        assert!(!format!("{a:?}").contains("first-a"));
+        // Another key does not open the record, and `initial` does not replace it.
+        let c = replica(&store, &first_b, &secret("other-key"));
+        assert!(c.current(None).await.is_err());
+        assert_eq!(a.head().await.unwrap(), 5);
+    }
+}

@@ -293,7 +293,8 @@ mod tests {
                 RedactorBuilder::new().build(),
             ))),
             shared,
-            local: crate::secrets::build::read_local,
+            // The env source reads through `env`; no other kind is read here.
+            local: |_, _| None,
         });
         let initial = def(SourceDef::Env("FIRST".into()));
         let outer = def(SourceDef::Store {

@@ -185,7 +185,8 @@ fn store_redis(raw: Option<&RawStore>, base_dir: &Path, ctx: &mut FileCtx<'_>) -
 }
 
 /// OAuth2 tokens are kept in the store, sealed: a persistent store needs the
-/// key, and per-user connections (which live only there) always do.
+/// key, and per-user connections (which live only there) always do. A store
+/// source is always sealed: it needs the key whatever the store.
 pub(super) fn check_store_key(
     settings: &Settings,
     credentials: &BTreeMap<String, Arc<CredentialDef>>,
@@ -213,6 +214,16 @@ pub(super) fn check_store_key(
                 c.name
             ),
         );
+    }
+    if settings.store_encryption_key.is_none() {
+        for c in credentials.values() {
+            if let SourceDef::Store { .. } = c.source {
+                ctx.error(
+                    &format!("/credentials/{}/source/store", super::yaml::escape_token(&c.name)),
+                    "a store source keeps its versions sealed: set store.encryption_key: <source> (a high-entropy secret)",
+                );
+            }
+        }
     }
 }
 

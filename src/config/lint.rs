@@ -99,7 +99,10 @@ pub fn lint(config: &Config, env: &dyn EnvSource, now: SystemTime) -> Vec<Diagno
         // nothing to measure here but an OAuth2 client secret kept locally.
         let local = !matches!(
             c.source,
-            SourceDef::Vault { .. } | SourceDef::OAuth2(_) | SourceDef::AwsSecretsManager(_)
+            SourceDef::Vault { .. }
+                | SourceDef::OAuth2(_)
+                | SourceDef::AwsSecretsManager(_)
+                | SourceDef::Store { .. }
         );
         if let SourceDef::OAuth2(o) = &c.source
             && matches!(o.client_secret, SourceDef::Env(_) | SourceDef::File(_))

@@ -250,6 +250,10 @@ pub enum SourceDef {
     OAuth2(Box<OAuth2Def>),
     /// A secret (or a field of its JSON) in AWS Secrets Manager.
     AwsSecretsManager(Box<AwsSecretDef>),
+    /// Versions sealed in toolgate's store; the first read from `initial`.
+    Store {
+        initial: Box<SourceDef>,
+    },
 }
 
 /// `{aws_secrets_manager: {…}}`, checked.
@@ -305,6 +309,7 @@ impl SourceDef {
             SourceDef::Vault { .. } => "vault",
             SourceDef::OAuth2(_) => "oauth2",
             SourceDef::AwsSecretsManager(_) => "aws_secrets_manager",
+            SourceDef::Store { .. } => "store",
         }
     }
 
@@ -321,6 +326,12 @@ impl SourceDef {
                 Some(f) => format!("AWS Secrets Manager secret {}#{f}", a.secret_id),
                 None => format!("AWS Secrets Manager secret {}", a.secret_id),
             },
+            SourceDef::Store { initial } => {
+                format!(
+                    "toolgate's store (sealed; first from {})",
+                    initial.describe()
+                )
+            }
         }
     }
 }

@@ -224,7 +224,7 @@ pub(crate) enum RawRecordPayloads {
 }
 
 /// Where a secret lives: exactly one of `env`, `file`, `vault`, `oauth2`,
-/// `aws_secrets_manager`.
+/// `aws_secrets_manager`, `store`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub(crate) enum RawSource {
@@ -233,8 +233,8 @@ pub(crate) enum RawSource {
     Vault(RawVaultRef),
     Oauth2(Box<RawOAuth2>),
     AwsSecretsManager(Box<RawAwsSecret>),
-    /// `{store: {initial: <source>}}`: recognised, refused (not yet available).
-    Store(#[allow(dead_code)] Value),
+    /// `{store: {initial: <source>}}`: versions kept sealed in the store.
+    Store(Box<RawStoreSource>),
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -246,6 +246,13 @@ pub(crate) struct RawAwsSecret {
     pub version_stage: Option<String>,
     pub endpoint_url: Option<String>,
     pub cache_seconds: Option<u64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawStoreSource {
+    /// Where the value comes from before the first rotation.
+    pub initial: RawSource,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -45,11 +45,11 @@ pub(super) fn build(
             &p,
             "a per-subject vault path holds one key per subject; rotation needs one key (a path without {subject})",
         ),
-        Some(SourceDef::Vault { .. }) | None => {}
+        Some(SourceDef::Vault { .. } | SourceDef::Store { .. }) | None => {}
         Some(other) => ctx.error(
             &p,
             format!(
-                "toolgate cannot write a {} source; rotation needs a vault (KV v2) source (a sealed store source is not yet available, see README)",
+                "toolgate cannot write a {} source; rotation needs a vault (KV v2) source or a store source ({{store: {{initial: <source>}}}})",
                 other.kind()
             ),
         ),
@@ -330,7 +330,7 @@ pub(super) fn check_credentials(
 }
 
 /// `Some` when the source gives one value for every caller.
-fn one_value(source: &SourceDef) -> Option<()> {
+pub(super) fn one_value(source: &SourceDef) -> Option<()> {
     match source {
         SourceDef::Vault { path, .. } if path.contains("{subject}") => None,
         SourceDef::AwsSecretsManager(a)

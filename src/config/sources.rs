@@ -1,4 +1,5 @@
-//! Secret sources (`env`, `file`, `vault`, `oauth2`, `aws_secrets_manager`)
+//! Secret sources (`env`, `file`, `vault`, `oauth2`, `aws_secrets_manager`,
+//! `store`)
 //! as `SourceDef`s, and where each kind may be used: a credential's source
 //! may be any of them; the secrets of an OAuth2 source come from env, file or
 //! vault; every other setting that names a secret (audit keys, store key,
@@ -54,12 +55,16 @@ pub(super) fn source(
             }
             oauth2_source(o, base_dir, ctx, &pointer)
         }
-        RawSource::Store(_) => {
-            ctx.unsupported(
-                &format!("{pointer}/store"),
-                "a store source (versions kept sealed in toolgate's store, for rotation)",
-            );
-            None
+        RawSource::Store(s) => {
+            let pointer = format!("{pointer}/store");
+            if usage != SourceUse::Credential {
+                ctx.error(
+                    &pointer,
+                    "a store source holds a credential toolgate rotates; this setting takes env or file (or vault for an OAuth2 secret)",
+                );
+                return None;
+            }
+            store_source(&s.initial, base_dir, ctx, &pointer)
         }
         RawSource::AwsSecretsManager(a) => {
             let pointer = format!("{pointer}/aws_secrets_manager");
@@ -73,6 +78,35 @@ pub(super) fn source(
             aws_source(a, ctx, &pointer)
         }
     }
+}
+
+/// `{store: {initial: <source>}}`: `initial` gives one value for every
+/// caller, read from anything but another store or an OAuth2 endpoint.
+fn store_source(
+    initial: &RawSource,
+    base_dir: &Path,
+    ctx: &mut FileCtx<'_>,
+    pointer: &str,
+) -> Option<SourceDef> {
+    let at = format!("{pointer}/initial");
+    if matches!(initial, RawSource::Store(_) | RawSource::Oauth2(_)) {
+        ctx.error(
+            &at,
+            "initial is where the first value is read once: env, file, vault or aws_secrets_manager (not store or oauth2)",
+        );
+        return None;
+    }
+    let initial = source(initial, base_dir, ctx, &at, SourceUse::Credential)?;
+    if super::rotation::one_value(&initial).is_none() {
+        ctx.error(
+            &at,
+            "initial must give one value for every caller (no {subject} or {agent}): the store keeps one key",
+        );
+        return None;
+    }
+    Some(SourceDef::Store {
+        initial: Box::new(initial),
+    })
 }
 
 fn vault_source(v: &RawVaultRef, ctx: &mut FileCtx<'_>, pointer: &str) -> Option<SourceDef> {

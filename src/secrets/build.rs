@@ -10,7 +10,7 @@ use secrecy::SecretString;
 use super::env;
 use super::source::{Context, SecretSource};
 use super::vars::EnvSource;
-use super::{aws, file, oauth2, vault};
+use super::{aws, file, oauth2, sealed, vault};
 use crate::config::{Config, CredentialDef, SourceDef};
 
 /// The clients remote sources share, each built on first need. A client
@@ -97,6 +97,16 @@ pub(super) fn build(
             clients.aws(&ctx.env),
             ctx.clone(),
         )),
+        SourceDef::Store { initial } => {
+            // The first value's source, read once when the store has none.
+            let first = Arc::new(CredentialDef {
+                source: (**initial).clone(),
+                rotation: None,
+                ..(**def).clone()
+            });
+            let initial = build(&first, clients, ctx);
+            Arc::new(sealed::StoreSecret::new(def.clone(), initial, ctx.clone()))
+        }
     }
 }
 
@@ -126,6 +136,9 @@ pub(super) fn read_local(source: &SourceDef, env: &dyn EnvSource) -> Option<Secr
     match source {
         SourceDef::Env(var) => env::read(env, var),
         SourceDef::File(path) => file::read_secret_file(path).ok(),
-        SourceDef::Vault { .. } | SourceDef::OAuth2(_) | SourceDef::AwsSecretsManager(_) => None,
+        SourceDef::Vault { .. }
+        | SourceDef::OAuth2(_)
+        | SourceDef::AwsSecretsManager(_)
+        | SourceDef::Store { .. } => None,
     }
 }

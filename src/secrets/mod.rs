@@ -3,7 +3,8 @@
 //!
 //! [`Credentials`] is the facade the rest of toolgate uses. It owns the map
 //! of credential name to its `SecretSource` (`source.rs`; one module per
-//! kind: `env`, `file`, `vault`, `oauth2`, `aws`, each owning its own caches,
+//! kind: `env`, `file`, `vault`, `oauth2`, `aws`, `sealed` (the store
+//! source), each owning its own caches,
 //! timers and tokens) and the concerns every kind shares: the subject check
 //! of per-subject credentials, and the redactor's knowledge of every value
 //! ever loaded (`known.rs`).
@@ -21,6 +22,7 @@ mod file;
 mod known;
 mod oauth2;
 pub mod seal;
+mod sealed;
 mod source;
 mod vars;
 mod vault;

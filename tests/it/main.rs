@@ -44,6 +44,7 @@ mod replicas;
 mod replicas_cluster;
 mod revocation;
 mod rotate;
+mod rotate_store;
 mod rotation;
 mod schemas;
 mod shown;

@@ -19,7 +19,7 @@ use crate::support::redis::{TestRedis, unique_env};
 use crate::support::{ConfigDir, Keys, TestGateway, canary, code, crm, leaks};
 use crate::vault::{Bao, bao_or_skip};
 
-struct Key {
+pub(crate) struct Key {
     id: String,
     revoked_at: Option<Instant>,
 }
@@ -27,15 +27,15 @@ struct Key {
 /// The vendor: its keys by secret, every use of a key on `/data`, and how
 /// many mints it answered (and how many more it refuses).
 #[derive(Default)]
-struct Vendor {
-    keys: Mutex<HashMap<String, Key>>,
-    seen: Mutex<Vec<(String, Instant)>>,
-    mints: AtomicUsize,
-    fail_mints: AtomicUsize,
+pub(crate) struct Vendor {
+    pub(crate) keys: Mutex<HashMap<String, Key>>,
+    pub(crate) seen: Mutex<Vec<(String, Instant)>>,
+    pub(crate) mints: AtomicUsize,
+    pub(crate) fail_mints: AtomicUsize,
 }
 
 impl Vendor {
-    fn valid(&self, h: &HeaderMap) -> Option<String> {
+    pub(crate) fn valid(&self, h: &HeaderMap) -> Option<String> {
         let auth = h.get("authorization")?.to_str().ok()?;
         let secret = auth.strip_prefix("Bearer ")?;
         let keys = self.keys.lock().unwrap();
@@ -44,16 +44,16 @@ impl Vendor {
             .map(|_| secret.to_owned())
     }
 
-    fn revoked(&self) -> usize {
+    pub(crate) fn revoked(&self) -> usize {
         let keys = self.keys.lock().unwrap();
         keys.values().filter(|k| k.revoked_at.is_some()).count()
     }
 
-    fn is_revoked(&self, secret: &str) -> bool {
+    pub(crate) fn is_revoked(&self, secret: &str) -> bool {
         self.keys.lock().unwrap()[secret].revoked_at.is_some()
     }
 
-    fn revoke(&self, which: impl Fn(&str, &Key) -> bool) -> StatusCode {
+    pub(crate) fn revoke(&self, which: impl Fn(&str, &Key) -> bool) -> StatusCode {
         let mut keys = self.keys.lock().unwrap();
         match keys.iter_mut().find(|(s, k)| which(s, k)) {
             Some((_, k)) => {
@@ -65,12 +65,12 @@ impl Vendor {
     }
 
     /// Every secret it ever issued (and the first one).
-    fn secrets(&self) -> Vec<String> {
+    pub(crate) fn secrets(&self) -> Vec<String> {
         self.keys.lock().unwrap().keys().cloned().collect()
     }
 
     /// No key was shown on `/data` after it was revoked.
-    fn assert_never_used_after_revocation(&self) {
+    pub(crate) fn assert_never_used_after_revocation(&self) {
         let keys = self.keys.lock().unwrap();
         for (secret, at) in self.seen.lock().unwrap().iter() {
             if let Some(k) = keys.get(secret)
@@ -82,7 +82,7 @@ impl Vendor {
     }
 }
 
-async fn vendor(first: &str) -> (String, Arc<Vendor>) {
+pub(crate) async fn vendor(first: &str) -> (String, Arc<Vendor>) {
     let v = Arc::new(Vendor::default());
     v.keys.lock().unwrap().insert(
         first.to_owned(),
@@ -167,8 +167,8 @@ async fn vendor(first: &str) -> (String, Arc<Vendor>) {
     (format!("http://{addr}"), v)
 }
 
-const BY_SECRET: &str = "{ method: POST, url: \"VENDOR/revoke\", body: { key: \"{old_secret}\" }, allow_private_network: true }";
-const BY_ID: &str =
+pub(crate) const BY_SECRET: &str = "{ method: POST, url: \"VENDOR/revoke\", body: { key: \"{old_secret}\" }, allow_private_network: true }";
+pub(crate) const BY_ID: &str =
     "{ method: DELETE, url: \"VENDOR/keys/{old_id}\", allow_private_network: true }";
 
 /// A gateway's directory: credential `crm` from Vault at `path`, rotated
@@ -181,6 +181,25 @@ fn setup(
     bao: &Bao,
     path: &str,
     vendor: &str,
+    timing: (&str, &str),
+    revoke: &str,
+) -> ConfigDir {
+    let top = format!(
+        "{top}vault: {{ address: \"{}\", token: {{ env: VT }}, cache_seconds: 1 }}\n",
+        bao.addr
+    );
+    let source = format!("{{ vault: {{ path: \"{path}\", field: api_key }} }}");
+    setup_with(keys, env, &top, &source, vendor, timing, revoke)
+}
+
+/// [`setup`] with the credential's `source` (YAML) and the top-level keys
+/// `top` given whole.
+pub(crate) fn setup_with(
+    keys: &Keys,
+    env: &str,
+    top: &str,
+    source: &str,
+    vendor: &str,
     (every, grace): (&str, &str),
     revoke: &str,
 ) -> ConfigDir {
@@ -190,14 +209,13 @@ fn setup(
     dir.write(
         "toolgate.yaml",
         &format!(
-            "environment: {env}\n{top}vault: {{ address: \"{}\", token: {{ env: VT }}, cache_seconds: 1 }}\n\
-             credentials:\n  crm:\n    environment: {env}\n    source: {{ vault: {{ path: \"{path}\", field: api_key }} }}\n\
+            "environment: {env}\n{top}\
+             credentials:\n  crm:\n    environment: {env}\n    source: {source}\n\
              \x20   inject: {{ header: Authorization, format: \"Bearer {{secret}}\" }}\n\
              \x20   rotation:\n      every: {every}\n      grace: {grace}\n      retry: {{ initial: 1s, max: 2s }}\n\
              \x20     mint: {{ method: POST, url: \"{vendor}/keys\", allow_private_network: true, secret_at: /data/key, id_at: /id, timeout_ms: 5000 }}\n\
              \x20     revoke: {revoke}\n\
              workflows:\n  main: {{ environment: {env}, scopes: [crm], credentials: {{ crm: crm }} }}\n  other: {{ environment: {env} }}\n{}",
-            bao.addr,
             keys.yaml()
         ),
     );
@@ -213,7 +231,7 @@ async fn start(dir: &ConfigDir, bao: &Bao) -> TestGateway {
 }
 
 /// Calls from `tasks` tasks until `stop`; (calls, failures).
-fn load(
+pub(crate) fn load(
     gw: Arc<TestGateway>,
     key: &str,
     tasks: usize,
@@ -246,7 +264,7 @@ fn load(
     })
 }
 
-async fn wait_for(what: &str, secs: u64, cond: impl Fn() -> bool) {
+pub(crate) async fn wait_for(what: &str, secs: u64, cond: impl Fn() -> bool) {
     let until = Instant::now() + Duration::from_secs(secs);
     while !cond() {
         assert!(Instant::now() < until, "timed out waiting for {what}");
@@ -254,7 +272,7 @@ async fn wait_for(what: &str, secs: u64, cond: impl Fn() -> bool) {
     }
 }
 
-fn events(audit: &str) -> Vec<Value> {
+pub(crate) fn events(audit: &str) -> Vec<Value> {
     audit
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
@@ -266,7 +284,7 @@ fn events(audit: &str) -> Vec<Value> {
         .collect()
 }
 
-fn read(dir: &ConfigDir, file: &str) -> String {
+pub(crate) fn read(dir: &ConfigDir, file: &str) -> String {
     String::from_utf8_lossy(&std::fs::read(dir.path().join(file)).unwrap_or_default()).into_owned()
 }
 
@@ -751,13 +769,19 @@ async fn two_replicas_on_redis_rotate_once_and_neither_fails_a_call() {
     }
 }
 
-fn problems(rotation: &str, source: &str) -> String {
+pub(crate) fn problems(rotation: &str, source: &str) -> String {
+    problems_with("", rotation, source)
+}
+
+/// The load errors of a config with credential `crm` from `source`,
+/// rotated by `rotation`, below the top-level keys `top`.
+pub(crate) fn problems_with(top: &str, rotation: &str, source: &str) -> String {
     let dir = ConfigDir::new();
     std::fs::create_dir_all(dir.path().join("tools")).unwrap();
     dir.write(
         "toolgate.yaml",
         &format!(
-            "environment: test\ncredentials:\n  crm:\n    environment: test\n    source: {source}\n\
+            "environment: test\n{top}credentials:\n  crm:\n    environment: test\n    source: {source}\n\
              \x20   inject: {{ header: Authorization }}\n    rotation: {rotation}\n  other:\n    environment: test\n    source: {{ env: X }}\n    inject: {{ header: X-Key }}\n"
         ),
     );
@@ -828,11 +852,6 @@ fn every_bad_rotation_is_reported_at_its_key() {
             "{ every: 1h, grace: 1m, mint: { method: POST, url: \"https://{old_id}.example/k\", secret_at: /k } }".into(),
             vault,
             "credentials.crm.rotation.mint.url",
-        ),
-        (
-            ok.clone(),
-            "{ store: { initial: { env: CRM } } }",
-            "a store source (versions kept sealed in toolgate's store, for rotation) is not available",
         ),
         (
             ok,

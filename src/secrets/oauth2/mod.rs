@@ -12,7 +12,7 @@
 //!   expired the call fails with `credential_unavailable`. An expired token
 //!   is never sent.
 //!
-//! With `grant: authorization_code` the source is [`connected`]: each end
+//! With `grant: authorization_code` the source is [`mod@connected`]: each end
 //! user's own tokens, from a connection.
 //!
 //! Owns the token's versions and timers, the newest refresh token, and the

@@ -9,7 +9,7 @@ use url::Url;
 
 use super::connections::ConnectionsConfig;
 use super::document::FileCtx;
-use super::model::McpConfig;
+use super::mcp_model::McpConfig;
 use super::raw::{RawConnections, RawMcp};
 
 /// `public_url`: an absolute `http(s)` URL with no query or fragment, kept

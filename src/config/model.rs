@@ -14,6 +14,7 @@ use std::time::Duration;
 use http::{HeaderName, Method};
 use serde_json::Value;
 
+use super::mcp_model::McpConfig;
 use super::rotation_model::RotationDef;
 use super::template::{UrlTemplate, ValueTemplate};
 use super::ui::UiConfig;
@@ -155,28 +156,6 @@ pub struct AuditConfig {
     /// Below this much free space on the trail's file system, no record of
     /// an unauthenticated refusal is written (0: never held back).
     pub min_free_bytes: u64,
-}
-
-/// `mcp:` — the Model Context Protocol endpoint.
-#[derive(Debug, Clone)]
-pub struct McpConfig {
-    /// Browser origins allowed to call `/mcp` (exact `scheme://host[:port]`); none by default.
-    pub allowed_origins: BTreeSet<String>,
-    /// An MCP session ends after this long without a request.
-    pub session_ttl: Duration,
-    /// How long a held `tools/call` waits for its decision before answering
-    /// `pending_approval` (zero: it answers at once).
-    pub approval_wait: Duration,
-}
-
-impl Default for McpConfig {
-    fn default() -> McpConfig {
-        McpConfig {
-            allowed_origins: BTreeSet::new(),
-            session_ttl: Duration::from_secs(3600),
-            approval_wait: Duration::from_secs(25),
-        }
-    }
 }
 
 /// `telemetry:` — traces over OTLP, and what they may carry.

@@ -15,7 +15,7 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::json;
 
-use super::csrf::{self, Form};
+use super::csrf;
 use super::pages::{page, pretty};
 use super::session::{self, Person};
 use super::templates::Page;
@@ -86,14 +86,10 @@ enum Step {
 }
 
 async fn step(gw: &Gateway, parts: &Parts, body: &[u8], id: &str, step: Step) -> Response {
-    let p = match session::required(gw, parts).await {
-        Ok(p) => p,
+    let (p, _) = match csrf::posted(gw, parts, body).await {
+        Ok(posted) => posted,
         Err(r) => return r,
     };
-    let form = Form::parse(body);
-    if let Err(page) = csrf::check(gw, &parts.headers, &p, &form) {
-        return page.into_response();
-    }
     let Some(who) = admin(&p) else {
         return Page::not_found(Some(p.name())).into_response();
     };
@@ -161,14 +157,10 @@ pub(super) enum Switch {
 }
 
 async fn switch(gw: &Gateway, parts: &Parts, body: &[u8], name: &str, what: Switch) -> Response {
-    let p = match session::required(gw, parts).await {
-        Ok(p) => p,
+    let (p, form) = match csrf::posted(gw, parts, body).await {
+        Ok(posted) => posted,
         Err(r) => return r,
     };
-    let form = Form::parse(body);
-    if let Err(page) = csrf::check(gw, &parts.headers, &p, &form) {
-        return page.into_response();
-    }
     let Some(who) = admin(&p) else {
         return Page::not_found(Some(p.name())).into_response();
     };

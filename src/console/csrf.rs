@@ -7,7 +7,9 @@
 
 use std::collections::HashMap;
 
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq;
 
 use super::session::Person;
@@ -65,13 +67,21 @@ impl Form {
     }
 }
 
-/// A signed-in POST: from the console's own origin, carrying its session's token.
-pub(super) fn check(
+/// A signed-in POST, checked: the session it belongs to and its form, or
+/// the page that refuses it (sign-in, or a refused post).
+pub(super) async fn posted(
     gw: &Gateway,
-    headers: &HeaderMap,
-    person: &Person,
-    form: &Form,
-) -> Result<(), Page> {
+    parts: &Parts,
+    body: &[u8],
+) -> Result<(Person, Form), Response> {
+    let person = super::session::required(gw, parts).await?;
+    let form = Form::parse(body);
+    check(gw, &parts.headers, &person, &form).map_err(IntoResponse::into_response)?;
+    Ok((person, form))
+}
+
+/// A signed-in POST: from the console's own origin, carrying its session's token.
+fn check(gw: &Gateway, headers: &HeaderMap, person: &Person, form: &Form) -> Result<(), Page> {
     if !same_origin(gw, headers) {
         return Err(refused(
             Some(person.name()),

@@ -15,9 +15,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::csrf::{self, Form};
+use super::csrf;
 use super::pages::{approver, page, pretty, reason, request_ctx, visible};
-use super::session::{self, Person};
+use super::session::Person;
 use super::templates::Page;
 use crate::actions::{Action, State as ActionState};
 use crate::approvals::decide;
@@ -120,14 +120,10 @@ pub(super) async fn preview(
     parts: Parts,
     body: Bytes,
 ) -> Response {
-    let p = match session::required(&gw, &parts).await {
-        Ok(p) => p,
+    let (p, form) = match csrf::posted(&gw, &parts, &body).await {
+        Ok(posted) => posted,
         Err(r) => return r,
     };
-    let form = Form::parse(&body);
-    if let Err(page) = csrf::check(&gw, &parts.headers, &p, &form) {
-        return page.into_response();
-    }
     let a = match editable(&gw, &p, &id).await {
         Ok(a) => a,
         Err(page) => return page.into_response(),
@@ -165,14 +161,10 @@ pub(super) async fn approve(
     parts: Parts,
     body: Bytes,
 ) -> Response {
-    let p = match session::required(&gw, &parts).await {
-        Ok(p) => p,
+    let (p, form) = match csrf::posted(&gw, &parts, &body).await {
+        Ok(posted) => posted,
         Err(r) => return r,
     };
-    let form = Form::parse(&body);
-    if let Err(page) = csrf::check(&gw, &parts.headers, &p, &form) {
-        return page.into_response();
-    }
     let a = match editable(&gw, &p, &id).await {
         Ok(a) => a,
         Err(page) => return page.into_response(),

@@ -103,14 +103,10 @@ pub(super) async fn submit(State(gw): State<Arc<Gateway>>, parts: Parts, body: B
 }
 
 pub(super) async fn logout(State(gw): State<Arc<Gateway>>, parts: Parts, body: Bytes) -> Response {
-    let person = match session::required(&gw, &parts).await {
-        Ok(p) => p,
+    let (person, _) = match csrf::posted(&gw, &parts, &body).await {
+        Ok(posted) => posted,
         Err(r) => return r,
     };
-    let form = Form::parse(&body);
-    if let Err(page) = csrf::check(&gw, &parts.headers, &person, &form) {
-        return page.into_response();
-    }
     if let Err(e) = session::end(&gw, &person).await {
         return Page::from_error(&e.into(), Some(person.name())).into_response();
     }

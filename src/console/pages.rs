@@ -237,14 +237,10 @@ enum Choice {
 }
 
 async fn decision(gw: &Gateway, parts: &Parts, body: &[u8], id: &str, choice: Choice) -> Response {
-    let p = match session::required(gw, parts).await {
-        Ok(p) => p,
+    let (p, form) = match csrf::posted(gw, parts, body).await {
+        Ok(posted) => posted,
         Err(r) => return r,
     };
-    let form = Form::parse(body);
-    if let Err(page) = csrf::check(gw, &parts.headers, &p, &form) {
-        return page.into_response();
-    }
     let a = match visible(gw, &p, id).await {
         Ok(a) => a,
         Err(page) => return page.into_response(),

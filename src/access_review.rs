@@ -110,6 +110,22 @@ pub fn review_configured(
             now,
         ));
     }
+    let (reader, _) = open_redis_trail(config)?;
+    Ok(review_records(
+        config,
+        catalog,
+        reader.lines().map_while(Result::ok),
+        since,
+        now,
+    ))
+}
+
+/// The Redis trail the config names, for reading: its records and the
+/// checkpoints kept beside them.
+pub(crate) fn open_redis_trail(
+    config: &Config,
+) -> Result<(crate::audit::redis::TrailReader, Vec<crate::audit::checkpoint::Checkpoint>), String>
+{
     let target = config
         .store
         .redis()
@@ -121,15 +137,8 @@ pub fn review_configured(
                 .ok_or_else(|| "store.password cannot be read".to_owned())?,
         );
     }
-    let (reader, _) = crate::audit::redis::open_reader_with(target, &options, &config.environment)
-        .map_err(|e| e.to_string())?;
-    Ok(review_records(
-        config,
-        catalog,
-        reader.lines().map_while(Result::ok),
-        since,
-        now,
-    ))
+    crate::audit::redis::open_reader_with(target, &options, &config.environment)
+        .map_err(|e| e.to_string())
 }
 
 /// Build the review from the config and the trail files (rotated ones included).

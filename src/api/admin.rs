@@ -10,16 +10,14 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::gate::WholeBody;
 use crate::access_review::AccessReview;
-use crate::audit::Event;
 use crate::audit::checkpoint::Checkpoint;
 use crate::dead_letters::record::DeadLetterView;
 use crate::dead_letters::retry::Discarded;
-use crate::error::{ApiError, Code, ErrorBody};
+use crate::error::{ApiError, ErrorBody};
 use crate::gateway::Gateway;
 use crate::identity::{Acting, Caller};
 use crate::operator;
 use crate::pipeline::authenticate::Presented;
-use crate::revocations::{self, switch};
 
 pub(super) fn admin(who: &Presented) -> Result<String, ApiError> {
     match who.caller() {
@@ -51,21 +49,6 @@ fn reason(WholeBody(body): WholeBody) -> Result<String, ApiError> {
             "reason must be a string of at most 2000 characters",
         )),
     }
-}
-
-/// Audit an admin action over the API; if it cannot be recorded the action is not reported as done.
-async fn record(
-    gw: &Gateway,
-    event: Event,
-    admin: &str,
-    target: &str,
-    reason: &str,
-) -> Result<(), ApiError> {
-    let admin = Acting {
-        name: admin,
-        via: None,
-    };
-    operator::record(gw, event, &admin, target, reason).await
 }
 
 /// The kill switch's new position for a credential.
@@ -244,41 +227,11 @@ pub(super) async fn revoke_agent(
 ) -> Result<Json<Revoked>, ApiError> {
     let who = admin(&who)?;
     let why = reason(body)?;
-    let key = gw
-        .identities
-        .agent_key(&name)
-        .ok_or_else(|| ApiError::new(Code::NotFound, "no agent by that name"))?;
-    gw.revocations
-        .set(
-            gw.store.as_ref(),
-            &revocations::agent_key(&name, &key),
-            &switch(&who, &why),
-        )
-        .await
-        .map_err(ApiError::from)?;
-    crate::events::publish(&gw, &crate::bus::Signal::Switches).await;
-    record(
-        &gw,
-        Event::AdminRevoke,
-        &who,
-        &format!("agent/{name}"),
-        &why,
-    )
-    .await?;
-    let withdrawn = crate::approvals::revoked::withdraw(
-        &gw,
-        &name,
-        crate::approvals::revoked::By::Admin(&who),
-        crate::approvals::revoked::REASON,
-    )
-    .await?;
-    tracing::warn!(
-        admin = %who,
-        agent = %name,
-        reason = %why,
-        denied = withdrawn.denied,
-        "agent revoked with all its sessions; its pending actions denied"
-    );
+    let acting = Acting {
+        name: &who,
+        via: None,
+    };
+    let withdrawn = operator::revoke_agent(&gw, &acting, &name, &why).await?;
     Ok(Json(Revoked {
         agent: name,
         status: RevokeState::Revoked,
@@ -327,29 +280,11 @@ pub(super) async fn release_agent(
 ) -> Result<Json<Released>, ApiError> {
     let who = admin(&who)?;
     let why = reason(body)?;
-    if gw.identities.agent_key(&name).is_none() {
-        return Err(ApiError::new(Code::NotFound, "no agent by that name"));
-    }
-    if !gw.agent_quarantined(&name) {
-        return Err(ApiError::new(
-            Code::Conflict,
-            "this agent is not quarantined",
-        ));
-    }
-    gw.revocations
-        .clear(gw.store.as_ref(), &revocations::quarantine_key(&name))
-        .await
-        .map_err(ApiError::from)?;
-    crate::events::publish(&gw, &crate::bus::Signal::Switches).await;
-    record(
-        &gw,
-        Event::AdminRelease,
-        &who,
-        &format!("agent/{name}"),
-        &why,
-    )
-    .await?;
-    tracing::warn!(admin = %who, agent = %name, reason = %why, "quarantined agent released");
+    let acting = Acting {
+        name: &who,
+        via: None,
+    };
+    operator::release_agent(&gw, &acting, &name, &why).await?;
     Ok(Json(Released {
         agent: name,
         status: ReleaseState::Released,
@@ -433,23 +368,7 @@ pub(super) async fn access_review(
     let Ok(axum::extract::Query(q)) = query else {
         return Err(ApiError::bad_request("invalid query string"));
     };
-    let since = humantime::parse_duration(q.since.as_deref().unwrap_or("90d"))
-        .map_err(|_| ApiError::bad_request("since takes a duration such as 90d or 12h"))?;
-    let g = gw.clone();
-    let review = tokio::task::spawn_blocking(move || {
-        crate::access_review::review_configured(
-            &g.config,
-            &g.catalog,
-            since,
-            std::time::SystemTime::now(),
-        )
-    })
-    .await
-    .map_err(|e| ApiError::internal(e.to_string()))?
-    .map_err(|e| {
-        ApiError::new(Code::AuditUnavailable, "the audit trail cannot be read now").with_internal(e)
-    })?;
-    Ok(Json(review))
+    Ok(Json(operator::access_review(&gw, q.since.as_deref()).await?))
 }
 
 /// Calls kept after failing on their credential, redacted.

@@ -24,9 +24,9 @@ use crate::dead_letters::retry;
 use crate::gateway::Gateway;
 use crate::identity::{Acting, Caller};
 use crate::operator;
-use crate::revocations;
 
-fn admin(p: &Person) -> Option<Acting<'_>> {
+/// The admin acting through the console; `None` for anyone else.
+pub(super) fn admin(p: &Person) -> Option<Acting<'_>> {
     match p.caller.as_ref() {
         Caller::Admin { name } => Some(Acting {
             name,
@@ -36,14 +36,38 @@ fn admin(p: &Person) -> Option<Acting<'_>> {
     }
 }
 
+/// The signed-in admin, or the page to answer with instead: sign-in, or,
+/// for anyone else, the console's 404.
+pub(super) async fn signed_in_admin(gw: &Gateway, parts: &Parts) -> Result<Person, Response> {
+    let p = session::required(gw, parts).await?;
+    if admin(&p).is_none() {
+        return Err(Page::not_found(Some(p.name())).into_response());
+    }
+    Ok(p)
+}
+
+/// A signed-in admin's checked POST: the admin, the reason the form gives
+/// (required) — or the page that refuses it.
+pub(super) async fn posted_with_reason(
+    gw: &Gateway,
+    parts: &Parts,
+    body: &[u8],
+) -> Result<(Person, String), Response> {
+    let (p, form) = csrf::posted(gw, parts, body).await?;
+    if admin(&p).is_none() {
+        return Err(Page::not_found(Some(p.name())).into_response());
+    }
+    match super::pages::reason(&form) {
+        Ok(r) => Ok((p, r)),
+        Err(e) => Err(Page::from_error(&e, Some(p.name())).into_response()),
+    }
+}
+
 pub(super) async fn dead_letters(State(gw): State<Arc<Gateway>>, parts: Parts) -> Response {
-    let p = match session::required(&gw, &parts).await {
+    let p = match signed_in_admin(&gw, &parts).await {
         Ok(p) => p,
         Err(r) => return r,
     };
-    if admin(&p).is_none() {
-        return Page::not_found(Some(p.name())).into_response();
-    }
     let mut letters = match record::list(&gw).await {
         Ok(l) => l,
         Err(e) => return Page::from_error(&e, Some(p.name())).into_response(),
@@ -122,30 +146,12 @@ pub(super) async fn discard_letter(
 }
 
 pub(super) async fn credentials(State(gw): State<Arc<Gateway>>, parts: Parts) -> Response {
-    let p = match session::required(&gw, &parts).await {
+    let p = match signed_in_admin(&gw, &parts).await {
         Ok(p) => p,
         Err(r) => return r,
     };
-    if admin(&p).is_none() {
-        return Page::not_found(Some(p.name())).into_response();
-    }
-    let rows: Vec<_> = gw
-        .config
-        .credentials
-        .keys()
-        .filter(|name| gw.credentials.exists(name))
-        .map(|name| {
-            let disabled = gw.revocations.is_active(&revocations::credential_key(name));
-            json!({ "name": name, "disabled": disabled })
-        })
-        .collect();
-    page(
-        StatusCode::OK,
-        "credentials.html",
-        &p,
-        json!({ "credentials": rows }),
-    )
-    .into_response()
+    let rows = super::credentials::rows(&gw).await;
+    page(StatusCode::OK, "credentials.html", &p, rows).into_response()
 }
 
 /// What an admin does to a credential.
@@ -157,16 +163,12 @@ pub(super) enum Switch {
 }
 
 async fn switch(gw: &Gateway, parts: &Parts, body: &[u8], name: &str, what: Switch) -> Response {
-    let (p, form) = match csrf::posted(gw, parts, body).await {
+    let (p, reason) = match posted_with_reason(gw, parts, body).await {
         Ok(posted) => posted,
         Err(r) => return r,
     };
     let Some(who) = admin(&p) else {
         return Page::not_found(Some(p.name())).into_response();
-    };
-    let reason = match super::pages::reason(&form) {
-        Ok(r) => r,
-        Err(e) => return Page::from_error(&e, Some(p.name())).into_response(),
     };
     let done = match what {
         Switch::Disable => operator::switch_credential(gw, &who, name, &reason, true).await,

@@ -4,7 +4,10 @@
 //! their workflows, each action's frozen request exactly as it will be
 //! sent, and decides it through the same code as the REST API (`pages`),
 //! after editing its arguments if need be (`edit`). An admin switches and
-//! reloads credentials, and retries or discards dead letters (`admin`).
+//! reloads credentials (`admin`, showing what `credentials` gathers), and
+//! retries or discards dead letters (`admin`); revokes agents (`agents`),
+//! verifies the audit trail (`trail`) and reads the access review
+//! (`review`).
 //!
 //! Every answer under `/ui` carries the security headers below: nothing
 //! from another origin, no framing, no scripts, no referrer, no caching.
@@ -13,12 +16,16 @@
 //! (`templates`).
 
 mod admin;
+mod agents;
+mod credentials;
 mod csrf;
 mod edit;
 mod login;
 mod pages;
+mod review;
 mod session;
 mod templates;
+mod trail;
 
 use std::sync::Arc;
 
@@ -57,7 +64,13 @@ pub(crate) fn routes(
         .route("/ui/credentials/{name}/reload", post(admin::reload))
         .route("/ui/dead-letters", get(admin::dead_letters))
         .route("/ui/dead-letters/{id}/retry", post(admin::retry_letter))
-        .route("/ui/dead-letters/{id}/discard", post(admin::discard_letter));
+        .route("/ui/dead-letters/{id}/discard", post(admin::discard_letter))
+        .route("/ui/agents", get(agents::agents))
+        .route("/ui/agents/{name}/revoke", post(agents::revoke))
+        .route("/ui/agents/{name}/release", post(agents::release))
+        .route("/ui/audit", get(trail::trail))
+        .route("/ui/audit/verify", post(trail::verify))
+        .route("/ui/access-review", get(review::review));
     let signed_in = people(signed_in).layer(axum::middleware::from_fn_with_state(
         gw.clone(),
         session::gate,

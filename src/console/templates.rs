@@ -31,6 +31,12 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
             include_str!("templates/credentials.html"),
         ),
         ("message.html", include_str!("templates/message.html")),
+        ("agents.html", include_str!("templates/agents.html")),
+        ("audit.html", include_str!("templates/audit.html")),
+        (
+            "access_review.html",
+            include_str!("templates/access_review.html"),
+        ),
     ];
     for (name, text) in pages {
         // The templates are part of the binary; a broken one fails every test.
@@ -140,6 +146,9 @@ mod tests {
             "dead_letters.html",
             "credentials.html",
             "message.html",
+            "agents.html",
+            "audit.html",
+            "access_review.html",
         ] {
             TEMPLATES.get_template(name).expect(name);
         }

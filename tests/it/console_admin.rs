@@ -1,6 +1,10 @@
-//! The console's dead-letter page: admins only, the letters listed without
-//! a credential, Retry sends once with the repaired credential, Discard
-//! removes, each recorded as done in the console; forged posts refused.
+//! The console's operator pages, admins only (an approver gets the 404
+//! page): dead letters (listed without a credential, Retry sends once with
+//! the repaired credential, Discard removes), credentials (source, age,
+//! last use, fingerprint; the kill switch), agents (Revoke ends the key at
+//! once), the audit trail (Verify now names the first tampered record) and
+//! the access review; each step recorded as done in the console, forged
+//! posts refused.
 
 use serde_json::{Value, json};
 
@@ -117,11 +121,7 @@ async fn an_admin_retries_and_discards_dead_letters_in_the_console() {
     assert!(html.contains(&ada) && !html.contains(&grace));
     assert!(html.contains("retried"));
 
-    let trail: Vec<Value> = std::fs::read_to_string(dir.path().join("data/audit.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let trail = trail(&dir);
     for event in ["dead_letter_retry", "dead_letter_discard"] {
         let r = trail.iter().find(|r| r["event"] == event).expect(event);
         assert_eq!(r["admin"], "secops");
@@ -136,14 +136,51 @@ async fn post_reason(
     csrf: &str,
     reason: &str,
 ) -> u16 {
-    b.post(gw.url(path))
-        .header("sec-fetch-site", "same-origin")
-        .form(&[("csrf", csrf), ("reason", reason)])
+    post_form(b, gw, path, "same-origin", &[("csrf", csrf), ("reason", reason)])
+        .await
+        .0
+}
+
+/// A form post as a browser on `site` (`Sec-Fetch-Site`) sends it; the status and page.
+async fn post_form(
+    b: &reqwest::Client,
+    gw: &TestGateway,
+    path: &str,
+    site: &str,
+    form: &[(&str, &str)],
+) -> (u16, String) {
+    let r = b
+        .post(gw.url(path))
+        .header("sec-fetch-site", site)
+        .form(form)
         .send()
         .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+fn trail(dir: &ConfigDir) -> Vec<Value> {
+    std::fs::read_to_string(dir.path().join("data/audit.jsonl"))
         .unwrap()
-        .status()
-        .as_u16()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// The text of the element with `id` (its first text, tags stripped).
+fn by_id<'h>(html: &'h str, id: &str) -> &'h str {
+    let at = html.find(&format!("id=\"{id}\"")).expect(id);
+    let rest = &html[at..];
+    let start = rest.find('>').unwrap() + 1;
+    let end = rest[start..].find('<').unwrap();
+    rest[start..start + end].trim()
+}
+
+/// The part of a page from the element with `id` to the next `</section>`.
+fn section<'h>(html: &'h str, id: &str) -> &'h str {
+    let at = html.find(&format!("id=\"{id}\"")).expect(id);
+    let end = html[at..].find("</section>").map_or(html.len(), |e| at + e);
+    &html[at..end]
 }
 
 #[tokio::test]
@@ -213,11 +250,7 @@ async fn an_admin_disables_enables_and_reloads_a_credential_in_the_console() {
     assert_eq!((st, &body["upstream_status"]), (200, &json!(201)), "{body}");
     assert_eq!(crm.accepted().await.len(), 1);
 
-    let trail: Vec<Value> = std::fs::read_to_string(dir.path().join("data/audit.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let trail = trail(&dir);
     for (event, reason) in [
         ("admin_disable", "suspected leak"),
         ("admin_enable", "rotated"),
@@ -229,4 +262,225 @@ async fn an_admin_disables_enables_and_reloads_a_credential_in_the_console() {
         assert_eq!(r["reason"], reason);
         assert_eq!(r["target"], "credential/crm");
     }
+}
+
+/// A CRM config whose credential is past its `max_age_days` and holds a
+/// scope no tool needs.
+fn aged_crm(crm: &SampleCrm, keys: &Keys, value: &str) -> ConfigDir {
+    let dir = ConfigDir::new();
+    dir.write("secrets/crm", value);
+    crm.write_create_tool(&dir);
+    let source = "{ file: secrets/crm }\n    max_age_days: 30\n    rotated_at: \"2020-01-02\"\n    scopes: [crm, crm_admin]";
+    write_crm_config(&dir, keys, source, "");
+    dir
+}
+
+#[tokio::test]
+async fn the_credentials_page_shows_source_age_last_use_and_the_trail_s_fingerprint() {
+    let good = canary("good-");
+    let crm = SampleCrm::start(&good).await;
+    let keys = Keys::new();
+    let dir = aged_crm(&crm, &keys, &good);
+    let gw = TestGateway::start(&dir.config_path(), Default::default()).await;
+    let admin = sign_in(&gw, &keys.admin).await;
+    let (st, html) = page(&admin, &gw, "/ui/credentials").await;
+    assert_eq!(st, 200);
+    let card = section(&html, "credential-crm");
+    assert!(card.contains("not in the last 90 days"), "{card}");
+    let (st, body, _) = gw
+        .call(
+            &keys.agent,
+            json!({"tool": "create", "arguments": {"name": "Ada"}}),
+        )
+        .await;
+    assert_eq!(st, 200, "{body}");
+
+    let (_, html) = page(&admin, &gw, "/ui/credentials").await;
+    assert!(!leaks(&html, &good) && !html.contains(good.split('+').next().unwrap()));
+    let card = section(&html, "credential-crm");
+    assert_eq!(by_id(card, "credential-crm"), "crm");
+    assert!(card.contains(r#"<code class="source-kind">file</code>"#), "{card}");
+    assert!(card.contains("<dt>Environment</dt><dd>test</dd>"), "{card}");
+    assert!(card.contains("of at most 30") && card.contains("past max_age_days"), "{card}");
+    assert!(card.contains("over max age") && card.contains("(1 call in 90 days)"), "{card}");
+    let executed = trail(&dir)
+        .into_iter()
+        .find(|r| r["event"] == "executed")
+        .unwrap();
+    let fingerprint = executed["credential_fingerprint"].as_str().unwrap();
+    assert!(
+        card.contains(&format!(r#"<code class="fingerprint">{fingerprint}</code>"#)),
+        "the trail's fingerprint of the value in use: {card}"
+    );
+    assert!(card.contains(executed["time"].as_str().unwrap()), "last use: {card}");
+    assert!(card.contains("version ") && card.contains("Disable"));
+}
+
+#[tokio::test]
+async fn an_admin_revokes_an_agent_in_the_console_and_its_next_call_is_refused() {
+    let good = canary("good-");
+    let crm = SampleCrm::start(&good).await;
+    let keys = Keys::new();
+    let dir = aged_crm(&crm, &keys, &good);
+    let gw = TestGateway::start(&dir.config_path(), Default::default()).await;
+    let call = |key: &str| {
+        let key = key.to_owned();
+        let gw = &gw;
+        async move {
+            gw.call(&key, json!({"tool": "create", "arguments": {"name": "Ada"}}))
+                .await
+                .0
+        }
+    };
+    assert_eq!(call(&keys.agent).await, 200);
+
+    let approver = sign_in(&gw, &keys.approver).await;
+    assert_eq!(page(&approver, &gw, "/ui/agents").await.0, 404);
+    let (_, html) = page(&approver, &gw, "/ui/").await;
+    let approver_token = csrf(&html);
+    let revoke = "/ui/agents/test-agent/revoke";
+    assert_eq!(
+        post_reason(&approver, &gw, revoke, &approver_token, "x").await,
+        404
+    );
+
+    let admin = sign_in(&gw, &keys.admin).await;
+    let (st, html) = page(&admin, &gw, "/ui/agents").await;
+    assert_eq!(st, 200);
+    let card = section(&html, "agent-test-agent");
+    assert!(card.contains(">active</span>") && card.contains("<dd>main</dd>"), "{card}");
+    assert!(card.contains("<dd>create</dd>"), "the tools it may call: {card}");
+    assert!(section(&html, "agent-other-agent").contains("<dd>other</dd>"));
+    assert!(html.contains(r#"href="/ui/agents""#), "in the navigation");
+    let token = csrf(&html);
+
+    // Forged posts and a post without a reason are refused; nothing changes.
+    let (st, _) = post_form(&admin, &gw, revoke, "same-origin", &[("reason", "x")]).await;
+    assert_eq!(st, 403, "no form token");
+    let form = [("csrf", token.as_str()), ("reason", "x")];
+    assert_eq!(post_form(&admin, &gw, revoke, "cross-site", &form).await.0, 403);
+    assert_eq!(post_reason(&admin, &gw, revoke, &token, "  ").await, 400);
+    assert_eq!(call(&keys.agent).await, 200);
+    assert_eq!(
+        post_reason(&admin, &gw, "/ui/agents/nobody/revoke", &token, "x").await,
+        404
+    );
+
+    assert_eq!(
+        post_reason(&admin, &gw, revoke, &token, "key seen in a log").await,
+        303
+    );
+    assert_eq!(call(&keys.agent).await, 401, "revoked at once");
+    assert_ne!(call(&keys.other_agent).await, 401, "another agent keeps its key");
+    let (_, html) = page(&admin, &gw, "/ui/agents").await;
+    let card = section(&html, "agent-test-agent");
+    assert!(card.contains(">revoked</span>") && !card.contains("/revoke\""), "{card}");
+    let r = trail(&dir)
+        .into_iter()
+        .find(|r| r["event"] == "admin_revoke")
+        .expect("recorded");
+    assert_eq!(r["admin"], "secops");
+    assert_eq!(r["admin_via"], "console");
+    assert_eq!(r["target"], "agent/test-agent");
+    assert_eq!(r["reason"], "key seen in a log");
+}
+
+#[tokio::test]
+async fn verify_now_finds_the_trail_intact_then_names_the_first_tampered_record() {
+    let good = canary("good-");
+    let crm = SampleCrm::start(&good).await;
+    let keys = Keys::new();
+    let dir = aged_crm(&crm, &keys, &good);
+    let gw = TestGateway::start(&dir.config_path(), Default::default()).await;
+    for name in ["Ada", "Grace"] {
+        let (st, _, _) = gw
+            .call(&keys.agent, json!({"tool": "create", "arguments": {"name": name}}))
+            .await;
+        assert_eq!(st, 200);
+    }
+    let approver = sign_in(&gw, &keys.approver).await;
+    assert_eq!(page(&approver, &gw, "/ui/audit").await.0, 404);
+    let (_, html) = page(&approver, &gw, "/ui/").await;
+    let form = [("csrf", csrf(&html))];
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let verify = "/ui/audit/verify";
+    assert_eq!(post_form(&approver, &gw, verify, "same-origin", &form).await.0, 404);
+
+    let admin = sign_in(&gw, &keys.admin).await;
+    let (st, html) = page(&admin, &gw, "/ui/audit").await;
+    assert_eq!(st, 200);
+    let records = trail(&dir);
+    let head = records.last().unwrap();
+    assert_eq!(by_id(&html, "head-seq"), head["seq"].to_string());
+    assert_eq!(by_id(&html, "head-hash"), head["hash"].as_str().unwrap());
+    assert!(by_id(&html, "checkpoint").starts_with("none: no"), "no signing key");
+    let token = csrf(&html);
+    let form = [("csrf", token.as_str())];
+    assert_eq!(post_form(&admin, &gw, verify, "same-origin", &[]).await.0, 403);
+    assert_eq!(post_form(&admin, &gw, verify, "cross-site", &form).await.0, 403);
+
+    let (st, html) = post_form(&admin, &gw, verify, "same-origin", &form).await;
+    assert_eq!(st, 200);
+    let result = section(&html, "verified");
+    assert!(result.contains(">intact</span>"), "{result}");
+    assert!(result.contains(&format!("{} records verified", records.len())), "{result}");
+
+    // Change one record on disk: the first executed call's tool.
+    let path = dir.path().join("data/audit.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut bad_seq = 0;
+    let lines: Vec<String> = text
+        .lines()
+        .map(|l| {
+            let mut v: Value = serde_json::from_str(l).unwrap();
+            if bad_seq == 0 && v["event"] == "executed" {
+                bad_seq = v["seq"].as_u64().unwrap();
+                v["tool"] = json!("tampered-tool");
+                return serde_json::to_string(&v).unwrap();
+            }
+            l.to_owned()
+        })
+        .collect();
+    assert!(bad_seq > 0);
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let (st, html) = post_form(&admin, &gw, verify, "same-origin", &form).await;
+    assert_eq!(st, 200);
+    let result = section(&html, "verified");
+    assert!(result.contains(r#"problem-kind">edited</span>"#), "{result}");
+    assert_eq!(by_id(result, "bad-seq"), bad_seq.to_string());
+    assert!(!result.contains("tampered-tool"), "no record contents: {result}");
+}
+
+#[tokio::test]
+async fn the_access_review_page_shows_granted_against_used_and_over_privileged_credentials() {
+    let good = canary("good-");
+    let crm = SampleCrm::start(&good).await;
+    let keys = Keys::new();
+    let dir = aged_crm(&crm, &keys, &good);
+    let gw = TestGateway::start(&dir.config_path(), Default::default()).await;
+    let (st, _, _) = gw
+        .call(&keys.agent, json!({"tool": "create", "arguments": {"name": "Ada"}}))
+        .await;
+    assert_eq!(st, 200);
+    let approver = sign_in(&gw, &keys.approver).await;
+    assert_eq!(page(&approver, &gw, "/ui/access-review").await.0, 404);
+
+    let admin = sign_in(&gw, &keys.admin).await;
+    let (st, html) = page(&admin, &gw, "/ui/access-review?since=30d").await;
+    assert_eq!(st, 200);
+    assert!(html.contains(r#"<option value="30d" selected>"#), "the period kept");
+    let (_, api) = gw.get(Some(&keys.admin), "/v1/admin/access-review?since=30d").await;
+    let agent = section(&html, "review-agent-test-agent");
+    assert_eq!(api["agents"][0]["agent"], "other-agent");
+    let used = api["agents"][1]["tools_used"]["create"]["last_used"].as_str().unwrap();
+    assert!(agent.contains(&format!("create (1×, last {used})")), "{agent}");
+    assert!(agent.contains(r#"class="scopes-used">crm<"#), "{agent}");
+    let other = section(&html, "review-agent-other-agent");
+    assert!(other.contains("none in the period"), "{other}");
+    let row = &html[html.find(r#"id="review-credential-crm""#).unwrap()..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    assert!(row.contains(r#"<strong class="error">crm_admin</strong>"#), "{row}");
+    assert!(row.contains("stale"), "{row}");
+    assert!(html.contains("1 over-privileged"));
+    assert_eq!(page(&admin, &gw, "/ui/access-review?since=soon").await.0, 400);
 }

@@ -2,7 +2,10 @@
 //! Chromium (headless, through playwright-core) against a real toolgate
 //! and upstream — sign-in, the cookie hidden from scripts, markup in the
 //! arguments inert, a post without its token and a cross-site post
-//! refused, an approval that sends the request once, sign-out.
+//! refused, an approval that sends the request once, an edit approved
+//! (the upstream receives the edited arguments), a two-person approval by
+//! two approvers in two browser contexts (the same one cannot approve
+//! twice), sign-out.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -36,24 +39,29 @@ async fn a_person_signs_in_reads_and_approves_in_chromium() {
     dir.write("toolgate.yaml", &config);
     let env = HashMap::from([("CRM_KEY".to_owned(), canary("crm-"))]);
     let gw = TestGateway::start(&dir.config_path(), env).await;
-    let hold = |args| {
+    let hold = |tool: &'static str, args| {
         let gw = &gw;
         let agent = k.agent.clone();
         async move {
             let (st, body, _) = gw
-                .call(&agent, json!({"tool": "risky", "arguments": args}))
+                .call(&agent, json!({"tool": tool, "arguments": args}))
                 .await;
             assert_eq!(st, 202, "{body}");
             body["action_id"].as_str().unwrap().to_owned()
         }
     };
-    let id = hold(json!({"name": "<img src=x onload=1>"})).await;
-    let forged = hold(json!({"name": "Bo"})).await;
+    let id = hold("risky", json!({"name": "<img src=x onload=1>"})).await;
+    let forged = hold("risky", json!({"name": "Bo"})).await;
+    let edit = hold("big_deals", json!({"name": "Edtied", "value_usd": 20000})).await;
+    let two = hold("two_person", json!({"name": "Pair"})).await;
 
     let out = tokio::process::Command::new("node")
         .arg(ui.join("console.mjs"))
         .env("TOOLGATE_URL", gw.url("").trim_end_matches('/'))
         .env("APPROVER_KEY", &k.alice)
+        .env("SECOND_APPROVER_KEY", &k.bob)
+        .env("EDIT_ID", &edit)
+        .env("TWO_ID", &two)
         .env("AGENT_KEY", &k.agent)
         .env("ACTION_ID", &id)
         .env("FORGED_ID", &forged)
@@ -68,14 +76,26 @@ async fn a_person_signs_in_reads_and_approves_in_chromium() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    // Sent once; the forged denial did nothing; the session is gone.
-    assert_eq!(
+    // Each sent once, the edit as edited; the forged denial did nothing;
+    // the session is gone.
+    let sent = |path: &str| -> Vec<serde_json::Value> {
         up.requests()
             .iter()
-            .filter(|r| r.path == "/echo/risky")
-            .count(),
-        1
-    );
+            .filter(|r| r.path == path)
+            .map(|r| serde_json::from_slice(&r.body).unwrap())
+            .collect()
+    };
+    assert_eq!(sent("/echo/risky").len(), 1);
+    let edited = sent("/echo/deals");
+    assert_eq!(edited.len(), 1);
+    assert_eq!(edited[0]["name"], "Edited", "the upstream got the edited arguments");
+    assert_eq!(edited[0]["value_usd"], 20000);
+    assert_eq!(sent("/echo/two").len(), 1, "two approvals, one execution");
+    for (action, expected) in [(&edit, 1), (&two, 2)] {
+        let (_, v) = gw.get(Some(&k.agent), &format!("/v1/calls/{action}")).await;
+        assert_eq!(v["status"], "succeeded", "{v}");
+        assert_eq!(v["approvals"], expected, "{v}");
+    }
     let (_, v) = gw.get(Some(&k.agent), &format!("/v1/calls/{forged}")).await;
     assert_eq!(v["status"], "pending_approval");
     let (_, v) = gw.get(Some(&k.agent), &format!("/v1/calls/{id}")).await;

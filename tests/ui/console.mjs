@@ -1,8 +1,11 @@
 // The web console in a real browser: Debian's Chromium, headless, driven
 // by playwright-core. Run by tests/it/console_browser.rs, which starts
 // toolgate and its upstream and passes, in the environment: TOOLGATE_URL,
-// APPROVER_KEY, AGENT_KEY, ACTION_ID (an action whose arguments hold
-// markup), FORGED_ID (an action a forged post tries to deny), CHROMIUM.
+// APPROVER_KEY, SECOND_APPROVER_KEY (another approver of the workflow),
+// AGENT_KEY, ACTION_ID (an action whose arguments hold markup), FORGED_ID
+// (an action a forged post tries to deny), EDIT_ID (an action whose name
+// "Edtied" is edited to "Edited" before approval), TWO_ID (an action that needs
+// two approvers), CHROMIUM.
 // Exits non-zero, with the reason, on the first check that fails.
 import { chromium } from 'playwright-core';
 
@@ -92,6 +95,78 @@ try {
   await page.waitForLoadState();
   check(new URL(page.url()).pathname === `/ui/actions/${id}`, `back on the action (${page.url()})`);
   check((await page.textContent('h1')).includes('succeeded'), 'the action ran');
+
+  // Edit the arguments, check the edit, approve what it builds.
+  const editId = env('EDIT_ID');
+  await page.goto(`${base}/ui/actions/${editId}`);
+  const before = (await page.textContent('#request-sha256')).trim();
+  await page.click('summary');
+  await page.fill('#edit-arguments', '{"name": "Edited", "value_usd": 20000}');
+  await page.click('form.edit button[type=submit]');
+  await page.waitForLoadState();
+  check(new URL(page.url()).pathname === `/ui/actions/${editId}/edit`, `on the edit preview (${page.url()})`);
+  const diff = await page.textContent('pre.diff');
+  check(diff.includes('-   "name": "Edtied"') && diff.includes('+   "name": "Edited"'), `the diff shows the change (${diff})`);
+  const after = (await page.textContent('#new-request-sha256')).trim();
+  check(/^[0-9a-f]{64}$/.test(after) && after !== before, `a new request hash (${after})`);
+  await page.fill('#edit-reason', 'the name was misspelt');
+  await page.click('button.approve');
+  await page.waitForLoadState();
+  check(new URL(page.url()).pathname === `/ui/actions/${editId}`, `back on the edited action (${page.url()})`);
+  check((await page.textContent('h1')).includes('succeeded'), 'the edited action ran');
+  check((await page.textContent('main')).includes('the name was misspelt'), 'the edit recorded with its reason');
+
+  // Two-person approval: a second approver in a context of their own.
+  const twoId = env('TWO_ID');
+  await page.goto(`${base}/ui/actions/${twoId}`);
+  check((await page.textContent('main')).includes('0 of 2'), 'no approval yet');
+  await page.fill('#approve-reason', 'first of two');
+  await page.click('button.approve');
+  await page.waitForLoadState();
+  let facts = await page.textContent('main');
+  check((await page.textContent('h1')).includes('pending_approval'), 'still pending after one approval');
+  check(facts.includes('1 of 2') && facts.includes('it waits for another approver'), 'one of two, waiting');
+  check((await page.locator('button.approve').count()) === 0, 'no second approval offered to the same approver');
+  // The same approver posting again is refused.
+  const token = await page.getAttribute('input[name=csrf]', 'value');
+  const again = page.waitForResponse((r) => r.url().endsWith(`/ui/actions/${twoId}/approve`));
+  await page.evaluate(({ id, token, sha }) => {
+    const f = document.createElement('form');
+    f.method = 'post';
+    f.action = `/ui/actions/${id}/approve`;
+    for (const [name, value] of Object.entries({ csrf: token, request_sha256: sha, reason: 'again' })) {
+      const i = document.createElement('input');
+      i.type = 'hidden';
+      i.name = name;
+      i.value = value;
+      f.appendChild(i);
+    }
+    document.body.appendChild(f);
+    f.submit();
+  }, { id: twoId, token, sha: (await page.textContent('#request-sha256')).trim() });
+  const twice = await again;
+  check(twice.status() === 409, `the same approver cannot approve twice (${twice.status()})`);
+  check((await page.textContent('body')).includes('already approved'), 'told why');
+
+  const second = await browser.newContext();
+  try {
+    const bob = await second.newPage();
+    bob.on('pageerror', (e) => problems.push(`a script ran: ${e.message}`));
+    await bob.goto(`${base}/ui/login`);
+    await bob.fill('#key', env('SECOND_APPROVER_KEY'));
+    await bob.click('button[type=submit]');
+    check(new URL(bob.url()).pathname === '/ui/', `the second approver signed in (${bob.url()})`);
+    check((await bob.textContent(`tr:has(a[href="/ui/actions/${twoId}"])`)).includes('1/2'), 'the queue shows one of two');
+    await bob.goto(`${base}/ui/actions/${twoId}`);
+    await bob.fill('#approve-reason', 'second of two');
+    await bob.click('button.approve');
+    await bob.waitForLoadState();
+    check((await bob.textContent('h1')).includes('succeeded'), 'the second approval ran it');
+    facts = await bob.textContent('main');
+    check(facts.includes('2 of 2') && facts.includes('first of two') && facts.includes('second of two'), 'both approvals listed');
+  } finally {
+    await second.close();
+  }
 
   // Sign out ends the session.
   await page.click('button.link');

@@ -1,0 +1,37 @@
+// Screenshots of the web console for the README, run by
+// docs/screenshots.sh, which starts toolgate and passes, in the
+// environment: TOOLGATE_URL, APPROVER_KEY, ACTION_ID (a held action),
+// CHROMIUM, OUT_DIR. Writes queue.png, action.png (a laptop's window) and
+// action-phone.png (a phone's) there.
+import { chromium } from 'playwright-core';
+
+const env = (name) => {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set`);
+  return v;
+};
+const base = env('TOOLGATE_URL');
+const out = env('OUT_DIR');
+
+const browser = await chromium.launch({ executablePath: env('CHROMIUM'), headless: true, args: ['--no-sandbox'] });
+try {
+  const signIn = async (viewport) => {
+    const context = await browser.newContext({ viewport, deviceScaleFactor: 1 });
+    const page = await context.newPage();
+    await page.goto(`${base}/ui/login`);
+    await page.fill('#key', env('APPROVER_KEY'));
+    await page.click('button[type=submit]');
+    await page.waitForURL(`${base}/ui/`);
+    return page;
+  };
+  const laptop = await signIn({ width: 1280, height: 720 });
+  await laptop.screenshot({ path: `${out}/queue.png` });
+  await laptop.goto(`${base}/ui/actions/${env('ACTION_ID')}`);
+  await laptop.screenshot({ path: `${out}/action.png`, fullPage: true });
+  const phone = await signIn({ width: 390, height: 844 });
+  await phone.goto(`${base}/ui/actions/${env('ACTION_ID')}`);
+  await phone.screenshot({ path: `${out}/action-phone.png` });
+  console.log(`written to ${out}: queue.png, action.png, action-phone.png`);
+} finally {
+  await browser.close();
+}

@@ -124,8 +124,13 @@ pub fn review_configured(
 /// checkpoints kept beside them.
 pub(crate) fn open_redis_trail(
     config: &Config,
-) -> Result<(crate::audit::redis::TrailReader, Vec<crate::audit::checkpoint::Checkpoint>), String>
-{
+) -> Result<
+    (
+        crate::audit::redis::TrailReader,
+        Vec<crate::audit::checkpoint::Checkpoint>,
+    ),
+    String,
+> {
     let target = config
         .store
         .redis()

@@ -137,13 +137,8 @@ pub(crate) async fn revoke_agent(
         .map_err(ApiError::from)?;
     crate::events::publish(gw, &crate::bus::Signal::Switches).await;
     record(gw, Event::AdminRevoke, admin, &format!("agent/{name}"), why).await?;
-    let withdrawn = revoked::withdraw(
-        gw,
-        name,
-        revoked::By::Admin(admin.name),
-        revoked::REASON,
-    )
-    .await?;
+    let withdrawn =
+        revoked::withdraw(gw, name, revoked::By::Admin(admin.name), revoked::REASON).await?;
     tracing::warn!(
         admin = %admin.name,
         agent = %name,
@@ -156,9 +151,10 @@ pub(crate) async fn revoke_agent(
 
 /// Whether an agent's configured key is revoked.
 pub(crate) fn agent_revoked(gw: &Gateway, name: &str) -> bool {
-    gw.identities
-        .agent_key(name)
-        .is_some_and(|key| gw.revocations.is_active(&revocations::agent_key(name, &key)))
+    gw.identities.agent_key(name).is_some_and(|key| {
+        gw.revocations
+            .is_active(&revocations::agent_key(name, &key))
+    })
 }
 
 /// Let an agent quarantined by a canary sighting call again (a revoked
@@ -183,7 +179,14 @@ pub(crate) async fn release_agent(
         .await
         .map_err(ApiError::from)?;
     crate::events::publish(gw, &crate::bus::Signal::Switches).await;
-    record(gw, Event::AdminRelease, admin, &format!("agent/{name}"), why).await?;
+    record(
+        gw,
+        Event::AdminRelease,
+        admin,
+        &format!("agent/{name}"),
+        why,
+    )
+    .await?;
     tracing::warn!(admin = %admin.name, agent = %name, reason = %why, "quarantined agent released");
     Ok(())
 }
@@ -212,14 +215,17 @@ pub(crate) async fn access_review(
 /// under the chain's key when `audit.hmac_key` is set, against every
 /// checkpoint kept and, with a signing key, their signatures — with the
 /// checkpoints it was checked against.
-pub(crate) async fn verify_trail(
-    gw: &Arc<Gateway>,
-) -> Result<(Report, Vec<Checkpoint>), ApiError> {
+pub(crate) async fn verify_trail(gw: &Arc<Gateway>) -> Result<(Report, Vec<Checkpoint>), ApiError> {
     let checkpoints = gw.audit.checkpoints().await.map_err(ApiError::from)?;
     let g = gw.clone();
     let marks = checkpoints.clone();
     let report = tokio::task::spawn_blocking(move || {
-        let key = g.config.audit.hmac_key.as_ref().map(|_| g.audit_key.clone());
+        let key = g
+            .config
+            .audit
+            .hmac_key
+            .as_ref()
+            .map(|_| g.audit_key.clone());
         let key = key.as_deref();
         let public = g
             .audit_signer

@@ -368,7 +368,9 @@ pub(super) async fn access_review(
     let Ok(axum::extract::Query(q)) = query else {
         return Err(ApiError::bad_request("invalid query string"));
     };
-    Ok(Json(operator::access_review(&gw, q.since.as_deref()).await?))
+    Ok(Json(
+        operator::access_review(&gw, q.since.as_deref()).await?,
+    ))
 }
 
 /// Calls kept after failing on their credential, redacted.

@@ -24,7 +24,11 @@ use crate::gateway::Gateway;
 use crate::operator;
 
 /// The page's facts: the head, the last checkpoint, how the trail is kept.
-async fn facts(gw: &Gateway, p: &Person, checkpoints: Option<Vec<Checkpoint>>) -> Result<Value, Page> {
+async fn facts(
+    gw: &Gateway,
+    p: &Person,
+    checkpoints: Option<Vec<Checkpoint>>,
+) -> Result<Value, Page> {
     let head = gw
         .audit
         .head()
@@ -65,11 +69,7 @@ pub(super) async fn trail(State(gw): State<Arc<Gateway>>, parts: Parts) -> Respo
 }
 
 /// `POST /ui/audit/verify`: check the trail now and show the result.
-pub(super) async fn verify(
-    State(gw): State<Arc<Gateway>>,
-    parts: Parts,
-    body: Bytes,
-) -> Response {
+pub(super) async fn verify(State(gw): State<Arc<Gateway>>, parts: Parts, body: Bytes) -> Response {
     let (p, _) = match csrf::posted(&gw, &parts, &body).await {
         Ok(posted) => posted,
         Err(r) => return r,

@@ -136,9 +136,15 @@ async fn post_reason(
     csrf: &str,
     reason: &str,
 ) -> u16 {
-    post_form(b, gw, path, "same-origin", &[("csrf", csrf), ("reason", reason)])
-        .await
-        .0
+    post_form(
+        b,
+        gw,
+        path,
+        "same-origin",
+        &[("csrf", csrf), ("reason", reason)],
+    )
+    .await
+    .0
 }
 
 /// A form post as a browser on `site` (`Sec-Fetch-Site`) sends it; the status and page.
@@ -298,21 +304,34 @@ async fn the_credentials_page_shows_source_age_last_use_and_the_trail_s_fingerpr
     let (_, html) = page(&admin, &gw, "/ui/credentials").await;
     assert!(!leaks(&html, &good) && !html.contains(good.split('+').next().unwrap()));
     let card = section(&html, "credential-crm");
-    assert_eq!(by_id(card, "credential-crm"), "crm");
-    assert!(card.contains(r#"<code class="source-kind">file</code>"#), "{card}");
+    assert!(
+        card.contains(r#"<code class="source-kind">file</code>"#),
+        "{card}"
+    );
     assert!(card.contains("<dt>Environment</dt><dd>test</dd>"), "{card}");
-    assert!(card.contains("of at most 30") && card.contains("past max_age_days"), "{card}");
-    assert!(card.contains("over max age") && card.contains("(1 call in 90 days)"), "{card}");
+    assert!(
+        card.contains("of at most 30") && card.contains("past max_age_days"),
+        "{card}"
+    );
+    assert!(
+        card.contains("over max age") && card.contains("(1 call in 90 days)"),
+        "{card}"
+    );
     let executed = trail(&dir)
         .into_iter()
         .find(|r| r["event"] == "executed")
         .unwrap();
     let fingerprint = executed["credential_fingerprint"].as_str().unwrap();
     assert!(
-        card.contains(&format!(r#"<code class="fingerprint">{fingerprint}</code>"#)),
+        card.contains(&format!(
+            r#"<code class="fingerprint">{fingerprint}</code>"#
+        )),
         "the trail's fingerprint of the value in use: {card}"
     );
-    assert!(card.contains(executed["time"].as_str().unwrap()), "last use: {card}");
+    assert!(
+        card.contains(executed["time"].as_str().unwrap()),
+        "last use: {card}"
+    );
     assert!(card.contains("version ") && card.contains("Disable"));
 }
 
@@ -327,9 +346,12 @@ async fn an_admin_revokes_an_agent_in_the_console_and_its_next_call_is_refused()
         let key = key.to_owned();
         let gw = &gw;
         async move {
-            gw.call(&key, json!({"tool": "create", "arguments": {"name": "Ada"}}))
-                .await
-                .0
+            gw.call(
+                &key,
+                json!({"tool": "create", "arguments": {"name": "Ada"}}),
+            )
+            .await
+            .0
         }
     };
     assert_eq!(call(&keys.agent).await, 200);
@@ -348,8 +370,14 @@ async fn an_admin_revokes_an_agent_in_the_console_and_its_next_call_is_refused()
     let (st, html) = page(&admin, &gw, "/ui/agents").await;
     assert_eq!(st, 200);
     let card = section(&html, "agent-test-agent");
-    assert!(card.contains(">active</span>") && card.contains("<dd>main</dd>"), "{card}");
-    assert!(card.contains("<dd>create</dd>"), "the tools it may call: {card}");
+    assert!(
+        card.contains(">active</span>") && card.contains("<dd>main</dd>"),
+        "{card}"
+    );
+    assert!(
+        card.contains("<dd>create</dd>"),
+        "the tools it may call: {card}"
+    );
     assert!(section(&html, "agent-other-agent").contains("<dd>other</dd>"));
     assert!(html.contains(r#"href="/ui/agents""#), "in the navigation");
     let token = csrf(&html);
@@ -358,7 +386,10 @@ async fn an_admin_revokes_an_agent_in_the_console_and_its_next_call_is_refused()
     let (st, _) = post_form(&admin, &gw, revoke, "same-origin", &[("reason", "x")]).await;
     assert_eq!(st, 403, "no form token");
     let form = [("csrf", token.as_str()), ("reason", "x")];
-    assert_eq!(post_form(&admin, &gw, revoke, "cross-site", &form).await.0, 403);
+    assert_eq!(
+        post_form(&admin, &gw, revoke, "cross-site", &form).await.0,
+        403
+    );
     assert_eq!(post_reason(&admin, &gw, revoke, &token, "  ").await, 400);
     assert_eq!(call(&keys.agent).await, 200);
     assert_eq!(
@@ -371,10 +402,17 @@ async fn an_admin_revokes_an_agent_in_the_console_and_its_next_call_is_refused()
         303
     );
     assert_eq!(call(&keys.agent).await, 401, "revoked at once");
-    assert_ne!(call(&keys.other_agent).await, 401, "another agent keeps its key");
+    assert_ne!(
+        call(&keys.other_agent).await,
+        401,
+        "another agent keeps its key"
+    );
     let (_, html) = page(&admin, &gw, "/ui/agents").await;
     let card = section(&html, "agent-test-agent");
-    assert!(card.contains(">revoked</span>") && !card.contains("/revoke\""), "{card}");
+    assert!(
+        card.contains(">revoked</span>") && !card.contains("/revoke\""),
+        "{card}"
+    );
     let r = trail(&dir)
         .into_iter()
         .find(|r| r["event"] == "admin_revoke")
@@ -394,7 +432,10 @@ async fn verify_now_finds_the_trail_intact_then_names_the_first_tampered_record(
     let gw = TestGateway::start(&dir.config_path(), Default::default()).await;
     for name in ["Ada", "Grace"] {
         let (st, _, _) = gw
-            .call(&keys.agent, json!({"tool": "create", "arguments": {"name": name}}))
+            .call(
+                &keys.agent,
+                json!({"tool": "create", "arguments": {"name": name}}),
+            )
             .await;
         assert_eq!(st, 200);
     }
@@ -404,7 +445,12 @@ async fn verify_now_finds_the_trail_intact_then_names_the_first_tampered_record(
     let form = [("csrf", csrf(&html))];
     let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let verify = "/ui/audit/verify";
-    assert_eq!(post_form(&approver, &gw, verify, "same-origin", &form).await.0, 404);
+    assert_eq!(
+        post_form(&approver, &gw, verify, "same-origin", &form)
+            .await
+            .0,
+        404
+    );
 
     let admin = sign_in(&gw, &keys.admin).await;
     let (st, html) = page(&admin, &gw, "/ui/audit").await;
@@ -413,17 +459,29 @@ async fn verify_now_finds_the_trail_intact_then_names_the_first_tampered_record(
     let head = records.last().unwrap();
     assert_eq!(by_id(&html, "head-seq"), head["seq"].to_string());
     assert_eq!(by_id(&html, "head-hash"), head["hash"].as_str().unwrap());
-    assert!(by_id(&html, "checkpoint").starts_with("none: no"), "no signing key");
+    assert!(
+        by_id(&html, "checkpoint").starts_with("none: no"),
+        "no signing key"
+    );
     let token = csrf(&html);
     let form = [("csrf", token.as_str())];
-    assert_eq!(post_form(&admin, &gw, verify, "same-origin", &[]).await.0, 403);
-    assert_eq!(post_form(&admin, &gw, verify, "cross-site", &form).await.0, 403);
+    assert_eq!(
+        post_form(&admin, &gw, verify, "same-origin", &[]).await.0,
+        403
+    );
+    assert_eq!(
+        post_form(&admin, &gw, verify, "cross-site", &form).await.0,
+        403
+    );
 
     let (st, html) = post_form(&admin, &gw, verify, "same-origin", &form).await;
     assert_eq!(st, 200);
     let result = section(&html, "verified");
     assert!(result.contains(">intact</span>"), "{result}");
-    assert!(result.contains(&format!("{} records verified", records.len())), "{result}");
+    assert!(
+        result.contains(&format!("{} records verified", records.len())),
+        "{result}"
+    );
 
     // Change one record on disk: the first executed call's tool.
     let path = dir.path().join("data/audit.jsonl");
@@ -446,9 +504,15 @@ async fn verify_now_finds_the_trail_intact_then_names_the_first_tampered_record(
     let (st, html) = post_form(&admin, &gw, verify, "same-origin", &form).await;
     assert_eq!(st, 200);
     let result = section(&html, "verified");
-    assert!(result.contains(r#"problem-kind">edited</span>"#), "{result}");
+    assert!(
+        result.contains(r#"problem-kind">edited</span>"#),
+        "{result}"
+    );
     assert_eq!(by_id(result, "bad-seq"), bad_seq.to_string());
-    assert!(!result.contains("tampered-tool"), "no record contents: {result}");
+    assert!(
+        !result.contains("tampered-tool"),
+        "no record contents: {result}"
+    );
 }
 
 #[tokio::test]
@@ -459,7 +523,10 @@ async fn the_access_review_page_shows_granted_against_used_and_over_privileged_c
     let dir = aged_crm(&crm, &keys, &good);
     let gw = TestGateway::start(&dir.config_path(), Default::default()).await;
     let (st, _, _) = gw
-        .call(&keys.agent, json!({"tool": "create", "arguments": {"name": "Ada"}}))
+        .call(
+            &keys.agent,
+            json!({"tool": "create", "arguments": {"name": "Ada"}}),
+        )
         .await;
     assert_eq!(st, 200);
     let approver = sign_in(&gw, &keys.approver).await;
@@ -468,19 +535,35 @@ async fn the_access_review_page_shows_granted_against_used_and_over_privileged_c
     let admin = sign_in(&gw, &keys.admin).await;
     let (st, html) = page(&admin, &gw, "/ui/access-review?since=30d").await;
     assert_eq!(st, 200);
-    assert!(html.contains(r#"<option value="30d" selected>"#), "the period kept");
-    let (_, api) = gw.get(Some(&keys.admin), "/v1/admin/access-review?since=30d").await;
+    assert!(
+        html.contains(r#"<option value="30d" selected>"#),
+        "the period kept"
+    );
+    let (_, api) = gw
+        .get(Some(&keys.admin), "/v1/admin/access-review?since=30d")
+        .await;
     let agent = section(&html, "review-agent-test-agent");
     assert_eq!(api["agents"][0]["agent"], "other-agent");
-    let used = api["agents"][1]["tools_used"]["create"]["last_used"].as_str().unwrap();
-    assert!(agent.contains(&format!("create (1×, last {used})")), "{agent}");
+    let used = api["agents"][1]["tools_used"]["create"]["last_used"]
+        .as_str()
+        .unwrap();
+    assert!(
+        agent.contains(&format!("create (1×, last {used})")),
+        "{agent}"
+    );
     assert!(agent.contains(r#"class="scopes-used">crm<"#), "{agent}");
     let other = section(&html, "review-agent-other-agent");
     assert!(other.contains("none in the period"), "{other}");
     let row = &html[html.find(r#"id="review-credential-crm""#).unwrap()..];
     let row = &row[..row.find("</tr>").unwrap()];
-    assert!(row.contains(r#"<strong class="error">crm_admin</strong>"#), "{row}");
+    assert!(
+        row.contains(r#"<strong class="error">crm_admin</strong>"#),
+        "{row}"
+    );
     assert!(row.contains("stale"), "{row}");
     assert!(html.contains("1 over-privileged"));
-    assert_eq!(page(&admin, &gw, "/ui/access-review?since=soon").await.0, 400);
+    assert_eq!(
+        page(&admin, &gw, "/ui/access-review?since=soon").await.0,
+        400
+    );
 }

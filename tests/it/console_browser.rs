@@ -88,7 +88,10 @@ async fn a_person_signs_in_reads_and_approves_in_chromium() {
     assert_eq!(sent("/echo/risky").len(), 1);
     let edited = sent("/echo/deals");
     assert_eq!(edited.len(), 1);
-    assert_eq!(edited[0]["name"], "Edited", "the upstream got the edited arguments");
+    assert_eq!(
+        edited[0]["name"], "Edited",
+        "the upstream got the edited arguments"
+    );
     assert_eq!(edited[0]["value_usd"], 20000);
     assert_eq!(sent("/echo/two").len(), 1, "two approvals, one execution");
     for (action, expected) in [(&edit, 1), (&two, 2)] {

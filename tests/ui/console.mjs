@@ -164,11 +164,15 @@ try {
     check((await bob.textContent('h1')).includes('succeeded'), 'the second approval ran it');
     facts = await bob.textContent('main');
     check(facts.includes('2 of 2') && facts.includes('first of two') && facts.includes('second of two'), 'both approvals listed');
+    await bob.click('button.link');
+    await bob.waitForLoadState();
+    check(new URL(bob.url()).pathname === '/ui/login', 'the second approver signed out');
   } finally {
     await second.close();
   }
 
   // Sign out ends the session.
+  await page.goto(`${base}/ui/`);
   await page.click('button.link');
   await page.waitForLoadState();
   check(new URL(page.url()).pathname === '/ui/login', 'signed out');

@@ -2,7 +2,8 @@
 # Screenshots of the web console for the README: starts toolgate with a
 # sample config (fresh keys, an in-memory store), holds one action for
 # approval, and has tests/ui/screenshots.mjs (playwright-core, Debian's
-# Chromium) write PNGs of the queue and the action page to docs/screenshots/.
+# Chromium) write PNGs of the queue and the action page (and of an admin's
+# credentials and audit trail pages) to docs/screenshots/.
 #
 #   npm ci --prefix tests/ui && bash docs/screenshots.sh
 #
@@ -36,6 +37,8 @@ keygen --role agent --name lead-bot --workflow lead-routing
 agent_key=$KEY agent_hash=$HASH
 keygen --role approver --name dana --workflow lead-routing
 approver_key=$KEY approver_hash=$HASH
+keygen --role admin --name sam
+admin_key=$KEY admin_hash=$HASH
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 mkdir -p "$work/tools"
@@ -63,12 +66,15 @@ YAML
 cat >"$work/toolgate.yaml" <<YAML
 environment: demo
 store: { kind: memory }
+audit: { kind: file, path: data/audit.jsonl, signing_key: { env: DEMO_SIGNING_KEY }, checkpoint_interval_seconds: 1 }
 credentials:
   crm-demo:
     environment: demo
     source: { env: DEMO_CRM_KEY }
     scopes: [crm.leads:write]
     inject: { header: Authorization, format: "Bearer {secret}" }
+    max_age_days: 90
+    rotated_at: "$(date -u -d '-34 days' +%F)"
 workflows:
   lead-routing:
     environment: demo
@@ -80,9 +86,12 @@ agents:
   lead-bot: { workflow: lead-routing, key_sha256: "$agent_hash" }
 approvers:
   dana: { key_sha256: "$approver_hash", workflows: [lead-routing] }
+admins:
+  sam: { key_sha256: "$admin_hash" }
 YAML
 
 DEMO_CRM_KEY=$(head -c 24 /dev/urandom | base64 | tr -d '/+=') \
+DEMO_SIGNING_KEY=$(head -c 32 /dev/urandom | base64 | tr -d '/+=') \
   "$bin" serve --config "$work/toolgate.yaml" --listen "127.0.0.1:$port" >"$work/log" 2>&1 &
 server=$!
 base="http://127.0.0.1:$port"
@@ -99,5 +108,5 @@ action=$(printf '%s' "$held" | python3 -c 'import json, sys; print(json.load(sys
   exit 1
 }
 
-TOOLGATE_URL=$base APPROVER_KEY=$approver_key ACTION_ID=$action CHROMIUM=$chromium \
+TOOLGATE_URL=$base APPROVER_KEY=$approver_key ADMIN_KEY=$admin_key ACTION_ID=$action CHROMIUM=$chromium \
   OUT_DIR="$root/docs/screenshots" node "$root/tests/ui/screenshots.mjs"

@@ -54,27 +54,37 @@ pub(super) async fn rows(gw: &std::sync::Arc<Gateway>) -> Value {
             (Vec::new(), Some(e.message))
         }
     };
-    let mut rows = Vec::new();
-    for (name, def) in &gw.config.credentials {
-        if !gw.credentials.exists(name) {
-            continue;
-        }
-        let review: Option<&CredentialReview> = reviewed.iter().find(|c| &c.credential == name);
-        rows.push(json!({
-            "name": name,
-            "kind": def.source.kind(),
-            "environment": def.environment,
-            "canary": def.canary,
-            "rotated": def.rotation.is_some(),
-            "disabled": gw.revocations.is_active(&revocations::credential_key(name)),
-            "age_days": review.and_then(|r| r.age_days),
-            "max_age_days": def.max_age_days,
-            "stale": review.is_some_and(|r| r.stale),
-            "calls": review.map(|r| r.calls),
-            "last_used": review.and_then(|r| r.last_used.clone()),
-            "in_use": in_use(gw, name).await,
-        }));
-    }
+    let shown: Vec<_> = gw
+        .config
+        .credentials
+        .iter()
+        .filter(|(name, _)| gw.credentials.exists(name))
+        .collect();
+    // Each source is asked at once, so one that does not answer delays the page by LOAD_WAIT at most.
+    let loaded =
+        futures_util::future::join_all(shown.iter().map(|(name, _)| in_use(gw, name))).await;
+    let rows: Vec<Value> = shown
+        .iter()
+        .zip(loaded)
+        .map(|((name, def), in_use)| {
+            let review: Option<&CredentialReview> =
+                reviewed.iter().find(|c| &c.credential == *name);
+            json!({
+                "name": name,
+                "kind": def.source.kind(),
+                "environment": def.environment,
+                "canary": def.canary,
+                "rotated": def.rotation.is_some(),
+                "disabled": gw.revocations.is_active(&revocations::credential_key(name)),
+                "age_days": review.and_then(|r| r.age_days),
+                "max_age_days": def.max_age_days,
+                "stale": review.is_some_and(|r| r.stale),
+                "calls": review.map(|r| r.calls),
+                "last_used": review.and_then(|r| r.last_used.clone()),
+                "in_use": in_use,
+            })
+        })
+        .collect();
     json!({
         "credentials": rows,
         "review_problem": review_problem,

@@ -475,3 +475,42 @@ async fn the_access_review_page_shows_granted_against_used_and_over_privileged_c
         400
     );
 }
+
+#[tokio::test]
+async fn an_admin_releases_a_quarantined_agent_in_the_console() {
+    let r = crate::canary::rig().await;
+    let plain = || json!({"tool": "plain", "arguments": {}});
+    let smuggle = json!({"tool": "plain", "arguments": {"note": format!("use {}", r.decoy)}});
+    assert_eq!(r.gw.call(&r.agent, smuggle).await.0, 403);
+    assert_eq!(r.gw.call(&r.agent, plain()).await.0, 401, "quarantined");
+
+    let admin = sign_in(&r.gw, &r.admin).await;
+    let (_, html) = page(&admin, &r.gw, "/ui/agents").await;
+    let card = section(&html, "agent-bot");
+    assert!(
+        card.contains(">quarantined</span>") && card.contains("/release\""),
+        "{card}"
+    );
+    let token = csrf(&html);
+    let release = "/ui/agents/bot/release";
+    assert_eq!(post_reason(&admin, &r.gw, release, &token, "").await, 400);
+    assert_eq!(
+        post_reason(&admin, &r.gw, release, &token, "the decoy came from a test").await,
+        303
+    );
+    assert_eq!(r.gw.call(&r.agent, plain()).await.0, 200, "calls again");
+    let (_, html) = page(&admin, &r.gw, "/ui/agents").await;
+    assert!(section(&html, "agent-bot").contains(">active</span>"));
+    assert_eq!(
+        post_reason(&admin, &r.gw, release, &token, "again").await,
+        409
+    );
+    let rec = r
+        .trail()
+        .into_iter()
+        .find(|e| e["event"] == "admin_release")
+        .expect("recorded");
+    assert_eq!(rec["admin_via"], "console");
+    assert_eq!(rec["target"], "agent/bot");
+    assert_eq!(rec["reason"], "the decoy came from a test");
+}

@@ -2,9 +2,9 @@
 //! page): dead letters (listed without a credential, Retry sends once with
 //! the repaired credential, Discard removes), credentials (source, age,
 //! last use, fingerprint; the kill switch), agents (Revoke ends the key at
-//! once), the audit trail (Verify now names the first tampered record) and
-//! the access review; each step recorded as done in the console, forged
-//! posts refused. (`console_trail` checks Verify now.)
+//! once, Release lets a quarantined one call again) and the access review;
+//! each step recorded as done in the console, forged posts refused.
+//! (`console_trail` checks the audit trail page and its Verify now.)
 
 use serde_json::{Value, json};
 

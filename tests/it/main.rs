@@ -20,6 +20,7 @@ mod console_browser;
 mod crash;
 mod credentials;
 mod dead_letters;
+mod dev;
 mod docs;
 mod egress;
 mod faults;

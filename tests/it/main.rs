@@ -36,6 +36,7 @@ mod mcp;
 mod mcp_approvals;
 mod mcp_clients;
 mod metrics;
+mod notify;
 mod oauth2;
 mod openapi;
 mod packaging;

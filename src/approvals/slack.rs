@@ -95,10 +95,23 @@ pub(crate) fn quarantined(agent: &str, workflow: &str, credential: &str, seen_in
 
 #[cfg(test)]
 mod tests {
-    use super::escape;
+    use super::{escape, quarantined};
 
     #[test]
     fn mrkdwn_control_characters_are_escaped() {
         assert_eq!(escape("a<b>&c"), "a&lt;b&gt;&amp;c");
+    }
+
+    #[test]
+    fn a_quarantine_names_the_agent_the_workflow_and_the_canary() {
+        let m = quarantined("bot", "sales", "decoy", "arguments");
+        let text = m["text"].as_str().unwrap();
+        assert!(
+            text.contains(
+                "Agent bot of sales quarantined: canary credential decoy seen in arguments"
+            )
+        );
+        assert_eq!(m["blocks"][0]["text"]["text"], "Agent quarantined: bot");
+        assert_eq!(m["blocks"][1]["fields"].as_array().unwrap().len(), 3);
     }
 }

@@ -81,10 +81,10 @@ pub(crate) fn post(
         }
     }
     let slack = notify.slack_webhook.as_ref();
-    if let Some(url) = slack.and_then(|source| slack_url(gw, workflow, source)) {
-        if let Some(body) = encode(workflow, message) {
-            deliver(gw, Target::Slack, url, None, body, about);
-        }
+    if let Some(url) = slack.and_then(|source| slack_url(gw, workflow, source))
+        && let Some(body) = encode(workflow, message)
+    {
+        deliver(gw, Target::Slack, url, None, body, about);
     }
 }
 

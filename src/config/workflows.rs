@@ -165,32 +165,26 @@ fn notify(n: &RawNotify, base_dir: &Path, ctx: &mut FileCtx<'_>, np: &str) -> Op
                 &format!("{np}/secret"),
                 SourceUse::Setting,
             );
-            Some(Some((url?, secret?)))
+            url.zip(secret).map(Some)
         }
-        (Some(_), None) => {
+        (Some(_), None) | (None, Some(_)) => {
             ctx.error(
-                &format!("{np}/secret"),
-                "a webhook needs a secret to sign its body with: secret: <source>",
-            );
-            None
-        }
-        (None, Some(_)) => {
-            ctx.error(
-                &format!("{np}/webhook"),
-                "secret signs the webhook's body; set webhook: URL beside it",
+                np,
+                "webhook and secret go together: the secret signs what is posted to the webhook",
             );
             None
         }
         (None, None) => Some(None),
     };
     let slack_webhook = match &n.slack_webhook {
-        Some(raw) => Some(Some(source(
+        Some(raw) => source(
             raw,
             base_dir,
             ctx,
             &format!("{np}/slack_webhook"),
             SourceUse::Setting,
-        )?)),
+        )
+        .map(Some),
         None => Some(None),
     };
     let (webhook, slack_webhook) = (webhook?, slack_webhook?);

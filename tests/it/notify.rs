@@ -247,6 +247,15 @@ fn notify_of_the_wrong_shape_does_not_load() {
         let msgs = problems(notify);
         assert!(msgs.contains(says), "{notify}: {msgs}");
     }
+    // Every problem at once.
+    let msgs = problems(
+        "{ webhook: \"ftp://hooks.example.com/x\", secret: { env: S }, slack_webhook: { vault: { path: kv/slack, field: url } } }",
+    );
+    assert!(
+        msgs.contains("notify.webhook: the webhook must be an http(s) URL")
+            && msgs.contains("notify.slack_webhook.vault: a vault source outside credentials"),
+        "{msgs}"
+    );
     assert_eq!(problems("{ slack_webhook: { env: SLACK } }"), "");
     assert_eq!(
         problems(

@@ -5,8 +5,9 @@
 //! sample CRM upstream that insists on the credential it was given, mints a
 //! random credential and fresh agent, approver and admin keys (printed once,
 //! with the console's address), and serves. The example holds big leads and
-//! lost ones for approval, so the approver key has something to decide. The sample upstream records what it received, so the model's
-//! view and the upstream's view can be compared side by side.
+//! lost ones for approval, so the approver key has something to decide. The
+//! sample upstream records what it received, so the model's view and the
+//! upstream's view can be compared side by side.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::support::ConfigDir;
 use crate::support::http::Api;
 use crate::support::process::{free_port, toolgate};
 
@@ -22,26 +23,28 @@ struct Dev {
 impl Dev {
     async fn start() -> Dev {
         let port = free_port();
+        let logs = ConfigDir::new();
+        let log = logs.path().join("toolgate.log");
         #[allow(clippy::zombie_processes)] // waited for in Drop
         let mut child = toolgate()
             .args(["dev", "--listen", &format!("127.0.0.1:{port}")])
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .expect("spawn toolgate dev");
         let stdout = child.stdout.take().expect("piped stdout");
-        // The banner ends with the long-poll line; read up to it.
+        // The banner ends with the long-poll line; read up to it, then keep
+        // reading, so that the process never writes to a closed pipe.
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let mut banner = String::new();
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
-                let last = line.contains("?wait=30");
                 banner.push_str(&line);
                 banner.push('\n');
-                if last {
-                    break;
+                if line.contains("?wait=30") {
+                    let _ = tx.send(std::mem::take(&mut banner));
                 }
             }
             let _ = tx.send(banner);
@@ -50,9 +53,16 @@ impl Dev {
             .recv_timeout(Duration::from_secs(30))
             .expect("toolgate dev printed its banner");
         let api = Api::new(format!("http://127.0.0.1:{port}"));
+        let log = || std::fs::read_to_string(&log).unwrap_or_default();
         assert!(
-            api.wait_until_up("/healthz", Duration::from_secs(10)).await,
-            "toolgate dev did not answer"
+            banner.contains("?wait=30"),
+            "toolgate dev stopped before its banner:\n{banner}\n{}",
+            log()
+        );
+        assert!(
+            api.wait_until_up("/healthz", Duration::from_secs(30)).await,
+            "toolgate dev did not answer:\n{}",
+            log()
         );
         Dev { child, banner, api }
     }

@@ -3,9 +3,11 @@
 //! It writes the bundled `examples/toolgate.yaml`, `tools/` and `schemas/`
 //! to a temporary directory (at the same relative paths), starts a
 //! sample CRM upstream that insists on the credential it was given, mints a
-//! random credential and fresh agent, approver and admin keys (printed once),
-//! and serves. The sample upstream records what it received, so the model's
-//! view and the upstream's view can be compared side by side.
+//! random credential and fresh agent, approver and admin keys (printed once,
+//! with the console's address), and serves. The example holds big leads and
+//! lost ones for approval, so the approver key has something to decide. The
+//! sample upstream records what it received, so the model's view and the
+//! upstream's view can be compared side by side.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -85,18 +87,42 @@ pub fn write_examples(
         }
         let mut text = text.replace(EXAMPLE_UPSTREAM, &upstream.to_string());
         if *rel == CONFIG_FILE {
-            text.push_str(&format!(
-                "\nagents:\n  lead-router-dev: {{ workflow: lead-routing, key_sha256: \"{}\" }}\n\
-                 approvers:\n  dev-approver: {{ key_sha256: \"{}\", workflows: [lead-routing] }}\n\
-                 admins:\n  dev-admin: {{ key_sha256: \"{}\" }}\n",
-                key_sha256(&keys.agent),
-                key_sha256(&keys.approver),
-                key_sha256(&keys.admin),
-            ));
+            for (name, key) in [
+                ("lead-router-dev", &keys.agent),
+                ("dev-approver", &keys.approver),
+                ("dev-admin", &keys.admin),
+            ] {
+                text = with_key(&text, name, &key_sha256(key)).ok_or_else(|| {
+                    std::io::Error::other(format!("the bundled example has no identity {name}"))
+                })?;
+            }
         }
         std::fs::write(&path, text)?;
     }
     Ok(dir.join(CONFIG_FILE))
+}
+
+/// `text` with the `key_sha256` of identity `name` (its line `  name: {…}`) set to `hash`.
+fn with_key(text: &str, name: &str, hash: &str) -> Option<String> {
+    let prefix = format!("  {name}: ");
+    let mut found = false;
+    let lines: Vec<String> = text
+        .lines()
+        .map(|line| {
+            let Some(at) = line
+                .starts_with(&prefix)
+                .then(|| line.find("key_sha256: \""))
+                .flatten()
+            else {
+                return line.to_owned();
+            };
+            let start = at + "key_sha256: \"".len();
+            let end = start + line[start..].find('"').unwrap_or(0);
+            found = true;
+            format!("{}{hash}{}", &line[..start], &line[end..])
+        })
+        .collect();
+    found.then(|| lines.join("\n") + "\n")
 }
 
 pub fn mint_keys() -> DevKeys {
@@ -325,19 +351,29 @@ toolgate dev — a gateway, a sample CRM and fresh keys, all on loopback.
 These keys are printed once and live only as long as this process.
 
   gateway          http://{listen}
+  console          http://{listen}/ui/   (sign in with the approver key)
   sample upstream  http://{upstream}   (what it received: curl -s http://{upstream}/_dev/received)
   config           {config}
 
   agent key     (workflow lead-routing)  {agent}
-  approver key                           {approver}
+  approver key  (workflow lead-routing)  {approver}
   admin key                              {admin}
 
 Try:
-  export TG={listen} AGENT_KEY={agent}
+  export TG={listen} AGENT_KEY={agent} APPROVER_KEY={approver}
   curl -s http://$TG/v1/tools?format=openai -H "Authorization: Bearer $AGENT_KEY"
   curl -s http://$TG/v1/calls -H "Authorization: Bearer $AGENT_KEY" -H 'Content-Type: application/json' \
        -d '{{"tool":"create_lead","arguments":{{"name":"Ada Lovelace","email":"ada@example.com","source":"chat","value_usd":1200}}}}'
   curl -s http://{upstream}/_dev/received
+
+A lead above 10,000 USD (or a lead marked lost) waits for a person: 202, pending_approval.
+  curl -s http://$TG/v1/calls -H "Authorization: Bearer $AGENT_KEY" -H 'Content-Type: application/json' \
+       -d '{{"tool":"create_lead","arguments":{{"name":"Big Co","email":"cfo@example.com","source":"chat","value_usd":40000}}}}'
+Approve it in the console (http://{listen}/ui/, the approver key signs in), or here:
+  curl -s http://$TG/v1/pending-actions/ACTION_ID/approve -H "Authorization: Bearer $APPROVER_KEY" \
+       -H 'Content-Type: application/json' -d '{{"reason":"confirmed with the account owner"}}'
+The agent waits for the outcome (up to 60 s a call):
+  curl -s "http://$TG/v1/calls/ACTION_ID?wait=30" -H "Authorization: Bearer $AGENT_KEY"
 "#,
         config = dir.join(CONFIG_FILE).display(),
         agent = keys.agent,

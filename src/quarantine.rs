@@ -95,6 +95,7 @@ pub(crate) async fn canary_seen(gw: &Gateway, agent: &str, canary: &str, seen: S
             "seen_in": seen.as_str(),
             "at": crate::approvals::views::rfc3339(crate::store::now_ms()),
         });
-        crate::approvals::notify::post(gw, wf, &body, agent);
+        let message = crate::approvals::slack::quarantined(agent, &wf.name, canary, seen.as_str());
+        crate::approvals::notify::post(gw, wf, &body, &message, agent);
     }
 }

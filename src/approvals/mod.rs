@@ -11,14 +11,15 @@
 //! an approval whose record cannot be written is withdrawn, and an approved
 //! action that fails before it is sent goes back to the queue.
 //!
-//! `views` and `notify` sit below the pipeline (its approve stage uses
-//! them); `decide`, `wait`, `sweep`, `revoked` and `shown` (the approver's
+//! `views`, `notify` and `slack` sit below the pipeline (its approve stage
+//! uses them); `decide`, `wait`, `sweep`, `revoked` and `shown` (the approver's
 //! view of every byte) sit above it.
 
 pub(crate) mod decide;
 pub(crate) mod notify;
 pub(crate) mod revoked;
 pub(crate) mod shown;
+pub(crate) mod slack;
 pub(crate) mod sweep;
 pub(crate) mod trail;
 pub(crate) mod views;

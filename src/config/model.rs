@@ -498,11 +498,14 @@ impl ApprovalPolicy {
     }
 }
 
-/// Where a workflow's pending actions are announced.
+/// Where a workflow's pending actions are announced: a signed webhook, a
+/// Slack incoming webhook, or both (at least one).
 #[derive(Debug, Clone)]
 pub struct NotifyDef {
-    pub webhook: url::Url,
-    pub secret: SourceDef,
+    /// `webhook`, and the `secret` its body is signed with.
+    pub webhook: Option<(url::Url, SourceDef)>,
+    /// `slack_webhook`: where the Slack webhook's URL (itself a secret) lives.
+    pub slack_webhook: Option<SourceDef>,
 }
 
 #[derive(Debug)]

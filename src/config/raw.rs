@@ -385,8 +385,9 @@ pub(crate) enum RawSchema {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawNotify {
-    pub webhook: String,
-    pub secret: RawSource,
+    pub webhook: Option<String>,
+    pub secret: Option<RawSource>,
+    pub slack_webhook: Option<RawSource>,
 }
 
 #[derive(Debug, Deserialize)]

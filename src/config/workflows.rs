@@ -144,25 +144,59 @@ fn dead_letter_retention(raw: Option<&RawDeadLetters>, ctx: &mut FileCtx<'_>, p:
 }
 
 fn notify(n: &RawNotify, base_dir: &Path, ctx: &mut FileCtx<'_>, np: &str) -> Option<NotifyDef> {
-    let url = match url::Url::parse(&n.webhook) {
-        Ok(u) if matches!(u.scheme(), "https" | "http") && u.host_str().is_some() => Some(u),
-        _ => {
+    let webhook = match (&n.webhook, &n.secret) {
+        (Some(url), Some(secret)) => {
+            let url = match url::Url::parse(url) {
+                Ok(u) if matches!(u.scheme(), "https" | "http") && u.host_str().is_some() => {
+                    Some(u)
+                }
+                _ => {
+                    ctx.error(
+                        &format!("{np}/webhook"),
+                        "the webhook must be an http(s) URL",
+                    );
+                    None
+                }
+            };
+            let secret = source(
+                secret,
+                base_dir,
+                ctx,
+                &format!("{np}/secret"),
+                SourceUse::Setting,
+            );
+            url.zip(secret).map(Some)
+        }
+        (Some(_), None) | (None, Some(_)) => {
             ctx.error(
-                &format!("{np}/webhook"),
-                "the webhook must be an http(s) URL",
+                np,
+                "webhook and secret go together: the secret signs what is posted to the webhook",
             );
             None
         }
+        (None, None) => Some(None),
     };
-    let secret = source(
-        &n.secret,
-        base_dir,
-        ctx,
-        &format!("{np}/secret"),
-        SourceUse::Setting,
-    );
+    let slack_webhook = match &n.slack_webhook {
+        Some(raw) => source(
+            raw,
+            base_dir,
+            ctx,
+            &format!("{np}/slack_webhook"),
+            SourceUse::Setting,
+        )
+        .map(Some),
+        None => Some(None),
+    };
+    let (webhook, slack_webhook) = (webhook?, slack_webhook?);
+    if webhook.is_none() && slack_webhook.is_none() {
+        ctx.error(
+            np,
+            "notify needs webhook (with secret), slack_webhook (a <source> holding the Slack webhook URL), or both",
+        );
+        return None;
+    }
     Some(NotifyDef {
-        webhook: url?,
-        secret: secret?,
+        webhook,
+        slack_webhook,
     })
 }

@@ -85,20 +85,20 @@ for f in "$root"/tools/*.yaml; do
   sed "s/127\.0\.0\.1:8090/127.0.0.1:$upstream_port/g" "$f" >"$work/tools/$(basename "$f")"
 done
 
-# `toolgate keygen` prints the key once, then the config line with its hash.
+# `toolgate keygen` prints the key once, then the config line with its hash;
+# each hash goes in place of the one the example ships for that identity.
 key_of() { grep -o 'tg_[a-z]*_[A-Za-z0-9_-]*' "$1" | head -n 1; }
-line_of() { grep 'key_sha256' "$1"; }
-"$bin" keygen --role agent --name contract-agent --workflow lead-routing >"$work/agent.txt"
-"$bin" keygen --role approver --name contract-approver --workflow lead-routing >"$work/approver.txt"
-"$bin" keygen --role admin --name contract-admin >"$work/admin.txt"
+hash_of() { grep -o '[0-9a-f]\{64\}' "$1" | head -n 1; }
+"$bin" keygen --role agent --name lead-router-dev --workflow lead-routing >"$work/agent.txt"
+"$bin" keygen --role approver --name dev-approver --workflow lead-routing >"$work/approver.txt"
+"$bin" keygen --role admin --name dev-admin >"$work/admin.txt"
 agent_key=$(key_of "$work/agent.txt")
 approver_key=$(key_of "$work/approver.txt")
 admin_key=$(key_of "$work/admin.txt")
-{
-  printf '\nagents:\n%s\n' "$(line_of "$work/agent.txt")"
-  printf 'approvers:\n%s\n' "$(line_of "$work/approver.txt")"
-  printf 'admins:\n%s\n' "$(line_of "$work/admin.txt")"
-} >>"$work/examples/toolgate.yaml"
+for who in agent:lead-router-dev approver:dev-approver admin:dev-admin; do
+  sed -i "/^  ${who#*:}: /s/key_sha256: \"[0-9a-f]*\"/key_sha256: \"$(hash_of "$work/${who%%:*}.txt")\"/" \
+    "$work/examples/toolgate.yaml"
+done
 crm_key="crm_contract_$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
 export TOOLGATE_DEV_CRM_KEY=$crm_key
 "$bin" check --config "$work/examples/toolgate.yaml" >/dev/null

@@ -2,7 +2,7 @@
 
 use crate::support::{ConfigDir, Keys};
 
-fn messages(dir: &ConfigDir) -> Vec<String> {
+pub(crate) fn messages(dir: &ConfigDir) -> Vec<String> {
     match toolgate::catalog::load(&dir.config_path()) {
         Ok(_) => Vec::new(),
         Err(d) => d.iter().map(|d| d.to_string()).collect(),

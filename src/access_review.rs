@@ -121,12 +121,13 @@ pub fn review_configured(
                 .ok_or_else(|| "store.password cannot be read".to_owned())?,
         );
     }
-    let (reader, _) = crate::audit::redis::open_reader_with(target, &options, &config.environment)
+    // Every chain (the shared one, each replica's), in one order by time.
+    let trail = crate::audit::redis_read::Trail::open(target, &options, &config.environment)
         .map_err(|e| e.to_string())?;
     Ok(review_records(
         config,
         catalog,
-        reader.lines().map_while(Result::ok),
+        trail.lines_by_time(),
         since,
         now,
     ))

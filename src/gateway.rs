@@ -274,6 +274,16 @@ impl Gateway {
         };
         let audit: Arc<dyn audit::AuditSink> = match (parts.audit, &redis) {
             (Some(s), _) => s,
+            (None, Some(conn)) if config.audit.redis && config.audit.per_replica => {
+                let replica = audit::redis::replica_name().map_err(anyhow::Error::msg)?;
+                tracing::info!(chain = %replica, "audit: this replica's own chain");
+                Arc::new(audit::RedisSink::open_replica(
+                    conn.clone(),
+                    &config.environment,
+                    chain_key,
+                    &replica,
+                ))
+            }
             (None, Some(conn)) if config.audit.redis => Arc::new(audit::RedisSink::open(
                 conn.clone(),
                 &config.environment,

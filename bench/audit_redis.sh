@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The Redis audit stream's append rate: one hash chain shared by 1, 2 and 4
-# replicas, on one redis-server and on a 3-master Redis Cluster (both started
+# The Redis audit stream's append rate of 1, 2 and 4 replicas, on one hash
+# chain shared by all and on a chain per replica,
+# on one redis-server and on a 3-master Redis Cluster (both started
 # here on free ports, append-only with fsync always, as README recommends),
 # the chain verified after each run. See bench/audit_redis.rs.
 #
@@ -47,7 +48,7 @@ CLUSTER=$(printf 'redis://127.0.0.1:%s,' "${NODES[@]}"); CLUSTER=${CLUSTER%,}
 
 mkdir -p bench/results
 {
-  echo "## Redis audit stream: one chain, 1/2/4 replicas — $(date -u +%Y-%m-%dT%H:%MZ)"
+  echo "## Redis audit stream: shared and per-replica chains, 1/2/4 replicas — $(date -u +%Y-%m-%dT%H:%MZ)"
   echo
   echo "\`DURATION=$DURATION CALLERS=$CALLERS bash bench/audit_redis.sh\` on $(nproc) cores, $(redis-server --version | cut -d' ' -f3), appendfsync always."
   echo
@@ -55,7 +56,7 @@ mkdir -p bench/results
   echo
   "$BENCH" "redis://127.0.0.1:$ONE/0" "$DURATION" "$CALLERS"
   echo
-  echo "### Redis Cluster, three masters (the trail's slot on one of them)"
+  echo "### Redis Cluster, three masters (the shared chain on one of them, per-replica chains spread)"
   echo
   "$BENCH" "$CLUSTER" "$DURATION" "$CALLERS"
   echo

@@ -110,27 +110,20 @@ pub fn review_configured(
             now,
         ));
     }
-    let (reader, _) = open_redis_trail(config)?;
+    // Every chain (the shared one, each replica's), in one order by time.
+    let trail = open_redis_trail(config)?;
     Ok(review_records(
         config,
         catalog,
-        reader.lines().map_while(Result::ok),
+        trail.lines_by_time(),
         since,
         now,
     ))
 }
 
-/// The Redis trail the config names, for reading: its records and the
-/// checkpoints kept beside them.
-pub(crate) fn open_redis_trail(
-    config: &Config,
-) -> Result<
-    (
-        crate::audit::redis::TrailReader,
-        Vec<crate::audit::checkpoint::Checkpoint>,
-    ),
-    String,
-> {
+/// The Redis trail the config names, open for reading: its chains, their
+/// records and the checkpoints kept beside them.
+pub(crate) fn open_redis_trail(config: &Config) -> Result<crate::audit::redis_read::Trail, String> {
     let target = config
         .store
         .redis()
@@ -142,7 +135,7 @@ pub(crate) fn open_redis_trail(
                 .ok_or_else(|| "store.password cannot be read".to_owned())?,
         );
     }
-    crate::audit::redis::open_reader_with(target, &options, &config.environment)
+    crate::audit::redis_read::Trail::open(target, &options, &config.environment)
         .map_err(|e| e.to_string())
 }
 

@@ -59,6 +59,8 @@ pub struct Gateway {
     pub audit_key: Arc<[u8]>,
     /// Signs audit checkpoints, when `audit.signing_key` is configured.
     pub audit_signer: Option<ed25519_dalek::SigningKey>,
+    /// With `audit.chains: per_replica`, the name of this replica's chain.
+    pub audit_chain: Option<String>,
     /// Woken whenever an action changes, for long-polls in this process.
     pub action_events: tokio::sync::Notify,
     /// Requests refused before they authenticated, counted until written.
@@ -272,13 +274,30 @@ impl Gateway {
             ),
             _ => Arc::new(NoBus),
         };
+        // This replica's own chain of a Redis trail, by its name.
+        let audit_chain = if config.audit.redis && config.audit.per_replica {
+            Some(audit::redis::replica_name().map_err(anyhow::Error::msg)?)
+        } else {
+            None
+        };
         let audit: Arc<dyn audit::AuditSink> = match (parts.audit, &redis) {
             (Some(s), _) => s,
-            (None, Some(conn)) if config.audit.redis => Arc::new(audit::RedisSink::open(
-                conn.clone(),
-                &config.environment,
-                chain_key,
-            )),
+            (None, Some(conn)) if config.audit.redis => match &audit_chain {
+                Some(replica) => {
+                    tracing::info!(chain = %replica, "audit: this replica's own chain");
+                    Arc::new(audit::RedisSink::open_replica(
+                        conn.clone(),
+                        &config.environment,
+                        chain_key,
+                        replica,
+                    ))
+                }
+                None => Arc::new(audit::RedisSink::open(
+                    conn.clone(),
+                    &config.environment,
+                    chain_key,
+                )),
+            },
             (None, _) => Arc::new(
                 audit::FileSink::open(&config.audit.path, chain_key, config.audit.max_file_bytes)
                     .map_err(|e| {
@@ -313,6 +332,7 @@ impl Gateway {
             audit,
             audit_key,
             audit_signer,
+            audit_chain,
             action_events: tokio::sync::Notify::new(),
             refusals: audit::refusals::Refusals::default(),
             load,

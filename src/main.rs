@@ -92,7 +92,7 @@ enum Command {
     /// The audit trail.
     Audit {
         #[command(subcommand)]
-        command: AuditCommand,
+        command: Box<AuditCommand>,
     },
     /// Tool definitions.
     Tools {
@@ -118,6 +118,10 @@ enum AuditCommand {
         /// The environment whose Redis trail to read (with a `redis://` URL).
         #[arg(long)]
         environment: Option<String>,
+        /// Of a Redis trail with per-replica chains, only this replica's chain
+        /// (all are verified without it).
+        #[arg(long, value_name = "REPLICA")]
+        chain: Option<String>,
         /// CA certificates (PEM) to verify a `rediss://` server with, instead of the system's.
         #[arg(long)]
         redis_ca: Option<PathBuf>,
@@ -187,54 +191,55 @@ fn main() -> ExitCode {
         } => export(&config, &workflow, &format),
         Command::Serve { config, listen } => run(serve(config, listen)),
         Command::Mcp { command } => command.run(),
-        Command::Audit {
-            command:
-                AuditCommand::Verify {
-                    paths,
-                    environment,
-                    redis_ca,
-                    redis_client_cert,
-                    redis_user,
-                    redis_password_env,
-                    redis_password_file,
-                    key_env,
-                    key_file,
-                    checkpoint,
-                    public_key,
-                    json,
-                },
-        } => {
-            let password = match redis_password(redis_password_env, redis_password_file) {
-                Ok(p) => p,
-                Err(e) => {
-                    eprintln!("toolgate: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
-            let intact = toolgate::audit::command::verify(&toolgate::audit::command::Verify {
-                paths: &paths,
-                environment: environment.as_deref(),
-                redis: &toolgate::store::RedisOptions {
-                    ca: redis_ca,
-                    client: redis_client_cert.map(|mut p| {
-                        let key = p.pop().unwrap_or_default();
-                        (p.pop().unwrap_or_default(), key)
-                    }),
-                    username: redis_user,
-                    password,
-                },
-                key_env: key_env.as_deref(),
-                key_file: key_file.as_deref(),
-                checkpoint: checkpoint.as_deref(),
-                public_key: public_key.as_deref(),
+        Command::Audit { command } => match *command {
+            AuditCommand::Verify {
+                paths,
+                environment,
+                chain,
+                redis_ca,
+                redis_client_cert,
+                redis_user,
+                redis_password_env,
+                redis_password_file,
+                key_env,
+                key_file,
+                checkpoint,
+                public_key,
                 json,
-            });
-            if intact {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
+            } => {
+                let password = match redis_password(redis_password_env, redis_password_file) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        eprintln!("toolgate: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                };
+                let intact = toolgate::audit::command::verify(&toolgate::audit::command::Verify {
+                    paths: &paths,
+                    environment: environment.as_deref(),
+                    chain: chain.as_deref(),
+                    redis: &toolgate::store::RedisOptions {
+                        ca: redis_ca,
+                        client: redis_client_cert.map(|mut p| {
+                            let key = p.pop().unwrap_or_default();
+                            (p.pop().unwrap_or_default(), key)
+                        }),
+                        username: redis_user,
+                        password,
+                    },
+                    key_env: key_env.as_deref(),
+                    key_file: key_file.as_deref(),
+                    checkpoint: checkpoint.as_deref(),
+                    public_key: public_key.as_deref(),
+                    json,
+                });
+                if intact {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                }
             }
-        }
+        },
         Command::Dev { listen } => run(dev_mode(listen)),
         Command::Openapi => {
             println!("{}", toolgate::openapi_document());

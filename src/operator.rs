@@ -211,7 +211,8 @@ pub(crate) async fn access_review(
     })
 }
 
-/// The gateway's own trail checked as `toolgate audit verify` checks it —
+/// The gateway's own trail (with per-replica chains, this replica's chain)
+/// checked as `toolgate audit verify` checks it —
 /// under the chain's key when `audit.hmac_key` is set, against every
 /// checkpoint kept and, with a signing key, their signatures — with the
 /// checkpoints it was checked against.
@@ -236,9 +237,20 @@ pub(crate) async fn verify_trail(gw: &Arc<Gateway>) -> Result<(Report, Vec<Check
             let trail = std::slice::from_ref(&g.config.audit.path);
             return Ok(verify::verify_with(trail, key, &marks, public));
         }
-        let (reader, _) = crate::access_review::open_redis_trail(&g.config)?;
-        let label = std::path::PathBuf::from(format!("redis:{}", g.config.environment));
-        Ok(verify::verify_reader(&label, reader, key, &marks, public))
+        // This replica's chain: the one whose head and checkpoints it keeps.
+        let trail = crate::access_review::open_redis_trail(&g.config)?;
+        let env = &g.config.environment;
+        Ok(match &g.audit_chain {
+            None => {
+                let label = std::path::PathBuf::from(format!("redis:{env}"));
+                verify::verify_reader(&label, trail.reader(None), key, &marks, public)
+            }
+            Some(name) => {
+                let label = std::path::PathBuf::from(format!("redis:{env}/{name}"));
+                let reader = trail.reader(Some(name));
+                verify::verify_chain(&label, reader, name, key, &marks, public)
+            }
+        })
     })
     .await
     .map_err(|e| ApiError::internal(e.to_string()))?

@@ -30,6 +30,11 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 pub struct Record {
     pub seq: u64,
     pub time: String,
+    /// The chain the record belongs to, where a trail has several (one per
+    /// replica on Redis); absent on a trail of one chain. Inside the hash,
+    /// so a record cannot be passed off as another chain's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain: Option<String>,
     #[serde(flatten)]
     pub entry: Entry,
     pub prev: String,
@@ -65,6 +70,11 @@ pub struct Chain {
     pub seq: u64,
     pub prev: String,
     key: Option<Arc<[u8]>>,
+    /// Written into every record (`Record::chain`), where a trail has several.
+    name: Option<Arc<str>>,
+    /// The time of the last record this writer sealed: records of one
+    /// writer never go back in time, even when the system clock does.
+    last: Option<SystemTime>,
 }
 
 impl Default for Chain {
@@ -79,6 +89,16 @@ impl Chain {
             seq: 0,
             prev: GENESIS.to_owned(),
             key,
+            name: None,
+            last: None,
+        }
+    }
+
+    /// A chain whose records all carry `name` (one of a trail's several chains).
+    pub fn named(key: Option<Arc<[u8]>>, name: &str) -> Chain {
+        Chain {
+            name: Some(Arc::from(name)),
+            ..Chain::new(key)
         }
     }
 
@@ -95,9 +115,12 @@ impl Chain {
         }
     }
 
-    /// Give the entry the next place in the chain.
+    /// Give the entry the next place in the chain, at the present time (or
+    /// at this writer's last record's, should the clock have gone back).
     pub fn seal(&mut self, entry: Entry) -> Record {
-        self.seal_at(entry, SystemTime::now())
+        let now = SystemTime::now();
+        let time = self.last.map_or(now, |last| last.max(now));
+        self.seal_at(entry, time)
     }
 
     /// `seal` with the record's time given.
@@ -105,6 +128,7 @@ impl Chain {
         let mut record = Record {
             seq: self.seq + 1,
             time: humantime::format_rfc3339_micros(time).to_string(),
+            chain: self.name.as_deref().map(str::to_owned),
             entry,
             prev: self.prev.clone(),
             hash: String::new(),
@@ -113,6 +137,7 @@ impl Chain {
         record.hash = hash_value(&v, self.key.as_deref());
         self.seq = record.seq;
         self.prev = record.hash.clone();
+        self.last = Some(time);
         record
     }
 }

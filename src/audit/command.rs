@@ -3,6 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::audit::checkpoint::Checkpoint;
+use crate::audit::redis_read::Trail;
+use crate::audit::verify::{self, Report};
 use crate::store::RedisOptions;
 
 /// What `toolgate audit verify` was given.
@@ -13,6 +16,8 @@ pub struct Verify<'a> {
     pub paths: &'a [PathBuf],
     /// The environment of a Redis trail.
     pub environment: Option<&'a str>,
+    /// Of a Redis trail with per-replica chains: only this replica's chain.
+    pub chain: Option<&'a str>,
     pub redis: &'a RedisOptions,
     pub key_env: Option<&'a str>,
     pub key_file: Option<&'a Path>,
@@ -26,6 +31,7 @@ pub fn verify(args: &Verify<'_>) -> bool {
     let Verify {
         paths,
         environment,
+        chain,
         redis,
         key_env,
         key_file,
@@ -68,6 +74,10 @@ pub fn verify(args: &Verify<'_>) -> bool {
         .first()
         .and_then(|p| p.to_str())
         .filter(|p| p.starts_with("redis://") || p.starts_with("rediss://"));
+    if chain.is_some() && environment.is_none() {
+        eprintln!("toolgate: --chain is for a redis:// trail with per-replica chains");
+        return false;
+    }
     let report = match (redis_url, environment) {
         (None, None) if public_key.is_some() && checkpoints.is_empty() => {
             eprintln!("toolgate: --public-key needs --checkpoint (the checkpoints to check)");
@@ -78,22 +88,23 @@ pub fn verify(args: &Verify<'_>) -> bool {
         }
         (Some(url), Some(env)) if paths.len() == 1 => {
             let target = crate::store::RedisTarget::parse(url);
-            let (reader, mut stored) =
-                match crate::audit::redis::open_reader_with(&target, redis, env) {
-                    Ok(r) => r,
-                    Err(e) => {
-                        eprintln!("toolgate: cannot read the trail from Redis: {e}");
-                        return false;
-                    }
-                };
-            // The checkpoints kept beside the stream count too.
-            stored.extend(checkpoints);
-            if public_key.is_some() && stored.is_empty() {
-                eprintln!("toolgate: --public-key given, but there is no checkpoint to check");
+            let Some(reports) = verify_redis(
+                &target,
+                redis,
+                env,
+                chain,
+                &Given {
+                    key: key.as_deref(),
+                    checkpoints,
+                    public_key,
+                },
+            ) else {
                 return false;
+            };
+            match reports.as_slice() {
+                [(None, report)] => report.clone(),
+                _ => return print_chains(&reports, json),
             }
-            let label = PathBuf::from(format!("redis:{env}"));
-            crate::audit::verify::verify_reader(&label, reader, key.as_deref(), &stored, public_key)
         }
         (Some(_), _) => {
             eprintln!(
@@ -115,16 +126,131 @@ pub fn verify(args: &Verify<'_>) -> bool {
             }
         }
     } else {
-        match &report.problem {
-            None => println!(
-                "intact: {} record(s); head seq {} hash {}",
-                report.records, report.head_seq, report.head_hash
-            ),
-            Some(p) => {
-                println!("{}: {}:{}: {}", p.kind, p.file.display(), p.line, p.message);
-                println!("{} record(s) verified before it", report.records);
-            }
-        }
+        print_report(&report, None);
     }
     report.intact()
+}
+
+/// What a verification is given besides the trail.
+struct Given<'a> {
+    key: Option<&'a [u8]>,
+    /// From `--checkpoint`: of the one chain verified.
+    checkpoints: Vec<Checkpoint>,
+    public_key: Option<&'a str>,
+}
+
+/// Each chain of a Redis trail verified (or only `only`), with the
+/// checkpoints kept beside it; `None` once an error is printed.
+fn verify_redis(
+    target: &crate::store::RedisTarget,
+    redis: &RedisOptions,
+    env: &str,
+    only: Option<&str>,
+    given: &Given<'_>,
+) -> Option<Vec<(Option<String>, Report)>> {
+    let trail = match Trail::open(target, redis, env) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("toolgate: cannot read the trail from Redis: {e}");
+            return None;
+        }
+    };
+    let chains: Vec<Option<String>> = match only {
+        None => trail.chains().to_vec(),
+        Some(name) if trail.chains().iter().any(|c| c.as_deref() == Some(name)) => {
+            vec![Some(name.to_owned())]
+        }
+        Some(name) => {
+            let names: Vec<&str> = trail.chains().iter().filter_map(|c| c.as_deref()).collect();
+            eprintln!(
+                "toolgate: the trail of {env} has no chain named {name:?} (its replicas' chains: {})",
+                if names.is_empty() {
+                    "none".to_owned()
+                } else {
+                    names.join(", ")
+                }
+            );
+            return None;
+        }
+    };
+    if !given.checkpoints.is_empty() && chains.len() > 1 {
+        eprintln!(
+            "toolgate: this trail has {} chains; name the one --checkpoint is of with --chain",
+            chains.len()
+        );
+        return None;
+    }
+    let mut out = Vec::with_capacity(chains.len());
+    let mut any_checkpoint = false;
+    for chain in chains {
+        // The checkpoints kept beside the stream count too.
+        let mut stored = match trail.checkpoints(chain.as_deref()) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("toolgate: cannot read the trail from Redis: {e}");
+                return None;
+            }
+        };
+        stored.extend(given.checkpoints.iter().cloned());
+        any_checkpoint |= !stored.is_empty();
+        let reader = trail.reader(chain.as_deref());
+        let report = match &chain {
+            None => {
+                let label = PathBuf::from(format!("redis:{env}"));
+                verify::verify_reader(&label, reader, given.key, &stored, given.public_key)
+            }
+            Some(name) => {
+                let label = PathBuf::from(format!("redis:{env}/{name}"));
+                verify::verify_chain(&label, reader, name, given.key, &stored, given.public_key)
+            }
+        };
+        out.push((chain, report));
+    }
+    if given.public_key.is_some() && !any_checkpoint {
+        eprintln!("toolgate: --public-key given, but there is no checkpoint to check");
+        return None;
+    }
+    Some(out)
+}
+
+fn print_report(report: &Report, chain: Option<&str>) {
+    let named = chain.map(|c| format!("chain {c}: ")).unwrap_or_default();
+    match &report.problem {
+        None => println!(
+            "intact: {named}{} record(s); head seq {} hash {}",
+            report.records, report.head_seq, report.head_hash
+        ),
+        Some(p) => {
+            println!("{}: {}:{}: {}", p.kind, p.file.display(), p.line, p.message);
+            println!("{named}{} record(s) verified before it", report.records);
+        }
+    }
+}
+
+/// The reports of a trail of several chains; whether every chain is intact.
+fn print_chains(reports: &[(Option<String>, Report)], json: bool) -> bool {
+    let intact = reports.iter().all(|(_, r)| r.intact());
+    if json {
+        let chains: Vec<serde_json::Value> = reports
+            .iter()
+            .map(|(chain, r)| {
+                let mut v = serde_json::to_value(r).unwrap_or_default();
+                v["chain"] = serde_json::json!(chain);
+                v
+            })
+            .collect();
+        let doc = serde_json::json!({"intact": intact, "chains": chains});
+        match serde_json::to_string_pretty(&doc) {
+            Ok(text) => println!("{text}"),
+            Err(e) => {
+                eprintln!("toolgate: cannot encode the report: {e}");
+                return false;
+            }
+        }
+    } else {
+        for (chain, r) in reports {
+            print_report(r, Some(chain.as_deref().unwrap_or("(shared)")));
+        }
+    }
+    intact
 }

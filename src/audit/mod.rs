@@ -28,6 +28,7 @@ mod file;
 mod memory;
 mod record;
 pub mod redis;
+pub mod redis_read;
 pub(crate) mod refusals;
 mod sink;
 pub mod verify;

@@ -27,10 +27,20 @@
 //! Checkpoints: `toolgate:{<env>:audit}#checkpoints`, a list of JSON lines
 //! beside the stream, in the same hash slot.
 //!
+//! Per-replica chains (`audit: {kind: redis, chains: per_replica}`): each
+//! replica appends to a chain of its own, the same three keys under the hash
+//! tag `{<env>:audit:<replica>}` (so on a cluster the chains spread over the
+//! masters), its records naming the chain (`chain`). Replicas then never
+//! contend for one head. Before its first append a writer adds its name to
+//! the set `toolgate:{<env>:audit}#chains`, where readers find every chain
+//! (`redis_read`); an append whose chain is not listed there is not made.
+//! Two processes given one replica name share its chain, correctly (the
+//! same head check), only contending.
+//!
 //! Owns the trail's keys of one environment and nothing else: it never
-//! rewrites or trims the stream, and never answers before Redis did.
+//! rewrites or trims the stream, and never answers before Redis did. Reading
+//! a trail back (`audit verify`, the access review) is `redis_read`'s.
 
-use std::io::{BufRead, Read};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -70,14 +80,70 @@ pub struct Keys {
 }
 
 impl Keys {
+    /// The keys of `environment`'s shared chain.
     pub fn new(environment: &str) -> Keys {
-        let base = format!("toolgate:{{{environment}:audit}}");
+        Keys::of(environment, None)
+    }
+
+    /// The keys of one chain: the shared one, or `replica`'s own.
+    pub fn of(environment: &str, replica: Option<&str>) -> Keys {
+        let base = match replica {
+            None => format!("toolgate:{{{environment}:audit}}"),
+            Some(r) => format!("toolgate:{{{environment}:audit:{r}}}"),
+        };
         Keys {
             head: format!("{base}#head"),
             stream: format!("{base}#trail"),
             checkpoints: format!("{base}#checkpoints"),
         }
     }
+
+    /// The set naming every per-replica chain of `environment`.
+    pub fn registry(environment: &str) -> String {
+        format!("toolgate:{{{environment}:audit}}#chains")
+    }
+}
+
+/// The variable naming this replica's chain (else the host name is used).
+pub const REPLICA_VAR: &str = "TOOLGATE_REPLICA_ID";
+
+/// This process's replica name: `TOOLGATE_REPLICA_ID`, else the host name
+/// (a Kubernetes pod's name, a container's id), or why there is none.
+pub fn replica_name() -> Result<String, String> {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok());
+    replica_name_from(std::env::var(REPLICA_VAR).ok(), host)
+}
+
+/// [`replica_name`] from the variable's value and the host name.
+pub fn replica_name_from(var: Option<String>, host: Option<String>) -> Result<String, String> {
+    if let Some(v) = var {
+        return if valid_replica_name(&v) {
+            Ok(v)
+        } else {
+            Err(format!(
+                "{REPLICA_VAR} must be 1 to 64 of A-Z a-z 0-9 . _ - (it names this replica's audit chain)"
+            ))
+        };
+    }
+    let host = host.map(|h| h.trim().to_owned()).unwrap_or_default();
+    if valid_replica_name(&host) {
+        Ok(host)
+    } else {
+        Err(format!(
+            "per-replica audit chains need a name for this replica: set {REPLICA_VAR} (1 to 64 of A-Z a-z 0-9 . _ -); the host name cannot serve"
+        ))
+    }
+}
+
+/// A replica's name for its own chain: 1 to 64 of `A-Z a-z 0-9 . _ -`.
+pub fn valid_replica_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 struct Job {
@@ -114,25 +180,50 @@ fn head_text(r: &Receipt) -> String {
     }
 }
 
-fn err(e: &redis::RedisError) -> AuditError {
+pub(super) fn err(e: &redis::RedisError) -> AuditError {
     AuditError(crate::store::redis_error_text(e))
 }
 
 impl RedisSink {
-    /// Append to `environment`'s trail over `conn`. The head is learned on
-    /// the first append, so the gateway may start while Redis is down.
+    /// Append to `environment`'s shared chain over `conn`. The head is
+    /// learned on the first append, so the gateway may start while Redis is
+    /// down.
     pub fn open(
         conn: crate::store::RedisConn,
         environment: &str,
         key: Option<Arc<[u8]>>,
     ) -> RedisSink {
+        RedisSink::start(conn, environment, key, None)
+    }
+
+    /// Append to `replica`'s own chain of `environment`'s trail (a name
+    /// [`valid_replica_name`] accepts).
+    pub fn open_replica(
+        conn: crate::store::RedisConn,
+        environment: &str,
+        key: Option<Arc<[u8]>>,
+        replica: &str,
+    ) -> RedisSink {
+        RedisSink::start(conn, environment, key, Some(replica))
+    }
+
+    fn start(
+        conn: crate::store::RedisConn,
+        environment: &str,
+        key: Option<Arc<[u8]>>,
+        replica: Option<&str>,
+    ) -> RedisSink {
         let (tx, rx) = mpsc::unbounded_channel();
         let healthy = Arc::new(AtomicBool::new(true));
-        let keys = Keys::new(environment);
+        let keys = Keys::of(environment, replica);
         let writer = Writer {
             conn: conn.clone(),
             keys: keys.clone(),
-            chain: Chain::new(key),
+            chain: match replica {
+                None => Chain::new(key),
+                Some(r) => Chain::named(key, r),
+            },
+            register: replica.map(|r| (Keys::registry(environment), r.to_owned())),
             script: Script::new(APPEND),
             healthy: healthy.clone(),
         };
@@ -146,7 +237,7 @@ impl RedisSink {
     }
 }
 
-fn parse_checkpoints(lines: &[String]) -> Vec<Checkpoint> {
+pub(super) fn parse_checkpoints(lines: &[String]) -> Vec<Checkpoint> {
     lines
         .iter()
         .filter_map(|l| serde_json::from_str(l).ok())
@@ -157,6 +248,8 @@ struct Writer {
     conn: crate::store::RedisConn,
     keys: Keys,
     chain: Chain,
+    /// A replica's chain not yet listed in the registry: (registry, name).
+    register: Option<(String, String)>,
     script: Script,
     healthy: Arc<AtomicBool>,
 }
@@ -218,6 +311,16 @@ impl Writer {
     /// Seal the batch after the head and append it, re-sealing after other
     /// replicas' records as often as needed.
     async fn commit(&mut self, batch: &[Job]) -> Result<Vec<Receipt>, AuditError> {
+        if let Some((registry, name)) = &self.register {
+            // Listed before anything is appended: no chain unknown to readers.
+            redis::cmd("SADD")
+                .arg(registry)
+                .arg(name)
+                .query_async::<i64>(&mut self.conn.clone())
+                .await
+                .map_err(|e| err(&e))?;
+            self.register = None;
+        }
         let started = Instant::now();
         loop {
             let expected = head_text(&self.chain.head());
@@ -330,112 +433,6 @@ impl AuditSink for RedisSink {
     }
 }
 
-/// The trail of `environment` on the Redis at `url`, as JSON lines, read in
-/// pages (for `toolgate audit verify`), and the checkpoints kept beside it.
-pub fn open_reader(
-    url: &str,
-    environment: &str,
-) -> Result<(TrailReader, Vec<Checkpoint>), AuditError> {
-    open_reader_with(
-        &crate::store::RedisTarget::Node(url.to_owned()),
-        &crate::store::RedisOptions::default(),
-        environment,
-    )
-}
-
-/// As [`open_reader`], on one Redis or a Redis Cluster, with `store.tls`
-/// for `rediss://`.
-pub fn open_reader_with(
-    target: &crate::store::RedisTarget,
-    tls: &crate::store::RedisOptions,
-    environment: &str,
-) -> Result<(TrailReader, Vec<Checkpoint>), AuditError> {
-    let mut conn =
-        crate::store::redis_connect_blocking(target, tls).map_err(|e| AuditError(e.0))?;
-    let keys = Keys::new(environment);
-    let lines: Vec<String> = redis::cmd("LRANGE")
-        .arg(&keys.checkpoints)
-        .arg(0)
-        .arg(-1)
-        .query(conn.as_mut())
-        .map_err(|e| err(&e))?;
-    let checkpoints = parse_checkpoints(&lines);
-    Ok((
-        TrailReader {
-            conn,
-            stream: keys.stream,
-            next: "-".to_owned(),
-            buf: Vec::new(),
-            pos: 0,
-            done: false,
-        },
-        checkpoints,
-    ))
-}
-
-/// Reads a trail stream as the bytes of a JSON-lines file.
-pub struct TrailReader {
-    conn: Box<dyn redis::ConnectionLike + Send>,
-    stream: String,
-    /// The next id to read from (`-`, or `(<last id>`).
-    next: String,
-    buf: Vec<u8>,
-    pos: usize,
-    done: bool,
-}
-
-impl TrailReader {
-    fn refill(&mut self) -> std::io::Result<()> {
-        type Page = Vec<(String, Vec<(String, Vec<u8>)>)>;
-        let page: Page = redis::cmd("XRANGE")
-            .arg(&self.stream)
-            .arg(&self.next)
-            .arg("+")
-            .arg("COUNT")
-            .arg(1000)
-            .query(self.conn.as_mut())
-            .map_err(|e| std::io::Error::other(crate::store::redis_error_text(&e)))?;
-        self.buf.clear();
-        self.pos = 0;
-        if page.is_empty() {
-            self.done = true;
-        }
-        for (id, fields) in page {
-            for (name, value) in fields {
-                if name == "r" {
-                    self.buf.extend_from_slice(&value);
-                    self.buf.push(b'\n');
-                }
-            }
-            self.next = format!("({id}");
-        }
-        Ok(())
-    }
-}
-
-impl Read for TrailReader {
-    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        let available = self.fill_buf()?;
-        let n = available.len().min(out.len());
-        out[..n].copy_from_slice(&available[..n]);
-        self.consume(n);
-        Ok(n)
-    }
-}
-
-impl BufRead for TrailReader {
-    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
-        while self.pos >= self.buf.len() && !self.done {
-            self.refill()?;
-        }
-        Ok(&self.buf[self.pos..])
-    }
-
-    fn consume(&mut self, amt: usize) {
-        self.pos = (self.pos + amt).min(self.buf.len());
-    }
-}
-
 impl std::fmt::Debug for Keys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Keys").finish_non_exhaustive()
@@ -448,8 +445,35 @@ impl std::fmt::Debug for RedisSink {
     }
 }
 
-impl std::fmt::Debug for TrailReader {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TrailReader").finish_non_exhaustive()
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_replica_is_named_by_its_variable_else_its_host() {
+        let some = |s: &str| Some(s.to_owned());
+        assert_eq!(
+            replica_name_from(some("gw-1"), some("host")),
+            Ok("gw-1".into())
+        );
+        assert_eq!(
+            replica_name_from(None, some("pod-7f9c\n")),
+            Ok("pod-7f9c".into())
+        );
+        assert!(replica_name_from(some("a b"), some("host")).is_err());
+        assert!(replica_name_from(some(""), some("host")).is_err());
+        assert!(replica_name_from(some(&"x".repeat(65)), None).is_err());
+        assert!(replica_name_from(None, some("{slot}")).is_err());
+        assert!(replica_name_from(None, None).is_err());
+    }
+
+    #[test]
+    fn each_replica_chain_has_a_hash_tag_of_its_own() {
+        let shared = Keys::new("prod");
+        let r = Keys::of("prod", Some("gw-1"));
+        assert_eq!(shared.head, "toolgate:{prod:audit}#head");
+        assert_eq!(r.stream, "toolgate:{prod:audit:gw-1}#trail");
+        assert_eq!(r.checkpoints, "toolgate:{prod:audit:gw-1}#checkpoints");
+        assert_eq!(Keys::registry("prod"), "toolgate:{prod:audit}#chains");
     }
 }

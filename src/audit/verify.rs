@@ -9,7 +9,9 @@
 //! crash mid-write, not tampering). Given checkpoints: `truncated` (the
 //! trail ends before a checkpoint's record), `checkpoint_mismatch` (the
 //! record a checkpoint vouched for changed) and `bad_checkpoint` (not signed
-//! by the given public key).
+//! by the given public key). Of one of a trail's several chains (one per
+//! replica on Redis): `misplaced` (a record names another chain, or none)
+//! and `time_reversed` (a record earlier than the one before it).
 //!
 //! Reads only: it never changes a trail, and a line it cannot read is named
 //! as a problem, never skipped.
@@ -67,15 +69,28 @@ struct Line {
     prev: String,
     hash: String,
     computed: String,
+    /// `chain`, when the record names one.
+    chain: Option<String>,
+    time: String,
 }
 
 fn parse(bytes: &[u8], key: Option<&[u8]>) -> Option<Line> {
     let v: Value = serde_json::from_slice(bytes).ok()?;
+    let chain = match v.get("chain") {
+        None => None,
+        Some(c) => Some(c.as_str()?.to_owned()),
+    };
     Some(Line {
         seq: v.get("seq")?.as_u64()?,
         prev: v.get("prev")?.as_str()?.to_owned(),
         hash: v.get("hash")?.as_str()?.to_owned(),
         computed: hash_value(&v, key),
+        chain,
+        time: v
+            .get("time")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
     })
 }
 
@@ -96,7 +111,7 @@ pub fn verify_with(
             .map(|f| Box::new(BufReader::with_capacity(1 << 20, f)) as Box<dyn BufRead>);
         (path, reader)
     });
-    verify_sources(sources, key, checkpoints, public_key)
+    verify_sources(sources, key, checkpoints, public_key, None)
 }
 
 /// Verify a trail read from one source (a Redis stream, say); `label` names
@@ -110,7 +125,30 @@ pub fn verify_reader(
 ) -> Report {
     let source: (PathBuf, std::io::Result<Box<dyn BufRead>>) =
         (label.to_path_buf(), Ok(Box::new(reader)));
-    verify_sources(std::iter::once(source), key, checkpoints, public_key)
+    verify_sources(std::iter::once(source), key, checkpoints, public_key, None)
+}
+
+/// As [`verify_reader`], for one of a trail's several chains: besides the
+/// links, every record must name `chain` (`misplaced` otherwise) and no
+/// record may be earlier than the one before it (`time_reversed`), as one
+/// writer seals them in order.
+pub fn verify_chain(
+    label: &Path,
+    reader: impl BufRead + 'static,
+    chain: &str,
+    key: Option<&[u8]>,
+    checkpoints: &[Checkpoint],
+    public_key: Option<&str>,
+) -> Report {
+    let source: (PathBuf, std::io::Result<Box<dyn BufRead>>) =
+        (label.to_path_buf(), Ok(Box::new(reader)));
+    verify_sources(
+        std::iter::once(source),
+        key,
+        checkpoints,
+        public_key,
+        Some(chain),
+    )
 }
 
 fn verify_sources(
@@ -118,6 +156,7 @@ fn verify_sources(
     key: Option<&[u8]>,
     checkpoints: &[Checkpoint],
     public_key: Option<&str>,
+    chain: Option<&str>,
 ) -> Report {
     let mut report = Report {
         records: 0,
@@ -151,18 +190,13 @@ fn verify_sources(
         .iter()
         .map(|c| (c.seq, c.hash.as_str()))
         .collect();
-    let mut expected = 1u64;
-    let mut prev = GENESIS.to_owned();
+    let mut at = Position {
+        expected: 1,
+        prev: GENESIS.to_owned(),
+        time: String::new(),
+    };
     for (path, reader) in sources {
-        if let Err(p) = walk(
-            &path,
-            reader,
-            key,
-            &marks,
-            &mut expected,
-            &mut prev,
-            &mut report,
-        ) {
+        if let Err(p) = walk(&path, reader, key, &marks, chain, &mut at, &mut report) {
             report.problem = Some(p);
             return report;
         }
@@ -184,15 +218,27 @@ fn verify_sources(
     report
 }
 
+/// Where a walk is: the next `seq`, the last record's hash and time.
+struct Position {
+    expected: u64,
+    prev: String,
+    time: String,
+}
+
 fn walk(
     path: &Path,
     reader: std::io::Result<Box<dyn BufRead>>,
     key: Option<&[u8]>,
     marks: &HashMap<u64, &str>,
-    expected: &mut u64,
-    prev: &mut String,
+    chain: Option<&str>,
+    at: &mut Position,
     report: &mut Report,
 ) -> Result<(), Problem> {
+    let Position {
+        expected,
+        prev,
+        time,
+    } = at;
     let problem = |kind: &'static str, line: usize, seq: Option<u64>, message: String| Problem {
         kind,
         file: path.to_path_buf(),
@@ -275,6 +321,32 @@ fn walk(
                 format!("record {} does not link to the record before it", line.seq),
             ));
         }
+        if line.chain.as_deref() != chain {
+            let message = match (&line.chain, chain) {
+                (Some(found), Some(own)) => format!(
+                    "record {} belongs to chain {found:?}, not to {own:?}",
+                    line.seq
+                ),
+                (Some(found), None) => format!(
+                    "record {} belongs to chain {found:?} of a trail of several",
+                    line.seq
+                ),
+                (None, _) => format!("record {} names no chain", line.seq),
+            };
+            return Err(problem("misplaced", lineno, Some(line.seq), message));
+        }
+        // RFC 3339 times in UTC with microseconds compare as text.
+        if chain.is_some() && line.time < *time {
+            return Err(problem(
+                "time_reversed",
+                lineno,
+                Some(line.seq),
+                format!(
+                    "record {} is earlier than the record before it ({} < {})",
+                    line.seq, line.time, time
+                ),
+            ));
+        }
         if marks.get(&line.seq).is_some_and(|h| *h != line.hash) {
             return Err(problem(
                 "checkpoint_mismatch",
@@ -288,6 +360,7 @@ fn walk(
         }
         *expected += 1;
         *prev = line.hash.clone();
+        *time = line.time;
         report.records += 1;
         report.head_seq = line.seq;
         report.head_hash = line.hash;

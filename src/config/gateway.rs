@@ -13,7 +13,9 @@ use super::document::FileCtx;
 use super::model::{
     AuditConfig, CredentialDef, Limits, SourceDef, StoreConfig, VaultAuth, VaultConfig,
 };
-use super::raw::{RawAudit, RawAuditKind, RawConfig, RawLimits, RawStore, RawVault};
+use super::raw::{
+    RawAudit, RawAuditChains, RawAuditKind, RawConfig, RawLimits, RawStore, RawVault,
+};
 use super::sources::{SourceUse, source};
 use crate::store::{RedisOptions, RedisTarget};
 
@@ -396,6 +398,7 @@ fn audit(raw: Option<&RawAudit>, base_dir: &Path, ctx: &mut FileCtx<'_>) -> Audi
         return AuditConfig {
             path,
             redis: false,
+            per_replica: false,
             hmac_key: None,
             signing_key: None,
             max_file_bytes: None,
@@ -405,6 +408,13 @@ fn audit(raw: Option<&RawAudit>, base_dir: &Path, ctx: &mut FileCtx<'_>) -> Audi
         };
     };
     let redis = a.kind == RawAuditKind::Redis;
+    let per_replica = a.chains == Some(RawAuditChains::PerReplica);
+    if per_replica && !redis {
+        ctx.error(
+            "/audit/chains",
+            "per-replica chains are for the Redis trail (`kind: redis`); a file trail is one chain per gateway",
+        );
+    }
     let path = base_dir.join(a.path.as_deref().unwrap_or(DEFAULT_AUDIT_PATH));
     // A Redis trail and its checkpoints live in Redis; only a file trail is on disk.
     if !redis {
@@ -425,6 +435,7 @@ fn audit(raw: Option<&RawAudit>, base_dir: &Path, ctx: &mut FileCtx<'_>) -> Audi
         signing_key: key(ctx, "signing_key", a.signing_key.as_ref()),
         path,
         redis,
+        per_replica,
         max_file_bytes: a.max_file_bytes,
         checkpoint_interval: Duration::from_secs(a.checkpoint_interval_seconds.unwrap_or(60)),
         refusals_interval: Duration::from_secs(

@@ -147,6 +147,9 @@ pub struct AuditConfig {
     pub path: PathBuf,
     /// `kind: redis`: the trail is a stream on the store's Redis.
     pub redis: bool,
+    /// `chains: per_replica` (Redis only): each replica appends to a chain
+    /// of its own, named by `TOOLGATE_REPLICA_ID` or the host name.
+    pub per_replica: bool,
     pub hmac_key: Option<SourceDef>,
     pub signing_key: Option<SourceDef>,
     pub max_file_bytes: Option<u64>,

@@ -116,10 +116,18 @@ pub(crate) enum RawAuditKind {
     Redis,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum RawAuditChains {
+    Shared,
+    PerReplica,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawAudit {
     pub kind: RawAuditKind,
+    pub chains: Option<RawAuditChains>,
     pub path: Option<String>,
     pub hmac_key: Option<RawSource>,
     pub signing_key: Option<RawSource>,

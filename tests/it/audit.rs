@@ -1,7 +1,9 @@
 //! The audit trail: written by real calls, verified, tampered with, starved
 //! of disk, and killed mid-write. The sinks' shared contract is in
-//! `conformance`, the canonical form's golden vector in `golden`.
+//! `conformance`, the canonical form's golden vector in `golden`, per-replica
+//! chains on Redis in `chains`.
 
+mod chains;
 mod conformance;
 mod golden;
 mod sinks;

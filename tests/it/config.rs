@@ -378,6 +378,32 @@ fn a_redis_cluster_is_a_list_of_node_urls_checked_at_load() {
 }
 
 #[test]
+fn per_replica_audit_chains_are_for_the_redis_trail() {
+    let dir = ConfigDir::new();
+    dir.write("tools/a.yaml", &tool("a"));
+    let load = |rest: &str| {
+        dir.write("toolgate.yaml", &format!("environment: test\n{rest}"));
+        messages(&dir).join("\n")
+    };
+    let redis = "store: { kind: redis, url: \"redis://127.0.0.1:6379/0\" }\n";
+    for chains in ["shared", "per_replica"] {
+        assert_eq!(
+            load(&format!(
+                "{redis}audit: {{ kind: redis, chains: {chains} }}\n"
+            )),
+            ""
+        );
+    }
+    let m = load("audit: { kind: file, chains: per_replica }\n");
+    assert!(
+        m.contains("audit.chains:") && m.contains("for the Redis trail"),
+        "{m}"
+    );
+    let m = load(&format!("{redis}audit: {{ kind: redis, chains: each }}\n"));
+    assert!(m.contains("audit.chains"), "{m}");
+}
+
+#[test]
 fn store_path_names_a_directory_or_the_database_file() {
     let store_of = |yaml: &str, setup: &dyn Fn(&ConfigDir)| {
         let dir = ConfigDir::new();

@@ -24,6 +24,8 @@ pub(crate) struct Cluster {
     pub env: String,
     /// `toolgate audit verify`'s target and options for the shared trail.
     verify: Vec<String>,
+    /// Replicas started so far: each is named `r<n>` (`TOOLGATE_REPLICA_ID`).
+    started: std::sync::atomic::AtomicUsize,
 }
 
 /// Where the replicas' Redis is: the inside of `store: {…}`, and how
@@ -98,17 +100,37 @@ pub(crate) fn replicas_on(up: Upstream, shared: &Shared, sales_extra: &str) -> C
         secret: canary("crm-"),
         env,
         verify: shared.verify.clone(),
+        started: Default::default(),
     }
 }
 
 impl Cluster {
     pub async fn replica(&self) -> Proc {
+        let n = self
+            .started
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Proc::start(
             &self.dir.config_path(),
             free_port(),
-            &[("CRM_KEY", &self.secret)],
+            &[
+                ("CRM_KEY", &self.secret),
+                ("TOOLGATE_REPLICA_ID", &format!("r{n}")),
+            ],
         )
         .await
+    }
+
+    /// From now on each replica appends to a chain of its own
+    /// (`audit: {kind: redis, chains: per_replica}`).
+    pub fn per_replica_chains(self) -> Cluster {
+        let path = self.dir.config_path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let text = text.replace(
+            "audit: { kind: redis }",
+            "audit: { kind: redis, chains: per_replica }",
+        );
+        std::fs::write(&path, text).unwrap();
+        self
     }
 
     /// A call that waits for approval, made on `p`; its action id.
@@ -125,7 +147,8 @@ impl Cluster {
         v["action_id"].as_str().unwrap().to_owned()
     }
 
-    /// `toolgate audit verify` of the shared trail; its report (it must pass).
+    /// `toolgate audit verify` of the shared trail; its report (it must
+    /// pass: every chain intact).
     pub fn verify_trail(&self) -> String {
         let mut cmd = toolgate();
         cmd.args(["audit", "verify"])
@@ -134,6 +157,7 @@ impl Cluster {
         let out = cmd.output().unwrap();
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         assert!(out.status.success(), "audit verify: {text}");
+        assert!(text.lines().all(|l| l.starts_with("intact")), "{text}");
         text
     }
 }
@@ -183,6 +207,50 @@ async fn over_tls_an_action_created_on_one_replica_is_approved_on_the_other_and_
     if let Some(redis) = TestRedis::own_tls(true).await {
         approved_on_the_other_runs_once(redis).await;
     }
+}
+
+/// With a chain per replica: the same, and each replica's records are on
+/// its own chain, both verified.
+#[tokio::test]
+async fn with_per_replica_chains_an_action_created_on_one_replica_is_approved_on_the_other_and_runs_once()
+ {
+    if let Some(redis) = redis_or_skip().await {
+        let c = cluster(Upstream::start().await, &redis, "").per_replica_chains();
+        approved_on_the_other_runs_once_on(&c).await;
+        chains_are_each_replicas(&c);
+    }
+}
+
+#[tokio::test]
+async fn with_per_replica_chains_a_replica_without_a_usable_name_does_not_start() {
+    let Some(redis) = redis_or_skip().await else {
+        return;
+    };
+    let c = cluster(Upstream::start().await, &redis, "").per_replica_chains();
+    let out = toolgate()
+        .args(["serve", "--config"])
+        .arg(c.dir.config_path())
+        .args(["--listen", &format!("127.0.0.1:{}", free_port())])
+        .env("CRM_KEY", &c.secret)
+        .env("TOOLGATE_REPLICA_ID", "gw 1")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("TOOLGATE_REPLICA_ID must be"), "{err}");
+}
+
+/// The trail of a run with per-replica chains: the chains of replicas
+/// that wrote (A, `r0`, held the action), no shared one, each intact.
+pub(crate) fn chains_are_each_replicas(c: &Cluster) {
+    let report = c.verify_trail();
+    assert!(report.contains("intact: chain r0: "), "{report}");
+    assert!(
+        report
+            .lines()
+            .all(|l| l.starts_with("intact: chain r0: ") || l.starts_with("intact: chain r1: ")),
+        "{report}"
+    );
 }
 
 async fn approved_on_the_other_runs_once(redis: TestRedis) {

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::replicas::{
-    Shared, approved_on_the_other_runs_once_on, kill_switches_hold_on_the_other_on,
-    one_rate_limit_spans_the_replicas_on, replicas_on,
+    Shared, approved_on_the_other_runs_once_on, chains_are_each_replicas,
+    kill_switches_hold_on_the_other_on, one_rate_limit_spans_the_replicas_on, replicas_on,
 };
 use crate::support::code;
 use crate::support::redis_cluster::TestCluster;
@@ -51,6 +51,18 @@ async fn on_a_cluster_an_action_created_on_one_replica_is_approved_on_the_other_
     };
     let c = replicas_on(Upstream::start().await, &on(&cluster), "");
     approved_on_the_other_runs_once_on(&c).await;
+}
+
+/// With a chain per replica, each under a hash tag of its own (so on
+/// another master, as it happens), the same.
+#[tokio::test]
+async fn on_a_cluster_with_per_replica_chains_an_action_is_approved_on_the_other_and_runs_once() {
+    let Some(cluster) = TestCluster::shared() else {
+        return;
+    };
+    let c = replicas_on(Upstream::start().await, &on(&cluster), "").per_replica_chains();
+    approved_on_the_other_runs_once_on(&c).await;
+    chains_are_each_replicas(&c);
 }
 
 /// The same on a cluster served over TLS only (`rediss://` nodes).

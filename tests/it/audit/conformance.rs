@@ -1,6 +1,7 @@
 //! One conformance suite for every audit sink: each property of the
 //! `AuditSink` contract is its own function, and `suite!` runs every one
-//! against the memory, file and Redis sinks (`audit::conformance::redis::…`),
+//! against the memory, file and Redis sinks (`audit::conformance::redis::…`;
+//! `redis_replica` is a replica's own chain, `chains: per_replica`),
 //! so a failure names the property and the sink, and a new sink gets the whole
 //! contract by adding one line (an opener in `sinks`). Trails are read back
 //! the way `toolgate audit verify` reads them: the file, or the Redis stream
@@ -20,7 +21,7 @@ use toolgate::audit::{AuditSink, FileSink, Receipt, RedisSink};
 
 use super::sinks::{
     KEYED, Open, STARVABLE, Storage, StreamEntries, UNKEYED, append_n, entry, file, memory, redis,
-    redis_conn, signer,
+    redis_conn, redis_replica, signer,
 };
 use crate::support::redis::{TestRedis, unique_env};
 
@@ -30,6 +31,7 @@ macro_rules! suite {
         suite!(@sink memory: $($property),+);
         suite!(@sink file: $($property),+);
         suite!(@sink redis: $($property),+);
+        suite!(@sink redis_replica: $($property),+);
     };
     (@sink $sink:ident: $($property:ident),+) => {
         mod $sink {
@@ -356,7 +358,7 @@ async fn redis_replicas_append_to_one_chain() {
         sinks[0].checkpoints().await.unwrap(),
         std::slice::from_ref(&c)
     );
-    let (reader, stored) = toolgate::audit::redis::open_reader(&redis.url, &env).unwrap();
+    let (reader, stored) = toolgate::audit::redis_read::open_reader(&redis.url, &env).unwrap();
     let report = verify_reader(
         Path::new("redis"),
         reader,
@@ -372,7 +374,7 @@ async fn redis_replicas_append_to_one_chain() {
 async fn redis_a_record_deleted_from_the_stream_is_found() {
     let Some(b) = redis(KEYED).await else { return };
     append_n(&b, 20).await;
-    let Storage::Redis { redis, env } = &b.storage else {
+    let Storage::Redis { redis, env, .. } = &b.storage else {
         unreachable!("opened on Redis")
     };
     let stream = toolgate::audit::redis::Keys::new(env).stream;

@@ -12,7 +12,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use toolgate::audit::chain::Record;
 use toolgate::audit::checkpoint::{self, Checkpoint};
-use toolgate::audit::verify::{Report, verify_reader, verify_with};
+use toolgate::audit::redis::Keys;
+use toolgate::audit::redis_read::Trail;
+use toolgate::audit::verify::{Report, verify_chain, verify_reader, verify_with};
 use toolgate::audit::{AuditSink, Entry, Event, FileSink, MemorySink, Receipt, RedisSink};
 
 use crate::support::redis::{TestRedis, unique_env};
@@ -66,6 +68,8 @@ pub(super) enum Storage {
     Redis {
         redis: TestRedis,
         env: String,
+        /// A replica's own chain (`chains: per_replica`), else the shared one.
+        replica: Option<String>,
     },
 }
 
@@ -114,6 +118,15 @@ pub(super) fn file(setup: Setup) -> Opened {
 }
 
 pub(super) fn redis(setup: Setup) -> Opened {
+    open_redis(setup, None)
+}
+
+/// A replica's own chain of a Redis trail (`chains: per_replica`).
+pub(super) fn redis_replica(setup: Setup) -> Opened {
+    open_redis(setup, Some("gw-a"))
+}
+
+fn open_redis(setup: Setup, replica: Option<&'static str>) -> Opened {
     Box::pin(async move {
         // A server of the test's own when the test stops it.
         let redis = if setup.starvable {
@@ -128,11 +141,18 @@ pub(super) fn redis(setup: Setup) -> Opened {
             &Default::default(),
         )
         .unwrap();
-        let sink = RedisSink::open(conn, &env, key.clone());
+        let sink = match replica {
+            None => RedisSink::open(conn, &env, key.clone()),
+            Some(r) => RedisSink::open_replica(conn, &env, key.clone(), r),
+        };
         Some(Backend {
             sink: Arc::new(sink),
             key,
-            storage: Storage::Redis { redis, env },
+            storage: Storage::Redis {
+                redis,
+                env,
+                replica: replica.map(str::to_owned),
+            },
         })
     })
 }
@@ -140,6 +160,16 @@ pub(super) fn redis(setup: Setup) -> Opened {
 pub(super) async fn redis_conn(url: &str) -> ::redis::aio::MultiplexedConnection {
     let client = ::redis::Client::open(url).unwrap();
     client.get_multiplexed_async_connection().await.unwrap()
+}
+
+/// The Redis trail of `env`, open for reading as `audit verify` reads it.
+pub(super) fn trail(redis: &TestRedis, env: &str) -> Trail {
+    Trail::open(
+        &toolgate::store::RedisTarget::Node(redis.url.clone()),
+        &Default::default(),
+        env,
+    )
+    .unwrap()
 }
 
 pub(super) type StreamEntries = Vec<(String, Vec<(String, String)>)>;
@@ -165,8 +195,12 @@ impl Backend {
                 .lines()
                 .map(str::to_owned)
                 .collect(),
-            Storage::Redis { redis, env } => {
-                let stream = toolgate::audit::redis::Keys::new(env).stream;
+            Storage::Redis {
+                redis,
+                env,
+                replica,
+            } => {
+                let stream = Keys::of(env, replica.as_deref()).stream;
                 let entries: StreamEntries = ::redis::cmd("XRANGE")
                     .arg(stream)
                     .arg("-")
@@ -194,11 +228,11 @@ impl Backend {
             Storage::File { path, .. } => {
                 checkpoint::read(&checkpoint::file_for(path)).unwrap_or_default()
             }
-            Storage::Redis { redis, env } => {
-                toolgate::audit::redis::open_reader(&redis.url, env)
-                    .unwrap()
-                    .1
-            }
+            Storage::Redis {
+                redis,
+                env,
+                replica,
+            } => trail(redis, env).checkpoints(replica.as_deref()).unwrap(),
         }
     }
 
@@ -228,9 +262,19 @@ impl Backend {
             Storage::File { path, .. } => {
                 verify_with(std::slice::from_ref(path), key, checkpoints, public_key)
             }
-            Storage::Redis { redis, env } => {
-                let (reader, _) = toolgate::audit::redis::open_reader(&redis.url, env).unwrap();
-                verify_reader(Path::new("redis"), reader, key, checkpoints, public_key)
+            Storage::Redis {
+                redis,
+                env,
+                replica,
+            } => {
+                let trail = trail(redis, env);
+                let reader = trail.reader(replica.as_deref());
+                match replica {
+                    None => verify_reader(Path::new("redis"), reader, key, checkpoints, public_key),
+                    Some(r) => {
+                        verify_chain(Path::new("redis"), reader, r, key, checkpoints, public_key)
+                    }
+                }
             }
         }
     }
@@ -250,8 +294,12 @@ impl Backend {
                 )
                 .unwrap();
             }
-            Storage::Redis { redis, env } => {
-                let stream = toolgate::audit::redis::Keys::new(env).stream;
+            Storage::Redis {
+                redis,
+                env,
+                replica,
+            } => {
+                let stream = Keys::of(env, replica.as_deref()).stream;
                 let mut conn = redis_conn(&redis.url).await;
                 let last: StreamEntries = ::redis::cmd("XREVRANGE")
                     .arg(&stream)

@@ -31,6 +31,7 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
             include_str!("templates/credentials.html"),
         ),
         ("message.html", include_str!("templates/message.html")),
+        ("signed_in.html", include_str!("templates/signed_in.html")),
     ];
     for (name, text) in pages {
         // The templates are part of the binary; a broken one fails every test.
@@ -140,6 +141,7 @@ mod tests {
             "dead_letters.html",
             "credentials.html",
             "message.html",
+            "signed_in.html",
         ] {
             TEMPLATES.get_template(name).expect(name);
         }

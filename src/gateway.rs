@@ -272,7 +272,10 @@ impl Gateway {
                 let secret = credentials
                     .read_extra("ui-oidc-client-secret", &o.client_secret)
                     .map_err(|e| anyhow::anyhow!("cannot read ui.oidc.client_secret: {e}"))?;
-                Some(crate::console::OidcProvider::new(o.clone(), secret).map_err(anyhow::Error::msg)?)
+                Some(
+                    crate::console::OidcProvider::new(o.clone(), secret)
+                        .map_err(anyhow::Error::msg)?,
+                )
             }
             None => None,
         };

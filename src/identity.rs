@@ -127,20 +127,21 @@ impl Identities {
         let mut pins = Vec::new();
         let mut sso = Vec::new();
         let oidc = config.ui.oidc.is_some();
-        let mut add = |key: Option<[u8; 32]>, caller: Caller, pin: &Option<CertPin>, names: &SsoNames| {
-            let caller = Arc::new(caller);
-            if let Some(pin) = pin {
-                pins.push((caller.clone(), pin.clone()));
-            }
-            if oidc && !names.is_empty() {
-                sso.push((caller.clone(), names.clone()));
-            }
-            // Config refuses an identity with neither a key nor a pin.
-            let Some(hash) = key.or_else(|| pin.as_ref().map(pin_sha256)) else {
-                return;
+        let mut add =
+            |key: Option<[u8; 32]>, caller: Caller, pin: &Option<CertPin>, names: &SsoNames| {
+                let caller = Arc::new(caller);
+                if let Some(pin) = pin {
+                    pins.push((caller.clone(), pin.clone()));
+                }
+                if oidc && !names.is_empty() {
+                    sso.push((caller.clone(), names.clone()));
+                }
+                // Config refuses an identity with neither a key nor a pin.
+                let Some(hash) = key.or_else(|| pin.as_ref().map(pin_sha256)) else {
+                    return;
+                };
+                entries.push((hash, caller, key.is_some()));
             };
-            entries.push((hash, caller, key.is_some()));
-        };
         for a in config.agents.values() {
             let caller = Caller::Agent {
                 name: a.name.clone(),

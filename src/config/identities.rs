@@ -47,7 +47,10 @@ fn sso_names(
         oidc_subject: subject.map(str::to_owned),
         email: email.map(str::to_ascii_lowercase),
     };
-    for (key, value) in [("email", &names.email), ("oidc_subject", &names.oidc_subject)] {
+    for (key, value) in [
+        ("email", &names.email),
+        ("oidc_subject", &names.oidc_subject),
+    ] {
         let Some(value) = value else { continue };
         let at = format!("{pointer}/{key}");
         if !oidc {

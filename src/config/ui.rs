@@ -98,7 +98,11 @@ pub(super) fn build(
         .clone()
         .unwrap_or_else(|| vec!["openid".into(), "email".into()]);
     for (i, s) in scopes.iter().enumerate() {
-        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\') {
+        if s.is_empty()
+            || !s
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+        {
             ctx.error(
                 &format!("{pointer}/scopes/{i}"),
                 "a scope is one word of printable characters (no spaces, quotes or backslashes)",
@@ -121,7 +125,8 @@ pub(super) fn build(
     if ctx.count() > before {
         return config;
     }
-    if let (Some(_), Some(client_secret), Some(redirect_uri)) = (issuer, client_secret, redirect_uri)
+    if let (Some(_), Some(client_secret), Some(redirect_uri)) =
+        (issuer, client_secret, redirect_uri)
     {
         config.oidc = Some(OidcConfig {
             issuer: o.issuer.clone(),

@@ -627,7 +627,9 @@ fn single_sign_on_settings_and_the_identities_it_knows_are_checked() {
         toolgate::identity::key_sha256("k2")
     ));
     assert!(
-        msgs.contains("approvers.ada.email: email is what single sign-on knows a person by: it needs ui.oidc"),
+        msgs.contains(
+            "approvers.ada.email: email is what single sign-on knows a person by: it needs ui.oidc"
+        ),
         "{msgs}"
     );
     assert!(
@@ -645,7 +647,9 @@ fn single_sign_on_settings_and_the_identities_it_knows_are_checked() {
         "{sso}approvers:\n  ada: {{ workflows: [w], email: Ada@Example.com }}\n  bob: {{ workflows: [w], oidc_subject: \"s-1\" }}\n  eve: {{ workflows: [w] }}\nadmins:\n  root: {{ email: ada@example.com }}\n  ops: {{ oidc_subject: \"s-1\" }}\n"
     ));
     assert!(
-        msgs.contains("admins.root.email: approver ada has the same email; a person signs in as one identity"),
+        msgs.contains(
+            "admins.root.email: approver ada has the same email; a person signs in as one identity"
+        ),
         "{msgs}"
     );
     assert!(
@@ -676,7 +680,10 @@ fn single_sign_on_settings_and_the_identities_it_knows_are_checked() {
         Some("ada@example.com")
     );
     // openid is always asked for.
-    problems(&text.replace("client_id: toolgate,", "client_id: toolgate, scopes: [profile],"));
+    problems(&text.replace(
+        "client_id: toolgate,",
+        "client_id: toolgate, scopes: [profile],",
+    ));
     let (loaded, _) = toolgate::catalog::load(&dir.config_path()).expect("loads");
     assert_eq!(
         loaded.config.ui.oidc.as_ref().unwrap().scopes,

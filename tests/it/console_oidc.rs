@@ -61,7 +61,12 @@ fn location(r: &reqwest::Response) -> String {
 /// browser to, as a path of the gateway (its origin is `public_url`'s).
 async fn to_provider(b: &Browser) -> String {
     let r = b.http.get(b.url("/ui/oidc/start")).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", r.text().await.unwrap());
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        r.text().await.unwrap()
+    );
     let r = b.http.get(location(&r)).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::FOUND);
     let back = url::Url::parse(&location(&r)).unwrap();
@@ -124,7 +129,9 @@ async fn a_person_signs_in_by_sso_and_their_console_approval_is_recorded_as_oidc
     assert!(session.contains("HttpOnly; SameSite=Strict"), "{session}");
     // The cookie binding the attempt to this browser is cleared.
     assert!(
-        cookies.iter().any(|c| c.starts_with("toolgate_sso=;") && c.contains("Max-Age=0")),
+        cookies
+            .iter()
+            .any(|c| c.starts_with("toolgate_sso=;") && c.contains("Max-Age=0")),
         "{cookies:?}"
     );
     assert!(page.contains("url=/ui/"), "{page}");
@@ -170,7 +177,9 @@ async fn a_person_signs_in_by_sso_and_their_console_approval_is_recorded_as_oidc
     assert_eq!(approved[0]["approver_sign_in"], "oidc");
 
     // A key sign-in's decisions say so too.
-    let id = c.pending("risky", json!({"name": "Bo", "value_usd": 5})).await;
+    let id = c
+        .pending("risky", json!({"name": "Bo", "value_usd": 5}))
+        .await;
     let k = c.browser();
     assert_eq!(k.login(&c.k.alice).await.status(), StatusCode::SEE_OTHER);
     let (_, _, html) = k.get(&format!("/ui/actions/{id}")).await;
@@ -230,9 +239,18 @@ async fn an_id_token_that_fails_a_check_starts_no_session() {
         .unwrap()
         .as_secs();
     let cases = [
-        ("a wrong nonce", json!({"claims": {"sub": "dana-sub", "nonce": "another"}})),
-        ("no nonce", json!({"claims": {"sub": "dana-sub", "nonce": null}})),
-        ("another audience", json!({"claims": {"sub": "dana-sub", "aud": "someone-else"}})),
+        (
+            "a wrong nonce",
+            json!({"claims": {"sub": "dana-sub", "nonce": "another"}}),
+        ),
+        (
+            "no nonce",
+            json!({"claims": {"sub": "dana-sub", "nonce": null}}),
+        ),
+        (
+            "another audience",
+            json!({"claims": {"sub": "dana-sub", "aud": "someone-else"}}),
+        ),
         (
             "several audiences without azp",
             json!({"claims": {"sub": "dana-sub", "aud": ["toolgate", "someone-else"]}}),
@@ -241,7 +259,10 @@ async fn an_id_token_that_fails_a_check_starts_no_session() {
             "another authorized party",
             json!({"claims": {"sub": "dana-sub", "azp": "someone-else"}}),
         ),
-        ("another issuer", json!({"claims": {"sub": "dana-sub", "iss": "http://127.0.0.1:1"}})),
+        (
+            "another issuer",
+            json!({"claims": {"sub": "dana-sub", "iss": "http://127.0.0.1:1"}}),
+        ),
         (
             "an expired token",
             json!({"claims": {"sub": "dana-sub", "exp": now - 300, "iat": now}}),
@@ -250,7 +271,10 @@ async fn an_id_token_that_fails_a_check_starts_no_session() {
             "a token issued long before the sign-in",
             json!({"claims": {"sub": "dana-sub", "iat": now - 3600}}),
         ),
-        ("a bad signature", json!({"claims": {"sub": "dana-sub"}, "bad_signature": true})),
+        (
+            "a bad signature",
+            json!({"claims": {"sub": "dana-sub"}, "bad_signature": true}),
+        ),
     ];
     drop(c);
     for (what, shape) in cases {
@@ -298,11 +322,17 @@ async fn an_unverified_email_is_not_matched_and_a_stranger_learns_nothing() {
     assert!(!has_session(&cookies));
 
     // Someone the config does not know: the same page, naming nobody.
-    next(&p, json!({"claims": {"sub": "stranger", "email": "who@example.com", "email_verified": true}})).await;
+    next(
+        &p,
+        json!({"claims": {"sub": "stranger", "email": "who@example.com", "email_verified": true}}),
+    )
+    .await;
     let (st, cookies, page) = sso(&b).await;
     assert_eq!(st, StatusCode::UNAUTHORIZED, "{page}");
     assert!(!has_session(&cookies));
-    for name in ["dana", "erin", "ops", "approver", "admin", "stranger", "who@"] {
+    for name in [
+        "dana", "erin", "ops", "approver", "admin", "stranger", "who@",
+    ] {
         assert!(!page.contains(name), "{name} in {page}");
     }
     assert!(signed_in_as(&b).await.is_none());
@@ -363,8 +393,7 @@ async fn an_unknown_used_or_foreign_state_is_refused() {
     assert!(!has_session(&cookies));
     // Nothing of a sign-in under way is left in the store.
     assert!(
-        c.gw
-            .gw
+        c.gw.gw
             .store
             .list(toolgate::store::Ns::UiSignIns, 10)
             .await

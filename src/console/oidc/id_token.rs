@@ -125,7 +125,11 @@ fn key_for<'k>(keys: &'k JwkSet, kid: Option<&str>, alg: Algorithm) -> Option<&'
 }
 
 /// Check `token` against `keys` and `expected`.
-pub(super) fn check(token: &str, keys: &JwkSet, expected: &Expected<'_>) -> Result<Person, Refused> {
+pub(super) fn check(
+    token: &str,
+    keys: &JwkSet,
+    expected: &Expected<'_>,
+) -> Result<Person, Refused> {
     let header =
         jsonwebtoken::decode_header(token).map_err(|_| other("the ID token is not a JWS"))?;
     if !ALGORITHMS.contains(&header.alg) {

@@ -188,7 +188,11 @@ async fn take(gw: &Gateway, state: &str) -> Result<Option<Pending>, ApiError> {
     let Some(v) = gw.store.get(Ns::UiSignIns, &key).await? else {
         return Ok(None);
     };
-    if !gw.store.delete(Ns::UiSignIns, &key, Some(v.version)).await? {
+    if !gw
+        .store
+        .delete(Ns::UiSignIns, &key, Some(v.version))
+        .await?
+    {
         return Ok(None);
     }
     let pending: Option<Pending> = serde_json::from_slice(&v.value).ok();
@@ -225,7 +229,9 @@ async fn sign_in(
     let pending = match take(gw, query.get("state").unwrap_or_default()).await {
         Ok(Some(p)) => p,
         Ok(None) => {
-            tracing::info!("a sign-in callback with a state that is unknown, used or expired; refused");
+            tracing::info!(
+                "a sign-in callback with a state that is unknown, used or expired; refused"
+            );
             return Err(state_refused());
         }
         Err(e) => return Err(Page::from_error(&e, None)),
@@ -290,7 +296,9 @@ async fn sign_in(
     }
     let person = checked.map_err(|e| {
         let why = match e {
-            id_token::Refused::UnknownKey => "the ID token names a key the provider does not have".to_owned(),
+            id_token::Refused::UnknownKey => {
+                "the ID token names a key the provider does not have".to_owned()
+            }
             id_token::Refused::Other(why) => why,
         };
         tracing::info!(reason = %why, "a single sign-on ID token was refused");
@@ -312,7 +320,11 @@ async fn sign_in(
     let token = session::start(gw, &caller, &holder, SignIn::Oidc)
         .await
         .map_err(|e| Page::from_error(&e.into(), None))?;
-    tracing::info!(who = caller.name(), sign_in = "oidc", "signed in to the console");
+    tracing::info!(
+        who = caller.name(),
+        sign_in = "oidc",
+        "signed in to the console"
+    );
     // A page, not a redirect: the session cookie is SameSite=Strict, and a
     // redirect at the end of the provider's cross-site one would go
     // without it. The page's own refresh is a same-site navigation.

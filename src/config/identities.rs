@@ -95,7 +95,8 @@ pub(super) fn build(
                          pin: &Option<CertPin>,
                          sso: &SsoNames| {
         let Some(key) = key.map(parse_hash) else {
-            if pin.is_none() && !(oidc && !sso.is_empty()) {
+            let by_sso = oidc && !sso.is_empty();
+            if pin.is_none() && !by_sso {
                 let or_sso = if oidc && !who.starts_with("agent ") {
                     ", or email or oidc_subject to sign in to the console by single sign-on only"
                 } else {

@@ -19,11 +19,16 @@ use crate::support::canary;
 
 /// The approvers and admin single sign-on knows, and `ui.oidc` at `p`.
 fn sso_yaml(p: &Provider) -> String {
+    sso_yaml_at(p, "http://console.test")
+}
+
+/// [`sso_yaml`], the gateway reached at `public_url`.
+pub(crate) fn sso_yaml_at(p: &Provider, public_url: &str) -> String {
     format!(
         "  dana: {{ workflows: [sales], oidc_subject: dana-sub }}\n  \
            erin: {{ workflows: [sales], email: Erin@Example.com }}\n\
          admins:\n  ops: {{ oidc_subject: ops-sub }}\n\
-         public_url: http://console.test\n\
+         public_url: {public_url}\n\
          ui:\n  oidc: {{ issuer: \"{}\", client_id: toolgate, client_secret: {{ env: SSO_SECRET }} }}\n",
         p.url("")
     )

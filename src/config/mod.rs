@@ -134,7 +134,8 @@ pub(crate) fn read(path: &Path) -> (Option<Config>, Vec<Diagnostic>) {
         raw.approvers,
         raw.admins,
         &workflows,
-        ui.oidc.is_some() || raw.ui.as_ref().is_some_and(|u| u.oidc.is_some()),
+        // Written, even if wrong: its own errors say what to fix.
+        raw.ui.as_ref().is_some_and(|u| u.oidc.is_some()),
         &mut ctx,
     );
     let client_ca = tls.as_ref().is_some_and(|t| t.client_ca.is_some());

@@ -2,8 +2,9 @@
 //! one of the provider's keys (RS256/384/512, PS256/384/512, ES256/384;
 //! never `none` or a shared secret), `iss` the configured issuer, `aud`
 //! holding the client (and `azp` the client when it is there or `aud`
-//! names several), `exp` not passed and `iat` not before the sign-in
-//! began (a minute's leeway each), and the `nonce` of this sign-in.
+//! names several), `exp` not passed, `nbf` (if any) reached and `iat` not
+//! before the sign-in began (a minute's leeway each), and the `nonce` of
+//! this sign-in.
 
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
@@ -142,6 +143,7 @@ pub(super) fn check(
     let key = DecodingKey::from_jwk(jwk).map_err(|_| other("the provider's key is not usable"))?;
     let mut v = Validation::new(header.alg);
     v.leeway = LEEWAY_SECS;
+    v.validate_nbf = true;
     v.set_issuer(&[expected.issuer]);
     v.set_audience(&[expected.client_id]);
     v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
@@ -194,4 +196,82 @@ pub(super) fn check(
         email: c.email,
         email_verified,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(json: serde_json::Value) -> JwkSet {
+        serde_json::from_value(json).unwrap()
+    }
+
+    fn rsa(kid: Option<&str>, extra: serde_json::Value) -> serde_json::Value {
+        let mut k = serde_json::json!({"kty": "RSA", "n": "AQAB", "e": "AQAB"});
+        if let Some(kid) = kid {
+            k["kid"] = kid.into();
+        }
+        if let (Some(k), Some(extra)) = (k.as_object_mut(), extra.as_object()) {
+            k.extend(extra.clone());
+        }
+        k
+    }
+
+    #[test]
+    fn a_key_is_chosen_by_kid_and_family_and_never_an_encryption_or_other_alg_key() {
+        let set = keys(serde_json::json!({"keys": [
+            rsa(Some("a"), serde_json::json!({})),
+            rsa(Some("enc"), serde_json::json!({"use": "enc"})),
+            rsa(Some("ps"), serde_json::json!({"alg": "PS256"})),
+            {"kty": "EC", "crv": "P-256", "x": "AQAB", "y": "AQAB", "kid": "ec"},
+        ]}));
+        assert!(key_for(&set, Some("a"), Algorithm::RS256).is_some());
+        assert!(key_for(&set, Some("a"), Algorithm::ES256).is_none());
+        assert!(key_for(&set, Some("enc"), Algorithm::RS256).is_none());
+        assert!(key_for(&set, Some("ps"), Algorithm::RS256).is_none());
+        assert!(key_for(&set, Some("ps"), Algorithm::PS256).is_some());
+        assert!(key_for(&set, Some("ec"), Algorithm::ES256).is_some());
+        assert!(key_for(&set, Some("ec"), Algorithm::ES384).is_none());
+        assert!(key_for(&set, Some("missing"), Algorithm::RS256).is_none());
+        // Without a kid: only when one key fits.
+        assert!(key_for(&set, None, Algorithm::ES256).is_some());
+        assert!(key_for(&set, None, Algorithm::RS256).is_some());
+        let two = keys(serde_json::json!({"keys": [
+            rsa(Some("a"), serde_json::json!({})),
+            rsa(Some("b"), serde_json::json!({})),
+        ]}));
+        assert!(key_for(&two, None, Algorithm::RS256).is_none());
+    }
+
+    #[test]
+    fn an_unsigned_or_shared_secret_token_is_refused_before_any_key_is_looked_up() {
+        let expected = Expected {
+            issuer: "https://id.example.com",
+            client_id: "c",
+            nonce: "n",
+            started_secs: 0,
+            now_secs: 0,
+        };
+        let set = keys(serde_json::json!({"keys": []}));
+        let b64 = |v: serde_json::Value| {
+            use base64::Engine as _;
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+        };
+        let claims = b64(serde_json::json!({"sub": "s"}));
+        for alg in ["HS256", "none"] {
+            let token = format!("{}.{claims}.", b64(serde_json::json!({"alg": alg})));
+            assert!(
+                matches!(check(&token, &set, &expected), Err(Refused::Other(_))),
+                "{alg}"
+            );
+        }
+        let token = format!(
+            "{}.{claims}.x",
+            b64(serde_json::json!({"alg": "RS256", "kid": "k"}))
+        );
+        assert_eq!(
+            check(&token, &set, &expected).err(),
+            Some(Refused::UnknownKey)
+        );
+    }
 }

@@ -388,6 +388,36 @@ async fn an_unknown_used_or_foreign_state_is_refused() {
     .await;
     let b = c.browser();
     let callback = to_provider(&b).await;
+    // What the store keeps of a sign-in under way: the nonce and hashes,
+    // never the state in clear, the browser's cookie or a PKCE verifier.
+    let kept =
+        c.gw.gw
+            .store
+            .list(toolgate::store::Ns::UiSignIns, 10)
+            .await
+            .unwrap();
+    assert_eq!(kept.len(), 1);
+    let state = url::Url::parse(&format!("http://x{callback}"))
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    assert_ne!(kept[0].0, state);
+    let record: Value = serde_json::from_slice(&kept[0].1.value).unwrap();
+    let mut fields: Vec<&str> = record
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    fields.sort_unstable();
+    assert_eq!(
+        fields,
+        ["browser_sha256", "expires_ms", "nonce", "started_ms"]
+    );
+    assert!(!String::from_utf8_lossy(&kept[0].1.value).contains(&state));
     let (st, cookies, _) = arrive(&b, &callback).await;
     assert_eq!(st, StatusCode::OK);
     assert!(has_session(&cookies));

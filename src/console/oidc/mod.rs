@@ -2,10 +2,12 @@
 //! authorization code flow with PKCE (S256), a `state` and a `nonce`.
 //!
 //! 1. [`start`] (`GET /ui/oidc/start`, a sign-in attempt counted against
-//!    the per-address limit): a fresh state, nonce and PKCE verifier are
-//!    kept in the store (`ui_sign_ins`, by the state's SHA-256, ten
-//!    minutes), bound to this browser by a random cookie (`toolgate_sso`,
-//!    kept as its hash), and the browser is sent to the provider.
+//!    the per-address limit): a random state, nonce and browser cookie
+//!    (`toolgate_sso`); the store keeps, by the state's SHA-256 for ten
+//!    minutes (`ui_sign_ins`), the nonce and the cookie's SHA-256. The
+//!    PKCE verifier is derived from the cookie, so it is never in the
+//!    store: whoever reads the store cannot complete a sign-in. The
+//!    browser is sent to the provider with the S256 challenge.
 //! 2. [`callback`] (`GET /ui/oidc/callback?code&state`): the state is
 //!    taken (single use; unknown, used or expired → `oauth_state_invalid`),
 //!    the browser's cookie checked, the code exchanged with the client's
@@ -29,11 +31,12 @@ use axum::extract::State;
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use secrecy::ExposeSecret;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-use zeroize::Zeroize;
+use zeroize::Zeroizing;
 
 pub(crate) use provider::Provider;
 
@@ -56,22 +59,25 @@ const COOKIE: &str = "toolgate_sso";
 #[derive(Serialize, Deserialize)]
 struct Pending {
     nonce: String,
-    verifier: String,
     /// The SHA-256 (hex) of the browser's `toolgate_sso` cookie.
     browser_sha256: String,
     started_ms: u64,
     expires_ms: u64,
 }
 
-impl Drop for Pending {
-    fn drop(&mut self) {
-        self.nonce.zeroize();
-        self.verifier.zeroize();
-    }
-}
-
 fn hashed(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+/// The PKCE verifier of the sign-in the browser's cookie began (RFC 7636
+/// §4.1: 43 characters of base64url), and its S256 challenge.
+fn pkce(browser: &str) -> (Zeroizing<String>, String) {
+    let mut h = Sha256::new();
+    h.update(b"toolgate single sign-on PKCE verifier\n");
+    h.update(browser.as_bytes());
+    let verifier = Zeroizing::new(URL_SAFE_NO_PAD.encode(h.finalize()));
+    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    (verifier, challenge)
 }
 
 fn sso_cookie(gw: &Gateway, value: &str, max_age: u64) -> Option<HeaderValue> {
@@ -133,12 +139,11 @@ pub(super) async fn start(State(gw): State<Arc<Gateway>>, parts: Parts) -> Respo
             return unavailable().into_response();
         }
     };
-    let fresh = crate::connections::state::fresh();
-    let (nonce, browser) = (session::random(), session::random());
+    let (state, nonce, browser) = (session::random(), session::random(), session::random());
+    let (_, challenge) = pkce(&browser);
     let now = now_ms();
     let pending = Pending {
         nonce: nonce.clone(),
-        verifier: fresh.verifier.expose_secret().to_owned(),
         browser_sha256: hashed(&browser),
         started_ms: now,
         expires_ms: now + STATE_TTL.as_millis() as u64,
@@ -147,7 +152,7 @@ pub(super) async fn start(State(gw): State<Arc<Gateway>>, parts: Parts) -> Respo
         return Page::from_error(&ApiError::internal("cannot encode a sign-in"), None)
             .into_response();
     };
-    let key = hashed(fresh.state.expose_secret());
+    let key = hashed(&state);
     match gw
         .store
         .insert_new(Ns::UiSignIns, &key, &value, Some(STATE_TTL))
@@ -168,9 +173,9 @@ pub(super) async fn start(State(gw): State<Arc<Gateway>>, parts: Parts) -> Respo
         .append_pair("client_id", &c.client_id)
         .append_pair("redirect_uri", &c.redirect_uri)
         .append_pair("scope", &c.scopes.join(" "))
-        .append_pair("state", fresh.state.expose_secret())
+        .append_pair("state", &state)
         .append_pair("nonce", &nonce)
-        .append_pair("code_challenge", &fresh.challenge)
+        .append_pair("code_challenge", &challenge)
         .append_pair("code_challenge_method", "S256");
     let mut r = Redirect::to(url.as_str()).into_response();
     if let Some(v) = sso_cookie(&gw, &browser, STATE_TTL.as_secs()) {
@@ -236,17 +241,18 @@ async fn sign_in(
         }
         Err(e) => return Err(Page::from_error(&e, None)),
     };
-    let same_browser = browser_cookie(parts).is_some_and(|c| {
+    let browser = browser_cookie(parts).filter(|c| {
         bool::from(
             hashed(c)
                 .as_bytes()
                 .ct_eq(pending.browser_sha256.as_bytes()),
         )
     });
-    if !same_browser {
+    let Some(browser) = browser else {
         tracing::info!("a sign-in callback in another browser than the one that began it; refused");
         return Err(state_refused());
-    }
+    };
+    let (verifier, _) = pkce(browser);
     if let Some(error) = query.get("error") {
         let error: String = error
             .chars()
@@ -270,13 +276,10 @@ async fn sign_in(
         tracing::warn!(reason = %e.0, "single sign-on discovery failed");
         unavailable()
     })?;
-    let token = provider
-        .exchange(&d, code, &pending.verifier)
-        .await
-        .map_err(|e| {
-            tracing::info!(reason = %e.0, "a single sign-on code exchange failed");
-            refused()
-        })?;
+    let token = provider.exchange(&d, code, &verifier).await.map_err(|e| {
+        tracing::info!(reason = %e.0, "a single sign-on code exchange failed");
+        refused()
+    })?;
     let expected = id_token::Expected {
         issuer: &provider.config.issuer,
         client_id: &provider.config.client_id,

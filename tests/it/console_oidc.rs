@@ -477,3 +477,56 @@ async fn a_provider_that_takes_only_client_secret_post_gets_it_in_the_form() {
     assert_eq!(st, StatusCode::OK, "{page}");
     assert_eq!(p.stats()["client_auth"], json!(["post"]));
 }
+
+/// A single sign-on session is named in the store by the issuer and the
+/// name that matched: it outlives a restart, and ends when the config no
+/// longer knows the person by that name.
+#[tokio::test]
+async fn a_sso_session_ends_when_its_oidc_subject_is_changed() {
+    let Some((p, c)) = setup().await else { return };
+    next(&p, json!({"claims": {"sub": "dana-sub"}})).await;
+    let b = c.browser();
+    let (st, cookies, _) = sso(&b).await;
+    assert_eq!(st, StatusCode::OK);
+    let pair = cookies
+        .iter()
+        .find(|c| c.starts_with("toolgate_session="))
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let replay = |gw: &crate::support::TestGateway| {
+        let (url, pair) = (gw.url("/ui/"), pair.clone());
+        async move {
+            reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap()
+                .get(url)
+                .header("cookie", pair)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    let Console { gw, dir, .. } = c;
+    assert_eq!(replay(&gw).await, StatusCode::OK);
+    gw.stop().await;
+    let env = HashMap::from([
+        ("CRM_KEY".to_owned(), canary("crm-")),
+        ("SSO_SECRET".to_owned(), sso_secret(&p)),
+    ]);
+    let gw = crate::support::TestGateway::start(&dir.config_path(), env.clone()).await;
+    assert_eq!(replay(&gw).await, StatusCode::OK, "kept across a restart");
+    gw.stop().await;
+
+    let config = std::fs::read_to_string(dir.config_path()).unwrap();
+    dir.write(
+        "toolgate.yaml",
+        &config.replace("oidc_subject: dana-sub", "oidc_subject: dana-new"),
+    );
+    let gw = crate::support::TestGateway::start(&dir.config_path(), env).await;
+    assert_eq!(replay(&gw).await, StatusCode::SEE_OTHER, "ended");
+}

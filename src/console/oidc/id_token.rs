@@ -211,8 +211,8 @@ mod tests {
         if let Some(kid) = kid {
             k["kid"] = kid.into();
         }
-        if let (Some(k), Some(extra)) = (k.as_object_mut(), extra.as_object()) {
-            k.extend(extra.clone());
+        if let (Some(k), serde_json::Value::Object(extra)) = (k.as_object_mut(), extra) {
+            k.extend(extra);
         }
         k
     }

@@ -77,6 +77,8 @@ pub struct Gateway {
     digest: tokio::sync::OnceCell<DigestKey>,
     /// Seals the state of per-user connect URLs (`store.encryption_key`).
     pub(crate) connect_sealer: Option<secrets::seal::Sealer>,
+    /// The console's single sign-on provider (`ui.oidc`).
+    pub(crate) oidc: Option<crate::console::OidcProvider>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -267,6 +269,18 @@ impl Gateway {
                 &config.environment,
             );
         }
+        let oidc = match &config.ui.oidc {
+            Some(o) => {
+                let secret = credentials
+                    .read_extra("ui-oidc-client-secret", &o.client_secret)
+                    .map_err(|e| anyhow::anyhow!("cannot read ui.oidc.client_secret: {e}"))?;
+                Some(
+                    crate::console::OidcProvider::new(o.clone(), secret)
+                        .map_err(anyhow::Error::msg)?,
+                )
+            }
+            None => None,
+        };
         let bus: Arc<dyn Bus> = match (&redis, config.store.redis()) {
             (Some(conn), Some(target)) => Arc::new(
                 RedisBus::new(target, &redis_options, conn.clone(), &config.environment)
@@ -340,6 +354,7 @@ impl Gateway {
             tls,
             digest: tokio::sync::OnceCell::new_with(digest),
             connect_sealer,
+            oidc,
         }))
     }
 

@@ -12,6 +12,11 @@
 //! place of a key hash it has the SHA-256 of its pin, under which
 //! revocations and sessions are kept (a new pin is, like a new key, a new
 //! credential); no key is ever checked against it.
+//!
+//! An approver or admin may also be known at the console's single sign-on
+//! provider (`oidc_subject`, `email`); a console session signed in that way
+//! names its holder by the SHA-256 of the issuer and that name, looked up
+//! again on every request as a key's hash is.
 
 use std::sync::Arc;
 
@@ -22,7 +27,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use subtle::{Choice, ConstantTimeEq};
 
-use crate::config::{CertPin, Config};
+use crate::config::{CertPin, Config, SsoNames};
 use crate::tls::PeerCert;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,11 +84,29 @@ impl Caller {
 }
 
 /// An admin acting, and how when not over the REST API (`console`): the
-/// records of what they do say so (`admin_via`).
+/// records of what they do say so (`admin_via`, `admin_sign_in`).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Acting<'a> {
     pub name: &'a str,
-    pub via: Option<&'static str>,
+    pub via: Option<Via>,
+}
+
+/// How a person reached toolgate when not over the REST API: the door
+/// (`console`) and how they signed in there (`key`, `oidc`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Via {
+    pub door: &'static str,
+    pub sign_in: &'static str,
+}
+
+impl Via {
+    /// The door and the sign-in, as the trail's `*_via` and `*_sign_in` fields.
+    pub(crate) fn fields(via: Option<Via>) -> (Option<String>, Option<String>) {
+        (
+            via.map(|v| v.door.to_owned()),
+            via.map(|v| v.sign_in.to_owned()),
+        )
+    }
 }
 
 /// Every configured identity, with its key hash (or its pin's) and whether
@@ -92,44 +115,64 @@ pub struct Identities {
     entries: Vec<([u8; 32], Arc<Caller>, bool)>,
     /// The identities pinned to a client certificate, and how.
     pins: Vec<(Arc<Caller>, CertPin)>,
+    /// With `ui.oidc`: the approvers and admins known at the provider.
+    sso: Vec<(Arc<Caller>, SsoNames)>,
+    /// `ui.oidc`'s issuer, part of every single sign-on holder's hash.
+    issuer: String,
 }
 
 impl Identities {
     pub(crate) fn new(config: &Config) -> Self {
         let mut entries = Vec::new();
         let mut pins = Vec::new();
-        let mut add = |key: Option<[u8; 32]>, caller: Caller, pin: &Option<CertPin>| {
-            let caller = Arc::new(caller);
-            if let Some(pin) = pin {
-                pins.push((caller.clone(), pin.clone()));
-            }
-            // Config refuses an identity with neither a key nor a pin.
-            let Some(hash) = key.or_else(|| pin.as_ref().map(pin_sha256)) else {
-                return;
+        let mut sso = Vec::new();
+        let oidc = config.ui.oidc.is_some();
+        let mut add =
+            |key: Option<[u8; 32]>, caller: Caller, pin: &Option<CertPin>, names: &SsoNames| {
+                let caller = Arc::new(caller);
+                if let Some(pin) = pin {
+                    pins.push((caller.clone(), pin.clone()));
+                }
+                if oidc && !names.is_empty() {
+                    sso.push((caller.clone(), names.clone()));
+                }
+                // Config refuses an identity with neither a key nor a pin.
+                let Some(hash) = key.or_else(|| pin.as_ref().map(pin_sha256)) else {
+                    return;
+                };
+                entries.push((hash, caller, key.is_some()));
             };
-            entries.push((hash, caller, key.is_some()));
-        };
         for a in config.agents.values() {
             let caller = Caller::Agent {
                 name: a.name.clone(),
                 workflow: a.workflow.clone(),
             };
-            add(a.key_sha256, caller, &a.pin);
+            add(a.key_sha256, caller, &a.pin, &SsoNames::default());
         }
         for a in config.approvers.values() {
             let caller = Caller::Approver {
                 name: a.name.clone(),
                 workflows: a.workflows.clone(),
             };
-            add(a.key_sha256, caller, &a.pin);
+            add(a.key_sha256, caller, &a.pin, &a.sso);
         }
         for a in config.admins.values() {
             let caller = Caller::Admin {
                 name: a.name.clone(),
             };
-            add(a.key_sha256, caller, &a.pin);
+            add(a.key_sha256, caller, &a.pin, &a.sso);
         }
-        Identities { entries, pins }
+        Identities {
+            entries,
+            pins,
+            sso,
+            issuer: config
+                .ui
+                .oidc
+                .as_ref()
+                .map(|o| o.issuer.clone())
+                .unwrap_or_default(),
+        }
     }
 
     /// Whether `caller`'s key may be used over a connection that showed
@@ -198,6 +241,64 @@ impl Identities {
             return None;
         }
         Some((caller.clone(), pin_sha256(pin)))
+    }
+}
+
+impl Identities {
+    /// The approver or admin the single sign-on provider vouched for, with
+    /// the hash their session names them by: by `sub` (`oidc_subject`)
+    /// first, else by `email` — only an address the provider verified.
+    pub(crate) fn by_oidc(
+        &self,
+        sub: &str,
+        email: Option<&str>,
+        email_verified: bool,
+    ) -> Option<(Arc<Caller>, [u8; 32])> {
+        if let Some((c, _)) = self
+            .sso
+            .iter()
+            .find(|(_, n)| n.oidc_subject.as_deref() == Some(sub))
+        {
+            return Some((c.clone(), self.sso_sha256("oidc_subject", sub)));
+        }
+        let email = email.filter(|_| email_verified)?.to_ascii_lowercase();
+        let (c, _) = self
+            .sso
+            .iter()
+            .find(|(_, n)| n.email.as_deref() == Some(email.as_str()))?;
+        Some((c.clone(), self.sso_sha256("email", &email)))
+    }
+
+    /// The identity a single sign-on session's hash names, while the
+    /// config still binds it to that issuer and name.
+    pub(crate) fn by_sso_sha256(&self, hash: &[u8; 32]) -> Option<Arc<Caller>> {
+        let mut found = None;
+        for (caller, names) in &self.sso {
+            let hashes = [
+                names
+                    .oidc_subject
+                    .as_deref()
+                    .map(|s| self.sso_sha256("oidc_subject", s)),
+                names.email.as_deref().map(|e| self.sso_sha256("email", e)),
+            ];
+            for h in hashes.into_iter().flatten() {
+                if bool::from(h.ct_eq(hash)) {
+                    found = Some(caller.clone());
+                }
+            }
+        }
+        found
+    }
+
+    fn sso_sha256(&self, kind: &str, value: &str) -> [u8; 32] {
+        let mut h = Sha256::new();
+        h.update(b"toolgate single sign-on identity\n");
+        h.update(self.issuer.as_bytes());
+        h.update(b"\n");
+        h.update(kind.as_bytes());
+        h.update(b"\n");
+        h.update(value.as_bytes());
+        h.finalize().into()
     }
 }
 

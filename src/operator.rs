@@ -29,7 +29,7 @@ pub(crate) async fn record(
     let mut entry = Entry::new(event);
     entry.environment = Some(gw.config.environment.clone());
     entry.admin = Some(admin.name.to_owned());
-    entry.admin_via = admin.via.map(str::to_owned);
+    (entry.admin_via, entry.admin_sign_in) = crate::identity::Via::fields(admin.via);
     entry.target = Some(target.to_owned());
     if !reason.is_empty() {
         entry.reason = Some(gw.redactor.load().redact_str(reason).0.into_owned());

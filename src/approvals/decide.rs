@@ -19,6 +19,7 @@ use crate::dead_letters::record as dead_letter;
 use crate::digest::DigestKey;
 use crate::error::{ApiError, Code};
 use crate::gateway::Gateway;
+use crate::identity::Via;
 use crate::pipeline::audit::Trail;
 use crate::pipeline::call::Origin;
 use crate::pipeline::{self, Kept, build, validate};
@@ -179,7 +180,7 @@ pub(crate) async fn approve(
     let recorded = Trail::for_action(gw, &action)
         .record(Event::Approved, |e| {
             e.approver = Some(who.name.to_owned());
-            e.approver_via = who.via.map(str::to_owned);
+            (e.approver_via, e.approver_sign_in) = Via::fields(who.via);
             e.reason = Some(reason.clone());
             e.decision = Some(format!(
                 "approved {}/{}",
@@ -318,7 +319,7 @@ pub(crate) async fn deny(
     let recorded = Trail::for_action(gw, &action)
         .record(Event::Denied, |e| {
             e.approver = Some(who.name.to_owned());
-            e.approver_via = who.via.map(str::to_owned);
+            (e.approver_via, e.approver_sign_in) = Via::fields(who.via);
             e.reason = Some(reason.clone());
             e.decision = Some("denied".into());
         })

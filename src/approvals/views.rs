@@ -213,7 +213,7 @@ pub(crate) struct Approver<'a> {
     pub workflows: &'a [String],
     /// How the decision arrives when not over the REST API (`console`); the
     /// records of the decision say so.
-    pub via: Option<&'static str>,
+    pub via: Option<crate::identity::Via>,
 }
 
 impl Approver<'_> {

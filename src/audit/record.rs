@@ -134,6 +134,13 @@ pub struct Entry {
     /// How an admin acted when not over the REST API (`console`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub admin_via: Option<String>,
+    /// How the approver who decided in the console signed in there
+    /// (`key`, `oidc`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approver_sign_in: Option<String>,
+    /// How the admin who acted in the console signed in there (`key`, `oidc`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admin_sign_in: Option<String>,
     /// The MCP session a call came in, as the SHA-256 of its id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mcp_session_sha256: Option<String>,

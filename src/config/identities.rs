@@ -1,11 +1,13 @@
 //! Identities (`agents:`, `approvers:`, `admins:`): key hashes (or, for an
 //! identity known by its client certificate alone, none), the workflow each
-//! one may act in, and the rule that no two identities share a key.
+//! one may act in, and the rule that no two identities share a key. An
+//! approver or admin may also be known at the single sign-on provider
+//! (`email`, `oidc_subject`, only with `ui.oidc`); with it, they need no key.
 
 use std::collections::BTreeMap;
 
 use super::document::FileCtx;
-use super::model::{AdminDef, AgentDef, ApproverDef, CertPin, WorkflowDef};
+use super::model::{AdminDef, AgentDef, ApproverDef, CertPin, SsoNames, WorkflowDef};
 use super::raw::{RawAdmin, RawAgent, RawApprover};
 use super::yaml;
 
@@ -30,25 +32,79 @@ fn parse_hash(hex_text: &str) -> [u8; 32] {
     out
 }
 
+/// `email` and `oidc_subject` of a person: only with `ui.oidc`, each
+/// belonging to one identity.
+fn sso_names(
+    oidc: bool,
+    seen: &mut BTreeMap<String, String>,
+    ctx: &mut FileCtx<'_>,
+    pointer: &str,
+    who: &str,
+    email: Option<&str>,
+    subject: Option<&str>,
+) -> SsoNames {
+    let names = SsoNames {
+        oidc_subject: subject.map(str::to_owned),
+        email: email.map(str::to_ascii_lowercase),
+    };
+    for (key, value) in [
+        ("email", &names.email),
+        ("oidc_subject", &names.oidc_subject),
+    ] {
+        let Some(value) = value else { continue };
+        let at = format!("{pointer}/{key}");
+        if !oidc {
+            ctx.error(
+                &at,
+                format!("{key} is what single sign-on knows a person by: it needs ui.oidc (or remove it)"),
+            );
+            continue;
+        }
+        if key == "email" && !value.contains('@') {
+            ctx.error(&at, "email must be an address, e.g. ada@example.com");
+        }
+        match seen.get(&format!("{key} {value}")) {
+            Some(other) => ctx.error(
+                &at,
+                format!("{other} has the same {key}; a person signs in as one identity"),
+            ),
+            None => {
+                seen.insert(format!("{key} {value}"), who.to_owned());
+            }
+        }
+    }
+    names
+}
+
 pub(super) fn build(
     agents_raw: BTreeMap<String, RawAgent>,
     approvers_raw: BTreeMap<String, RawApprover>,
     admins_raw: BTreeMap<String, RawAdmin>,
     workflows: &BTreeMap<String, WorkflowDef>,
+    oidc: bool,
     ctx: &mut FileCtx<'_>,
 ) -> Identities {
     let mut seen_keys: BTreeMap<[u8; 32], String> = BTreeMap::new();
-    // The key's hash; `None` for an identity known by its certificate alone.
+    let mut seen_sso: BTreeMap<String, String> = BTreeMap::new();
+    // The key's hash; `None` for an identity known by its certificate
+    // alone, or signing in by single sign-on only (`sso`).
     let mut check_key = |ctx: &mut FileCtx<'_>,
                          pointer: String,
                          who: String,
                          key: Option<&str>,
-                         pin: &Option<CertPin>| {
+                         pin: &Option<CertPin>,
+                         sso: &SsoNames| {
         let Some(key) = key.map(parse_hash) else {
-            if pin.is_none() {
+            let by_sso = oidc && !sso.is_empty();
+            if pin.is_none() && !by_sso {
+                let or_sso = if oidc && !who.starts_with("agent ") {
+                    ", or email or oidc_subject to sign in to the console by single sign-on only"
+                } else {
+                    ""
+                };
                 ctx.error(
                     &pointer,
-                    format!("{who} needs key_sha256, or a client certificate to be known by instead (cert_sha256 or cert_uri, with tls.client_ca)"),
+                    format!("{who} needs key_sha256, or a client certificate to be known by instead (cert_sha256 or cert_uri, with tls.client_ca){or_sso}"),
                 );
             }
             return None;
@@ -79,6 +135,7 @@ pub(super) fn build(
             format!("agent {name}"),
             ra.key_sha256.as_deref(),
             &pin,
+            &SsoNames::default(),
         );
         agents.insert(
             name.clone(),
@@ -102,13 +159,17 @@ pub(super) fn build(
             }
         }
         let pin = pin(ra.cert_sha256.as_deref(), ra.cert_uri.as_ref());
-        let key = check_key(
+        let who = format!("approver {name}");
+        let sso = sso_names(
+            oidc,
+            &mut seen_sso,
             ctx,
-            p,
-            format!("approver {name}"),
-            ra.key_sha256.as_deref(),
-            &pin,
+            &p,
+            &who,
+            ra.email.as_deref(),
+            ra.oidc_subject.as_deref(),
         );
+        let key = check_key(ctx, p, who, ra.key_sha256.as_deref(), &pin, &sso);
         approvers.insert(
             name.clone(),
             ApproverDef {
@@ -116,6 +177,7 @@ pub(super) fn build(
                 workflows: ra.workflows,
                 key_sha256: key,
                 pin,
+                sso,
             },
         );
     }
@@ -123,19 +185,24 @@ pub(super) fn build(
     for (name, ra) in admins_raw {
         let p = format!("/admins/{}", yaml::escape_token(&name));
         let pin = pin(ra.cert_sha256.as_deref(), ra.cert_uri.as_ref());
-        let key = check_key(
+        let who = format!("admin {name}");
+        let sso = sso_names(
+            oidc,
+            &mut seen_sso,
             ctx,
-            p,
-            format!("admin {name}"),
-            ra.key_sha256.as_deref(),
-            &pin,
+            &p,
+            &who,
+            ra.email.as_deref(),
+            ra.oidc_subject.as_deref(),
         );
+        let key = check_key(ctx, p, who, ra.key_sha256.as_deref(), &pin, &sso);
         admins.insert(
             name.clone(),
             AdminDef {
                 name,
                 key_sha256: key,
                 pin,
+                sso,
             },
         );
     }

@@ -50,7 +50,7 @@ pub use model::*;
 pub use rotation_model::{RotationDef, RotationRequest};
 pub(crate) use sources_aws::valid_region as valid_aws_region;
 pub use tools::is_object_schema;
-pub use ui::UiConfig;
+pub use ui::{OidcConfig, UiConfig};
 pub(crate) use workflows::DEFAULT_DEAD_LETTER_RETENTION;
 
 use document::{CONFIG_VALIDATOR, FileCtx, read_document, typed};
@@ -116,7 +116,7 @@ pub(crate) fn read(path: &Path) -> (Option<Config>, Vec<Diagnostic>) {
     let telemetry = telemetry::build(raw.telemetry.as_ref(), &base_dir, &mut ctx);
     let public_url = mcp::public_url(raw.public_url.as_deref(), &mut ctx);
     let mcp = mcp::build(raw.mcp.as_ref(), &mut ctx);
-    let ui = ui::build(raw.ui.as_ref(), |at, msg| ctx.error(at, msg));
+    let ui = ui::build(raw.ui.as_ref(), public_url.as_deref(), &base_dir, &mut ctx);
     let connections = mcp::connections(raw.connections.as_ref(), &mut ctx);
     let tls = tls::build(raw.tls.as_ref(), &base_dir, &mut ctx);
     let credentials = credentials::build(raw.credentials, &env, &base_dir, &mut ctx);
@@ -129,7 +129,15 @@ pub(crate) fn read(path: &Path) -> (Option<Config>, Vec<Diagnostic>) {
         &credentials,
         &mut ctx,
     );
-    let ids = identities::build(raw.agents, raw.approvers, raw.admins, &workflows, &mut ctx);
+    let ids = identities::build(
+        raw.agents,
+        raw.approvers,
+        raw.admins,
+        &workflows,
+        // Written, even if wrong: its own errors say what to fix.
+        raw.ui.as_ref().is_some_and(|u| u.oidc.is_some()),
+        &mut ctx,
+    );
     let client_ca = tls.as_ref().is_some_and(|t| t.client_ca.is_some());
     identities::check_pins(&ids, client_ca, &mut ctx);
 

@@ -567,17 +567,36 @@ pub struct AgentDef {
 pub struct ApproverDef {
     pub name: String,
     pub workflows: Vec<String>,
-    /// The SHA-256 of its key; `None`: known by its certificate alone (`pin`).
+    /// The SHA-256 of its key; `None`: known by its certificate alone
+    /// (`pin`), or signing in to the console by single sign-on only.
     pub key_sha256: Option<[u8; 32]>,
     pub pin: Option<CertPin>,
+    pub sso: SsoNames,
 }
 
 #[derive(Debug, Clone)]
 pub struct AdminDef {
     pub name: String,
-    /// The SHA-256 of its key; `None`: known by its certificate alone (`pin`).
+    /// The SHA-256 of its key; `None`: known by its certificate alone
+    /// (`pin`), or signing in to the console by single sign-on only.
     pub key_sha256: Option<[u8; 32]>,
     pub pin: Option<CertPin>,
+    pub sso: SsoNames,
+}
+
+/// What a person is known by at the single sign-on provider (`ui.oidc`):
+/// the ID token's `sub` (`oidc_subject`), else a verified `email`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SsoNames {
+    pub oidc_subject: Option<String>,
+    /// Kept in lower case: addresses are matched without regard to case.
+    pub email: Option<String>,
+}
+
+impl SsoNames {
+    pub fn is_empty(&self) -> bool {
+        self.oidc_subject.is_none() && self.email.is_none()
+    }
 }
 
 /// The client certificate an identity's key must arrive over (`cert_sha256`,

@@ -187,13 +187,23 @@ pub(crate) struct RawMcp {
     pub approval_wait_seconds: Option<u64>,
 }
 
-/// `ui: {enabled?, session_ttl_seconds?}`; `oidc` is read only to be refused.
+/// `ui: {enabled?, session_ttl_seconds?, oidc?}`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawUi {
     pub enabled: Option<bool>,
     pub session_ttl_seconds: Option<u64>,
-    pub oidc: Option<Value>,
+    pub oidc: Option<RawOidc>,
+}
+
+/// `ui.oidc: {issuer, client_id, client_secret: <source>, scopes?}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawOidc {
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: RawSource,
+    pub scopes: Option<Vec<String>>,
 }
 
 /// `connections: {return_to_origins?, state_ttl_seconds?}`.
@@ -450,6 +460,8 @@ pub(crate) struct RawApprover {
     pub workflows: Vec<String>,
     pub cert_sha256: Option<String>,
     pub cert_uri: Option<String>,
+    pub email: Option<String>,
+    pub oidc_subject: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -458,6 +470,8 @@ pub(crate) struct RawAdmin {
     pub key_sha256: Option<String>,
     pub cert_sha256: Option<String>,
     pub cert_uri: Option<String>,
+    pub email: Option<String>,
+    pub oidc_subject: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -134,7 +134,12 @@ fn vault_source(v: &RawVaultRef, ctx: &mut FileCtx<'_>, pointer: &str) -> Option
 }
 
 /// An endpoint of the provider: `https://`, or `http://` on loopback only.
-fn endpoint(raw: &str, key: &str, ctx: &mut FileCtx<'_>, pointer: &str) -> Option<url::Url> {
+pub(super) fn endpoint(
+    raw: &str,
+    key: &str,
+    ctx: &mut FileCtx<'_>,
+    pointer: &str,
+) -> Option<url::Url> {
     match url::Url::parse(raw) {
         Ok(u)
             if (u.scheme() == "https"

@@ -1,10 +1,15 @@
-//! `ui:` — the web console at `/ui/`: on unless turned off, and how long a
-//! sign-in lasts. Single sign-on (`ui.oidc`) is not built yet; the key is
-//! refused rather than ignored, so nobody believes it is in force.
+//! `ui:` — the web console at `/ui/`: on unless turned off, how long a
+//! sign-in lasts, and single sign-on with OpenID Connect (`ui.oidc`): the
+//! provider's issuer, the client toolgate is registered as there, its
+//! secret (a `<source>`: env or file) and the scopes asked for.
 
+use std::path::Path;
 use std::time::Duration;
 
+use super::document::FileCtx;
+use super::model::SourceDef;
 use super::raw::RawUi;
+use super::sources::{SourceUse, endpoint, source};
 
 /// `ui:` — the web console at `/ui/`.
 #[derive(Debug, Clone)]
@@ -13,6 +18,22 @@ pub struct UiConfig {
     pub enabled: bool,
     /// A console session ends this long after sign-in.
     pub session_ttl: Duration,
+    /// Single sign-on (`ui.oidc`), when configured.
+    pub oidc: Option<OidcConfig>,
+}
+
+/// `ui.oidc`: sign-in to the console through an OpenID Connect provider.
+#[derive(Debug, Clone)]
+pub struct OidcConfig {
+    /// The issuer exactly as written (and as the provider must name
+    /// itself): `https://`, or `http://` on loopback only.
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: SourceDef,
+    /// What is asked for; always holds `openid`.
+    pub scopes: Vec<String>,
+    /// `<public_url>/ui/oidc/callback`, where the provider sends the browser back.
+    pub redirect_uri: String,
 }
 
 impl Default for UiConfig {
@@ -20,12 +41,18 @@ impl Default for UiConfig {
         UiConfig {
             enabled: true,
             session_ttl: Duration::from_secs(8 * 3600),
+            oidc: None,
         }
     }
 }
 
-/// `ui:` as written; each problem goes to `error` (a JSON pointer, a message).
-pub(super) fn build(raw: Option<&RawUi>, mut error: impl FnMut(&str, &str)) -> UiConfig {
+/// `ui:` as written; `public_url` (checked) gives the redirect URI.
+pub(super) fn build(
+    raw: Option<&RawUi>,
+    public_url: Option<&str>,
+    base_dir: &Path,
+    ctx: &mut FileCtx<'_>,
+) -> UiConfig {
     let mut config = UiConfig::default();
     let Some(raw) = raw else {
         return config;
@@ -35,17 +62,79 @@ pub(super) fn build(raw: Option<&RawUi>, mut error: impl FnMut(&str, &str)) -> U
     }
     match raw.session_ttl_seconds {
         None => {}
-        Some(0) => error(
+        Some(0) => ctx.error(
             "/ui/session_ttl_seconds",
             "ui.session_ttl_seconds must be at least 1",
         ),
         Some(s) => config.session_ttl = Duration::from_secs(s),
     }
-    if raw.oidc.is_some() {
-        error(
-            "/ui/oidc",
-            "ui.oidc (single sign-on) is not available in this version; remove it — approvers and admins sign in to the console with their key",
+    let Some(o) = &raw.oidc else {
+        return config;
+    };
+    let pointer = "/ui/oidc";
+    let before = ctx.count();
+    let issuer = endpoint(&o.issuer, "issuer", ctx, pointer);
+    if issuer.as_ref().is_some_and(|u| u.query().is_some()) {
+        ctx.error(
+            &format!("{pointer}/issuer"),
+            "issuer is the provider's base URL, without a query",
         );
+    }
+    if o.client_id.trim().is_empty() {
+        ctx.error(
+            &format!("{pointer}/client_id"),
+            "client_id is the client toolgate is registered as at the provider; it cannot be empty",
+        );
+    }
+    let client_secret = source(
+        &o.client_secret,
+        base_dir,
+        ctx,
+        &format!("{pointer}/client_secret"),
+        SourceUse::Setting,
+    );
+    let mut scopes = o
+        .scopes
+        .clone()
+        .unwrap_or_else(|| vec!["openid".into(), "email".into()]);
+    for (i, s) in scopes.iter().enumerate() {
+        if s.is_empty()
+            || !s
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+        {
+            ctx.error(
+                &format!("{pointer}/scopes/{i}"),
+                "a scope is one word of printable characters (no spaces, quotes or backslashes)",
+            );
+        }
+    }
+    if !scopes.iter().any(|s| s == "openid") {
+        scopes.insert(0, "openid".into());
+    }
+    let redirect_uri = match public_url {
+        Some(base) => Some(format!("{base}/ui/oidc/callback")),
+        None => {
+            ctx.error(
+                pointer,
+                "ui.oidc needs public_url: the provider sends the browser back to <public_url>/ui/oidc/callback, the redirect URI to register there",
+            );
+            None
+        }
+    };
+    if ctx.count() > before {
+        return config;
+    }
+    if let (Some(_), Some(client_secret), Some(redirect_uri)) =
+        (issuer, client_secret, redirect_uri)
+    {
+        config.oidc = Some(OidcConfig {
+            issuer: o.issuer.clone(),
+            client_id: o.client_id.clone(),
+            client_secret,
+            scopes,
+            redirect_uri,
+        });
     }
     config
 }

@@ -30,7 +30,7 @@ pub(super) fn admin(p: &Person) -> Option<Acting<'_>> {
     match p.caller.as_ref() {
         Caller::Admin { name } => Some(Acting {
             name,
-            via: Some("console"),
+            via: Some(p.via()),
         }),
         _ => None,
     }

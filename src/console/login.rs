@@ -1,7 +1,9 @@
 //! Signing in and out. `/ui/login` takes an approver or admin key (agent
-//! keys are refused, with the same answer as a wrong key); attempts are
-//! limited per client address, in the store, so replicas share the limit.
-//! Signing out deletes the session from the store, not only the cookie.
+//! keys are refused, with the same answer as a wrong key), and offers
+//! single sign-on beside it when `ui.oidc` is configured (`oidc`);
+//! attempts are limited per client address, in the store, so replicas
+//! share the limit. Signing out deletes the session from the store, not
+//! only the cookie.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,7 +16,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::context;
 
 use super::csrf::{self, Form};
-use super::session;
+use super::session::{self, SignIn};
 use super::templates::Page;
 use crate::gateway::Gateway;
 use crate::identity::Caller;
@@ -26,26 +28,29 @@ use crate::tls::ClientCert;
 pub(super) const ATTEMPTS_BURST: u32 = 5;
 pub(super) const ATTEMPTS_PER_MINUTE: u32 = 5;
 
-fn login_page(status: StatusCode, error: Option<&str>) -> Page {
-    Page::render(status, "login.html", context! { error })
+fn login_page(gw: &Gateway, status: StatusCode, error: Option<&str>) -> Page {
+    let sso = gw.config.ui.oidc.is_some();
+    Page::render(status, "login.html", context! { error, sso })
 }
 
 pub(super) async fn form(State(gw): State<Arc<Gateway>>, parts: Parts) -> Response {
     match session::required(&gw, &parts).await {
         Ok(_) => Redirect::to("/ui/").into_response(),
-        Err(_) => login_page(StatusCode::OK, None).into_response(),
+        Err(_) => login_page(&gw, StatusCode::OK, None).into_response(),
     }
 }
 
-pub(super) async fn submit(State(gw): State<Arc<Gateway>>, parts: Parts, body: Bytes) -> Response {
-    if !csrf::same_origin(&gw, &parts.headers) {
-        return csrf::refused(None, "it did not come from this console's own pages")
-            .into_response();
-    }
-    let from = parts
+/// The client address a sign-in attempt came from.
+pub(super) fn client(parts: &Parts) -> String {
+    parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string());
+        .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string())
+}
+
+/// Count one sign-in attempt from `from` against the limit: `Err` holds the
+/// page to answer with when it is spent (or the store cannot say).
+pub(super) async fn attempt(gw: &Gateway, from: &str) -> Result<(), Response> {
     // A space keeps these keys apart from the per-tool limits (`agent\x1ftool`).
     let limit_key = format!("ui sign-in\u{1f}{from}");
     match gw
@@ -53,11 +58,12 @@ pub(super) async fn submit(State(gw): State<Arc<Gateway>>, parts: Parts, body: B
         .rate_limit(&limit_key, ATTEMPTS_PER_MINUTE, ATTEMPTS_BURST)
         .await
     {
-        Ok(RateDecision::Allowed) => {}
+        Ok(RateDecision::Allowed) => Ok(()),
         Ok(RateDecision::Limited { retry_after }) => {
             let secs = retry_after.as_millis().div_ceil(1000).max(1) as u64;
             tracing::warn!(client = %from, "console sign-in attempts limited");
             let mut r = login_page(
+                gw,
                 StatusCode::TOO_MANY_REQUESTS,
                 Some(&format!(
                     "Too many sign-in attempts from your address; try again in {secs} s."
@@ -66,9 +72,29 @@ pub(super) async fn submit(State(gw): State<Arc<Gateway>>, parts: Parts, body: B
             .into_response();
             r.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-            return r;
+            Err(r)
         }
-        Err(e) => return Page::from_error(&e.into(), None).into_response(),
+        Err(e) => Err(Page::from_error(&e.into(), None).into_response()),
+    }
+}
+
+/// The answer that starts a session: the cookie, and `then`.
+pub(super) fn signed_in(gw: &Gateway, token: &str, mut then: Response) -> Response {
+    let cookie = session::set_cookie(token, gw.config.ui.session_ttl, session::secure(gw));
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        then.headers_mut().append(header::SET_COOKIE, v);
+    }
+    then
+}
+
+pub(super) async fn submit(State(gw): State<Arc<Gateway>>, parts: Parts, body: Bytes) -> Response {
+    if !csrf::same_origin(&gw, &parts.headers) {
+        return csrf::refused(None, "it did not come from this console's own pages")
+            .into_response();
+    }
+    let from = client(&parts);
+    if let Err(r) = attempt(&gw, &from).await {
+        return r;
     }
     let form = Form::parse(&body);
     let key = form.get("key").unwrap_or_default().trim();
@@ -84,22 +110,18 @@ pub(super) async fn submit(State(gw): State<Arc<Gateway>>, parts: Parts, body: B
     let Some((caller, key_sha256)) = person else {
         tracing::info!(client = %from, "a console sign-in was refused");
         return login_page(
+            &gw,
             StatusCode::UNAUTHORIZED,
             Some("That is not an approver or admin key."),
         )
         .into_response();
     };
-    let token = match session::start(&gw, &caller, &key_sha256).await {
+    let token = match session::start(&gw, &caller, &key_sha256, SignIn::Key).await {
         Ok(t) => t,
         Err(e) => return Page::from_error(&e.into(), None).into_response(),
     };
     tracing::info!(who = caller.name(), "signed in to the console");
-    let cookie = session::set_cookie(&token, gw.config.ui.session_ttl, session::secure(&gw));
-    let mut r = Redirect::to("/ui/").into_response();
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
-        r.headers_mut().insert(header::SET_COOKIE, v);
-    }
-    r
+    signed_in(&gw, &token, Redirect::to("/ui/").into_response())
 }
 
 pub(super) async fn logout(State(gw): State<Arc<Gateway>>, parts: Parts, body: Bytes) -> Response {

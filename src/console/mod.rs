@@ -1,6 +1,7 @@
 //! The web console at `/ui/`: server-rendered pages for approvers, on the
 //! gateway's own listener, working without JavaScript. People sign in with
-//! their approver or admin key (`login`); an approver sees the queue of
+//! their approver or admin key (`login`), or by single sign-on with OpenID
+//! Connect (`oidc`); an approver sees the queue of
 //! their workflows, each action's frozen request exactly as it will be
 //! sent, and decides it through the same code as the REST API (`pages`),
 //! after editing its arguments if need be (`edit`). An admin switches and
@@ -21,6 +22,7 @@ mod credentials;
 mod csrf;
 mod edit;
 mod login;
+mod oidc;
 mod pages;
 mod review;
 mod session;
@@ -35,6 +37,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{any, get, post};
 
 use crate::gateway::Gateway;
+
+pub(crate) use oidc::Provider as OidcProvider;
 
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
@@ -78,6 +82,8 @@ pub(crate) fn routes(
     let open = Router::new()
         .route("/ui", get(|| async { Redirect::permanent("/ui/") }))
         .route("/ui/login", get(login::form).post(login::submit))
+        .route("/ui/oidc/start", get(oidc::start))
+        .route("/ui/oidc/callback", get(oidc::callback))
         .route("/ui/static/console.css", get(style))
         .route("/ui/{*rest}", any(pages::nothing));
     Router::new()

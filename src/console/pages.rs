@@ -39,7 +39,7 @@ pub(super) fn approver(p: &Person) -> Option<Approver<'_>> {
         Caller::Approver { name, workflows } => Some(Approver {
             name,
             workflows,
-            via: Some("console"),
+            via: Some(p.via()),
         }),
         _ => None,
     }

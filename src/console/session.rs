@@ -1,9 +1,11 @@
 //! Console sign-ins: a random cookie whose SHA-256 keys a record in the
 //! store (`ui_sessions`), so a session works on every replica and across
 //! restarts and ends for all of them at sign-out. The record names the
-//! holder by their key's hash, looked up again on every request: a key that
-//! was removed or changed ends its sessions. It holds the session's CSRF
-//! token too.
+//! holder by their key's hash — or, signed in by single sign-on, by the
+//! hash of the issuer and the name the provider knows them by — looked up
+//! again on every request: a key (or a name) that was removed or changed
+//! ends its sessions. It holds the session's CSRF token too, and how its
+//! holder signed in, which the records of what they do in the console say.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::gateway::Gateway;
-use crate::identity::Caller;
+use crate::identity::{Caller, Via};
 use crate::store::{Inserted, Ns, StoreError, now_ms};
 use crate::tls::{ClientCert, PeerCert};
 
@@ -31,10 +33,33 @@ pub(super) const COOKIE: &str = "toolgate_session";
 #[derive(Debug, Serialize, Deserialize)]
 struct Stored {
     name: String,
-    /// The key's SHA-256 (hex) when signed in.
+    /// The holder's hash (hex): the key's, or with `sign_in: oidc` the
+    /// single sign-on name's ([`crate::identity::Identities::by_oidc`]).
     key_sha256: String,
     csrf: String,
     expires_at_ms: u64,
+    #[serde(default)]
+    sign_in: SignIn,
+}
+
+/// How a person signed in to the console.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum SignIn {
+    /// With their approver or admin key.
+    #[default]
+    Key,
+    /// By single sign-on (`ui.oidc`).
+    Oidc,
+}
+
+impl SignIn {
+    fn as_str(self) -> &'static str {
+        match self {
+            SignIn::Key => "key",
+            SignIn::Oidc => "oidc",
+        }
+    }
 }
 
 /// A signed-in person: who, and the token their forms must carry.
@@ -42,6 +67,7 @@ struct Stored {
 pub(super) struct Person {
     pub caller: Arc<Caller>,
     pub csrf: String,
+    pub sign_in: SignIn,
     /// The cookie's SHA-256, the record's key.
     id: String,
 }
@@ -58,9 +84,19 @@ impl Person {
             Caller::Agent { .. } => "agent",
         }
     }
+
+    /// How what this person does reaches toolgate: the console, and how
+    /// they signed in to it.
+    pub(super) fn via(&self) -> Via {
+        Via {
+            door: "console",
+            sign_in: self.sign_in.as_str(),
+        }
+    }
 }
 
-fn random() -> String {
+/// 32 random bytes, base64url (a cookie, a form token, a nonce).
+pub(super) fn random() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     URL_SAFE_NO_PAD.encode(bytes)
@@ -71,11 +107,13 @@ fn hash(token: &str) -> String {
 }
 
 /// Start a session for `caller`, signed in with the key hashing to
-/// `key_sha256`. The cookie's value is returned once; only its hash is kept.
+/// `key_sha256` (by single sign-on: the name hashing to it). The cookie's
+/// value is returned once; only its hash is kept.
 pub(super) async fn start(
     gw: &Gateway,
     caller: &Caller,
     key_sha256: &[u8; 32],
+    sign_in: SignIn,
 ) -> Result<String, StoreError> {
     let ttl = gw.config.ui.session_ttl;
     let stored = Stored {
@@ -83,6 +121,7 @@ pub(super) async fn start(
         key_sha256: hex::encode(key_sha256),
         csrf: random(),
         expires_at_ms: now_ms() + u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX),
+        sign_in,
     };
     let value = serde_json::to_vec(&stored)
         .map_err(|e| StoreError(format!("cannot encode a console session: {e}")))?;
@@ -111,9 +150,9 @@ fn cookie(headers: &HeaderMap) -> Option<&str> {
         .filter(|v| !v.is_empty())
 }
 
-/// The person signed in on this request: a live session whose key still
-/// belongs to an approver or admin, allowed over this connection's
-/// certificate.
+/// The person signed in on this request: a live session whose key (or
+/// single sign-on name) still belongs to an approver or admin, allowed over
+/// this connection's certificate.
 pub(super) async fn signed_in(
     gw: &Gateway,
     headers: &HeaderMap,
@@ -139,7 +178,11 @@ pub(super) async fn signed_in(
     else {
         return Ok(None);
     };
-    let Some(caller) = gw.identities.by_key_sha256(&key) else {
+    let caller = match s.sign_in {
+        SignIn::Key => gw.identities.by_key_sha256(&key),
+        SignIn::Oidc => gw.identities.by_sso_sha256(&key),
+    };
+    let Some(caller) = caller else {
         return Ok(None);
     };
     let person_like = matches!(
@@ -152,6 +195,7 @@ pub(super) async fn signed_in(
     Ok(Some(Person {
         caller,
         csrf: s.csrf,
+        sign_in: s.sign_in,
         id,
     }))
 }

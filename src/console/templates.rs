@@ -37,6 +37,7 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
             "access_review.html",
             include_str!("templates/access_review.html"),
         ),
+        ("signed_in.html", include_str!("templates/signed_in.html")),
     ];
     for (name, text) in pages {
         // The templates are part of the binary; a broken one fails every test.
@@ -149,6 +150,7 @@ mod tests {
             "agents.html",
             "audit.html",
             "access_review.html",
+            "signed_in.html",
         ] {
             TEMPLATES.get_template(name).expect(name);
         }

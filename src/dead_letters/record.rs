@@ -467,7 +467,7 @@ pub(crate) async fn record(
 ) -> Result<(), ApiError> {
     let mut e = entry(gw, event, d);
     e.admin = Some(admin.name.to_owned());
-    e.admin_via = admin.via.map(str::to_owned);
+    (e.admin_via, e.admin_sign_in) = crate::identity::Via::fields(admin.via);
     gw.audit.append(e).await?;
     Ok(())
 }

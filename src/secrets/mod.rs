@@ -35,6 +35,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::{Config, CredentialDef, SourceDef};
 use crate::redact::SharedRedactor;
+pub(crate) use oauth2::client::basic_authorization;
 pub(crate) use oauth2::connected::ConnectedSecret;
 pub use oauth2::connected::{ConnectionInfo, ExchangeError};
 pub use source::Loaded;

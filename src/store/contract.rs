@@ -26,10 +26,13 @@ pub enum Ns {
     Rotations,
     /// Console sign-ins (`/ui`), by the SHA-256 of their cookie.
     UiSessions,
+    /// Single sign-on attempts under way (`/ui/oidc`), by the SHA-256 of
+    /// their `state`.
+    UiSignIns,
 }
 
 impl Ns {
-    pub(crate) const ALL: [Ns; 11] = [
+    pub(crate) const ALL: [Ns; 12] = [
         Ns::Actions,
         Ns::OpenActions,
         Ns::Idempotency,
@@ -41,6 +44,7 @@ impl Ns {
         Ns::McpSessions,
         Ns::Rotations,
         Ns::UiSessions,
+        Ns::UiSignIns,
     ];
 
     pub(crate) fn as_str(self) -> &'static str {
@@ -56,6 +60,7 @@ impl Ns {
             Ns::McpSessions => "mcp_sessions",
             Ns::Rotations => "rotations",
             Ns::UiSessions => "ui_sessions",
+            Ns::UiSignIns => "ui_sign_ins",
         }
     }
 }

@@ -580,7 +580,7 @@ fn manifests_cannot_set_trace_headers() {
 }
 
 #[test]
-fn console_settings_are_checked_and_single_sign_on_is_refused() {
+fn console_settings_are_checked() {
     let dir = ConfigDir::new();
     std::fs::create_dir_all(dir.path().join("tools")).unwrap();
     let problems = |yaml: &str| {
@@ -590,13 +590,6 @@ fn console_settings_are_checked_and_single_sign_on_is_refused() {
     let msgs = problems("ui: { session_ttl_seconds: 0 }\n");
     assert!(
         msgs.contains("ui.session_ttl_seconds: value is less than the minimum of 1"),
-        "{msgs}"
-    );
-    let msgs = problems("ui:\n  oidc: { issuer: \"https://id.example.com\", client_id: c }\n");
-    assert!(
-        msgs.contains(
-            ":3: error: ui.oidc: ui.oidc (single sign-on) is not available in this version"
-        ),
         "{msgs}"
     );
     let msgs = problems("ui: { enabled: true, sesion_ttl_seconds: 5 }\n");
@@ -611,4 +604,115 @@ fn console_settings_are_checked_and_single_sign_on_is_refused() {
     let (loaded, _) = toolgate::catalog::load(&dir.config_path()).expect("loads");
     assert!(!loaded.config.ui.enabled);
     assert_eq!(loaded.config.ui.session_ttl.as_secs(), 60);
+}
+
+#[test]
+fn single_sign_on_settings_and_the_identities_it_knows_are_checked() {
+    let dir = ConfigDir::new();
+    std::fs::create_dir_all(dir.path().join("tools")).unwrap();
+    let key = toolgate::identity::key_sha256("k");
+    let problems = |yaml: &str| {
+        dir.write(
+            "toolgate.yaml",
+            &format!("environment: test\nworkflows:\n  w: {{ environment: test }}\n{yaml}"),
+        );
+        messages(&dir).join("\n")
+    };
+    let oidc = |issuer: &str| {
+        format!(
+            "ui:\n  oidc: {{ issuer: \"{issuer}\", client_id: toolgate, client_secret: {{ env: SSO_SECRET }} }}\n"
+        )
+    };
+    let public = "public_url: https://toolgate.example.com\n";
+
+    // The issuer is https (http only on loopback).
+    let msgs = problems(&format!("{public}{}", oidc("http://id.example.com")));
+    assert!(
+        msgs.contains("ui.oidc.issuer: issuer must be an https:// URL (http:// only on loopback)"),
+        "{msgs}"
+    );
+    // The redirect URI is built from public_url.
+    let msgs = problems(&oidc("https://id.example.com"));
+    assert!(
+        msgs.contains("ui.oidc: ui.oidc needs public_url: the provider sends the browser back to <public_url>/ui/oidc/callback"),
+        "{msgs}"
+    );
+    // A client secret is a source, of a kind a setting may use.
+    let msgs = problems(&format!(
+        "{public}ui:\n  oidc: {{ issuer: \"https://id.example.com\", client_id: toolgate, client_secret: \"plain\" }}\n"
+    ));
+    assert!(msgs.contains("ui.oidc.client_secret"), "{msgs}");
+    let msgs = problems(&format!(
+        "{public}ui:\n  oidc: {{ issuer: \"https://id.example.com\", client_id: toolgate, client_secret: {{ vault: {{ path: secret/data/sso, field: s }} }} }}\n"
+    ));
+    assert!(msgs.contains("ui.oidc.client_secret.vault"), "{msgs}");
+
+    // email and oidc_subject need ui.oidc.
+    let msgs = problems(&format!(
+        "approvers:\n  ada: {{ key_sha256: \"{key}\", workflows: [w], email: ada@example.com }}\nadmins:\n  root: {{ key_sha256: \"{}\", oidc_subject: \"1234\" }}\n",
+        toolgate::identity::key_sha256("k2")
+    ));
+    assert!(
+        msgs.contains(
+            "approvers.ada.email: email is what single sign-on knows a person by: it needs ui.oidc"
+        ),
+        "{msgs}"
+    );
+    assert!(
+        msgs.contains("admins.root.oidc_subject: oidc_subject is what single sign-on knows a person by: it needs ui.oidc"),
+        "{msgs}"
+    );
+    // Without ui.oidc a key stays required.
+    let msgs = problems("approvers:\n  ada: { workflows: [w] }\n");
+    assert!(msgs.contains("approver ada needs key_sha256"), "{msgs}");
+    assert!(!msgs.contains("single sign-on only"), "{msgs}");
+
+    // With it, a person may have no key; each name belongs to one identity.
+    let sso = format!("{public}{}", oidc("http://127.0.0.1:9/realms/x"));
+    let msgs = problems(&format!(
+        "{sso}approvers:\n  ada: {{ workflows: [w], email: Ada@Example.com }}\n  bob: {{ workflows: [w], oidc_subject: \"s-1\" }}\n  eve: {{ workflows: [w] }}\nadmins:\n  root: {{ email: ada@example.com }}\n  ops: {{ oidc_subject: \"s-1\" }}\n"
+    ));
+    assert!(
+        msgs.contains(
+            "admins.root.email: approver ada has the same email; a person signs in as one identity"
+        ),
+        "{msgs}"
+    );
+    assert!(
+        msgs.contains("admins.ops.oidc_subject: approver bob has the same oidc_subject"),
+        "{msgs}"
+    );
+    assert!(
+        msgs.contains("approver eve needs key_sha256, or a client certificate to be known by instead (cert_sha256 or cert_uri, with tls.client_ca), or email or oidc_subject to sign in to the console by single sign-on only"),
+        "{msgs}"
+    );
+    assert!(!msgs.contains("approvers.ada"), "{msgs}");
+    assert!(!msgs.contains("approvers.bob"), "{msgs}");
+
+    let text = format!(
+        "{sso}approvers:\n  ada: {{ workflows: [w], email: Ada@Example.com }}\nadmins:\n  root: {{ key_sha256: \"{key}\", oidc_subject: \"s-1\" }}\n"
+    );
+    assert_eq!(problems(&text), "");
+    let (loaded, _) = toolgate::catalog::load(&dir.config_path()).expect("loads");
+    let o = loaded.config.ui.oidc.as_ref().expect("ui.oidc");
+    assert_eq!(o.issuer, "http://127.0.0.1:9/realms/x");
+    assert_eq!(o.scopes, ["openid", "email"]);
+    assert_eq!(
+        o.redirect_uri,
+        "https://toolgate.example.com/ui/oidc/callback"
+    );
+    assert_eq!(
+        loaded.config.approvers["ada"].sso.email.as_deref(),
+        Some("ada@example.com")
+    );
+    // openid is always asked for.
+    problems(&text.replace(
+        "client_id: toolgate,",
+        "client_id: toolgate, scopes: [profile],",
+    ));
+    let (loaded, _) = toolgate::catalog::load(&dir.config_path()).expect("loads");
+    assert_eq!(
+        loaded.config.ui.oidc.as_ref().unwrap().scopes,
+        ["openid", "profile"]
+    );
 }

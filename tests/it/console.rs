@@ -16,15 +16,22 @@ use crate::support::approvals_config::{Approvers, approval_config};
 use crate::support::upstream::Upstream;
 use crate::support::{ConfigDir, TestGateway, canary, leaks};
 
-struct Console {
-    gw: TestGateway,
-    up: Upstream,
-    k: Approvers,
+pub(crate) struct Console {
+    pub(crate) gw: TestGateway,
+    pub(crate) up: Upstream,
+    pub(crate) k: Approvers,
     secret: String,
-    dir: ConfigDir,
+    pub(crate) dir: ConfigDir,
 }
 
-async fn console(extra_yaml: &str) -> Console {
+/// A gateway serving the console, `extra_yaml` after the approvers (so it
+/// may add some, or start top-level keys).
+pub(crate) async fn console(extra_yaml: &str) -> Console {
+    console_env(extra_yaml, HashMap::new()).await
+}
+
+/// [`console`], with more variables in the gateway's environment.
+pub(crate) async fn console_env(extra_yaml: &str, more_env: HashMap<String, String>) -> Console {
     let up = Upstream::start().await;
     let (config, tools, k) = approval_config(&up.base(), "");
     let dir = ConfigDir::new();
@@ -33,7 +40,8 @@ async fn console(extra_yaml: &str) -> Console {
     }
     dir.write("toolgate.yaml", &format!("{config}{extra_yaml}"));
     let secret = canary("crm-");
-    let env = HashMap::from([("CRM_KEY".to_owned(), secret.clone())]);
+    let mut env = HashMap::from([("CRM_KEY".to_owned(), secret.clone())]);
+    env.extend(more_env);
     let gw = TestGateway::start(&dir.config_path(), env).await;
     Console {
         gw,
@@ -45,7 +53,7 @@ async fn console(extra_yaml: &str) -> Console {
 }
 
 impl Console {
-    async fn pending(&self, tool: &str, args: Value) -> String {
+    pub(crate) async fn pending(&self, tool: &str, args: Value) -> String {
         let (st, body, _) = self
             .gw
             .call(
@@ -57,7 +65,7 @@ impl Console {
         body["action_id"].as_str().unwrap().to_owned()
     }
 
-    fn browser(&self) -> Browser {
+    pub(crate) fn browser(&self) -> Browser {
         Browser {
             http: reqwest::Client::builder()
                 .cookie_store(true)
@@ -79,7 +87,7 @@ impl Console {
         self.up.requests().iter().filter(|r| r.path == path).count()
     }
 
-    fn trail(&self) -> Vec<Value> {
+    pub(crate) fn trail(&self) -> Vec<Value> {
         std::fs::read_to_string(self.dir.path().join("data/audit.jsonl"))
             .unwrap()
             .lines()
@@ -88,24 +96,24 @@ impl Console {
     }
 }
 
-struct Browser {
-    http: reqwest::Client,
+pub(crate) struct Browser {
+    pub(crate) http: reqwest::Client,
     base: String,
 }
 
 impl Browser {
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base.trim_end_matches('/'))
     }
 
-    async fn get(&self, path: &str) -> (StatusCode, HeaderMap, String) {
+    pub(crate) async fn get(&self, path: &str) -> (StatusCode, HeaderMap, String) {
         let r = self.http.get(self.url(path)).send().await.unwrap();
         let (st, h) = (r.status(), r.headers().clone());
         (st, h, r.text().await.unwrap())
     }
 
     /// A form post as the console's own page sends it.
-    async fn post(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+    pub(crate) async fn post(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
         self.post_from(path, form, Some("same-origin")).await
     }
 
@@ -122,7 +130,7 @@ impl Browser {
         req.send().await.unwrap()
     }
 
-    async fn login(&self, key: &str) -> reqwest::Response {
+    pub(crate) async fn login(&self, key: &str) -> reqwest::Response {
         self.post("/ui/login", &[("key", key)]).await
     }
 
@@ -135,7 +143,7 @@ impl Browser {
 }
 
 /// The value of the hidden field `name` in a page.
-fn field(html: &str, name: &str) -> String {
+pub(crate) fn field(html: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
     let at = html
         .find(&marker)

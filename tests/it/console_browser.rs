@@ -5,7 +5,8 @@
 //! refused, an approval that sends the request once, an edit approved
 //! (the upstream receives the edited arguments), a two-person approval by
 //! two approvers in two browser contexts (the same one cannot approve
-//! twice), sign-out.
+//! twice), sign-out; and (tests/ui/sso.mjs) single sign-on through the
+//! repository's OAuth2 server, every redirect followed by the browser.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -13,23 +14,34 @@ use std::path::Path;
 use serde_json::json;
 
 use crate::support::approvals_config::approval_config;
+use crate::support::process::{Proc, free_port};
 use crate::support::upstream::Upstream;
 use crate::support::{ConfigDir, TestGateway, canary, repo_root, skip};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
-#[tokio::test]
-async fn a_person_signs_in_reads_and_approves_in_chromium() {
+/// tests/ui, when node, playwright-core and Chromium are all here (else
+/// the reason is printed).
+fn browser_tests() -> Option<std::path::PathBuf> {
     let ui = repo_root().join("tests/ui");
     if !skip::on_path("node") {
-        return skip::unavailable("node is not on PATH");
+        skip::unavailable("node is not on PATH");
+        return None;
     }
     if !ui.join("node_modules/playwright-core").is_dir() {
-        return skip::unavailable("playwright-core is not installed (npm ci --prefix tests/ui)");
+        skip::unavailable("playwright-core is not installed (npm ci --prefix tests/ui)");
+        return None;
     }
     if !Path::new(CHROMIUM).exists() {
-        return skip::unavailable("Chromium is not installed (apt-get install chromium)");
+        skip::unavailable("Chromium is not installed (apt-get install chromium)");
+        return None;
     }
+    Some(ui)
+}
+
+#[tokio::test]
+async fn a_person_signs_in_reads_and_approves_in_chromium() {
+    let Some(ui) = browser_tests() else { return };
     let up = Upstream::start().await;
     let (config, tools, k) = approval_config(&up.base(), "");
     let dir = ConfigDir::new();
@@ -110,4 +122,55 @@ async fn a_person_signs_in_reads_and_approves_in_chromium() {
         .await
         .unwrap();
     assert!(left.is_empty(), "signed out server-side");
+}
+
+#[tokio::test]
+async fn a_person_signs_in_by_sso_in_chromium() {
+    let Some(ui) = browser_tests() else { return };
+    let secret = canary("sso-");
+    let Some(p) = crate::oauth2::Provider::start(&secret, None, 3600) else {
+        return;
+    };
+    let up = Upstream::start().await;
+    let (config, tools, _) = approval_config(&up.base(), "");
+    let dir = ConfigDir::new();
+    for (rel, text) in tools {
+        dir.write(&rel, &text);
+    }
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    dir.write(
+        "toolgate.yaml",
+        &format!("{config}{}", crate::console_oidc::sso_yaml_at(&p, &base)),
+    );
+    let crm = canary("crm-");
+    let gw = Proc::start(
+        &dir.config_path(),
+        port,
+        &[("CRM_KEY", &crm), ("SSO_SECRET", &secret)],
+    )
+    .await;
+    let r = reqwest::Client::new()
+        .post(p.url("/oidc/next"))
+        .json(&json!({"claims": {"sub": "dana-sub"}}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+
+    let out = tokio::process::Command::new("node")
+        .arg(ui.join("sso.mjs"))
+        .env("TOOLGATE_URL", &gw.base)
+        .env("NAME", "dana")
+        .env("CHROMIUM", CHROMIUM)
+        .output()
+        .await
+        .expect("node runs");
+    assert!(
+        out.status.success(),
+        "the browser test failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(p.stats()["id_tokens"], 1);
 }

@@ -17,6 +17,7 @@ mod connections;
 mod console;
 mod console_admin;
 mod console_browser;
+mod console_oidc;
 mod console_trail;
 mod crash;
 mod credentials;

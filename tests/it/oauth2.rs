@@ -23,6 +23,7 @@ use crate::support::{ConfigDir, Keys, TestGateway, canary, code};
 pub struct Provider {
     child: Option<Child>,
     port: u16,
+    client_secret: String,
     stats: PathBuf,
     _dir: tempfile::TempDir,
 }
@@ -82,9 +83,15 @@ impl Provider {
         Some(Provider {
             child: Some(child),
             port,
+            client_secret: client_secret.to_owned(),
             stats,
             _dir: tmp,
         })
+    }
+
+    /// The client secret it was started with.
+    pub fn client_secret(&self) -> &str {
+        &self.client_secret
     }
 
     pub fn token_url(&self) -> String {

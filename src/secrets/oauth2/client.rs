@@ -252,14 +252,38 @@ impl TokenClient {
 
 /// client_secret_basic (RFC 6749 §2.3.1): each part form-encoded, joined.
 fn client_basic(def: &OAuth2Def, client_secret: &SecretString) -> SecretString {
+    basic_pair(&def.client_id, client_secret)
+}
+
+fn basic_pair(client_id: &str, client_secret: &SecretString) -> SecretString {
     let enc = |s: &str| {
         percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
     };
     SecretString::from(format!(
         "{}:{}",
-        enc(&def.client_id),
+        enc(client_id),
         enc(client_secret.expose_secret())
     ))
+}
+
+/// `Authorization: Basic …` for a client's id and secret
+/// (client_secret_basic), marked sensitive.
+pub(crate) fn basic_authorization(
+    client_id: &str,
+    client_secret: &SecretString,
+) -> Option<http::HeaderValue> {
+    basic_header(&basic_pair(client_id, client_secret))
+}
+
+fn basic_header(pair: &SecretString) -> Option<http::HeaderValue> {
+    use base64::Engine as _;
+    let value = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(pair.expose_secret())
+    );
+    let mut v = http::HeaderValue::from_str(&value).ok()?;
+    v.set_sensitive(true);
+    Some(v)
 }
 
 trait BasicSecret {
@@ -269,17 +293,9 @@ trait BasicSecret {
 impl BasicSecret for reqwest::RequestBuilder {
     /// `Authorization: Basic …` from an already joined `id:secret`, marked sensitive.
     fn basic_auth_secret(self, pair: &SecretString) -> Self {
-        use base64::Engine as _;
-        let value = format!(
-            "Basic {}",
-            base64::engine::general_purpose::STANDARD.encode(pair.expose_secret())
-        );
-        match http::HeaderValue::from_str(&value) {
-            Ok(mut v) => {
-                v.set_sensitive(true);
-                self.header(http::header::AUTHORIZATION, v)
-            }
-            Err(_) => self,
+        match basic_header(pair) {
+            Some(v) => self.header(http::header::AUTHORIZATION, v),
+            None => self,
         }
     }
 }

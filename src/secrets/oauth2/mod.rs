@@ -19,7 +19,7 @@
 //! refresh lock. Every token, refresh token and client secret is known to
 //! the redactor before it is used; none is ever logged or put in an error.
 
-mod client;
+pub(crate) mod client;
 pub(crate) mod connected;
 mod record;
 mod shared;

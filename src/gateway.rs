@@ -78,7 +78,7 @@ pub struct Gateway {
     /// Seals the state of per-user connect URLs (`store.encryption_key`).
     pub(crate) connect_sealer: Option<secrets::seal::Sealer>,
     /// The console's single sign-on provider (`ui.oidc`).
-    pub(crate) oidc: Option<crate::console::OidcProvider>,
+    pub(crate) oidc: Option<crate::oidc::Provider>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -274,10 +274,7 @@ impl Gateway {
                 let secret = credentials
                     .read_extra("ui-oidc-client-secret", &o.client_secret)
                     .map_err(|e| anyhow::anyhow!("cannot read ui.oidc.client_secret: {e}"))?;
-                Some(
-                    crate::console::OidcProvider::new(o.clone(), secret)
-                        .map_err(anyhow::Error::msg)?,
-                )
+                Some(crate::oidc::Provider::new(o.clone(), secret).map_err(anyhow::Error::msg)?)
             }
             None => None,
         };

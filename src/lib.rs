@@ -39,6 +39,7 @@ pub(crate) mod load;
 pub(crate) mod mcp;
 pub mod mcp_stdio;
 pub(crate) mod metrics;
+pub(crate) mod oidc;
 pub(crate) mod operator;
 pub mod pipeline;
 pub(crate) mod quarantine;

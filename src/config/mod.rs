@@ -26,6 +26,7 @@ pub mod production;
 mod raw;
 mod rotation;
 mod rotation_model;
+mod source_model;
 mod sources;
 mod sources_aws;
 pub mod telemetry;
@@ -33,6 +34,7 @@ pub mod template;
 mod tls;
 mod tools;
 mod ui;
+mod ui_model;
 mod workflows;
 pub mod yaml;
 
@@ -50,7 +52,7 @@ pub use model::*;
 pub use rotation_model::{RotationDef, RotationRequest};
 pub(crate) use sources_aws::valid_region as valid_aws_region;
 pub use tools::is_object_schema;
-pub use ui::{OidcConfig, UiConfig};
+pub use ui_model::{OidcConfig, UiConfig};
 pub(crate) use workflows::DEFAULT_DEAD_LETTER_RETENTION;
 
 use document::{CONFIG_VALIDATOR, FileCtx, read_document, typed};

@@ -38,8 +38,6 @@ use axum::routing::{any, get, post};
 
 use crate::gateway::Gateway;
 
-pub(crate) use oidc::Provider as OidcProvider;
-
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// The console's routes, each answer with the security headers. Pages for

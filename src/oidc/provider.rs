@@ -31,14 +31,14 @@ const KEEP: Duration = Duration::from_secs(3600);
 
 /// How the client authenticates at the token endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum ClientAuth {
+pub(crate) enum ClientAuth {
     Basic,
     Post,
 }
 
 /// What the console uses of a discovery document, checked.
 #[derive(Debug)]
-pub(super) struct Discovered {
+pub(crate) struct Discovered {
     pub authorization_endpoint: url::Url,
     pub token_endpoint: url::Url,
     pub jwks_uri: url::Url,
@@ -61,7 +61,7 @@ struct Document {
 /// The console's provider: its configuration, client secret and what was
 /// fetched from it.
 pub(crate) struct Provider {
-    pub(super) config: OidcConfig,
+    pub(crate) config: OidcConfig,
     client_secret: SecretString,
     http: reqwest::Client,
     discovered: RwLock<Option<Arc<Discovered>>>,
@@ -78,7 +78,7 @@ impl std::fmt::Debug for Provider {
 
 /// Why the provider could not be used; the text names no secret or token.
 #[derive(Debug)]
-pub(super) struct ProviderError(pub String);
+pub(crate) struct ProviderError(pub String);
 
 /// `https://`, or `http://` on loopback only: the rule for the issuer,
 /// applied to every endpoint its document names.
@@ -137,7 +137,7 @@ impl Provider {
     }
 
     /// The discovery document, fetched when first needed and kept an hour.
-    pub(super) async fn discovered(&self) -> Result<Arc<Discovered>, ProviderError> {
+    pub(crate) async fn discovered(&self) -> Result<Arc<Discovered>, ProviderError> {
         if let Some(d) = self.discovered.read().await.as_ref()
             && d.fetched.elapsed() < KEEP
         {
@@ -201,7 +201,7 @@ impl Provider {
 
     /// The provider's signing keys: those kept, unless `again` (a token
     /// named a key not among them), then fetched anew.
-    pub(super) async fn keys(
+    pub(crate) async fn keys(
         &self,
         d: &Discovered,
         again: bool,
@@ -216,7 +216,7 @@ impl Provider {
     }
 
     /// The ID token the token endpoint gives for `code`.
-    pub(super) async fn exchange(
+    pub(crate) async fn exchange(
         &self,
         d: &Discovered,
         code: &str,

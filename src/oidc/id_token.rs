@@ -12,18 +12,18 @@ use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
 /// Leeway on `exp` and `iat`, for clocks that differ a little.
-pub(super) const LEEWAY_SECS: u64 = 60;
+pub(crate) const LEEWAY_SECS: u64 = 60;
 
 /// What a checked ID token says of the person.
 #[derive(Debug)]
-pub(super) struct Person {
+pub(crate) struct Person {
     pub sub: String,
     pub email: Option<String>,
     pub email_verified: bool,
 }
 
 /// What the token must match.
-pub(super) struct Expected<'a> {
+pub(crate) struct Expected<'a> {
     pub issuer: &'a str,
     pub client_id: &'a str,
     pub nonce: &'a str,
@@ -35,7 +35,7 @@ pub(super) struct Expected<'a> {
 /// Why a token was refused (for the log; the person is told nothing more
 /// than that sign-in was refused).
 #[derive(Debug, PartialEq, Eq)]
-pub(super) enum Refused {
+pub(crate) enum Refused {
     /// Its header names no key the provider has (fetch the keys again).
     UnknownKey,
     Other(String),
@@ -126,7 +126,7 @@ fn key_for<'k>(keys: &'k JwkSet, kid: Option<&str>, alg: Algorithm) -> Option<&'
 }
 
 /// Check `token` against `keys` and `expected`.
-pub(super) fn check(
+pub(crate) fn check(
     token: &str,
     keys: &JwkSet,
     expected: &Expected<'_>,

@@ -11,7 +11,7 @@
 //! 2. [`callback`] (`GET /ui/oidc/callback?code&state`): the state is
 //!    taken (single use; unknown, used or expired → `oauth_state_invalid`),
 //!    the browser's cookie checked, the code exchanged with the client's
-//!    secret, the ID token checked ([`id_token`]), and the person matched
+//!    secret, the ID token checked ([`crate::oidc::id_token`]), and the person matched
 //!    by `oidc_subject` (the token's `sub`), else by an `email` the
 //!    provider verified. Anyone else — and any failed check — gets one
 //!    page that says sign-in was refused (`unauthenticated`), no session,
@@ -20,9 +20,6 @@
 //! A match starts the same session as a key ([`super::session`]), marked
 //! `oidc`, so what the person then does is recorded with
 //! `approver_sign_in` / `admin_sign_in: "oidc"`.
-
-mod id_token;
-mod provider;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,8 +35,6 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-pub(crate) use provider::Provider;
-
 use super::csrf::Form;
 use super::login;
 use super::session::{self, SignIn};
@@ -47,6 +42,7 @@ use super::templates::Page;
 use crate::error::{ApiError, Code};
 use crate::gateway::Gateway;
 use crate::identity::Caller;
+use crate::oidc::{Provider, ProviderError, id_token};
 use crate::store::{Inserted, Ns, now_ms};
 use crate::tls::ClientCert;
 
@@ -287,7 +283,7 @@ async fn sign_in(
         started_secs: pending.started_ms / 1000,
         now_secs: now_ms() / 1000,
     };
-    let keys_failed = |e: provider::ProviderError| {
+    let keys_failed = |e: ProviderError| {
         tracing::warn!(reason = %e.0, "the single sign-on provider's keys cannot be read");
         unavailable()
     };

@@ -189,7 +189,7 @@ fn events<'a>(trail: &'a [Value], event: &str, subject: &str) -> Vec<&'a Value> 
 async fn a_connected_subject_s_calls_carry_its_own_token_refreshed_then_revoked_on_disconnect() {
     // Long enough that every step before the refresh ends well within four
     // fifths of it on a busy machine.
-    const TTL_SECS: u64 = 12;
+    const TTL_SECS: u64 = 30;
     let secret = canary("client-");
     let Some(p) = Provider::start(&secret, None, TTL_SECS) else {
         return;

@@ -98,7 +98,7 @@ impl TestCluster {
     /// None = skip (with the reason printed, or a failure under
     /// `TOOLGATE_REQUIRE_SERVERS`).
     pub fn own(replicas: usize) -> Option<TestCluster> {
-        let c = TestCluster::start(replicas, false);
+        let c = TestCluster::start_retried(replicas, false);
         if c.is_none() {
             super::skip::unavailable(WHY);
         }
@@ -121,7 +121,7 @@ impl TestCluster {
     /// too), with certificates from a CA made for them, requiring client
     /// certificates; `tls` holds the CA and the client's pair. None = skip.
     pub fn own_tls() -> Option<TestCluster> {
-        let c = TestCluster::start(0, true);
+        let c = TestCluster::start_retried(0, true);
         if c.is_none() {
             super::skip::unavailable(
                 "no Redis Cluster with TLS (put a `redis-server` built with TLS and `redis-cli` on PATH: apt-get install redis-server redis-tools)",
@@ -130,10 +130,17 @@ impl TestCluster {
         c
     }
 
-    fn start(replicas: usize, tls: bool) -> Option<TestCluster> {
+    /// [`TestCluster::start`], tried again (on fresh ports) when a try
+    /// fails: on a loaded machine a node can be slow to come up, or a free
+    /// port taken by another test before its node binds it.
+    fn start_retried(replicas: usize, tls: bool) -> Option<TestCluster> {
         if !super::skip::on_path("redis-cli") {
             return None;
         }
+        (0..3).find_map(|_| TestCluster::start(replicas, tls))
+    }
+
+    fn start(replicas: usize, tls: bool) -> Option<TestCluster> {
         let dir = tempfile::tempdir().unwrap();
         let (options, cli_tls, server_tls) = if tls {
             let ca = super::certs::Ca::new("redis cluster test CA");
@@ -190,24 +197,25 @@ impl TestCluster {
         } else {
             (RedisOptions::default(), Vec::new(), None)
         };
-        let mut nodes = Vec::new();
-        for _ in 0..3 * (1 + replicas) {
-            let (port, bus) = (free_port(), free_port());
-            let data = dir.path().join(port.to_string());
-            std::fs::create_dir(&data).unwrap();
-            let child = spawn(port, bus, &data, server_tls.as_deref())?;
-            nodes.push(Node {
-                port,
-                child: Some(child),
-            });
-        }
+        let base = dir.path().to_owned();
+        // Nodes join `c` as they start, so a failed start stops them all.
         let mut c = TestCluster {
             urls: Vec::new(),
             tls: options,
             cli_tls,
-            nodes,
+            nodes: Vec::new(),
             _dir: Some(dir),
         };
+        for _ in 0..3 * (1 + replicas) {
+            let (port, bus) = (free_port(), free_port());
+            let data = base.join(port.to_string());
+            std::fs::create_dir(&data).unwrap();
+            let child = spawn(port, bus, &data, server_tls.as_deref())?;
+            c.nodes.push(Node {
+                port,
+                child: Some(child),
+            });
+        }
         let deadline = Instant::now() + Duration::from_secs(10);
         while !c.nodes.iter().all(|n| c.cli(n.port, &["PING"]).is_some()) {
             if Instant::now() > deadline {

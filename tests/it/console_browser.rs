@@ -5,13 +5,15 @@
 //! refused, an approval that sends the request once, an edit approved
 //! (the upstream receives the edited arguments), a two-person approval by
 //! two approvers in two browser contexts (the same one cannot approve
-//! twice), sign-out; and (tests/ui/sso.mjs) single sign-on through the
+//! twice), a denial, an admin disabling a credential (the next call fails
+//! closed), sign-out; and (tests/ui/sso.mjs) single sign-on through the
 //! repository's OAuth2 server, every redirect followed by the browser.
 
 use std::collections::HashMap;
 use std::path::Path;
 
 use serde_json::json;
+use toolgate::identity::{Role, generate_key, key_sha256};
 
 use crate::support::approvals_config::approval_config;
 use crate::support::process::{Proc, free_port};
@@ -48,7 +50,14 @@ async fn a_person_signs_in_reads_and_approves_in_chromium() {
     for (rel, text) in tools {
         dir.write(&rel, &text);
     }
-    dir.write("toolgate.yaml", &config);
+    let admin = generate_key(Role::Admin);
+    dir.write(
+        "toolgate.yaml",
+        &format!(
+            "{config}admins:\n  secops: {{ key_sha256: \"{}\" }}\n",
+            key_sha256(&admin)
+        ),
+    );
     let env = HashMap::from([("CRM_KEY".to_owned(), canary("crm-"))]);
     let gw = TestGateway::start(&dir.config_path(), env).await;
     let hold = |tool: &'static str, args| {
@@ -66,6 +75,7 @@ async fn a_person_signs_in_reads_and_approves_in_chromium() {
     let forged = hold("risky", json!({"name": "Bo"})).await;
     let edit = hold("big_deals", json!({"name": "Edtied", "value_usd": 20000})).await;
     let two = hold("two_person", json!({"name": "Pair"})).await;
+    let deny = hold("risky", json!({"name": "Nope"})).await;
 
     let out = tokio::process::Command::new("node")
         .arg(ui.join("console.mjs"))
@@ -74,6 +84,8 @@ async fn a_person_signs_in_reads_and_approves_in_chromium() {
         .env("SECOND_APPROVER_KEY", &k.bob)
         .env("EDIT_ID", &edit)
         .env("TWO_ID", &two)
+        .env("DENY_ID", &deny)
+        .env("ADMIN_KEY", &admin)
         .env("AGENT_KEY", &k.agent)
         .env("ACTION_ID", &id)
         .env("FORGED_ID", &forged)
@@ -113,6 +125,23 @@ async fn a_person_signs_in_reads_and_approves_in_chromium() {
     }
     let (_, v) = gw.get(Some(&k.agent), &format!("/v1/calls/{forged}")).await;
     assert_eq!(v["status"], "pending_approval");
+    let (_, v) = gw.get(Some(&k.agent), &format!("/v1/calls/{deny}")).await;
+    assert_eq!(v["status"], "denied", "{v}");
+    // The credential the admin disabled in the browser: the next call
+    // fails closed, and nothing reaches the upstream.
+    let before = up.count();
+    let (st, v, _) = gw
+        .call(
+            &k.agent,
+            json!({"tool": "plain", "arguments": {"name": "x"}}),
+        )
+        .await;
+    assert_eq!(
+        (st, crate::support::code(&v)),
+        (503, "credential_unavailable"),
+        "{v}"
+    );
+    assert_eq!(up.count(), before);
     let (_, v) = gw.get(Some(&k.agent), &format!("/v1/calls/{id}")).await;
     assert_eq!(v["status"], "succeeded");
     let left = gw

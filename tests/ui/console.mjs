@@ -5,7 +5,8 @@
 // AGENT_KEY, ACTION_ID (an action whose arguments hold markup), FORGED_ID
 // (an action a forged post tries to deny), EDIT_ID (an action whose name
 // "Edtied" is edited to "Edited" before approval), TWO_ID (an action that needs
-// two approvers), CHROMIUM.
+// two approvers), DENY_ID (an action the approver denies), ADMIN_KEY (an
+// admin, who disables the credential `crm`), CHROMIUM.
 // Exits non-zero, with the reason, on the first check that fails.
 import { chromium } from 'playwright-core';
 
@@ -96,6 +97,16 @@ try {
   check(new URL(page.url()).pathname === `/ui/actions/${id}`, `back on the action (${page.url()})`);
   check((await page.textContent('h1')).includes('succeeded'), 'the action ran');
 
+  // Deny, with a reason: the action ends denied and says by whom and why.
+  const denyId = env('DENY_ID');
+  await page.goto(`${base}/ui/actions/${denyId}`);
+  await page.fill('#deny-reason', 'not this customer');
+  await page.click('button.deny');
+  await page.waitForLoadState();
+  check(new URL(page.url()).pathname === `/ui/actions/${denyId}`, `back on the denied action (${page.url()})`);
+  check((await page.textContent('h1')).includes('denied'), 'the action was denied');
+  check((await page.textContent('main')).includes('not this customer'), 'the denial shown with its reason');
+
   // Edit the arguments, check the edit, approve what it builds.
   const editId = env('EDIT_ID');
   await page.goto(`${base}/ui/actions/${editId}`);
@@ -169,6 +180,28 @@ try {
     check(new URL(bob.url()).pathname === '/ui/login', 'the second approver signed out');
   } finally {
     await second.close();
+  }
+
+  // An admin disables the credential: the page shows it disabled (the
+  // test then finds the next call refused and the upstream not called).
+  const ops = await browser.newContext();
+  try {
+    const admin = await ops.newPage();
+    admin.on('pageerror', (e) => problems.push(`a script ran: ${e.message}`));
+    await admin.goto(`${base}/ui/login`);
+    await admin.fill('#key', env('ADMIN_KEY'));
+    await admin.click('button[type=submit]');
+    await admin.goto(`${base}/ui/credentials`);
+    await admin.fill('#disable-crm', 'suspected leak');
+    await admin.click('form[action="/ui/credentials/crm/disable"] button');
+    await admin.waitForLoadState();
+    check(new URL(admin.url()).pathname === '/ui/credentials', `back on the credentials (${admin.url()})`);
+    check((await admin.locator('form[action="/ui/credentials/crm/enable"]').count()) === 1, 'crm now offers Enable');
+    await admin.click('button.link');
+    await admin.waitForLoadState();
+    check(new URL(admin.url()).pathname === '/ui/login', 'the admin signed out');
+  } finally {
+    await ops.close();
   }
 
   // Sign out ends the session.

@@ -12,7 +12,8 @@ use std::time::{Duration, UNIX_EPOCH};
 use toolgate::audit::chain::Chain;
 use toolgate::audit::checkpoint;
 use toolgate::audit::redis::Keys;
-use toolgate::audit::verify::verify_chain;
+use toolgate::audit::redis_read::Trail;
+use toolgate::audit::verify::{Report, verify_chain};
 use toolgate::audit::{AuditSink, RedisSink};
 
 use super::sinks::{StreamEntries, entry, redis_conn, signer, trail};
@@ -51,16 +52,32 @@ fn audit_key() -> Arc<[u8]> {
     Arc::from(crate::support::canary("audit-").as_bytes())
 }
 
+/// A fresh environment on a test Redis, its audit key, and a sink for each
+/// replica name; None = skipped.
+async fn replicas(names: [&str; 2]) -> Option<(TestRedis, String, Arc<[u8]>, [Arc<RedisSink>; 2])> {
+    let redis = TestRedis::any().await?;
+    let (env, key) = (unique_env("chains"), audit_key());
+    let sinks = names.map(|n| sink(&redis, &env, &key, n));
+    Some((redis, env, key, sinks))
+}
+
+/// One chain of `t` verified as `toolgate audit verify` does.
+fn verify_one(t: &Trail, name: &str, key: &[u8]) -> Report {
+    verify_chain(
+        Path::new("redis"),
+        t.reader(Some(name)),
+        name,
+        Some(key),
+        &[],
+        None,
+    )
+}
+
 #[tokio::test]
 async fn replicas_append_to_chains_of_their_own_merged_by_time() {
-    let Some(redis) = TestRedis::any().await else {
+    let Some((redis, env, key, sinks)) = replicas(["gw-a", "gw-b"]).await else {
         return;
     };
-    let (env, key) = (unique_env("chains"), audit_key());
-    let sinks = [
-        sink(&redis, &env, &key, "gw-a"),
-        sink(&redis, &env, &key, "gw-b"),
-    ];
     // Nothing is listed before anything is written.
     assert_eq!(trail(&redis, &env).chains(), [None]);
     append_at_once(&sinks, 300).await;
@@ -71,14 +88,7 @@ async fn replicas_append_to_chains_of_their_own_merged_by_time() {
     let t = trail(&redis, &env);
     assert_eq!(t.chains(), [Some("gw-a".into()), Some("gw-b".into())]);
     for name in ["gw-a", "gw-b"] {
-        let report = verify_chain(
-            Path::new("redis"),
-            t.reader(Some(name)),
-            name,
-            Some(&key),
-            &[],
-            None,
-        );
+        let report = verify_one(&t, name, &key);
         assert!(report.intact(), "{name}: {:?}", report.problem);
         assert_eq!(report.records, 150);
     }
@@ -104,25 +114,13 @@ async fn replicas_append_to_chains_of_their_own_merged_by_time() {
 
 #[tokio::test]
 async fn two_processes_given_one_replica_name_share_its_chain_correctly() {
-    let Some(redis) = TestRedis::any().await else {
+    let Some((redis, env, key, sinks)) = replicas(["gw-a", "gw-a"]).await else {
         return;
     };
-    let (env, key) = (unique_env("chains"), audit_key());
-    let sinks = [
-        sink(&redis, &env, &key, "gw-a"),
-        sink(&redis, &env, &key, "gw-a"),
-    ];
     append_at_once(&sinks, 200).await;
     let t = trail(&redis, &env);
     assert_eq!(t.chains(), [Some("gw-a".into())]);
-    let report = verify_chain(
-        Path::new("redis"),
-        t.reader(Some("gw-a")),
-        "gw-a",
-        Some(&key),
-        &[],
-        None,
-    );
+    let report = verify_one(&t, "gw-a", &key);
     assert!(report.intact(), "{:?}", report.problem);
     assert_eq!(report.records, 200);
 }
@@ -149,14 +147,9 @@ fn verify_cli(redis: &TestRedis, env: &str, key: &[u8], extra: &[&str]) -> (bool
 
 #[tokio::test]
 async fn verify_checks_every_chain_and_finds_one_passed_off_under_another_name() {
-    let Some(redis) = TestRedis::any().await else {
+    let Some((redis, env, key, sinks)) = replicas(["gw-a", "gw-b"]).await else {
         return;
     };
-    let (env, key) = (unique_env("chains"), audit_key());
-    let sinks = [
-        sink(&redis, &env, &key, "gw-a"),
-        sink(&redis, &env, &key, "gw-b"),
-    ];
     append_at_once(&sinks, 40).await;
     let c = checkpoint::sign(&signer(), &sinks[0].head().await.unwrap());
     sinks[0].checkpoint(&c).await.unwrap();

@@ -8,6 +8,8 @@
 #   bash bench/callgrind.sh target/release/toolgate
 #   bash bench/callgrind.sh /path/to/an/older/toolgate     # compare builds
 #   N1=100 N2=500 bash bench/callgrind.sh target/release/toolgate
+#   KEEP=/tmp/cg bash bench/callgrind.sh target/release/toolgate   # keep cg.N1.out, cg.N2.out
+#   python3 bench/callgrind_stages.py /tmp/cg                        # ... then per stage
 #
 # The sample CRM and the agent key come from this tree's release build.
 set -euo pipefail
@@ -65,4 +67,9 @@ PY
 A=$(measure $N1); B=$(measure $N2)
 kill $UP
 python3 -c "print(f'{($B-$A)/($N2-$N1):.0f} instructions per call ($A at $N1 calls, $B at $N2)')"
+if [ -n "${KEEP:-}" ]; then
+  mkdir -p "$KEEP"
+  cp $W/cg.$N1.out $W/cg.$N2.out "$KEEP"/
+  echo "$N1 $N2" > "$KEEP"/calls
+fi
 rm -rf $W

@@ -18,7 +18,7 @@ N1=${N1:-100}; N2=${N2:-500}
 NEW=${NEW:-$(cd "$(dirname "$0")/.." && pwd)/target/release/toolgate}
 command -v valgrind >/dev/null || apt-get install -y valgrind >/dev/null
 W=$(mktemp -d)
-SECRET=$(python3 -c 'import secrets; print("cg-" + secrets.token_urlsafe(24))')
+SECRET=${SECRET:-$(python3 -c 'import secrets; print("cg-" + secrets.token_urlsafe(24))')}
 UPPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 TOOLGATE_DEV_CRM_KEY=$SECRET $NEW sample-upstream --listen 127.0.0.1:$UPPORT >/dev/null 2>&1 &
 UP=$!

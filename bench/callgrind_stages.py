@@ -20,10 +20,11 @@ import sys
 
 # (stage, [function name regexes]) — matched against demangled names.
 STAGES = [
-    ("HTTP server: read, parse, route, write (hyper, axum)",
+    ("HTTP server: read, parse, route, middleware, write (hyper, axum, tower-http)",
      None),  # the rest of the server's task: computed below
     ("  gate: credential check (key hash, revocations)",
-     [r"^toolgate::pipeline::authenticate::presented::\{\{closure\}\}$"]),
+     [r"^toolgate::pipeline::authenticate::Presented::unrevoked$",
+      r"^toolgate::identity::Identities::authenticate$"]),
     ("  request parse (JSON body to a call)",
      [r"^toolgate::api::calls::parse$"]),
     ("  stage 1, authenticate (agent, workflow)",
@@ -44,18 +45,13 @@ STAGES = [
      [r"^toolgate::pipeline::validate::arguments$"]),
     ("  telemetry spans and payload recording",
      [r"^toolgate::telemetry::spans::"]),
-    ("  stage 4-5, idempotency, rate limit",
-     [r"^toolgate::pipeline::idempotency::claim::\{\{closure\}\}$",
-      r"^toolgate::pipeline::idempotency::keep::\{\{closure\}\}$",
-      r"^toolgate::pipeline::rate_limit::check::\{\{closure\}\}$"]),
     ("  stage 6, build (templates)",
      [r"^toolgate::pipeline::build::request$"]),
     ("  stage 8, credential",
-     [r"^toolgate::pipeline::credential::attach::\{\{closure\}\}$"]),
-    ("  audit: two records, caller side (entry, hand-off, wake-up)",
-     [r"^toolgate::pipeline::audit::Trail::record::\{\{closure\}\}$"]),
+     [r"^toolgate::pipeline::audit::Trail::credential$",
+      r"^toolgate::pipeline::credential::inject$"]),
     ("  upstream request: egress check, reqwest send, read body",
-     [r"^toolgate::pipeline::forward::send::\{\{closure\}\}$"]),
+     [r"^<reqwest::async_impl::client::Pending as core::future::future::Future>::poll$"]),
     ("  stage 8, shape (redaction of the answer, headers)",
      [r"^toolgate::pipeline::shape::response$"]),
     ("  the answer's JSON",
@@ -66,15 +62,12 @@ STAGES = [
       r"^toolgate::metrics::Metrics::redactions$",
       r"^toolgate::metrics::Metrics::audit_append$"]),
     ("upstream client connection task (hyper client, h1)",
-     [r"^<hyper::client::conn::http1::Connection<.*as core::future::future::Future>::poll$",
-      r"^hyper::proto::h1::dispatch::Dispatcher<hyper::proto::h1::dispatch::Client"]),
+     [r"^<hyper::client::conn::http1::upgrades::UpgradeableConnection<I,B> as core::future::future::Future>::poll$"]),
     ("audit writer thread: seal (canonical JSON, SHA-256), serialize, write",
-     [r"^toolgate::audit::file::Writer::commit$"]),
+     [r"^toolgate::audit::file::Writer::run$"]),
 ]
 
-SERVER_TOP = [r"^<hyper::server::conn::http1::UpgradeableConnection<",
-              r"^<hyper::server::conn::http1::Connection<",
-              r"^<hyper_util::server::conn::auto::UpgradeableConnection<"]
+SERVER_TOP = [r"^<hyper::server::conn::http1::UpgradeableConnection<I,S> as core::future::future::Future>::poll$"]
 
 LINE = re.compile(r"^\s*([\d,]+)\s+(?:\([^)]*\)\s+)?(?:\* )?(?:[^:\s]*:)?(.+?)(?: \[[^\]]*\])?\s*$")
 

@@ -8,6 +8,8 @@
 #   bash bench/callgrind.sh target/release/toolgate
 #   bash bench/callgrind.sh /path/to/an/older/toolgate     # compare builds
 #   N1=100 N2=500 bash bench/callgrind.sh target/release/toolgate
+#   KEEP=/tmp/cg bash bench/callgrind.sh target/release/toolgate   # keep cg.N1.out, cg.N2.out
+#   python3 bench/callgrind_stages.py /tmp/cg                        # ... then per stage
 #
 # The sample CRM and the agent key come from this tree's release build.
 set -euo pipefail
@@ -16,7 +18,7 @@ N1=${N1:-100}; N2=${N2:-500}
 NEW=${NEW:-$(cd "$(dirname "$0")/.." && pwd)/target/release/toolgate}
 command -v valgrind >/dev/null || apt-get install -y valgrind >/dev/null
 W=$(mktemp -d)
-SECRET=$(python3 -c 'import secrets; print("cg-" + secrets.token_urlsafe(24))')
+SECRET=${SECRET:-$(python3 -c 'import secrets; print("cg-" + secrets.token_urlsafe(24))')}
 UPPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 TOOLGATE_DEV_CRM_KEY=$SECRET $NEW sample-upstream --listen 127.0.0.1:$UPPORT >/dev/null 2>&1 &
 UP=$!
@@ -65,4 +67,9 @@ PY
 A=$(measure $N1); B=$(measure $N2)
 kill $UP
 python3 -c "print(f'{($B-$A)/($N2-$N1):.0f} instructions per call ($A at $N1 calls, $B at $N2)')"
+if [ -n "${KEEP:-}" ]; then
+  mkdir -p "$KEEP"
+  cp $W/cg.$N1.out $W/cg.$N2.out "$KEEP"/
+  echo "$N1 $N2" > "$KEEP"/calls
+fi
 rm -rf $W

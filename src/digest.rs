@@ -81,7 +81,26 @@ impl DigestKey {
 
 /// `hmac-sha256:<hex>` of what was fed in.
 pub(crate) fn finish(mac: Hmac<Sha256>) -> String {
-    format!("{PREFIX}{}", hex::encode(mac.finalize().into_bytes()))
+    let mut out = String::with_capacity(PREFIX.len() + 64);
+    out.push_str(PREFIX);
+    push_hex(&mut out, &mac.finalize().into_bytes());
+    out
+}
+
+/// Lower-case hex of `bytes`, as `hex::encode` gives it, written without
+/// a per-character iterator (the hashes of every call are encoded so).
+pub(crate) fn hex_lower(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    push_hex(&mut out, bytes);
+    out
+}
+
+fn push_hex(out: &mut String, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for &b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
 }
 
 struct MacWriter<'a>(&'a mut Hmac<Sha256>);
@@ -111,5 +130,12 @@ mod tests {
         // Not the bare hash anyone could compute.
         let bare = hex::encode(<Sha256 as sha2::Digest>::digest(v.to_string()));
         assert!(!a.json(&v).contains(&bare));
+    }
+
+    #[test]
+    fn hex_is_that_of_the_hex_crate() {
+        let bytes: Vec<u8> = (0..=255).collect();
+        assert_eq!(hex_lower(&bytes), hex::encode(&bytes));
+        assert_eq!(hex_lower(&[]), "");
     }
 }

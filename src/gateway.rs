@@ -57,6 +57,8 @@ pub struct Gateway {
     /// Keys the HMACs of masked arguments and credential fingerprints (and
     /// the chain, when configured): from `audit.hmac_key`, else random per process.
     pub audit_key: Arc<[u8]>,
+    /// Credential fingerprints under `audit_key`, per loaded value.
+    pub(crate) fingerprints: crate::pipeline::audit::Fingerprints,
     /// Signs audit checkpoints, when `audit.signing_key` is configured.
     pub audit_signer: Option<ed25519_dalek::SigningKey>,
     /// With `audit.chains: per_replica`, the name of this replica's chain.
@@ -342,6 +344,7 @@ impl Gateway {
             events_seen: crate::bus::Seen::default(),
             audit,
             audit_key,
+            fingerprints: Default::default(),
             audit_signer,
             audit_chain,
             action_events: tokio::sync::Notify::new(),

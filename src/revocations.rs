@@ -39,7 +39,7 @@ pub struct Revocations {
 }
 
 pub(crate) fn agent_key(name: &str, key_sha256: &[u8; 32]) -> String {
-    format!("agent/{name}/{}", hex::encode(key_sha256))
+    format!("agent/{name}/{}", crate::digest::hex_lower(key_sha256))
 }
 
 /// An agent quarantined because a canary was seen: by name, whatever its key,

@@ -21,6 +21,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::record::{Entry, Receipt};
+use crate::digest::hex_lower;
 
 /// `prev` of the first record.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -43,24 +44,44 @@ pub struct Record {
 
 /// The canonical form of a record: what its hash is computed over.
 pub fn canonical(record: &Value) -> Vec<u8> {
-    let mut v = record.clone();
-    if let Some(m) = v.as_object_mut() {
-        m.remove("hash");
+    match record.as_object() {
+        Some(m) => canonical_map(m),
+        // A JSON value always serializes (its keys are strings).
+        None => serde_json::to_vec(record).expect("a JSON value serializes"),
     }
+}
+
+/// A record's object in canonical form, `hash` left out — written from the
+/// map as it stands (its keys are in byte order), not from a copy.
+fn canonical_map(m: &serde_json::Map<String, Value>) -> Vec<u8> {
+    use serde::ser::{SerializeMap, Serializer};
+    let mut out = Vec::with_capacity(1024);
+    let mut ser = serde_json::Serializer::new(&mut out);
+    let kept = m.iter().filter(|(k, _)| k.as_str() != "hash");
     // A JSON value always serializes (its keys are strings).
-    serde_json::to_vec(&v).expect("a JSON value serializes")
+    let mut map = ser
+        .serialize_map(Some(kept.clone().count()))
+        .expect("a JSON value serializes");
+    for (k, v) in kept {
+        map.serialize_entry(k, v).expect("a JSON value serializes");
+    }
+    map.end().expect("a JSON value serializes");
+    out
 }
 
 /// The hash of a record's canonical form (its `hash` field ignored).
 pub fn hash_value(record: &Value, key: Option<&[u8]>) -> String {
-    let bytes = canonical(record);
+    hash_bytes(&canonical(record), key)
+}
+
+fn hash_bytes(bytes: &[u8], key: Option<&[u8]>) -> String {
     match key {
         Some(k) => {
             let mut mac = Hmac::<Sha256>::new_from_slice(k).expect("HMAC takes any key");
-            mac.update(&bytes);
-            hex::encode(mac.finalize().into_bytes())
+            mac.update(bytes);
+            hex_lower(&mac.finalize().into_bytes())
         }
-        None => hex::encode(Sha256::digest(&bytes)),
+        None => hex_lower(&Sha256::digest(bytes)),
     }
 }
 
@@ -166,7 +187,7 @@ fn mask_at(v: &mut Value, tokens: &[String], key: &[u8]) {
         mac.update(&bytes);
         *v = Value::String(format!(
             "hmac-sha256:{}",
-            hex::encode(mac.finalize().into_bytes())
+            hex_lower(&mac.finalize().into_bytes())
         ));
         return;
     };
@@ -192,7 +213,7 @@ pub(crate) fn fingerprint(value: &[u8], key: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key");
     mac.update(b"toolgate credential fingerprint\0");
     mac.update(value);
-    let out = hex::encode(mac.finalize().into_bytes());
+    let out = hex_lower(&mac.finalize().into_bytes());
     out[..32].to_owned()
 }
 

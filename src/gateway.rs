@@ -58,7 +58,7 @@ pub struct Gateway {
     /// the chain, when configured): from `audit.hmac_key`, else random per process.
     pub audit_key: Arc<[u8]>,
     /// Credential fingerprints under `audit_key`, per loaded value.
-    pub(crate) fingerprints: crate::pipeline::audit::Fingerprints,
+    pub(crate) fingerprints: crate::secrets::Fingerprints,
     /// Signs audit checkpoints, when `audit.signing_key` is configured.
     pub audit_signer: Option<ed25519_dalek::SigningKey>,
     /// With `audit.chains: per_replica`, the name of this replica's chain.

@@ -9,10 +9,8 @@
 //! record cannot be written the caller gets `503 audit_unavailable`, and when
 //! that happens before `executing`, nothing is sent upstream.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::Arc;
 
-use secrecy::ExposeSecret;
 use serde_json::Value;
 
 use crate::audit::{Entry, Event, Receipt, chain};
@@ -214,36 +212,6 @@ impl<'g> Trail<'g> {
     }
 }
 
-/// The fingerprint of each credential's value in use, taken once per
-/// loaded value rather than once per call. An entry holds the loaded value
-/// weakly: while it does, no other value can be at that address, so a value
-/// loaded anew (a rotation, a re-read) is fingerprinted anew.
-#[derive(Default)]
-pub(crate) struct Fingerprints(Mutex<HashMap<String, (Weak<Loaded>, String)>>);
-
-impl Fingerprints {
-    fn of(&self, name: &str, loaded: &Arc<Loaded>, key: &[u8]) -> String {
-        let mut known = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((held, fingerprint)) = known.get(name)
-            && std::ptr::eq(held.as_ptr(), Arc::as_ptr(loaded))
-        {
-            return fingerprint.clone();
-        }
-        let fingerprint = chain::fingerprint(loaded.value.expose_secret().as_bytes(), key);
-        known.insert(
-            name.to_owned(),
-            (Arc::downgrade(loaded), fingerprint.clone()),
-        );
-        fingerprint
-    }
-}
-
-impl std::fmt::Debug for Fingerprints {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Fingerprints").finish_non_exhaustive()
-    }
-}
-
 /// `s` cut to at most `max` bytes, at a character boundary.
 fn truncated(mut s: String, max: usize) -> String {
     if s.len() > max {
@@ -259,33 +227,6 @@ fn truncated(mut s: String, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_fingerprint_is_kept_per_loaded_value() {
-        let loaded = |v: &str| {
-            Arc::new(Loaded {
-                value: secrecy::SecretString::from(v.to_owned()),
-                version: 1,
-                loaded_at: std::time::SystemTime::now(),
-            })
-        };
-        let fps = Fingerprints::default();
-        let (a, b) = (loaded("first-value-1"), loaded("second-value-2"));
-        let fa = fps.of("crm", &a, b"k");
-        assert_eq!(fa, chain::fingerprint(b"first-value-1", b"k"));
-        assert_eq!(fps.of("crm", &a, b"k"), fa);
-        // Another value under the same name: fingerprinted anew.
-        assert_eq!(
-            fps.of("crm", &b, b"k"),
-            chain::fingerprint(b"second-value-2", b"k")
-        );
-        drop(a);
-        assert_eq!(
-            fps.of("crm", &loaded("first-value-1"), b"k"),
-            fa,
-            "the same value loaded again gives the same fingerprint"
-        );
-    }
 
     #[test]
     fn a_caller_text_is_cut_at_a_character_boundary() {

@@ -19,6 +19,7 @@ mod aws;
 mod build;
 mod env;
 mod file;
+mod fingerprints;
 mod known;
 mod oauth2;
 pub mod seal;
@@ -35,6 +36,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::{Config, CredentialDef, SourceDef};
 use crate::redact::SharedRedactor;
+pub(crate) use fingerprints::Fingerprints;
 pub(crate) use oauth2::client::basic_authorization;
 pub(crate) use oauth2::connected::ConnectedSecret;
 pub use oauth2::connected::{ConnectionInfo, ExchangeError};

@@ -19,6 +19,8 @@ const base = env('TOOLGATE_URL');
 const check = (ok, what) => {
   if (!ok) throw new Error(`failed: ${what}`);
 };
+// Click what submits a form, and wait for the page it leads to.
+const submit = (p, selector) => Promise.all([p.waitForNavigation(), p.click(selector)]);
 
 const browser = await chromium.launch({
   executablePath: env('CHROMIUM'),
@@ -66,13 +68,15 @@ try {
   check(/^[0-9a-f]{64}$/.test(sha), `the request hash shown (${sha})`);
 
   // A post without the form token is refused.
-  await page.evaluate(() => {
-    const f = document.querySelector('form[action$="/deny"]');
-    f.querySelector('input[name=csrf]').remove();
-    f.querySelector('textarea').value = 'no token';
-    f.submit();
-  });
-  await page.waitForLoadState();
+  await Promise.all([
+    page.waitForNavigation(),
+    page.evaluate(() => {
+      const f = document.querySelector('form[action$="/deny"]');
+      f.querySelector('input[name=csrf]').remove();
+      f.querySelector('textarea').value = 'no token';
+      f.submit();
+    }),
+  ]);
   check((await page.textContent('body')).includes('Form refused'), 'a post without the token refused');
 
   // A forged post from another site is refused (the action stays pending).
@@ -92,8 +96,7 @@ try {
   // Approve, as a person would.
   await page.goto(`${base}/ui/actions/${id}`);
   await page.fill('#approve-reason', 'checked in the browser');
-  await page.click('button.approve');
-  await page.waitForLoadState();
+  await submit(page, 'button.approve');
   check(new URL(page.url()).pathname === `/ui/actions/${id}`, `back on the action (${page.url()})`);
   check((await page.textContent('h1')).includes('succeeded'), 'the action ran');
 
@@ -101,8 +104,7 @@ try {
   const denyId = env('DENY_ID');
   await page.goto(`${base}/ui/actions/${denyId}`);
   await page.fill('#deny-reason', 'not this customer');
-  await page.click('button.deny');
-  await page.waitForLoadState();
+  await submit(page, 'button.deny');
   check(new URL(page.url()).pathname === `/ui/actions/${denyId}`, `back on the denied action (${page.url()})`);
   check((await page.textContent('h1')).includes('denied'), 'the action was denied');
   check((await page.textContent('main')).includes('not this customer'), 'the denial shown with its reason');
@@ -113,16 +115,14 @@ try {
   const before = (await page.textContent('#request-sha256')).trim();
   await page.click('summary');
   await page.fill('#edit-arguments', '{"name": "Edited", "value_usd": 20000}');
-  await page.click('form.edit button[type=submit]');
-  await page.waitForLoadState();
+  await submit(page, 'form.edit button[type=submit]');
   check(new URL(page.url()).pathname === `/ui/actions/${editId}/edit`, `on the edit preview (${page.url()})`);
   const diff = await page.textContent('pre.diff');
   check(diff.includes('-   "name": "Edtied"') && diff.includes('+   "name": "Edited"'), `the diff shows the change (${diff})`);
   const after = (await page.textContent('#new-request-sha256')).trim();
   check(/^[0-9a-f]{64}$/.test(after) && after !== before, `a new request hash (${after})`);
   await page.fill('#edit-reason', 'the name was misspelt');
-  await page.click('button.approve');
-  await page.waitForLoadState();
+  await submit(page, 'button.approve');
   check(new URL(page.url()).pathname === `/ui/actions/${editId}`, `back on the edited action (${page.url()})`);
   check((await page.textContent('h1')).includes('succeeded'), 'the edited action ran');
   check((await page.textContent('main')).includes('the name was misspelt'), 'the edit recorded with its reason');
@@ -132,8 +132,7 @@ try {
   await page.goto(`${base}/ui/actions/${twoId}`);
   check((await page.textContent('main')).includes('0 of 2'), 'no approval yet');
   await page.fill('#approve-reason', 'first of two');
-  await page.click('button.approve');
-  await page.waitForLoadState();
+  await submit(page, 'button.approve');
   let facts = await page.textContent('main');
   check((await page.textContent('h1')).includes('pending_approval'), 'still pending after one approval');
   check(facts.includes('1 of 2') && facts.includes('it waits for another approver'), 'one of two, waiting');
@@ -170,13 +169,11 @@ try {
     check((await bob.textContent(`tr:has(a[href="/ui/actions/${twoId}"])`)).includes('1/2'), 'the queue shows one of two');
     await bob.goto(`${base}/ui/actions/${twoId}`);
     await bob.fill('#approve-reason', 'second of two');
-    await bob.click('button.approve');
-    await bob.waitForLoadState();
+    await submit(bob, 'button.approve');
     check((await bob.textContent('h1')).includes('succeeded'), 'the second approval ran it');
     facts = await bob.textContent('main');
     check(facts.includes('2 of 2') && facts.includes('first of two') && facts.includes('second of two'), 'both approvals listed');
-    await bob.click('button.link');
-    await bob.waitForLoadState();
+    await submit(bob, 'button.link');
     check(new URL(bob.url()).pathname === '/ui/login', 'the second approver signed out');
   } finally {
     await second.close();
@@ -193,12 +190,10 @@ try {
     await admin.click('button[type=submit]');
     await admin.goto(`${base}/ui/credentials`);
     await admin.fill('#disable-crm', 'suspected leak');
-    await admin.click('form[action="/ui/credentials/crm/disable"] button');
-    await admin.waitForLoadState();
+    await submit(admin, 'form[action="/ui/credentials/crm/disable"] button');
     check(new URL(admin.url()).pathname === '/ui/credentials', `back on the credentials (${admin.url()})`);
     check((await admin.locator('form[action="/ui/credentials/crm/enable"]').count()) === 1, 'crm now offers Enable');
-    await admin.click('button.link');
-    await admin.waitForLoadState();
+    await submit(admin, 'button.link');
     check(new URL(admin.url()).pathname === '/ui/login', 'the admin signed out');
   } finally {
     await ops.close();
@@ -206,8 +201,7 @@ try {
 
   // Sign out ends the session.
   await page.goto(`${base}/ui/`);
-  await page.click('button.link');
-  await page.waitForLoadState();
+  await submit(page, 'button.link');
   check(new URL(page.url()).pathname === '/ui/login', 'signed out');
   await page.goto(`${base}/ui/`);
   check(new URL(page.url()).pathname === '/ui/login', 'signed out stays out');

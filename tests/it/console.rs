@@ -134,6 +134,21 @@ impl Browser {
         self.post("/ui/login", &[("key", key)]).await
     }
 
+    /// Approve action `id` with `reason` through its page's own form (its
+    /// form token and the request hash it shows).
+    pub(crate) async fn approve(&self, id: &str, reason: &str) -> reqwest::Response {
+        let (_, _, html) = self.get(&format!("/ui/actions/{id}")).await;
+        self.post(
+            &format!("/ui/actions/{id}/approve"),
+            &[
+                ("csrf", &field(&html, "csrf")),
+                ("reason", reason),
+                ("request_sha256", &field(&html, "request_sha256")),
+            ],
+        )
+        .await
+    }
+
     /// The form token of the signed-in session, from a page's hidden field.
     async fn csrf(&self) -> String {
         let (st, _, html) = self.get("/ui/").await;
@@ -553,17 +568,7 @@ async fn denying_never_sends_and_two_person_actions_wait_for_a_second_approver()
     assert!(queue.contains("needs 2"), "{queue}");
     for (key, sent) in [(&c.k.alice, 0), (&c.k.bob, 1)] {
         let who = c.signed_in(key).await;
-        let (_, _, html) = who.get(&format!("/ui/actions/{two}")).await;
-        let r = who
-            .post(
-                &format!("/ui/actions/{two}/approve"),
-                &[
-                    ("csrf", &field(&html, "csrf")),
-                    ("reason", "fine"),
-                    ("request_sha256", &field(&html, "request_sha256")),
-                ],
-            )
-            .await;
+        let r = who.approve(&two, "fine").await;
         assert_eq!(r.status(), StatusCode::SEE_OTHER);
         assert_eq!(c.hits("/echo/two"), sent);
     }

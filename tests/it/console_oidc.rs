@@ -159,17 +159,7 @@ async fn a_person_signs_in_by_sso_and_their_console_approval_is_recorded_as_oidc
     assert_eq!(stats["client_auth"], json!(["basic"]));
 
     // An approval in the console: recorded as via the console, signed in by oidc.
-    let (_, _, html) = b.get(&format!("/ui/actions/{id}")).await;
-    let r = b
-        .post(
-            &format!("/ui/actions/{id}/approve"),
-            &[
-                ("csrf", &field(&html, "csrf")),
-                ("reason", "checked"),
-                ("request_sha256", &field(&html, "request_sha256")),
-            ],
-        )
-        .await;
+    let r = b.approve(&id, "checked").await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let approved: Vec<Value> = c
         .trail()

@@ -8,25 +8,13 @@
 // two approvers), DENY_ID (an action the approver denies), ADMIN_KEY (an
 // admin, who disables the credential `crm`), CHROMIUM.
 // Exits non-zero, with the reason, on the first check that fails.
-import { chromium } from 'playwright-core';
+import { check, env, launch } from './browser.mjs';
 
-const env = (name) => {
-  const v = process.env[name];
-  if (!v) throw new Error(`${name} is not set`);
-  return v;
-};
 const base = env('TOOLGATE_URL');
-const check = (ok, what) => {
-  if (!ok) throw new Error(`failed: ${what}`);
-};
 // Click what submits a form, and wait for the page it leads to.
 const submit = (p, selector) => Promise.all([p.waitForNavigation(), p.click(selector)]);
 
-const browser = await chromium.launch({
-  executablePath: env('CHROMIUM'),
-  headless: true,
-  args: ['--no-sandbox'],
-});
+const browser = await launch();
 try {
   const context = await browser.newContext();
   const page = await context.newPage();

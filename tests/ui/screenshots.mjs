@@ -4,17 +4,12 @@
 // action), CHROMIUM, OUT_DIR. Writes queue.png, action.png (a laptop's
 // window), action-phone.png (a phone's), and an admin's credentials.png
 // and audit.png (after Verify now) there.
-import { chromium } from 'playwright-core';
+import { env, launch } from './browser.mjs';
 
-const env = (name) => {
-  const v = process.env[name];
-  if (!v) throw new Error(`${name} is not set`);
-  return v;
-};
 const base = env('TOOLGATE_URL');
 const out = env('OUT_DIR');
 
-const browser = await chromium.launch({ executablePath: env('CHROMIUM'), headless: true, args: ['--no-sandbox'] });
+const browser = await launch();
 try {
   const signIn = async (viewport, key = env('APPROVER_KEY')) => {
     const context = await browser.newContext({ viewport, deviceScaleFactor: 1 });

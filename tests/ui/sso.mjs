@@ -6,23 +6,11 @@
 // redirect itself: the start, the provider's authorize endpoint, the
 // callback and its page's same-site refresh to the queue.
 // Exits non-zero, with the reason, on the first check that fails.
-import { chromium } from 'playwright-core';
+import { check, env, launch } from './browser.mjs';
 
-const env = (name) => {
-  const v = process.env[name];
-  if (!v) throw new Error(`${name} is not set`);
-  return v;
-};
 const base = env('TOOLGATE_URL');
-const check = (ok, what) => {
-  if (!ok) throw new Error(`failed: ${what}`);
-};
 
-const browser = await chromium.launch({
-  executablePath: env('CHROMIUM'),
-  headless: true,
-  args: ['--no-sandbox'],
-});
+const browser = await launch();
 try {
   const context = await browser.newContext();
   const page = await context.newPage();
